@@ -1,0 +1,11 @@
+//! One module per subcommand. Each has an `Args` (or `Command`) type and a
+//! `run` function returning the process exit code.
+
+
+pub mod hunt;
+pub mod rules;
+pub mod serve;
+
+/// Exit code: the command could not run at all (bad arguments, unreadable
+/// configuration, ...).
+pub const EXIT_ERROR: u8 = 2;

@@ -1,0 +1,43 @@
+//! The `watchpost` binary. Thin glue: parses the command line and calls
+//! into the library crates. Each subcommand lives in `cmd/<name>.rs`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Detect and respond to security incidents.
+#[derive(Debug, Parser)]
+#[command(name = "watchpost", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (API, web UI, live detection) on embedded defaults.
+    Serve(cmd::serve::Args),
+    /// Hunt through log files and folders with Sigma rules.
+    Hunt(cmd::hunt::Args),
+    /// Work with rule sets.
+    #[command(subcommand)]
+    Rules(cmd::rules::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Hunt(args) => cmd::hunt::run(args),
+        Command::Rules(command) => cmd::rules::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(cmd::EXIT_ERROR)
+        }
+    }
+}

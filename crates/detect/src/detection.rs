@@ -1,0 +1,169 @@
+//! [`Detection`]: what every matcher and detector produces, and the
+//! [`Detector`] trait that stateful detectors implement.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use events::{Event, LogSource, SourceId, Timestamp};
+use serde::Serialize;
+
+/// Sigma severity levels, lowest first, so `>=` compares severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Sigma `informational`.
+    Informational,
+    /// Sigma `low`.
+    Low,
+    /// Sigma `medium`.
+    Medium,
+    /// Sigma `high`.
+    High,
+    /// Sigma `critical`.
+    Critical,
+}
+
+impl Level {
+    /// Every level, lowest first.
+    pub const ALL: [Level; 5] = [
+        Level::Informational,
+        Level::Low,
+        Level::Medium,
+        Level::High,
+        Level::Critical,
+    ];
+
+    /// The Sigma name of the level.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Level::Informational => "informational",
+            Level::Low => "low",
+            Level::Medium => "medium",
+            Level::High => "high",
+            Level::Critical => "critical",
+        }
+    }
+
+    /// Parses a Sigma level name (case-insensitive; `info` is accepted).
+    pub fn parse(s: &str) -> Option<Level> {
+        match s.to_ascii_lowercase().as_str() {
+            "informational" | "info" => Some(Level::Informational),
+            "low" => Some(Level::Low),
+            "medium" => Some(Level::Medium),
+            "high" => Some(Level::High),
+            "critical" => Some(Level::Critical),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The incident response policy's watch-list items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// Repeated login failures (including password spraying).
+    BruteForce,
+    /// Account lockouts.
+    Lockout,
+    /// Missing time spans in logs, or a source gone silent.
+    LogGap,
+    /// A reboot that was not planned.
+    UnexpectedReboot,
+    /// A network port open that was not open before.
+    NewPort,
+    /// Antivirus and EDR warnings.
+    Antivirus,
+    /// Password resets and MFA changes.
+    PasswordReset,
+    /// Logging switched off or reduced.
+    LoggingDisabled,
+    /// Sudden performance degradation.
+    Performance,
+    /// Website modification or defacement.
+    WebChange,
+}
+
+impl Policy {
+    /// The stable snake_case name used in output and rule tags.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Policy::BruteForce => "brute_force",
+            Policy::Lockout => "lockout",
+            Policy::LogGap => "log_gap",
+            Policy::UnexpectedReboot => "unexpected_reboot",
+            Policy::NewPort => "new_port",
+            Policy::Antivirus => "antivirus",
+            Policy::PasswordReset => "password_reset",
+            Policy::LoggingDisabled => "logging_disabled",
+            Policy::Performance => "performance",
+            Policy::WebChange => "web_change",
+        }
+    }
+}
+
+/// One hit: a rule or detector matched an event (or a group of events).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Detection {
+    /// The Sigma `id` of the rule, or the detector's stable id.
+    pub rule_id: String,
+    /// The rule's title.
+    pub rule_title: String,
+    /// Severity.
+    pub level: Level,
+    /// When the (last) matching event happened.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub timestamp: Option<Timestamp>,
+    /// The input the event came from.
+    #[serde(serialize_with = "serialize_source")]
+    pub file: SourceId,
+    /// The EVTX `EventRecordID`, or the 1-based line number.
+    pub record: u64,
+    /// The host the event is about.
+    pub host: Option<String>,
+    /// The logsource of the matching event.
+    #[serde(skip)]
+    pub logsource: LogSource,
+    /// The policy item, for policy detections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Policy>,
+    /// Entity keys the detection groups by (`user`, `source_ip`, `host`,
+    /// `port`, `url`), for policy detections and correlations.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", flatten)]
+    pub entities: BTreeMap<String, String>,
+    /// Key fields of the matching event, for display.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+}
+
+fn serialize_source<S: serde::Serializer>(source: &SourceId, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(source)
+}
+
+/// A stateful detector: sees events in time order and emits detections.
+///
+/// Implementations are pure: no IO and no wall clock. Time is the event
+/// time, or the time passed to [`Detector::advance`] by a live driver.
+pub trait Detector: Send {
+    /// A stable name, used in errors and metrics.
+    fn name(&self) -> &'static str;
+
+    /// Quick test: could this event matter to the detector? Events that
+    /// return false are never passed to [`Detector::observe`].
+    fn interested(&self, event: &Event) -> bool;
+
+    /// Feeds one event (in time order) and appends any detections.
+    fn observe(&mut self, event: &Event, out: &mut Vec<Detection>);
+
+    /// Tells the detector that time has reached `now` with no new event
+    /// (live use: "source silent since"). The default does nothing.
+    fn advance(&mut self, _now: Timestamp, _out: &mut Vec<Detection>) {}
+
+    /// End of input (a `hunt` run finished). The default does nothing.
+    fn finish(&mut self, _out: &mut Vec<Detection>) {}
+}

@@ -1,0 +1,1 @@
+//! Notify: delivers notifications (email over SMTP, signed webhooks).
