@@ -3,7 +3,22 @@
 //! Pure and replayable: no IO, no wall clock, no async runtime. Time comes
 //! from the events themselves or from an injected clock, so the same events
 //! always give the same detections, in `hunt` and in the live server.
+//!
+//! - [`routing`] says which Sigma logsources an event belongs to (the one
+//!   table is in `docs/logsource-mapping.md`).
+//! - [`Matcher`] compiles Sigma rules (rsigma-eval, pinned and kept behind
+//!   this crate's boundary) grouped by logsource, and matches events from
+//!   any number of threads.
+//! - [`Stateful`] feeds the events that correlations and [`Detector`]s need
+//!   in time order.
 
 mod detection;
+mod matcher;
+pub mod routing;
+mod stateful;
+mod view;
 
 pub use detection::{Detection, Detector, Level, Policy};
+pub use matcher::{CorrelationInput, FIELD_VALUE_MAX, FIELDS_MAX, Matcher};
+pub use stateful::{Pending, Stateful};
+pub use view::EventView;

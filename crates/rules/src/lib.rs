@@ -1,4 +1,125 @@
 //! Rules: loads Sigma detection, correlation and filter rules, and the
-//! bundled policy rule pack, into a catalogue with per-file load errors.
+//! bundled policy rule pack, into a [`RuleSet`] with located load errors.
 //!
-//! Must not depend on IO-free matching code in `detect`; it only parses.
+//! Loading is partial-success: a file or document that does not parse is
+//! reported as a [`RuleError`] (file, rule id when known, reason) and the
+//! rest of the rules still load. Files are parsed in parallel.
+//!
+//! This crate only parses (with `rsigma-parser`, pinned); it must not depend
+//! on `detect` or on anything that matches. The parsed Sigma types are
+//! re-exported as [`sigma`] for `detect` only: the binary never names them.
+//!
+//! Before a rule is handed on, known engine bugs are worked around here
+//! (see [`base64offset`]).
+
+pub mod base64offset;
+mod load;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use load::{load_paths, load_str};
+
+/// The Sigma rule model (`rsigma-parser`), for the `detect` crate.
+pub use rsigma_parser as sigma;
+
+/// Where a rule came from: a file path, or `policy:<name>` for the bundled
+/// pack.
+pub type RuleFile = Arc<str>;
+
+/// One rule that failed to load (parse here, or compile in `detect`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleError {
+    /// The file the rule is in.
+    pub file: String,
+    /// The Sigma `id`, when it could be read.
+    pub rule_id: Option<String>,
+    /// Why it failed.
+    pub reason: String,
+}
+
+/// A detection rule and the file it came from.
+#[derive(Debug, Clone)]
+pub struct DetectionRule {
+    /// Source file.
+    pub file: RuleFile,
+    /// The parsed rule (base64offset already expanded).
+    pub rule: sigma::SigmaRule,
+}
+
+/// A correlation rule and the file it came from.
+#[derive(Debug, Clone)]
+pub struct CorrelationRule {
+    /// Source file.
+    pub file: RuleFile,
+    /// The parsed correlation.
+    pub rule: sigma::CorrelationRule,
+}
+
+/// A filter rule and the file it came from.
+#[derive(Debug, Clone)]
+pub struct FilterRule {
+    /// Source file.
+    pub file: RuleFile,
+    /// The parsed filter.
+    pub rule: sigma::FilterRule,
+}
+
+/// The catalogue of loaded rules.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    /// Detection rules, in load order (files sorted by path).
+    pub detections: Vec<DetectionRule>,
+    /// Correlation rules.
+    pub correlations: Vec<CorrelationRule>,
+    /// Filter rules.
+    pub filters: Vec<FilterRule>,
+    /// Non-fatal remarks met while parsing (invalid `date`, bad `related`
+    /// entries, ...): the rule still loaded.
+    pub warnings: Vec<RuleError>,
+}
+
+impl RuleSet {
+    /// Number of rules of every kind.
+    pub fn len(&self) -> usize {
+        self.detections.len() + self.correlations.len() + self.filters.len()
+    }
+
+    /// True when no rule is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends every rule of `other`.
+    pub fn extend(&mut self, other: RuleSet) {
+        self.detections.extend(other.detections);
+        self.correlations.extend(other.correlations);
+        self.filters.extend(other.filters);
+        self.warnings.extend(other.warnings);
+    }
+}
+
+/// The bundled policy pack: every `*.yml`/`*.yaml` under the repository's
+/// `rules/policy/`, embedded at build time, as `(relative name, text)`.
+pub const POLICY_FILES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/policy_pack.rs"));
+
+/// Loads the bundled policy pack. Files are named `policy:<name>`.
+pub fn policy_pack() -> (RuleSet, Vec<RuleError>) {
+    let mut set = RuleSet::default();
+    let mut errors = Vec::new();
+    for (name, text) in POLICY_FILES {
+        let (s, e) = load_str(&format!("policy:{name}"), text);
+        set.extend(s);
+        errors.extend(e);
+    }
+    (set, errors)
+}
+
+/// Errors that stop a load before any rule is read (none today: every
+/// problem is per file). Kept so callers can match on a typed error.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A path given on the command line does not exist.
+    #[error("rule path {0} does not exist")]
+    Missing(PathBuf),
+}

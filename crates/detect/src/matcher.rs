@@ -1,0 +1,366 @@
+//! [`Matcher`]: compiled Sigma rules grouped by logsource.
+//!
+//! Rules are compiled in parallel and grouped into one rsigma-eval
+//! `Engine` per distinct logsource `(product, service, category)`. An event
+//! is routed ([`crate::routing`]) to its views; each view looks up the
+//! groups whose logsource it satisfies (every field the rule sets equals
+//! the view's), so an event meets only the rules of its logsource. A group
+//! whose rules set no logsource at all sees every event, and events of an
+//! unknown logsource see only that group.
+
+use std::collections::{HashMap, HashSet};
+
+use events::{Event, Value};
+use rayon::prelude::*;
+use rsigma_eval::{CompiledRule, Engine, EvaluationResult};
+use rules::sigma::{Detection as SigmaDetection, SigmaRule};
+use rules::{RuleError, RuleSet};
+
+use crate::routing::{Renames, View, route};
+use crate::view::EventView;
+use crate::{Detection, Level};
+
+/// Longest value kept in [`Detection::fields`], in characters.
+pub const FIELD_VALUE_MAX: usize = 160;
+
+/// Most fields kept in [`Detection::fields`].
+pub const FIELDS_MAX: usize = 6;
+
+/// `(product, service, category)` as interned ids; 0 is "not set".
+type Key = (u32, u32, u32);
+
+struct Group {
+    engine: Engine,
+}
+
+/// What detections show about a rule.
+#[derive(Debug, Clone)]
+pub(crate) struct RuleMeta {
+    /// Field names the rule references, in first-use order.
+    pub fields: Vec<String>,
+    /// True when a correlation refers to the rule: its matches go through
+    /// the ordered stage.
+    pub correlated: bool,
+}
+
+/// Compiled rules, ready to match events from any number of threads.
+pub struct Matcher {
+    groups: Vec<Group>,
+    index: HashMap<Key, usize>,
+    interner: HashMap<String, u32>,
+    meta: HashMap<String, RuleMeta>,
+    pub(crate) correlation_bases: Vec<SigmaRule>,
+    pub(crate) correlations: Vec<rules::CorrelationRule>,
+    loaded: usize,
+}
+
+/// Base-rule matches that a correlation is waiting for, to be fed in time
+/// order by [`crate::Stateful`].
+#[derive(Debug, Clone, Default)]
+pub struct CorrelationInput {
+    pub(crate) results: Vec<(EvaluationResult, Renames)>,
+}
+
+impl CorrelationInput {
+    /// True when nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.results.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matcher")
+            .field("groups", &self.groups.len())
+            .field("loaded", &self.loaded)
+            .finish()
+    }
+}
+
+impl Matcher {
+    /// Compiles every rule of the set. Rules that fail are returned as
+    /// errors; the rest load.
+    pub fn new(set: &RuleSet) -> (Matcher, Vec<RuleError>) {
+        let compiled: Vec<Result<CompiledRule, RuleError>> = set
+            .detections
+            .par_iter()
+            .map(|r| {
+                rsigma_eval::compile_rule(&r.rule).map_err(|e| RuleError {
+                    file: r.file.to_string(),
+                    rule_id: r.rule.id.clone(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect();
+
+        let mut refs: HashSet<&str> = HashSet::new();
+        for c in &set.correlations {
+            refs.extend(c.rule.rules.iter().map(String::as_str));
+        }
+
+        let mut errors = Vec::new();
+        let mut interner: HashMap<String, u32> = HashMap::new();
+        let mut by_key: HashMap<Key, Vec<CompiledRule>> = HashMap::new();
+        let mut meta = HashMap::new();
+        let mut correlation_bases = Vec::new();
+        let mut loaded = 0;
+        for (source, result) in set.detections.iter().zip(compiled) {
+            let rule = match result {
+                Ok(rule) => rule,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            loaded += 1;
+            let ls = &source.rule.logsource;
+            let key = (
+                intern(&mut interner, ls.product.as_deref()),
+                intern(&mut interner, ls.service.as_deref()),
+                intern(&mut interner, ls.category.as_deref()),
+            );
+            let correlated = source
+                .rule
+                .id
+                .as_deref()
+                .is_some_and(|id| refs.contains(id))
+                || source
+                    .rule
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| refs.contains(n));
+            if correlated {
+                correlation_bases.push(source.rule.clone());
+            }
+            meta.entry(meta_key(rule.id.as_deref(), &rule.title))
+                .or_insert_with(|| RuleMeta {
+                    fields: referenced_fields(&source.rule),
+                    correlated,
+                });
+            by_key.entry(key).or_default().push(rule);
+        }
+
+        let mut keys: Vec<Key> = by_key.keys().copied().collect();
+        keys.sort_unstable();
+        let mut groups = Vec::with_capacity(keys.len());
+        let mut index = HashMap::with_capacity(keys.len());
+        for key in keys {
+            let rules = by_key.remove(&key).unwrap_or_default();
+            let mut engine = Engine::new();
+            engine.extend_compiled_rules(rules);
+            index.insert(key, groups.len());
+            groups.push(Group { engine });
+        }
+        for filter in &set.filters {
+            for group in &mut groups {
+                if let Err(e) = group.engine.apply_filter(&filter.rule) {
+                    errors.push(RuleError {
+                        file: filter.file.to_string(),
+                        rule_id: filter.rule.id.clone(),
+                        reason: e.to_string(),
+                    });
+                    break;
+                }
+            }
+        }
+        (
+            Matcher {
+                groups,
+                index,
+                interner,
+                meta,
+                correlation_bases,
+                correlations: set.correlations.clone(),
+                loaded,
+            },
+            errors,
+        )
+    }
+
+    /// Number of detection rules that compiled.
+    pub fn rule_count(&self) -> usize {
+        self.loaded
+    }
+
+    /// Number of correlation rules handed to the ordered stage.
+    pub fn correlation_count(&self) -> usize {
+        self.correlations.len()
+    }
+
+    /// Number of logsource groups.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    fn id(&self, s: Option<&str>) -> Option<u32> {
+        match s {
+            None => Some(0),
+            Some(s) => self.interner.get(s).copied(),
+        }
+    }
+
+    /// Matches one event. Detections of ordinary rules are appended to
+    /// `out`; matches of rules a correlation refers to are returned, to be
+    /// fed in time order to [`crate::Stateful`].
+    pub fn scan(&self, event: &Event, out: &mut Vec<Detection>) -> CorrelationInput {
+        let route = route(event);
+        let mut seen = [usize::MAX; 48];
+        let mut nseen = 0;
+        let mut pending = CorrelationInput::default();
+        route.for_each_view(|view| {
+            self.scan_view(event, &view, &mut seen, &mut nseen, out, &mut pending);
+        });
+        pending
+    }
+
+    fn scan_view(
+        &self,
+        event: &Event,
+        view: &View,
+        seen: &mut [usize; 48],
+        nseen: &mut usize,
+        out: &mut Vec<Detection>,
+        pending: &mut CorrelationInput,
+    ) {
+        let p = self.id(view.product);
+        let s = self.id(view.service);
+        let c = self.id(view.category);
+        for pk in [Some(0), p.filter(|&x| x != 0)] {
+            let Some(pk) = pk else { continue };
+            for sk in [Some(0), s.filter(|&x| x != 0)] {
+                let Some(sk) = sk else { continue };
+                for ck in [Some(0), c.filter(|&x| x != 0)] {
+                    let Some(ck) = ck else { continue };
+                    let Some(&g) = self.index.get(&(pk, sk, ck)) else {
+                        continue;
+                    };
+                    if seen[..*nseen].contains(&g) {
+                        continue;
+                    }
+                    if *nseen < seen.len() {
+                        seen[*nseen] = g;
+                        *nseen += 1;
+                    }
+                    // Rules without a category read the raw event; only a
+                    // category's rules see its renames.
+                    let renames = if ck == 0 { &[][..] } else { view.renames };
+                    let ev = EventView { event, renames };
+                    for result in self.groups[g].engine.evaluate(&ev) {
+                        if self.is_correlated(&result) {
+                            pending.results.push((result, renames));
+                        } else {
+                            out.push(self.detection(&result, &ev));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_correlated(&self, result: &EvaluationResult) -> bool {
+        self.meta
+            .get(meta_key(result.header.rule_id.as_deref(), &result.header.rule_title).as_str())
+            .is_some_and(|m| m.correlated)
+    }
+
+    /// Turns a detection result into a [`Detection`] for `view`'s event.
+    pub(crate) fn detection(&self, result: &EvaluationResult, view: &EventView<'_>) -> Detection {
+        let event = view.event;
+        let mut fields = std::collections::BTreeMap::new();
+        if let Some(meta) = self
+            .meta
+            .get(meta_key(result.header.rule_id.as_deref(), &result.header.rule_title).as_str())
+        {
+            for name in &meta.fields {
+                if fields.len() >= FIELDS_MAX {
+                    break;
+                }
+                if let Some(v) = view.lookup(name).or_else(|| event.get(name)) {
+                    fields.insert(name.clone(), display_value(v));
+                }
+            }
+        }
+        Detection {
+            rule_id: result.header.rule_id.clone().unwrap_or_default(),
+            rule_title: result.header.rule_title.clone(),
+            level: level(result.header.level),
+            timestamp: event.meta.timestamp,
+            file: event.meta.source.clone(),
+            record: event.meta.record,
+            host: event.meta.host.clone(),
+            logsource: event.meta.logsource,
+            policy: None,
+            entities: Default::default(),
+            fields,
+        }
+    }
+}
+
+fn intern(interner: &mut HashMap<String, u32>, s: Option<&str>) -> u32 {
+    let Some(s) = s else { return 0 };
+    let s = s.to_ascii_lowercase();
+    let next = interner.len() as u32 + 1;
+    *interner.entry(s).or_insert(next)
+}
+
+fn meta_key(id: Option<&str>, title: &str) -> String {
+    match id {
+        Some(id) => id.to_string(),
+        None => format!("title:{title}"),
+    }
+}
+
+/// Maps rsigma's level; a rule without one counts as informational.
+pub(crate) fn level(level: Option<rules::sigma::Level>) -> Level {
+    use rules::sigma::Level as L;
+    match level {
+        Some(L::Low) => Level::Low,
+        Some(L::Medium) => Level::Medium,
+        Some(L::High) => Level::High,
+        Some(L::Critical) => Level::Critical,
+        Some(L::Informational) | None => Level::Informational,
+    }
+}
+
+/// A field value as display text, cut to [`FIELD_VALUE_MAX`] characters.
+pub(crate) fn display_value(v: &Value) -> String {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match text.char_indices().nth(FIELD_VALUE_MAX) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
+    }
+}
+
+/// Field names a rule references, in a stable order (sorted detection
+/// names, then item order), without duplicates.
+fn referenced_fields(rule: &SigmaRule) -> Vec<String> {
+    let mut names: Vec<&String> = rule.detection.named.keys().collect();
+    names.sort();
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        if name.starts_with("filter") {
+            continue;
+        }
+        collect_fields(&rule.detection.named[name], &mut out);
+    }
+    out
+}
+
+fn collect_fields(d: &SigmaDetection, out: &mut Vec<String>) {
+    match d {
+        SigmaDetection::AllOf(items) => {
+            for item in items {
+                if let Some(name) = &item.field.name
+                    && !out.contains(name)
+                {
+                    out.push(name.clone());
+                }
+            }
+        }
+        SigmaDetection::AnyOf(subs) => subs.iter().for_each(|s| collect_fields(s, out)),
+        _ => {}
+    }
+}

@@ -1,0 +1,195 @@
+//! [`Stateful`]: the ordered stage of a hunt.
+//!
+//! Files are parsed and matched in parallel, but correlations and native
+//! detectors need events in time order. The parallel stage keeps only the
+//! events they care about (as [`Pending`]); this stage sorts them by
+//! timestamp, then file, then record (a total, deterministic order), and
+//! feeds them to the Sigma correlation engine (with event time, never the
+//! wall clock) and to every [`Detector`].
+
+use std::collections::{BTreeMap, HashSet};
+
+use events::Event;
+use rsigma_eval::{CorrelationConfig, CorrelationEngine, ResultBody, TimestampFallback};
+use rules::RuleError;
+
+use crate::matcher::{CorrelationInput, Matcher, level};
+use crate::view::EventView;
+use crate::{Detection, Detector};
+
+/// An event kept for the ordered stage, with its pending correlation input.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// The event.
+    pub event: Event,
+    /// Base-rule matches for the correlation engine (may be empty).
+    pub sigma: CorrelationInput,
+}
+
+/// Correlation rules and native detectors, fed in time order.
+pub struct Stateful<'m> {
+    matcher: &'m Matcher,
+    correlations: Option<CorrelationEngine>,
+    correlation_only: HashSet<String>,
+    detectors: Vec<Box<dyn Detector>>,
+}
+
+impl std::fmt::Debug for Stateful<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stateful")
+            .field("correlations", &self.correlations.is_some())
+            .field("detectors", &self.detectors.len())
+            .finish()
+    }
+}
+
+impl<'m> Stateful<'m> {
+    /// Builds the stage from the matcher's correlation rules and the given
+    /// detectors. Correlations that fail to compile are returned as errors.
+    pub fn new(matcher: &'m Matcher, detectors: Vec<Box<dyn Detector>>) -> (Self, Vec<RuleError>) {
+        let mut errors = Vec::new();
+        let mut correlation_only = HashSet::new();
+        let correlations = if matcher.correlations.is_empty() {
+            None
+        } else {
+            let config = CorrelationConfig {
+                timestamp_fallback: TimestampFallback::Skip,
+                emit_detections: false,
+                ..CorrelationConfig::default()
+            };
+            let mut engine = CorrelationEngine::new(config);
+            for rule in &matcher.correlation_bases {
+                // Registers the rule's id and name for reference lookup.
+                let _ = engine.add_rule(rule);
+            }
+            for c in &matcher.correlations {
+                match engine.add_correlation(&c.rule) {
+                    Ok(()) => {
+                        if !c.rule.generate {
+                            correlation_only.extend(c.rule.rules.iter().cloned());
+                        }
+                    }
+                    Err(e) => errors.push(RuleError {
+                        file: c.file.to_string(),
+                        rule_id: c.rule.id.clone(),
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+            Some(engine)
+        };
+        (
+            Stateful {
+                matcher,
+                correlations,
+                correlation_only,
+                detectors,
+            },
+            errors,
+        )
+    }
+
+    /// True when some detector wants to see the event.
+    pub fn interested(&self, event: &Event) -> bool {
+        self.detectors.iter().any(|d| d.interested(event))
+    }
+
+    /// True when the stage has nothing to do.
+    pub fn is_idle(&self) -> bool {
+        self.correlations.is_none() && self.detectors.is_empty()
+    }
+
+    /// Sorts `pending` into time order, feeds it through, calls `finish`
+    /// on every detector, and appends every detection (each passed through
+    /// `annotate` with its event) to `out`.
+    pub fn run(
+        &mut self,
+        mut pending: Vec<Pending>,
+        annotate: &dyn Fn(&mut Detection, Option<&Event>),
+        out: &mut Vec<Detection>,
+    ) {
+        pending.sort_by(|a, b| {
+            (
+                a.event.meta.timestamp,
+                &a.event.meta.source,
+                a.event.meta.record,
+            )
+                .cmp(&(
+                    b.event.meta.timestamp,
+                    &b.event.meta.source,
+                    b.event.meta.record,
+                ))
+        });
+        let mut buf = Vec::new();
+        for p in &pending {
+            if !p.sigma.is_empty() {
+                self.feed_sigma(p, &mut buf);
+            }
+            for d in &mut self.detectors {
+                if d.interested(&p.event) {
+                    d.observe(&p.event, &mut buf);
+                }
+            }
+            for mut det in buf.drain(..) {
+                annotate(&mut det, Some(&p.event));
+                out.push(det);
+            }
+        }
+        for d in &mut self.detectors {
+            d.finish(&mut buf);
+        }
+        for mut det in buf.drain(..) {
+            annotate(&mut det, None);
+            out.push(det);
+        }
+    }
+
+    fn feed_sigma(&mut self, p: &Pending, out: &mut Vec<Detection>) {
+        let renames = p.sigma.results.first().map(|r| r.1).unwrap_or(&[]);
+        let view = EventView {
+            event: &p.event,
+            renames,
+        };
+        let results: Vec<_> = p.sigma.results.iter().map(|r| r.0.clone()).collect();
+        let (Some(engine), Some(ts)) = (self.correlations.as_mut(), p.event.meta.timestamp) else {
+            // No event time: the matches count as detections, but cannot
+            // update correlation state.
+            for r in &results {
+                let only = r
+                    .header
+                    .rule_id
+                    .as_ref()
+                    .is_some_and(|id| self.correlation_only.contains(id));
+                if !only {
+                    out.push(self.matcher.detection(r, &view));
+                }
+            }
+            return;
+        };
+        for r in engine.process_with_detections(&view, results, ts.unix_timestamp()) {
+            match &r.body {
+                ResultBody::Correlation(body) => {
+                    let mut fields = BTreeMap::new();
+                    for (k, v) in &body.group_key {
+                        fields.insert(k.clone(), v.clone());
+                    }
+                    fields.insert("count".into(), body.aggregated_value.to_string());
+                    out.push(Detection {
+                        rule_id: r.header.rule_id.clone().unwrap_or_default(),
+                        rule_title: r.header.rule_title.clone(),
+                        level: level(r.header.level),
+                        timestamp: p.event.meta.timestamp,
+                        file: p.event.meta.source.clone(),
+                        record: p.event.meta.record,
+                        host: p.event.meta.host.clone(),
+                        logsource: p.event.meta.logsource,
+                        policy: None,
+                        entities: Default::default(),
+                        fields,
+                    });
+                }
+                _ => out.push(self.matcher.detection(&r, &view)),
+            }
+        }
+    }
+}
