@@ -1,19 +1,100 @@
 //! Policy: the incident response policy's watch list. Native detectors for
-//! what Sigma cannot say (missing time spans, unexpected reboots, new
-//! ports, slowdowns, ...) and the annotations (policy item, severity,
-//! incident category, runbook) that policy detections carry.
+//! what Sigma cannot say (login-failure windows across sources, missing
+//! time spans, unexpected reboots, slowdowns, ClamAV and EDR alerts) and
+//! the annotations (policy item, severity, incident category, entity keys,
+//! runbook) that policy detections carry.
 //!
-//! Pure, like `detect`: no IO and no wall clock.
+//! The Sigma half of the pack lives in `rules/policy/` at the repository
+//! root; [`catalogue()`] describes both halves, and [`annotate`] tags
+//! detections of the pack's Sigma rules.
+//!
+//! Pure, like `detect`: no IO and no wall clock. Time is event time, or the
+//! time a live driver passes to [`Detector::advance`]. State is bounded:
+//! keys expire after an idle TTL and are evicted past a key limit.
 
-use detect::{Detection, Detector};
+pub mod antivirus;
+mod catalogue;
+mod config;
+mod emit;
+pub mod fields;
+pub mod gaps;
+mod keyed;
+pub mod login;
+pub mod perf;
+pub mod reboot;
+
+pub use catalogue::{Category, Entry, Source, catalogue, entry};
+pub use config::{
+    GapsConfig, LoginConfig, MaintenanceAction, PerformanceConfig, PolicyConfig, PolicyError,
+    RebootConfig, Secs, StateConfig, parse_duration,
+};
+pub use keyed::KeyedState;
+
+use detect::{Detection, Detector, Policy};
 use events::Event;
 
-/// The native detectors that run by default in `hunt` and in the server.
+/// The native detectors that run by default in `hunt` and in the server,
+/// with the default configuration.
 pub fn default_detectors() -> Vec<Box<dyn Detector>> {
-    Vec::new()
+    detectors(&PolicyConfig::default()).expect("the default configuration is valid")
 }
 
-/// Adds policy information (policy item, entity keys) to a detection made
-/// by a rule of the bundled policy pack. Detections of other rules are left
-/// alone.
-pub fn annotate(_detection: &mut Detection, _event: Option<&Event>) {}
+/// The native detectors with a given configuration. Fails when the
+/// configuration holds a value that does not parse (a maintenance window).
+pub fn detectors(config: &PolicyConfig) -> Result<Vec<Box<dyn Detector>>, PolicyError> {
+    Ok(vec![
+        Box::new(login::LoginFailures::new(config.login.clone(), &config.state)),
+        Box::new(gaps::Gaps::new(config.gaps.clone(), &config.state)),
+        Box::new(reboot::Reboots::new(&config.reboot, &config.state)?),
+        Box::new(antivirus::Antivirus),
+        Box::new(perf::Performance::new(
+            config.performance.clone(),
+            &config.state,
+        )),
+    ])
+}
+
+/// Adds policy information to a detection made by a rule of the bundled
+/// policy pack: the policy item, the entity keys read from the event
+/// (`user`, `source_ip`, `host`, ...), and for antivirus rules the threat,
+/// file and action. Detections of other rules are left alone; entity keys
+/// already set (for example by a correlation's group-by) are kept.
+pub fn annotate(detection: &mut Detection, event: Option<&Event>) {
+    let Some(entry) = entry(&detection.rule_id) else {
+        return;
+    };
+    detection.policy = Some(entry.policy);
+    let Some(event) = event else {
+        if !detection.entities.contains_key("host")
+            && let Some(h) = &detection.host
+        {
+            detection.entities.insert("host".into(), h.clone());
+        }
+        return;
+    };
+    for (key, paths) in entry.entities {
+        if detection.entities.contains_key(*key) {
+            continue;
+        }
+        let value = fields::first_text(event, paths).or_else(|| {
+            // Windows names are also tried under `Event.EventData`.
+            paths.iter().find_map(|p| fields::event_data(event, p))
+        });
+        if let Some(v) = value {
+            let v = if *key == "source_ip" {
+                fields::clean_ip(&v)
+            } else {
+                v
+            };
+            detection.entities.insert((*key).to_string(), v);
+        }
+    }
+    if !detection.entities.contains_key("host")
+        && let Some(h) = detection.host.clone().or_else(|| fields::host(event))
+    {
+        detection.entities.insert("host".into(), h);
+    }
+    if entry.policy == Policy::Antivirus && matches!(entry.source, Source::Sigma { .. }) {
+        antivirus::apply(detection, &antivirus::defender(event));
+    }
+}

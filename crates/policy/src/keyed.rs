@@ -1,0 +1,144 @@
+//! [`KeyedState`]: a map from key to per-key detector state that stays
+//! bounded. Keys idle for longer than the TTL are dropped, and past the
+//! key limit the least recently seen keys are evicted (ties broken by key,
+//! so eviction is deterministic).
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+/// Per-key state with an idle TTL and a maximum key count.
+#[derive(Debug)]
+pub struct KeyedState<K, V> {
+    map: HashMap<K, (i64, V)>,
+    ttl: i64,
+    max_keys: usize,
+    last_sweep: i64,
+    evicted: u64,
+}
+
+impl<K: Hash + Eq + Ord + Clone, V> KeyedState<K, V> {
+    /// An empty table; `ttl` in seconds.
+    pub fn new(ttl: u64, max_keys: usize) -> Self {
+        Self {
+            map: HashMap::new(),
+            ttl: i64::try_from(ttl).unwrap_or(i64::MAX),
+            max_keys: max_keys.max(1),
+            last_sweep: i64::MIN,
+            evicted: 0,
+        }
+    }
+
+    /// The state of `key`, created with `init` if absent, marked as seen at
+    /// `now` (unix seconds).
+    pub fn entry(&mut self, key: K, now: i64, init: impl FnOnce() -> V) -> &mut V {
+        self.maybe_sweep(now);
+        if !self.map.contains_key(&key) && self.map.len() >= self.max_keys {
+            self.evict(now);
+        }
+        let slot = self.map.entry(key).or_insert_with(|| (now, init()));
+        slot.0 = slot.0.max(now);
+        &mut slot.1
+    }
+
+    /// The state of `key`, if present (does not mark it as seen).
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key).map(|(_, v)| v)
+    }
+
+    /// The state of `key`, mutable, if present (does not mark it as seen).
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.map.get_mut(key).map(|(_, v)| v)
+    }
+
+    /// Removes a key, returning its state.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.map.remove(key).map(|(_, v)| v)
+    }
+
+    /// Number of keys held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Keys dropped so far (expired or evicted).
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// All entries sorted by key (for deterministic end-of-input output).
+    pub fn sorted(&self) -> Vec<(&K, &V)> {
+        let mut all: Vec<_> = self.map.iter().map(|(k, (_, v))| (k, v)).collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all
+    }
+
+    /// All entries, mutable, sorted by key.
+    pub fn sorted_mut(&mut self) -> Vec<(&K, &mut V)> {
+        let mut all: Vec<_> = self.map.iter_mut().map(|(k, (_, v))| (k, v)).collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all
+    }
+
+    fn maybe_sweep(&mut self, now: i64) {
+        // Sweep expired keys at most once per TTL of event time.
+        if self.last_sweep != i64::MIN && now.saturating_sub(self.last_sweep) < self.ttl {
+            return;
+        }
+        self.last_sweep = now;
+        let ttl = self.ttl;
+        let before = self.map.len();
+        self.map
+            .retain(|_, (seen, _)| now.saturating_sub(*seen) <= ttl);
+        self.evicted += (before - self.map.len()) as u64;
+    }
+
+    fn evict(&mut self, now: i64) {
+        let ttl = self.ttl;
+        let before = self.map.len();
+        self.map
+            .retain(|_, (seen, _)| now.saturating_sub(*seen) <= ttl);
+        if self.map.len() >= self.max_keys {
+            // Drop the oldest tenth in one go, so eviction is amortised.
+            let drop = (self.max_keys / 10).max(1);
+            let mut ages: Vec<(i64, K)> = self
+                .map
+                .iter()
+                .map(|(k, (seen, _))| (*seen, k.clone()))
+                .collect();
+            ages.select_nth_unstable(drop - 1);
+            ages.truncate(drop);
+            for (_, k) in ages {
+                self.map.remove(&k);
+            }
+        }
+        self.evicted += (before - self.map.len()) as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_keys_expire_and_limit_holds() {
+        let mut s: KeyedState<u32, u32> = KeyedState::new(100, 10);
+        for k in 0..10 {
+            *s.entry(k, k as i64, || 0) += 1;
+        }
+        assert_eq!(s.len(), 10);
+        // An eleventh key evicts the oldest (key 0).
+        s.entry(10, 20, || 0);
+        assert_eq!(s.len(), 10);
+        assert!(s.get(&0).is_none());
+        assert!(s.get(&1).is_some());
+        // Much later, everything idle is swept.
+        s.entry(99, 1000, || 0);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.evicted(), 11);
+    }
+}

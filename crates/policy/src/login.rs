@@ -1,0 +1,541 @@
+//! [`LoginFailures`]: repeated login failures per user and per source
+//! address over a sliding time window, password spraying (many users
+//! failing from one address), and a success that follows a burst of
+//! failures.
+//!
+//! It first normalises each event into an attempt (outcome, user, source
+//! address, service) across sshd/PAM syslog lines, Windows 4625/4771/4776
+//! (and 4624 successes), Okta, Google Workspace, Entra ID sign-ins, GitHub
+//! and AWS console logins, then keeps bounded per-key windows.
+//!
+//! One sshd attempt is counted once: an `Invalid user` line counts, and the
+//! first `Failed ... for invalid user` line of the same sshd process
+//! (host and pid) that follows it is the same attempt, so it does not
+//! count again; PAM `authentication failure` lines logged by sshd itself
+//! repeat its `Failed` line and do not count; rsyslog's `message repeated
+//! N times: [ Failed ... ]` counts N.
+
+use std::collections::VecDeque;
+
+use detect::{Detection, Detector};
+use events::Event;
+
+use crate::config::{LoginConfig, StateConfig};
+use crate::emit::{self, detection, entity, field};
+use crate::fields;
+use crate::keyed::KeyedState;
+
+/// Detection id: too many failures for one user.
+pub const PER_USER_ID: &str = "watchpost.policy.login_failures.user";
+/// Detection id: too many failures from one address.
+pub const PER_SOURCE_ID: &str = "watchpost.policy.login_failures.source";
+/// Detection id: password spraying.
+pub const SPRAY_ID: &str = "watchpost.policy.login_failures.spray";
+/// Detection id: success after a burst of failures.
+pub const SUCCESS_AFTER_ID: &str = "watchpost.policy.login_failures.success_after_failures";
+
+/// Whether an attempt failed or succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The login failed.
+    Failure,
+    /// The login succeeded.
+    Success,
+}
+
+/// One login attempt, normalised from any supported source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// Failure or success.
+    pub outcome: Outcome,
+    /// The account name as the log writes it.
+    pub user: Option<String>,
+    /// The client address.
+    pub source_ip: Option<String>,
+    /// The service (`sshd`, `pam`, `windows`, `okta`, ...).
+    pub service: &'static str,
+    /// How many attempts this record stands for (`message repeated`).
+    pub count: u32,
+    /// True when accounts are local to the host (syslog, Windows local).
+    pub host_scoped: bool,
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    times: VecDeque<i64>,
+    cooldown_until: i64,
+}
+
+impl Window {
+    fn push(&mut self, now: i64, n: u32, window: i64, cap: usize) {
+        for _ in 0..n {
+            self.times.push_back(now);
+        }
+        self.prune(now, window);
+        while self.times.len() > cap {
+            self.times.pop_front();
+        }
+    }
+
+    fn prune(&mut self, now: i64, window: i64) {
+        while self.times.front().is_some_and(|t| now - *t > window) {
+            self.times.pop_front();
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct SourceState {
+    failures: Window,
+    /// Distinct users failing from this address: (user, last failure).
+    users: Vec<(String, i64)>,
+    spray_cooldown_until: i64,
+}
+
+/// The login-failure detector.
+#[derive(Debug)]
+pub struct LoginFailures {
+    config: LoginConfig,
+    by_user: KeyedState<String, Window>,
+    by_source: KeyedState<String, SourceState>,
+    /// sshd processes that logged `Invalid user` and whose next
+    /// `Failed ... for invalid user` line is the same attempt.
+    invalid_pending: KeyedState<(String, String), ()>,
+}
+
+impl LoginFailures {
+    /// A detector with the given thresholds and state bounds.
+    pub fn new(config: LoginConfig, state: &StateConfig) -> Self {
+        let ttl = state.idle_ttl.0.max(config.window.0);
+        Self {
+            by_user: KeyedState::new(ttl, state.max_keys),
+            by_source: KeyedState::new(ttl, state.max_keys),
+            invalid_pending: KeyedState::new(3600, state.max_keys),
+            config,
+        }
+    }
+
+    /// Keys held (users, addresses, pending sshd processes).
+    pub fn keys(&self) -> usize {
+        self.by_user.len() + self.by_source.len() + self.invalid_pending.len()
+    }
+
+    /// Normalises one event into an attempt, updating the sshd pid state.
+    pub fn normalise(&mut self, event: &Event, now: i64) -> Option<Attempt> {
+        if let Some(a) = windows_attempt(event) {
+            return Some(a);
+        }
+        if let Some(a) = cloud_attempt(event) {
+            return Some(a);
+        }
+        self.syslog_attempt(event, now)
+    }
+
+    fn syslog_attempt(&mut self, event: &Event, now: i64) -> Option<Attempt> {
+        let raw = fields::message(event)?;
+        let (program, pid, msg) = match fields::program(event) {
+            Some(p) => (p.to_string(), fields::pid(event), raw),
+            None => split_tag(raw)?,
+        };
+        let host = fields::host(event).unwrap_or_default();
+        if program == "sshd" {
+            let (msg, count) = match repeated(msg) {
+                Some((inner, n)) => (inner, n),
+                None => (msg, 1),
+            };
+            if let Some(rest) = msg.strip_prefix("Invalid user ") {
+                let (user, ip) = user_from(rest)?;
+                if let Some(pid) = &pid {
+                    self.invalid_pending.entry((host, pid.clone()), now, || ());
+                }
+                return Some(ssh(Outcome::Failure, user, ip, count));
+            }
+            if let Some(rest) = msg.strip_prefix("Failed ") {
+                let rest = rest.split_once(" for ")?.1;
+                let (rest, invalid) = match rest.strip_prefix("invalid user ") {
+                    Some(r) => (r, true),
+                    None => (rest, false),
+                };
+                let (user, ip) = user_from(rest)?;
+                let mut count = count;
+                if invalid && let Some(pid) = &pid {
+                    let key = (host, pid.clone());
+                    if self.invalid_pending.get(&key).is_some() {
+                        // Same attempt as the `Invalid user` line.
+                        self.invalid_pending.remove(&key);
+                        count -= 1;
+                        if count == 0 {
+                            return None;
+                        }
+                    }
+                }
+                return Some(ssh(Outcome::Failure, user, ip, count));
+            }
+            if let Some(rest) = msg.strip_prefix("Accepted ") {
+                let rest = rest.split_once(" for ")?.1;
+                let (user, ip) = user_from(rest)?;
+                return Some(ssh(Outcome::Success, user, ip, 1));
+            }
+            return None;
+        }
+        // PAM failures from other programs (su, login, old sshd(pam_unix)).
+        if msg.contains("authentication failure;") {
+            let user = fields::word_after(msg, " user=").map(str::to_string);
+            let ip = fields::word_after(msg, "rhost=").map(str::to_string);
+            return Some(Attempt {
+                outcome: Outcome::Failure,
+                user,
+                source_ip: ip,
+                service: "pam",
+                count: 1,
+                host_scoped: true,
+            });
+        }
+        None
+    }
+
+    fn failure(&mut self, event: &Event, a: &Attempt, now: i64, out: &mut Vec<Detection>) {
+        let cfg = &self.config;
+        let window = i64::try_from(cfg.window.0).unwrap_or(i64::MAX);
+        let cooldown = i64::try_from(cfg.cooldown.0).unwrap_or(i64::MAX);
+        let host = fields::host(event);
+        if let Some(user) = &a.user {
+            let key = user_key(a, user, host.as_deref());
+            let cap = cfg.per_user.max(cfg.success_after).max(1) as usize;
+            let w = self.by_user.entry(key, now, Window::default);
+            w.push(now, a.count, window, cap);
+            if w.times.len() >= cfg.per_user as usize && now >= w.cooldown_until {
+                w.cooldown_until = now.saturating_add(cooldown);
+                let n = w.times.len();
+                let mut d = detection(PER_USER_ID, &event.meta, event.meta.timestamp, None);
+                entity(&mut d, "user", Some(user));
+                if a.host_scoped {
+                    entity(&mut d, "host", host.as_deref());
+                }
+                entity(&mut d, "source_ip", a.source_ip.as_deref());
+                common_fields(&mut d, a, n, cfg.window.0);
+                out.push(d);
+            }
+        }
+        if let Some(ip) = &a.source_ip {
+            let cap = cfg.per_source.max(cfg.success_after).max(1) as usize;
+            let s = self.by_source.entry(ip.clone(), now, SourceState::default);
+            s.failures.push(now, a.count, window, cap);
+            if s.failures.times.len() >= cfg.per_source as usize
+                && now >= s.failures.cooldown_until
+            {
+                s.failures.cooldown_until = now.saturating_add(cooldown);
+                let n = s.failures.times.len();
+                let mut d = detection(PER_SOURCE_ID, &event.meta, event.meta.timestamp, None);
+                entity(&mut d, "source_ip", Some(ip));
+                entity(&mut d, "host", host.as_deref());
+                common_fields(&mut d, a, n, cfg.window.0);
+                out.push(d);
+            }
+            if let Some(user) = &a.user {
+                s.users.retain(|(_, t)| now - *t <= window);
+                match s.users.iter_mut().find(|(u, _)| u == user) {
+                    Some(slot) => slot.1 = now,
+                    None => s.users.push((user.clone(), now)),
+                }
+                let cap = cfg.spray_users.max(1) as usize;
+                if s.users.len() > cap {
+                    s.users.remove(0);
+                }
+                if s.users.len() >= cfg.spray_users as usize && now >= s.spray_cooldown_until {
+                    s.spray_cooldown_until = now.saturating_add(cooldown);
+                    let mut d = detection(SPRAY_ID, &event.meta, event.meta.timestamp, None);
+                    entity(&mut d, "source_ip", Some(ip));
+                    entity(&mut d, "host", host.as_deref());
+                    let mut names: Vec<&str> = s.users.iter().map(|(u, _)| u.as_str()).collect();
+                    names.sort_unstable();
+                    field(&mut d, "users", names.join(","));
+                    field(&mut d, "distinct_users", s.users.len());
+                    field(&mut d, "service", a.service);
+                    field(&mut d, "window_seconds", cfg.window.0);
+                    out.push(d);
+                }
+            }
+        }
+    }
+
+    fn success(&mut self, event: &Event, a: &Attempt, now: i64, out: &mut Vec<Detection>) {
+        let cfg = &self.config;
+        let window = i64::try_from(cfg.window.0).unwrap_or(i64::MAX);
+        let host = fields::host(event);
+        let mut by_user = 0;
+        if let Some(user) = &a.user {
+            let key = user_key(a, user, host.as_deref());
+            if let Some(w) = self.by_user.get_mut(&key) {
+                w.prune(now, window);
+                by_user = w.times.len();
+                w.times.clear();
+            }
+        }
+        let mut by_source = 0;
+        if let Some(ip) = &a.source_ip
+            && let Some(s) = self.by_source.get_mut(ip)
+        {
+            s.failures.prune(now, window);
+            by_source = s.failures.times.len();
+        }
+        let needed = cfg.success_after.max(1) as usize;
+        if by_user >= needed || by_source >= needed {
+            let mut d = detection(SUCCESS_AFTER_ID, &event.meta, event.meta.timestamp, None);
+            entity(&mut d, "user", a.user.as_deref());
+            entity(&mut d, "source_ip", a.source_ip.as_deref());
+            entity(&mut d, "host", host.as_deref());
+            field(&mut d, "failures_for_user", by_user);
+            field(&mut d, "failures_from_source", by_source);
+            field(&mut d, "service", a.service);
+            field(&mut d, "window_seconds", cfg.window.0);
+            out.push(d);
+        }
+    }
+}
+
+fn common_fields(d: &mut Detection, a: &Attempt, n: usize, window: u64) {
+    field(d, "failures", n);
+    field(d, "window_seconds", window);
+    field(d, "service", a.service);
+}
+
+fn user_key(a: &Attempt, user: &str, host: Option<&str>) -> String {
+    let user = user.to_lowercase();
+    if a.host_scoped {
+        format!("{}|{}|{user}", a.service_scope(), host.unwrap_or(""))
+    } else {
+        format!("{}||{user}", a.service_scope())
+    }
+}
+
+impl Attempt {
+    fn service_scope(&self) -> &'static str {
+        match self.service {
+            // Local accounts: sshd and PAM share the host's user database.
+            "sshd" | "pam" => "unix",
+            s => s,
+        }
+    }
+}
+
+fn ssh(outcome: Outcome, user: String, ip: String, count: u32) -> Attempt {
+    Attempt {
+        outcome,
+        user: Some(user),
+        source_ip: Some(ip),
+        service: "sshd",
+        count,
+        host_scoped: true,
+    }
+}
+
+/// `USER from IP[ port N ...]` → (user, ip). The user may contain spaces
+/// in principle, so split at the last ` from `.
+fn user_from(rest: &str) -> Option<(String, String)> {
+    let (user, after) = rest.rsplit_once(" from ")?;
+    let ip = after.split_whitespace().next()?;
+    Some((user.trim().to_string(), ip.to_string()))
+}
+
+/// rsyslog's `message repeated N times: [ MSG]`.
+fn repeated(msg: &str) -> Option<(&str, u32)> {
+    let rest = msg.strip_prefix("message repeated ")?;
+    let (n, rest) = rest.split_once(" times: [")?;
+    let n: u32 = n.trim().parse().ok()?;
+    let inner = rest.trim_end().strip_suffix(']').unwrap_or(rest).trim();
+    Some((inner, n))
+}
+
+/// `prog[pid]: message` → (prog, pid, message), for records whose
+/// parser left the tag in the message.
+fn split_tag(raw: &str) -> Option<(String, Option<String>, &str)> {
+    let (tag, msg) = raw.split_once(": ")?;
+    if tag.contains(' ') {
+        return None;
+    }
+    match tag.split_once('[') {
+        Some((p, rest)) => Some((
+            p.to_string(),
+            Some(rest.trim_end_matches(']').to_string()),
+            msg,
+        )),
+        None => Some((tag.to_string(), None, msg)),
+    }
+}
+
+fn windows_attempt(event: &Event) -> Option<Attempt> {
+    let id = fields::event_id(event)?;
+    if let Some(ch) = fields::channel(event)
+        && !ch.eq_ignore_ascii_case("security")
+    {
+        return None;
+    }
+    let user = fields::event_data(event, "TargetUserName");
+    let ip = fields::event_data(event, "IpAddress").map(|ip| fields::clean_ip(&ip));
+    let outcome = match id {
+        4625 | 4771 => Outcome::Failure,
+        4776 => {
+            let status = fields::event_data(event, "Status").unwrap_or_default();
+            if status == "0x0" || status == "0" {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            }
+        }
+        4624 => Outcome::Success,
+        _ => return None,
+    };
+    // Machine accounts log on all the time; their failures are not
+    // password guessing.
+    if outcome == Outcome::Success && user.as_deref().is_some_and(|u| u.ends_with('$')) {
+        return None;
+    }
+    let ip = ip.filter(|i| i != "127.0.0.1" && i != "::1");
+    let domain = fields::event_data(event, "TargetDomainName");
+    let user = user.map(|u| match &domain {
+        Some(d) if !d.is_empty() => format!("{d}\\{u}"),
+        _ => u,
+    });
+    Some(Attempt {
+        outcome,
+        user,
+        source_ip: ip,
+        service: "windows",
+        count: 1,
+        host_scoped: domain.is_none(),
+    })
+}
+
+fn cloud_attempt(event: &Event) -> Option<Attempt> {
+    let cloud = |outcome, user, ip, service| {
+        Some(Attempt {
+            outcome,
+            user,
+            source_ip: ip,
+            service,
+            count: 1,
+            host_scoped: false,
+        })
+    };
+    // Okta.
+    if let Some(kind) = fields::text(event, "eventType") {
+        if kind == "user.session.start" || kind == "user.authentication.auth_via_mfa" {
+            let result = fields::text(event, "outcome.result")?;
+            let outcome = match result.as_str() {
+                "SUCCESS" => Outcome::Success,
+                "FAILURE" | "DENY" => Outcome::Failure,
+                _ => return None,
+            };
+            return cloud(
+                outcome,
+                fields::text(event, "actor.alternateId"),
+                fields::text(event, "client.ipAddress"),
+                "okta",
+            );
+        }
+        if kind == "ConsoleLogin" {
+            // Not Okta: fall through to CloudTrail below.
+        } else if fields::text(event, "eventName").is_none() {
+            return None;
+        }
+    }
+    // AWS console.
+    if fields::text(event, "eventName").as_deref() == Some("ConsoleLogin") {
+        let outcome = match fields::text(event, "responseElements.ConsoleLogin")?.as_str() {
+            "Success" => Outcome::Success,
+            "Failure" => Outcome::Failure,
+            _ => return None,
+        };
+        let user = fields::first_text(
+            event,
+            &[
+                "userIdentity.userName",
+                "additionalEventData.UserName",
+                "userIdentity.arn",
+            ],
+        );
+        return cloud(outcome, user, fields::text(event, "sourceIPAddress"), "aws");
+    }
+    // Google Workspace.
+    if fields::text(event, "id.applicationName").as_deref() == Some("login") {
+        let outcome = match fields::text(event, "name")?.as_str() {
+            "login_failure" => Outcome::Failure,
+            "login_success" => Outcome::Success,
+            _ => return None,
+        };
+        return cloud(
+            outcome,
+            fields::text(event, "actor.email"),
+            fields::text(event, "ipAddress"),
+            "google_workspace",
+        );
+    }
+    // Entra ID sign-in logs.
+    let category = fields::text(event, "category");
+    if category.as_deref() == Some("SignInLogs")
+        || category.as_deref() == Some("NonInteractiveUserSignInLogs")
+    {
+        let code = fields::text(event, "properties.status.errorCode")
+            .or_else(|| fields::text(event, "resultType"))?;
+        let outcome = if code == "0" {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        };
+        return cloud(
+            outcome,
+            fields::text(event, "properties.userPrincipalName"),
+            fields::first_text(event, &["properties.ipAddress", "callerIpAddress"]),
+            "entra",
+        );
+    }
+    // GitHub.
+    if let Some(action) = fields::text(event, "action") {
+        let outcome = match action.as_str() {
+            "user.failed_login" => Outcome::Failure,
+            "user.login" => Outcome::Success,
+            _ => return None,
+        };
+        return cloud(
+            outcome,
+            fields::first_text(event, &["user", "actor"]),
+            fields::text(event, "actor_ip"),
+            "github",
+        );
+    }
+    None
+}
+
+impl Detector for LoginFailures {
+    fn name(&self) -> &'static str {
+        "login_failures"
+    }
+
+    fn interested(&self, event: &Event) -> bool {
+        if event.meta.timestamp.is_none() {
+            return false;
+        }
+        if let Some(id) = fields::event_id(event) {
+            return matches!(id, 4624 | 4625 | 4771 | 4776);
+        }
+        fields::message(event).is_some()
+            || ["eventType", "eventName", "id", "category", "action"]
+                .iter()
+                .any(|k| event.fields.contains_key(*k))
+    }
+
+    fn observe(&mut self, event: &Event, out: &mut Vec<Detection>) {
+        let Some(ts) = event.meta.timestamp else {
+            return;
+        };
+        let now = emit::secs(ts);
+        let Some(attempt) = self.normalise(event, now) else {
+            return;
+        };
+        match attempt.outcome {
+            Outcome::Failure => self.failure(event, &attempt, now, out),
+            Outcome::Success => self.success(event, &attempt, now, out),
+        }
+    }
+}

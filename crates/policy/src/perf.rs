@@ -1,0 +1,142 @@
+//! [`Performance`]: sudden, sustained performance degradation of a
+//! numeric series (web request time, latency, CPU) per key.
+//!
+//! Each series (host + key fields + value field) keeps a robust EWMA
+//! baseline: an exponentially weighted mean and mean absolute deviation,
+//! where each new point is first clamped to `mean ± k·deviation`, so a
+//! single spike moves the baseline only a little. A point deviates when
+//! it is above `mean + k·max(deviation, min_relative·mean)`. The detector
+//! fires once when `n` of the last `m` points deviate, and re-arms after
+//! `m` points in a row that do not. Nothing is judged during `warmup`.
+
+use detect::{Detection, Detector};
+use events::Event;
+
+use crate::config::{PerformanceConfig, StateConfig};
+use crate::emit::{self, detection, entity, field};
+use crate::fields;
+use crate::keyed::KeyedState;
+
+/// Detection id: sustained degradation.
+pub const PERF_ID: &str = "watchpost.policy.performance.degradation";
+
+#[derive(Debug, Default)]
+struct Series {
+    mean: f64,
+    dev: f64,
+    points: u32,
+    /// Bit i set: the i-th most recent point deviated.
+    recent: u32,
+    firing: bool,
+    quiet: u32,
+}
+
+/// The performance detector.
+#[derive(Debug)]
+pub struct Performance {
+    config: PerformanceConfig,
+    series: KeyedState<String, Series>,
+}
+
+impl Performance {
+    /// A detector with the given settings.
+    pub fn new(config: PerformanceConfig, state: &StateConfig) -> Self {
+        Self {
+            series: KeyedState::new(state.idle_ttl.0, state.max_keys),
+            config,
+        }
+    }
+
+    /// Series held.
+    pub fn keys(&self) -> usize {
+        self.series.len()
+    }
+
+    fn value(&self, event: &Event) -> Option<(&str, f64)> {
+        self.config.value_fields.iter().find_map(|f| {
+            let v = fields::number(event, f)?;
+            v.is_finite().then_some((f.as_str(), v))
+        })
+    }
+}
+
+impl Detector for Performance {
+    fn name(&self) -> &'static str {
+        "performance"
+    }
+
+    fn interested(&self, event: &Event) -> bool {
+        event.meta.timestamp.is_some() && self.value(event).is_some()
+    }
+
+    fn observe(&mut self, event: &Event, out: &mut Vec<Detection>) {
+        let Some(ts) = event.meta.timestamp else {
+            return;
+        };
+        let Some((value_field, value)) = self.value(event) else {
+            return;
+        };
+        let value_field = value_field.to_string();
+        let host = fields::host(event).unwrap_or_default();
+        let mut key = format!("{host}|{value_field}");
+        let mut labels = Vec::new();
+        for k in &self.config.key_fields {
+            if let Some(v) = fields::text(event, k) {
+                key.push('|');
+                key.push_str(&v);
+                labels.push((k.clone(), v));
+            }
+        }
+        let cfg = &self.config;
+        let m = cfg.m.clamp(1, 32);
+        let n = cfg.n.clamp(1, m);
+        let s = self
+            .series
+            .entry(key.clone(), emit::secs(ts), Series::default);
+        s.points = s.points.saturating_add(1);
+        if s.points == 1 {
+            s.mean = value;
+            s.dev = 0.0;
+            return;
+        }
+        let spread = s.dev.max(cfg.min_relative * s.mean.abs());
+        let limit = s.mean + cfg.k * spread;
+        let deviates = s.points > cfg.warmup && value > limit && spread > 0.0;
+        // Robust update: clamp the point before it enters the baseline.
+        let clamped = if s.points > cfg.warmup && spread > 0.0 {
+            value.clamp(s.mean - cfg.k * spread, limit)
+        } else {
+            value
+        };
+        let a = cfg.alpha.clamp(0.0001, 1.0);
+        s.dev = (1.0 - a) * s.dev + a * (clamped - s.mean).abs();
+        s.mean = (1.0 - a) * s.mean + a * clamped;
+        let mask = if m == 32 { u32::MAX } else { (1u32 << m) - 1 };
+        s.recent = ((s.recent << 1) | u32::from(deviates)) & mask;
+        if deviates {
+            s.quiet = 0;
+        } else {
+            s.quiet = s.quiet.saturating_add(1);
+            if s.quiet >= m {
+                s.firing = false;
+            }
+        }
+        if !s.firing && s.recent.count_ones() >= n {
+            s.firing = true;
+            let mut d = detection(PERF_ID, &event.meta, Some(ts), None);
+            entity(&mut d, "host", (!host.is_empty()).then_some(host.as_str()));
+            for (k, v) in &labels {
+                if k == "url" || k == "path" {
+                    entity(&mut d, "url", Some(v));
+                }
+                field(&mut d, k, v);
+            }
+            field(&mut d, "metric", &value_field);
+            field(&mut d, "value", value);
+            field(&mut d, "baseline", format!("{:.3}", s.mean));
+            field(&mut d, "limit", format!("{limit:.3}"));
+            field(&mut d, "deviating_points", format!("{}/{m}", s.recent.count_ones()));
+            out.push(d);
+        }
+    }
+}

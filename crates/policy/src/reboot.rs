@@ -1,0 +1,297 @@
+//! [`Reboots`]: unexpected reboots.
+//!
+//! - **Windows**: 6008 (EventLog: the previous shutdown was unexpected),
+//!   Kernel-Power 41 (rebooted without cleanly shutting down), and User32
+//!   1074 (a shutdown or restart was initiated) with its reason. A 1074
+//!   whose reason code carries the planned flag (`0x80000000`) is reported
+//!   at `low`; an unplanned one at `medium`.
+//! - **Linux**, per host: a boot (kernel `Linux version`, systemd `running
+//!   in system mode`, journald `Runtime Journal` / `Journal started`) with
+//!   no clean shutdown logged since the host's previous event (syslogd or
+//!   rsyslogd `exiting on signal`, `Kernel log daemon terminating`,
+//!   `shutdown`/`reboot` messages, systemd `Reached target Shutdown`,
+//!   runlevel 0 or 6, ...). A host whose first event is the boot is not
+//!   judged: nothing is known about what came before. Boot lines within
+//!   five minutes of a boot belong to that boot.
+//!
+//! A reboot inside a configured maintenance window (UTC) is reported at
+//! `low`, or not at all with `in_maintenance = "suppress"`.
+
+use detect::{Detection, Detector, Level};
+use events::{Event, Timestamp};
+use time::Weekday;
+
+use crate::config::{MaintenanceAction, PolicyError, RebootConfig, StateConfig};
+use crate::emit::{self, detection, entity, field};
+use crate::fields;
+use crate::keyed::KeyedState;
+
+/// Detection id: a Linux boot with no clean shutdown before it.
+pub const LINUX_ID: &str = "watchpost.policy.unexpected_reboot.linux";
+/// Detection id: Windows 6008.
+pub const WIN_6008_ID: &str = "watchpost.policy.unexpected_reboot.windows_6008";
+/// Detection id: Windows Kernel-Power 41.
+pub const WIN_41_ID: &str = "watchpost.policy.unexpected_reboot.windows_41";
+/// Detection id: Windows 1074.
+pub const WIN_1074_ID: &str = "watchpost.policy.unexpected_reboot.windows_1074";
+
+const BOOT_GRACE: i64 = 300;
+
+/// A weekly (or daily) time range in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaintenanceWindow {
+    /// The day, or `None` for every day.
+    pub day: Option<Weekday>,
+    /// Start, minutes after midnight.
+    pub start: u32,
+    /// End, minutes after midnight (may be below `start`: crosses midnight).
+    pub end: u32,
+}
+
+impl MaintenanceWindow {
+    /// Parses `Sun 02:00-04:00` or `daily 23:30-00:30`.
+    pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        let bad = || PolicyError::Window(text.to_string());
+        let (day, range) = text.trim().split_once(char::is_whitespace).ok_or_else(bad)?;
+        let day = match day.to_ascii_lowercase().get(..3).ok_or_else(bad)? {
+            "dai" | "eve" => None,
+            "mon" => Some(Weekday::Monday),
+            "tue" => Some(Weekday::Tuesday),
+            "wed" => Some(Weekday::Wednesday),
+            "thu" => Some(Weekday::Thursday),
+            "fri" => Some(Weekday::Friday),
+            "sat" => Some(Weekday::Saturday),
+            "sun" => Some(Weekday::Sunday),
+            _ => return Err(bad()),
+        };
+        let (a, b) = range.trim().split_once('-').ok_or_else(bad)?;
+        let hm = |s: &str| -> Result<u32, PolicyError> {
+            let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
+            let h: u32 = h.parse().map_err(|_| bad())?;
+            let m: u32 = m.parse().map_err(|_| bad())?;
+            if h > 24 || m > 59 {
+                return Err(bad());
+            }
+            Ok(h * 60 + m)
+        };
+        Ok(Self {
+            day,
+            start: hm(a)?,
+            end: hm(b)?,
+        })
+    }
+
+    /// True when `ts` (taken as UTC) falls in the window.
+    pub fn contains(&self, ts: Timestamp) -> bool {
+        let t = ts.to_offset(time::UtcOffset::UTC);
+        let minute = u32::from(t.hour()) * 60 + u32::from(t.minute());
+        let day = t.weekday();
+        if self.start <= self.end {
+            self.day.is_none_or(|d| d == day) && minute >= self.start && minute < self.end
+        } else {
+            // Crosses midnight: the late part is on `day`, the early part
+            // on the day after.
+            (self.day.is_none_or(|d| d == day) && minute >= self.start)
+                || (self.day.is_none_or(|d| d.next() == day) && minute < self.end)
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct HostState {
+    last_event: i64,
+    clean_shutdown: Option<i64>,
+    last_boot: Option<i64>,
+}
+
+/// The reboot detector.
+#[derive(Debug)]
+pub struct Reboots {
+    windows: Vec<MaintenanceWindow>,
+    action: MaintenanceAction,
+    hosts: KeyedState<String, HostState>,
+}
+
+impl Reboots {
+    /// A detector; fails on a maintenance window that does not parse.
+    pub fn new(config: &RebootConfig, state: &StateConfig) -> Result<Self, PolicyError> {
+        let windows = config
+            .maintenance
+            .iter()
+            .map(|w| MaintenanceWindow::parse(w))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            windows,
+            action: config.in_maintenance,
+            // Hosts can be quiet for weeks between reboots.
+            hosts: KeyedState::new(state.idle_ttl.0.max(90 * 86_400), state.max_keys),
+        })
+    }
+
+    /// Applies maintenance windows; `None` means suppressed.
+    fn finalise(&self, mut d: Detection, ts: Timestamp) -> Option<Detection> {
+        if self.windows.iter().any(|w| w.contains(ts)) {
+            match self.action {
+                MaintenanceAction::Suppress => return None,
+                MaintenanceAction::Low => {
+                    d.level = d.level.min(Level::Low);
+                    field(&mut d, "maintenance_window", "true");
+                }
+            }
+        }
+        Some(d)
+    }
+
+    fn windows_event(&self, event: &Event, id: i64, ts: Timestamp) -> Option<Detection> {
+        let provider = fields::provider(event).unwrap_or_default().to_ascii_lowercase();
+        let host = fields::host(event);
+        let (rule, level) = match id {
+            6008 if provider.is_empty() || provider == "eventlog" => (WIN_6008_ID, None),
+            41 if provider.is_empty() || provider.contains("kernel-power") => (WIN_41_ID, None),
+            1074 if provider.is_empty() || provider.contains("user32") => {
+                let code = fields::event_data(event, "param4").unwrap_or_default();
+                let planned = u64::from_str_radix(code.trim_start_matches("0x"), 16)
+                    .is_ok_and(|c| c & 0x8000_0000 != 0);
+                (
+                    WIN_1074_ID,
+                    Some(if planned { Level::Low } else { Level::Medium }),
+                )
+            }
+            _ => return None,
+        };
+        let mut d = detection(rule, &event.meta, Some(ts), level);
+        entity(&mut d, "host", host.as_deref());
+        if id == 1074 {
+            let get = |n: &str| fields::event_data(event, n);
+            if let Some(p) = get("param1") {
+                field(&mut d, "process", p);
+            }
+            if let Some(r) = get("param3") {
+                field(&mut d, "reason", r);
+            }
+            if let Some(c) = get("param4") {
+                field(&mut d, "reason_code", c);
+            }
+            if let Some(t) = get("param5") {
+                field(&mut d, "shutdown_type", t);
+            }
+            if let Some(c) = get("param6") {
+                field(&mut d, "comment", c);
+            }
+            if let Some(u) = get("param7") {
+                entity(&mut d, "user", Some(&u));
+            }
+            let planned = d.level == Level::Low;
+            field(&mut d, "planned", planned);
+        }
+        self.finalise(d, ts)
+    }
+}
+
+/// The kind of a Linux lifecycle line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// The host is booting.
+    Boot,
+    /// The host is shutting down cleanly.
+    Shutdown,
+}
+
+/// Classifies a syslog message (with its program) as a boot or a clean
+/// shutdown marker.
+pub fn lifecycle(program: &str, msg: &str) -> Option<Lifecycle> {
+    let p = program.to_ascii_lowercase();
+    if p == "kernel" && msg.starts_with("Linux version ") {
+        return Some(Lifecycle::Boot);
+    }
+    if p == "systemd" && msg.contains("running in system mode") {
+        return Some(Lifecycle::Boot);
+    }
+    if p.starts_with("systemd-journal")
+        && (msg.starts_with("Runtime Journal") || msg.starts_with("Journal started"))
+    {
+        return Some(Lifecycle::Boot);
+    }
+    let shutdown = [
+        "exiting on signal 15",
+        "Kernel log daemon terminating",
+        "Reached target Shutdown",
+        "Reached target System Shutdown",
+        "Reached target Reboot",
+        "Reached target Power-Off",
+        "System is going down",
+        "system is going down",
+        "shutting down for system",
+        "Switching to runlevel: 0",
+        "Switching to runlevel: 6",
+        "reboot: Restarting system",
+        "reboot: Power down",
+        "Journal stopped",
+        "Stopping System Logging Service",
+    ];
+    if shutdown.iter().any(|s| msg.contains(s))
+        || (p == "shutdown" && msg.contains("shutting down"))
+        || (p == "init" && msg.contains("Switching to runlevel: 0"))
+    {
+        return Some(Lifecycle::Shutdown);
+    }
+    None
+}
+
+impl Detector for Reboots {
+    fn name(&self) -> &'static str {
+        "reboot"
+    }
+
+    fn interested(&self, event: &Event) -> bool {
+        event.meta.timestamp.is_some()
+    }
+
+    fn observe(&mut self, event: &Event, out: &mut Vec<Detection>) {
+        let Some(ts) = event.meta.timestamp else {
+            return;
+        };
+        if let Some(id) = fields::event_id(event) {
+            if let Some(d) = self.windows_event(event, id, ts) {
+                out.push(d);
+            }
+            return;
+        }
+        let Some(host) = fields::host(event) else {
+            return;
+        };
+        let now = emit::secs(ts);
+        let marker = fields::message(event).and_then(|m| match fields::program(event) {
+            Some(p) => lifecycle(p, m),
+            None => {
+                let (tag, rest) = m.split_once(": ")?;
+                lifecycle(tag.split('[').next().unwrap_or(tag), rest)
+            }
+        });
+        let known = self.hosts.get(&host).is_some();
+        let state = self.hosts.entry(host.clone(), now, HostState::default);
+        match marker {
+            Some(Lifecycle::Shutdown) => state.clean_shutdown = Some(now),
+            Some(Lifecycle::Boot) => {
+                let same_boot = state.last_boot.is_some_and(|b| now - b <= BOOT_GRACE);
+                let previous = state.last_event;
+                let clean = state.clean_shutdown.take();
+                state.last_boot = Some(now);
+                state.last_event = now;
+                if same_boot || !known || clean.is_some() {
+                    return;
+                }
+                let mut d = detection(LINUX_ID, &event.meta, Some(ts), None);
+                entity(&mut d, "host", Some(&host));
+                field(&mut d, "last_event_before_boot", emit::rfc3339(previous));
+                field(&mut d, "down_seconds", now - previous);
+                if let Some(d) = self.finalise(d, ts) {
+                    out.push(d);
+                }
+                return;
+            }
+            None => {}
+        }
+        state.last_event = now;
+    }
+}
