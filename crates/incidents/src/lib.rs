@@ -1,2 +1,72 @@
 //! Incidents: the incident response domain (reports, alerts, incidents,
-//! tasks, timeline, impact, audit trail) and the `Store` that keeps it.
+//! tasks, timeline, impact, audit trail) and the [`Store`] that keeps it.
+//!
+//! - The domain types are pure: statuses change only through
+//!   [`Incident::transition`] and [`Incident::merge_into`], which refuse
+//!   illegal moves and backdated times that would make durations negative.
+//! - [`Store`] is one async, object-safe trait with SQLite and PostgreSQL
+//!   backends (one SQL code path through sqlx's `Any` driver, separate
+//!   migrations per database). Open one with [`open`].
+//! - Access control is need-to-know and lives in the store's SQL: every call
+//!   takes a [`Viewer`]; what it may not see is "not found" (see [`access`]).
+//! - Every change appends a hash-chained [`AuditEntry`] in the same
+//!   transaction (see [`audit`]).
+//!
+//! This crate must not depend on `web`, `notify` or `server`; it knows
+//! nothing about HTTP status codes or message delivery.
+
+pub mod access;
+pub mod alert;
+pub mod audit;
+pub mod enums;
+pub mod ids;
+pub mod incident;
+pub mod outbox;
+mod query;
+pub mod report;
+pub mod store;
+pub mod user;
+
+pub use access::Viewer;
+pub use alert::{Alert, AlertDisposition, AlertOutcome, NewAlert, NewSuppression, SuppressionRule};
+pub use audit::{AuditEntry, AuditFault, AuditReport};
+pub use enums::{
+    AlertLevel, Category, Channel, Disclosure, ImpactLevel, OutboxStatus, ParseEnumError,
+    Resolution, Role, Severity, Status,
+};
+pub use ids::{
+    AlertId, AttachmentId, IncidentId, NoteId, OutboxId, ReportId, SuppressionId, TaskId,
+    TimelineId, TokenId, UserId,
+};
+pub use incident::{
+    DomainError, Impact, Incident, Note, Task, TimelineEvent, Timestamps, Transition,
+};
+pub use outbox::{OutboxKind, OutboxMessage};
+pub use report::{Attachment, NewAttachment, NewReport, Report};
+pub use store::{
+    AlertFilter, Backend, IncidentDetail, IncidentFilter, IncidentPatch, MetricRow, Metrics,
+    MetricsQuery, NewIncident, NewTask, Page, PageRequest, ReportFilter, Result, Store, StoreError,
+    StoreOptions, TaskPatch,
+};
+pub use user::{ApiToken, NewUser, TokenHash, User};
+
+use std::sync::Arc;
+
+/// Opens (creating if needed) the store at `url`: `sqlite:PATH`,
+/// `sqlite://PATH`, a plain file path (SQLite), or `postgres://...` /
+/// `postgresql://...`. Runs pending migrations, each in a transaction.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    open_with(url, StoreOptions::default()).await
+}
+
+/// [`open`] with explicit options.
+pub async fn open_with(url: &str, options: StoreOptions) -> Result<Arc<dyn Store>> {
+    let _ = (url, options);
+    Err(StoreError::Unsupported("store backends are being written"))
+}
+
+/// The default SQLite database path inside a data directory:
+/// `<dir>/watchpost.db`.
+pub fn default_db_path(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("watchpost.db")
+}

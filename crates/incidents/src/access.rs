@@ -1,0 +1,167 @@
+//! Who may see and do what. Visibility is enforced inside the SQL of every
+//! query through the predicates built here (one helper per kind of row), so
+//! a row a viewer may not see is never read, counted or returned: it is
+//! "not found", never "forbidden".
+//!
+//! Visibility rules:
+//! - **incidents**: `responder` and `finance-ops` see all. `admin` sees
+//!   non-sensitive incidents, plus sensitive ones where they are a named
+//!   participant or a reporter. `reporter` sees only incidents they reported
+//!   or are a named participant in (core fields only, see
+//!   [`crate::Store::get_incident`]).
+//! - **reports**: everyone sees their own; `responder`/`finance-ops` see all;
+//!   `admin` sees reports of incidents they can see; a `reporter` sees
+//!   nothing else, even as a participant.
+//! - **alerts**: not visible to `reporter`; otherwise visible when unlinked
+//!   or when the linked incident is visible.
+//! - **timeline, notes, tasks**: visible when the incident is, except to a
+//!   `reporter` who is not a named participant.
+//! - **audit log**: `admin` and `responder` only; entries about an incident
+//!   only when that incident is visible to them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::enums::Role;
+use crate::ids::UserId;
+use crate::query::Sql;
+
+/// Who is asking. Passed to every store call (reads and writes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    /// The user.
+    pub user_id: UserId,
+    /// Their role.
+    pub role: Role,
+}
+
+impl Viewer {
+    /// A viewer for a user with a role.
+    pub const fn new(user_id: UserId, role: Role) -> Self {
+        Viewer { user_id, role }
+    }
+
+    /// The system actor (detection pipeline, notifier, first-start
+    /// bootstrap, CLI administration with direct database access). It sees
+    /// and may do everything. Never build it from a request: the web layer
+    /// only builds viewers from authenticated users.
+    pub const fn system() -> Self {
+        Viewer {
+            user_id: UserId::SYSTEM,
+            role: Role::Admin,
+        }
+    }
+
+    /// Whether this is [`Viewer::system`].
+    pub fn is_system(&self) -> bool {
+        self.user_id == UserId::SYSTEM
+    }
+
+    /// Sees every incident, sensitive or not.
+    pub(crate) fn sees_everything(&self) -> bool {
+        self.is_system() || matches!(self.role, Role::Responder | Role::FinanceOps)
+    }
+
+    /// May change incidents (fields, status, owner, tasks, links, merges).
+    pub fn can_manage_incidents(&self) -> bool {
+        self.is_system() || matches!(self.role, Role::Responder | Role::Admin)
+    }
+
+    /// May add notes to a visible incident.
+    pub fn can_add_notes(&self) -> bool {
+        self.can_manage_incidents() || self.role == Role::FinanceOps
+    }
+
+    /// May ingest, promote and dismiss alerts and manage suppressions.
+    pub fn can_handle_alerts(&self) -> bool {
+        self.can_manage_incidents()
+    }
+
+    /// May manage users and tokens of others.
+    pub fn can_admin_users(&self) -> bool {
+        self.is_system() || self.role == Role::Admin
+    }
+
+    /// May read the audit log and verify it.
+    pub fn can_read_audit(&self) -> bool {
+        self.is_system() || matches!(self.role, Role::Admin | Role::Responder)
+    }
+
+    /// May claim and settle outbox messages.
+    pub fn can_deliver(&self) -> bool {
+        self.is_system()
+    }
+}
+
+/// SQL predicate: incident row `alias` is visible to `v`.
+pub(crate) fn incident_visible(q: &mut Sql, v: &Viewer, alias: &str) {
+    if v.sees_everything() {
+        q.push("1 = 1");
+        return;
+    }
+    q.push("(");
+    if v.role == Role::Admin {
+        q.push(alias).push(".sensitive = FALSE OR ");
+    }
+    q.push(alias)
+        .push(".id IN (SELECT p.incident_id FROM incident_participants p WHERE p.user_id = ")
+        .bind(v.user_id.to_string())
+        .push(") OR ")
+        .push(alias)
+        .push(".id IN (SELECT rr.incident_id FROM reports rr WHERE rr.reporter_id = ")
+        .bind(v.user_id.to_string())
+        .push("))");
+}
+
+/// SQL predicate: report row `alias` is visible to `v`.
+pub(crate) fn report_visible(q: &mut Sql, v: &Viewer, alias: &str) {
+    if v.sees_everything() {
+        q.push("1 = 1");
+        return;
+    }
+    q.push("(")
+        .push(alias)
+        .push(".reporter_id = ")
+        .bind(v.user_id.to_string());
+    if v.role != Role::Reporter {
+        q.push(" OR ")
+            .push(alias)
+            .push(".incident_id IN (SELECT vi.id FROM incidents vi WHERE ");
+        incident_visible(q, v, "vi");
+        q.push(")");
+    }
+    q.push(")");
+}
+
+/// SQL predicate: alert row `alias` is visible to `v`.
+pub(crate) fn alert_visible(q: &mut Sql, v: &Viewer, alias: &str) {
+    if v.sees_everything() {
+        q.push("1 = 1");
+    } else if v.role == Role::Reporter {
+        q.push("1 = 0");
+    } else {
+        q.push("(")
+            .push(alias)
+            .push(".incident_id IS NULL OR ")
+            .push(alias)
+            .push(".incident_id IN (SELECT vi.id FROM incidents vi WHERE ");
+        incident_visible(q, v, "vi");
+        q.push("))");
+    }
+}
+
+/// SQL predicate: audit row `alias` is visible to `v`.
+pub(crate) fn audit_visible(q: &mut Sql, v: &Viewer, alias: &str) {
+    if !v.can_read_audit() {
+        q.push("1 = 0");
+    } else if v.sees_everything() {
+        q.push("1 = 1");
+    } else {
+        q.push("(")
+            .push(alias)
+            .push(".incident_id IS NULL OR ")
+            .push(alias)
+            .push(".incident_id IN (SELECT vi.id FROM incidents vi WHERE ");
+        incident_visible(q, v, "vi");
+        q.push("))");
+    }
+}

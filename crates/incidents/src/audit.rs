@@ -1,0 +1,190 @@
+//! The audit trail: an append-only, hash-chained log of every change.
+//!
+//! Entry `n` stores `hash_n = sha256(hash_{n-1} || canonical_json(entry_n))`
+//! (hex), where `hash_0` is 64 zeros and the canonical JSON has sorted keys
+//! and no whitespace. [`verify_chain`] recomputes the chain in `seq` order
+//! and names the first entry that was edited, removed or reordered. The
+//! store appends entries in the same transaction as the change itself.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::ids::{IncidentId, UserId};
+
+/// The hash before the first entry.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One audit entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Position in the chain, from 1, without gaps.
+    pub seq: i64,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Who.
+    pub actor: UserId,
+    /// What (`incident.transition`, `report.file`, `user.create`, ...).
+    pub action: String,
+    /// The kind of thing changed (`incident`, `report`, `user`, ...).
+    pub entity: String,
+    /// Its id.
+    pub entity_id: String,
+    /// The incident it concerns (drives visibility), if any.
+    pub incident_id: Option<IncidentId>,
+    /// State before (JSON `null` when created).
+    pub before: Value,
+    /// State after.
+    pub after: Value,
+    /// Chain hash (hex).
+    pub hash: String,
+}
+
+impl AuditEntry {
+    /// The canonical JSON the hash covers (everything except `hash`). Times
+    /// are unix microseconds so the form doesn't depend on formatting.
+    pub fn canonical(&self) -> String {
+        let v = json!({
+            "seq": self.seq,
+            "at": unix_micros(self.at),
+            "actor": self.actor.to_string(),
+            "action": self.action,
+            "entity": self.entity,
+            "entity_id": self.entity_id,
+            "incident_id": self.incident_id.map(|i| i.to_string()),
+            "before": self.before,
+            "after": self.after,
+        });
+        // serde_json's map is a BTreeMap (no `preserve_order`), so keys are
+        // sorted at every level, and `to_string` emits no whitespace.
+        v.to_string()
+    }
+
+    /// `sha256(prev_hash || canonical_json(self))`, hex.
+    pub fn compute_hash(&self, prev_hash: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(prev_hash.as_bytes());
+        h.update(self.canonical().as_bytes());
+        hex::encode(h.finalize())
+    }
+}
+
+/// Unix time in microseconds (the database representation of every time).
+pub(crate) fn unix_micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+/// The first bad entry found by [`verify_chain`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFault {
+    /// The seq of the first entry that doesn't verify (for a removed entry,
+    /// the seq that is missing).
+    pub seq: i64,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// The result of verifying the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditReport {
+    /// Entries checked.
+    pub entries: i64,
+    /// The first problem, or `None` when the chain verifies.
+    pub fault: Option<AuditFault>,
+}
+
+impl AuditReport {
+    /// Whether the chain verified.
+    pub fn is_ok(&self) -> bool {
+        self.fault.is_none()
+    }
+}
+
+/// A raw stored row, as read back for verification (JSON columns as text,
+/// so that any edit of a stored byte is seen).
+#[derive(Debug, Clone)]
+pub(crate) struct RawAuditRow {
+    pub seq: i64,
+    pub entry: Result<AuditEntry, String>,
+    pub before_text: String,
+    pub after_text: String,
+}
+
+/// Walks rows (in ascending `seq`) and the chain head (`head_seq`,
+/// `head_hash`) recorded alongside, and reports the first bad entry.
+pub(crate) fn verify_chain(
+    rows: impl IntoIterator<Item = RawAuditRow>,
+    head: Option<(i64, String)>,
+) -> AuditReport {
+    let mut prev = GENESIS_HASH.to_owned();
+    let mut expected = 1i64;
+    let mut n = 0i64;
+    let fault = |seq, reason: String| Some(AuditFault { seq, reason });
+    for row in rows {
+        n += 1;
+        if row.seq != expected {
+            return AuditReport {
+                entries: n,
+                fault: fault(
+                    expected,
+                    format!("entry {expected} is missing (next entry is {})", row.seq),
+                ),
+            };
+        }
+        let entry = match row.entry {
+            Ok(e) => e,
+            Err(reason) => {
+                return AuditReport {
+                    entries: n,
+                    fault: fault(
+                        row.seq,
+                        format!("entry {} is unreadable: {reason}", row.seq),
+                    ),
+                };
+            }
+        };
+        if entry.before.to_string() != row.before_text || entry.after.to_string() != row.after_text
+        {
+            return AuditReport {
+                entries: n,
+                fault: fault(
+                    row.seq,
+                    format!("entry {} was edited (JSON text altered)", row.seq),
+                ),
+            };
+        }
+        let h = entry.compute_hash(&prev);
+        if h != entry.hash {
+            return AuditReport {
+                entries: n,
+                fault: fault(
+                    row.seq,
+                    format!(
+                        "entry {} was edited, removed or reordered (hash mismatch)",
+                        row.seq
+                    ),
+                ),
+            };
+        }
+        prev = h;
+        expected += 1;
+    }
+    let last = expected - 1;
+    match head {
+        Some((head_seq, head_hash)) if head_seq != last || (last > 0 && head_hash != prev) => {
+            AuditReport {
+                entries: n,
+                fault: fault(
+                    last + 1,
+                    format!("the chain ends at entry {last} but the head records entry {head_seq}"),
+                ),
+            }
+        }
+        _ => AuditReport {
+            entries: n,
+            fault: None,
+        },
+    }
+}

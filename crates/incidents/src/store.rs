@@ -1,0 +1,571 @@
+//! The [`Store`] trait: the only way the rest of watchpost reads or changes
+//! incident data. Every method takes the [`Viewer`] who asks; visibility is
+//! enforced inside the queries (see [`crate::access`]), and a row the viewer
+//! may not see is reported as [`StoreError::NotFound`]. Every change is
+//! written with its audit entry (and outbox message, when it notifies) in one
+//! transaction.
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use crate::access::Viewer;
+use crate::alert::{
+    Alert, AlertDisposition, AlertOutcome, NewAlert, NewSuppression, SuppressionRule,
+};
+use crate::audit::{AuditEntry, AuditReport};
+use crate::enums::{Category, Disclosure, OutboxStatus, Resolution, Severity, Status};
+use crate::ids::{
+    AlertId, AttachmentId, IncidentId, OutboxId, ReportId, SuppressionId, TaskId, TokenId, UserId,
+};
+use crate::incident::{DomainError, Impact, Incident, Note, Task, TimelineEvent};
+use crate::outbox::OutboxMessage;
+use crate::report::{Attachment, NewReport, Report};
+use crate::user::{ApiToken, NewUser, TokenHash, User};
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing doesn't exist or the viewer may not see it (the two are
+    /// deliberately indistinguishable).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The viewer can see the thing but may not do this to it.
+    #[error("not allowed: {0}")]
+    Forbidden(&'static str),
+    /// A domain rule refused the change.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The input is invalid (field and reason in the message).
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// The change conflicts with existing data (duplicate name, ...).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("migration error: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// Attachment file IO failed.
+    #[error("attachment storage error at {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Stored data can't be decoded (a corrupted row).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// The operation is not available yet (temporary, while backends are
+    /// being written).
+    #[error("not supported yet: {0}")]
+    Unsupported(&'static str),
+    /// The URL or path names no supported backend.
+    #[error("unsupported database url {0:?}: use sqlite:PATH, a file path, or postgres://...")]
+    UnsupportedUrl(String),
+}
+
+/// Result alias.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database is behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// Store settings; [`StoreOptions::default`] works.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Where attachments are stored (`<dir>/attachments/..`). Defaults to the
+    /// SQLite file's directory, or `./watchpost-data` for PostgreSQL.
+    pub data_dir: Option<PathBuf>,
+    /// Largest accepted attachment.
+    pub max_attachment_bytes: usize,
+    /// An alert joins an open incident with the same grouping key when it
+    /// is at most this long after (or before) the incident's last alert.
+    pub group_window: Duration,
+    /// Read connections (SQLite) or pool size (PostgreSQL).
+    pub max_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            data_dir: None,
+            max_attachment_bytes: 10 * 1024 * 1024,
+            group_window: Duration::hours(1),
+            max_connections: 8,
+        }
+    }
+}
+
+/// Input for a manually opened incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewIncident {
+    /// Title.
+    pub title: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Category.
+    pub category: Category,
+    /// Severity.
+    pub severity: Severity,
+    /// Sensitive (forced for always-sensitive categories).
+    #[serde(default)]
+    pub sensitive: bool,
+    /// When it happened.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub occurred_at: Option<OffsetDateTime>,
+    /// When it was detected.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub detected_at: Option<OffsetDateTime>,
+    /// When it was reported, if earlier than now (backdating); not in the
+    /// future.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub reported_at: Option<OffsetDateTime>,
+}
+
+/// A partial update of an incident's fields; `None` leaves a field alone.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentPatch {
+    /// New title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// New description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// New category (an always-sensitive category makes it sensitive).
+    #[serde(default)]
+    pub category: Option<Category>,
+    /// New severity.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+    /// Mark sensitive or not (responders only may clear it, and not for
+    /// always-sensitive categories).
+    #[serde(default)]
+    pub sensitive: Option<bool>,
+    /// Disclosure state.
+    #[serde(default)]
+    pub disclosure: Option<Disclosure>,
+    /// When it happened (may be backdated freely).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub occurred_at: Option<OffsetDateTime>,
+}
+
+/// Input for a remediation task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewTask {
+    /// What to do.
+    pub title: String,
+    /// Who.
+    #[serde(default)]
+    pub owner: Option<UserId>,
+    /// Due.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub due_at: Option<OffsetDateTime>,
+}
+
+/// A partial task update.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskPatch {
+    /// New title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// New owner.
+    #[serde(default)]
+    pub owner: Option<UserId>,
+    /// New due date.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub due_at: Option<OffsetDateTime>,
+    /// Done or not.
+    #[serde(default)]
+    pub done: Option<bool>,
+}
+
+/// Incident list filters; empty lists mean "any".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IncidentFilter {
+    /// Any of these statuses.
+    #[serde(default)]
+    pub status: Vec<Status>,
+    /// Any of these severities.
+    #[serde(default)]
+    pub severity: Vec<Severity>,
+    /// Any of these categories.
+    #[serde(default)]
+    pub category: Vec<Category>,
+    /// Owned by.
+    #[serde(default)]
+    pub owner: Option<UserId>,
+    /// Case-insensitive substring of title or description.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Created at or after.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub created_from: Option<OffsetDateTime>,
+    /// Created before.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub created_to: Option<OffsetDateTime>,
+}
+
+/// Report list filters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReportFilter {
+    /// Only these categories.
+    #[serde(default)]
+    pub category: Vec<Category>,
+    /// Only reports filed by this user.
+    #[serde(default)]
+    pub reporter: Option<UserId>,
+    /// Only reports of this incident.
+    #[serde(default)]
+    pub incident_id: Option<IncidentId>,
+}
+
+/// Alert list filters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertFilter {
+    /// Only this rule.
+    #[serde(default)]
+    pub rule_id: Option<String>,
+    /// Only of this incident.
+    #[serde(default)]
+    pub incident_id: Option<IncidentId>,
+    /// Only with this disposition.
+    #[serde(default)]
+    pub disposition: Option<AlertDisposition>,
+}
+
+/// Keyset pagination request: newest first; pass the previous page's
+/// `next_cursor` to get the next page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRequest {
+    /// Page size, 1..=500 (default 50).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Opaque cursor from a previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+impl PageRequest {
+    /// First page of `limit` items.
+    pub fn first(limit: u32) -> Self {
+        PageRequest {
+            limit: Some(limit),
+            cursor: None,
+        }
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// Items, newest first.
+    pub items: Vec<T>,
+    /// Cursor for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// An incident with what hangs off it, as the viewer may see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentDetail {
+    /// The incident.
+    pub incident: Incident,
+    /// Named participants (empty for a reporter who is not one).
+    pub participants: Vec<UserId>,
+    /// Linked reports visible to the viewer.
+    pub reports: Vec<Report>,
+    /// Linked alerts visible to the viewer (at most 200, newest first).
+    pub alerts: Vec<Alert>,
+    /// Timeline, oldest first.
+    pub timeline: Vec<TimelineEvent>,
+    /// Notes, oldest first.
+    pub notes: Vec<Note>,
+    /// Tasks, oldest first.
+    pub tasks: Vec<Task>,
+}
+
+/// Metrics query: incidents reported in `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricsQuery {
+    /// Start (inclusive).
+    #[serde(with = "time::serde::rfc3339")]
+    pub from: OffsetDateTime,
+    /// End (exclusive).
+    #[serde(with = "time::serde::rfc3339")]
+    pub to: OffsetDateTime,
+}
+
+/// TTA/TTR figures for one group (seconds; never negative).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricRow {
+    /// The severity or category name.
+    pub key: String,
+    /// Incidents in the group (excluding merged ones).
+    pub count: i64,
+    /// Incidents with an acknowledgement.
+    pub acknowledged: i64,
+    /// Mean time to acknowledge.
+    pub tta_mean_secs: Option<f64>,
+    /// Median time to acknowledge.
+    pub tta_p50_secs: Option<f64>,
+    /// Incidents resolved.
+    pub resolved: i64,
+    /// Mean time to resolve.
+    pub ttr_mean_secs: Option<f64>,
+    /// Median time to resolve.
+    pub ttr_p50_secs: Option<f64>,
+}
+
+/// Metrics over a period, grouped by severity and by category, computed
+/// only over incidents the viewer can see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// The period.
+    pub query: MetricsQuery,
+    /// All visible incidents in the period.
+    pub total: MetricRow,
+    /// Per severity (every severity present, even with count 0).
+    pub by_severity: Vec<MetricRow>,
+    /// Per category (only categories with incidents).
+    pub by_category: Vec<MetricRow>,
+}
+
+/// The incident response store. Object-safe: hold it as `Arc<dyn Store>`.
+///
+/// See `API.md` in this crate for who may call each method.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which database this is.
+    fn backend(&self) -> Backend;
+
+    // ----- users and tokens -----
+
+    /// Creates a user (admins, or the system viewer).
+    async fn create_user(&self, viewer: &Viewer, new: NewUser) -> Result<User>;
+    /// Number of users (admins and the system viewer); used to decide
+    /// first-start bootstrap.
+    async fn count_users(&self, viewer: &Viewer) -> Result<i64>;
+    /// Lists users by name (admins; other roles see only themselves).
+    async fn list_users(&self, viewer: &Viewer) -> Result<Vec<User>>;
+    /// One user (admins and responders see anyone; others only themselves).
+    async fn get_user(&self, viewer: &Viewer, id: UserId) -> Result<User>;
+    /// One user by name (same visibility as [`Store::get_user`]).
+    async fn get_user_by_name(&self, viewer: &Viewer, name: &str) -> Result<User>;
+    /// Disables or re-enables a user (admins).
+    async fn set_user_disabled(&self, viewer: &Viewer, id: UserId, disabled: bool) -> Result<User>;
+    /// Stores a token's hash for a user (admins, or the user for themselves).
+    async fn create_token(
+        &self,
+        viewer: &Viewer,
+        user: UserId,
+        label: &str,
+        hash: TokenHash,
+    ) -> Result<ApiToken>;
+    /// Revokes a token (admins, or its owner).
+    async fn revoke_token(&self, viewer: &Viewer, id: TokenId) -> Result<()>;
+    /// Lists a user's tokens (admins, or the user).
+    async fn list_tokens(&self, viewer: &Viewer, user: UserId) -> Result<Vec<ApiToken>>;
+    /// Resolves a bearer token's hash to its enabled user and viewer. This is
+    /// the one call without a viewer: it is how a viewer is obtained.
+    /// Unknown, revoked and disabled all give `None`.
+    async fn authenticate(&self, hash: TokenHash) -> Result<Option<(User, Viewer)>>;
+
+    // ----- reports -----
+
+    /// Files a report (any role) and opens an incident in `triage` linked to
+    /// it, carrying `sensitive` over (forced for harassment and physical
+    /// injury). Attachments are written to content-addressed files first.
+    async fn file_report(&self, viewer: &Viewer, new: NewReport) -> Result<Report>;
+    /// One visible report.
+    async fn get_report(&self, viewer: &Viewer, id: ReportId) -> Result<Report>;
+    /// Visible reports, newest first.
+    async fn list_reports(
+        &self,
+        viewer: &Viewer,
+        filter: &ReportFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Report>>;
+    /// Reads an attachment of a visible report, checking its hash.
+    async fn read_attachment(
+        &self,
+        viewer: &Viewer,
+        id: AttachmentId,
+    ) -> Result<(Attachment, Vec<u8>)>;
+
+    // ----- alerts -----
+
+    /// Ingests a detection (responders, admins, system): suppressed, grouped
+    /// into an open incident, or opening a new one.
+    async fn ingest_alert(&self, viewer: &Viewer, new: NewAlert) -> Result<AlertOutcome>;
+    /// One visible alert.
+    async fn get_alert(&self, viewer: &Viewer, id: AlertId) -> Result<Alert>;
+    /// Visible alerts, newest first.
+    async fn list_alerts(
+        &self,
+        viewer: &Viewer,
+        filter: &AlertFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Alert>>;
+    /// Opens an incident from an unlinked (suppressed or dismissed) alert.
+    /// A linked alert gives `Conflict`.
+    async fn promote_alert(&self, viewer: &Viewer, id: AlertId) -> Result<Incident>;
+    /// Dismisses an alert: it is unlinked from its incident (whose alert
+    /// count drops).
+    async fn dismiss_alert(&self, viewer: &Viewer, id: AlertId, reason: &str) -> Result<Alert>;
+    /// Creates a suppression rule.
+    async fn create_suppression(
+        &self,
+        viewer: &Viewer,
+        new: NewSuppression,
+    ) -> Result<SuppressionRule>;
+    /// Lists suppression rules (including expired ones).
+    async fn list_suppressions(&self, viewer: &Viewer) -> Result<Vec<SuppressionRule>>;
+    /// Deletes a suppression rule.
+    async fn delete_suppression(&self, viewer: &Viewer, id: SuppressionId) -> Result<()>;
+
+    // ----- incidents -----
+
+    /// Opens an incident by hand (responders, admins).
+    async fn create_incident(&self, viewer: &Viewer, new: NewIncident) -> Result<Incident>;
+    /// One visible incident with its details (see [`IncidentDetail`]).
+    async fn get_incident(&self, viewer: &Viewer, id: IncidentId) -> Result<IncidentDetail>;
+    /// Visible incidents matching `filter`, newest first.
+    async fn list_incidents(
+        &self,
+        viewer: &Viewer,
+        filter: &IncidentFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Incident>>;
+    /// Number of visible incidents matching `filter`.
+    async fn count_incidents(&self, viewer: &Viewer, filter: &IncidentFilter) -> Result<i64>;
+    /// Updates fields.
+    async fn update_incident(
+        &self,
+        viewer: &Viewer,
+        id: IncidentId,
+        patch: IncidentPatch,
+    ) -> Result<Incident>;
+    /// Changes status through [`Incident::transition`]; `at` defaults to now.
+    async fn transition_incident(
+        &self,
+        viewer: &Viewer,
+        id: IncidentId,
+        to: Status,
+        at: Option<OffsetDateTime>,
+    ) -> Result<Incident>;
+    /// Sets or clears the owner (who becomes a participant).
+    async fn assign_incident(
+        &self,
+        viewer: &Viewer,
+        id: IncidentId,
+        owner: Option<UserId>,
+    ) -> Result<Incident>;
+    /// Adds a named participant (who may then see the incident).
+    async fn add_participant(&self, viewer: &Viewer, id: IncidentId, user: UserId) -> Result<()>;
+    /// Removes a named participant.
+    async fn remove_participant(&self, viewer: &Viewer, id: IncidentId, user: UserId)
+    -> Result<()>;
+    /// Records the impact assessment.
+    async fn set_impact(&self, viewer: &Viewer, id: IncidentId, impact: Impact)
+    -> Result<Incident>;
+    /// Records the resolution.
+    async fn set_resolution(
+        &self,
+        viewer: &Viewer,
+        id: IncidentId,
+        resolution: Resolution,
+    ) -> Result<Incident>;
+    /// Sets resolution (and impact, when given) and closes, in one
+    /// transaction; fails without change if closing is refused.
+    async fn close_incident(
+        &self,
+        viewer: &Viewer,
+        id: IncidentId,
+        resolution: Resolution,
+        impact: Option<Impact>,
+        at: Option<OffsetDateTime>,
+    ) -> Result<Incident>;
+    /// Merges `source` into `target`: source becomes `merged` pointing at
+    /// target; its reports, alerts and participants move; target becomes
+    /// sensitive if source was. Returns the target.
+    async fn merge_incidents(
+        &self,
+        viewer: &Viewer,
+        source: IncidentId,
+        target: IncidentId,
+    ) -> Result<Incident>;
+    /// Moves a report to an incident.
+    async fn link_report(&self, viewer: &Viewer, id: IncidentId, report: ReportId) -> Result<()>;
+    /// Moves an alert to an incident.
+    async fn link_alert(&self, viewer: &Viewer, id: IncidentId, alert: AlertId) -> Result<()>;
+    /// Adds a note (responders, admins, finance-ops).
+    async fn add_note(&self, viewer: &Viewer, id: IncidentId, body: &str) -> Result<Note>;
+    /// Adds a remediation task.
+    async fn add_task(&self, viewer: &Viewer, id: IncidentId, new: NewTask) -> Result<Task>;
+    /// Updates a task.
+    async fn update_task(&self, viewer: &Viewer, id: TaskId, patch: TaskPatch) -> Result<Task>;
+    /// TTA/TTR per severity and category over incidents reported in a period.
+    async fn metrics(&self, viewer: &Viewer, query: MetricsQuery) -> Result<Metrics>;
+
+    // ----- audit -----
+
+    /// Visible audit entries with `seq > after_seq`, ascending, at most
+    /// `limit` (1..=1000).
+    async fn list_audit(
+        &self,
+        viewer: &Viewer,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>>;
+    /// Verifies the whole hash chain (admins, responders, system).
+    async fn verify_audit(&self, viewer: &Viewer) -> Result<AuditReport>;
+
+    // ----- outbox (system viewer only) -----
+
+    /// Claims up to `limit` pending messages due at `now`, leasing them for
+    /// `lease`; a claimed message is not claimed again until its lease ends.
+    async fn claim_outbox(
+        &self,
+        viewer: &Viewer,
+        limit: u32,
+        lease: Duration,
+        now: OffsetDateTime,
+    ) -> Result<Vec<OutboxMessage>>;
+    /// Marks a message delivered.
+    async fn mark_outbox_sent(
+        &self,
+        viewer: &Viewer,
+        id: OutboxId,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// Records a failed attempt: next attempt after [`crate::outbox::backoff`],
+    /// or `dead` after [`crate::outbox::MAX_ATTEMPTS`].
+    async fn mark_outbox_failed(
+        &self,
+        viewer: &Viewer,
+        id: OutboxId,
+        error: &str,
+        now: OffsetDateTime,
+    ) -> Result<OutboxMessage>;
+    /// Lists messages (optionally by status), oldest first, at most 1000.
+    async fn list_outbox(
+        &self,
+        viewer: &Viewer,
+        status: Option<OutboxStatus>,
+    ) -> Result<Vec<OutboxMessage>>;
+}
