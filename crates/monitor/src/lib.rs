@@ -1,0 +1,28 @@
+//! Active monitors for two items of the incident response policy's watch
+//! list that no log carries on its own:
+//!
+//! - **New open network ports** ([`ports`]): snapshots of listening ports
+//!   from nmap XML (`-oX`), `ss -ltnp`/`-lunp`, `netstat -ltn`/`-lun` and
+//!   osquery `listening_ports` results are compared with an approved
+//!   baseline. A first-seen `(host, protocol, port)`, or a changed service,
+//!   product or version on a known port, becomes a [`detect::Detection`]
+//!   with policy `new_port`.
+//! - **Website modification or defacement** ([`web`]): configured URLs are
+//!   fetched (same-site redirects only, capped in size and time) and
+//!   compared with an approved baseline: normalised content hash,
+//!   similarity, title, script sources, redirect chain, HTTP status and TLS
+//!   certificate. A change becomes a detection with policy `web_change` and
+//!   a readable summary; a URL that cannot be fetched is "unreachable",
+//!   which is not a change.
+//!
+//! Decision logic is pure and takes `now` as an argument
+//! ([`ports::baseline`], `web::compare`); file and network IO live in
+//! their own modules ([`state`], [`ports::read`], `web::fetch`), so the
+//! live server can schedule the same checks that the CLI runs once.
+//!
+//! This crate depends on `events` and `detect` (for the shared
+//! [`detect::Detection`] shape) and on nothing above them.
+
+pub mod ports;
+pub mod state;
+// pub mod web;
