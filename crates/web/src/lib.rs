@@ -1,1 +1,112 @@
-//! Web: the HTTP JSON API and pages. The only crate that knows status codes.
+//! Web: the HTTP JSON API under `/api/v1`. The only crate that knows status
+//! codes and response shapes.
+//!
+//! - [`routes::ROUTES`] is the one route table: method, path, summary, who
+//!   may call it, and the handler. [`router`] is built from it alone.
+//! - [`auth::authorize`] enforces the table's roles on every request.
+//! - [`error::ApiError`] is the one error format, `{"error":{"code","message"}}`,
+//!   also for 404/405/413 answered by the framework ([`uniform_errors`]).
+//! - Request and response types ([`types`]) are this crate's own; domain
+//!   types are never serialised raw.
+//!
+//! This crate must not contain SQL: it talks to `incidents::Store` only, and
+//! the store enforces need-to-know visibility.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use incidents::Store;
+use tower_http::limit::RequestBodyLimitLayer;
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+mod handlers;
+pub mod openapi;
+pub mod routes;
+pub mod schema;
+pub mod token;
+pub mod types;
+
+pub use error::ApiError;
+
+/// The default largest request body: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The incident store (visibility is enforced inside it).
+    pub store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+/// Builds the API router from the route table, with authorisation, the
+/// body size limit and uniform errors.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    for route in routes::ROUTES {
+        let handler = (route.handler)();
+        let merged = match by_path.remove(route.path) {
+            Some(existing) => existing.merge(handler),
+            None => handler,
+        };
+        by_path.insert(route.path, merged);
+    }
+    let mut router = Router::new();
+    for (path, method_router) in by_path {
+        router = router.route(path, method_router);
+    }
+    router
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ))
+        .fallback(|| async { ApiError::NotFound })
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(max_body_bytes))
+        .layer(middleware::from_fn(uniform_errors))
+        .with_state(state)
+}
+
+/// Rewrites error responses produced outside our handlers (405 from the
+/// router, 413 from the body limit) into the API's error format.
+async fn uniform_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let error = match status.as_u16() {
+        401 => ApiError::Unauthorized,
+        404 => ApiError::NotFound,
+        413 => ApiError::PayloadTooLarge,
+        405 => ApiError::MethodNotAllowed,
+        s if s >= 500 => ApiError::Internal(format!("framework answered {status}")),
+        _ => ApiError::BadRequest(
+            status
+                .canonical_reason()
+                .unwrap_or("bad request")
+                .to_owned(),
+        ),
+    };
+    let mut rewritten = error.into_response();
+    *rewritten.status_mut() = status;
+    rewritten
+}

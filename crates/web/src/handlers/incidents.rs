@@ -1,0 +1,336 @@
+//! Incidents: list, get, update, status, assign, notes, tasks, links,
+//! merge, impact, close.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use incidents::{
+    AlertId, Category, IncidentFilter, IncidentId, IncidentPatch, NewTask, PageRequest, ReportId,
+    Severity, Status, TaskId, TaskPatch, UserId, Viewer,
+};
+use serde::Deserialize;
+
+use super::{page_limit, parse_id, parse_list, parse_time};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::{Json, Query};
+use crate::types::{
+    AssignRequest, CloseRequest, ImpactBody, IncidentDetailResponse, IncidentResponse,
+    IncidentUpdateRequest, LinkRequest, MergeRequest, NewNoteRequest, NewTaskRequest, NoteResponse,
+    Page, StatusChangeRequest, TaskResponse, TaskUpdateRequest,
+};
+
+/// Query of `GET /api/v1/incidents`. List values are comma separated.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentListQuery {
+    /// Statuses.
+    status: Option<String>,
+    /// Severities.
+    severity: Option<String>,
+    /// Categories.
+    category: Option<String>,
+    /// Owner's user name.
+    owner: Option<String>,
+    /// Text search in title and description.
+    q: Option<String>,
+    /// Created at or after (RFC 3339).
+    from: Option<String>,
+    /// Created before (RFC 3339).
+    to: Option<String>,
+    /// Page size.
+    limit: Option<u32>,
+    /// Cursor from the previous page.
+    cursor: Option<String>,
+}
+
+async fn user_id_by_name(
+    state: &AppState,
+    viewer: &Viewer,
+    name: &str,
+) -> Result<UserId, ApiError> {
+    match state.store.get_user_by_name(viewer, name).await {
+        Ok(user) => Ok(user.id),
+        Err(incidents::StoreError::NotFound(_)) => {
+            Err(ApiError::Unprocessable(format!("no user named {name:?}")))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `GET /api/v1/incidents`.
+pub async fn list_incidents(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<IncidentListQuery>,
+) -> Result<Json<Page<IncidentResponse>>, ApiError> {
+    let viewer = caller.viewer();
+    let owner = match query.owner.as_deref().filter(|s| !s.is_empty()) {
+        Some(name) => Some(user_id_by_name(&state, &viewer, name).await?),
+        None => None,
+    };
+    let filter = IncidentFilter {
+        status: parse_list::<Status>(query.status.as_deref())?,
+        severity: parse_list::<Severity>(query.severity.as_deref())?,
+        category: parse_list::<Category>(query.category.as_deref())?,
+        owner,
+        text: query.q.filter(|q| !q.trim().is_empty()),
+        created_from: parse_time("from", query.from.as_deref())?,
+        created_to: parse_time("to", query.to.as_deref())?,
+    };
+    let page = PageRequest {
+        limit: Some(page_limit(query.limit)?),
+        cursor: query.cursor,
+    };
+    let total = state.store.count_incidents(&viewer, &filter).await?;
+    let page = state.store.list_incidents(&viewer, &filter, &page).await?;
+    Ok(Json(Page::from_store(page, Some(total))))
+}
+
+/// `GET /api/v1/incidents/{id}`.
+pub async fn get_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<IncidentDetailResponse>, ApiError> {
+    let id: IncidentId = parse_id(&id)?;
+    Ok(Json(
+        state.store.get_incident(&caller.viewer(), id).await?.into(),
+    ))
+}
+
+/// `PATCH /api/v1/incidents/{id}`.
+pub async fn update_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(request): Json<IncidentUpdateRequest>,
+) -> Result<Json<IncidentResponse>, ApiError> {
+    let id: IncidentId = parse_id(&id)?;
+    let patch = IncidentPatch {
+        title: request.title,
+        description: request.description,
+        category: request.category,
+        severity: request.severity,
+        disclosure: request.disclosure,
+        ..Default::default()
+    };
+    Ok(Json(
+        state
+            .store
+            .update_incident(&caller.viewer(), id, patch)
+            .await?
+            .into(),
+    ))
+}
+
+/// `POST /api/v1/incidents/{id}/status`.
+pub async fn change_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(request): Json<StatusChangeRequest>,
+) -> Result<Json<IncidentResponse>, ApiError> {
+    let id: IncidentId = parse_id(&id)?;
+    let incident = state
+        .store
+        .transition_incident(&caller.viewer(), id, request.status, request.at)
+        .await?;
+    Ok(Json(incident.into()))
+}
+
+/// `POST /api/v1/incidents/{id}/assign`.
+pub async fn assign_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(request): Json<AssignRequest>,
+) -> Result<Json<IncidentResponse>, ApiError> {
+    let id: IncidentId = parse_id(&id)?;
+    let viewer = caller.viewer();
+    // Check visibility first, so unknown users are not probed on hidden ids.
+    let mut incident = state.store.get_incident(&viewer, id).await?.incident;
+    for name in &request.participants {
+        let user = user_id_by_name(&state, &viewer, name).await?;
+        state.store.add_participant(&viewer, id, user).await?;
+    }
+    if let Some(owner) = request.owner.as_deref() {
+        let owner = if owner.is_empty() {
+            None
+        } else {
+            Some(user_id_by_name(&state, &viewer, owner).await?)
+        };
+        incident = state.store.assign_incident(&viewer, id, owner).await?;
+    } else if !request.participants.is_empty() {
+        incident = state.store.get_incident(&viewer, id).await?.incident;
+    }
+    Ok(Json(incident.into()))
+}
+
+/// `POST /api/v1/incidents/{id}/notes`.
+pub async fn add_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(request): Json<NewNoteRequest>,
+) -> Result<(StatusCode, Json<NoteResponse>), ApiError> {
+    let id: IncidentId = parse_id(&id)?;
+    if request.body.trim().is_empty() {
+        return Err(ApiError::Unprocessable(
+            "body: must not be empty".to_owned(),
+        ));
+    }
+    let note = state
+        .store
+        .add_note(&caller.viewer(), id, &request.body)
+        .await?;
+    Ok((StatusCode::CREATED, Json(note.into())))
+}
+
+/// `POST /api/v1/incidents/{id}/tasks`.
+pub async fn create_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(request): Json<NewTaskRequest>,
+) -> Result<(StatusCode, Json<TaskResponse>), ApiError> {
+    let id: IncidentId = parse_id(&id)?;
+    let viewer = caller.viewer();
+    state.store.get_incident(&viewer, id).await?;
+    let owner = match request.owner.as_deref() {
+        Some(name) => Some(user_id_by_name(&state, &viewer, name).await?),
+        None => None,
+    };
+    let task = state
+        .store
+        .add_task(
+            &viewer,
+            id,
+            NewTask {
+                title: request.title,
+                owner,
+                due_at: request.due_at,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(task.into())))
+}
+
+/// `PATCH /api/v1/incidents/{id}/tasks/{task_id}`.
+pub async fn update_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, task_id)): Path<(String, String)>,
+    Json(request): Json<TaskUpdateRequest>,
+) -> Result<Json<TaskResponse>, ApiError> {
+    let id: IncidentId = parse_id(&id)?;
+    let task_id: TaskId = parse_id(&task_id)?;
+    let viewer = caller.viewer();
+    // The task must belong to this (visible) incident.
+    let detail = state.store.get_incident(&viewer, id).await?;
+    if !detail.tasks.iter().any(|t| t.id == task_id) {
+        return Err(ApiError::NotFound);
+    }
+    let owner = match request.owner.as_deref() {
+        Some(name) => Some(user_id_by_name(&state, &viewer, name).await?),
+        None => None,
+    };
+    let patch = TaskPatch {
+        title: request.title,
+        owner,
+        due_at: request.due_at,
+        done: request.done,
+    };
+    Ok(Json(
+        state
+            .store
+            .update_task(&viewer, task_id, patch)
+            .await?
+            .into(),
+    ))
+}
+
+/// `POST /api/v1/incidents/{id}/links`.
+pub async fn link_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(request): Json<LinkRequest>,
+) -> Result<Json<IncidentResponse>, ApiError> {
+    let id: IncidentId = parse_id(&id)?;
+    let viewer = caller.viewer();
+    match (request.report_id.as_deref(), request.alert_id.as_deref()) {
+        (Some(report), None) => {
+            let report: ReportId = parse_id(report)?;
+            state.store.link_report(&viewer, id, report).await?;
+        }
+        (None, Some(alert)) => {
+            let alert: AlertId = parse_id(alert)?;
+            state.store.link_alert(&viewer, id, alert).await?;
+        }
+        _ => {
+            return Err(ApiError::Unprocessable(
+                "give exactly one of report_id and alert_id".to_owned(),
+            ));
+        }
+    }
+    Ok(Json(
+        state.store.get_incident(&viewer, id).await?.incident.into(),
+    ))
+}
+
+/// `POST /api/v1/incidents/{id}/merge`: merges `{id}` into `into`; answers
+/// the target incident.
+pub async fn merge_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(request): Json<MergeRequest>,
+) -> Result<Json<IncidentResponse>, ApiError> {
+    let source: IncidentId = parse_id(&id)?;
+    let target: IncidentId = parse_id(&request.into)?;
+    if source == target {
+        return Err(ApiError::Conflict(
+            "an incident cannot be merged into itself".to_owned(),
+        ));
+    }
+    Ok(Json(
+        state
+            .store
+            .merge_incidents(&caller.viewer(), source, target)
+            .await?
+            .into(),
+    ))
+}
+
+/// `PUT /api/v1/incidents/{id}/impact`.
+pub async fn set_impact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(request): Json<ImpactBody>,
+) -> Result<Json<IncidentResponse>, ApiError> {
+    let id: IncidentId = parse_id(&id)?;
+    Ok(Json(
+        state
+            .store
+            .set_impact(&caller.viewer(), id, request.into())
+            .await?
+            .into(),
+    ))
+}
+
+/// `POST /api/v1/incidents/{id}/close`.
+pub async fn close_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(request): Json<CloseRequest>,
+) -> Result<Json<IncidentResponse>, ApiError> {
+    let id: IncidentId = parse_id(&id)?;
+    let incident = state
+        .store
+        .close_incident(&caller.viewer(), id, request.resolution, None, request.at)
+        .await?;
+    Ok(Json(incident.into()))
+}

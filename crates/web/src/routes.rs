@@ -1,0 +1,183 @@
+//! The route table: the single source of truth for what the API serves and
+//! who may call it.
+//!
+//! The router is built from [`ROUTES`] and nothing else ([`crate::router`]),
+//! so a route cannot exist without an entry. The authorisation middleware
+//! ([`crate::auth`]) looks the matched route up in this table and refuses
+//! callers whose role is not listed. The OpenAPI document
+//! ([`crate::openapi`]) is generated from it, and the route × role matrix
+//! test walks it.
+
+use axum::http::Method;
+use axum::routing::MethodRouter;
+use incidents::enums::Role;
+
+use crate::AppState;
+use crate::handlers::{alerts, audit, incidents as inc, meta, metrics, reports, users};
+use crate::schema::Schema;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a token.
+    Public,
+    /// Callers with a valid token and one of these roles.
+    Roles(&'static [Role]),
+}
+
+impl Access {
+    /// Whether a caller with `role` may call the route.
+    pub fn allows(self, role: Role) -> bool {
+        match self {
+            Access::Public => true,
+            Access::Roles(roles) => roles.contains(&role),
+        }
+    }
+}
+
+/// One entry of the route table.
+#[derive(Clone)]
+pub struct Route {
+    /// HTTP method.
+    pub method: Method,
+    /// Path in axum syntax (`/api/v1/incidents/{id}`).
+    pub path: &'static str,
+    /// Stable operation id (`verb_noun`, also the handler's name).
+    pub operation: &'static str,
+    /// One-line summary for the OpenAPI document.
+    pub summary: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// The request body schema, if the route takes one.
+    pub request: Option<Schema>,
+    /// The success response schema.
+    pub response: Schema,
+    /// The handler.
+    pub handler: fn() -> MethodRouter<AppState>,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("access", &self.access)
+            .finish()
+    }
+}
+
+const ALL: &[Role] = &[
+    Role::Reporter,
+    Role::Responder,
+    Role::FinanceOps,
+    Role::Admin,
+];
+const MANAGERS: &[Role] = &[Role::Responder, Role::Admin];
+const NOTE_WRITERS: &[Role] = &[Role::Responder, Role::FinanceOps, Role::Admin];
+const STAFF: &[Role] = &[Role::Responder, Role::FinanceOps, Role::Admin];
+const ADMINS: &[Role] = &[Role::Admin];
+const AUDITORS: &[Role] = &[Role::Responder, Role::Admin];
+
+macro_rules! route {
+    ($method:ident $path:literal, $access:expr, $op:ident => $module:ident, $summary:literal, $req:expr, $resp:expr) => {
+        Route {
+            method: Method::$method,
+            path: $path,
+            operation: stringify!($op),
+            summary: $summary,
+            access: $access,
+            request: $req,
+            response: $resp,
+            handler: || axum::routing::on(method_filter(&Method::$method), $module::$op),
+        }
+    };
+}
+
+/// Every route of the API.
+pub static ROUTES: &[Route] = &[
+    route!(GET "/api/v1/health", Access::Public, get_health => meta,
+        "Liveness and database check.", None, Schema::Health),
+    route!(GET "/api/v1/openapi.json", Access::Public, get_openapi => meta,
+        "This API's OpenAPI 3.1 document.", None, Schema::Object),
+    route!(GET "/api/v1/me", Access::Roles(ALL), get_me => meta,
+        "The caller's own user.", None, Schema::User),
+    // Reports.
+    route!(POST "/api/v1/reports", Access::Roles(ALL), create_report => reports,
+        "File a report; opens an incident in triage.", Some(Schema::NewReport), Schema::Report),
+    route!(GET "/api/v1/reports", Access::Roles(ALL), list_reports => reports,
+        "Reports visible to the caller (a reporter sees only their own).", None, Schema::ReportList),
+    route!(GET "/api/v1/reports/{id}", Access::Roles(ALL), get_report => reports,
+        "One report, if visible to the caller.", None, Schema::Report),
+    // Incidents.
+    route!(GET "/api/v1/incidents", Access::Roles(ALL), list_incidents => inc,
+        "Incidents visible to the caller, filtered and paginated, with the total count.", None, Schema::IncidentList),
+    route!(GET "/api/v1/incidents/{id}", Access::Roles(ALL), get_incident => inc,
+        "One incident with its notes, tasks, timeline and links.", None, Schema::IncidentDetail),
+    route!(PATCH "/api/v1/incidents/{id}", Access::Roles(MANAGERS), update_incident => inc,
+        "Update title, description, category, severity or disclosure.", Some(Schema::IncidentUpdate), Schema::Incident),
+    route!(POST "/api/v1/incidents/{id}/status", Access::Roles(MANAGERS), change_status => inc,
+        "Move the incident to another status (illegal moves are refused).", Some(Schema::StatusChange), Schema::Incident),
+    route!(POST "/api/v1/incidents/{id}/assign", Access::Roles(MANAGERS), assign_incident => inc,
+        "Set the owner and add participants.", Some(Schema::Assign), Schema::Incident),
+    route!(POST "/api/v1/incidents/{id}/notes", Access::Roles(NOTE_WRITERS), add_note => inc,
+        "Add a note.", Some(Schema::NewNote), Schema::Note),
+    route!(POST "/api/v1/incidents/{id}/tasks", Access::Roles(MANAGERS), create_task => inc,
+        "Add a remediation task.", Some(Schema::NewTask), Schema::Task),
+    route!(PATCH "/api/v1/incidents/{id}/tasks/{task_id}", Access::Roles(MANAGERS), update_task => inc,
+        "Update a task (title, owner, due date, done).", Some(Schema::TaskUpdate), Schema::Task),
+    route!(POST "/api/v1/incidents/{id}/links", Access::Roles(MANAGERS), link_incident => inc,
+        "Link a report or an alert to the incident.", Some(Schema::Link), Schema::Incident),
+    route!(POST "/api/v1/incidents/{id}/merge", Access::Roles(MANAGERS), merge_incident => inc,
+        "Merge this incident into another one.", Some(Schema::Merge), Schema::Incident),
+    route!(PUT "/api/v1/incidents/{id}/impact", Access::Roles(MANAGERS), set_impact => inc,
+        "Set the impact assessment.", Some(Schema::Impact), Schema::Incident),
+    route!(POST "/api/v1/incidents/{id}/close", Access::Roles(MANAGERS), close_incident => inc,
+        "Close with a resolution (needs an impact assessment).", Some(Schema::Close), Schema::Incident),
+    // Alerts.
+    route!(GET "/api/v1/alerts", Access::Roles(STAFF), list_alerts => alerts,
+        "Alerts visible to the caller.", None, Schema::AlertList),
+    route!(GET "/api/v1/alerts/{id}", Access::Roles(STAFF), get_alert => alerts,
+        "One alert with its evidence.", None, Schema::Alert),
+    route!(POST "/api/v1/alerts/{id}/promote", Access::Roles(MANAGERS), promote_alert => alerts,
+        "Open an incident from the alert (or return the one it joined).", None, Schema::Incident),
+    route!(POST "/api/v1/alerts/{id}/dismiss", Access::Roles(MANAGERS), dismiss_alert => alerts,
+        "Dismiss the alert.", Some(Schema::Dismiss), Schema::Alert),
+    // Users.
+    route!(GET "/api/v1/users", Access::Roles(ADMINS), list_users => users,
+        "Every user.", None, Schema::UserList),
+    route!(POST "/api/v1/users", Access::Roles(ADMINS), create_user => users,
+        "Create a user and their first API token (shown once).", Some(Schema::NewUser), Schema::CreatedUser),
+    route!(POST "/api/v1/users/{name}/disable", Access::Roles(ADMINS), disable_user => users,
+        "Disable a user: their tokens stop working.", None, Schema::User),
+    // Metrics.
+    route!(GET "/api/v1/metrics", Access::Roles(STAFF), get_metrics => metrics,
+        "Time to acknowledge and to resolve per severity and category over a period.", None, Schema::Metrics),
+    // Audit.
+    route!(GET "/api/v1/audit", Access::Roles(AUDITORS), list_audit => audit,
+        "Audit entries visible to the caller, oldest first.", None, Schema::AuditList),
+    route!(GET "/api/v1/audit/verify", Access::Roles(AUDITORS), verify_audit => audit,
+        "Verify the hash chain; names the first bad entry.", None, Schema::AuditVerify),
+];
+
+fn method_filter(method: &Method) -> axum::routing::MethodFilter {
+    match *method {
+        Method::POST => axum::routing::MethodFilter::POST,
+        Method::PUT => axum::routing::MethodFilter::PUT,
+        Method::PATCH => axum::routing::MethodFilter::PATCH,
+        Method::DELETE => axum::routing::MethodFilter::DELETE,
+        _ => axum::routing::MethodFilter::GET,
+    }
+}
+
+/// The table entry for a request's method and matched path. `HEAD` matches
+/// the `GET` entry, as axum routes it.
+pub fn find(method: &Method, matched_path: &str) -> Option<&'static Route> {
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
+    ROUTES
+        .iter()
+        .find(|r| r.method == *method && r.path == matched_path)
+}

@@ -1,0 +1,737 @@
+//! Request and response bodies of the API. These are the API's contract:
+//! domain types are converted into them and never serialised raw, so a
+//! field added to the domain does not leak until it is added here.
+//!
+//! Requests refuse unknown fields (422). Enum fields use the domain's wire
+//! names; an unknown value is a 422 whose message lists the allowed values.
+
+use std::collections::BTreeMap;
+
+use incidents::enums::{
+    AlertLevel, Category, Channel, Disclosure, ImpactLevel, Resolution, Role, Severity, Status,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// Optional RFC 3339 timestamps.
+mod opt_time {
+    pub use time::serde::rfc3339::option::*;
+}
+
+/// `GET /api/v1/health`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HealthResponse {
+    /// `ok` when the database answers.
+    pub status: String,
+    /// The server version.
+    pub version: String,
+}
+
+/// A list page, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+    /// How many items match the filters and are visible to the caller, over
+    /// all pages (incidents only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+}
+
+impl<T> Page<T> {
+    /// Converts a store page.
+    pub fn from_store<U: Into<T>>(page: incidents::Page<U>, total: Option<i64>) -> Self {
+        Self {
+            items: page.items.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+            total,
+        }
+    }
+}
+
+/// `POST /api/v1/reports`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewReportRequest {
+    /// What kind of event this is.
+    pub category: Category,
+    /// What happened, in the reporter's words.
+    pub description: String,
+    /// Whether the report is sensitive (harassment and physical injury
+    /// always are).
+    #[serde(default)]
+    pub sensitive: bool,
+    /// When it happened.
+    #[serde(default, with = "opt_time")]
+    pub occurred_at: Option<OffsetDateTime>,
+    /// Where, or which asset.
+    #[serde(default)]
+    pub location: Option<String>,
+    /// How it reached us (default `api`).
+    #[serde(default)]
+    pub channel: Option<Channel>,
+}
+
+/// A report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportResponse {
+    /// Id.
+    pub id: String,
+    /// The reporter's user id, when not anonymous.
+    pub reporter_id: Option<String>,
+    /// How it reached us.
+    pub channel: Channel,
+    /// Category.
+    pub category: Category,
+    /// Description.
+    pub description: String,
+    /// When it happened.
+    #[serde(with = "opt_time")]
+    pub occurred_at: Option<OffsetDateTime>,
+    /// Where, or which asset.
+    pub location: Option<String>,
+    /// Whether it is sensitive.
+    pub sensitive: bool,
+    /// The incident it opened or joined.
+    pub incident_id: String,
+    /// That incident's status.
+    pub incident_status: Status,
+    /// When filed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<incidents::report::Report> for ReportResponse {
+    fn from(r: incidents::report::Report) -> Self {
+        Self {
+            id: r.id.to_string(),
+            reporter_id: r.reporter.map(|u| u.to_string()),
+            channel: r.channel,
+            category: r.category,
+            description: r.description,
+            occurred_at: r.occurred_at,
+            location: r.location,
+            sensitive: r.sensitive,
+            incident_id: r.incident_id.to_string(),
+            incident_status: r.incident_status,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// The impact assessment (request and response).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImpactBody {
+    /// Confidentiality impact.
+    pub confidentiality: ImpactLevel,
+    /// Integrity impact.
+    pub integrity: ImpactLevel,
+    /// Availability impact.
+    pub availability: ImpactLevel,
+    /// Affected assets.
+    #[serde(default)]
+    pub affected_assets: Vec<String>,
+    /// Affected users.
+    #[serde(default)]
+    pub affected_users: Vec<String>,
+    /// Affected data.
+    #[serde(default)]
+    pub affected_data: Vec<String>,
+    /// Summary.
+    #[serde(default)]
+    pub summary: String,
+}
+
+impl From<incidents::incident::Impact> for ImpactBody {
+    fn from(i: incidents::incident::Impact) -> Self {
+        Self {
+            confidentiality: i.confidentiality,
+            integrity: i.integrity,
+            availability: i.availability,
+            affected_assets: i.affected_assets,
+            affected_users: i.affected_users,
+            affected_data: i.affected_data,
+            summary: i.summary,
+        }
+    }
+}
+
+impl From<ImpactBody> for incidents::incident::Impact {
+    fn from(i: ImpactBody) -> Self {
+        Self {
+            confidentiality: i.confidentiality,
+            integrity: i.integrity,
+            availability: i.availability,
+            affected_assets: i.affected_assets,
+            affected_users: i.affected_users,
+            affected_data: i.affected_data,
+            summary: i.summary,
+        }
+    }
+}
+
+/// The lifecycle timestamps of an incident.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TimesBody {
+    /// When it happened.
+    #[serde(with = "opt_time")]
+    pub occurred_at: Option<OffsetDateTime>,
+    /// When detected.
+    #[serde(with = "opt_time")]
+    pub detected_at: Option<OffsetDateTime>,
+    /// When reported.
+    #[serde(with = "time::serde::rfc3339")]
+    pub reported_at: OffsetDateTime,
+    /// When acknowledged.
+    #[serde(with = "opt_time")]
+    pub acknowledged_at: Option<OffsetDateTime>,
+    /// When contained.
+    #[serde(with = "opt_time")]
+    pub contained_at: Option<OffsetDateTime>,
+    /// When resolved.
+    #[serde(with = "opt_time")]
+    pub resolved_at: Option<OffsetDateTime>,
+    /// When closed.
+    #[serde(with = "opt_time")]
+    pub closed_at: Option<OffsetDateTime>,
+}
+
+/// An incident.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IncidentResponse {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Category.
+    pub category: Category,
+    /// Severity.
+    pub severity: Severity,
+    /// Status.
+    pub status: Status,
+    /// Whether it is sensitive (need-to-know).
+    pub sensitive: bool,
+    /// Owner's user id.
+    pub owner_id: Option<String>,
+    /// Impact assessment.
+    pub impact: Option<ImpactBody>,
+    /// Resolution.
+    pub resolution: Option<Resolution>,
+    /// Disclosure state.
+    pub disclosure: Disclosure,
+    /// The incident this one was merged into.
+    pub merged_into: Option<String>,
+    /// Number of alerts grouped into it.
+    pub alert_count: i64,
+    /// Lifecycle timestamps.
+    pub times: TimesBody,
+    /// Created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last changed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<incidents::incident::Incident> for IncidentResponse {
+    fn from(i: incidents::incident::Incident) -> Self {
+        Self {
+            id: i.id.to_string(),
+            title: i.title,
+            description: i.description,
+            category: i.category,
+            severity: i.severity,
+            status: i.status,
+            sensitive: i.sensitive,
+            owner_id: i.owner.map(|u| u.to_string()),
+            impact: i.impact.map(Into::into),
+            resolution: i.resolution,
+            disclosure: i.disclosure,
+            merged_into: i.merged_into.map(|m| m.to_string()),
+            alert_count: i.alert_count,
+            times: TimesBody {
+                occurred_at: i.times.occurred_at,
+                detected_at: i.times.detected_at,
+                reported_at: i.times.reported_at,
+                acknowledged_at: i.times.acknowledged_at,
+                contained_at: i.times.contained_at,
+                resolved_at: i.times.resolved_at,
+                closed_at: i.times.closed_at,
+            },
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        }
+    }
+}
+
+/// A note.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NoteResponse {
+    /// Id.
+    pub id: String,
+    /// Author's user id.
+    pub author_id: String,
+    /// Text.
+    pub body: String,
+    /// When written.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<incidents::incident::Note> for NoteResponse {
+    fn from(n: incidents::incident::Note) -> Self {
+        Self {
+            id: n.id.to_string(),
+            author_id: n.author.to_string(),
+            body: n.body,
+            created_at: n.created_at,
+        }
+    }
+}
+
+/// A remediation task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskResponse {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Owner's user id.
+    pub owner_id: Option<String>,
+    /// Due date.
+    #[serde(with = "opt_time")]
+    pub due_at: Option<OffsetDateTime>,
+    /// Whether done.
+    pub done: bool,
+    /// Created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<incidents::incident::Task> for TaskResponse {
+    fn from(t: incidents::incident::Task) -> Self {
+        Self {
+            id: t.id.to_string(),
+            title: t.title,
+            owner_id: t.owner.map(|u| u.to_string()),
+            due_at: t.due_at,
+            done: t.done,
+            created_at: t.created_at,
+        }
+    }
+}
+
+/// A timeline event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TimelineResponse {
+    /// Id.
+    pub id: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Who.
+    pub actor_id: String,
+    /// Kind (e.g. `status`).
+    pub kind: String,
+    /// What happened.
+    pub message: String,
+}
+
+impl From<incidents::incident::TimelineEvent> for TimelineResponse {
+    fn from(t: incidents::incident::TimelineEvent) -> Self {
+        Self {
+            id: t.id.to_string(),
+            at: t.at,
+            actor_id: t.actor.to_string(),
+            kind: t.kind,
+            message: t.message,
+        }
+    }
+}
+
+/// `PATCH /api/v1/incidents/{id}`: fields to change (absent = unchanged).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentUpdateRequest {
+    /// New title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// New description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// New category.
+    #[serde(default)]
+    pub category: Option<Category>,
+    /// New severity.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+    /// New disclosure state.
+    #[serde(default)]
+    pub disclosure: Option<Disclosure>,
+}
+
+/// `POST /api/v1/incidents/{id}/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChangeRequest {
+    /// The new status.
+    pub status: Status,
+    /// When it happened (default now; may be backdated).
+    #[serde(default, with = "opt_time")]
+    pub at: Option<OffsetDateTime>,
+}
+
+/// `POST /api/v1/incidents/{id}/assign`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    /// The new owner's user name (absent = unchanged).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// User names to add as participants.
+    #[serde(default)]
+    pub participants: Vec<String>,
+}
+
+/// `POST /api/v1/incidents/{id}/notes`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewNoteRequest {
+    /// Text.
+    pub body: String,
+}
+
+/// `POST /api/v1/incidents/{id}/tasks`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTaskRequest {
+    /// Title.
+    pub title: String,
+    /// Owner's user name.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Due date.
+    #[serde(default, with = "opt_time")]
+    pub due_at: Option<OffsetDateTime>,
+}
+
+/// `PATCH /api/v1/incidents/{id}/tasks/{task_id}` (absent = unchanged).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskUpdateRequest {
+    /// New title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// New owner's user name.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// New due date.
+    #[serde(default, with = "opt_time")]
+    pub due_at: Option<OffsetDateTime>,
+    /// Done or not.
+    #[serde(default)]
+    pub done: Option<bool>,
+}
+
+/// `POST /api/v1/incidents/{id}/links`: exactly one of the two.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    /// A report to link.
+    #[serde(default)]
+    pub report_id: Option<String>,
+    /// An alert to link.
+    #[serde(default)]
+    pub alert_id: Option<String>,
+}
+
+/// `POST /api/v1/incidents/{id}/merge`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// The incident this one is merged into.
+    pub into: String,
+}
+
+/// `POST /api/v1/incidents/{id}/close`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRequest {
+    /// How it ended.
+    pub resolution: Resolution,
+    /// When (default now).
+    #[serde(default, with = "opt_time")]
+    pub at: Option<OffsetDateTime>,
+}
+
+/// `POST /api/v1/alerts/{id}/dismiss`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DismissRequest {
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// An alert.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertResponse {
+    /// Id.
+    pub id: String,
+    /// Rule id.
+    pub rule_id: String,
+    /// Rule title.
+    pub rule_title: String,
+    /// Level.
+    pub level: AlertLevel,
+    /// Entity keys (host, user, source IP, ...).
+    pub entities: BTreeMap<String, String>,
+    /// Evidence events.
+    pub evidence: Vec<serde_json::Value>,
+    /// Policy item, if any.
+    pub policy: Option<String>,
+    /// When detected.
+    #[serde(with = "time::serde::rfc3339")]
+    pub detected_at: OffsetDateTime,
+    /// The incident it belongs to.
+    pub incident_id: Option<String>,
+    /// What happened to it (`open`, `grouped`, `suppressed`, `dismissed`, ...).
+    pub disposition: String,
+    /// Created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// `POST /api/v1/users`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserRequest {
+    /// Unique name (`[A-Za-z0-9._@-]`, 1..=64).
+    pub name: String,
+    /// Role.
+    pub role: Role,
+}
+
+/// A user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserResponse {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Whether disabled.
+    pub disabled: bool,
+    /// Created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<incidents::user::User> for UserResponse {
+    fn from(u: incidents::user::User) -> Self {
+        Self {
+            id: u.id.to_string(),
+            name: u.name,
+            role: u.role,
+            disabled: u.disabled,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// A created user with their first API token, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedUserResponse {
+    /// The user.
+    pub user: UserResponse,
+    /// The bearer token. Store it now: it is not shown again.
+    pub token: String,
+}
+
+/// `GET /api/v1/audit/verify`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditVerifyResponse {
+    /// Whether the chain is intact.
+    pub ok: bool,
+    /// Entries checked.
+    pub entries: i64,
+    /// The first bad entry's sequence number.
+    pub first_bad_seq: Option<i64>,
+    /// Why it is bad.
+    pub reason: Option<String>,
+}
+
+/// An audit entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditEntryResponse {
+    /// Sequence number (1, 2, ...).
+    pub seq: i64,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Who (user id).
+    pub actor_id: String,
+    /// What (e.g. `incident.status`).
+    pub action: String,
+    /// Entity kind.
+    pub entity: String,
+    /// Entity id.
+    pub entity_id: String,
+    /// The incident concerned.
+    pub incident_id: Option<String>,
+    /// State before.
+    pub before: serde_json::Value,
+    /// State after.
+    pub after: serde_json::Value,
+    /// Chain hash.
+    pub hash: String,
+}
+
+impl From<incidents::audit::AuditEntry> for AuditEntryResponse {
+    fn from(e: incidents::audit::AuditEntry) -> Self {
+        Self {
+            seq: e.seq,
+            at: e.at,
+            actor_id: e.actor.to_string(),
+            action: e.action,
+            entity: e.entity,
+            entity_id: e.entity_id,
+            incident_id: e.incident_id.map(|i| i.to_string()),
+            before: e.before,
+            after: e.after,
+            hash: e.hash,
+        }
+    }
+}
+
+/// An incident with what hangs off it, as the caller may see it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IncidentDetailResponse {
+    /// The incident.
+    pub incident: IncidentResponse,
+    /// Named participants' user ids.
+    pub participant_ids: Vec<String>,
+    /// Linked reports visible to the caller.
+    pub reports: Vec<ReportResponse>,
+    /// Linked alerts visible to the caller.
+    pub alerts: Vec<AlertResponse>,
+    /// Timeline, oldest first.
+    pub timeline: Vec<TimelineResponse>,
+    /// Notes, oldest first.
+    pub notes: Vec<NoteResponse>,
+    /// Tasks, oldest first.
+    pub tasks: Vec<TaskResponse>,
+}
+
+impl From<incidents::IncidentDetail> for IncidentDetailResponse {
+    fn from(d: incidents::IncidentDetail) -> Self {
+        Self {
+            incident: d.incident.into(),
+            participant_ids: d.participants.iter().map(ToString::to_string).collect(),
+            reports: d.reports.into_iter().map(Into::into).collect(),
+            alerts: d.alerts.into_iter().map(Into::into).collect(),
+            timeline: d.timeline.into_iter().map(Into::into).collect(),
+            notes: d.notes.into_iter().map(Into::into).collect(),
+            tasks: d.tasks.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<incidents::Alert> for AlertResponse {
+    fn from(a: incidents::Alert) -> Self {
+        Self {
+            id: a.id.to_string(),
+            rule_id: a.rule_id,
+            rule_title: a.rule_title,
+            level: a.level,
+            entities: a.entities,
+            evidence: a.evidence,
+            policy: a.policy,
+            detected_at: a.detected_at,
+            incident_id: a.incident_id.map(|i| i.to_string()),
+            disposition: a.disposition.as_str().to_owned(),
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// TTA/TTR figures of one group, in seconds (never negative).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MetricRowResponse {
+    /// The severity or category (`all` for the total).
+    pub key: String,
+    /// Incidents in the group.
+    pub count: i64,
+    /// Incidents acknowledged.
+    pub acknowledged: i64,
+    /// Mean time to acknowledge.
+    pub tta_mean_secs: Option<f64>,
+    /// Median time to acknowledge.
+    pub tta_p50_secs: Option<f64>,
+    /// Incidents resolved.
+    pub resolved: i64,
+    /// Mean time to resolve.
+    pub ttr_mean_secs: Option<f64>,
+    /// Median time to resolve.
+    pub ttr_p50_secs: Option<f64>,
+}
+
+impl From<incidents::MetricRow> for MetricRowResponse {
+    fn from(r: incidents::MetricRow) -> Self {
+        Self {
+            key: r.key,
+            count: r.count,
+            acknowledged: r.acknowledged,
+            tta_mean_secs: r.tta_mean_secs,
+            tta_p50_secs: r.tta_p50_secs,
+            resolved: r.resolved,
+            ttr_mean_secs: r.ttr_mean_secs,
+            ttr_p50_secs: r.ttr_p50_secs,
+        }
+    }
+}
+
+/// `GET /api/v1/metrics`: incidents reported in `[from, to)` visible to the
+/// caller.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MetricsResponse {
+    /// Start of the period.
+    #[serde(with = "time::serde::rfc3339")]
+    pub from: OffsetDateTime,
+    /// End of the period.
+    #[serde(with = "time::serde::rfc3339")]
+    pub to: OffsetDateTime,
+    /// All visible incidents.
+    pub total: MetricRowResponse,
+    /// Per severity.
+    pub by_severity: Vec<MetricRowResponse>,
+    /// Per category.
+    pub by_category: Vec<MetricRowResponse>,
+}
+
+impl From<incidents::Metrics> for MetricsResponse {
+    fn from(m: incidents::Metrics) -> Self {
+        Self {
+            from: m.query.from,
+            to: m.query.to,
+            total: m.total.into(),
+            by_severity: m.by_severity.into_iter().map(Into::into).collect(),
+            by_category: m.by_category.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// `GET /api/v1/audit`: a page of entries, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditPage {
+    /// Entries.
+    pub items: Vec<AuditEntryResponse>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next_after: Option<i64>,
+}
