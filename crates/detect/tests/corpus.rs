@@ -1,0 +1,89 @@
+//! Corpus tests over `$WATCHPOST_CORPUS` (SigmaHQ rules).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use watchpost_detect::Matcher;
+
+fn corpus() -> PathBuf {
+    PathBuf::from(
+        std::env::var("WATCHPOST_CORPUS").expect(
+            "WATCHPOST_CORPUS is not set: point it at the shared corpus (e.g. ../shared/data)",
+        ),
+    )
+}
+
+/// Counts rule documents independently: YAML files, plus extra `---`
+/// documents, under the directory.
+fn count_yaml_files(dir: &std::path::Path) -> usize {
+    walkdir_count(dir)
+}
+
+fn walkdir_count(dir: &std::path::Path) -> usize {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir)
+        .expect("readable corpus dir")
+        .flatten()
+    {
+        let p = entry.path();
+        if p.is_dir() {
+            n += walkdir_count(&p);
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn corpus_sigma_rules_load_rate() {
+    let base = corpus().join("sigma");
+    let dirs: Vec<PathBuf> = std::fs::read_dir(&base)
+        .expect("sigma dir in corpus")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("rules"))
+        })
+        .collect();
+    assert!(!dirs.is_empty());
+    let files: usize = dirs.iter().map(|d| count_yaml_files(d)).sum();
+    let (set, mut errors) = rules::load_paths(&dirs);
+    let (m, compile) = Matcher::new(&set);
+    errors.extend(compile);
+    let loaded = m.rule_count() + set.correlations.len() + set.filters.len();
+    let total = loaded + errors.len();
+    assert!(
+        total >= files,
+        "every file is accounted for: {total} < {files}"
+    );
+    let rate = loaded as f64 / total as f64;
+    for e in &errors {
+        eprintln!("failed: {} ({:?}): {}", e.file, e.rule_id, e.reason);
+    }
+    eprintln!("loaded {loaded} of {total} ({:.2}%)", rate * 100.0);
+    assert!(rate >= 0.995, "load rate {rate}");
+}
+
+#[test]
+fn corpus_windows_rules_load_fast() {
+    let dir = corpus().join("sigma/rules/windows");
+    let files = count_yaml_files(&dir);
+    let start = Instant::now();
+    let (set, errors) = rules::load_paths(std::slice::from_ref(&dir));
+    let (m, compile) = Matcher::new(&set);
+    let elapsed = start.elapsed();
+    eprintln!(
+        "windows rules: {} loaded, {} failed, {} groups, {:.3} s",
+        m.rule_count(),
+        errors.len() + compile.len(),
+        m.group_count(),
+        elapsed.as_secs_f64()
+    );
+    assert_eq!(m.rule_count() + errors.len() + compile.len(), files);
+    // Loose bound for debug builds on shared CI; the release figure is in
+    // scripts/bench-hunt.
+    assert!(elapsed.as_secs_f64() < 5.0, "{elapsed:?}");
+}
