@@ -16,8 +16,8 @@
 //!   which is not a change.
 //!
 //! Decision logic is pure and takes `now` as an argument
-//! ([`ports::baseline`], `web::compare`); file and network IO live in
-//! their own modules ([`state`], [`ports::read`], `web::fetch`), so the
+//! ([`ports::baseline`], [`web::compare`]); file and network IO live in
+//! their own modules ([`state`], [`ports::read`], [`web::fetch`]), so the
 //! live server can schedule the same checks that the CLI runs once.
 //!
 //! This crate depends on `events` and `detect` (for the shared
@@ -25,4 +25,9 @@
 
 pub mod ports;
 pub mod state;
-// pub mod web;
+pub mod web;
+
+/// The `file` of a detection that is about a monitored URL, not a log.
+pub(crate) fn source_id(s: &str) -> events::SourceId {
+    std::sync::Arc::from(s)
+}

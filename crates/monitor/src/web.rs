@@ -1,0 +1,210 @@
+//! Website modification or defacement: a URL monitor.
+//!
+//! Configured URLs ([`WebConfig`], the `[web]` table of the config file)
+//! are fetched ([`fetch`]: same-site redirects only, size and time caps),
+//! reduced to a [`Fingerprint`] ([`compare::fingerprint`]) and compared
+//! with the approved one ([`compare::compare`]). A change becomes a
+//! [`detect::Detection`] with policy `web_change` and a readable summary;
+//! a fetch that fails (no such name, refused, timed out) is
+//! [`Status::Unreachable`], which is not a change. The first check of a URL
+//! with no baseline records one ([`Status::Baselined`]).
+//!
+//! [`check_once`] runs one pass and is what the server schedules;
+//! `watchpost web check` calls it through [`run_blocking`].
+
+pub mod baseline;
+pub mod compare;
+pub mod config;
+pub mod fetch;
+
+use std::future::Future;
+
+use detect::Detection;
+use events::Timestamp;
+use serde::Serialize;
+
+pub use baseline::WebState;
+pub use compare::Fingerprint;
+pub use config::{UrlConfig, WebConfig};
+
+/// One HTTP response, after same-site redirects: what [`fetch`] returns
+/// and [`compare::fingerprint`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The URL that was asked for.
+    pub url: String,
+    /// The URL of the final response.
+    pub final_url: String,
+    /// Same-site redirects followed, in order (the `Location` URLs).
+    pub redirects: Vec<String>,
+    /// A redirect to another site that was not followed.
+    pub offsite_redirect: Option<String>,
+    /// The HTTP status of the final response.
+    pub status: u16,
+    /// The body, at most the configured cap.
+    pub body: Vec<u8>,
+    /// True when the body was longer than the cap and was cut.
+    pub truncated: bool,
+    /// SHA-256 of the server's TLS certificate (DER), hex, for https.
+    pub tls_certificate: Option<String>,
+}
+
+/// What one check of one URL found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    /// The URL.
+    pub url: String,
+    /// The result.
+    #[serde(flatten)]
+    pub status: Status,
+    /// Facts worth showing whatever the result: a capped body, a redirect
+    /// to another site that was not followed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// The result of checking one URL.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Status {
+    /// No baseline existed; this fetch was recorded as the baseline.
+    Baselined,
+    /// Nothing that matters changed. `similarity` is 1.0 when the
+    /// normalised content is identical.
+    Unchanged {
+        /// Text similarity with the baseline, 0.0 to 1.0.
+        similarity: f64,
+    },
+    /// The page changed.
+    Changed {
+        /// A readable summary of what changed.
+        summary: String,
+        /// The detection (policy `web_change`).
+        detection: Box<Detection>,
+    },
+    /// The URL could not be fetched: it does not resolve, refuses, or
+    /// timed out. Not a change.
+    Unreachable {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Checks every URL of `config` once against `state`, recording a baseline
+/// for URLs that have none. Returns one outcome per URL, in config order.
+pub async fn check_once(config: &WebConfig, state: &mut WebState, now: Timestamp) -> Vec<Outcome> {
+    let client = match fetch::client(&config.limits()) {
+        Ok(client) => client,
+        Err(reason) => {
+            return config
+                .url
+                .iter()
+                .map(|u| Outcome {
+                    url: u.url.clone(),
+                    status: Status::Unreachable {
+                        reason: reason.clone(),
+                    },
+                    notes: Vec::new(),
+                })
+                .collect();
+        }
+    };
+    let mut out = Vec::with_capacity(config.url.len());
+    for url in &config.url {
+        out.push(check_url(&client, config, url, state, now).await);
+    }
+    out
+}
+
+async fn check_url(
+    client: &reqwest::Client,
+    config: &WebConfig,
+    url: &UrlConfig,
+    state: &mut WebState,
+    now: Timestamp,
+) -> Outcome {
+    let page = match fetch::fetch(client, &url.url, &config.limits()).await {
+        Ok(page) => page,
+        Err(reason) => {
+            return Outcome {
+                url: url.url.clone(),
+                status: Status::Unreachable { reason },
+                notes: Vec::new(),
+            };
+        }
+    };
+    let notes = page_notes(&page, config.max_bytes);
+    let current = match compare::fingerprint(&page, &url.ignore_patterns(), now) {
+        Ok(fp) => fp,
+        Err(reason) => {
+            return Outcome {
+                url: url.url.clone(),
+                status: Status::Unreachable { reason },
+                notes,
+            };
+        }
+    };
+    let status = match state.urls.get(&url.url) {
+        None => {
+            state.urls.insert(url.url.clone(), current);
+            Status::Baselined
+        }
+        Some(approved) => {
+            let differences = compare::compare(approved, &current);
+            match compare::decide(
+                &differences,
+                url.min_similarity.unwrap_or(config.min_similarity),
+            ) {
+                compare::Verdict::Unchanged { similarity } => Status::Unchanged { similarity },
+                compare::Verdict::Changed { summary } => Status::Changed {
+                    detection: Box::new(compare::detection(&url.url, &differences, &summary, now)),
+                    summary,
+                },
+            }
+        }
+    };
+    Outcome {
+        url: url.url.clone(),
+        status,
+        notes,
+    }
+}
+
+/// Fetches `url` (with the limits of `config`) and makes the result its
+/// approved baseline in `state`. Returns the new fingerprint, or why the
+/// URL could not be fetched.
+pub async fn approve(
+    config: &WebConfig,
+    url: &UrlConfig,
+    state: &mut WebState,
+    now: Timestamp,
+) -> Result<(Fingerprint, Vec<String>), String> {
+    let client = fetch::client(&config.limits())?;
+    let page = fetch::fetch(&client, &url.url, &config.limits()).await?;
+    let notes = page_notes(&page, config.max_bytes);
+    let fp = compare::fingerprint(&page, &url.ignore_patterns(), now)?;
+    state.urls.insert(url.url.clone(), fp.clone());
+    Ok((fp, notes))
+}
+
+fn page_notes(page: &Page, max_bytes: u64) -> Vec<String> {
+    let mut notes = Vec::new();
+    if page.truncated {
+        notes.push(format!(
+            "response body larger than {max_bytes} bytes: only the first {max_bytes} bytes were read and compared"
+        ));
+    }
+    if let Some(target) = &page.offsite_redirect {
+        notes.push(format!("redirect to another site not followed: {target}"));
+    }
+    notes
+}
+
+/// Runs a future to completion on a fresh single-threaded runtime, for the
+/// command line, which has no runtime of its own.
+pub fn run_blocking<F: Future>(future: F) -> std::io::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(future))
+}
