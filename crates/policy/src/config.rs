@@ -229,6 +229,9 @@ pub struct PerformanceConfig {
     pub value_fields: Vec<String>,
     /// Fields whose values, joined, name the series (plus host and field).
     pub key_fields: Vec<String>,
+    /// Also read the request time at the end of access-log lines (nginx
+    /// `$request_time`, seconds) from events that only have a message.
+    pub access_log_request_time: bool,
     /// Smoothing of the baseline (EWMA weight of a new point).
     pub alpha: f64,
     /// Points a series needs before it is judged.
@@ -263,6 +266,7 @@ impl Default for PerformanceConfig {
             key_fields: ["service", "metric", "metric.name", "name", "url", "path"]
                 .map(String::from)
                 .to_vec(),
+            access_log_request_time: true,
             alpha: 0.05,
             warmup: 20,
             k: 4.0,

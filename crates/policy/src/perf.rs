@@ -20,6 +20,22 @@ use crate::keyed::KeyedState;
 /// Detection id: sustained degradation.
 pub const PERF_ID: &str = "watchpost.policy.performance.degradation";
 
+/// The request time at the end of an access-log line (nginx
+/// `$request_time` in seconds, as in `... "GET / HTTP/1.1" 200 512 "-"
+/// "agent" 0.123`). Lines without a request line or a trailing decimal
+/// number give `None`.
+pub fn access_log_request_time(line: &str) -> Option<f64> {
+    if !line.contains(" HTTP/") || !line.contains("\"") {
+        return None;
+    }
+    let last = line.trim_end().rsplit(' ').next()?;
+    if !last.contains('.') || last.starts_with('"') {
+        return None;
+    }
+    let v: f64 = last.parse().ok()?;
+    (v.is_finite() && v >= 0.0).then_some(v)
+}
+
 #[derive(Debug, Default)]
 struct Series {
     mean: f64,
@@ -53,10 +69,16 @@ impl Performance {
     }
 
     fn value(&self, event: &Event) -> Option<(&str, f64)> {
-        self.config.value_fields.iter().find_map(|f| {
+        let from_field = self.config.value_fields.iter().find_map(|f| {
             let v = fields::number(event, f)?;
             v.is_finite().then_some((f.as_str(), v))
-        })
+        });
+        if from_field.is_some() || !self.config.access_log_request_time {
+            return from_field;
+        }
+        fields::message(event)
+            .and_then(access_log_request_time)
+            .map(|v| ("request_time", v))
     }
 }
 
