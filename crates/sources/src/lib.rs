@@ -4,11 +4,36 @@
 //! Parsers never panic on input. Each returns the good records plus located
 //! problems, so one bad line or chunk never hides the rest.
 //!
+//! The pieces:
+//! - [`discover`] walks paths into a sorted list of files (module `walk`);
+//! - [`read_file`] detects a file's [`Format`] (module `sniff`) and hands it
+//!   to the matching reader: `evtx`, `json` (with `classify` for the Sigma
+//!   logsource and timestamp of JSON records) or `syslog`; text readers share
+//!   the bounded line splitter of module `lines`.
+//!
+//! Parsing functions are pure (bytes or values in, events out); only
+//! [`read_file`] and [`discover`] touch the file system.
+//!
 //! Must not depend on `rules`, `detect` or anything that matches.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use events::Event;
+use events::{Event, SourceId};
+
+mod classify;
+mod evtx;
+mod json;
+mod lines;
+mod sniff;
+mod syslog;
+mod walk;
+
+pub use evtx::flatten_evtx;
+pub use json::{parse_json_document, parse_json_line};
+pub use lines::MAX_LINE_LEN;
+pub use syslog::{YearResolver, parse_syslog_line};
 
 /// A log format. `None` where a format is optional means "detect it".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +45,34 @@ pub enum Format {
     Json,
     /// Syslog, RFC 3164 or RFC 5424.
     Syslog,
+}
+
+impl Format {
+    /// Parses a `--format` value: `evtx`, `json` (also `jsonl`, `ndjson`)
+    /// or `syslog` (also `text`), case-insensitively.
+    pub fn from_name(name: &str) -> Option<Format> {
+        match name.to_ascii_lowercase().as_str() {
+            "evtx" => Some(Format::Evtx),
+            "json" | "jsonl" | "ndjson" | "cloudtrail" => Some(Format::Json),
+            "syslog" | "text" | "log" => Some(Format::Syslog),
+            _ => None,
+        }
+    }
+
+    /// The format's name as `--format` accepts it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Evtx => "evtx",
+            Format::Json => "json",
+            Format::Syslog => "syslog",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// One problem met while reading: where it was, what kind, and why.
@@ -35,6 +88,37 @@ pub struct Problem {
     pub message: String,
 }
 
+impl Problem {
+    /// Builds a problem.
+    pub fn new(
+        source: impl Into<String>,
+        location: impl Into<String>,
+        kind: ProblemKind,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            source: source.into(),
+            location: location.into(),
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.location.is_empty() {
+            write!(f, "{}: {}: {}", self.source, self.kind, self.message)
+        } else {
+            write!(
+                f,
+                "{} ({}): {}: {}",
+                self.source, self.location, self.kind, self.message
+            )
+        }
+    }
+}
+
 /// Kinds of input problems, counted separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ProblemKind {
@@ -48,6 +132,25 @@ pub enum ProblemKind {
     Loop,
     /// The format could not be detected.
     UnknownFormat,
+}
+
+impl ProblemKind {
+    /// A short lower-case name, for tables and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProblemKind::Unreadable => "unreadable",
+            ProblemKind::Malformed => "malformed",
+            ProblemKind::Oversized => "oversized",
+            ProblemKind::Loop => "loop",
+            ProblemKind::UnknownFormat => "unknown format",
+        }
+    }
+}
+
+impl fmt::Display for ProblemKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// What reading one file gave.
@@ -72,8 +175,13 @@ pub struct PathFilter {
 
 /// Expands files and directories (recursively) into the list of files to
 /// read, in a stable order, plus problems met on the way.
-pub fn discover(_paths: &[PathBuf], _filter: &PathFilter) -> (Vec<PathBuf>, Vec<Problem>) {
-    (Vec::new(), Vec::new())
+///
+/// Symlinks are followed; a link back to one of its own ancestors is a
+/// [`ProblemKind::Loop`]. Globs match either the path relative to the root
+/// given, or the file name. An invalid glob is reported as a problem with
+/// location `glob` and ignored.
+pub fn discover(paths: &[PathBuf], filter: &PathFilter) -> (Vec<PathBuf>, Vec<Problem>) {
+    walk::discover(paths, filter)
 }
 
 /// Reads one file and passes its events to `sink` in batches.
@@ -82,9 +190,89 @@ pub fn discover(_paths: &[PathBuf], _filter: &PathFilter) -> (Vec<PathBuf>, Vec<
 /// file is split into chunks read in parallel); events within one batch are
 /// in file order. `format` overrides detection.
 pub fn read_file(
-    _path: &Path,
-    _format: Option<Format>,
-    _sink: &(dyn Fn(Vec<Event>) + Sync),
+    path: &Path,
+    format: Option<Format>,
+    sink: &(dyn Fn(Vec<Event>) + Sync),
 ) -> FileSummary {
-    FileSummary::default()
+    let name = path.display().to_string();
+    let source: SourceId = Arc::from(name.as_str());
+    let mut summary = FileSummary::default();
+    let sniffed = match sniff::sniff(path) {
+        Ok(sniffed) => sniffed,
+        Err(error) => {
+            summary.problems.push(Problem::new(
+                name,
+                "",
+                ProblemKind::Unreadable,
+                error.to_string(),
+            ));
+            return summary;
+        }
+    };
+    let format = match format.or(sniffed.format) {
+        Some(format) => format,
+        None => {
+            summary.problems.push(Problem::new(
+                name,
+                "offset 0",
+                ProblemKind::UnknownFormat,
+                "binary content that is not EVTX, JSON or text",
+            ));
+            summary.bytes = sniffed.len;
+            return summary;
+        }
+    };
+    let ctx = ReadCtx {
+        path,
+        name: &name,
+        source,
+        gzip: sniffed.gzip,
+    };
+    match format {
+        Format::Evtx => evtx::read(&ctx, sink, &mut summary),
+        Format::Json => json::read(&ctx, sink, &mut summary),
+        Format::Syslog => syslog::read(&ctx, sniffed.mtime, sink, &mut summary),
+    }
+    summary
+}
+
+/// What every reader needs to know about the file it reads.
+pub(crate) struct ReadCtx<'a> {
+    /// The file.
+    pub path: &'a Path,
+    /// Its display name, for problems.
+    pub name: &'a str,
+    /// Its name as events carry it.
+    pub source: SourceId,
+    /// Whether it is gzip-compressed.
+    pub gzip: bool,
+}
+
+impl ReadCtx<'_> {
+    /// A problem in this file.
+    pub(crate) fn problem(
+        &self,
+        location: impl Into<String>,
+        kind: ProblemKind,
+        message: impl Into<String>,
+    ) -> Problem {
+        Problem::new(self.name, location, kind, message)
+    }
+
+    /// Opens the file, decompressing it when it is gzip; also returns the
+    /// on-disk size.
+    pub(crate) fn open(&self) -> std::io::Result<(Box<dyn std::io::Read + Send>, u64)> {
+        let file = std::fs::File::open(self.path)?;
+        let len = file.metadata()?.len();
+        if self.gzip {
+            Ok((
+                Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
+                    file,
+                ))),
+                len,
+            ))
+        } else {
+            Ok((Box::new(file), len))
+        }
+    }
 }

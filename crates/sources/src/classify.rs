@@ -1,0 +1,379 @@
+//! Recognises what a JSON record is: its Sigma logsource, its time and its
+//! host.
+//!
+//! # Logsource classification
+//!
+//! The first row whose test passes wins.
+//!
+//! | test on the record | product | service |
+//! |---|---|---|
+//! | `eventSource` and `eventName` | `aws` | `cloudtrail` |
+//! | `protoPayload.@type` (or `protoPayload.at_sign_type`) ends with `AuditLog`, or `logName` contains `cloudaudit.googleapis.com` | `gcp` | `gcp.audit` |
+//! | `apiVersion` starts with `audit.k8s.io/` | `kubernetes` | `audit` |
+//! | `eventType` and `actor` | `okta` | `okta` |
+//! | `kind` starts with `admin#reports#activity`, or `id.applicationName` | `google_workspace` | `admin` |
+//! | `Workload` or `Operation`, and `RecordType` | `m365` | `audit` |
+//! | `category` is `SignInLogs` / `NonInteractiveUserSignInLogs` / ... sign-ins | `azure` | `signinlogs` |
+//! | `properties.activityDisplayName` or `category` `AuditLogs` with `operationName` | `azure` | `auditlogs` |
+//! | `operationName` and a `resourceId` under `/subscriptions/` | `azure` | `activitylogs` |
+//! | `action` and `actor` | `github` | `audit` |
+//! | `@stream` or `_path` naming a Zeek log, with `uid` or `ts` | `zeek` | the log name (`conn`, `dns`, `http`, ...) |
+//! | `SyslogMessage` starting with `type=`, or `type` plus `msg` `audit(...)` | `linux` | `auditd` |
+//! | anything else | unknown | unknown |
+//!
+//! Windows events exported to JSON (`{"Event": {"System": ...}}`) never get
+//! here: they are flattened like EVTX records (see the `evtx` module).
+//!
+//! # Time
+//! The first of these fields that parses: `eventTime`, `published`,
+//! `requestReceivedTimestamp`, `stageTimestamp`, `timestamp`,
+//! `receiveTimestamp`, `@timestamp`, `time`, `ts`, `created_at`,
+//! `CreationTime`, `EventTime`, `TimeGenerated`, `TimeCreated`,
+//! `SystemTime`, `id.time`, `p_event_time`. Accepted values: RFC 3339,
+//! `YYYY-MM-DD HH:MM:SS[.fff]` (taken as UTC), and numbers of seconds since
+//! the epoch (milliseconds when larger than 10^11, as GitHub writes them).
+//!
+//! # Host
+//! `Computer`, `HostName`, `hostname`, `host.name` or a string `host`.
+//! Cloud records have no host.
+//!
+//! Pure: no IO.
+
+use events::{LogSource, Map, Value};
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+/// Fields tried, in order, for the record's time.
+const TIME_FIELDS: &[&str] = &[
+    "eventTime",
+    "published",
+    "requestReceivedTimestamp",
+    "stageTimestamp",
+    "timestamp",
+    "receiveTimestamp",
+    "@timestamp",
+    "time",
+    "ts",
+    "created_at",
+    "CreationTime",
+    "EventTime",
+    "TimeGenerated",
+    "TimeCreated",
+    "SystemTime",
+    "id.time",
+    "p_event_time",
+];
+
+/// Zeek logs watchpost knows by name.
+const ZEEK_LOGS: &[&str] = &[
+    "conn",
+    "dns",
+    "http",
+    "ssl",
+    "x509",
+    "files",
+    "smb_files",
+    "smb_mapping",
+    "dce_rpc",
+    "kerberos",
+    "ntlm",
+    "rdp",
+    "ssh",
+    "smtp",
+    "ftp",
+    "notice",
+    "weird",
+    "pe",
+    "dpd",
+    "software",
+    "dhcp",
+    "sip",
+    "snmp",
+    "tunnel",
+    "radius",
+    "mysql",
+    "irc",
+    "capture_loss",
+    "loaded_scripts",
+    "packet_filter",
+    "reporter",
+    "stats",
+];
+
+/// Looks a dotted path up in a record.
+fn get<'a>(fields: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    if let Some(v) = fields.get(path) {
+        return Some(v);
+    }
+    let mut parts = path.split('.');
+    let mut current = fields.get(parts.next()?)?;
+    for part in parts {
+        current = current.as_object()?.get(part)?;
+    }
+    Some(current)
+}
+
+/// A string field.
+fn get_str<'a>(fields: &'a Map<String, Value>, path: &str) -> Option<&'a str> {
+    get(fields, path).and_then(Value::as_str)
+}
+
+/// True when the field exists and is not null.
+fn has(fields: &Map<String, Value>, path: &str) -> bool {
+    get(fields, path).is_some_and(|v| !v.is_null())
+}
+
+/// The Sigma logsource of a JSON record (see the module table).
+pub(crate) fn logsource(fields: &Map<String, Value>) -> LogSource {
+    if has(fields, "eventSource") && has(fields, "eventName") {
+        return LogSource::service("aws", "cloudtrail");
+    }
+    let proto_type = get_str(fields, "protoPayload.@type")
+        .or_else(|| get_str(fields, "protoPayload.at_sign_type"));
+    if proto_type.is_some_and(|t| t.ends_with("AuditLog"))
+        || get_str(fields, "logName").is_some_and(|n| n.contains("cloudaudit.googleapis.com"))
+    {
+        return LogSource::service("gcp", "gcp.audit");
+    }
+    if get_str(fields, "apiVersion").is_some_and(|v| v.starts_with("audit.k8s.io/")) {
+        return LogSource::service("kubernetes", "audit");
+    }
+    if has(fields, "eventType") && has(fields, "actor") {
+        return LogSource::service("okta", "okta");
+    }
+    if get_str(fields, "kind").is_some_and(|k| k.starts_with("admin#reports#activity"))
+        || has(fields, "id.applicationName")
+    {
+        return LogSource::service("google_workspace", "admin");
+    }
+    if (has(fields, "Workload") || has(fields, "Operation")) && has(fields, "RecordType") {
+        return LogSource::service("m365", "audit");
+    }
+    let category = get_str(fields, "category").unwrap_or("");
+    if category.ends_with("SignInLogs") || category.ends_with("SignInLogsRaw") {
+        return LogSource::service("azure", "signinlogs");
+    }
+    if has(fields, "operationName")
+        && (category == "AuditLogs" || has(fields, "properties.activityDisplayName"))
+    {
+        return LogSource::service("azure", "auditlogs");
+    }
+    if has(fields, "operationName")
+        && get_str(fields, "resourceId")
+            .is_some_and(|r| r.to_ascii_lowercase().starts_with("/subscriptions/"))
+    {
+        return LogSource::service("azure", "activitylogs");
+    }
+    if has(fields, "action") && has(fields, "actor") {
+        return LogSource::service("github", "audit");
+    }
+    if let Some(stream) = get_str(fields, "@stream").or_else(|| get_str(fields, "_path"))
+        && (has(fields, "uid") || has(fields, "ts"))
+    {
+        return match ZEEK_LOGS.iter().find(|name| **name == stream) {
+            Some(name) => LogSource::service("zeek", name),
+            None => LogSource::product("zeek"),
+        };
+    }
+    if get_str(fields, "SyslogMessage").is_some_and(|m| m.starts_with("type="))
+        || (has(fields, "type") && get_str(fields, "msg").is_some_and(|m| m.starts_with("audit(")))
+    {
+        return LogSource::service("linux", "auditd");
+    }
+    LogSource::default()
+}
+
+/// The record's time, from the first usable field of the module list.
+pub(crate) fn timestamp(fields: &Map<String, Value>) -> Option<OffsetDateTime> {
+    TIME_FIELDS
+        .iter()
+        .find_map(|name| get(fields, name).and_then(parse_time_value))
+}
+
+/// The record's host, when it names one.
+pub(crate) fn host(fields: &Map<String, Value>) -> Option<String> {
+    ["Computer", "HostName", "hostname", "host.name", "host"]
+        .iter()
+        .find_map(|name| get_str(fields, name))
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+}
+
+/// Parses a time field: RFC 3339, `YYYY-MM-DD HH:MM:SS[.f]` (UTC), or
+/// epoch seconds / milliseconds as a number or numeric string.
+pub(crate) fn parse_time_value(value: &Value) -> Option<OffsetDateTime> {
+    match value {
+        Value::String(text) => parse_time_text(text),
+        Value::Number(n) => epoch(n.as_f64()?),
+        Value::Object(map) => map
+            .get("SystemTime")
+            .or_else(|| map.get("#attributes").and_then(|a| a.get("SystemTime")))
+            .and_then(parse_time_value),
+        _ => None,
+    }
+}
+
+/// Parses a time written as text.
+fn parse_time_text(text: &str) -> Option<OffsetDateTime> {
+    let text = text.trim();
+    if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
+        return Some(t);
+    }
+    let spaced = format_description!(
+        version = 2,
+        "[year]-[month]-[day] [hour]:[minute]:[second][optional [.[subsecond]]]"
+    );
+    if let Ok(t) = PrimitiveDateTime::parse(text, spaced) {
+        return Some(t.assume_utc());
+    }
+    if let Ok(t) = PrimitiveDateTime::parse(text.trim_end_matches('Z'), spaced) {
+        return Some(t.assume_utc());
+    }
+    if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') && !text.is_empty() {
+        return epoch(text.parse().ok()?);
+    }
+    None
+}
+
+/// Seconds (or, above 10^11, milliseconds) since the epoch.
+fn epoch(value: f64) -> Option<OffsetDateTime> {
+    if !value.is_finite() || value < 0.0 {
+        return None;
+    }
+    let seconds = if value > 1e11 { value / 1000.0 } else { value };
+    let nanos = (seconds * 1e9) as i128;
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn obj(value: Value) -> Map<String, Value> {
+        value.as_object().expect("object").clone()
+    }
+
+    #[test]
+    fn classifies_each_known_shape() {
+        let cases = [
+            (
+                json!({"eventSource": "iam.amazonaws.com", "eventName": "CreateUser"}),
+                Some("aws"),
+                Some("cloudtrail"),
+            ),
+            (
+                json!({"protoPayload": {"@type": "type.googleapis.com/google.cloud.audit.AuditLog"}}),
+                Some("gcp"),
+                Some("gcp.audit"),
+            ),
+            (
+                json!({"protoPayload": {"at_sign_type": "type.googleapis.com/google.cloud.audit.AuditLog"}}),
+                Some("gcp"),
+                Some("gcp.audit"),
+            ),
+            (
+                json!({"apiVersion": "audit.k8s.io/v1", "verb": "create"}),
+                Some("kubernetes"),
+                Some("audit"),
+            ),
+            (
+                json!({"eventType": "user.session.start", "actor": {"id": "1"}}),
+                Some("okta"),
+                Some("okta"),
+            ),
+            (
+                json!({"kind": "admin#reports#activity", "id": {"applicationName": "admin"}}),
+                Some("google_workspace"),
+                Some("admin"),
+            ),
+            (
+                json!({"Workload": "Exchange", "Operation": "New-InboxRule", "RecordType": 1}),
+                Some("m365"),
+                Some("audit"),
+            ),
+            (
+                json!({"category": "SignInLogs", "operationName": "Sign-in activity"}),
+                Some("azure"),
+                Some("signinlogs"),
+            ),
+            (
+                json!({"operationName": "Add member", "properties": {"activityDisplayName": "Add member"}}),
+                Some("azure"),
+                Some("auditlogs"),
+            ),
+            (
+                json!({"operationName": "MICROSOFT.COMPUTE/VM/WRITE", "resourceId": "/SUBSCRIPTIONS/1/x"}),
+                Some("azure"),
+                Some("activitylogs"),
+            ),
+            (
+                json!({"action": "repo.destroy", "actor": "octocat"}),
+                Some("github"),
+                Some("audit"),
+            ),
+            (
+                json!({"@stream": "dns", "uid": "C1", "ts": 1.5}),
+                Some("zeek"),
+                Some("dns"),
+            ),
+            (
+                json!({"_path": "conn", "uid": "C1"}),
+                Some("zeek"),
+                Some("conn"),
+            ),
+            (
+                json!({"SyslogMessage": "type=AUOMS_EXECVE audit(1:2): x"}),
+                Some("linux"),
+                Some("auditd"),
+            ),
+            (json!({"message": "hello"}), None, None),
+        ];
+        for (record, product, service) in cases {
+            let ls = logsource(&obj(record.clone()));
+            assert_eq!((ls.product, ls.service), (product, service), "{record}");
+        }
+    }
+
+    #[test]
+    fn finds_times_in_all_usual_shapes() {
+        let cases = [
+            (json!({"eventTime": "2024-07-31T13:06:24Z"}), 1_722_431_184),
+            (
+                json!({"published": "2022-03-22 14:21:53.225"}),
+                1_647_958_913,
+            ),
+            (json!({"created_at": 1_621_305_118_553_u64}), 1_621_305_118),
+            (json!({"ts": 1_588_205_198.899_71}), 1_588_205_198),
+            (
+                json!({"id": {"time": "2022-12-11 02:57:48.693000000"}}),
+                1_670_727_468,
+            ),
+            (
+                json!({"TimeCreated": {"SystemTime": "2020-12-11T12:28:01.2990045Z"}}),
+                1_607_689_681,
+            ),
+            (json!({"@timestamp": "1621305118"}), 1_621_305_118),
+        ];
+        for (record, want) in cases {
+            let ts = timestamp(&obj(record.clone())).expect("a time");
+            assert_eq!(ts.unix_timestamp(), want, "{record}");
+        }
+        assert!(timestamp(&obj(json!({"time": "yesterday"}))).is_none());
+    }
+
+    #[test]
+    fn host_only_when_named() {
+        assert_eq!(
+            host(&obj(json!({"Computer": "UBUNTU5"}))).as_deref(),
+            Some("UBUNTU5")
+        );
+        assert_eq!(
+            host(&obj(json!({"host": {"name": "web1"}}))).as_deref(),
+            Some("web1")
+        );
+        assert_eq!(host(&obj(json!({"recipientAccountId": "1234"}))), None);
+    }
+}

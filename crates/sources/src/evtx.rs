@@ -1,0 +1,521 @@
+//! Windows EVTX files, and the flattening that makes Windows events (from
+//! EVTX or from JSON exports of it) look the way SigmaHQ rules address them.
+//!
+//! Reading: the file's 64 KiB chunks are parsed in parallel on the rayon
+//! pool; each chunk's records are rendered by the `evtx` crate, flattened,
+//! and handed to the sink as one batch (in record order within the batch).
+//! A chunk or record that fails is a [`ProblemKind::Malformed`] problem
+//! located as `chunk N` or `chunk N record R`, and reading goes on.
+//!
+//! # Field layout
+//!
+//! | source in the event XML | field |
+//! |---|---|
+//! | `System/EventID` (with or without `Qualifiers`) | `EventID` (a number) and `Qualifiers` when present |
+//! | `System/Provider/@Name`, `@Guid`, `@EventSourceName` | `Provider_Name`, `Provider_Guid`, `Provider_EventSourceName` |
+//! | `System/Channel`, `Computer`, `EventRecordID`, `Level`, `Task`, `Opcode`, `Keywords`, `Version` | same name |
+//! | `System/TimeCreated/@SystemTime` | `TimeCreated_SystemTime` |
+//! | `System/Execution/@ProcessID`, `@ThreadID` | `ProcessID`, `ThreadID` |
+//! | `System/Security/@UserID` | `Security_UserID` |
+//! | `System/Correlation/@ActivityID`, `@RelatedActivityID` | `ActivityID`, `RelatedActivityID` |
+//! | `EventData/Data[@Name=X]` | `X`; a name with spaces also without them (`Source Name` → `SourceName`) |
+//! | `EventData/Data` without a name | `Data`: the value when there is one, an array of the values when there are several; and always `Data1` … `DataN`, 1-based, one per value |
+//! | `EventData/Binary` | `Binary` |
+//! | `UserData/<Element>/X` | `X` (the children of the single wrapper element) |
+//!
+//! EventData and UserData fields are written after the System ones, so an
+//! EventData field with the same name (rare) wins. Values keep the type the
+//! renderer gives them: numbers stay numbers, strings stay strings (only
+//! `EventID` is turned into a number when a JSON export has it as a string).
+//!
+//! Metadata: `timestamp` from `TimeCreated/@SystemTime`, `host` from
+//! `Computer`, `record` from `EventRecordID`, logsource product `windows`
+//! (the `detect` crate derives service and category from `Channel` and
+//! `EventID`).
+//!
+//! Must not depend on matching; the flattening is pure.
+
+use std::sync::{Arc, Mutex};
+
+use events::{Event, LogSource, Map, Meta, SourceId, Value};
+use evtx::err::EvtxError;
+use evtx::{EvtxParser, ParserSettings};
+use rayon::iter::{ParallelBridge, ParallelIterator};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::{FileSummary, ProblemKind, ReadCtx};
+
+/// Reads an EVTX file, chunks in parallel.
+pub(crate) fn read(
+    ctx: &ReadCtx<'_>,
+    sink: &(dyn Fn(Vec<Event>) + Sync),
+    summary: &mut FileSummary,
+) {
+    if let Ok(meta) = std::fs::metadata(ctx.path) {
+        summary.bytes = meta.len();
+    }
+    let mut parser = match EvtxParser::from_path(ctx.path) {
+        Ok(parser) => parser,
+        Err(error) => {
+            summary.problems.push(ctx.problem(
+                "file header",
+                ProblemKind::Malformed,
+                error_chain(&error),
+            ));
+            return;
+        }
+    };
+    let settings = Arc::new(ParserSettings::new().num_threads(1).indent(false));
+    let problems = Mutex::new(Vec::new());
+    let events = std::sync::atomic::AtomicU64::new(0);
+    parser.chunks().par_bridge().for_each(|chunk| {
+        let mut chunk_data = match chunk {
+            Ok(data) => data,
+            Err(error) => {
+                let location = match &error {
+                    EvtxError::FailedToParseChunk { chunk_id, .. } => format!("chunk {chunk_id}"),
+                    _ => "chunk".to_owned(),
+                };
+                let problem = ctx.problem(location, ProblemKind::Malformed, error_chain(&error));
+                problems
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(problem);
+                return;
+            }
+        };
+        let number = chunk_data.number.unwrap_or_default();
+        let mut local_problems = Vec::new();
+        let batch = match chunk_data.parse(Arc::clone(&settings)) {
+            Ok(mut chunk) => {
+                let mut batch = Vec::with_capacity(
+                    (chunk.header.last_event_record_number + 1)
+                        .saturating_sub(chunk.header.first_event_record_number)
+                        .min(4096) as usize,
+                );
+                for record in chunk.iter() {
+                    let rendered = record.and_then(|r| r.into_json_bytes());
+                    let rendered = match rendered {
+                        Ok(rendered) => rendered,
+                        Err(error) => {
+                            local_problems.push(ctx.problem(
+                                record_location(number, &error),
+                                ProblemKind::Malformed,
+                                error_chain(&error),
+                            ));
+                            continue;
+                        }
+                    };
+                    let id = rendered.event_record_id;
+                    match serde_json::from_slice::<Value>(&rendered.data) {
+                        Ok(value) => match flatten_evtx(value, Arc::clone(&ctx.source), id) {
+                            Some(event) => batch.push(event),
+                            None => local_problems.push(ctx.problem(
+                                format!("chunk {number} record {id}"),
+                                ProblemKind::Malformed,
+                                "record has no Event/System element",
+                            )),
+                        },
+                        Err(error) => local_problems.push(ctx.problem(
+                            format!("chunk {number} record {id}"),
+                            ProblemKind::Malformed,
+                            format!("rendered record is not JSON: {error}"),
+                        )),
+                    }
+                }
+                batch
+            }
+            Err(error) => {
+                local_problems.push(ctx.problem(
+                    format!("chunk {number}"),
+                    ProblemKind::Malformed,
+                    error.to_string(),
+                ));
+                Vec::new()
+            }
+        };
+        if !local_problems.is_empty() {
+            problems
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .append(&mut local_problems);
+        }
+        if !batch.is_empty() {
+            events.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            sink(batch);
+        }
+    });
+    summary.events += events.into_inner();
+    let mut problems = problems.into_inner().unwrap_or_else(|e| e.into_inner());
+    problems.sort_by_key(|p| natural_key(&p.location));
+    summary.problems.append(&mut problems);
+}
+
+/// Sort key for `chunk N record R` locations: the numbers in order.
+fn natural_key(location: &str) -> Vec<u64> {
+    location
+        .split(' ')
+        .filter_map(|part| part.parse().ok())
+        .collect()
+}
+
+/// Where a record error is, from the error's own record id if it has one.
+fn record_location(chunk: u64, error: &EvtxError) -> String {
+    match error {
+        EvtxError::FailedToParseRecord { record_id, .. } => {
+            format!("chunk {chunk} record {record_id}")
+        }
+        EvtxError::FailedToReadRecordAt { offset, .. } => {
+            format!("chunk {chunk} offset {offset}")
+        }
+        _ => format!("chunk {chunk}"),
+    }
+}
+
+/// An error with its sources, joined by `: `.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Flattens one Windows event, as the `evtx` crate renders it to JSON
+/// (`{"Event": {"System": {...}, "EventData": {...}}}`), into an [`Event`]
+/// laid out as the module documentation's table says.
+///
+/// `fallback_record` is used as `meta.record` when the event has no
+/// `EventRecordID`. Returns `None` when `value` has no `Event.System`
+/// object, that is, when it is not a Windows event.
+pub fn flatten_evtx(value: Value, source: SourceId, fallback_record: u64) -> Option<Event> {
+    let Value::Object(mut root) = value else {
+        return None;
+    };
+    let Some(Value::Object(mut event)) = root.remove("Event") else {
+        return None;
+    };
+    let Some(Value::Object(system)) = event.remove("System") else {
+        return None;
+    };
+    let mut fields = Map::new();
+    flatten_system(system, &mut fields);
+    if let Some(data) = event.remove("EventData") {
+        flatten_event_data(data, &mut fields);
+    }
+    if let Some(data) = event.remove("UserData") {
+        flatten_user_data(data, &mut fields);
+    }
+
+    let mut meta = Meta::new(source, fallback_record);
+    meta.logsource = LogSource::product("windows");
+    if let Some(record) = fields.get("EventRecordID").and_then(as_u64) {
+        meta.record = record;
+    }
+    meta.host = fields
+        .get("Computer")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    meta.timestamp = fields
+        .get("TimeCreated_SystemTime")
+        .and_then(Value::as_str)
+        .and_then(parse_time);
+    Some(Event::new(meta, fields))
+}
+
+/// Parses an RFC 3339 time.
+pub(crate) fn parse_time(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339).ok()
+}
+
+/// A number, or a string holding one.
+fn as_u64(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Takes the `#attributes` object out of an element rendered as an object.
+fn attributes(value: &mut Value) -> Option<Map<String, Value>> {
+    match value {
+        Value::Object(map) => match map.remove("#attributes") {
+            Some(Value::Object(attrs)) => Some(attrs),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Flattens the `System` element.
+fn flatten_system(system: Map<String, Value>, out: &mut Map<String, Value>) {
+    for (key, mut value) in system {
+        match key.as_str() {
+            "EventID" => {
+                let (id, qualifiers) = match value {
+                    Value::Object(mut map) => {
+                        let qualifiers = match map.remove("#attributes") {
+                            Some(Value::Object(mut attrs)) => attrs.remove("Qualifiers"),
+                            _ => None,
+                        };
+                        (map.remove("#text").unwrap_or(Value::Null), qualifiers)
+                    }
+                    other => (other, None),
+                };
+                out.insert("EventID".to_owned(), number_if_numeric(id));
+                if let Some(q) = qualifiers.filter(|q| !q.is_null() && q != "") {
+                    out.insert("Qualifiers".to_owned(), q);
+                }
+            }
+            "Provider" => {
+                for (attr, v) in attributes(&mut value).unwrap_or_default() {
+                    out.insert(format!("Provider_{attr}"), v);
+                }
+            }
+            "TimeCreated" => {
+                for (attr, v) in attributes(&mut value).unwrap_or_default() {
+                    out.insert(format!("TimeCreated_{attr}"), v);
+                }
+            }
+            "Execution" | "Correlation" => {
+                for (attr, v) in attributes(&mut value).unwrap_or_default() {
+                    out.insert(attr, v);
+                }
+            }
+            "Security" => {
+                for (attr, v) in attributes(&mut value).unwrap_or_default() {
+                    out.insert(format!("Security_{attr}"), v);
+                }
+            }
+            _ => match value {
+                Value::Object(mut map) => {
+                    let attrs = map.remove("#attributes");
+                    if let Some(text) = map.remove("#text") {
+                        out.insert(key.clone(), text);
+                    }
+                    if let Some(Value::Object(attrs)) = attrs {
+                        for (attr, v) in attrs {
+                            out.insert(format!("{key}_{attr}"), v);
+                        }
+                    }
+                }
+                Value::Null => {}
+                scalar => {
+                    out.insert(key, scalar);
+                }
+            },
+        }
+    }
+}
+
+/// Turns a string holding an integer into a number; leaves anything else.
+fn number_if_numeric(value: Value) -> Value {
+    match value {
+        Value::String(ref s) => match s.trim().parse::<u64>() {
+            Ok(n) => Value::from(n),
+            Err(_) => value,
+        },
+        other => other,
+    }
+}
+
+/// The text of an element rendered as an object (`{"#text": ..}`), or the
+/// value itself.
+fn element_text(value: Value) -> Value {
+    match value {
+        Value::Object(mut map) if map.contains_key("#text") => {
+            map.remove("#text").unwrap_or(Value::Null)
+        }
+        other => other,
+    }
+}
+
+/// Inserts a named data field, and its space-free alias.
+fn insert_named(out: &mut Map<String, Value>, name: String, value: Value) {
+    if name.contains(' ') {
+        let alias: String = name.chars().filter(|c| *c != ' ').collect();
+        if !alias.is_empty() {
+            out.insert(alias, value.clone());
+        }
+    }
+    out.insert(name, value);
+}
+
+/// Flattens `EventData`.
+fn flatten_event_data(data: Value, out: &mut Map<String, Value>) {
+    match data {
+        Value::Object(map) => {
+            for (key, value) in map {
+                match key.as_str() {
+                    "#attributes" => {}
+                    "Data" | "#text" => insert_unnamed(out, element_text(value)),
+                    _ => insert_named(out, key, element_text(value)),
+                }
+            }
+        }
+        Value::Null => {}
+        other => insert_unnamed(out, other),
+    }
+}
+
+/// Inserts unnamed `<Data>` values as `Data` plus `Data1..DataN`.
+fn insert_unnamed(out: &mut Map<String, Value>, value: Value) {
+    match value {
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                out.insert(format!("Data{}", i + 1), element_text(item.clone()));
+            }
+            let items = items.into_iter().map(element_text).collect();
+            out.insert("Data".to_owned(), Value::Array(items));
+        }
+        Value::Null => {}
+        single => {
+            out.insert("Data1".to_owned(), single.clone());
+            out.insert("Data".to_owned(), single);
+        }
+    }
+}
+
+/// Flattens `UserData`: the children of its wrapper element.
+fn flatten_user_data(data: Value, out: &mut Map<String, Value>) {
+    let Value::Object(map) = data else {
+        return;
+    };
+    for (key, value) in map {
+        match value {
+            Value::Object(inner) => {
+                for (name, v) in inner {
+                    if name != "#attributes" {
+                        insert_named(out, name, element_text(v));
+                    }
+                }
+            }
+            Value::Null => {}
+            scalar if key != "#attributes" => insert_named(out, key, scalar),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn flat(value: Value) -> Event {
+        flatten_evtx(value, Arc::from("t.evtx"), 99).expect("a windows event")
+    }
+
+    #[test]
+    fn flattens_system_and_named_event_data() {
+        let e = flat(json!({"Event": {
+            "#attributes": {"xmlns": "http://schemas.microsoft.com/win/2004/08/events/event"},
+            "System": {
+                "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon", "Guid": "{5770}"}},
+                "EventID": 1, "Version": 5, "Level": 4, "Task": 1, "Opcode": 0,
+                "Keywords": "0x8000000000000000",
+                "TimeCreated": {"#attributes": {"SystemTime": "2019-03-19T23:23:10.391318Z"}},
+                "EventRecordID": 4711,
+                "Correlation": null,
+                "Execution": {"#attributes": {"ProcessID": 1900, "ThreadID": 2272}},
+                "Channel": "Microsoft-Windows-Sysmon/Operational",
+                "Computer": "PC01.example.corp",
+                "Security": {"#attributes": {"UserID": "S-1-5-18"}}
+            },
+            "EventData": {"Image": "C:\\Windows\\cmd.exe", "ProcessId": 3, "CommandLine": "cmd /c"}
+        }}));
+        let f = &e.fields;
+        assert_eq!(f["EventID"], json!(1));
+        assert_eq!(f["Channel"], json!("Microsoft-Windows-Sysmon/Operational"));
+        assert_eq!(f["Provider_Name"], json!("Microsoft-Windows-Sysmon"));
+        assert_eq!(f["Computer"], json!("PC01.example.corp"));
+        assert_eq!(f["EventRecordID"], json!(4711));
+        assert_eq!(f["Keywords"], json!("0x8000000000000000"));
+        assert_eq!(f["ProcessID"], json!(1900));
+        assert_eq!(f["ThreadID"], json!(2272));
+        assert_eq!(f["Security_UserID"], json!("S-1-5-18"));
+        assert_eq!(f["Image"], json!("C:\\Windows\\cmd.exe"));
+        assert_eq!(f["ProcessId"], json!(3));
+        assert!(!f.contains_key("Correlation"));
+        assert_eq!(e.meta.record, 4711);
+        assert_eq!(e.meta.host.as_deref(), Some("PC01.example.corp"));
+        assert_eq!(e.meta.logsource.product, Some("windows"));
+        let ts = e.meta.timestamp.expect("timestamp");
+        assert_eq!(ts.unix_timestamp(), 1_553_037_790);
+    }
+
+    #[test]
+    fn event_id_with_qualifiers_is_a_number() {
+        let e = flat(json!({"Event": {"System": {
+            "EventID": {"#attributes": {"Qualifiers": 16384}, "#text": 7045},
+            "Computer": "h"
+        }, "EventData": {"ServiceName": "evil"}}}));
+        assert_eq!(e.fields["EventID"], json!(7045));
+        assert_eq!(e.fields["Qualifiers"], json!(16384));
+        assert_eq!(e.meta.record, 99, "no EventRecordID: the fallback");
+    }
+
+    #[test]
+    fn names_with_spaces_get_an_alias_and_string_ids_become_numbers() {
+        // The shape of JSON exports of Defender events: everything a string.
+        let e = flat(json!({"Event": {"System": {
+            "EventID": "1116", "EventRecordID": "171",
+            "Channel": "Microsoft-Windows-Windows Defender/Operational"
+        }, "EventData": {"Source Name": "Real-Time Protection", "Threat Name": "HackTool:Win64/Mikatz!dha"}}}));
+        assert_eq!(e.fields["EventID"], json!(1116));
+        assert_eq!(e.fields["SourceName"], json!("Real-Time Protection"));
+        assert_eq!(e.fields["Source Name"], json!("Real-Time Protection"));
+        assert_eq!(e.fields["ThreatName"], json!("HackTool:Win64/Mikatz!dha"));
+        assert_eq!(e.meta.record, 171);
+    }
+
+    #[test]
+    fn unnamed_data_is_data_and_numbered() {
+        let several = flat(json!({"Event": {"System": {"EventID": 400},
+            "EventData": {"Data": {"#text": ["Available", "None", "HostApplication=powershell -enc"]}}}}));
+        assert_eq!(
+            several.fields["Data"],
+            json!(["Available", "None", "HostApplication=powershell -enc"])
+        );
+        assert_eq!(several.fields["Data1"], json!("Available"));
+        assert_eq!(
+            several.fields["Data3"],
+            json!("HostApplication=powershell -enc")
+        );
+        assert!(!several.fields.contains_key("Data4"));
+
+        let one = flat(json!({"Event": {"System": {"EventID": 1},
+            "EventData": {"Data": "only", "Binary": "00FF"}}}));
+        assert_eq!(one.fields["Data"], json!("only"));
+        assert_eq!(one.fields["Data1"], json!("only"));
+        assert_eq!(one.fields["Binary"], json!("00FF"));
+    }
+
+    #[test]
+    fn user_data_children_are_flattened() {
+        let e = flat(json!({"Event": {"System": {"EventID": 1102},
+            "UserData": {"LogFileCleared": {
+                "#attributes": {"xmlns": "http://manifests.microsoft.com/win/2004/08/windows/eventlog"},
+                "SubjectUserName": "admin", "SubjectLogonId": "0x1"}}}}));
+        assert_eq!(e.fields["SubjectUserName"], json!("admin"));
+        assert_eq!(e.fields["SubjectLogonId"], json!("0x1"));
+        assert!(!e.fields.contains_key("xmlns"));
+    }
+
+    #[test]
+    fn non_windows_values_are_refused() {
+        for value in [
+            json!({"a": 1}),
+            json!([1]),
+            json!({"Event": {"EventData": {}}}),
+        ] {
+            assert!(flatten_evtx(value, Arc::from("x"), 1).is_none());
+        }
+    }
+}

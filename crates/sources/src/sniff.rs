@@ -1,0 +1,140 @@
+//! Format detection: looks at a file's first bytes (and its name) to pick a
+//! [`Format`].
+//!
+//! Order of evidence: the EVTX magic `ElfFile\0`; gzip magic (then the
+//! decompressed start is sniffed again); binary content (NUL bytes or many
+//! control characters) is no format at all; text starting with `{` or `[`
+//! is JSON; the extensions `.evtx`, `.json`, `.jsonl`, `.ndjson` decide
+//! for empty files; anything else that is text is syslog.
+//!
+//! Must not read more than the first few KiB of a file.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use crate::Format;
+
+/// How much of the start of a file is looked at.
+const SAMPLE: usize = 8 * 1024;
+
+/// What sniffing found out about a file.
+pub(crate) struct Sniffed {
+    /// The detected format; `None` for binary content of no known format.
+    pub format: Option<Format>,
+    /// Whether the file is gzip-compressed.
+    pub gzip: bool,
+    /// The on-disk size.
+    pub len: u64,
+    /// The modification time, for syslog's missing year.
+    pub mtime: Option<std::time::SystemTime>,
+}
+
+/// Opens `path` and detects its format.
+pub(crate) fn sniff(path: &Path) -> io::Result<Sniffed> {
+    // Checked before opening: opening a FIFO would wait for a writer.
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(io::Error::other("is a directory"));
+    }
+    if !meta.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    let file = File::open(path)?;
+    let mut head = Vec::with_capacity(SAMPLE);
+    file.take(SAMPLE as u64).read_to_end(&mut head)?;
+    let gzip = head.starts_with(&[0x1f, 0x8b]);
+    let inner = if gzip {
+        let mut out = Vec::with_capacity(SAMPLE);
+        // A damaged gzip stream still yields what it could decode.
+        let _ = flate2::read::MultiGzDecoder::new(File::open(path)?)
+            .take(SAMPLE as u64)
+            .read_to_end(&mut out);
+        out
+    } else {
+        head
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    Ok(Sniffed {
+        format: detect(&inner, name),
+        gzip,
+        len: meta.len(),
+        mtime: meta.modified().ok(),
+    })
+}
+
+/// Picks a format from the (decompressed) first bytes and the file name
+/// (lower case, without `.gz`).
+pub(crate) fn detect(head: &[u8], name: &str) -> Option<Format> {
+    if head.starts_with(b"ElfFile\0") {
+        return Some(Format::Evtx);
+    }
+    if is_binary(head) {
+        return None;
+    }
+    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    // A UTF-8 byte-order mark before the JSON.
+    let first = if head.starts_with(&[0xef, 0xbb, 0xbf]) {
+        head[3..].iter().find(|b| !b.is_ascii_whitespace())
+    } else {
+        first
+    };
+    match first {
+        Some(b'{') | Some(b'[') => return Some(Format::Json),
+        Some(_) => {}
+        None if name.ends_with(".evtx") => return Some(Format::Evtx),
+        None => {}
+    }
+    if [".json", ".jsonl", ".ndjson"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+    {
+        return Some(Format::Json);
+    }
+    Some(Format::Syslog)
+}
+
+/// True when the sample looks like binary data rather than text: a NUL
+/// byte, or more than one in ten bytes a control character other than tab,
+/// CR, LF or form feed.
+pub(crate) fn is_binary(sample: &[u8]) -> bool {
+    if memchr::memchr(0, sample).is_some() {
+        return true;
+    }
+    let control = sample
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c) || b == 0x7f)
+        .count();
+    control * 10 > sample.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_by_magic_content_and_name() {
+        let cases: &[(&[u8], &str, Option<Format>)] = &[
+            (b"ElfFile\0rest", "x.log", Some(Format::Evtx)),
+            (b"  {\"a\":1}\n", "x.log", Some(Format::Json)),
+            (b"[1,2]", "x", Some(Format::Json)),
+            (b"\xef\xbb\xbf{\"a\":1}", "x", Some(Format::Json)),
+            (
+                b"Jan  1 00:00:00 host sshd[1]: hi\n",
+                "auth.log",
+                Some(Format::Syslog),
+            ),
+            (b"", "empty.jsonl", Some(Format::Json)),
+            (b"", "empty.evtx", Some(Format::Evtx)),
+            (b"\x00\x01\x02garbage", "x.log", None),
+            (b"\x01\x02\x03\x04\x05\x06\x07\x08abc", "x.json", None),
+        ];
+        for (head, name, want) in cases {
+            assert_eq!(detect(head, name), *want, "{name}: {head:?}");
+        }
+    }
+}

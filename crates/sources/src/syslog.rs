@@ -1,0 +1,318 @@
+//! Syslog files: RFC 3164 (`auth.log`, `secure`, `messages`) and RFC 5424,
+//! parsed with `syslog_loose`.
+//!
+//! Fields of each event: `host`, `program` (the app name), `pid` (a number
+//! when numeric), `message`, and when the line has them `facility`,
+//! `severity` and `msgid`. There is no `raw` field: SigmaHQ's Linux keyword
+//! rules are written against the message, and the header's parts are
+//! fields of their own. A line that is not syslog is still an event, with
+//! the whole line as `message`; a line of binary garbage is a
+//! [`ProblemKind::Malformed`] problem instead. Empty lines are skipped.
+//!
+//! Logsource: product `linux`, service `auth` for files named like
+//! `auth.log` or `secure` (also rotated: `auth.log.1`, `secure-20240101`),
+//! `syslog` otherwise. `detect` refines by `program` (for example `sshd`).
+//!
+//! # The year of RFC 3164 lines
+//! RFC 3164 timestamps have no year. A [`YearResolver`] supplies it from a
+//! reference date (the IO layer passes the file's modification date; the
+//! parser itself reads no clock), with these rules:
+//! 1. the first dated line gets the reference year, or the year before when
+//!    its month and day fall more than a day after the reference date (a
+//!    log cannot be written after its file was last modified);
+//! 2. each following line keeps the current year, unless its month is more
+//!    than six months before the previous line's month (December then
+//!    January): then the year goes up by one.
+//!
+//! Lines are read in order (the year depends on the lines before), in
+//! blocks handed to the sink one at a time. Times without a zone are UTC.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use chrono::FixedOffset;
+use events::{Event, LogSource, Map, Meta, SourceId, Value};
+use syslog_loose::{ProcId, Variant};
+use time::OffsetDateTime;
+
+use crate::lines::{LineBlocks, LineItem, numbered_lines};
+use crate::{FileSummary, ProblemKind, ReadCtx, sniff};
+
+/// Supplies the missing year of RFC 3164 timestamps (see the module docs).
+#[derive(Debug, Clone)]
+pub struct YearResolver {
+    reference: (i32, u32, u32),
+    current: Option<(i32, u32)>,
+}
+
+impl YearResolver {
+    /// A resolver for a file last written on `year`-`month`-`day`.
+    pub fn new(year: i32, month: u32, day: u32) -> Self {
+        Self {
+            reference: (year, month, day),
+            current: None,
+        }
+    }
+
+    /// The year of a line dated `month` (1-12) and `day`.
+    pub fn resolve(&mut self, month: u32, day: u32) -> i32 {
+        let year = match self.current {
+            None => {
+                let (year, ref_month, ref_day) = self.reference;
+                if (month, day) > (ref_month, ref_day + 1) {
+                    year - 1
+                } else {
+                    year
+                }
+            }
+            Some((year, last_month)) if month + 6 < last_month => year + 1,
+            Some((year, _)) => year,
+        };
+        self.current = Some((year, month));
+        year
+    }
+}
+
+/// The logsource of a syslog file, from its name.
+pub(crate) fn file_logsource(name: &str) -> LogSource {
+    let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let file = file.to_ascii_lowercase();
+    if file.starts_with("auth.log") || file.starts_with("secure") || file.contains("_auth.log") {
+        LogSource::service("linux", "auth")
+    } else {
+        LogSource::service("linux", "syslog")
+    }
+}
+
+/// Reads a syslog file line by line.
+pub(crate) fn read(
+    ctx: &ReadCtx<'_>,
+    mtime: Option<std::time::SystemTime>,
+    sink: &(dyn Fn(Vec<Event>) + Sync),
+    summary: &mut FileSummary,
+) {
+    let (reader, len) = match ctx.open() {
+        Ok(opened) => opened,
+        Err(error) => {
+            summary
+                .problems
+                .push(ctx.problem("", ProblemKind::Unreadable, error.to_string()));
+            return;
+        }
+    };
+    summary.bytes = len;
+    let reference = OffsetDateTime::from(mtime.unwrap_or_else(std::time::SystemTime::now));
+    let mut years = YearResolver::new(
+        reference.year(),
+        u32::from(u8::from(reference.month())),
+        u32::from(reference.day()),
+    );
+    let logsource = file_logsource(ctx.name);
+    for item in LineBlocks::new(reader) {
+        match item {
+            LineItem::Block { first_line, data } => {
+                let mut batch = Vec::new();
+                for (number, line) in numbered_lines(first_line, &data) {
+                    if line.trim_ascii().is_empty() {
+                        continue;
+                    }
+                    if sniff::is_binary(line) {
+                        summary.problems.push(ctx.problem(
+                            format!("line {number}"),
+                            ProblemKind::Malformed,
+                            "binary data, not a log line",
+                        ));
+                        continue;
+                    }
+                    let text = String::from_utf8_lossy(line);
+                    batch.push(parse_syslog_line(
+                        &text,
+                        &mut years,
+                        &ctx.source,
+                        number,
+                        logsource,
+                    ));
+                }
+                if !batch.is_empty() {
+                    summary.events += batch.len() as u64;
+                    sink(batch);
+                }
+            }
+            LineItem::Oversized { line, len } => summary.problems.push(ctx.problem(
+                format!("line {line}"),
+                ProblemKind::Oversized,
+                format!(
+                    "line of {len} bytes is over the {} byte limit; skipped",
+                    crate::MAX_LINE_LEN
+                ),
+            )),
+            LineItem::Failed { line, error } => summary.problems.push(ctx.problem(
+                format!("line {line}"),
+                ProblemKind::Unreadable,
+                error.to_string(),
+            )),
+        }
+    }
+}
+
+/// Parses one syslog line into an event numbered `line_number`, taking the
+/// year of RFC 3164 dates from `years`.
+pub fn parse_syslog_line(
+    line: &str,
+    years: &mut YearResolver,
+    source: &SourceId,
+    line_number: u64,
+    logsource: LogSource,
+) -> Event {
+    let cell = RefCell::new(std::mem::replace(years, YearResolver::new(0, 1, 1)));
+    let get_year =
+        |(month, day, _, _, _): (u32, u32, u32, u32, u32)| cell.borrow_mut().resolve(month, day);
+    let message = syslog_loose::parse_message_with_year_tz(
+        line,
+        get_year,
+        FixedOffset::east_opt(0),
+        Variant::Either,
+    );
+    *years = cell.into_inner();
+
+    let mut fields = Map::new();
+    let mut meta = Meta::new(Arc::clone(source), line_number);
+    meta.logsource = logsource;
+    let parsed =
+        message.timestamp.is_some() || message.hostname.is_some() || message.appname.is_some();
+    if !parsed {
+        fields.insert("message".to_owned(), Value::from(line.trim()));
+        return Event::new(meta, fields);
+    }
+    if let Some(host) = message.hostname {
+        fields.insert("host".to_owned(), Value::from(host));
+        meta.host = Some(host.to_owned());
+    }
+    if let Some(program) = message.appname {
+        fields.insert("program".to_owned(), Value::from(program));
+    }
+    match message.procid {
+        Some(ProcId::PID(pid)) => {
+            fields.insert("pid".to_owned(), Value::from(pid));
+        }
+        Some(ProcId::Name(name)) => {
+            fields.insert("pid".to_owned(), Value::from(name));
+        }
+        None => {}
+    }
+    if let Some(facility) = message.facility {
+        fields.insert("facility".to_owned(), Value::from(facility.as_str()));
+    }
+    if let Some(severity) = message.severity {
+        fields.insert("severity".to_owned(), Value::from(severity.as_str()));
+    }
+    if let Some(msgid) = message.msgid {
+        fields.insert("msgid".to_owned(), Value::from(msgid));
+    }
+    fields.insert("message".to_owned(), Value::from(message.msg));
+    meta.timestamp = message.timestamp.and_then(|t| {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.timestamp_nanos_opt()?)).ok()
+    });
+    Event::new(meta, fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn parse(line: &str, years: &mut YearResolver) -> Event {
+        parse_syslog_line(
+            line,
+            years,
+            &Arc::from("auth.log"),
+            1,
+            LogSource::service("linux", "auth"),
+        )
+    }
+
+    #[test]
+    fn rfc3164_sshd_line() {
+        let mut years = YearResolver::new(2024, 6, 1);
+        let e = parse(
+            "Mar  3 10:15:02 web1 sshd[2211]: Failed password for root from 10.0.0.5 port 4242 ssh2",
+            &mut years,
+        );
+        assert_eq!(e.fields["host"], json!("web1"));
+        assert_eq!(e.fields["program"], json!("sshd"));
+        assert_eq!(e.fields["pid"], json!(2211));
+        assert_eq!(
+            e.fields["message"],
+            json!("Failed password for root from 10.0.0.5 port 4242 ssh2")
+        );
+        assert_eq!(e.meta.host.as_deref(), Some("web1"));
+        let ts = e.meta.timestamp.expect("a time");
+        assert_eq!(
+            (ts.year(), u8::from(ts.month()), ts.day(), ts.hour()),
+            (2024, 3, 3, 10)
+        );
+    }
+
+    #[test]
+    fn rfc5424_line() {
+        let mut years = YearResolver::new(2000, 1, 1);
+        let e = parse(
+            "<34>1 2023-10-11T22:14:15.003Z mymachine.example.com su 77 ID47 - 'su root' failed",
+            &mut years,
+        );
+        assert_eq!(e.fields["host"], json!("mymachine.example.com"));
+        assert_eq!(e.fields["program"], json!("su"));
+        assert_eq!(e.fields["pid"], json!(77));
+        assert_eq!(e.fields["facility"], json!("auth"));
+        assert_eq!(e.fields["severity"], json!("crit"));
+        assert_eq!(e.fields["msgid"], json!("ID47"));
+        assert_eq!(e.fields["message"], json!("'su root' failed"));
+        assert_eq!(e.meta.timestamp.expect("a time").year(), 2023);
+    }
+
+    #[test]
+    fn text_that_is_not_syslog_keeps_the_line() {
+        let mut years = YearResolver::new(2024, 1, 1);
+        let e = parse("just some words", &mut years);
+        assert_eq!(e.fields.get("message"), Some(&json!("just some words")));
+    }
+
+    #[test]
+    fn year_rolls_over_from_december_to_january() {
+        // File last written on 5 January 2025: December lines are 2024.
+        let mut years = YearResolver::new(2025, 1, 5);
+        let dates = [(12, 30), (12, 31), (1, 1), (1, 4), (1, 4)];
+        let got: Vec<i32> = dates.iter().map(|(m, d)| years.resolve(*m, *d)).collect();
+        assert_eq!(got, [2024, 2024, 2025, 2025, 2025]);
+
+        // Small steps back (out-of-order lines) do not change the year.
+        let mut years = YearResolver::new(2025, 8, 1);
+        let got: Vec<i32> = [(5, 1), (4, 30), (6, 1)]
+            .iter()
+            .map(|(m, d)| years.resolve(*m, *d))
+            .collect();
+        assert_eq!(got, [2025, 2025, 2025]);
+
+        // Through the parser: the event times follow.
+        let mut years = YearResolver::new(2025, 1, 5);
+        let a = parse("Dec 31 23:59:59 h cron[1]: a", &mut years);
+        let b = parse("Jan  1 00:00:01 h cron[1]: b", &mut years);
+        assert_eq!(a.meta.timestamp.expect("time").year(), 2024);
+        assert_eq!(b.meta.timestamp.expect("time").year(), 2025);
+    }
+
+    #[test]
+    fn service_comes_from_the_file_name() {
+        assert_eq!(file_logsource("/var/log/auth.log.1").service, Some("auth"));
+        assert_eq!(
+            file_logsource("/var/log/secure-20240101").service,
+            Some("auth")
+        );
+        assert_eq!(
+            file_logsource("/x/elastic_examples_suspicious_login_auth.log").service,
+            Some("auth")
+        );
+        assert_eq!(file_logsource("/var/log/messages").service, Some("syslog"));
+    }
+}
