@@ -100,7 +100,7 @@ pub(crate) fn incident_visible(q: &mut Sql, v: &Viewer, alias: &str) {
     }
     q.push("(");
     if v.role == Role::Admin {
-        q.push(alias).push(".sensitive = FALSE OR ");
+        q.push(alias).push(".sensitive = 0 OR ");
     }
     q.push(alias)
         .push(".id IN (SELECT p.incident_id FROM incident_participants p WHERE p.user_id = ")

@@ -18,6 +18,7 @@
 pub mod access;
 pub mod alert;
 pub mod audit;
+mod backend;
 pub mod enums;
 pub mod ids;
 pub mod incident;
@@ -61,8 +62,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
 
 /// [`open`] with explicit options.
 pub async fn open_with(url: &str, options: StoreOptions) -> Result<Arc<dyn Store>> {
-    let _ = (url, options);
-    Err(StoreError::Unsupported("store backends are being written"))
+    Ok(Arc::new(backend::SqlStore::open(url, options).await?))
 }
 
 /// The default SQLite database path inside a data directory:

@@ -1,0 +1,321 @@
+//! The SQL backend behind [`crate::Store`]: one implementation for SQLite
+//! and PostgreSQL through sqlx's `Any` driver. The schema uses only integer
+//! and text columns (times are unix microseconds) so one query text runs on
+//! both; each database has its own migrations directory.
+//!
+//! SQLite runs in WAL mode with `busy_timeout` and `foreign_keys=on`, one
+//! writer connection and a pool of readers. Every write transaction first
+//! touches the audit chain head row, which serialises writers (a row lock on
+//! PostgreSQL, the write lock on SQLite) so the hash chain never forks.
+
+mod ops;
+mod rows;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration as StdDuration;
+
+use serde_json::Value;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, FromRow, Transaction};
+use time::OffsetDateTime;
+
+use crate::access::Viewer;
+use crate::audit::{AuditEntry, unix_micros};
+use crate::ids::IncidentId;
+use crate::query::{Arg, Sql};
+use crate::store::{Backend, Result, StoreError, StoreOptions};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A write transaction.
+pub(crate) type Tx = Transaction<'static, Any>;
+
+/// The SQL store.
+pub(crate) struct SqlStore {
+    backend: Backend,
+    writer: AnyPool,
+    reader: AnyPool,
+    options: StoreOptions,
+    data_dir: PathBuf,
+}
+
+/// Where a URL points.
+enum Target {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+fn parse_target(url: &str) -> Result<Target> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Target::Postgres(url.to_owned()));
+    }
+    let path = if let Some(rest) = url.strip_prefix("sqlite://") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("sqlite:") {
+        rest
+    } else if url.contains("://") {
+        return Err(StoreError::UnsupportedUrl(url.to_owned()));
+    } else {
+        url
+    };
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Err(StoreError::UnsupportedUrl(url.to_owned()));
+    }
+    Ok(Target::Sqlite(PathBuf::from(path)))
+}
+
+impl SqlStore {
+    /// Opens the store and runs migrations.
+    pub(crate) async fn open(url: &str, options: StoreOptions) -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        match parse_target(url)? {
+            Target::Sqlite(path) => Self::open_sqlite(&path, options).await,
+            Target::Postgres(url) => Self::open_postgres(&url, options).await,
+        }
+    }
+
+    async fn open_sqlite(path: &Path, options: StoreOptions) -> Result<SqlStore> {
+        let io = |source| StoreError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+        let abs = std::path::absolute(path).map_err(io)?;
+        let url = format!("sqlite://{}?mode=rwc", abs.display());
+        let writer = AnyPoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(StdDuration::from_secs(60))
+            .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, true)))
+            .connect(&url)
+            .await?;
+        SQLITE_MIGRATIONS.run(&writer).await?;
+        let reader = AnyPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(StdDuration::from_secs(60))
+            .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, false)))
+            .connect(&url)
+            .await?;
+        let data_dir = options.data_dir.clone().unwrap_or(dir);
+        Ok(SqlStore {
+            backend: Backend::Sqlite,
+            writer,
+            reader,
+            options,
+            data_dir,
+        })
+    }
+
+    async fn open_postgres(url: &str, options: StoreOptions) -> Result<SqlStore> {
+        let pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections.max(2))
+            .acquire_timeout(StdDuration::from_secs(60))
+            .connect(url)
+            .await?;
+        POSTGRES_MIGRATIONS.run(&pool).await?;
+        let data_dir = options
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("watchpost-data"));
+        Ok(SqlStore {
+            backend: Backend::Postgres,
+            writer: pool.clone(),
+            reader: pool,
+            options,
+            data_dir,
+        })
+    }
+
+    /// Begins a write transaction holding the audit chain lock.
+    pub(crate) async fn begin(&self) -> Result<Tx> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+}
+
+/// Per-connection SQLite settings; the writer also switches the file to WAL.
+async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection, writer: bool) -> Result<(), sqlx::Error> {
+    if writer {
+        conn.execute("PRAGMA journal_mode = WAL").await?;
+    }
+    conn.execute("PRAGMA busy_timeout = 10000").await?;
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    conn.execute("PRAGMA synchronous = NORMAL").await?;
+    Ok(())
+}
+
+/// Binds a [`Sql`]'s arguments to a query.
+fn bind_args<'q>(
+    mut q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
+    args: &[Arg],
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+    for a in args {
+        q = match a {
+            Arg::Text(s) => q.bind(s.clone()),
+            Arg::Int(i) => q.bind(*i),
+            Arg::Bool(b) => q.bind(i64::from(*b)),
+            Arg::NullText => q.bind(None::<String>),
+            Arg::NullInt => q.bind(None::<i64>),
+        };
+    }
+    q
+}
+
+fn bind_args_as<'q, T>(
+    mut q: sqlx::query::QueryAs<'q, Any, T, sqlx::any::AnyArguments>,
+    args: &[Arg],
+) -> sqlx::query::QueryAs<'q, Any, T, sqlx::any::AnyArguments> {
+    for a in args {
+        q = match a {
+            Arg::Text(s) => q.bind(s.clone()),
+            Arg::Int(i) => q.bind(*i),
+            Arg::Bool(b) => q.bind(i64::from(*b)),
+            Arg::NullText => q.bind(None::<String>),
+            Arg::NullInt => q.bind(None::<i64>),
+        };
+    }
+    q
+}
+
+/// Runs a statement; returns rows affected.
+pub(crate) async fn exec<'e, E>(e: E, sql: &Sql) -> Result<u64>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let q = bind_args(sqlx::query(AssertSqlSafe(sql.text.clone())), &sql.args);
+    Ok(q.execute(e).await?.rows_affected())
+}
+
+/// Fetches all rows as `T`.
+pub(crate) async fn fetch_all<'e, E, T>(e: E, sql: &Sql) -> Result<Vec<T>>
+where
+    E: Executor<'e, Database = Any>,
+    T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    let q = bind_args_as(
+        sqlx::query_as::<Any, T>(AssertSqlSafe(sql.text.clone())),
+        &sql.args,
+    );
+    Ok(q.fetch_all(e).await?)
+}
+
+/// Fetches at most one row as `T`.
+pub(crate) async fn fetch_opt<'e, E, T>(e: E, sql: &Sql) -> Result<Option<T>>
+where
+    E: Executor<'e, Database = Any>,
+    T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    let q = bind_args_as(
+        sqlx::query_as::<Any, T>(AssertSqlSafe(sql.text.clone())),
+        &sql.args,
+    );
+    Ok(q.fetch_optional(e).await?)
+}
+
+/// Current time, truncated to microseconds (the stored precision).
+pub(crate) fn now() -> OffsetDateTime {
+    from_micros(unix_micros(OffsetDateTime::now_utc()))
+}
+
+/// Unix microseconds to a time (out-of-range values clamp to the epoch).
+pub(crate) fn from_micros(m: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Optional time to its column value.
+pub(crate) fn opt_micros(t: Option<OffsetDateTime>) -> Arg {
+    Arg::from(t.map(unix_micros))
+}
+
+/// Parses a stored enum or id, mapping failure to `Corrupt`.
+pub(crate) fn parse_col<T: FromStr>(what: &str, s: &str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse()
+        .map_err(|e| StoreError::Corrupt(format!("{what} {s:?}: {e}")))
+}
+
+/// One audit append request.
+pub(crate) struct Change<'a> {
+    pub action: &'a str,
+    pub entity: &'a str,
+    pub entity_id: String,
+    pub incident_id: Option<IncidentId>,
+    pub before: Value,
+    pub after: Value,
+}
+
+#[derive(FromRow)]
+struct HeadRow {
+    seq: i64,
+    hash: String,
+}
+
+/// Appends an audit entry inside `tx` (which holds the chain lock).
+pub(crate) async fn append_audit(
+    tx: &mut Tx,
+    viewer: &Viewer,
+    at: OffsetDateTime,
+    change: Change<'_>,
+) -> Result<i64> {
+    let head: HeadRow = fetch_opt(
+        &mut **tx,
+        &Sql::new("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"),
+    )
+    .await?
+    .ok_or_else(|| StoreError::Corrupt("audit chain head row is missing".into()))?;
+    let entry = AuditEntry {
+        seq: head.seq,
+        at,
+        actor: viewer.user_id,
+        action: change.action.to_owned(),
+        entity: change.entity.to_owned(),
+        entity_id: change.entity_id,
+        incident_id: change.incident_id,
+        before: change.before,
+        after: change.after,
+        hash: String::new(),
+    };
+    let hash = entry.compute_hash(&head.hash);
+    let mut q = Sql::new(
+        "INSERT INTO audit_log (seq, at, actor, action, entity, entity_id, incident_id, before_json, after_json, hash) VALUES (",
+    );
+    q.bind(entry.seq)
+        .push(", ")
+        .bind(unix_micros(entry.at))
+        .push(", ")
+        .bind(entry.actor.to_string())
+        .push(", ")
+        .bind(entry.action.clone())
+        .push(", ")
+        .bind(entry.entity.clone())
+        .push(", ")
+        .bind(entry.entity_id.clone())
+        .push(", ")
+        .bind(entry.incident_id.map(|i| i.to_string()))
+        .push(", ")
+        .bind(entry.before.to_string())
+        .push(", ")
+        .bind(entry.after.to_string())
+        .push(", ")
+        .bind(hash.clone())
+        .push(")");
+    exec(&mut **tx, &q).await?;
+    let mut q = Sql::new("UPDATE audit_head SET hash = ");
+    q.bind(hash).push(" WHERE id = 1");
+    exec(&mut **tx, &q).await?;
+    Ok(entry.seq)
+}

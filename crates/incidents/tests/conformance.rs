@@ -1,0 +1,1477 @@
+//! The store conformance suite: every case runs against SQLite (temp dir)
+//! and real PostgreSQL (a fresh database per test, from
+//! `WATCHPOST_TEST_PG_URL`).
+
+use watchpost_incidents as incidents;
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Cast, Ctx, cast, user};
+use incidents::*;
+use time::{Duration, OffsetDateTime};
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+fn report(category: Category, sensitive: bool, text: &str) -> NewReport {
+    NewReport {
+        channel: Channel::Web,
+        category,
+        description: text.into(),
+        occurred_at: None,
+        location: None,
+        sensitive,
+        anonymous: false,
+        attachments: vec![],
+    }
+}
+
+fn manual(title: &str, severity: Severity) -> NewIncident {
+    NewIncident {
+        title: title.into(),
+        description: format!("{title} description"),
+        category: Category::SecurityIncident,
+        severity,
+        sensitive: false,
+        occurred_at: None,
+        detected_at: None,
+        reported_at: None,
+    }
+}
+
+fn impact() -> Impact {
+    Impact {
+        confidentiality: ImpactLevel::Low,
+        integrity: ImpactLevel::None,
+        availability: ImpactLevel::Medium,
+        affected_assets: vec!["web-1".into()],
+        affected_users: vec![],
+        affected_data: vec![],
+        summary: "limited".into(),
+    }
+}
+
+fn alert(rule: &str, user: &str, at: OffsetDateTime) -> NewAlert {
+    NewAlert {
+        rule_id: rule.into(),
+        rule_title: format!("Rule {rule}"),
+        level: AlertLevel::High,
+        entities: BTreeMap::from([("user".to_owned(), user.to_owned())]),
+        evidence: vec![serde_json::json!({"EventID": 4625, "user": user})],
+        policy: Some("brute_force".into()),
+        detected_at: at,
+    }
+}
+
+fn sys() -> Viewer {
+    Viewer::system()
+}
+
+async fn all_audit(store: &dyn Store, v: &Viewer) -> Vec<AuditEntry> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.list_audit(v, after, 1000).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        out.extend(page);
+    }
+    out
+}
+
+/// Drives a fresh incident into `status` through legal moves.
+async fn incident_in(store: &dyn Store, v: &Viewer, status: Status) -> IncidentId {
+    let i = store
+        .create_incident(v, manual("lifecycle", Severity::Sev3))
+        .await
+        .unwrap();
+    match status {
+        Status::Triage => {}
+        Status::Closed => {
+            store
+                .close_incident(v, i.id, Resolution::FalsePositive, Some(impact()), None)
+                .await
+                .unwrap();
+        }
+        Status::Merged => {
+            let t = store
+                .create_incident(v, manual("target", Severity::Sev3))
+                .await
+                .unwrap();
+            store.merge_incidents(v, i.id, t.id).await.unwrap();
+        }
+        s => {
+            store.transition_incident(v, i.id, s, None).await.unwrap();
+        }
+    }
+    i.id
+}
+
+mod cases {
+    use super::*;
+
+    pub async fn migration_from_empty(ctx: &Ctx) {
+        let s = &*ctx.store;
+        assert_eq!(s.count_users(&sys()).await.unwrap(), 0);
+        let r = s.verify_audit(&sys()).await.unwrap();
+        assert_eq!(
+            r,
+            AuditReport {
+                entries: 0,
+                fault: None
+            }
+        );
+        let pool = ctx.raw().await;
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(n, 1, "one migration applied");
+        pool.close().await;
+        // Reopening runs no migration twice and keeps data.
+        user(s, "first", Role::Admin).await;
+        let again = incidents::open_with(
+            &ctx.url,
+            StoreOptions {
+                data_dir: Some(ctx.dir.path().to_owned()),
+                ..StoreOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(again.count_users(&sys()).await.unwrap(), 1);
+    }
+
+    pub async fn every_lifecycle_move(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let v = &c.responder;
+        for &from in Status::ALL {
+            for &to in Status::ALL {
+                let id = incident_in(s, v, from).await;
+                // Satisfy closing preconditions so the graph alone decides.
+                if from.is_open() {
+                    s.set_impact(v, id, impact()).await.unwrap();
+                    s.set_resolution(v, id, Resolution::TruePositiveNoImpact)
+                        .await
+                        .unwrap();
+                }
+                let r = s.transition_incident(v, id, to, None).await;
+                let legal = Incident::can_move(from, to);
+                assert_eq!(r.is_ok(), legal, "{from} -> {to}: {r:?}");
+                let now = s.get_incident(v, id).await.unwrap().incident.status;
+                assert_eq!(now, if legal { to } else { from }, "{from} -> {to}");
+                if !legal {
+                    assert!(
+                        matches!(r, Err(StoreError::Domain(_))),
+                        "{from} -> {to}: {r:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    pub async fn closing_requires_impact_and_resolution(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let v = &c.responder;
+        let i = s
+            .create_incident(v, manual("close me", Severity::Sev2))
+            .await
+            .unwrap();
+        let e = s
+            .transition_incident(v, i.id, Status::Closed, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, StoreError::Domain(DomainError::CloseRequiresImpact)),
+            "{e}"
+        );
+        s.set_impact(v, i.id, impact()).await.unwrap();
+        let e = s
+            .transition_incident(v, i.id, Status::Closed, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, StoreError::Domain(DomainError::CloseRequiresResolution)),
+            "{e}"
+        );
+        // close_incident without impact on an incident lacking one is refused
+        // atomically (resolution not written).
+        let j = s
+            .create_incident(v, manual("other", Severity::Sev2))
+            .await
+            .unwrap();
+        let e = s
+            .close_incident(v, j.id, Resolution::Duplicate, None, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, StoreError::Domain(DomainError::CloseRequiresImpact)),
+            "{e}"
+        );
+        assert_eq!(
+            s.get_incident(v, j.id).await.unwrap().incident.resolution,
+            None
+        );
+        let closed = s
+            .close_incident(v, i.id, Resolution::TruePositiveImpact, None, None)
+            .await
+            .unwrap();
+        assert_eq!(closed.status, Status::Closed);
+        assert!(closed.times.closed_at.is_some() && closed.times.resolved_at.is_some());
+        let e = s.set_impact(v, i.id, impact()).await.unwrap_err();
+        assert!(
+            matches!(e, StoreError::Domain(DomainError::Terminal(Status::Closed))),
+            "{e}"
+        );
+    }
+
+    pub async fn backdating_never_gives_negative_metrics(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let v = &c.responder;
+        let t = now();
+        let mut new = manual("backdated", Severity::Sev1);
+        new.reported_at = Some(t - Duration::days(10));
+        new.occurred_at = Some(t - Duration::days(30));
+        let i = s.create_incident(v, new).await.unwrap();
+        // Acknowledging before it was reported is refused.
+        let e = s
+            .transition_incident(v, i.id, Status::Investigating, Some(t - Duration::days(20)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, StoreError::Domain(DomainError::TimeOrder { .. })),
+            "{e}"
+        );
+        s.transition_incident(v, i.id, Status::Investigating, Some(t - Duration::days(9)))
+            .await
+            .unwrap();
+        // A later phase can't be dated before the acknowledgement either.
+        let e = s
+            .transition_incident(
+                v,
+                i.id,
+                Status::Recovered,
+                Some(t - Duration::days(9) - Duration::hours(1)),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, StoreError::Domain(DomainError::TimeOrder { .. })),
+            "{e}"
+        );
+        s.transition_incident(v, i.id, Status::Recovered, Some(t - Duration::days(8)))
+            .await
+            .unwrap();
+        // A future time is refused.
+        let e = s
+            .close_incident(
+                v,
+                i.id,
+                Resolution::FalsePositive,
+                Some(impact()),
+                Some(t + Duration::days(1)),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Invalid(_)), "{e}");
+        // A report about something that happened long ago.
+        let mut old = report(Category::Theft, false, "laptop stolen last year");
+        old.occurred_at = Some(t - Duration::days(400));
+        let r = s.file_report(&c.reporter_a, old).await.unwrap();
+        s.transition_incident(v, r.incident_id, Status::Investigating, None)
+            .await
+            .unwrap();
+        // A row edited behind the store's back (acknowledged before reported).
+        let j = s
+            .create_incident(v, manual("edited", Severity::Sev4))
+            .await
+            .unwrap();
+        s.transition_incident(v, j.id, Status::Investigating, None)
+            .await
+            .unwrap();
+        ctx.raw_exec(&format!(
+            "UPDATE incidents SET acknowledged_at = reported_at - 3600000000 WHERE id = '{}'",
+            j.id
+        ))
+        .await;
+        let m = s
+            .metrics(
+                v,
+                MetricsQuery {
+                    from: t - Duration::days(30),
+                    to: t + Duration::days(1),
+                },
+            )
+            .await
+            .unwrap();
+        let sev1 = m.by_severity.iter().find(|r| r.key == "SEV1").unwrap();
+        assert_eq!(sev1.count, 1);
+        assert_eq!(sev1.tta_mean_secs, Some(86_400.0), "TTA = 1 day");
+        assert_eq!(sev1.ttr_mean_secs, Some(2.0 * 86_400.0), "TTR = 2 days");
+        for row in m.by_severity.iter().chain(&m.by_category).chain([&m.total]) {
+            for x in [
+                row.tta_mean_secs,
+                row.tta_p50_secs,
+                row.ttr_mean_secs,
+                row.ttr_p50_secs,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                assert!(x >= 0.0, "negative duration in {row:?}");
+            }
+        }
+        let sev4 = m.by_severity.iter().find(|r| r.key == "SEV4").unwrap();
+        assert_eq!(sev4.tta_mean_secs, Some(0.0), "clamped, not negative");
+    }
+
+    pub async fn alerts_group_within_window(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let v = &cast(s).await.responder;
+        let t = now() - Duration::days(1);
+        let a = s.ingest_alert(v, alert("r1", "bob", t)).await.unwrap();
+        assert_eq!(a.disposition, AlertDisposition::Opened);
+        let b = s
+            .ingest_alert(v, alert("r1", "bob", t + Duration::minutes(30)))
+            .await
+            .unwrap();
+        let c = s
+            .ingest_alert(v, alert("r1", "bob", t + Duration::minutes(80)))
+            .await
+            .unwrap();
+        assert_eq!(b.disposition, AlertDisposition::Grouped);
+        assert_eq!(
+            c.disposition,
+            AlertDisposition::Grouped,
+            "window counts from the last alert"
+        );
+        assert_eq!(b.incident_id, a.incident_id);
+        assert_eq!(c.incident_id, a.incident_id);
+        let iid = a.incident_id.unwrap();
+        let d = s.get_incident(v, iid).await.unwrap();
+        assert_eq!(d.incident.alert_count, 3);
+        assert_eq!(d.alerts.len(), 3);
+        assert_eq!(d.incident.severity, Severity::Sev2);
+        // Other entity, other rule: new incidents.
+        let e = s.ingest_alert(v, alert("r1", "carol", t)).await.unwrap();
+        let f = s.ingest_alert(v, alert("r2", "bob", t)).await.unwrap();
+        assert_eq!(e.disposition, AlertDisposition::Opened);
+        assert_eq!(f.disposition, AlertDisposition::Opened);
+        assert_ne!(e.incident_id, a.incident_id);
+        assert_ne!(f.incident_id, a.incident_id);
+        // Outside the window: new incident.
+        let g = s
+            .ingest_alert(v, alert("r1", "bob", t + Duration::minutes(200)))
+            .await
+            .unwrap();
+        assert_eq!(g.disposition, AlertDisposition::Opened);
+        // A closed incident no longer takes alerts.
+        s.close_incident(
+            v,
+            g.incident_id.unwrap(),
+            Resolution::FalsePositive,
+            Some(impact()),
+            None,
+        )
+        .await
+        .unwrap();
+        let h = s
+            .ingest_alert(v, alert("r1", "bob", t + Duration::minutes(201)))
+            .await
+            .unwrap();
+        assert_eq!(h.disposition, AlertDisposition::Opened);
+        assert_ne!(h.incident_id, g.incident_id);
+        let n = s
+            .count_incidents(v, &IncidentFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(n, 5);
+        // Dismissing a grouped alert lowers the count.
+        s.dismiss_alert(v, b.alert_id, "noise").await.unwrap();
+        assert_eq!(
+            s.get_incident(v, iid).await.unwrap().incident.alert_count,
+            2
+        );
+        let custom = StoreOptions {
+            group_window: Duration::minutes(5),
+            ..StoreOptions::default()
+        };
+        assert_eq!(custom.group_window, Duration::minutes(5));
+    }
+
+    pub async fn suppression_rules(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let v = &c.responder;
+        let t = now();
+        let rule = s
+            .create_suppression(
+                v,
+                NewSuppression {
+                    rule_id: "r1".into(),
+                    entities: BTreeMap::from([("user".to_owned(), "svc-backup".to_owned())]),
+                    reason: "known job".into(),
+                    expires_at: Some(t + Duration::days(1)),
+                },
+            )
+            .await
+            .unwrap();
+        s.create_suppression(
+            v,
+            NewSuppression {
+                rule_id: "r2".into(),
+                entities: BTreeMap::new(),
+                reason: "expired".into(),
+                expires_at: Some(t - Duration::minutes(1)),
+            },
+        )
+        .await
+        .unwrap();
+        let before = s
+            .count_incidents(v, &IncidentFilter::default())
+            .await
+            .unwrap();
+        let a = s
+            .ingest_alert(v, alert("r1", "svc-backup", t))
+            .await
+            .unwrap();
+        assert_eq!(a.disposition, AlertDisposition::Suppressed);
+        assert_eq!(a.incident_id, None);
+        assert_eq!(
+            s.count_incidents(v, &IncidentFilter::default())
+                .await
+                .unwrap(),
+            before
+        );
+        let stored = s.get_alert(v, a.alert_id).await.unwrap();
+        assert_eq!(stored.suppressed_by, Some(rule.id));
+        let b = s.ingest_alert(v, alert("r1", "alice", t)).await.unwrap();
+        assert_eq!(
+            b.disposition,
+            AlertDisposition::Opened,
+            "entity does not match"
+        );
+        let e = s.ingest_alert(v, alert("r2", "alice", t)).await.unwrap();
+        assert_eq!(e.disposition, AlertDisposition::Opened, "expired rule");
+        let listed = s
+            .list_alerts(
+                v,
+                &AlertFilter {
+                    disposition: Some(AlertDisposition::Suppressed),
+                    ..Default::default()
+                },
+                &PageRequest::first(50),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            listed.items.iter().map(|a| a.id).collect::<Vec<_>>(),
+            vec![a.alert_id]
+        );
+        // Promote the suppressed alert into an incident.
+        let inc = s.promote_alert(v, a.alert_id).await.unwrap();
+        assert_eq!(
+            s.get_alert(v, a.alert_id).await.unwrap().incident_id,
+            Some(inc.id)
+        );
+        assert!(matches!(
+            s.promote_alert(v, a.alert_id).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(s.list_suppressions(v).await.unwrap().len(), 2);
+        s.delete_suppression(v, rule.id).await.unwrap();
+        let again = s
+            .ingest_alert(v, alert("r1", "svc-backup", t + Duration::hours(3)))
+            .await
+            .unwrap();
+        assert_ne!(again.disposition, AlertDisposition::Suppressed);
+        // Reporters can't ingest or see alerts.
+        assert!(matches!(
+            s.ingest_alert(&c.reporter_a, alert("r9", "x", t)).await,
+            Err(StoreError::Forbidden(_))
+        ));
+        assert!(matches!(
+            s.get_alert(&c.reporter_a, b.alert_id).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    pub async fn manual_merge_moves_links(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let v = &c.responder;
+        let r1 = s
+            .file_report(&c.reporter_a, report(Category::Theft, false, "bike gone"))
+            .await
+            .unwrap();
+        let r2 = s
+            .file_report(
+                &c.reporter_b,
+                report(Category::Harassment, false, "messages"),
+            )
+            .await
+            .unwrap();
+        let t = now();
+        let al = s.ingest_alert(v, alert("r1", "bob", t)).await.unwrap();
+        s.link_alert(v, r1.incident_id, al.alert_id).await.unwrap();
+        s.add_participant(v, r2.incident_id, c.admin.user_id)
+            .await
+            .unwrap();
+        let target = s
+            .merge_incidents(v, r2.incident_id, r1.incident_id)
+            .await
+            .unwrap();
+        assert!(
+            target.sensitive,
+            "a sensitive source makes the target sensitive"
+        );
+        assert_eq!(target.alert_count, 1);
+        let src = s.get_incident(v, r2.incident_id).await.unwrap().incident;
+        assert_eq!(src.status, Status::Merged);
+        assert_eq!(src.merged_into, Some(r1.incident_id));
+        let d = s.get_incident(v, r1.incident_id).await.unwrap();
+        let mut ids: Vec<_> = d.reports.iter().map(|r| r.id).collect();
+        ids.sort();
+        let mut want = vec![r1.id, r2.id];
+        want.sort();
+        assert_eq!(ids, want);
+        assert!(
+            d.participants.contains(&c.admin.user_id),
+            "participants move"
+        );
+        assert_eq!(
+            s.get_report(&c.reporter_b, r2.id)
+                .await
+                .unwrap()
+                .incident_id,
+            r1.incident_id
+        );
+        // Merged is terminal; merging into a merged or into itself is refused.
+        assert!(matches!(
+            s.transition_incident(v, r2.incident_id, Status::Investigating, None)
+                .await,
+            Err(StoreError::Domain(DomainError::Terminal(Status::Merged)))
+        ));
+        let x = s
+            .create_incident(v, manual("x", Severity::Sev4))
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.merge_incidents(v, x.id, r2.incident_id).await,
+            Err(StoreError::Domain(_))
+        ));
+        assert!(matches!(
+            s.merge_incidents(v, x.id, x.id).await,
+            Err(StoreError::Domain(_))
+        ));
+        let empty_alert_count = s
+            .get_incident(v, r2.incident_id)
+            .await
+            .unwrap()
+            .incident
+            .alert_count;
+        assert_eq!(empty_alert_count, 0);
+    }
+
+    /// The need-to-know scenario: a sensitive harassment report by reporter
+    /// A, checked for every role on get, list, search, count, metrics,
+    /// reports, alerts and audit.
+    pub async fn sensitive_visibility_per_role(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let t0 = now() - Duration::seconds(5);
+        let mut secret = report(
+            Category::Harassment,
+            false,
+            "zebracorn remarks by a manager",
+        );
+        secret.location = Some("floor 3".into());
+        let r = s.file_report(&c.reporter_a, secret).await.unwrap();
+        assert!(r.sensitive, "harassment is always sensitive");
+        let iid = r.incident_id;
+        s.add_note(&c.finance, iid, "finance-ops note")
+            .await
+            .unwrap();
+        // Plus an ordinary incident everyone with incident access sees.
+        let plain = s
+            .file_report(
+                &c.reporter_b,
+                report(Category::Theft, false, "stolen zebracorn mug"),
+            )
+            .await
+            .unwrap();
+        s.transition_incident(&c.responder, iid, Status::Investigating, None)
+            .await
+            .unwrap();
+        let all = IncidentFilter::default();
+        let search = IncidentFilter {
+            text: Some("ZEBRACORN".into()),
+            ..Default::default()
+        };
+        let period = MetricsQuery {
+            from: t0,
+            to: now() + Duration::minutes(1),
+        };
+        let page = PageRequest::first(100);
+
+        struct Want {
+            who: &'static str,
+            sees_secret: bool,
+            incidents: i64,
+            reports: usize,
+        }
+        let cases = [
+            (
+                c.responder,
+                Want {
+                    who: "responder",
+                    sees_secret: true,
+                    incidents: 2,
+                    reports: 2,
+                },
+            ),
+            (
+                c.finance,
+                Want {
+                    who: "finance-ops",
+                    sees_secret: true,
+                    incidents: 2,
+                    reports: 2,
+                },
+            ),
+            (
+                c.reporter_a,
+                Want {
+                    who: "reporter A",
+                    sees_secret: true,
+                    incidents: 1,
+                    reports: 1,
+                },
+            ),
+            (
+                c.reporter_b,
+                Want {
+                    who: "reporter B",
+                    sees_secret: false,
+                    incidents: 1,
+                    reports: 1,
+                },
+            ),
+            (
+                c.admin,
+                Want {
+                    who: "admin",
+                    sees_secret: false,
+                    incidents: 1,
+                    reports: 1,
+                },
+            ),
+        ];
+        for (v, w) in &cases {
+            let got = s.get_incident(v, iid).await;
+            assert_eq!(got.is_ok(), w.sees_secret, "{}: get {got:?}", w.who);
+            if !w.sees_secret {
+                assert!(
+                    matches!(got, Err(StoreError::NotFound(_))),
+                    "{}: not found, never forbidden",
+                    w.who
+                );
+            }
+            let listed = s.list_incidents(v, &all, &page).await.unwrap();
+            assert_eq!(
+                listed.items.iter().any(|i| i.id == iid),
+                w.sees_secret,
+                "{}: list",
+                w.who
+            );
+            assert_eq!(
+                listed.items.len() as i64,
+                w.incidents,
+                "{}: list size",
+                w.who
+            );
+            let found = s.list_incidents(v, &search, &page).await.unwrap();
+            assert_eq!(
+                found.items.iter().any(|i| i.id == iid),
+                w.sees_secret,
+                "{}: search",
+                w.who
+            );
+            assert_eq!(
+                s.count_incidents(v, &all).await.unwrap(),
+                w.incidents,
+                "{}: count",
+                w.who
+            );
+            assert_eq!(
+                s.count_incidents(v, &search).await.unwrap(),
+                w.incidents,
+                "{}: search count",
+                w.who
+            );
+            let m = s.metrics(v, period).await.unwrap();
+            assert_eq!(m.total.count, w.incidents, "{}: metrics", w.who);
+            assert_eq!(
+                m.by_category.iter().any(|r| r.key == "harassment"),
+                w.sees_secret,
+                "{}: metrics by category",
+                w.who
+            );
+            let rep = s.get_report(v, r.id).await;
+            assert_eq!(rep.is_ok(), w.sees_secret, "{}: get report", w.who);
+            let reps = s
+                .list_reports(v, &ReportFilter::default(), &page)
+                .await
+                .unwrap();
+            assert_eq!(reps.items.len(), w.reports, "{}: list reports", w.who);
+            assert_eq!(
+                reps.items.iter().any(|x| x.id == r.id),
+                w.sees_secret,
+                "{}: report listed",
+                w.who
+            );
+            if v.role == Role::Admin || v.role == Role::Responder {
+                let audit = all_audit(s, v).await;
+                assert_eq!(
+                    audit.iter().any(|e| e.incident_id == Some(iid)),
+                    w.sees_secret,
+                    "{}: audit feed",
+                    w.who
+                );
+                assert!(
+                    audit
+                        .iter()
+                        .any(|e| e.incident_id == Some(plain.incident_id)),
+                    "{}: audit",
+                    w.who
+                );
+            } else {
+                assert!(
+                    matches!(s.list_audit(v, 0, 10).await, Err(StoreError::Forbidden(_))),
+                    "{}",
+                    w.who
+                );
+            }
+        }
+        // Reporter A sees the status of the incident but not the notes.
+        let own = s.get_report(&c.reporter_a, r.id).await.unwrap();
+        assert_eq!(own.incident_status, Status::Investigating);
+        let d = s.get_incident(&c.reporter_a, iid).await.unwrap();
+        assert!(d.notes.is_empty() && d.timeline.is_empty() && d.participants.is_empty());
+        assert_eq!(d.reports.len(), 1);
+        // A reporter never sees another reporter's plain report.
+        assert!(matches!(
+            s.get_report(&c.reporter_a, plain.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        // Finance-ops sees notes; responders see everything.
+        let d = s.get_incident(&c.finance, iid).await.unwrap();
+        assert_eq!(d.notes.len(), 1);
+        // Naming the admin as a participant makes it visible to them.
+        s.add_participant(&c.responder, iid, c.admin.user_id)
+            .await
+            .unwrap();
+        assert!(s.get_incident(&c.admin, iid).await.is_ok());
+        assert_eq!(s.count_incidents(&c.admin, &all).await.unwrap(), 2);
+        s.remove_participant(&c.responder, iid, c.admin.user_id)
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.get_incident(&c.admin, iid).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    pub async fn write_permissions(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let r = s
+            .file_report(
+                &c.reporter_a,
+                report(Category::PhysicalInjury, false, "slipped"),
+            )
+            .await
+            .unwrap();
+        let iid = r.incident_id;
+        // Reporter A can see it but may not manage it: Forbidden.
+        assert!(matches!(
+            s.transition_incident(&c.reporter_a, iid, Status::Investigating, None)
+                .await,
+            Err(StoreError::Forbidden(_))
+        ));
+        assert!(matches!(
+            s.add_note(&c.reporter_a, iid, "hi").await,
+            Err(StoreError::Forbidden(_))
+        ));
+        // Reporter B and the admin can't see it: NotFound.
+        for v in [&c.reporter_b, &c.admin] {
+            assert!(matches!(
+                s.transition_incident(v, iid, Status::Investigating, None)
+                    .await,
+                Err(StoreError::NotFound(_))
+            ));
+            assert!(matches!(
+                s.add_note(v, iid, "hi").await,
+                Err(StoreError::NotFound(_))
+            ));
+        }
+        // Finance-ops may add notes but not change status.
+        s.add_note(&c.finance, iid, "cost centre informed")
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.transition_incident(&c.finance, iid, Status::Investigating, None)
+                .await,
+            Err(StoreError::Forbidden(_))
+        ));
+        // Tasks.
+        let task = s
+            .add_task(
+                &c.responder,
+                iid,
+                NewTask {
+                    title: "fix the floor".into(),
+                    owner: Some(c.responder.user_id),
+                    due_at: Some(now() + Duration::days(2)),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.update_task(
+                &c.finance,
+                task.id,
+                TaskPatch {
+                    done: Some(true),
+                    ..Default::default()
+                }
+            )
+            .await,
+            Err(StoreError::Forbidden(_))
+        ));
+        assert!(matches!(
+            s.update_task(
+                &c.reporter_b,
+                task.id,
+                TaskPatch {
+                    done: Some(true),
+                    ..Default::default()
+                }
+            )
+            .await,
+            Err(StoreError::NotFound(_))
+        ));
+        let done = s
+            .update_task(
+                &c.responder,
+                task.id,
+                TaskPatch {
+                    done: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(done.done);
+        let d = s.get_incident(&c.responder, iid).await.unwrap();
+        assert_eq!(d.tasks, vec![done]);
+        assert_eq!(d.notes.len(), 1);
+        // Only responders clear the sensitive flag, never on always-sensitive categories.
+        assert!(matches!(
+            s.update_incident(
+                &c.responder,
+                iid,
+                IncidentPatch {
+                    sensitive: Some(false),
+                    ..Default::default()
+                }
+            )
+            .await,
+            Err(StoreError::Invalid(_))
+        ));
+        // Users: only admins create; reporters can't create incidents.
+        assert!(matches!(
+            s.create_user(
+                &c.responder,
+                NewUser {
+                    name: "eve".into(),
+                    role: Role::Admin
+                }
+            )
+            .await,
+            Err(StoreError::Forbidden(_))
+        ));
+        assert!(matches!(
+            s.create_incident(&c.reporter_a, manual("x", Severity::Sev1))
+                .await,
+            Err(StoreError::Forbidden(_))
+        ));
+        // Anonymous reports only where allowed.
+        let mut anon = report(Category::Theft, false, "anon");
+        anon.anonymous = true;
+        assert!(matches!(
+            s.file_report(&c.reporter_a, anon.clone()).await,
+            Err(StoreError::Invalid(_))
+        ));
+        anon.channel = Channel::ThirdParty;
+        let a = s.file_report(&c.reporter_a, anon).await.unwrap();
+        assert_eq!(a.reporter, None);
+        assert!(matches!(
+            s.get_report(&c.reporter_a, a.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    pub async fn audit_chain_records_every_change(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let r = s
+            .file_report(&c.reporter_a, report(Category::Harassment, true, "x"))
+            .await
+            .unwrap();
+        let v = &c.responder;
+        s.assign_incident(v, r.incident_id, Some(v.user_id))
+            .await
+            .unwrap();
+        s.transition_incident(v, r.incident_id, Status::Investigating, None)
+            .await
+            .unwrap();
+        s.add_note(&c.finance, r.incident_id, "n").await.unwrap();
+        s.update_incident(
+            v,
+            r.incident_id,
+            IncidentPatch {
+                severity: Some(Severity::Sev2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        s.close_incident(
+            v,
+            r.incident_id,
+            Resolution::TruePositiveImpact,
+            Some(impact()),
+            None,
+        )
+        .await
+        .unwrap();
+        let entries = all_audit(s, v).await;
+        let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            [
+                "user.create",
+                "user.create",
+                "user.create",
+                "user.create",
+                "user.create",
+                "report.file",
+                "incident.open",
+                "incident.assign",
+                "incident.transition",
+                "note.add",
+                "incident.update",
+                "incident.close",
+            ]
+        );
+        let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=12).collect::<Vec<_>>());
+        let t = entries
+            .iter()
+            .find(|e| e.action == "incident.transition")
+            .unwrap();
+        assert_eq!(t.before["status"], "triage");
+        assert_eq!(t.after["status"], "investigating");
+        assert_eq!(t.actor, v.user_id);
+        let n = entries.iter().find(|e| e.action == "note.add").unwrap();
+        assert_eq!(n.actor, c.finance.user_id);
+        let report = s.verify_audit(&c.admin).await.unwrap();
+        assert_eq!(
+            report,
+            AuditReport {
+                entries: 12,
+                fault: None
+            }
+        );
+        // The admin's feed omits the sensitive incident's entries.
+        let admin_feed = all_audit(s, &c.admin).await;
+        assert_eq!(admin_feed.len(), 5);
+        assert!(matches!(
+            s.verify_audit(&c.finance).await,
+            Err(StoreError::Forbidden(_))
+        ));
+    }
+
+    async fn tamper_setup(ctx: &Ctx) -> Cast {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let r = s
+            .file_report(&c.reporter_a, report(Category::Theft, false, "phone"))
+            .await
+            .unwrap();
+        s.transition_incident(&c.responder, r.incident_id, Status::Investigating, None)
+            .await
+            .unwrap();
+        assert!(s.verify_audit(&c.responder).await.unwrap().is_ok());
+        c
+    }
+
+    pub async fn tamper_edit_one_byte(ctx: &Ctx) {
+        let c = tamper_setup(ctx).await;
+        // Entry 7 is incident.open; change one byte of its JSON.
+        let n = ctx
+            .raw_exec("UPDATE audit_log SET after_json = REPLACE(after_json, '\"triage\"', '\"triagf\"') WHERE seq = 7")
+            .await;
+        assert_eq!(n, 1);
+        let r = ctx.store.verify_audit(&c.responder).await.unwrap();
+        assert_eq!(r.fault.as_ref().map(|f| f.seq), Some(7), "{r:?}");
+        // Editing a plain column is caught as well.
+        ctx.raw_exec("UPDATE audit_log SET after_json = REPLACE(after_json, '\"triagf\"', '\"triage\"') WHERE seq = 7").await;
+        assert!(
+            ctx.store.verify_audit(&c.responder).await.unwrap().is_ok(),
+            "restored"
+        );
+        ctx.raw_exec("UPDATE audit_log SET actor = REPLACE(actor, '-', '_') WHERE seq = 3")
+            .await;
+        let r = ctx.store.verify_audit(&c.responder).await.unwrap();
+        assert_eq!(r.fault.map(|f| f.seq), Some(3));
+    }
+
+    pub async fn tamper_delete_row(ctx: &Ctx) {
+        let c = tamper_setup(ctx).await;
+        assert_eq!(ctx.raw_exec("DELETE FROM audit_log WHERE seq = 4").await, 1);
+        let r = ctx.store.verify_audit(&c.responder).await.unwrap();
+        let f = r.fault.expect("deletion detected");
+        assert_eq!(f.seq, 4, "{}", f.reason);
+        assert!(f.reason.contains("missing"), "{}", f.reason);
+        // Deleting the newest entry is caught by the chain head.
+        let c2 = ctx;
+        c2.raw_exec("INSERT INTO audit_log SELECT 4, at, actor, action, entity, entity_id, incident_id, before_json, after_json, hash FROM audit_log WHERE seq = 3").await;
+        c2.raw_exec("DELETE FROM audit_log WHERE seq = 4").await;
+        c2.raw_exec("DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)")
+            .await;
+        let r = ctx.store.verify_audit(&c.responder).await.unwrap();
+        assert!(r.fault.is_some(), "tail deletion detected");
+    }
+
+    pub async fn tamper_swap_rows(ctx: &Ctx) {
+        let c = tamper_setup(ctx).await;
+        ctx.raw_exec("UPDATE audit_log SET seq = -1 WHERE seq = 2")
+            .await;
+        ctx.raw_exec("UPDATE audit_log SET seq = 2 WHERE seq = 3")
+            .await;
+        ctx.raw_exec("UPDATE audit_log SET seq = 3 WHERE seq = -1")
+            .await;
+        let r = ctx.store.verify_audit(&c.responder).await.unwrap();
+        assert_eq!(r.fault.map(|f| f.seq), Some(2));
+    }
+
+    pub async fn outbox_flow(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let sys = sys();
+        let r = s
+            .file_report(&c.reporter_a, report(Category::Harassment, false, "x"))
+            .await
+            .unwrap();
+        s.create_incident(&c.responder, manual("plain", Severity::Sev4))
+            .await
+            .unwrap();
+        let pending = s
+            .list_outbox(&sys, Some(OutboxStatus::Pending))
+            .await
+            .unwrap();
+        assert_eq!(pending.len(), 2);
+        let first = pending
+            .iter()
+            .find(|m| m.incident_id == r.incident_id)
+            .unwrap();
+        assert!(first.sensitive);
+        assert_eq!(first.kind, OutboxKind::IncidentOpened);
+        assert_eq!(first.payload["incident"]["id"], r.incident_id.to_string());
+        assert!(pending.iter().any(|m| !m.sensitive));
+        // Only the system viewer delivers.
+        assert!(matches!(
+            s.claim_outbox(&c.admin, 10, Duration::minutes(1), now())
+                .await,
+            Err(StoreError::Forbidden(_))
+        ));
+        let t = now() + Duration::seconds(1);
+        let claimed = s
+            .claim_outbox(&sys, 10, Duration::minutes(1), t)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 2);
+        assert!(
+            s.claim_outbox(&sys, 10, Duration::minutes(1), t)
+                .await
+                .unwrap()
+                .is_empty(),
+            "leased"
+        );
+        let again = s
+            .claim_outbox(&sys, 10, Duration::minutes(1), t + Duration::minutes(2))
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 2, "lease expired");
+        let (a, b) = (&again[0], &again[1]);
+        s.mark_outbox_sent(&sys, a.id, t).await.unwrap();
+        let failed = s
+            .mark_outbox_failed(&sys, b.id, "smtp down", t)
+            .await
+            .unwrap();
+        assert_eq!(failed.attempts, 1);
+        assert_eq!(failed.next_attempt_at, t + Duration::seconds(30));
+        assert!(
+            s.claim_outbox(&sys, 10, Duration::minutes(1), t + Duration::seconds(10))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let retry = s
+            .claim_outbox(&sys, 10, Duration::minutes(1), t + Duration::seconds(31))
+            .await
+            .unwrap();
+        assert_eq!(retry.iter().map(|m| m.id).collect::<Vec<_>>(), vec![b.id]);
+        let failed = s
+            .mark_outbox_failed(&sys, b.id, "smtp down", t + Duration::seconds(31))
+            .await
+            .unwrap();
+        assert_eq!(
+            failed.next_attempt_at,
+            t + Duration::seconds(31 + 60),
+            "backoff doubles"
+        );
+        assert_eq!(
+            s.list_outbox(&sys, Some(OutboxStatus::Sent))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        // A status change enqueues a change message in the same transaction.
+        s.transition_incident(&c.responder, r.incident_id, Status::Investigating, None)
+            .await
+            .unwrap();
+        let pending = s
+            .list_outbox(&sys, Some(OutboxStatus::Pending))
+            .await
+            .unwrap();
+        assert!(
+            pending
+                .iter()
+                .any(|m| m.kind == OutboxKind::IncidentChanged && m.sensitive)
+        );
+        // Dead after too many attempts.
+        let mut last = failed;
+        for k in 0..20 {
+            if last.status == OutboxStatus::Dead {
+                break;
+            }
+            last = s
+                .mark_outbox_failed(&sys, b.id, "down", t + Duration::hours(k))
+                .await
+                .unwrap();
+        }
+        assert_eq!(last.status, OutboxStatus::Dead);
+        assert_eq!(last.attempts, outbox::MAX_ATTEMPTS);
+    }
+
+    pub async fn users_and_tokens(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        assert!(matches!(
+            s.create_user(
+                &c.admin,
+                NewUser {
+                    name: "alice".into(),
+                    role: Role::Reporter
+                }
+            )
+            .await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            s.create_user(
+                &c.admin,
+                NewUser {
+                    name: "bad name!".into(),
+                    role: Role::Reporter
+                }
+            )
+            .await,
+            Err(StoreError::Invalid(_))
+        ));
+        let token = "wp_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let t = s
+            .create_token(
+                &c.admin,
+                c.reporter_a.user_id,
+                "laptop",
+                TokenHash::of(token),
+            )
+            .await
+            .unwrap();
+        let (u, v) = s.authenticate(TokenHash::of(token)).await.unwrap().unwrap();
+        assert_eq!(u.name, "alice");
+        assert_eq!(v, c.reporter_a);
+        assert!(
+            s.authenticate(TokenHash::of("wp_wrong"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // The raw token is never stored.
+        let pool = ctx.raw().await;
+        let (h,): (String,) = sqlx::query_as("SELECT token_hash FROM api_tokens")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(h, TokenHash::of(token).to_hex());
+        pool.close().await;
+        // Reporter B can't make tokens for A, nor see A.
+        assert!(
+            s.create_token(
+                &c.reporter_b,
+                c.reporter_a.user_id,
+                "x",
+                TokenHash::of("wp_x")
+            )
+            .await
+            .is_err()
+        );
+        assert!(matches!(
+            s.get_user(&c.reporter_b, c.reporter_a.user_id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(s.list_users(&c.reporter_b).await.unwrap().len(), 1);
+        assert_eq!(s.list_users(&c.admin).await.unwrap().len(), 5);
+        s.set_user_disabled(&c.admin, c.reporter_a.user_id, true)
+            .await
+            .unwrap();
+        assert!(
+            s.authenticate(TokenHash::of(token))
+                .await
+                .unwrap()
+                .is_none(),
+            "disabled"
+        );
+        s.set_user_disabled(&c.admin, c.reporter_a.user_id, false)
+            .await
+            .unwrap();
+        assert!(
+            s.authenticate(TokenHash::of(token))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        s.revoke_token(&c.reporter_a, t.id).await.unwrap();
+        assert!(
+            s.authenticate(TokenHash::of(token))
+                .await
+                .unwrap()
+                .is_none(),
+            "revoked"
+        );
+        assert_eq!(
+            s.list_tokens(&c.reporter_a, c.reporter_a.user_id)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            s.get_user_by_name(&c.admin, "bob").await.unwrap().id,
+            c.reporter_b.user_id
+        );
+    }
+
+    pub async fn filtered_pagination(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let v = &cast(s).await.responder;
+        let mut ids = Vec::new();
+        for k in 0..7 {
+            let sev = if k % 2 == 0 {
+                Severity::Sev1
+            } else {
+                Severity::Sev2
+            };
+            ids.push(
+                s.create_incident(v, manual(&format!("inc {k}"), sev))
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        s.transition_incident(v, ids[0], Status::Investigating, None)
+            .await
+            .unwrap();
+        let f = IncidentFilter {
+            severity: vec![Severity::Sev1],
+            ..Default::default()
+        };
+        let mut seen = Vec::new();
+        let mut page = PageRequest::first(3);
+        let mut pages = 0;
+        loop {
+            let p = s.list_incidents(v, &f, &page).await.unwrap();
+            pages += 1;
+            seen.extend(p.items.iter().map(|i| i.id));
+            match p.next_cursor {
+                Some(c) => page.cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 2);
+        let want: Vec<_> = ids.iter().step_by(2).rev().copied().collect();
+        assert_eq!(seen, want, "newest first, no duplicates");
+        let f = IncidentFilter {
+            status: vec![Status::Investigating],
+            severity: vec![Severity::Sev1],
+            ..Default::default()
+        };
+        assert_eq!(s.count_incidents(v, &f).await.unwrap(), 1);
+        let f = IncidentFilter {
+            text: Some("inc 5".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            s.list_incidents(v, &f, &PageRequest::first(10))
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+        let f = IncidentFilter {
+            text: Some("100%_".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            s.count_incidents(v, &f).await.unwrap(),
+            0,
+            "LIKE wildcards are escaped"
+        );
+        assert!(matches!(
+            s.list_incidents(
+                v,
+                &IncidentFilter::default(),
+                &PageRequest {
+                    limit: Some(3),
+                    cursor: Some("garbage".into())
+                }
+            )
+            .await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            s.list_incidents(v, &IncidentFilter::default(), &PageRequest::first(0))
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+
+    pub async fn attachments_are_content_addressed(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let mut new = report(Category::PropertyDamage, false, "dent");
+        new.attachments = vec![NewAttachment {
+            filename: "../../etc/passwd".into(),
+            content_type: "image/png".into(),
+            bytes: b"PNGDATA".to_vec(),
+        }];
+        let r = s.file_report(&c.reporter_a, new).await.unwrap();
+        let a = &r.attachments[0];
+        use sha2::Digest;
+        assert_eq!(a.sha256, hex::encode(sha2::Sha256::digest(b"PNGDATA")));
+        assert_eq!(a.filename, "../../etc/passwd", "kept as metadata only");
+        assert_eq!(a.size, 7);
+        let file = ctx
+            .dir
+            .path()
+            .join("attachments")
+            .join(&a.sha256[..2])
+            .join(&a.sha256);
+        assert_eq!(std::fs::read(&file).unwrap(), b"PNGDATA");
+        let (meta, bytes) = s.read_attachment(&c.reporter_a, a.id).await.unwrap();
+        assert_eq!(bytes, b"PNGDATA");
+        assert_eq!(&meta, a);
+        assert_eq!(
+            s.get_report(&c.responder, r.id).await.unwrap().attachments,
+            r.attachments
+        );
+        assert!(matches!(
+            s.read_attachment(&c.reporter_b, a.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        let mut big = report(Category::Other, false, "big");
+        big.attachments = vec![NewAttachment {
+            filename: "big.bin".into(),
+            content_type: "application/octet-stream".into(),
+            bytes: vec![0; 10 * 1024 * 1024 + 1],
+        }];
+        assert!(matches!(
+            s.file_report(&c.reporter_a, big).await,
+            Err(StoreError::Invalid(_))
+        ));
+        // A tampered file is refused.
+        std::fs::write(&file, b"EVIL").unwrap();
+        assert!(matches!(
+            s.read_attachment(&c.reporter_a, a.id).await,
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+}
+
+macro_rules! conformance {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let ctx = super::common::sqlite(super::incidents::StoreOptions::default()).await;
+                    super::cases::$case(&ctx).await;
+                    ctx.finish().await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let ctx = super::common::postgres(super::incidents::StoreOptions::default()).await;
+                    super::cases::$case(&ctx).await;
+                    ctx.finish().await;
+                }
+            )+
+        }
+    };
+}
+
+conformance!(
+    migration_from_empty,
+    every_lifecycle_move,
+    closing_requires_impact_and_resolution,
+    backdating_never_gives_negative_metrics,
+    alerts_group_within_window,
+    suppression_rules,
+    manual_merge_moves_links,
+    sensitive_visibility_per_role,
+    write_permissions,
+    audit_chain_records_every_change,
+    tamper_edit_one_byte,
+    tamper_delete_row,
+    tamper_swap_rows,
+    outbox_flow,
+    users_and_tokens,
+    filtered_pagination,
+    attachments_are_content_addressed,
+);
