@@ -314,3 +314,61 @@ fn corpus_service_version_changes_are_reported() {
         ChangeKind::Changed(vec![("version", "3.9p1".into(), "4.3".into())])
     );
 }
+
+/// `(host, protocol, port)` of every open port of every up host, read from
+/// the raw XML with regexes, independently of the parser.
+fn raw_open_host_ports(xml: &str) -> BTreeSet<String> {
+    let host_re = regex::Regex::new(r"(?s)<host[ >].*?</host>").unwrap();
+    let status = regex::Regex::new(r#"<status state="([a-z]+)""#).unwrap();
+    let addr = regex::Regex::new(r#"<address addr="([^"]+)" addrtype="ipv4""#).unwrap();
+    let mut out = BTreeSet::new();
+    for host in host_re.find_iter(xml) {
+        let host = host.as_str();
+        if status.captures(host).is_some_and(|c| &c[1] != "up") {
+            continue;
+        }
+        let address = addr
+            .captures(host)
+            .expect("every host of these scans has an IPv4 address")[1]
+            .to_string();
+        for (proto, port) in raw_open_ports(host) {
+            out.insert(format!("{address} {proto}/{port}"));
+        }
+    }
+    out
+}
+
+#[test]
+fn corpus_new_ports_between_two_scans_of_many_hosts() {
+    let dir = corpus().join("nmap_repo/ndiff/test-scans");
+    let (before, after) = (dir.join("random-1.xml"), dir.join("random-2.xml"));
+    let old = raw_open_host_ports(&std::fs::read_to_string(&before).unwrap());
+    let expected: Vec<String> = raw_open_host_ports(&std::fs::read_to_string(&after).unwrap())
+        .difference(&old)
+        .cloned()
+        .collect();
+    let mut got = new_keys(&baseline_of(&[before]), &snapshot(&[after]));
+    got.sort();
+    let mut expected = expected;
+    expected.sort();
+    assert!(!expected.is_empty());
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn corpus_replaying_the_same_scans_gives_identical_detections() {
+    let dir = corpus().join("nmap_repo/ndiff/test-scans");
+    let now = datetime!(2026-11-30 12:00 UTC);
+    let run = || {
+        let baseline = baseline_of(&[dir.join("random-1.xml")]);
+        let current = snapshot(&[dir.join("random-2.xml")]);
+        baseline
+            .diff(&current)
+            .iter()
+            .map(|c| serde_json::to_string(&detection(c, now)).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let first = run();
+    assert!(!first.is_empty());
+    assert_eq!(first, run());
+}
