@@ -191,8 +191,8 @@ impl Default for GapsConfig {
             min_samples: 50,
             backwards_tolerance: Secs(60),
             clock_jump: Secs(30 * 86_400),
-            dense_window: 16,
-            dense_factor: 50.0,
+            dense_window: 32,
+            dense_factor: 100.0,
             max_candidates: 1000,
         }
     }

@@ -322,7 +322,8 @@ impl Attempt {
 fn ssh(outcome: Outcome, user: String, ip: String, count: u32) -> Attempt {
     Attempt {
         outcome,
-        user: Some(user),
+        // sshd logs `Invalid user  from ...` for an empty name.
+        user: (!user.is_empty()).then_some(user),
         source_ip: Some(ip),
         service: "sshd",
         count,

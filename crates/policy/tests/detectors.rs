@@ -265,11 +265,11 @@ fn gaps_fixed_min_gap_and_dense_window() {
     // Dense (1 s apart) on both sides of a 10-minute hole: a missing
     // window even though the source has too few samples to learn from.
     let mut events = Vec::new();
-    for i in 0..20 {
+    for i in 0..40 {
         events.push(timed("d.log", i + 1, 5000 + i as i64));
     }
-    for i in 0..20 {
-        events.push(timed("d.log", i + 21, 5019 + 600 + i as i64));
+    for i in 0..40 {
+        events.push(timed("d.log", i + 41, 5039 + 600 + i as i64));
     }
     let dets = run_in_order(&mut gaps_detector(GapsConfig::default()), &events);
     let gaps = with_id(&dets, gaps::GAP_ID);
