@@ -51,8 +51,16 @@ pub struct OutboxMessage {
     /// to the Security Team and finance-ops destinations, never to a shared
     /// one.
     pub sensitive: bool,
-    /// Message data: `{"incident": {...}, "change": "..."}`.
+    /// Message data: `id`, `title`, `category`, `severity`, `status`,
+    /// `sensitive`, `owner`, `action` (machine name), `change` (a sentence),
+    /// `incident` (the whole incident), and for fanned-out children
+    /// `destination`.
     pub payload: serde_json::Value,
+    /// The destination of a fanned-out child message (`None` for a message
+    /// as enqueued by a change).
+    pub destination: Option<String>,
+    /// The message this child was fanned out from.
+    pub parent_id: Option<OutboxId>,
     /// Delivery state.
     pub status: OutboxStatus,
     /// Failed attempts so far.

@@ -353,6 +353,10 @@ pub trait Store: Send + Sync + 'static {
     /// Which database this is.
     fn backend(&self) -> Backend;
 
+    /// Closes the store for shutdown: waits for in-flight queries, closes
+    /// the pools (SQLite checkpoints the WAL first). Calls after this fail.
+    async fn close(&self);
+
     // ----- users and tokens -----
 
     /// Creates a user (admins, or the system viewer).
@@ -562,6 +566,16 @@ pub trait Store: Send + Sync + 'static {
         error: &str,
         now: OffsetDateTime,
     ) -> Result<OutboxMessage>;
+    /// Atomically replaces a claimed message by one pending child per
+    /// destination (payload plus `"destination"`, same kind, incident and
+    /// `sensitive`), and marks the parent sent. Returns the children.
+    async fn fan_out_outbox(
+        &self,
+        viewer: &Viewer,
+        id: OutboxId,
+        destinations: &[String],
+        now: OffsetDateTime,
+    ) -> Result<Vec<OutboxMessage>>;
     /// Lists messages (optionally by status), oldest first, at most 1000.
     async fn list_outbox(
         &self,

@@ -130,7 +130,18 @@ mod cases {
                 .fetch_one(&pool)
                 .await
                 .unwrap();
-        assert_eq!(n, 1, "one migration applied");
+        let files = std::fs::read_dir(format!(
+            "{}/migrations/{}",
+            env!("CARGO_MANIFEST_DIR"),
+            if ctx.url.starts_with("sqlite") {
+                "sqlite"
+            } else {
+                "postgres"
+            }
+        ))
+        .unwrap()
+        .count() as i64;
+        assert_eq!(n, files, "every migration applied once");
         pool.close().await;
         // Reopening runs no migration twice and keeps data.
         user(s, "first", Role::Admin).await;
@@ -1097,6 +1108,23 @@ mod cases {
         assert!(first.sensitive);
         assert_eq!(first.kind, OutboxKind::IncidentOpened);
         assert_eq!(first.payload["incident"]["id"], r.incident_id.to_string());
+        for key in [
+            "id",
+            "title",
+            "category",
+            "severity",
+            "status",
+            "sensitive",
+            "change",
+        ] {
+            assert!(
+                !first.payload[key].is_null(),
+                "payload has {key}: {}",
+                first.payload
+            );
+        }
+        assert_eq!(first.payload["status"], "triage");
+        assert_eq!(first.payload["sensitive"], true);
         assert!(pending.iter().any(|m| !m.sensitive));
         // Only the system viewer delivers.
         assert!(matches!(
@@ -1170,6 +1198,41 @@ mod cases {
                 .iter()
                 .any(|m| m.kind == OutboxKind::IncidentChanged && m.sensitive)
         );
+        // Fan out one change message into one child per destination.
+        let parent = s
+            .list_outbox(&sys, Some(OutboxStatus::Pending))
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|m| m.kind == OutboxKind::IncidentChanged)
+            .unwrap();
+        let dests = ["security-email".to_owned(), "finance-email".to_owned()];
+        let kids = s.fan_out_outbox(&sys, parent.id, &dests, t).await.unwrap();
+        assert_eq!(kids.len(), 2);
+        assert!(
+            kids.iter()
+                .all(|k| k.sensitive && k.parent_id == Some(parent.id))
+        );
+        assert_eq!(kids[1].payload["destination"], "finance-email");
+        let pending = s
+            .list_outbox(&sys, Some(OutboxStatus::Pending))
+            .await
+            .unwrap();
+        assert!(
+            !pending.iter().any(|m| m.id == parent.id),
+            "parent is settled"
+        );
+        assert_eq!(
+            pending
+                .iter()
+                .filter(|m| m.parent_id == Some(parent.id))
+                .count(),
+            2
+        );
+        assert!(matches!(
+            s.fan_out_outbox(&sys, parent.id, &dests, t).await,
+            Err(StoreError::Conflict(_))
+        ));
         // Dead after too many attempts.
         let mut last = failed;
         for k in 0..20 {

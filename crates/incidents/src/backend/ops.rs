@@ -240,10 +240,17 @@ async fn enqueue(
     tx: &mut Tx,
     kind: OutboxKind,
     i: &Incident,
+    action: &str,
     change: &str,
     at: OffsetDateTime,
 ) -> Result<()> {
-    let payload = json!({ "incident": to_json(i), "change": change });
+    // Everything a notifier renders, so it never has to read the incident
+    // back (which, for a sensitive one, would need a visibility bypass).
+    let payload = json!({
+        "id": i.id, "title": i.title, "category": i.category, "severity": i.severity,
+        "status": i.status, "sensitive": i.sensitive, "owner": i.owner,
+        "action": action, "change": change, "incident": to_json(i),
+    });
     let mut q = Sql::new(
         "INSERT INTO outbox (id, kind, incident_id, sensitive, payload, status, attempts, next_attempt_at, created_at) VALUES (",
     );
@@ -576,8 +583,8 @@ impl SqlStore {
         at: OffsetDateTime,
     ) -> Result<()> {
         save_incident(&mut tx, after).await?;
-        if let Some((kind, msg)) = timeline {
-            add_timeline(&mut tx, after.id, at, v.user_id, kind, &msg).await?;
+        if let Some((kind, msg)) = &timeline {
+            add_timeline(&mut tx, after.id, at, v.user_id, kind, msg).await?;
         }
         append_audit(
             &mut tx,
@@ -594,7 +601,16 @@ impl SqlStore {
         )
         .await?;
         if notify {
-            enqueue(&mut tx, OutboxKind::IncidentChanged, after, action, at).await?;
+            let change = timeline.map_or_else(|| action.to_owned(), |(_, m)| m);
+            enqueue(
+                &mut tx,
+                OutboxKind::IncidentChanged,
+                after,
+                action,
+                &change,
+                at,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -646,7 +662,16 @@ impl SqlStore {
             },
         )
         .await?;
-        enqueue(tx, OutboxKind::IncidentOpened, &i, "incident.open", at).await?;
+        let change = format!("New incident opened by detection rule {}", a.rule_title);
+        enqueue(
+            tx,
+            OutboxKind::IncidentOpened,
+            &i,
+            "incident.open",
+            &change,
+            at,
+        )
+        .await?;
         Ok(i)
     }
 }
@@ -655,6 +680,17 @@ impl SqlStore {
 impl Store for SqlStore {
     fn backend(&self) -> Backend {
         self.backend
+    }
+
+    async fn close(&self) {
+        if self.backend == Backend::Sqlite
+            && let Err(error) =
+                exec(&self.writer, &Sql::new("PRAGMA wal_checkpoint(TRUNCATE)")).await
+        {
+            tracing::warn!(%error, "WAL checkpoint at close failed");
+        }
+        self.writer.close().await;
+        self.reader.close().await;
     }
 
     // ----- users and tokens -----
@@ -1067,11 +1103,16 @@ impl Store for SqlStore {
             },
         )
         .await?;
+        let change = format!(
+            "New {} report filed via {}",
+            report.category, report.channel
+        );
         enqueue(
             &mut tx,
             OutboxKind::IncidentOpened,
             &incident,
             "incident.open",
+            &change,
             at,
         )
         .await?;
@@ -1590,7 +1631,15 @@ impl Store for SqlStore {
             },
         )
         .await?;
-        enqueue(&mut tx, OutboxKind::IncidentOpened, &i, "incident.open", at).await?;
+        enqueue(
+            &mut tx,
+            OutboxKind::IncidentOpened,
+            &i,
+            "incident.open",
+            "New incident opened by hand",
+            at,
+        )
+        .await?;
         tx.commit().await?;
         Ok(i)
     }
@@ -2059,6 +2108,7 @@ impl Store for SqlStore {
             OutboxKind::IncidentChanged,
             &src,
             "incident.merge",
+            &format!("Merged into incident {target}"),
             at,
         )
         .await?;
@@ -2546,6 +2596,91 @@ impl Store for SqlStore {
         exec(&mut *tx, &q).await?;
         tx.commit().await?;
         Ok(m)
+    }
+
+    async fn fan_out_outbox(
+        &self,
+        v: &Viewer,
+        id: OutboxId,
+        destinations: &[String],
+        now: OffsetDateTime,
+    ) -> Result<Vec<OutboxMessage>> {
+        forbid(v.can_deliver(), "only the system delivers notifications")?;
+        if destinations.len() > 100 {
+            return Err(StoreError::Invalid("at most 100 destinations".into()));
+        }
+        for d in destinations {
+            check_len("destination", d, 1, 200)?;
+        }
+        let mut tx = self.begin().await?;
+        let mut q = Sql::new(&format!("SELECT {OUTBOX_COLS} FROM outbox o WHERE o.id = "));
+        q.bind(id.to_string());
+        let parent = fetch_opt::<_, OutboxRow>(&mut *tx, &q)
+            .await?
+            .ok_or(StoreError::NotFound("outbox message"))?
+            .into_domain()?;
+        if parent.status != OutboxStatus::Pending {
+            return Err(StoreError::Conflict(format!(
+                "the message is already {}",
+                parent.status
+            )));
+        }
+        let mut children = Vec::new();
+        for d in destinations {
+            let mut payload = parent.payload.clone();
+            if let Value::Object(m) = &mut payload {
+                m.insert("destination".into(), Value::from(d.as_str()));
+            }
+            let child = OutboxMessage {
+                id: OutboxId::new(),
+                kind: parent.kind,
+                incident_id: parent.incident_id,
+                sensitive: parent.sensitive,
+                payload,
+                status: OutboxStatus::Pending,
+                attempts: 0,
+                next_attempt_at: now,
+                lease_until: None,
+                last_error: None,
+                created_at: now,
+                destination: Some(d.clone()),
+                parent_id: Some(parent.id),
+            };
+            let mut q = Sql::new(
+                "INSERT INTO outbox (id, kind, incident_id, sensitive, payload, status, attempts, next_attempt_at, created_at, destination, parent_id) VALUES (",
+            );
+            q.bind(child.id.to_string())
+                .push(", ")
+                .bind(child.kind.as_str())
+                .push(", ")
+                .bind(child.incident_id.to_string())
+                .push(", ")
+                .bind(child.sensitive)
+                .push(", ")
+                .bind(child.payload.to_string())
+                .push(", ")
+                .bind(OutboxStatus::Pending.as_str())
+                .push(", 0, ")
+                .bind(unix_micros(now))
+                .push(", ")
+                .bind(unix_micros(now))
+                .push(", ")
+                .bind(d.clone())
+                .push(", ")
+                .bind(parent.id.to_string())
+                .push(")");
+            exec(&mut *tx, &q).await?;
+            children.push(child);
+        }
+        let mut q = Sql::new("UPDATE outbox SET status = ");
+        q.bind(OutboxStatus::Sent.as_str())
+            .push(", sent_at = ")
+            .bind(unix_micros(now))
+            .push(", lease_until = NULL WHERE id = ")
+            .bind(id.to_string());
+        exec(&mut *tx, &q).await?;
+        tx.commit().await?;
+        Ok(children)
     }
 
     async fn list_outbox(

@@ -382,7 +382,7 @@ impl AuditRow {
     }
 }
 
-pub(crate) const OUTBOX_COLS: &str = "o.id, o.kind, o.incident_id, o.sensitive, o.payload, o.status, o.attempts, o.next_attempt_at, o.lease_until, o.last_error, o.created_at";
+pub(crate) const OUTBOX_COLS: &str = "o.id, o.kind, o.incident_id, o.sensitive, o.payload, o.status, o.attempts, o.next_attempt_at, o.lease_until, o.last_error, o.created_at, o.destination, o.parent_id";
 
 #[derive(FromRow)]
 pub(crate) struct OutboxRow {
@@ -397,6 +397,8 @@ pub(crate) struct OutboxRow {
     lease_until: Option<i64>,
     last_error: Option<String>,
     created_at: i64,
+    destination: Option<String>,
+    parent_id: Option<String>,
 }
 
 impl OutboxRow {
@@ -414,6 +416,8 @@ impl OutboxRow {
             lease_until: self.lease_until.map(from_micros),
             last_error: self.last_error,
             created_at: from_micros(self.created_at),
+            destination: self.destination,
+            parent_id: opt(self.parent_id, |s| parse_col("outbox id", s))?,
         })
     }
 }
