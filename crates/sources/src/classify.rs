@@ -8,11 +8,11 @@
 //! | test on the record | product | service |
 //! |---|---|---|
 //! | `eventSource` and `eventName` | `aws` | `cloudtrail` |
-//! | `protoPayload.@type` (or `protoPayload.at_sign_type`) ends with `AuditLog`, or `logName` contains `cloudaudit.googleapis.com` | `gcp` | `gcp.audit` |
-//! | `apiVersion` starts with `audit.k8s.io/` | `kubernetes` | `audit` |
-//! | `eventType` and `actor` | `okta` | `okta` |
+//! | `protoPayload.@type` (or `protoPayload.at_sign_type`) ends with `AuditLog`, or a `protoPayload` object without a type, or `logName` contains `cloudaudit.googleapis.com` | `gcp` | `gcp.audit` |
+//! | `apiVersion` starts with `audit.k8s.io/`, or `kind` `Event` with `verb` and `objectRef` | `kubernetes` | `audit` |
+//! | `eventType` (or `eventtype`) and `actor` or `displayMessage` (or `displaymessage`) | `okta` | `okta` |
 //! | `kind` starts with `admin#reports#activity`, or `id.applicationName` | `google_workspace` | `admin` |
-//! | `Workload` or `Operation`, and `RecordType` | `m365` | `audit` |
+//! | `Workload` or `Operation`, and `RecordType` (any of them also in lower case) | `m365` | `audit` |
 //! | `category` is `SignInLogs` / `NonInteractiveUserSignInLogs` / ... sign-ins | `azure` | `signinlogs` |
 //! | `properties.activityDisplayName` or `category` `AuditLogs` with `operationName` | `azure` | `auditlogs` |
 //! | `operationName` and a `resourceId` under `/subscriptions/` | `azure` | `activitylogs` |
@@ -28,9 +28,10 @@
 //! The first of these fields that parses: `eventTime`, `published`,
 //! `requestReceivedTimestamp`, `stageTimestamp`, `timestamp`,
 //! `receiveTimestamp`, `@timestamp`, `time`, `ts`, `created_at`,
-//! `CreationTime`, `EventTime`, `TimeGenerated`, `TimeCreated`,
+//! `CreationTime` (or `creationtime`), `EventTime`, `TimeGenerated`, `TimeCreated`,
 //! `SystemTime`, `id.time`, `p_event_time`. Accepted values: RFC 3339,
-//! `YYYY-MM-DD HH:MM:SS[.fff]` (taken as UTC), and numbers of seconds since
+//! `YYYY-MM-DD HH:MM:SS[.fff]` (taken as UTC; failing all else, the first
+//! 19 characters as that), and numbers of seconds since
 //! the epoch (milliseconds when larger than 10^11, as GitHub writes them).
 //!
 //! # Host
@@ -57,6 +58,7 @@ const TIME_FIELDS: &[&str] = &[
     "ts",
     "created_at",
     "CreationTime",
+    "creationtime",
     "EventTime",
     "TimeGenerated",
     "TimeCreated",
@@ -131,15 +133,25 @@ pub(crate) fn logsource(fields: &Map<String, Value>) -> LogSource {
     }
     let proto_type = get_str(fields, "protoPayload.@type")
         .or_else(|| get_str(fields, "protoPayload.at_sign_type"));
+    let log_name = get_str(fields, "logName").or_else(|| get_str(fields, "logname"));
     if proto_type.is_some_and(|t| t.ends_with("AuditLog"))
-        || get_str(fields, "logName").is_some_and(|n| n.contains("cloudaudit.googleapis.com"))
+        || (proto_type.is_none() && get(fields, "protoPayload").is_some_and(Value::is_object))
+        || log_name.is_some_and(|n| n.contains("cloudaudit.googleapis.com"))
     {
         return LogSource::service("gcp", "gcp.audit");
     }
-    if get_str(fields, "apiVersion").is_some_and(|v| v.starts_with("audit.k8s.io/")) {
+    if get_str(fields, "apiVersion").is_some_and(|v| v.starts_with("audit.k8s.io/"))
+        || (get_str(fields, "kind") == Some("Event")
+            && has(fields, "verb")
+            && has(fields, "objectRef"))
+    {
         return LogSource::service("kubernetes", "audit");
     }
-    if has(fields, "eventType") && has(fields, "actor") {
+    if (has(fields, "eventType") || has(fields, "eventtype"))
+        && ["actor", "displayMessage", "displaymessage"]
+            .iter()
+            .any(|k| has(fields, k))
+    {
         return LogSource::service("okta", "okta");
     }
     if get_str(fields, "kind").is_some_and(|k| k.starts_with("admin#reports#activity"))
@@ -147,7 +159,11 @@ pub(crate) fn logsource(fields: &Map<String, Value>) -> LogSource {
     {
         return LogSource::service("google_workspace", "admin");
     }
-    if (has(fields, "Workload") || has(fields, "Operation")) && has(fields, "RecordType") {
+    if ["Workload", "Operation", "workload", "operation"]
+        .iter()
+        .any(|k| has(fields, k))
+        && (has(fields, "RecordType") || has(fields, "recordtype"))
+    {
         return LogSource::service("m365", "audit");
     }
     let category = get_str(fields, "category").unwrap_or("");
@@ -229,6 +245,14 @@ fn parse_time_text(text: &str) -> Option<OffsetDateTime> {
     }
     if let Ok(t) = PrimitiveDateTime::parse(text.trim_end_matches('Z'), spaced) {
         return Some(t.assume_utc());
+    }
+    // Last resort: the date and time to the second at the start, as UTC
+    // (`2024-12-17 00:00:00000000`, `2024-12-17T00:00:00+0000`).
+    if let Some(prefix) = text.get(..19) {
+        let prefix = prefix.replacen('T', " ", 1);
+        if let Ok(t) = PrimitiveDateTime::parse(&prefix, spaced) {
+            return Some(t.assume_utc());
+        }
     }
     if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') && !text.is_empty() {
         return epoch(text.parse().ok()?);
@@ -356,6 +380,10 @@ mod tests {
                 1_607_689_681,
             ),
             (json!({"@timestamp": "1621305118"}), 1_621_305_118),
+            (
+                json!({"created_at": "2024-12-17 00:00:00000000"}),
+                1_734_393_600,
+            ),
         ];
         for (record, want) in cases {
             let ts = timestamp(&obj(record.clone())).expect("a time");

@@ -46,6 +46,11 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::{FileSummary, ProblemKind, ReadCtx};
 
+/// The size of the EVTX file header.
+const FILE_HEADER_LEN: u64 = 4096;
+/// The size of one EVTX chunk.
+const CHUNK_LEN: u64 = 65536;
+
 /// Reads an EVTX file, chunks in parallel.
 pub(crate) fn read(
     ctx: &ReadCtx<'_>,
@@ -54,6 +59,16 @@ pub(crate) fn read(
 ) {
     if let Ok(meta) = std::fs::metadata(ctx.path) {
         summary.bytes = meta.len();
+        // The `evtx` crate silently ignores a partial chunk at the end.
+        let partial = meta.len().saturating_sub(FILE_HEADER_LEN) % CHUNK_LEN;
+        if meta.len() > FILE_HEADER_LEN && partial != 0 {
+            let chunk = (meta.len() - FILE_HEADER_LEN) / CHUNK_LEN;
+            summary.problems.push(ctx.problem(
+                format!("chunk {chunk}"),
+                ProblemKind::Malformed,
+                format!("file is truncated: the last chunk has {partial} of {CHUNK_LEN} bytes and is skipped"),
+            ));
+        }
     }
     let mut parser = match EvtxParser::from_path(ctx.path) {
         Ok(parser) => parser,
@@ -304,7 +319,7 @@ fn flatten_system(system: Map<String, Value>, out: &mut Map<String, Value>) {
                         }
                     }
                 }
-                Value::Null => {}
+                // Kept even when null (ETW logs have `Channel: null`).
                 scalar => {
                     out.insert(key, scalar);
                 }

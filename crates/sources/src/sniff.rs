@@ -98,18 +98,21 @@ pub(crate) fn detect(head: &[u8], name: &str) -> Option<Format> {
     Some(Format::Syslog)
 }
 
-/// True when the sample looks like binary data rather than text: a NUL
-/// byte, or more than one in ten bytes a control character other than tab,
-/// CR, LF or form feed.
+/// True when the sample looks like binary data rather than text: more than
+/// one in ten bytes a control character other than tab, CR, LF or form
+/// feed. (A stray NUL in a text log does not make the whole file binary.)
 pub(crate) fn is_binary(sample: &[u8]) -> bool {
-    if memchr::memchr(0, sample).is_some() {
-        return true;
-    }
     let control = sample
         .iter()
         .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c) || b == 0x7f)
         .count();
     control * 10 > sample.len()
+}
+
+/// True when one line is binary garbage: a NUL byte, or binary by
+/// [`is_binary`].
+pub(crate) fn is_binary_line(line: &[u8]) -> bool {
+    memchr::memchr(0, line).is_some() || is_binary(line)
 }
 
 #[cfg(test)]
@@ -131,6 +134,11 @@ mod tests {
             (b"", "empty.jsonl", Some(Format::Json)),
             (b"", "empty.evtx", Some(Format::Evtx)),
             (b"\x00\x01\x02garbage", "x.log", None),
+            (
+                b"Jan  1 00:00:00 host app: a stray \x00 in a long enough line\n",
+                "x.log",
+                Some(Format::Syslog),
+            ),
             (b"\x01\x02\x03\x04\x05\x06\x07\x08abc", "x.json", None),
         ];
         for (head, name, want) in cases {

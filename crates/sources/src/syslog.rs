@@ -116,7 +116,7 @@ pub(crate) fn read(
                     if line.trim_ascii().is_empty() {
                         continue;
                     }
-                    if sniff::is_binary(line) {
+                    if sniff::is_binary_line(line) {
                         summary.problems.push(ctx.problem(
                             format!("line {number}"),
                             ProblemKind::Malformed,

@@ -1,0 +1,446 @@
+//! Corpus tests over `$WATCHPOST_CORPUS`. Every count is derived here
+//! independently of the code under test: the `evtx` crate's own plain
+//! single-threaded record iterator, raw line counts, and `serde_json` over
+//! whole files.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use evtx::{EvtxParser, ParserSettings};
+use serde_json::Value;
+use watchpost_sources::{PathFilter, ProblemKind, discover};
+
+use crate::{corpus, read_all};
+
+/// Files under `dir` whose name ends with one of `exts`, sorted.
+fn files(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
+    let (files, problems) = discover(&[dir.to_path_buf()], &PathFilter::default());
+    assert!(problems.is_empty(), "{problems:?}");
+    files
+        .into_iter()
+        .filter(|f| exts.iter().any(|e| f.to_string_lossy().ends_with(e)))
+        .collect()
+}
+
+/// Records the `evtx` crate's plain iterator reads, single-threaded.
+fn reference_evtx_count(path: &Path) -> u64 {
+    let mut parser = EvtxParser::from_path(path)
+        .unwrap()
+        .with_configuration(ParserSettings::new().num_threads(1));
+    parser.records().filter(Result::is_ok).count() as u64
+}
+
+/// Non-blank lines of a file.
+fn nonblank_lines(path: &Path) -> u64 {
+    BufReader::new(std::fs::File::open(path).unwrap())
+        .split(b'\n')
+        .map(Result::unwrap)
+        .filter(|l| !l.trim_ascii().is_empty())
+        .count() as u64
+}
+
+#[test]
+fn corpus_evtx_every_file_and_every_record() {
+    let dir = corpus().join("evtx/EVTX-ATTACK-SAMPLES");
+    let evtx_files = files(&dir, &[".evtx"]);
+    assert!(
+        evtx_files.len() >= 250,
+        "found only {} EVTX files",
+        evtx_files.len()
+    );
+    let mut total = 0;
+    let mut want_total = 0;
+    for path in &evtx_files {
+        let want = reference_evtx_count(path);
+        let (events, summary) = read_all(path, None);
+        assert_eq!(summary.events, want, "{}", path.display());
+        assert_eq!(events.len() as u64, want, "{}", path.display());
+        for e in &events {
+            assert!(
+                e.fields.get("EventID").is_some_and(Value::is_u64),
+                "{}: {:?}",
+                path.display(),
+                e.fields.get("EventID")
+            );
+            assert!(e.fields.contains_key("Channel"), "{}", path.display());
+            assert!(e.fields.contains_key("Provider_Name"), "{}", path.display());
+            assert_eq!(e.meta.logsource.product, Some("windows"));
+            assert!(e.meta.timestamp.is_some(), "{}", path.display());
+            assert_eq!(
+                e.fields.get("EventRecordID").and_then(Value::as_u64),
+                Some(e.meta.record)
+            );
+        }
+        total += summary.events;
+        want_total += want;
+    }
+    assert_eq!(total, want_total);
+}
+
+#[test]
+fn corpus_evtx_matches_evtx_dump_when_installed() {
+    // A second reference: the evtx_dump CLI, when it is on PATH.
+    let Ok(output) = std::process::Command::new("evtx_dump")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("evtx_dump is not installed; the plain-iterator reference above still runs");
+        return;
+    };
+    assert!(output.status.success());
+    let dir = corpus().join("evtx/EVTX-ATTACK-SAMPLES");
+    let mut want = 0u64;
+    let mut got = 0u64;
+    for path in files(&dir, &[".evtx"]) {
+        let out = std::process::Command::new("evtx_dump")
+            .args(["-t", "1", "-o", "jsonl"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        want += out
+            .stdout
+            .split(|b| *b == b'\n')
+            .filter(|l| l.starts_with(b"{"))
+            .count() as u64;
+        got += read_all(&path, None).1.events;
+    }
+    assert_eq!(got, want);
+}
+
+#[test]
+fn corpus_truncated_and_corrupted_evtx() {
+    let source = corpus().join("evtx/EVTX-ATTACK-SAMPLES");
+    // The largest sample, so it has several chunks.
+    let path = files(&source, &[".evtx"])
+        .into_iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let chunks = (bytes.len() - 4096) / 65536;
+    assert!(chunks >= 3, "{} has {chunks} chunks", path.display());
+    let per_chunk: Vec<u64> = {
+        let mut parser = EvtxParser::from_path(&path).unwrap();
+        parser
+            .chunks()
+            .map(|c| {
+                let mut c = c.unwrap();
+                let mut chunk = c.parse(std::sync::Arc::new(ParserSettings::new())).unwrap();
+                chunk.iter().filter(Result::is_ok).count() as u64
+            })
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+
+    // Cut in the middle of the third chunk.
+    let cut = dir.path().join("cut.evtx");
+    std::fs::write(&cut, &bytes[..4096 + 65536 * 2 + 30_000]).unwrap();
+    let (events, summary) = read_all(&cut, None);
+    assert_eq!(
+        events.len() as u64,
+        per_chunk[0] + per_chunk[1],
+        "the two whole chunks"
+    );
+    assert_eq!(summary.problems.len(), 1, "{:?}", summary.problems);
+    assert_eq!(summary.problems[0].location, "chunk 2");
+    assert_eq!(summary.problems[0].kind, ProblemKind::Malformed);
+
+    // Overwrite the records of the second chunk (after its 512-byte header
+    // and the first record) with garbage.
+    let mut damaged = bytes.clone();
+    let start = 4096 + 65536 + 512 + 600;
+    for (i, b) in damaged[start..start + 20_000].iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(151) ^ 0x5a;
+    }
+    let flipped = dir.path().join("flipped.evtx");
+    std::fs::write(&flipped, &damaged).unwrap();
+    let (events, summary) = read_all(&flipped, None);
+    let undamaged: u64 = per_chunk
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, n)| n)
+        .sum();
+    assert!(
+        events.len() as u64 >= undamaged,
+        "{} events, but the undamaged chunks alone hold {undamaged}",
+        events.len()
+    );
+    assert!(!summary.problems.is_empty(), "the damage is reported");
+    for problem in &summary.problems {
+        assert!(problem.location.starts_with("chunk 1"), "{problem}");
+        assert_eq!(problem.kind, ProblemKind::Malformed);
+    }
+}
+
+/// Expected events of an NDJSON file: one per non-blank line, or one per
+/// record for a `{"Records": [...]}` line.
+fn ndjson_expected(path: &Path) -> u64 {
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| match serde_json::from_str::<Value>(l) {
+            Ok(Value::Object(map))
+                if map.len() == 1 && map.get("Records").is_some_and(Value::is_array) =>
+            {
+                map["Records"].as_array().unwrap().len() as u64
+            }
+            _ => 1,
+        })
+        .sum()
+}
+
+#[test]
+fn corpus_ndjson_line_counts() {
+    let root = corpus();
+    let mut paths = Vec::new();
+    for dir in [
+        "saas",
+        "cloud",
+        "antivirus",
+        "linux",
+        "network/zeek_otrf_apt29",
+    ] {
+        paths.extend(files(&root.join(dir), &[".ndjson", ".jsonl"]));
+    }
+    paths.extend(files(&root.join("network/zeek_otrf_apt29"), &[".log"]));
+    assert!(paths.len() >= 20, "{paths:?}");
+    for path in &paths {
+        let (events, summary) = read_all(path, None);
+        assert!(
+            summary.problems.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            summary.problems
+        );
+        assert_eq!(summary.events, ndjson_expected(path), "{}", path.display());
+        assert_eq!(summary.events, nonblank_lines(path), "{}", path.display());
+        // Records are numbered by line, in order, without gaps past blank lines.
+        assert!(
+            events
+                .windows(2)
+                .all(|w| w[0].meta.record <= w[1].meta.record)
+        );
+    }
+}
+
+#[test]
+fn corpus_syslog_line_counts() {
+    let dir = corpus().join("linux");
+    let logs = files(&dir, &[".log"]);
+    assert_eq!(logs.len(), 3, "{logs:?}");
+    for path in &logs {
+        let (events, summary) = read_all(path, None);
+        assert!(
+            summary.problems.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            summary.problems
+        );
+        assert_eq!(summary.events, nonblank_lines(path), "{}", path.display());
+        let with_program = events
+            .iter()
+            .filter(|e| e.fields.contains_key("program"))
+            .count();
+        assert!(
+            with_program * 100 >= events.len() * 95,
+            "{}: only {with_program} of {} lines have a program",
+            path.display(),
+            events.len()
+        );
+        assert!(
+            events
+                .iter()
+                .all(|e| e.meta.logsource.product == Some("linux"))
+        );
+    }
+    let (events, _) = read_all(&dir.join("loghub_OpenSSH_2k.log"), None);
+    let sshd = events
+        .iter()
+        .filter(|e| e.fields.get("program") == Some(&Value::from("sshd")))
+        .count();
+    let raw_sshd = std::fs::read_to_string(dir.join("loghub_OpenSSH_2k.log"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(" sshd["))
+        .count();
+    assert_eq!(sshd, raw_sshd, "every sshd[pid] line has program sshd");
+    let (auth, _) = read_all(
+        &dir.join("elastic_examples_suspicious_login_auth.log"),
+        None,
+    );
+    assert!(
+        auth.iter()
+            .all(|e| e.meta.logsource.service == Some("auth"))
+    );
+}
+
+#[test]
+fn corpus_cloudtrail_record_counts() {
+    let dir = corpus().join("cloud/aws_cloudtrail/stratus_red_team_detonation_logs");
+    let jsons = files(&dir, &[".json"]);
+    assert!(jsons.len() >= 30);
+    for path in &jsons {
+        let value: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let want = match &value {
+            Value::Array(items) => items.len(),
+            Value::Object(map) => map
+                .get("Records")
+                .and_then(Value::as_array)
+                .map_or(1, Vec::len),
+            _ => 0,
+        } as u64;
+        let (events, summary) = read_all(path, None);
+        assert!(
+            summary.problems.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            summary.problems
+        );
+        assert_eq!(summary.events, want, "{}", path.display());
+        assert!(
+            events
+                .iter()
+                .all(|e| e.meta.logsource.service == Some("cloudtrail")),
+            "{}",
+            path.display()
+        );
+        assert!(events.iter().all(|e| e.meta.timestamp.is_some()));
+    }
+}
+
+#[test]
+fn corpus_gcp_documents() {
+    let dir = corpus().join("cloud/gcp_audit/garrettwong_gcp_mitre");
+    for path in files(&dir, &[".log"]) {
+        let text = std::fs::read(&path).unwrap();
+        let want: u64 = serde_json::Deserializer::from_slice(&text)
+            .into_iter::<Value>()
+            .map(|v| match v.unwrap() {
+                Value::Array(items) => items.len() as u64,
+                _ => 1,
+            })
+            .sum();
+        let (events, summary) = read_all(&path, None);
+        assert!(
+            summary.problems.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            summary.problems
+        );
+        assert_eq!(summary.events, want, "{}", path.display());
+        let audit = events
+            .iter()
+            .filter(|e| e.get("protoPayload").is_some())
+            .collect::<Vec<_>>();
+        assert!(
+            audit
+                .iter()
+                .all(|e| e.meta.logsource.service == Some("gcp.audit")),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn corpus_saas_logsources() {
+    let dir = corpus().join("saas");
+    let expected = [
+        ("panther_aws_cloudtrail", "aws"),
+        ("panther_gcp_audit", "gcp"),
+        ("panther_github_audit", "github"),
+        ("panther_gsuite_activityevent", "google_workspace"),
+        ("panther_k8s_audit_eks", "kubernetes"),
+        ("panther_m365_audit", "m365"),
+        ("panther_okta_systemlog", "okta"),
+        ("panther_entra_azure_audit", "azure"),
+    ];
+    for (name, product) in expected {
+        let (events, _) = read_all(&dir.join(format!("{name}.ndjson")), None);
+        let hits = events
+            .iter()
+            .filter(|e| e.meta.logsource.product == Some(product))
+            .count();
+        assert!(
+            hits * 10 >= events.len() * 9,
+            "{name}: {hits} of {} events classified as {product}",
+            events.len()
+        );
+        // Many of these samples carry no time at all; those that carry one
+        // of the usual time fields must get it.
+        for e in &events {
+            let has_time = [
+                "eventTime",
+                "published",
+                "timestamp",
+                "@timestamp",
+                "time",
+                "created_at",
+                "CreationTime",
+                "requestReceivedTimestamp",
+            ]
+            .iter()
+            .any(|k| {
+                e.fields.get(*k).is_some_and(|v| {
+                    v.is_number()
+                        || v.as_str()
+                            .is_some_and(|t| t.starts_with(|c: char| c.is_ascii_digit()))
+                })
+            });
+            if has_time {
+                assert!(
+                    e.meta.timestamp.is_some(),
+                    "{name} record {}: no time from {:?}",
+                    e.meta.record,
+                    e.fields
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn corpus_antivirus_exports_look_like_evtx() {
+    for path in files(&corpus().join("antivirus"), &[".jsonl"]) {
+        let (events, summary) = read_all(&path, None);
+        assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+        assert!(!events.is_empty());
+        for e in &events {
+            assert_eq!(e.meta.logsource.product, Some("windows"));
+            assert!(
+                e.fields.get("EventID").is_some_and(Value::is_u64),
+                "{:?}",
+                e.fields.get("EventID")
+            );
+            assert!(e.fields.contains_key("Channel"));
+            assert!(e.meta.host.is_some());
+        }
+        let defender: Vec<_> = events
+            .iter()
+            .filter(|e| e.fields.contains_key("Source Name"))
+            .collect();
+        assert!(!defender.is_empty(), "{}", path.display());
+        assert!(
+            defender
+                .iter()
+                .all(|e| e.fields.get("SourceName") == e.fields.get("Source Name"))
+        );
+    }
+}
+
+#[test]
+fn corpus_whole_tree_reads_without_panics() {
+    let root = corpus();
+    let (all, problems) = discover(std::slice::from_ref(&root), &PathFilter::default());
+    assert!(problems.is_empty(), "{problems:?}");
+    let mut events = 0;
+    for path in all.iter().filter(|p| !p.starts_with(root.join("sigma"))) {
+        let (_, summary) = read_all(path, None);
+        events += summary.events;
+    }
+    assert!(events > 100_000, "read {events} events");
+}

@@ -1,0 +1,205 @@
+//! Each format end to end on small authored fixtures (`tests/data`).
+
+use std::io::Write;
+
+use serde_json::json;
+use watchpost_sources::{Format, PathFilter, discover};
+
+use crate::{data, read_all};
+
+#[test]
+fn cloudtrail_records_file() {
+    let (events, summary) = read_all(&data("cloudtrail_records.json"), None);
+    assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+    assert_eq!(summary.events, 2);
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].meta.record, 1);
+    assert_eq!(events[1].meta.record, 2);
+    assert_eq!(events[0].get_str("userIdentity.type"), Some("Root"));
+    assert_eq!(events[0].get_str("eventName"), Some("StopLogging"));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.meta.logsource.service == Some("cloudtrail"))
+    );
+    assert!(events.iter().all(|e| e.meta.timestamp.is_some()));
+}
+
+#[test]
+fn json_array_file() {
+    let (events, summary) = read_all(&data("array.json"), None);
+    assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1].get_str("objectRef.resource"), Some("secrets"));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.meta.logsource.product == Some("kubernetes"))
+    );
+    assert!(events.iter().all(|e| e.meta.timestamp.is_some()));
+}
+
+#[test]
+fn ndjson_of_mixed_sources() {
+    let (events, summary) = read_all(&data("mixed.ndjson"), None);
+    assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+    let got: Vec<(u64, Option<&str>, Option<&str>)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.meta.record,
+                e.meta.logsource.product,
+                e.meta.logsource.service,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, Some("github"), Some("audit")),
+            (2, Some("okta"), Some("okta")),
+            (4, Some("gcp"), Some("gcp.audit")),
+            (5, Some("zeek"), Some("dns")),
+            (6, Some("windows"), None),
+        ],
+        "line 3 is empty and skipped"
+    );
+    assert!(events.iter().all(|e| e.meta.timestamp.is_some()));
+    let defender = &events[4];
+    assert_eq!(defender.fields["EventID"], json!(1116));
+    assert_eq!(defender.get_str("SourceName"), Some("Real-Time Protection"));
+    assert_eq!(defender.meta.host.as_deref(), Some("PC01"));
+}
+
+#[test]
+fn gzip_versions_read_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "mixed.ndjson",
+        "cloudtrail_records.json",
+        "array.json",
+        "auth.log",
+    ] {
+        let plain = std::fs::read(data(name)).unwrap();
+        let path = dir.path().join(format!("{name}.gz"));
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&path).unwrap(),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(&plain).unwrap();
+        gz.finish().unwrap();
+        let (want, _) = read_all(&data(name), None);
+        let (got, summary) = read_all(&path, None);
+        assert!(
+            summary.problems.is_empty(),
+            "{name}: {:?}",
+            summary.problems
+        );
+        assert_eq!(got.len(), want.len(), "{name}");
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g.fields, w.fields, "{name}");
+            assert_eq!(g.meta.record, w.meta.record, "{name}");
+        }
+    }
+}
+
+#[test]
+fn syslog_file_with_rollover_and_unparsed_line() {
+    // Modification date in the fixture's January: December lines are the
+    // year before. The file's real mtime is whatever git gave it, so copy
+    // it and set the mtime.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.log");
+    std::fs::copy(data("auth.log"), &path).unwrap();
+    let jan_2025 = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_735_776_000); // 2025-01-02
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(jan_2025)
+        .unwrap();
+    let (events, summary) = read_all(&path, None);
+    assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+    assert_eq!(events.len(), 6);
+    let years: Vec<Option<i32>> = events
+        .iter()
+        .map(|e| e.meta.timestamp.map(|t| t.year()))
+        .collect();
+    assert_eq!(
+        years,
+        [
+            Some(2024),
+            Some(2024),
+            Some(2025),
+            Some(2025),
+            None,
+            Some(2025)
+        ]
+    );
+    assert_eq!(events[0].get_str("program"), Some("sshd"));
+    assert_eq!(events[0].fields["pid"], json!(811));
+    assert_eq!(events[2].get_str("program"), Some("sudo"));
+    assert_eq!(
+        events[4].get_str("message"),
+        Some("this line is not syslog at all")
+    );
+    assert_eq!(events[5].get_str("program"), Some("sshd"));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.meta.logsource.service == Some("auth"))
+    );
+    assert_eq!(events[0].meta.host.as_deref(), Some("bastion"));
+}
+
+#[test]
+fn format_override_wins() {
+    // Read as syslog, the JSON lines become text events.
+    let (events, summary) = read_all(&data("mixed.ndjson"), Some(Format::Syslog));
+    assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+    assert_eq!(events.len(), 5);
+    assert!(events.iter().all(|e| e.fields.contains_key("message")));
+    assert_eq!(Format::from_name("NDJSON"), Some(Format::Json));
+    assert_eq!(Format::from_name("evtx"), Some(Format::Evtx));
+    assert_eq!(Format::from_name("syslog"), Some(Format::Syslog));
+    assert_eq!(Format::from_name("xml"), None);
+}
+
+#[test]
+fn discover_sorts_and_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for name in ["b/2.json", "b/1.log", "a/x.evtx", "a/skip.tmp", "c.jsonl"] {
+        let path = root.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "{}\n").unwrap();
+    }
+    let rel = |files: Vec<std::path::PathBuf>| -> Vec<String> {
+        files
+            .iter()
+            .map(|f| f.strip_prefix(root).unwrap().display().to_string())
+            .collect()
+    };
+    let (files, problems) = discover(&[root.to_path_buf()], &PathFilter::default());
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(
+        rel(files),
+        ["a/skip.tmp", "a/x.evtx", "b/1.log", "b/2.json", "c.jsonl"]
+    );
+
+    let filter = PathFilter {
+        include: vec!["*.json*".into(), "a/**".into()],
+        exclude: vec!["*.tmp".into()],
+    };
+    let (files, problems) = discover(&[root.to_path_buf()], &filter);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(rel(files), ["a/x.evtx", "b/2.json", "c.jsonl"]);
+
+    let bad = PathFilter {
+        include: vec!["a/[".into()],
+        exclude: vec![],
+    };
+    let (_, problems) = discover(&[root.to_path_buf()], &bad);
+    assert_eq!(problems.len(), 1, "the bad glob is reported");
+    assert_eq!(problems[0].location, "glob");
+}
