@@ -79,7 +79,8 @@ pub fn defender(event: &Event) -> Finding {
 fn edr(event: &Event) -> Option<(Finding, Level)> {
     let threat = fields::text(event, "threat.name")?;
     let severity = fields::text(event, "alert.severity");
-    let is_alert = severity.is_some() || fields::text(event, "event.kind").as_deref() == Some("alert");
+    let is_alert =
+        severity.is_some() || fields::text(event, "event.kind").as_deref() == Some("alert");
     if !is_alert {
         return None;
     }
@@ -155,7 +156,11 @@ impl Detector for Antivirus {
                 "host",
                 fields::text(event, "host.name").or(host).as_deref(),
             );
-            entity(&mut d, "source_ip", fields::text(event, "source.ip").as_deref());
+            entity(
+                &mut d,
+                "source_ip",
+                fields::text(event, "source.ip").as_deref(),
+            );
             apply(&mut d, &f);
             out.push(d);
         }
@@ -184,7 +189,10 @@ mod tests {
             assert_eq!(f.threat.as_deref(), Some(threat));
             assert_eq!(f.file.as_deref(), Some(file));
         }
-        assert_eq!(clamav("Database updated (1 signatures) FOUND nothing"), None);
+        assert_eq!(
+            clamav("Database updated (1 signatures) FOUND nothing"),
+            None
+        );
         assert_eq!(clamav("/a: OK"), None);
     }
 }

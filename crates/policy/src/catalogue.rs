@@ -151,7 +151,10 @@ static CATALOGUE: &[Entry] = &[
             file: "win_account_lockout.yml",
         },
         entities: &[
-            ("user", &["TargetUserName", "Event.EventData.TargetUserName"]),
+            (
+                "user",
+                &["TargetUserName", "Event.EventData.TargetUserName"],
+            ),
             WIN_HOST,
         ],
         config: &[],
@@ -213,7 +216,10 @@ static CATALOGUE: &[Entry] = &[
             file: "win_password_change.yml",
         },
         entities: &[
-            ("user", &["TargetUserName", "Event.EventData.TargetUserName"]),
+            (
+                "user",
+                &["TargetUserName", "Event.EventData.TargetUserName"],
+            ),
             WIN_HOST,
         ],
         config: &[],
@@ -247,7 +253,11 @@ static CATALOGUE: &[Entry] = &[
         entities: &[
             (
                 "user",
-                &["parameters.USER_EMAIL", "parameters.user_email", "actor.email"],
+                &[
+                    "parameters.USER_EMAIL",
+                    "parameters.user_email",
+                    "actor.email",
+                ],
             ),
             ("source_ip", &["ipAddress"]),
         ],
@@ -301,10 +311,7 @@ static CATALOGUE: &[Entry] = &[
         source: Source::Sigma {
             file: "github_password_2fa_change.yml",
         },
-        entities: &[
-            ("user", &["user", "actor"]),
-            ("source_ip", &["actor_ip"]),
-        ],
+        entities: &[("user", &["user", "actor"]), ("source_ip", &["actor_ip"])],
         config: &[],
         runbook: RB_RESET,
     },
@@ -318,7 +325,10 @@ static CATALOGUE: &[Entry] = &[
         source: Source::Sigma {
             file: "aws_cloudtrail_logging_off.yml",
         },
-        entities: &[("user", &["userIdentity.arn", "userIdentity.userName"]), AWS_IP],
+        entities: &[
+            ("user", &["userIdentity.arn", "userIdentity.userName"]),
+            AWS_IP,
+        ],
         config: &[],
         runbook: RB_LOGGING,
     },
@@ -331,7 +341,10 @@ static CATALOGUE: &[Entry] = &[
         source: Source::Sigma {
             file: "aws_logging_reduced.yml",
         },
-        entities: &[("user", &["userIdentity.arn", "userIdentity.userName"]), AWS_IP],
+        entities: &[
+            ("user", &["userIdentity.arn", "userIdentity.userName"]),
+            AWS_IP,
+        ],
         config: &[],
         runbook: RB_LOGGING,
     },
@@ -407,7 +420,10 @@ static CATALOGUE: &[Entry] = &[
             file: "win_log_cleared.yml",
         },
         entities: &[
-            ("user", &["SubjectUserName", "Event.EventData.SubjectUserName"]),
+            (
+                "user",
+                &["SubjectUserName", "Event.EventData.SubjectUserName"],
+            ),
             WIN_HOST,
         ],
         config: &[],
@@ -435,7 +451,10 @@ static CATALOGUE: &[Entry] = &[
         source: Source::Sigma {
             file: "auditd_config_change.yml",
         },
-        entities: &[("user", &["auid", "AUID", "uid"]), ("host", &["hostname", "Computer"])],
+        entities: &[
+            ("user", &["auid", "AUID", "uid"]),
+            ("host", &["hostname", "Computer"]),
+        ],
         config: &[],
         runbook: RB_LOGGING,
     },
@@ -461,7 +480,10 @@ static CATALOGUE: &[Entry] = &[
         source: Source::Sigma {
             file: "k8s_audit_policy_change.yml",
         },
-        entities: &[("user", &["user.username"]), ("source_ip", &["sourceIPs.0"])],
+        entities: &[
+            ("user", &["user.username"]),
+            ("source_ip", &["sourceIPs.0"]),
+        ],
         config: &[],
         runbook: RB_LOGGING,
     },

@@ -33,18 +33,25 @@ pub use keyed::KeyedState;
 use detect::{Detection, Detector, Policy};
 use events::Event;
 
-/// The native detectors that run by default in `hunt` and in the server,
-/// with the default configuration.
+/// The native detectors that run by default in `hunt`, with the default
+/// configuration.
+///
+/// The gap detector is not among them: it needs every event, while `hunt`
+/// keeps only the events some stateful detector is interested in. Gaps are
+/// found by `watchpost gaps` and, live, by [`live_detectors`].
 pub fn default_detectors() -> Vec<Box<dyn Detector>> {
     detectors(&PolicyConfig::default()).expect("the default configuration is valid")
 }
 
-/// The native detectors with a given configuration. Fails when the
-/// configuration holds a value that does not parse (a maintenance window).
+/// The `hunt` detectors (see [`default_detectors`]) with a given
+/// configuration. Fails when the configuration holds a value that does not
+/// parse (a maintenance window).
 pub fn detectors(config: &PolicyConfig) -> Result<Vec<Box<dyn Detector>>, PolicyError> {
     Ok(vec![
-        Box::new(login::LoginFailures::new(config.login.clone(), &config.state)),
-        Box::new(gaps::Gaps::new(config.gaps.clone(), &config.state)),
+        Box::new(login::LoginFailures::new(
+            config.login.clone(),
+            &config.state,
+        )),
         Box::new(reboot::Reboots::new(&config.reboot, &config.state)?),
         Box::new(antivirus::Antivirus),
         Box::new(perf::Performance::new(
@@ -52,6 +59,17 @@ pub fn detectors(config: &PolicyConfig) -> Result<Vec<Box<dyn Detector>>, Policy
             &config.state,
         )),
     ])
+}
+
+/// Every native detector, the gap detector included, for a live server
+/// that sees every event and calls [`Detector::advance`] on a timer.
+pub fn live_detectors(config: &PolicyConfig) -> Result<Vec<Box<dyn Detector>>, PolicyError> {
+    let mut all = detectors(config)?;
+    all.push(Box::new(gaps::Gaps::new(
+        config.gaps.clone(),
+        &config.state,
+    )));
+    Ok(all)
 }
 
 /// Adds policy information to a detection made by a rule of the bundled

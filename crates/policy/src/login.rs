@@ -221,8 +221,7 @@ impl LoginFailures {
             let cap = cfg.per_source.max(cfg.success_after).max(1) as usize;
             let s = self.by_source.entry(ip.clone(), now, SourceState::default);
             s.failures.push(now, a.count, window, cap);
-            if s.failures.times.len() >= cfg.per_source as usize
-                && now >= s.failures.cooldown_until
+            if s.failures.times.len() >= cfg.per_source as usize && now >= s.failures.cooldown_until
             {
                 s.failures.cooldown_until = now.saturating_add(cooldown);
                 let n = s.failures.times.len();
@@ -520,10 +519,20 @@ impl Detector for LoginFailures {
         if let Some(id) = fields::event_id(event) {
             return matches!(id, 4624 | 4625 | 4771 | 4776);
         }
-        fields::message(event).is_some()
-            || ["eventType", "eventName", "id", "category", "action"]
-                .iter()
-                .any(|k| event.fields.contains_key(*k))
+        if let Some(m) = fields::message(event) {
+            return [
+                "Failed ",
+                "Invalid user ",
+                "Accepted ",
+                "authentication failure;",
+                "message repeated ",
+            ]
+            .iter()
+            .any(|needle| m.contains(needle));
+        }
+        ["eventType", "eventName", "id", "category", "action"]
+            .iter()
+            .any(|k| event.fields.contains_key(*k))
     }
 
     fn observe(&mut self, event: &Event, out: &mut Vec<Detection>) {

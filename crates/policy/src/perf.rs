@@ -157,7 +157,11 @@ impl Detector for Performance {
             field(&mut d, "value", value);
             field(&mut d, "baseline", format!("{:.3}", s.mean));
             field(&mut d, "limit", format!("{limit:.3}"));
-            field(&mut d, "deviating_points", format!("{}/{m}", s.recent.count_ones()));
+            field(
+                &mut d,
+                "deviating_points",
+                format!("{}/{m}", s.recent.count_ones()),
+            );
             out.push(d);
         }
     }

@@ -10,8 +10,10 @@
 //!   no clean shutdown logged since the host's previous event (syslogd or
 //!   rsyslogd `exiting on signal`, `Kernel log daemon terminating`,
 //!   `shutdown`/`reboot` messages, systemd `Reached target Shutdown`,
-//!   runlevel 0 or 6, ...). A host whose first event is the boot is not
-//!   judged: nothing is known about what came before. Boot lines within
+//!   runlevel 0 or 6, ...). Only lines of the programs that log these
+//!   (kernel, syslogd, systemd, init, ...) are followed; a host with no
+//!   such line before the boot is not judged: nothing is known about what
+//!   came before. Boot lines within
 //!   five minutes of a boot belong to that boot.
 //!
 //! A reboot inside a configured maintenance window (UTC) is reported at
@@ -37,6 +39,21 @@ pub const WIN_1074_ID: &str = "watchpost.policy.unexpected_reboot.windows_1074";
 
 const BOOT_GRACE: i64 = 300;
 
+/// Programs whose lines the detector follows: they log boots and clean
+/// shutdowns, and their other lines tell that a host was up before a boot.
+const LIFECYCLE_PROGRAMS: &[&str] = &[
+    "kernel",
+    "syslogd",
+    "rsyslogd",
+    "syslog",
+    "klogd",
+    "systemd",
+    "systemd-journald",
+    "systemd-logind",
+    "shutdown",
+    "init",
+];
+
 /// A weekly (or daily) time range in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MaintenanceWindow {
@@ -52,7 +69,10 @@ impl MaintenanceWindow {
     /// Parses `Sun 02:00-04:00` or `daily 23:30-00:30`.
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
         let bad = || PolicyError::Window(text.to_string());
-        let (day, range) = text.trim().split_once(char::is_whitespace).ok_or_else(bad)?;
+        let (day, range) = text
+            .trim()
+            .split_once(char::is_whitespace)
+            .ok_or_else(bad)?;
         let day = match day.to_ascii_lowercase().get(..3).ok_or_else(bad)? {
             "dai" | "eve" => None,
             "mon" => Some(Weekday::Monday),
@@ -143,7 +163,9 @@ impl Reboots {
     }
 
     fn windows_event(&self, event: &Event, id: i64, ts: Timestamp) -> Option<Detection> {
-        let provider = fields::provider(event).unwrap_or_default().to_ascii_lowercase();
+        let provider = fields::provider(event)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         let host = fields::host(event);
         let (rule, level) = match id {
             6008 if provider.is_empty() || provider == "eventlog" => (WIN_6008_ID, None),
@@ -244,7 +266,20 @@ impl Detector for Reboots {
     }
 
     fn interested(&self, event: &Event) -> bool {
-        event.meta.timestamp.is_some()
+        if event.meta.timestamp.is_none() {
+            return false;
+        }
+        if let Some(id) = fields::event_id(event) {
+            return matches!(id, 6008 | 41 | 1074);
+        }
+        let Some(msg) = fields::message(event) else {
+            return false;
+        };
+        let program = fields::program(event)
+            .or_else(|| msg.split_once(": ").map(|(tag, _)| tag))
+            .unwrap_or("");
+        let program = program.split(['[', ' ']).next().unwrap_or("");
+        LIFECYCLE_PROGRAMS.contains(&program) || lifecycle(program, msg).is_some()
     }
 
     fn observe(&mut self, event: &Event, out: &mut Vec<Detection>) {

@@ -29,7 +29,9 @@ fn raw_ssh_failures(path: &Path, year: i32) -> Vec<(i64, String, String, u32)> {
     let mut pending: BTreeSet<String> = BTreeSet::new();
     let mut out = Vec::new();
     for line in text.lines() {
-        let Some(i) = line.find(" sshd[") else { continue };
+        let Some(i) = line.find(" sshd[") else {
+            continue;
+        };
         let pid = line[i + 6..].split(']').next().unwrap().to_string();
         let host = line[16..i].to_string();
         let key = format!("{host}/{pid}");
@@ -46,13 +48,20 @@ fn raw_ssh_failures(path: &Path, year: i32) -> Vec<(i64, String, String, u32)> {
             ip.split(' ').next().unwrap().to_string()
         };
         if msg.starts_with("Invalid user ") {
-            let user = msg["Invalid user ".len()..].rsplit_once(" from ").unwrap().0;
+            let user = msg["Invalid user ".len()..]
+                .rsplit_once(" from ")
+                .unwrap()
+                .0;
             pending.insert(key);
             out.push((t, after_from(msg), user.to_lowercase(), n));
         } else if msg.starts_with("Failed ") && msg.contains(" for ") {
             let rest = msg.split_once(" for ").unwrap().1;
             let invalid = rest.starts_with("invalid user ");
-            let user = rest.trim_start_matches("invalid user ").rsplit_once(" from ").unwrap().0;
+            let user = rest
+                .trim_start_matches("invalid user ")
+                .rsplit_once(" from ")
+                .unwrap()
+                .0;
             let mut n = n;
             if invalid && pending.remove(&key) {
                 n -= 1;
@@ -105,8 +114,14 @@ fn check_ssh_brute_force(file: &str, year: i32) {
         .lines()
         .filter(|l| l.contains("Failed password"))
         .count();
-    assert!(failed_lines > 100, "{file}: corpus has Failed password lines");
-    let by_ip: Vec<_> = raw.iter().map(|(t, ip, _, n)| (*t, ip.clone(), *n)).collect();
+    assert!(
+        failed_lines > 100,
+        "{file}: corpus has Failed password lines"
+    );
+    let by_ip: Vec<_> = raw
+        .iter()
+        .map(|(t, ip, _, n)| (*t, ip.clone(), *n))
+        .collect();
     let by_user: Vec<_> = raw
         .iter()
         .filter(|(_, _, u, _)| !u.is_empty())
@@ -153,7 +168,10 @@ fn check_ssh_brute_force(file: &str, year: i32) {
         }
     }
     for ip in &sprayers {
-        assert!(users_per_ip[ip.as_str()].len() >= cfg.spray_users as usize, "{ip}");
+        assert!(
+            users_per_ip[ip.as_str()].len() >= cfg.spray_users as usize,
+            "{ip}"
+        );
     }
     println!(
         "{file}: {failed_lines} Failed password lines, {} attempts; brute force from {} addresses, {} users; spraying from {}; success after failures {}",
@@ -213,9 +231,15 @@ fn corpus_unexpected_reboot_linux() {
         .filter(|(_, l)| l.contains(" kernel: Linux version "))
         .map(|(i, _)| i as u64 + 1)
         .collect();
-    let restarts = text.lines().filter(|l| l.contains("syslogd 1.4.1: restart.")).count();
+    let restarts = text
+        .lines()
+        .filter(|l| l.contains("syslogd 1.4.1: restart."))
+        .count();
     assert_eq!(boots.len(), 1, "the corpus holds one boot");
-    assert!(restarts > boots.len(), "and more syslogd restarts than boots");
+    assert!(
+        restarts > boots.len(),
+        "and more syslogd restarts than boots"
+    );
     let clean = text
         .lines()
         .any(|l| l.contains("exiting on signal 15") || l.contains("shutting down for"));
@@ -236,7 +260,9 @@ fn pack_engine() -> Engine {
     let mut engine = Engine::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        engine.add_collection(&parse_sigma_yaml(&text).unwrap()).unwrap();
+        engine
+            .add_collection(&parse_sigma_yaml(&text).unwrap())
+            .unwrap();
     }
     engine
 }
@@ -262,15 +288,19 @@ fn flatten_windows(v: &Value) -> Value {
 fn corpus_antivirus_defender() {
     let engine = pack_engine();
     let dir = corpus().join("antivirus");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     let mut total = 0;
     for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
         for (i, line) in text.lines().enumerate() {
-            let raw_id = ["1116", "1117"]
-                .into_iter()
-                .find(|id| line.contains(&format!("\"EventID\":\"{id}\"")) || line.contains(&format!("\"EventID\":{id},")));
+            let raw_id = ["1116", "1117"].into_iter().find(|id| {
+                line.contains(&format!("\"EventID\":\"{id}\""))
+                    || line.contains(&format!("\"EventID\":{id},"))
+            });
             let record: Value = serde_json::from_str(line).unwrap();
             let flat = flatten_windows(&record);
             let ids: Vec<String> = engine
@@ -286,11 +316,14 @@ fn corpus_antivirus_defender() {
             assert_eq!(ids, want, "{} line {}", path.display(), i + 1);
             for id in ids {
                 total += 1;
-                let event = common::json_event(&path.display().to_string(), i as u64 + 1, record.clone());
+                let event =
+                    common::json_event(&path.display().to_string(), i as u64 + 1, record.clone());
                 let mut d = detection(&id);
                 policy::annotate(&mut d, Some(&event));
                 assert_eq!(d.policy, Some(detect::Policy::Antivirus));
-                let threat = record["Event"]["EventData"]["Threat Name"].as_str().unwrap();
+                let threat = record["Event"]["EventData"]["Threat Name"]
+                    .as_str()
+                    .unwrap();
                 assert_eq!(d.fields["threat"], threat);
                 assert!(!d.fields["file_path"].starts_with("file:_"));
                 assert!(d.entities.contains_key("host"));
@@ -322,17 +355,30 @@ fn corpus_logging_disabled_cloudtrail() {
     let engine = pack_engine();
     let path = corpus().join("cloud/aws_cloudtrail/stratus_red_team_detonations.ndjson");
     let text = std::fs::read_to_string(&path).unwrap();
-    let trail = ["StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors"];
+    let trail = [
+        "StopLogging",
+        "DeleteTrail",
+        "UpdateTrail",
+        "PutEventSelectors",
+    ];
     let reduced = ["DeleteFlowLogs", "DeleteResolverQueryLogConfig"];
     let mut want: BTreeMap<&str, usize> = BTreeMap::new();
     let mut got: BTreeMap<String, usize> = BTreeMap::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let name = line.split("\"eventName\"").nth(1).and_then(|r| r.split('"').nth(1)).unwrap_or("");
+        let name = line
+            .split("\"eventName\"")
+            .nth(1)
+            .and_then(|r| r.split('"').nth(1))
+            .unwrap_or("");
         if trail.contains(&name) {
-            *want.entry("39940c05-165f-4ed4-8d17-5076e4a340d2").or_default() += 1;
+            *want
+                .entry("39940c05-165f-4ed4-8d17-5076e4a340d2")
+                .or_default() += 1;
         }
         if reduced.contains(&name) {
-            *want.entry("2ab4fcc4-09ee-4fb6-b310-88bbcb1321dc").or_default() += 1;
+            *want
+                .entry("2ab4fcc4-09ee-4fb6-b310-88bbcb1321dc")
+                .or_default() += 1;
         }
         let record: Value = serde_json::from_str(line).unwrap();
         for r in engine.evaluate(&JsonEvent::borrow(&record)) {
@@ -349,7 +395,10 @@ fn corpus_logging_disabled_cloudtrail() {
         }
     }
     let want: BTreeMap<String, usize> = want.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    assert!(want.get("39940c05-165f-4ed4-8d17-5076e4a340d2").is_some_and(|n| *n >= 2));
+    assert!(
+        want.get("39940c05-165f-4ed4-8d17-5076e4a340d2")
+            .is_some_and(|n| *n >= 2)
+    );
     assert_eq!(got, want);
     println!("cloudtrail logging disabled: {got:?}");
 }
@@ -359,8 +408,27 @@ fn corpus_password_reset_and_lockout_saas() {
     let engine = pack_engine();
     let mut got: BTreeMap<&str, usize> = BTreeMap::new();
     let mut want: BTreeMap<&str, usize> = BTreeMap::new();
-    let okta = ["user.account.reset_password", "user.account.update_password", "user.mfa.factor.deactivate", "user.mfa.factor.reset_all", "user.mfa.factor.update", "user.mfa.factor.activate", "system.mfa.factor.deactivate"];
-    let aws = ["CreateLoginProfile", "UpdateLoginProfile", "DeleteLoginProfile", "ChangePassword", "PasswordUpdated", "CreateVirtualMFADevice", "EnableMFADevice", "DeactivateMFADevice", "DeleteVirtualMFADevice", "ResyncMFADevice"];
+    let okta = [
+        "user.account.reset_password",
+        "user.account.update_password",
+        "user.mfa.factor.deactivate",
+        "user.mfa.factor.reset_all",
+        "user.mfa.factor.update",
+        "user.mfa.factor.activate",
+        "system.mfa.factor.deactivate",
+    ];
+    let aws = [
+        "CreateLoginProfile",
+        "UpdateLoginProfile",
+        "DeleteLoginProfile",
+        "ChangePassword",
+        "PasswordUpdated",
+        "CreateVirtualMFADevice",
+        "EnableMFADevice",
+        "DeactivateMFADevice",
+        "DeleteVirtualMFADevice",
+        "ResyncMFADevice",
+    ];
     for (file, key, names) in [
         ("saas/panther_okta_systemlog.ndjson", "eventType", &okta[..]),
         ("saas/panther_aws_cloudtrail.ndjson", "eventName", &aws[..]),
@@ -407,11 +475,19 @@ fn gap_report(path: &Path, year: i32) -> Vec<(i64, i64, f64, f64)> {
         .iter()
         .map(|d| {
             let t = |k: &str| {
-                time::OffsetDateTime::parse(&d.fields[k], &time::format_description::well_known::Rfc3339)
-                    .unwrap()
-                    .unix_timestamp()
+                time::OffsetDateTime::parse(
+                    &d.fields[k],
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .unwrap()
+                .unix_timestamp()
             };
-            (t("from"), t("to"), d.fields["seconds"].parse().unwrap(), d.fields["expected_seconds"].parse().unwrap())
+            (
+                t("from"),
+                t("to"),
+                d.fields["seconds"].parse().unwrap(),
+                d.fields["expected_seconds"].parse().unwrap(),
+            )
         })
         .collect()
 }
@@ -441,14 +517,27 @@ fn corpus_gaps_cut_span_is_reported() {
 
     let untouched = gap_report(&src, 2005);
     for (f, t, secs, expected) in &untouched {
-        assert!(secs >= expected, "reported gap below its threshold: {f}..{t}");
-        assert!(*secs >= threshold, "reported gap below the raw threshold {threshold}: {secs} (expected {expected})");
+        assert!(
+            secs >= expected,
+            "reported gap below its threshold: {f}..{t}"
+        );
+        assert!(
+            *secs >= threshold,
+            "reported gap below the raw threshold {threshold}: {secs} (expected {expected})"
+        );
     }
     assert!(!untouched.iter().any(|(f, t, _, _)| (*f, *t) == (from, to)));
 
     let report = gap_report(&cut, 2005);
-    let cut_span: Vec<_> = report.iter().filter(|(f, t, _, _)| (*f, *t) == (from, to)).collect();
-    assert_eq!(cut_span.len(), 1, "the cut span is reported exactly: {report:?}");
+    let cut_span: Vec<_> = report
+        .iter()
+        .filter(|(f, t, _, _)| (*f, *t) == (from, to))
+        .collect();
+    assert_eq!(
+        cut_span.len(),
+        1,
+        "the cut span is reported exactly: {report:?}"
+    );
     // Cutting lines changes the learned cadence a little, so other spans
     // may cross the (re-learned) threshold; each must still exceed it.
     for r in &report {
@@ -475,8 +564,12 @@ fn corpus_replay_is_deterministic() {
         ] {
             events.extend(syslog_file(&root.join(f), y));
         }
-        events.extend(ndjson_file(&root.join("antivirus/defender_1116_1117_mdecrevoisier.jsonl")));
-        events.extend(ndjson_file(&root.join("cloud/aws_cloudtrail/stratus_red_team_detonations.ndjson")));
+        events.extend(ndjson_file(
+            &root.join("antivirus/defender_1116_1117_mdecrevoisier.jsonl"),
+        ));
+        events.extend(ndjson_file(
+            &root.join("cloud/aws_cloudtrail/stratus_red_team_detonations.ndjson"),
+        ));
         events
     };
     let first = run(&mut policy::default_detectors(), load());

@@ -14,7 +14,10 @@ use policy::{
 use serde_json::json;
 
 fn login_detector(cfg: LoginConfig) -> Vec<Box<dyn Detector>> {
-    vec![Box::new(login::LoginFailures::new(cfg, &StateConfig::default()))]
+    vec![Box::new(login::LoginFailures::new(
+        cfg,
+        &StateConfig::default(),
+    ))]
 }
 
 fn small_login() -> LoginConfig {
@@ -301,7 +304,11 @@ fn gaps_live_silent_once_then_recovered() {
     assert!(out.is_empty(), "not silent long enough: {out:#?}");
     d.advance(ts(10_700), &mut out);
     d.advance(ts(11_000), &mut out);
-    assert_eq!(with_id(&out, gaps::SILENT_ID).len(), 1, "fires once: {out:#?}");
+    assert_eq!(
+        with_id(&out, gaps::SILENT_ID).len(),
+        1,
+        "fires once: {out:#?}"
+    );
     assert_eq!(out[0].fields["silent_since"], "1970-01-01T02:47:40Z");
     d.observe(&timed("live", 3, 11_100), &mut out);
     let rec = with_id(&out, gaps::RECOVERED_ID);
@@ -367,16 +374,32 @@ fn reboot_linux_cases() {
 #[test]
 fn reboot_windows_cases() {
     let cases = [
-        (json!({"EventID": 6008, "Provider_Name": "EventLog", "Computer": "pc1"}), Some((reboot::WIN_6008_ID, Level::High))),
-        (json!({"EventID": 41, "Provider_Name": "Microsoft-Windows-Kernel-Power", "Computer": "pc1"}), Some((reboot::WIN_41_ID, Level::High))),
-        (json!({"EventID": 1074, "Provider_Name": "User32", "param1": "C:\\Windows\\system32\\shutdown.exe", "param3": "Other (Planned)", "param4": "0x80000000", "param5": "restart", "param7": "CORP\\admin"}), Some((reboot::WIN_1074_ID, Level::Low))),
-        (json!({"EventID": 1074, "Provider_Name": "User32", "param4": "0x5000a"}), Some((reboot::WIN_1074_ID, Level::Medium))),
-        (json!({"EventID": 41, "Provider_Name": "Some-Other-Provider"}), None),
+        (
+            json!({"EventID": 6008, "Provider_Name": "EventLog", "Computer": "pc1"}),
+            Some((reboot::WIN_6008_ID, Level::High)),
+        ),
+        (
+            json!({"EventID": 41, "Provider_Name": "Microsoft-Windows-Kernel-Power", "Computer": "pc1"}),
+            Some((reboot::WIN_41_ID, Level::High)),
+        ),
+        (
+            json!({"EventID": 1074, "Provider_Name": "User32", "param1": "C:\\Windows\\system32\\shutdown.exe", "param3": "Other (Planned)", "param4": "0x80000000", "param5": "restart", "param7": "CORP\\admin"}),
+            Some((reboot::WIN_1074_ID, Level::Low)),
+        ),
+        (
+            json!({"EventID": 1074, "Provider_Name": "User32", "param4": "0x5000a"}),
+            Some((reboot::WIN_1074_ID, Level::Medium)),
+        ),
+        (
+            json!({"EventID": 41, "Provider_Name": "Some-Other-Provider"}),
+            None,
+        ),
     ];
     for (record, want) in cases {
         let mut e = json_event("System.evtx", 1, record.clone());
         e.meta.timestamp = Some(ts(1_700_000_000));
-        let mut d = reboot::Reboots::new(&RebootConfig::default(), &StateConfig::default()).unwrap();
+        let mut d =
+            reboot::Reboots::new(&RebootConfig::default(), &StateConfig::default()).unwrap();
         let mut out = Vec::new();
         d.observe(&e, &mut out);
         let got = out.first().map(|d| (d.rule_id.as_str(), d.level));
@@ -437,13 +460,19 @@ fn performance_spike_vs_sustained_shift() {
     for i in (45..60).step_by(3) {
         flapping[i] = 600.0;
     }
-    assert!(perf_run(&flapping).is_empty(), "isolated spikes must not fire");
+    assert!(
+        perf_run(&flapping).is_empty(),
+        "isolated spikes must not fire"
+    );
 }
 
 #[test]
 fn performance_fixture_files() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    for (file, fires) in [("metrics_spike.ndjson", false), ("metrics_shift.ndjson", true)] {
+    for (file, fires) in [
+        ("metrics_spike.ndjson", false),
+        ("metrics_shift.ndjson", true),
+    ] {
         let events = common::ndjson_file(&dir.join(file));
         let mut d: Vec<Box<dyn Detector>> = vec![Box::new(perf::Performance::new(
             PerformanceConfig::default(),
@@ -452,7 +481,10 @@ fn performance_fixture_files() {
         let dets = run(&mut d, events);
         assert_eq!(!dets.is_empty(), fires, "{file}: {dets:#?}");
         if fires {
-            assert!(dets.iter().all(|d| d.entities["host"] == "web-1"), "{dets:#?}");
+            assert!(
+                dets.iter().all(|d| d.entities["host"] == "web-1"),
+                "{dets:#?}"
+            );
             assert_eq!(dets.len(), 1, "{file}: only the degraded host fires");
         }
     }
@@ -533,7 +565,10 @@ fn config_rejects_unknown_keys_and_parses_durations() {
     assert_eq!(ok.reboot.in_maintenance, MaintenanceAction::Suppress);
     let err = PolicyConfig::from_toml("[login]\nwindoww = \"1m\"\n", "policy.toml").unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("policy.toml") && msg.contains("windoww"), "{msg}");
+    assert!(
+        msg.contains("policy.toml") && msg.contains("windoww"),
+        "{msg}"
+    );
     assert!(PolicyConfig::from_toml("[login]\nwindow = \"5 parsecs\"\n", "p.toml").is_err());
     assert_eq!(policy::parse_duration("2h").unwrap(), 7200);
     assert!(policy::parse_duration("h").is_err());

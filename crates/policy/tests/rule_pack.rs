@@ -63,10 +63,15 @@ fn pack_rules_parse_compile_and_agree_with_the_catalogue() {
             );
         for (id, title, level) in docs {
             let id = id.unwrap_or_else(|| panic!("{file}: rule {title:?} has no id"));
-            let entry = policy::entry(&id).unwrap_or_else(|| panic!("{file}: {id} not in catalogue"));
+            let entry =
+                policy::entry(&id).unwrap_or_else(|| panic!("{file}: {id} not in catalogue"));
             assert_eq!(entry.title, title, "{file}: {id}");
             assert_eq!(entry.level.as_str(), level, "{file}: {id}");
-            assert_eq!(entry.source, policy::Source::Sigma { file: leak(&file) }, "{id}");
+            assert_eq!(
+                entry.source,
+                policy::Source::Sigma { file: leak(&file) },
+                "{id}"
+            );
             assert!(seen.insert(id.clone()), "duplicate id {id}");
         }
     }
@@ -109,36 +114,123 @@ fn matches(engine: &Engine, record: &Value) -> Vec<String> {
 fn pack_rules_match_their_records() {
     let engine = detection_engine();
     let cases: Vec<(Value, Option<&str>)> = vec![
-        (json!({"EventID": 4740, "TargetUserName": "bob", "Computer": "dc1"}), Some("2ccd35d3-e76f-4bc3-a9af-de44f0643c8a")),
-        (json!({"eventType": "user.account.lock", "actor": {"alternateId": "a@x"}}), Some("881bfe0b-c05d-473f-953e-af4a9edbb7ee")),
-        (json!({"category": "SignInLogs", "properties": {"status": {"errorCode": 50053}}}), Some("69d88d30-6af4-45d7-893d-f25ca78d7706")),
-        (json!({"category": "SignInLogs", "properties": {"status": {"errorCode": 50126}}}), None),
-        (json!({"EventID": 4724, "TargetUserName": "amy"}), Some("5806916e-3e0d-4c1f-a83f-82e50c86ab0e")),
+        (
+            json!({"EventID": 4740, "TargetUserName": "bob", "Computer": "dc1"}),
+            Some("2ccd35d3-e76f-4bc3-a9af-de44f0643c8a"),
+        ),
+        (
+            json!({"eventType": "user.account.lock", "actor": {"alternateId": "a@x"}}),
+            Some("881bfe0b-c05d-473f-953e-af4a9edbb7ee"),
+        ),
+        (
+            json!({"category": "SignInLogs", "properties": {"status": {"errorCode": 50053}}}),
+            Some("69d88d30-6af4-45d7-893d-f25ca78d7706"),
+        ),
+        (
+            json!({"category": "SignInLogs", "properties": {"status": {"errorCode": 50126}}}),
+            None,
+        ),
+        (
+            json!({"EventID": 4724, "TargetUserName": "amy"}),
+            Some("5806916e-3e0d-4c1f-a83f-82e50c86ab0e"),
+        ),
         (json!({"EventID": 4725, "TargetUserName": "amy"}), None),
-        (json!({"eventType": "user.account.reset_password", "target": [{"alternateId": "h@s.gov"}]}), Some("9ab7001f-0636-4ca2-a46c-99ad30dce024")),
-        (json!({"eventType": "system.mfa.factor.deactivate"}), Some("9ab7001f-0636-4ca2-a46c-99ad30dce024")),
-        (json!({"id": {"applicationName": "user_accounts"}, "name": "2sv_disable", "actor": {"email": "b@x"}}), Some("f8bd491d-6396-4b75-8dfd-badc94f9e1c0")),
-        (json!({"operationName": "Reset password (by admin)"}), Some("f7b7eeb5-5ec5-4123-8cb1-bc85e7a2b42e")),
-        (json!({"eventName": "UpdateLoginProfile", "requestParameters": {"userName": "alice"}}), Some("36d5a284-20f9-409a-b3b1-81295709ece1")),
-        (json!({"action": "two_factor_authentication.disabled", "user": "octo"}), Some("0c2caba8-cba4-4916-866e-0efdcd66206f")),
-        (json!({"eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging"}), Some("39940c05-165f-4ed4-8d17-5076e4a340d2")),
-        (json!({"eventSource": "cloudtrail.amazonaws.com", "eventName": "DescribeTrails"}), None),
-        (json!({"eventSource": "ec2.amazonaws.com", "eventName": "DeleteFlowLogs"}), Some("2ab4fcc4-09ee-4fb6-b310-88bbcb1321dc")),
-        (json!({"protoPayload": {"methodName": "google.logging.v2.ConfigServiceV2.UpdateSink"}}), Some("a3a1aafb-cb04-4235-907b-26b1eabfb98a")),
-        (json!({"protoPayload": {"methodName": "google.logging.v2.ConfigServiceV2.ListSinks"}}), None),
-        (json!({"protoPayload": {"methodName": "SetIamPolicy", "serviceData": {"policyDelta": {"auditConfigDeltas": [{"action": "REMOVE", "service": "allServices"}]}}}}), Some("a3a1aafb-cb04-4235-907b-26b1eabfb98a")),
-        (json!({"protoPayload": {"methodName": "SetIamPolicy", "serviceData": {"policyDelta": {"bindingDeltas": []}}}}), None),
-        (json!({"EventID": 1102, "Computer": "pc1"}), Some("a477838c-b050-433e-aaf3-57d981365b1f")),
-        (json!({"EventID": 104, "Provider_Name": "Microsoft-Windows-Eventlog"}), Some("fc8c3cc0-af11-46e7-858d-33429a289276")),
-        (json!({"EventID": 4719, "SubjectUserName": "adm"}), Some("2eafa415-d954-443d-9310-a44cadc2d843")),
-        (json!({"type": "CONFIG_CHANGE", "auid": "1000"}), Some("6dee3b4f-8737-41cd-9d24-5f7a6d38d2e6")),
-        (json!({"action": "audit_log_streaming.destroy", "actor": "octo"}), Some("eae8726d-2c65-4756-af23-d55f5039ed15")),
-        (json!({"action": "audit_log_streaming.check", "actor": "octo"}), None),
-        (json!({"verb": "patch", "objectRef": {"resource": "configmaps", "namespace": "kube-system", "name": "audit-policy"}}), Some("46ce84c2-a22f-432e-b242-f82caa31a303")),
-        (json!({"verb": "get", "objectRef": {"resource": "configmaps", "namespace": "kube-system", "name": "audit-policy"}}), None),
-        (json!({"EventID": 1116, "Threat Name": "EICAR"}), Some("68230722-df34-4180-9e06-4210ff5cdb21")),
-        (json!({"EventID": 1117}), Some("0b0984ee-ac7a-4aab-bbb5-ac4710154f25")),
-        (json!({"EventID": 1008}), Some("2b5ed3c2-f691-4315-8259-7e8cfd272ef3")),
+        (
+            json!({"eventType": "user.account.reset_password", "target": [{"alternateId": "h@s.gov"}]}),
+            Some("9ab7001f-0636-4ca2-a46c-99ad30dce024"),
+        ),
+        (
+            json!({"eventType": "system.mfa.factor.deactivate"}),
+            Some("9ab7001f-0636-4ca2-a46c-99ad30dce024"),
+        ),
+        (
+            json!({"id": {"applicationName": "user_accounts"}, "name": "2sv_disable", "actor": {"email": "b@x"}}),
+            Some("f8bd491d-6396-4b75-8dfd-badc94f9e1c0"),
+        ),
+        (
+            json!({"operationName": "Reset password (by admin)"}),
+            Some("f7b7eeb5-5ec5-4123-8cb1-bc85e7a2b42e"),
+        ),
+        (
+            json!({"eventName": "UpdateLoginProfile", "requestParameters": {"userName": "alice"}}),
+            Some("36d5a284-20f9-409a-b3b1-81295709ece1"),
+        ),
+        (
+            json!({"action": "two_factor_authentication.disabled", "user": "octo"}),
+            Some("0c2caba8-cba4-4916-866e-0efdcd66206f"),
+        ),
+        (
+            json!({"eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging"}),
+            Some("39940c05-165f-4ed4-8d17-5076e4a340d2"),
+        ),
+        (
+            json!({"eventSource": "cloudtrail.amazonaws.com", "eventName": "DescribeTrails"}),
+            None,
+        ),
+        (
+            json!({"eventSource": "ec2.amazonaws.com", "eventName": "DeleteFlowLogs"}),
+            Some("2ab4fcc4-09ee-4fb6-b310-88bbcb1321dc"),
+        ),
+        (
+            json!({"protoPayload": {"methodName": "google.logging.v2.ConfigServiceV2.UpdateSink"}}),
+            Some("a3a1aafb-cb04-4235-907b-26b1eabfb98a"),
+        ),
+        (
+            json!({"protoPayload": {"methodName": "google.logging.v2.ConfigServiceV2.ListSinks"}}),
+            None,
+        ),
+        (
+            json!({"protoPayload": {"methodName": "SetIamPolicy", "serviceData": {"policyDelta": {"auditConfigDeltas": [{"action": "REMOVE", "service": "allServices"}]}}}}),
+            Some("a3a1aafb-cb04-4235-907b-26b1eabfb98a"),
+        ),
+        (
+            json!({"protoPayload": {"methodName": "SetIamPolicy", "serviceData": {"policyDelta": {"bindingDeltas": []}}}}),
+            None,
+        ),
+        (
+            json!({"EventID": 1102, "Computer": "pc1"}),
+            Some("a477838c-b050-433e-aaf3-57d981365b1f"),
+        ),
+        (
+            json!({"EventID": 104, "Provider_Name": "Microsoft-Windows-Eventlog"}),
+            Some("fc8c3cc0-af11-46e7-858d-33429a289276"),
+        ),
+        (
+            json!({"EventID": 4719, "SubjectUserName": "adm"}),
+            Some("2eafa415-d954-443d-9310-a44cadc2d843"),
+        ),
+        (
+            json!({"type": "CONFIG_CHANGE", "auid": "1000"}),
+            Some("6dee3b4f-8737-41cd-9d24-5f7a6d38d2e6"),
+        ),
+        (
+            json!({"action": "audit_log_streaming.destroy", "actor": "octo"}),
+            Some("eae8726d-2c65-4756-af23-d55f5039ed15"),
+        ),
+        (
+            json!({"action": "audit_log_streaming.check", "actor": "octo"}),
+            None,
+        ),
+        (
+            json!({"verb": "patch", "objectRef": {"resource": "configmaps", "namespace": "kube-system", "name": "audit-policy"}}),
+            Some("46ce84c2-a22f-432e-b242-f82caa31a303"),
+        ),
+        (
+            json!({"verb": "get", "objectRef": {"resource": "configmaps", "namespace": "kube-system", "name": "audit-policy"}}),
+            None,
+        ),
+        (
+            json!({"EventID": 1116, "Threat Name": "EICAR"}),
+            Some("68230722-df34-4180-9e06-4210ff5cdb21"),
+        ),
+        (
+            json!({"EventID": 1117}),
+            Some("0b0984ee-ac7a-4aab-bbb5-ac4710154f25"),
+        ),
+        (
+            json!({"EventID": 1008}),
+            Some("2b5ed3c2-f691-4315-8259-7e8cfd272ef3"),
+        ),
     ];
     for (record, want) in cases {
         let got = matches(&engine, &record);
@@ -155,11 +247,26 @@ fn pack_correlations_fire() {
     }
     let mut fired = Vec::new();
     let events = [
-        (json!({"EventID": 4740, "TargetUserName": "a", "Computer": "dc1"}), 100),
-        (json!({"EventID": 4740, "TargetUserName": "a", "Computer": "dc1"}), 110),
-        (json!({"EventID": 4740, "TargetUserName": "b", "Computer": "dc1"}), 120),
-        (json!({"EventID": 4740, "TargetUserName": "c", "Computer": "dc2"}), 130),
-        (json!({"EventID": 4740, "TargetUserName": "d", "Computer": "dc1"}), 140),
+        (
+            json!({"EventID": 4740, "TargetUserName": "a", "Computer": "dc1"}),
+            100,
+        ),
+        (
+            json!({"EventID": 4740, "TargetUserName": "a", "Computer": "dc1"}),
+            110,
+        ),
+        (
+            json!({"EventID": 4740, "TargetUserName": "b", "Computer": "dc1"}),
+            120,
+        ),
+        (
+            json!({"EventID": 4740, "TargetUserName": "c", "Computer": "dc2"}),
+            130,
+        ),
+        (
+            json!({"EventID": 4740, "TargetUserName": "d", "Computer": "dc1"}),
+            140,
+        ),
         (json!({"EventID": 4719, "Computer": "pc9"}), 200),
         (json!({"EventID": 1102, "Computer": "pc9"}), 260),
         (json!({"EventID": 1102, "Computer": "pc8"}), 270),

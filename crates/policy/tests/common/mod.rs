@@ -42,7 +42,11 @@ pub fn syslog_secs(line: &str, year: i32) -> Option<i64> {
     let s: u8 = line.get(13..15)?.parse().ok()?;
     let date = Date::from_calendar_date(year, month, day).ok()?;
     let t = Time::from_hms(h, m, s).ok()?;
-    Some(PrimitiveDateTime::new(date, t).assume_utc().unix_timestamp())
+    Some(
+        PrimitiveDateTime::new(date, t)
+            .assume_utc()
+            .unix_timestamp(),
+    )
 }
 
 /// An event from an RFC 3164 line: `host`, `program`, `pid`, `message`.
@@ -109,7 +113,8 @@ pub fn json_event(source: &str, record: u64, value: Value) -> Event {
         };
         Timestamp::parse(&s, &time::format_description::well_known::Rfc3339).ok()
     });
-    meta.host = policy::fields::first_text(&ev, &["Event.System.Computer", "Computer", "host.name"]);
+    meta.host =
+        policy::fields::first_text(&ev, &["Event.System.Computer", "Computer", "host.name"]);
     Event::new(meta, fields)
 }
 
@@ -120,7 +125,13 @@ pub fn ndjson_file(path: &std::path::Path) -> Vec<Event> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| json_event(&source, i as u64 + 1, serde_json::from_str(l).expect("JSON line")))
+        .map(|(i, l)| {
+            json_event(
+                &source,
+                i as u64 + 1,
+                serde_json::from_str(l).expect("JSON line"),
+            )
+        })
         .collect()
 }
 
