@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex};
 use events::{Event, LogSource, Map, Meta, SourceId, Value};
 use evtx::err::EvtxError;
 use evtx::{EvtxParser, ParserSettings};
-use rayon::iter::{ParallelBridge, ParallelIterator};
+use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -50,6 +50,8 @@ use crate::{FileSummary, ProblemKind, ReadCtx};
 const FILE_HEADER_LEN: u64 = 4096;
 /// The size of one EVTX chunk.
 const CHUNK_LEN: u64 = 65536;
+/// How many chunks are read before they are parsed in parallel (4 MiB).
+const CHUNK_WINDOW: usize = 64;
 
 /// Reads an EVTX file, chunks in parallel.
 pub(crate) fn read(
@@ -84,7 +86,7 @@ pub(crate) fn read(
     let settings = Arc::new(ParserSettings::new().num_threads(1).indent(false));
     let problems = Mutex::new(Vec::new());
     let events = std::sync::atomic::AtomicU64::new(0);
-    parser.chunks().par_bridge().for_each(|chunk| {
+    let work = |chunk: evtx::err::Result<evtx::EvtxChunkData>| {
         let mut chunk_data = match chunk {
             Ok(data) => data,
             Err(error) => {
@@ -160,7 +162,18 @@ pub(crate) fn read(
             events.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
             sink(batch);
         }
-    });
+    };
+    // Chunks are read in windows and each window parsed in parallel: this
+    // bounds memory for huge files, and rayon's fork-join over a slice keeps
+    // both cores busy where a bridged iterator left them waiting.
+    let mut chunks = parser.chunks();
+    loop {
+        let window: Vec<_> = chunks.by_ref().take(CHUNK_WINDOW).collect();
+        if window.is_empty() {
+            break;
+        }
+        window.into_par_iter().with_max_len(1).for_each(work);
+    }
     summary.events += events.into_inner();
     let mut problems = problems.into_inner().unwrap_or_else(|e| e.into_inner());
     problems.sort_by_key(|p| natural_key(&p.location));

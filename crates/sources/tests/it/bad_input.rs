@@ -28,7 +28,7 @@ fn invalid_json_lines_among_valid_ones() {
     let mut text = String::new();
     let mut valid = Vec::new();
     let mut invalid = Vec::new();
-    for n in 1..=5000u64 {
+    for n in 1..=60_000u64 {
         if n % 97 == 0 {
             text.push_str("{\"truncated\": \n");
             invalid.push(n);
