@@ -1,2 +1,271 @@
-//! Server: the composition root. Reads configuration, opens the store,
-//! wires pipelines and the HTTP server, supervises them and shuts down.
+//! Server: the composition root of `watchpost serve`. Reads the optional
+//! configuration, opens the store (SQLite by default, PostgreSQL on
+//! request), creates the first admin, serves the API, runs the notification
+//! worker, and shuts all of it down gracefully on SIGTERM or Ctrl-C.
+//!
+//! It also offers the store-level administration used by the CLI
+//! (`users add|list|disable`, `audit verify`), so the CLI stays thin.
+
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use incidents::Store;
+use incidents::access::Viewer;
+use incidents::audit::AuditReport;
+use incidents::enums::Role;
+use incidents::user::{NewUser, TokenHash, User};
+
+pub mod config;
+
+pub use config::Config;
+
+/// The default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./watchpost-data";
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Where the store lives: a PostgreSQL URL, or a SQLite file in a data dir.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreLocation {
+    /// The data directory (`DIR/watchpost.db`, attachments).
+    pub data_dir: PathBuf,
+    /// A `postgres://` URL, if PostgreSQL is used.
+    pub database_url: Option<String>,
+}
+
+impl StoreLocation {
+    /// From optional flags, with defaults.
+    pub fn new(data_dir: Option<PathBuf>, database_url: Option<String>) -> Self {
+        Self {
+            data_dir: data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            database_url: database_url.filter(|u| !u.is_empty()),
+        }
+    }
+}
+
+/// Opens (and migrates) the store.
+pub async fn open_store(location: &StoreLocation) -> anyhow::Result<Arc<dyn Store>> {
+    std::fs::create_dir_all(&location.data_dir).with_context(|| {
+        format!(
+            "cannot create data directory {}",
+            location.data_dir.display()
+        )
+    })?;
+    let options = incidents::StoreOptions {
+        data_dir: Some(location.data_dir.clone()),
+        ..Default::default()
+    };
+    let store = match &location.database_url {
+        Some(url) => incidents::open_with(url, options)
+            .await
+            .context("cannot open the PostgreSQL database")?,
+        None => {
+            let path = incidents::default_db_path(&location.data_dir);
+            incidents::open_with(&format!("sqlite:{}", path.display()), options)
+                .await
+                .with_context(|| format!("cannot open {}", path.display()))?
+        }
+    };
+    Ok(store)
+}
+
+/// Creates a user and a fresh API token; returns the token (shown once).
+pub async fn create_user_with_token(
+    store: &dyn Store,
+    name: &str,
+    role: Role,
+) -> anyhow::Result<(User, String)> {
+    let system = Viewer::system();
+    let user = store
+        .create_user(
+            &system,
+            NewUser {
+                name: name.to_owned(),
+                role,
+            },
+        )
+        .await
+        .with_context(|| format!("cannot create user {name:?}"))?;
+    let token = web::token::generate();
+    store
+        .create_token(&system, user.id, "cli", TokenHash::of(&token))
+        .await
+        .context("cannot create the API token")?;
+    Ok((user, token))
+}
+
+/// Every user, by name.
+pub async fn list_users(store: &dyn Store) -> anyhow::Result<Vec<User>> {
+    Ok(store.list_users(&Viewer::system()).await?)
+}
+
+/// Disables a user by name.
+pub async fn disable_user(store: &dyn Store, name: &str) -> anyhow::Result<User> {
+    let system = Viewer::system();
+    let user = store
+        .get_user_by_name(&system, name)
+        .await
+        .with_context(|| format!("cannot find user {name:?}"))?;
+    Ok(store.set_user_disabled(&system, user.id, true).await?)
+}
+
+/// Verifies the audit chain.
+pub async fn verify_audit(store: &dyn Store) -> anyhow::Result<AuditReport> {
+    Ok(store.verify_audit(&Viewer::system()).await?)
+}
+
+/// Options of `watchpost serve` from the command line (they override the
+/// configuration file).
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--config`.
+    pub config: Option<PathBuf>,
+}
+
+/// Runs the server on a new multi-threaded runtime until SIGTERM or Ctrl-C.
+pub fn serve_blocking(options: ServeOptions) -> anyhow::Result<()> {
+    init_tracing();
+    notify::deliver::install_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(options, shutdown_signal()))
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("WATCHPOST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Resolves when SIGTERM or Ctrl-C arrives.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+/// Runs the server until `shutdown` resolves: opens the store, creates the
+/// first admin, serves the API and runs the notifier; then finishes
+/// in-flight requests, stops the notifier and closes the store.
+pub async fn serve(
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let config = match &options.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let location = StoreLocation::new(
+        options.data_dir.or(config.data_dir.clone()),
+        options.database_url.or(config.database_url.clone()),
+    );
+    let listen = options
+        .listen
+        .or(config.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
+    let store = open_store(&location).await?;
+
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
+    let base_url = format!("http://{local}");
+    bootstrap_admin(store.as_ref(), &base_url).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {base_url}")?;
+        out.flush()?;
+    }
+    tracing::info!(address = %local, "watchpost API listening");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = notify::worker::spawn(store.clone(), config.notify.clone(), stop_rx)
+        .context("cannot start the notification worker")?;
+
+    let app = web::router(
+        web::AppState {
+            store: store.clone(),
+        },
+        config.max_body_bytes.unwrap_or(web::DEFAULT_MAX_BODY_BYTES),
+    );
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    tracing::info!("HTTP server stopped; stopping the notifier");
+    let _ = stop_tx.send(true);
+    if let Err(error) = worker.await {
+        tracing::warn!(%error, "notification worker ended abnormally");
+    }
+    store.close().await;
+    tracing::info!("store closed");
+    result.context("HTTP server failed")
+}
+
+/// On first start (no users at all) creates `admin` with a token, and prints
+/// the token and how to use it. Never again afterwards.
+async fn bootstrap_admin(store: &dyn Store, base_url: &str) -> anyhow::Result<()> {
+    if store.count_users(&Viewer::system()).await? > 0 {
+        return Ok(());
+    }
+    let (user, token) = create_user_with_token(store, "admin", Role::Admin).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "first start: created the user {:?} with the admin role.",
+        user.name
+    )?;
+    writeln!(out, "Its API token is shown only this once; store it now:")?;
+    writeln!(out)?;
+    writeln!(out, "    {token}")?;
+    writeln!(out)?;
+    writeln!(out, "Try it:")?;
+    writeln!(
+        out,
+        "    curl -H \"Authorization: Bearer {token}\" {base_url}/api/v1/me"
+    )?;
+    writeln!(
+        out,
+        "Create more users with: watchpost users add NAME --role ROLE"
+    )?;
+    out.flush()?;
+    Ok(())
+}

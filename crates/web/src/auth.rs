@@ -60,6 +60,13 @@ pub async fn authorize(
         .as_ref()
         .and_then(|m| routes::find(request.method(), m.as_str()))
     else {
+        // A known path with another method: the router answers 405 anyway.
+        if matched
+            .as_ref()
+            .is_some_and(|m| routes::ROUTES.iter().any(|r| r.path == m.as_str()))
+        {
+            return ApiError::MethodNotAllowed.into_response();
+        }
         // The router is built from the table, so this cannot happen; refuse
         // rather than serve a route nobody declared.
         return ApiError::internal(format!(

@@ -1,0 +1,235 @@
+//! The delivery worker: drains the store's outbox.
+//!
+//! Each pass ([`Notifier::run_once`]) claims due messages with a lease, so
+//! two workers never deliver the same message at once, and a worker that
+//! dies leaves its messages to be claimed again when the lease ends. A
+//! message about an incident change is first fanned out into one message per
+//! destination ([`destinations`]), so a failing webhook is retried without
+//! re-sending the emails that already went out. A failed delivery is
+//! recorded by the store with its next attempt time (exponential backoff);
+//! messages live in the database, so they survive a restart.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use incidents::{OutboxKind, OutboxMessage, Store, StoreError, Viewer};
+use serde_json::Value;
+use time::{Duration, OffsetDateTime};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::NotifyConfig;
+use crate::deliver::{Deliverer, DeliveryError};
+use crate::notice::{Destination, Notice, NoticeKind, destinations};
+
+/// How long a claimed message is reserved for this worker.
+const LEASE: Duration = Duration::minutes(5);
+/// Messages claimed per pass.
+const BATCH: u32 = 50;
+/// The payload key naming a per-destination child message's destination.
+const DESTINATION_KEY: &str = "destination";
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PassSummary {
+    /// Messages claimed.
+    pub claimed: usize,
+    /// Deliveries that succeeded.
+    pub delivered: usize,
+    /// Deliveries that failed (to be retried).
+    pub failed: usize,
+    /// Messages fanned out into per-destination messages.
+    pub fanned_out: usize,
+}
+
+/// Delivers outbox messages.
+pub struct Notifier {
+    store: Arc<dyn Store>,
+    deliverer: Deliverer,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier")
+            .field("backend", &self.store.backend())
+            .field("deliverer", &self.deliverer)
+            .finish()
+    }
+}
+
+impl Notifier {
+    /// A notifier for `store` with the given destinations.
+    pub fn new(store: Arc<dyn Store>, config: NotifyConfig) -> Result<Self, DeliveryError> {
+        Ok(Self {
+            store,
+            deliverer: Deliverer::new(config)?,
+        })
+    }
+
+    /// One pass: claims the messages due at `now` and delivers them.
+    pub async fn run_once(&self, now: OffsetDateTime) -> Result<PassSummary, StoreError> {
+        let system = Viewer::system();
+        let messages = self.store.claim_outbox(&system, BATCH, LEASE, now).await?;
+        let mut summary = PassSummary {
+            claimed: messages.len(),
+            ..Default::default()
+        };
+        for message in messages {
+            self.handle(&system, message, now, &mut summary).await?;
+        }
+        Ok(summary)
+    }
+
+    async fn handle(
+        &self,
+        system: &Viewer,
+        message: OutboxMessage,
+        now: OffsetDateTime,
+        summary: &mut PassSummary,
+    ) -> Result<(), StoreError> {
+        let notice = notice_from(&message);
+        match destination_of(&message.payload) {
+            Some(Ok(destination)) => {
+                self.deliver_one(system, &message, destination, &notice, now, summary)
+                    .await
+            }
+            Some(Err(name)) => {
+                tracing::warn!(message = %message.id, destination = %name, "outbox message names an unknown destination");
+                self.store
+                    .mark_outbox_failed(
+                        system,
+                        message.id,
+                        &format!("unknown destination {name:?}"),
+                        now,
+                    )
+                    .await
+                    .map(drop)
+            }
+            None => {
+                let targets = destinations(self.deliverer.config(), notice.sensitive);
+                if targets.is_empty() {
+                    tracing::debug!(message = %message.id, "no destination configured; nothing to send");
+                    return self.store.mark_outbox_sent(system, message.id, now).await;
+                }
+                let names: Vec<String> = targets.iter().map(|d| d.as_str().to_owned()).collect();
+                self.store
+                    .fan_out_outbox(system, message.id, &names, now)
+                    .await?;
+                summary.fanned_out += 1;
+                Ok(())
+            }
+        }
+    }
+
+    async fn deliver_one(
+        &self,
+        system: &Viewer,
+        message: &OutboxMessage,
+        destination: Destination,
+        notice: &Notice,
+        now: OffsetDateTime,
+        summary: &mut PassSummary,
+    ) -> Result<(), StoreError> {
+        match self.deliverer.deliver(destination, notice).await {
+            Ok(()) => {
+                summary.delivered += 1;
+                tracing::info!(message = %message.id, destination = destination.as_str(), "notification delivered");
+                self.store.mark_outbox_sent(system, message.id, now).await
+            }
+            Err(error) => {
+                summary.failed += 1;
+                let after = self
+                    .store
+                    .mark_outbox_failed(system, message.id, &error.to_string(), now)
+                    .await?;
+                tracing::warn!(
+                    message = %message.id,
+                    destination = destination.as_str(),
+                    attempts = after.attempts,
+                    status = %after.status,
+                    %error,
+                    "notification delivery failed"
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+fn destination_of(payload: &Value) -> Option<Result<Destination, String>> {
+    let name = payload.get(DESTINATION_KEY)?.as_str().unwrap_or_default();
+    Some(
+        Destination::ALL
+            .into_iter()
+            .find(|d| d.as_str() == name)
+            .ok_or_else(|| name.to_owned()),
+    )
+}
+
+/// Builds the notice from a message. The message's `sensitive` flag and the
+/// payload's are combined: either one makes the notice sensitive.
+pub fn notice_from(message: &OutboxMessage) -> Notice {
+    let incident = message.payload.get("incident").unwrap_or(&Value::Null);
+    let text = |key: &str| {
+        incident
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let payload_sensitive = incident
+        .get("sensitive")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Notice {
+        kind: match message.kind {
+            OutboxKind::IncidentOpened => NoticeKind::Created,
+            OutboxKind::IncidentChanged => NoticeKind::Updated,
+        },
+        incident_id: message.incident_id.to_string(),
+        title: text("title"),
+        category: text("category"),
+        severity: text("severity"),
+        status: text("status"),
+        sensitive: message.sensitive || payload_sensitive,
+        change: message
+            .payload
+            .get("change")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        at: message
+            .created_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+    }
+}
+
+/// Starts the worker loop: a pass every `poll_interval_ms`, until `stop`
+/// becomes true (or its sender is dropped). A pass in progress finishes
+/// before the task ends.
+pub fn spawn(
+    store: Arc<dyn Store>,
+    config: NotifyConfig,
+    mut stop: watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, DeliveryError> {
+    let interval = StdDuration::from_millis(config.poll_interval_ms.max(10));
+    let notifier = Notifier::new(store, config)?;
+    Ok(tokio::spawn(async move {
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            match notifier.run_once(OffsetDateTime::now_utc()).await {
+                Ok(summary) if summary.claimed > 0 => tracing::debug!(?summary, "outbox pass"),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "outbox pass failed"),
+            }
+            tokio::select! {
+                changed = stop.changed() => if changed.is_err() { break },
+                () = tokio::time::sleep(interval) => {}
+            }
+        }
+        tracing::info!("notification worker stopped");
+    }))
+}

@@ -1,0 +1,365 @@
+//! Delivery through real transports: the SMTP sink started by
+//! `scripts/services start` (aiosmtpd; `WATCHPOST_TEST_SMTP_ADDR` and
+//! `WATCHPOST_TEST_SMTP_MAILDIR`) and a webhook receiver on 127.0.0.1 that
+//! verifies every signature. The outbox lives in a real SQLite store.
+
+use std::path::PathBuf;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use watchpost_notify as notify;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use incidents::{Category, Channel, NewReport, NewUser, Role, Store, Viewer};
+use notify::config::{SmtpConfig, SmtpTls, WebhookConfig};
+use notify::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, verify};
+use notify::worker::Notifier;
+use notify::{Notice, NotifyConfig};
+use time::{Duration, OffsetDateTime};
+use tokio::sync::mpsc;
+
+const SECRET: &str = "test-webhook-secret";
+
+fn smtp_env() -> (String, u16, PathBuf) {
+    let addr = std::env::var("WATCHPOST_TEST_SMTP_ADDR").expect(
+        "WATCHPOST_TEST_SMTP_ADDR is not set: run `eval \"$(scripts/services start)\"` to start the SMTP sink",
+    );
+    let maildir = std::env::var("WATCHPOST_TEST_SMTP_MAILDIR").expect(
+        "WATCHPOST_TEST_SMTP_MAILDIR is not set: run `eval \"$(scripts/services start)\"` to start the SMTP sink",
+    );
+    let (host, port) = addr
+        .rsplit_once(':')
+        .expect("WATCHPOST_TEST_SMTP_ADDR is host:port");
+    (
+        host.to_owned(),
+        port.parse().expect("SMTP port"),
+        PathBuf::from(maildir),
+    )
+}
+
+/// A webhook receiver: answers 503 to the first `fail_first` requests, then
+/// 200; every accepted request had a valid signature.
+struct Receiver {
+    url: String,
+    accepted: Arc<Mutex<Vec<Notice>>>,
+    attempts: mpsc::UnboundedReceiver<()>,
+    fail_first: Arc<AtomicUsize>,
+}
+
+#[derive(Clone)]
+struct ReceiverState {
+    accepted: Arc<Mutex<Vec<Notice>>>,
+    attempts: mpsc::UnboundedSender<()>,
+    fail_first: Arc<AtomicUsize>,
+}
+
+async fn hook(State(state): State<ReceiverState>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let _ = state.attempts.send(());
+    let timestamp: i64 = headers[TIMESTAMP_HEADER].to_str().unwrap().parse().unwrap();
+    let signature = headers[SIGNATURE_HEADER].to_str().unwrap();
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    if verify(SECRET.as_bytes(), timestamp, &body, signature, now, 300).is_err() {
+        return StatusCode::UNAUTHORIZED;
+    }
+    if state
+        .fail_first
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    state
+        .accepted
+        .lock()
+        .unwrap()
+        .push(serde_json::from_slice(&body).unwrap());
+    StatusCode::OK
+}
+
+async fn receiver(fail_first: usize) -> Receiver {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::unbounded_channel();
+    let state = ReceiverState {
+        accepted: Arc::default(),
+        attempts: tx,
+        fail_first: Arc::new(AtomicUsize::new(fail_first)),
+    };
+    let receiver = Receiver {
+        url,
+        accepted: state.accepted.clone(),
+        attempts: rx,
+        fail_first: state.fail_first.clone(),
+    };
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .with_state(state);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    receiver
+}
+
+fn config(webhook_url: &str, tag: &str) -> NotifyConfig {
+    let (host, port, _) = smtp_env();
+    NotifyConfig {
+        security_team: Some(format!("security+{tag}@example.test")),
+        finance_ops: Some(format!("finance+{tag}@example.test")),
+        shared_mailbox: Some(format!("shared+{tag}@example.test")),
+        from: "watchpost@example.test".to_owned(),
+        smtp: Some(SmtpConfig {
+            host,
+            port,
+            tls: SmtpTls::None,
+            username: None,
+            password: None,
+        }),
+        webhook: Some(WebhookConfig {
+            url: webhook_url.to_owned(),
+            secret: SECRET.to_owned(),
+        }),
+        poll_interval_ms: 20,
+    }
+}
+
+async fn open(dir: &std::path::Path) -> Arc<dyn Store> {
+    let url = format!("sqlite:{}", dir.join("watchpost.db").display());
+    let options = incidents::StoreOptions {
+        data_dir: Some(dir.to_owned()),
+        ..Default::default()
+    };
+    incidents::open_with(&url, options).await.unwrap()
+}
+
+/// Files a report as a fresh reporter; returns the incident id.
+async fn file(store: &dyn Store, category: Category, description: &str, sensitive: bool) -> String {
+    let name = format!("r{}", rand_suffix());
+    let user = store
+        .create_user(
+            &Viewer::system(),
+            NewUser {
+                name,
+                role: Role::Reporter,
+            },
+        )
+        .await
+        .unwrap();
+    let viewer = Viewer::new(user.id, Role::Reporter);
+    let report = store
+        .file_report(
+            &viewer,
+            NewReport {
+                channel: Channel::Api,
+                category,
+                description: description.to_owned(),
+                occurred_at: None,
+                location: None,
+                sensitive,
+                anonymous: false,
+                attachments: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+    report.incident_id.to_string()
+}
+
+fn rand_suffix() -> String {
+    uuid_like()
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{:x}",
+        OffsetDateTime::now_utc().unix_timestamp_nanos() ^ (std::process::id() as i128) << 64
+    )
+}
+
+/// Mails in the sink's maildir that mention `needle`, with their `To:`.
+fn mails_about(maildir: &std::path::Path, needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for sub in ["new", "cur"] {
+        let Ok(entries) = std::fs::read_dir(maildir.join(sub)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            if text.contains(needle) {
+                let to = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("To: "))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned();
+                out.push(to);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Runs passes until nothing is claimed.
+async fn drain(notifier: &Notifier, now: OffsetDateTime) -> (usize, usize) {
+    let (mut delivered, mut failed) = (0, 0);
+    for _ in 0..10 {
+        let pass = notifier.run_once(now).await.unwrap();
+        delivered += pass.delivered;
+        failed += pass.failed;
+        if pass.claimed == 0 {
+            break;
+        }
+    }
+    (delivered, failed)
+}
+
+#[tokio::test]
+async fn new_incident_is_emailed_and_webhooked_and_a_failed_webhook_is_retried() {
+    let (_, _, maildir) = smtp_env();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let hook = receiver(1).await;
+    let tag = uuid_like();
+    let notifier = Notifier::new(store.clone(), config(&hook.url, &tag)).unwrap();
+
+    let incident = file(
+        store.as_ref(),
+        Category::Theft,
+        &format!("laptop stolen {tag}"),
+        false,
+    )
+    .await;
+    let now = OffsetDateTime::now_utc() + Duration::seconds(1);
+    let (delivered, failed) = drain(&notifier, now).await;
+    let outbox = store.list_outbox(&Viewer::system(), None).await.unwrap();
+    assert_eq!(
+        (delivered, failed),
+        (2, 1),
+        "two emails out, the webhook failed once: {:?}",
+        outbox
+            .iter()
+            .map(|m| (m.status, &m.last_error))
+            .collect::<Vec<_>>()
+    );
+    assert!(hook.accepted.lock().unwrap().is_empty());
+    let to = mails_about(&maildir, &incident);
+    assert_eq!(
+        to,
+        [
+            format!("security+{tag}@example.test"),
+            format!("shared+{tag}@example.test")
+        ]
+    );
+
+    // Not due yet: nothing is retried before the backoff has passed.
+    assert_eq!(notifier.run_once(now).await.unwrap().claimed, 0);
+    // After the backoff, the webhook is retried (and works); emails are not re-sent.
+    let (delivered, failed) = drain(&notifier, now + Duration::hours(2)).await;
+    assert_eq!((delivered, failed), (1, 0));
+    let accepted = hook.accepted.lock().unwrap().clone();
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(accepted[0].incident_id, incident);
+    assert!(!accepted[0].sensitive);
+    assert_eq!(mails_about(&maildir, &incident).len(), 2);
+    assert_eq!(hook.fail_first.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn sensitive_incident_never_reaches_the_webhook_or_shared_mailbox() {
+    let (_, _, maildir) = smtp_env();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let hook = receiver(0).await;
+    let tag = uuid_like();
+    let notifier = Notifier::new(store.clone(), config(&hook.url, &tag)).unwrap();
+
+    let incident = file(
+        store.as_ref(),
+        Category::Harassment,
+        &format!("harassment {tag}"),
+        false,
+    )
+    .await;
+    let other = file(
+        store.as_ref(),
+        Category::Theft,
+        &format!("marked sensitive {tag}"),
+        true,
+    )
+    .await;
+    let now = OffsetDateTime::now_utc() + Duration::seconds(1);
+    let (delivered, failed) = drain(&notifier, now).await;
+    assert_eq!(failed, 0);
+    assert_eq!(
+        delivered, 4,
+        "security team and finance-ops, for each incident"
+    );
+    assert!(
+        hook.accepted.lock().unwrap().is_empty(),
+        "nothing sensitive on the webhook"
+    );
+    for id in [&incident, &other] {
+        assert_eq!(
+            mails_about(&maildir, id),
+            [
+                format!("finance+{tag}@example.test"),
+                format!("security+{tag}@example.test")
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn pending_messages_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hook = receiver(usize::MAX).await;
+    let tag = uuid_like();
+    let incident;
+    {
+        let store = open(dir.path()).await;
+        incident = file(
+            store.as_ref(),
+            Category::Forgery,
+            &format!("forged invoice {tag}"),
+            false,
+        )
+        .await;
+        // A running worker tries, fails, and is stopped with the message pending.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let worker =
+            notify::worker::spawn(store.clone(), config(&hook.url, &tag), stop_rx).unwrap();
+        hook.attempts
+            .recv()
+            .await
+            .expect("the worker tried the webhook");
+        stop_tx.send(true).unwrap();
+        worker.await.unwrap();
+        let pending = store
+            .list_outbox(&Viewer::system(), Some(incidents::OutboxStatus::Pending))
+            .await
+            .unwrap();
+        assert!(
+            pending
+                .iter()
+                .any(|m| m.payload.get("destination").and_then(|d| d.as_str()) == Some("webhook")),
+            "the webhook message is still pending: {pending:?}"
+        );
+        store.close().await;
+    }
+    // A new worker on the same database delivers it.
+    hook.fail_first.store(0, Ordering::SeqCst);
+    let store = open(dir.path()).await;
+    let notifier = Notifier::new(store.clone(), config(&hook.url, &tag)).unwrap();
+    let (delivered, _) = drain(&notifier, OffsetDateTime::now_utc() + Duration::hours(2)).await;
+    assert!(delivered >= 1);
+    let accepted = hook.accepted.lock().unwrap().clone();
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(accepted[0].incident_id, incident);
+    assert!(
+        store
+            .list_outbox(&Viewer::system(), Some(incidents::OutboxStatus::Pending))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -1,0 +1,164 @@
+//! The optional TOML configuration file of `watchpost serve`.
+//!
+//! Every table refuses unknown keys, and an error names the file, the line
+//! and the key. Command-line flags override the file; the file overrides the
+//! built-in defaults, which need no file at all.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The server configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The data directory (default `./watchpost-data`). The SQLite database
+    /// lives at `DATA_DIR/watchpost.db`.
+    pub data_dir: Option<PathBuf>,
+    /// A `postgres://` URL; when set, PostgreSQL is used instead of SQLite.
+    pub database_url: Option<String>,
+    /// The listen address (default `127.0.0.1:8080`; port 0 picks one).
+    pub listen: Option<SocketAddr>,
+    /// The largest accepted request body in bytes (default 1 MiB).
+    pub max_body_bytes: Option<usize>,
+    /// Notifications: email and webhook destinations, retry policy.
+    #[serde(default)]
+    pub notify: notify::NotifyConfig,
+}
+
+/// A configuration file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not fit the configuration.
+    #[error("{path}:{line}:{column}: {message}{}", key.as_ref().map(|k| format!(" (key `{k}`)")).unwrap_or_default())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// The key at the error, when the error is about a key.
+        key: Option<String>,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and parses a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses configuration text; `path` is only used in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|error| {
+            let span = error.span().unwrap_or(0..0);
+            let (line, column) = line_column(text, span.start);
+            let snippet = text.get(span.clone()).unwrap_or_default();
+            let key = snippet
+                .lines()
+                .next()
+                .map(|s| {
+                    s.split('=')
+                        .next()
+                        .unwrap_or(s)
+                        .trim()
+                        .trim_matches(['[', ']', '"'])
+                        .to_owned()
+                })
+                .filter(|k| !k.is_empty() && k.len() < 100);
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                key,
+                message: error.message().trim().to_owned(),
+            }
+        })
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        let config = Config::parse(Path::new("c.toml"), "").unwrap();
+        assert!(config.listen.is_none() && config.data_dir.is_none());
+        assert!(config.notify.webhook.is_none());
+    }
+
+    #[test]
+    fn full_file_parses() {
+        let text = r#"
+listen = "127.0.0.1:0"
+data_dir = "/tmp/x"
+[notify]
+security_team = "sec@example.test"
+[notify.smtp]
+host = "127.0.0.1"
+port = 2525
+tls = "none"
+[notify.webhook]
+url = "http://127.0.0.1:9/hook"
+secret = "s"
+"#;
+        let config = Config::parse(Path::new("c.toml"), text).unwrap();
+        assert_eq!(config.listen.unwrap().port(), 0);
+        assert_eq!(config.notify.smtp.unwrap().port, 2525);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let text =
+            "listen = \"127.0.0.1:0\"\n\n[notify]\nsecurity_team = \"a@b\"\nwebhok_url = \"x\"\n";
+        let err = Config::parse(Path::new("/etc/wp.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("/etc/wp.toml:5:"), "{err}");
+        assert!(err.contains("webhok_url"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_in_nested_table_is_refused() {
+        let text = "[notify.smtp]\nhost = \"h\"\nhots = \"h\"\n";
+        let err = Config::parse(Path::new("c.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("c.toml:3:"), "{err}");
+        assert!(err.contains("hots"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_names_the_line() {
+        let err = Config::parse(Path::new("c.toml"), "\nlisten = \"nowhere\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("c.toml:2:"), "{err}");
+    }
+}

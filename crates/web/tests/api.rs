@@ -1,0 +1,583 @@
+//! API tests against the real router and a real SQLite store in a temporary
+//! directory: the route × role matrix, bad input, and need-to-know.
+
+use std::collections::BTreeMap;
+
+use std::sync::Arc;
+use watchpost_web as web;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use incidents::{NewUser, Role, Store, TokenHash, Viewer};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use web::routes::{Access, ROUTES};
+use web::{AppState, DEFAULT_MAX_BODY_BYTES};
+
+struct App {
+    router: Router,
+    tokens: BTreeMap<&'static str, String>,
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+/// Opens a fresh store with one user per role, plus a second reporter.
+async fn app() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("watchpost.db").display());
+    let options = incidents::StoreOptions {
+        data_dir: Some(dir.path().to_owned()),
+        ..Default::default()
+    };
+    let store = incidents::open_with(&url, options).await.unwrap();
+    let mut tokens = BTreeMap::new();
+    for (name, role) in [
+        ("reporter", Role::Reporter),
+        ("reporter2", Role::Reporter),
+        ("responder", Role::Responder),
+        ("finance-ops", Role::FinanceOps),
+        ("admin", Role::Admin),
+    ] {
+        let user = store
+            .create_user(
+                &Viewer::system(),
+                NewUser {
+                    name: name.to_owned(),
+                    role,
+                },
+            )
+            .await
+            .unwrap();
+        let token = web::token::generate();
+        store
+            .create_token(&Viewer::system(), user.id, "test", TokenHash::of(&token))
+            .await
+            .unwrap();
+        tokens.insert(name, token);
+    }
+    let router = web::router(
+        AppState {
+            store: store.clone(),
+        },
+        DEFAULT_MAX_BODY_BYTES,
+    );
+    App {
+        router,
+        tokens,
+        store,
+        _dir: dir,
+    }
+}
+
+impl App {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        self.raw(
+            method,
+            path,
+            token.map(|t| format!("Bearer {t}")).as_deref(),
+            bytes,
+        )
+        .await
+    }
+
+    async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        authorization: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(a) = authorization {
+            request = request.header("authorization", a);
+        }
+        if !body.is_empty() {
+            request = request.header("content-type", "application/json");
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            panic!(
+                "{path}: answer is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        (status, value)
+    }
+
+    fn token(&self, name: &str) -> &str {
+        &self.tokens[name]
+    }
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not in the error format: {body}"))
+}
+
+/// A valid body for each route that takes one, so allowed callers get past
+/// parsing to the store.
+fn body_for(operation: &str) -> Option<Value> {
+    Some(match operation {
+        "create_report" => json!({ "category": "theft", "description": "a laptop went missing" }),
+        "update_incident" => json!({ "severity": "SEV3" }),
+        "change_status" => json!({ "status": "investigating" }),
+        "assign_incident" => json!({}),
+        "add_note" => json!({ "body": "looked at it" }),
+        "create_task" => json!({ "title": "rotate keys" }),
+        "update_task" => json!({ "done": true }),
+        "link_incident" => json!({ "report_id": "0190b5a0-0000-7000-8000-000000000000" }),
+        "merge_incident" => json!({ "into": "0190b5a0-0000-7000-8000-000000000001" }),
+        "set_impact" => {
+            json!({ "confidentiality": "low", "integrity": "none", "availability": "none" })
+        }
+        "close_incident" => json!({ "resolution": "false_positive" }),
+        "dismiss_alert" => json!({ "reason": "noise" }),
+        "create_user" => json!({ "name": "matrix-user", "role": "reporter" }),
+        _ => return None,
+    })
+}
+
+fn fill(path: &str) -> String {
+    path.replace("{id}", "0190b5a0-0000-7000-8000-00000000abcd")
+        .replace("{task_id}", "0190b5a0-0000-7000-8000-00000000dcba")
+        .replace("{name}", "nobody-by-that-name")
+}
+
+#[tokio::test]
+async fn every_route_times_every_role_is_enforced() {
+    let app = app().await;
+    let roles = [
+        ("reporter", Role::Reporter),
+        ("responder", Role::Responder),
+        ("finance-ops", Role::FinanceOps),
+        ("admin", Role::Admin),
+    ];
+    let mut covered = 0;
+    let mut cells = 0;
+    for route in ROUTES {
+        let path = fill(route.path);
+        let body = body_for(route.operation);
+        assert_eq!(
+            body.is_some(),
+            route.request.is_some(),
+            "{}: test body and table disagree",
+            route.operation
+        );
+
+        // No token, a well-formed unknown token, and garbage.
+        let bad_headers = [
+            None,
+            Some(format!("Bearer wp_{}", "0".repeat(64))),
+            Some("Bearer not-a-token".to_owned()),
+            Some(format!("Basic {}", app.token("admin"))),
+        ];
+        for header in &bad_headers {
+            let bytes = body
+                .as_ref()
+                .map(|b| b.to_string().into_bytes())
+                .unwrap_or_default();
+            let (status, answer) = app
+                .raw(route.method.clone(), &path, header.as_deref(), bytes)
+                .await;
+            match route.access {
+                Access::Public => {
+                    assert_eq!(status, StatusCode::OK, "{} {path} public", route.method)
+                }
+                Access::Roles(_) => {
+                    assert_eq!(
+                        status,
+                        StatusCode::UNAUTHORIZED,
+                        "{} {path} with {header:?}",
+                        route.method
+                    );
+                    assert_eq!(error_code(&answer), "unauthorized");
+                }
+            }
+            cells += 1;
+        }
+        for (name, role) in roles {
+            let (status, answer) = app
+                .call(
+                    route.method.clone(),
+                    &path,
+                    Some(app.token(name)),
+                    body.clone(),
+                )
+                .await;
+            if route.access.allows(role) {
+                assert!(
+                    ![
+                        StatusCode::UNAUTHORIZED,
+                        StatusCode::FORBIDDEN,
+                        StatusCode::METHOD_NOT_ALLOWED
+                    ]
+                    .contains(&status)
+                        && !status.is_server_error(),
+                    "{} {path} as {name}: {status} {answer}",
+                    route.method
+                );
+                if !status.is_success() {
+                    // Allowed but the resource does not exist: 404, never 403.
+                    assert_eq!(
+                        status,
+                        StatusCode::NOT_FOUND,
+                        "{} {path} as {name}: {answer}",
+                        route.method
+                    );
+                    assert_eq!(error_code(&answer), "not_found");
+                }
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{} {path} as {name}: {answer}",
+                    route.method
+                );
+                assert_eq!(error_code(&answer), "forbidden");
+            }
+            cells += 1;
+        }
+        covered += 1;
+    }
+    assert_eq!(covered, ROUTES.len(), "the matrix must cover every route");
+    assert_eq!(cells, ROUTES.len() * 8);
+}
+
+#[tokio::test]
+async fn openapi_lists_exactly_the_route_table() {
+    let app = app().await;
+    let (status, doc) = app
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(operations, ROUTES.len());
+    for route in ROUTES {
+        let op = &paths[route.path][route.method.as_str().to_ascii_lowercase()];
+        assert_eq!(op["operationId"], route.operation);
+        let roles: Vec<&str> = op["x-roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        match route.access {
+            Access::Public => assert!(roles.is_empty()),
+            Access::Roles(expected) => {
+                assert_eq!(
+                    roles,
+                    expected.iter().map(|r| r.as_str()).collect::<Vec<_>>()
+                )
+            }
+        }
+    }
+    // Every $ref points at a defined schema.
+    let text = doc.to_string();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for part in text.split("#/components/schemas/").skip(1) {
+        let name: String = part
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        assert!(schemas.contains_key(&name), "dangling $ref {name}");
+    }
+}
+
+#[tokio::test]
+async fn other_methods_on_known_paths_are_405_in_our_format() {
+    let app = app().await;
+    let mut by_path: BTreeMap<&str, Vec<&Method>> = BTreeMap::new();
+    for route in ROUTES {
+        by_path.entry(route.path).or_default().push(&route.method);
+    }
+    for (path, methods) in by_path {
+        for method in [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ] {
+            if methods.contains(&&method) {
+                continue;
+            }
+            let (status, body) = app
+                .call(method.clone(), &fill(path), Some(app.token("admin")), None)
+                .await;
+            assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert_eq!(error_code(&body), "method_not_allowed");
+        }
+    }
+    let (status, body) = app.call(Method::GET, "/api/v1/nope", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&body), "not_found");
+}
+
+#[tokio::test]
+async fn bad_input_gets_clear_errors_in_one_format() {
+    let app = app().await;
+    let reporter = app.token("reporter");
+
+    // Oversized body: 413.
+    let huge = format!(
+        "{{\"category\":\"theft\",\"description\":\"{}\"}}",
+        "x".repeat(DEFAULT_MAX_BODY_BYTES + 10)
+    );
+    let (status, body) = app
+        .raw(
+            Method::POST,
+            "/api/v1/reports",
+            Some(&format!("Bearer {reporter}")),
+            huge.into_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(&body), "payload_too_large");
+
+    // Invalid JSON: 400.
+    for bad in ["{", "not json", "{\"category\": theft}", ""] {
+        let (status, body) = app
+            .raw(
+                Method::POST,
+                "/api/v1/reports",
+                Some(&format!("Bearer {reporter}")),
+                bad.as_bytes().to_vec(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}: {body}");
+        assert_eq!(error_code(&body), "invalid_json");
+    }
+
+    // Unknown enum value: 422 listing the allowed values.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/reports",
+            Some(reporter),
+            Some(json!({ "category": "burglary", "description": "d" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = body["error"]["message"].as_str().unwrap();
+    for allowed in ["theft", "harassment", "other"] {
+        assert!(message.contains(allowed), "{message}");
+    }
+    let (status, body) = app
+        .call(
+            Method::GET,
+            "/api/v1/incidents?status=pending",
+            Some(reporter),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("investigating"),
+        "{body}"
+    );
+    let (status, body) = app
+        .call(
+            Method::GET,
+            "/api/v1/incidents?limit=0",
+            Some(reporter),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _) = app
+        .call(
+            Method::GET,
+            "/api/v1/incidents?bogus=1",
+            Some(reporter),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some(app.token("admin")),
+            Some(json!({ "name": "x", "role": "root" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("finance-ops"),
+        "{body}"
+    );
+
+    // Unknown field: 422.
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/reports",
+            Some(reporter),
+            Some(json!({ "category": "theft", "description": "d", "sensitve": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Malformed ids are 404, like invisible ones.
+    for path in [
+        "/api/v1/incidents/1",
+        "/api/v1/incidents/..%2f..",
+        "/api/v1/reports/%00",
+        "/api/v1/alerts/zz",
+    ] {
+        let (status, body) = app
+            .call(Method::GET, path, Some(app.token("responder")), None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(error_code(&body), "not_found");
+    }
+}
+
+#[tokio::test]
+async fn no_input_makes_the_server_fail() {
+    let app = app().await;
+    let junk: Vec<Vec<u8>> = vec![
+        b"null".to_vec(),
+        b"[]".to_vec(),
+        b"{}".to_vec(),
+        b"\"\\ud800\"".to_vec(),
+        vec![0xff, 0xfe, 0x00],
+        b"{\"title\":1e999}".to_vec(),
+        format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes(),
+        b"{\"status\":\"closed\",\"at\":\"yesterday\"}".to_vec(),
+        b"{\"owner\":\"\\u0000\",\"participants\":[\"\"]}".to_vec(),
+    ];
+    for route in ROUTES {
+        for body in &junk {
+            for name in ["reporter", "responder", "admin"] {
+                let (status, answer) = app
+                    .raw(
+                        route.method.clone(),
+                        &fill(route.path),
+                        Some(&format!("Bearer {}", app.token(name))),
+                        body.clone(),
+                    )
+                    .await;
+                assert!(
+                    !status.is_server_error(),
+                    "{} {} as {name}: {status} {answer}",
+                    route.method,
+                    route.path
+                );
+                if !status.is_success() {
+                    error_code(&answer);
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn sensitive_reports_are_need_to_know() {
+    let app = app().await;
+    let (status, report) = app
+        .call(
+            Method::POST,
+            "/api/v1/reports",
+            Some(app.token("reporter")),
+            Some(json!({ "category": "harassment", "description": "comments in the team chat" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    assert_eq!(report["sensitive"], true, "harassment is always sensitive");
+    let incident = report["incident_id"].as_str().unwrap().to_owned();
+    let report_id = report["id"].as_str().unwrap().to_owned();
+
+    for (name, sees) in [
+        ("reporter", true),
+        ("responder", true),
+        ("finance-ops", true),
+        ("reporter2", false),
+        ("admin", false),
+    ] {
+        let token = Some(app.token(name));
+        let (status, _) = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/incidents/{incident}"),
+                token,
+                None,
+            )
+            .await;
+        assert_eq!(
+            status,
+            if sees {
+                StatusCode::OK
+            } else {
+                StatusCode::NOT_FOUND
+            },
+            "{name} get"
+        );
+        let (_, list) = app
+            .call(Method::GET, "/api/v1/incidents?q=team%20chat", token, None)
+            .await;
+        let listed = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == incident.as_str());
+        assert_eq!(listed, sees, "{name} search");
+        assert_eq!(list["total"].as_i64().unwrap() > 0, sees, "{name} count");
+        let (status, _) = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/reports/{report_id}"),
+                token,
+                None,
+            )
+            .await;
+        assert_eq!(
+            status,
+            if sees {
+                StatusCode::OK
+            } else {
+                StatusCode::NOT_FOUND
+            },
+            "{name} report"
+        );
+        // Notes on an invisible incident are 404 even for a role that may write notes.
+        if name == "admin" {
+            let (status, _) = app
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/incidents/{incident}/notes"),
+                    token,
+                    Some(json!({ "body": "x" })),
+                )
+                .await;
+            assert_eq!(status, StatusCode::NOT_FOUND);
+        }
+    }
+    drop(app.store);
+}
