@@ -4,7 +4,18 @@
 //! so eviction is deterministic).
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+/// A 64-bit key for text parts (a fixed-key SipHash, so runs are
+/// reproducible). Tables keyed by it do not own strings, which keeps a key
+/// to a few dozen bytes.
+pub fn hash_key(parts: &[&str]) -> u64 {
+    let mut h = DefaultHasher::new();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
 
 /// Per-key state with an idle TTL and a maximum key count.
 #[derive(Debug)]

@@ -28,7 +28,7 @@ pub use config::{
     GapsConfig, LoginConfig, MaintenanceAction, PerformanceConfig, PolicyConfig, PolicyError,
     RebootConfig, Secs, StateConfig, parse_duration,
 };
-pub use keyed::KeyedState;
+pub use keyed::{KeyedState, hash_key};
 
 use detect::{Detection, Detector, Policy};
 use events::Event;

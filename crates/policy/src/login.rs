@@ -15,15 +15,13 @@
 //! repeat its `Failed` line and do not count; rsyslog's `message repeated
 //! N times: [ Failed ... ]` counts N.
 
-use std::collections::VecDeque;
-
 use detect::{Detection, Detector};
 use events::Event;
 
 use crate::config::{LoginConfig, StateConfig};
 use crate::emit::{self, detection, entity, field};
 use crate::fields;
-use crate::keyed::KeyedState;
+use crate::keyed::{KeyedState, hash_key};
 
 /// Detection id: too many failures for one user.
 pub const PER_USER_ID: &str = "watchpost.policy.login_failures.user";
@@ -60,47 +58,66 @@ pub struct Attempt {
     pub host_scoped: bool,
 }
 
+/// Times are kept as seconds since 2000-01-01 in a `u32` (to 2136), so a
+/// key's window costs 4 bytes per remembered failure.
+const BASE: i64 = 946_684_800;
+
+fn rel(t: i64) -> u32 {
+    u32::try_from((t - BASE).clamp(0, i64::from(u32::MAX))).unwrap_or(u32::MAX)
+}
+
 #[derive(Debug, Default)]
 struct Window {
-    times: VecDeque<i64>,
-    cooldown_until: i64,
+    /// Failure times in the window, oldest first, at most the largest
+    /// threshold that reads them.
+    times: Vec<u32>,
+    cooldown_until: u32,
 }
 
 impl Window {
     fn push(&mut self, now: i64, n: u32, window: i64, cap: usize) {
-        for _ in 0..n {
-            self.times.push_back(now);
+        let t = rel(now);
+        if self.times.capacity() == 0 {
+            self.times.reserve_exact(2);
+        }
+        for _ in 0..n.min(u32::try_from(cap).unwrap_or(u32::MAX)) {
+            self.times.push(t);
         }
         self.prune(now, window);
-        while self.times.len() > cap {
-            self.times.pop_front();
+        if self.times.len() > cap {
+            let extra = self.times.len() - cap;
+            self.times.drain(..extra);
         }
     }
 
     fn prune(&mut self, now: i64, window: i64) {
-        while self.times.front().is_some_and(|t| now - *t > window) {
-            self.times.pop_front();
-        }
+        let now = i64::from(rel(now));
+        let keep = self
+            .times
+            .iter()
+            .position(|t| now - i64::from(*t) <= window)
+            .unwrap_or(self.times.len());
+        self.times.drain(..keep);
     }
 }
 
 #[derive(Debug, Default)]
 struct SourceState {
     failures: Window,
-    /// Distinct users failing from this address: (user, last failure).
-    users: Vec<(String, i64)>,
-    spray_cooldown_until: i64,
+    /// Distinct users failing from this address: (user hash, last failure).
+    users: Vec<(u64, u32)>,
+    spray_cooldown_until: u32,
 }
 
 /// The login-failure detector.
 #[derive(Debug)]
 pub struct LoginFailures {
     config: LoginConfig,
-    by_user: KeyedState<String, Window>,
-    by_source: KeyedState<String, SourceState>,
+    by_user: KeyedState<u64, Window>,
+    by_source: KeyedState<u64, SourceState>,
     /// sshd processes that logged `Invalid user` and whose next
     /// `Failed ... for invalid user` line is the same attempt.
-    invalid_pending: KeyedState<(String, String), ()>,
+    invalid_pending: KeyedState<u64, ()>,
 }
 
 impl LoginFailures {
@@ -146,7 +163,8 @@ impl LoginFailures {
             if let Some(rest) = msg.strip_prefix("Invalid user ") {
                 let (user, ip) = user_from(rest)?;
                 if let Some(pid) = &pid {
-                    self.invalid_pending.entry((host, pid.clone()), now, || ());
+                    self.invalid_pending
+                        .entry(hash_key(&[&host, pid]), now, || ());
                 }
                 return Some(ssh(Outcome::Failure, user, ip, count));
             }
@@ -159,7 +177,7 @@ impl LoginFailures {
                 let (user, ip) = user_from(rest)?;
                 let mut count = count;
                 if invalid && let Some(pid) = &pid {
-                    let key = (host, pid.clone());
+                    let key = hash_key(&[&host, pid]);
                     if self.invalid_pending.get(&key).is_some() {
                         // Same attempt as the `Invalid user` line.
                         self.invalid_pending.remove(&key);
@@ -204,8 +222,8 @@ impl LoginFailures {
             let cap = cfg.per_user.max(cfg.success_after).max(1) as usize;
             let w = self.by_user.entry(key, now, Window::default);
             w.push(now, a.count, window, cap);
-            if w.times.len() >= cfg.per_user as usize && now >= w.cooldown_until {
-                w.cooldown_until = now.saturating_add(cooldown);
+            if w.times.len() >= cfg.per_user as usize && rel(now) >= w.cooldown_until {
+                w.cooldown_until = rel(now.saturating_add(cooldown));
                 let n = w.times.len();
                 let mut d = detection(PER_USER_ID, &event.meta, event.meta.timestamp, None);
                 entity(&mut d, "user", Some(user));
@@ -219,11 +237,14 @@ impl LoginFailures {
         }
         if let Some(ip) = &a.source_ip {
             let cap = cfg.per_source.max(cfg.success_after).max(1) as usize;
-            let s = self.by_source.entry(ip.clone(), now, SourceState::default);
+            let s = self
+                .by_source
+                .entry(hash_key(&[ip]), now, SourceState::default);
             s.failures.push(now, a.count, window, cap);
-            if s.failures.times.len() >= cfg.per_source as usize && now >= s.failures.cooldown_until
+            if s.failures.times.len() >= cfg.per_source as usize
+                && rel(now) >= s.failures.cooldown_until
             {
-                s.failures.cooldown_until = now.saturating_add(cooldown);
+                s.failures.cooldown_until = rel(now.saturating_add(cooldown));
                 let n = s.failures.times.len();
                 let mut d = detection(PER_SOURCE_ID, &event.meta, event.meta.timestamp, None);
                 entity(&mut d, "source_ip", Some(ip));
@@ -232,23 +253,28 @@ impl LoginFailures {
                 out.push(d);
             }
             if let Some(user) = &a.user {
-                s.users.retain(|(_, t)| now - *t <= window);
-                match s.users.iter_mut().find(|(u, _)| u == user) {
-                    Some(slot) => slot.1 = now,
-                    None => s.users.push((user.clone(), now)),
+                let t = rel(now);
+                s.users
+                    .retain(|(_, seen)| i64::from(t) - i64::from(*seen) <= window);
+                let uh = hash_key(&[&user.to_lowercase()]);
+                match s.users.iter_mut().find(|(u, _)| *u == uh) {
+                    Some(slot) => slot.1 = t,
+                    None => {
+                        // Most addresses try one user: grow one at a time.
+                        s.users.reserve_exact(1);
+                        s.users.push((uh, t));
+                    }
                 }
                 let cap = cfg.spray_users.max(1) as usize;
                 if s.users.len() > cap {
                     s.users.remove(0);
                 }
-                if s.users.len() >= cfg.spray_users as usize && now >= s.spray_cooldown_until {
-                    s.spray_cooldown_until = now.saturating_add(cooldown);
+                if s.users.len() >= cfg.spray_users as usize && t >= s.spray_cooldown_until {
+                    s.spray_cooldown_until = rel(now.saturating_add(cooldown));
                     let mut d = detection(SPRAY_ID, &event.meta, event.meta.timestamp, None);
                     entity(&mut d, "source_ip", Some(ip));
                     entity(&mut d, "host", host.as_deref());
-                    let mut names: Vec<&str> = s.users.iter().map(|(u, _)| u.as_str()).collect();
-                    names.sort_unstable();
-                    field(&mut d, "users", names.join(","));
+                    field(&mut d, "last_user", user);
                     field(&mut d, "distinct_users", s.users.len());
                     field(&mut d, "service", a.service);
                     field(&mut d, "window_seconds", cfg.window.0);
@@ -273,7 +299,7 @@ impl LoginFailures {
         }
         let mut by_source = 0;
         if let Some(ip) = &a.source_ip
-            && let Some(s) = self.by_source.get_mut(ip)
+            && let Some(s) = self.by_source.get_mut(&hash_key(&[ip]))
         {
             s.failures.prune(now, window);
             by_source = s.failures.times.len();
@@ -299,13 +325,14 @@ fn common_fields(d: &mut Detection, a: &Attempt, n: usize, window: u64) {
     field(d, "service", a.service);
 }
 
-fn user_key(a: &Attempt, user: &str, host: Option<&str>) -> String {
+fn user_key(a: &Attempt, user: &str, host: Option<&str>) -> u64 {
     let user = user.to_lowercase();
-    if a.host_scoped {
-        format!("{}|{}|{user}", a.service_scope(), host.unwrap_or(""))
+    let host = if a.host_scoped {
+        host.unwrap_or("")
     } else {
-        format!("{}||{user}", a.service_scope())
-    }
+        ""
+    };
+    hash_key(&[a.service_scope(), host, &user])
 }
 
 impl Attempt {

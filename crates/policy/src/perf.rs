@@ -15,7 +15,7 @@ use events::Event;
 use crate::config::{PerformanceConfig, StateConfig};
 use crate::emit::{self, detection, entity, field};
 use crate::fields;
-use crate::keyed::KeyedState;
+use crate::keyed::{KeyedState, hash_key};
 
 /// Detection id: sustained degradation.
 pub const PERF_ID: &str = "watchpost.policy.performance.degradation";
@@ -51,7 +51,7 @@ struct Series {
 #[derive(Debug)]
 pub struct Performance {
     config: PerformanceConfig,
-    series: KeyedState<String, Series>,
+    series: KeyedState<u64, Series>,
 }
 
 impl Performance {
@@ -114,7 +114,7 @@ impl Detector for Performance {
         let n = cfg.n.clamp(1, m);
         let s = self
             .series
-            .entry(key.clone(), emit::secs(ts), Series::default);
+            .entry(hash_key(&[&key]), emit::secs(ts), Series::default);
         s.points = s.points.saturating_add(1);
         if s.points == 1 {
             s.mean = value;

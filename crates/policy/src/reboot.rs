@@ -26,7 +26,7 @@ use time::Weekday;
 use crate::config::{MaintenanceAction, PolicyError, RebootConfig, StateConfig};
 use crate::emit::{self, detection, entity, field};
 use crate::fields;
-use crate::keyed::KeyedState;
+use crate::keyed::{KeyedState, hash_key};
 
 /// Detection id: a Linux boot with no clean shutdown before it.
 pub const LINUX_ID: &str = "watchpost.policy.unexpected_reboot.linux";
@@ -129,7 +129,7 @@ struct HostState {
 pub struct Reboots {
     windows: Vec<MaintenanceWindow>,
     action: MaintenanceAction,
-    hosts: KeyedState<String, HostState>,
+    hosts: KeyedState<u64, HostState>,
 }
 
 impl Reboots {
@@ -303,8 +303,9 @@ impl Detector for Reboots {
                 lifecycle(tag.split('[').next().unwrap_or(tag), rest)
             }
         });
-        let known = self.hosts.get(&host).is_some();
-        let state = self.hosts.entry(host.clone(), now, HostState::default);
+        let key = hash_key(&[&host]);
+        let known = self.hosts.get(&key).is_some();
+        let state = self.hosts.entry(key, now, HostState::default);
         match marker {
             Some(Lifecycle::Shutdown) => state.clean_shutdown = Some(now),
             Some(Lifecycle::Boot) => {
