@@ -3,8 +3,10 @@
 
 
 pub mod hunt;
+pub mod ports;
 pub mod rules;
 pub mod serve;
+pub mod web;
 
 /// Exit code: the command could not run at all (bad arguments, unreadable
 /// configuration, ...).

@@ -24,6 +24,12 @@ enum Command {
     /// Work with rule sets.
     #[command(subcommand)]
     Rules(cmd::rules::Command),
+    /// New open network ports: check snapshots against an approved baseline.
+    #[command(subcommand)]
+    Ports(cmd::ports::Command),
+    /// Website modification or defacement: check URLs against approved baselines.
+    #[command(subcommand)]
+    Web(cmd::web::Command),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +38,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Hunt(args) => cmd::hunt::run(args),
         Command::Rules(command) => cmd::rules::run(command),
+        Command::Ports(command) => cmd::ports::run(command),
+        Command::Web(command) => cmd::web::run(command),
     };
     match result {
         Ok(code) => code,

@@ -131,8 +131,8 @@ impl Service {
         out
     }
 
-    /// A short human description (`ssh OpenSSH 4.3`), or `-` when nothing
-    /// is known.
+    /// A short human description (`ssh OpenSSH 4.3`, `sshd`,
+    /// `ssh (sshd)`), or `-` when nothing is known.
     pub fn describe(&self) -> String {
         let parts: Vec<&str> = [&self.name, &self.product, &self.version]
             .into_iter()
@@ -141,10 +141,11 @@ impl Service {
             .collect();
         let mut text = parts.join(" ");
         if let Some(process) = &self.process {
-            if !text.is_empty() {
-                text.push(' ');
+            if text.is_empty() {
+                text.push_str(process);
+            } else {
+                text.push_str(&format!(" ({process})"));
             }
-            text.push_str(&format!("({process})"));
         }
         if text.is_empty() { "-".into() } else { text }
     }
@@ -293,7 +294,7 @@ mod tests {
             vec![("version", "4.3".to_string(), "9.6".to_string())]
         );
         assert_eq!(nmap.describe(), "ssh OpenSSH 4.3");
-        assert_eq!(ss.describe(), "(sshd)");
+        assert_eq!(ss.describe(), "sshd");
     }
 
     #[test]
