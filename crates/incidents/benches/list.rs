@@ -64,7 +64,7 @@ async fn seed(raw: &AnyPool, n: usize, reporter: &str) -> StdDuration {
             let status = rng.pick(&STATUSES);
             let sev = rng.pick(&SEVERITIES);
             let cat = rng.pick(&cats);
-            let sensitive = i64::from(rng.next() % 10 == 0);
+            let sensitive = i64::from(rng.next().is_multiple_of(10));
             let ack = created + (rng.next() % 7_200_000_000) as i64;
             let res = ack + (rng.next() % 86_400_000_000) as i64;
             let (ack, res) = match status {
@@ -81,7 +81,7 @@ async fn seed(raw: &AnyPool, n: usize, reporter: &str) -> StdDuration {
                 rng.next() % 500,
                 i + k
             ));
-            let who = if rng.next() % 100 == 0 {
+            let who = if rng.next().is_multiple_of(100) {
                 format!("'{reporter}'")
             } else {
                 format!("'{}'", uuid::Uuid::now_v7())
@@ -281,6 +281,10 @@ async fn main() {
             let (base, _) = admin.rsplit_once('/').unwrap();
             let url = format!("{base}/{name}");
             bench("postgres", &url, &url, n).await;
+            if std::env::var_os("WATCHPOST_BENCH_KEEP").is_some() {
+                println!("postgres: kept database {url}");
+                return;
+            }
             let _ = pool
                 .execute(AssertSqlSafe(format!(
                     "DROP DATABASE IF EXISTS {name} WITH (FORCE)"

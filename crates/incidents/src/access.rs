@@ -7,8 +7,9 @@
 //! - **incidents**: `responder` and `finance-ops` see all. `admin` sees
 //!   non-sensitive incidents, plus sensitive ones where they are a named
 //!   participant or a reporter. `reporter` sees only incidents they reported
-//!   or are a named participant in (core fields only, see
-//!   [`crate::Store::get_incident`]).
+//!   or are a named participant in; to a reporter who is not a named
+//!   participant the incident is redacted ([`redact_for_reporter`]): status,
+//!   title, category, severity and times only.
 //! - **reports**: everyone sees their own; `responder`/`finance-ops` see all;
 //!   `admin` sees reports of incidents they can see; a `reporter` sees
 //!   nothing else, even as a participant.
@@ -19,14 +20,18 @@
 //! - **audit log**: `admin` and `responder` only; entries about an incident
 //!   only when that incident is visible to them.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::enums::Role;
 use crate::ids::UserId;
 use crate::query::Sql;
 
 /// Who is asking. Passed to every store call (reads and writes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Deliberately not `Deserialize`: a viewer is built from an authenticated
+/// user ([`crate::Store::authenticate`]) or is [`Viewer::system`], never
+/// parsed from input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Viewer {
     /// The user.
     pub user_id: UserId,
@@ -112,6 +117,34 @@ pub(crate) fn incident_visible(q: &mut Sql, v: &Viewer, alias: &str) {
         .push("))");
 }
 
+/// For viewers whose visible set is small and explicit (reporters: the
+/// incidents they reported or are named in), starts the query with
+/// `WITH vis AS MATERIALIZED (...)` holding those incident ids and returns
+/// true; the query must then use [`incident_visible_scoped`] with `true`.
+/// This keeps a reporter's list cost proportional to their own incidents,
+/// whatever the planner estimates for the table.
+pub(crate) fn visible_cte(q: &mut Sql, v: &Viewer) -> bool {
+    if v.sees_everything() || v.role != Role::Reporter {
+        return false;
+    }
+    q.push("WITH vis AS MATERIALIZED (SELECT p.incident_id AS id FROM incident_participants p WHERE p.user_id = ")
+        .bind(v.user_id.to_string())
+        .push(" UNION SELECT rr.incident_id FROM reports rr WHERE rr.reporter_id = ")
+        .bind(v.user_id.to_string())
+        .push(") ");
+    true
+}
+
+/// [`incident_visible`], or membership in the `vis` CTE started by
+/// [`visible_cte`] (same rows).
+pub(crate) fn incident_visible_scoped(q: &mut Sql, v: &Viewer, alias: &str, cte: bool) {
+    if cte {
+        q.push(alias).push(".id IN (SELECT id FROM vis)");
+    } else {
+        incident_visible(q, v, alias);
+    }
+}
+
 /// SQL predicate: report row `alias` is visible to `v`.
 pub(crate) fn report_visible(q: &mut Sql, v: &Viewer, alias: &str) {
     if v.sees_everything() {
@@ -164,4 +197,17 @@ pub(crate) fn audit_visible(q: &mut Sql, v: &Viewer, alias: &str) {
         incident_visible(q, v, "vi");
         q.push("))");
     }
+}
+
+/// What a reporter who is not a named participant may know about an
+/// incident they reported: its status, title, category, severity and times.
+/// Description, owner, impact, resolution, grouping and merge target are
+/// cleared.
+pub fn redact_for_reporter(i: &mut crate::Incident) {
+    i.description.clear();
+    i.owner = None;
+    i.impact = None;
+    i.resolution = None;
+    i.group_key = None;
+    i.merged_into = None;
 }

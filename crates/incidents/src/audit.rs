@@ -145,8 +145,10 @@ pub(crate) fn verify_chain(
                 };
             }
         };
-        if entry.before.to_string() != row.before_text || entry.after.to_string() != row.after_text
-        {
+        // The stored JSON text must be exactly the canonical form that was
+        // hashed; a whitespace or escaping edit is an edit too.
+        let (before, after) = (entry.before.to_string(), entry.after.to_string());
+        if before != row.before_text || after != row.after_text {
             return AuditReport {
                 entries: n,
                 fault: fault(
@@ -172,19 +174,25 @@ pub(crate) fn verify_chain(
         expected += 1;
     }
     let last = expected - 1;
-    match head {
-        Some((head_seq, head_hash)) if head_seq != last || (last > 0 && head_hash != prev) => {
-            AuditReport {
-                entries: n,
-                fault: fault(
-                    last + 1,
-                    format!("the chain ends at entry {last} but the head records entry {head_seq}"),
-                ),
-            }
+    let fault = match head {
+        Some((head_seq, _)) if head_seq > last => fault(
+            last + 1,
+            format!(
+                "entry {} is missing (the chain head records {head_seq} entries)",
+                last + 1
+            ),
+        ),
+        Some((head_seq, _)) if head_seq < last => fault(
+            head_seq + 1,
+            format!(
+                "entry {} was appended outside the store (the chain head records {head_seq} entries)",
+                head_seq + 1
+            ),
+        ),
+        Some((_, head_hash)) if last > 0 && head_hash != prev => {
+            fault(last, format!("entry {last} does not match the chain head"))
         }
-        _ => AuditReport {
-            entries: n,
-            fault: None,
-        },
-    }
+        _ => None,
+    };
+    AuditReport { entries: n, fault }
 }

@@ -774,8 +774,23 @@ mod cases {
         // Reporter A sees the status of the incident but not the notes.
         let own = s.get_report(&c.reporter_a, r.id).await.unwrap();
         assert_eq!(own.incident_status, Status::Investigating);
+        s.assign_incident(&c.responder, iid, Some(c.responder.user_id))
+            .await
+            .unwrap();
         let d = s.get_incident(&c.reporter_a, iid).await.unwrap();
         assert!(d.notes.is_empty() && d.timeline.is_empty() && d.participants.is_empty());
+        assert_eq!(d.incident.status, Status::Investigating);
+        assert!(
+            d.incident.description.is_empty() && d.incident.owner.is_none(),
+            "redacted"
+        );
+        let listed = s.list_incidents(&c.reporter_a, &all, &page).await.unwrap();
+        assert!(
+            listed
+                .items
+                .iter()
+                .all(|i| i.description.is_empty() && i.owner.is_none())
+        );
         assert_eq!(d.reports.len(), 1);
         // A reporter never sees another reporter's plain report.
         assert!(matches!(

@@ -43,7 +43,7 @@ async fn child_writer(db: &str) -> ! {
                     description: format!("report {k} {}", "x".repeat(200)),
                     occurred_at: None,
                     location: None,
-                    sensitive: k % 5 == 0,
+                    sensitive: k.is_multiple_of(5),
                     anonymous: false,
                     attachments: vec![],
                 },
@@ -52,7 +52,7 @@ async fn child_writer(db: &str) -> ! {
             .expect("child report");
         writeln!(out, "committed report {}", r.id).unwrap();
         out.flush().unwrap();
-        if k % 3 == 0 {
+        if k.is_multiple_of(3) {
             store
                 .transition_incident(&v, r.incident_id, Status::Investigating, None)
                 .await

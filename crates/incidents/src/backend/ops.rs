@@ -13,7 +13,10 @@ use time::{Duration, OffsetDateTime};
 
 use super::rows::*;
 use super::{Change, SqlStore, Tx, append_audit, exec, fetch_all, fetch_opt, now, opt_micros};
-use crate::access::{Viewer, alert_visible, audit_visible, incident_visible, report_visible};
+use crate::access::{
+    Viewer, alert_visible, audit_visible, incident_visible, incident_visible_scoped,
+    redact_for_reporter, report_visible, visible_cte,
+};
 use crate::alert::{
     Alert, AlertDisposition, AlertOutcome, NewAlert, NewSuppression, SuppressionRule,
 };
@@ -504,7 +507,7 @@ fn metric_row(key: String, rows: &[(i64, Option<i64>, Option<i64>)]) -> MetricRo
         xs.sort_by(f64::total_cmp);
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
         let mid = xs.len() / 2;
-        let p50 = if xs.len() % 2 == 0 {
+        let p50 = if xs.len().is_multiple_of(2) {
             (xs[mid - 1] + xs[mid]) / 2.0
         } else {
             xs[mid]
@@ -1669,6 +1672,10 @@ impl Store for SqlStore {
                 .cloned()
                 .collect();
         }
+        let mut incident = incident;
+        if !full {
+            redact_for_reporter(&mut incident);
+        }
         let mut detail = IncidentDetail {
             incident,
             participants: Vec::new(),
@@ -1736,22 +1743,41 @@ impl Store for SqlStore {
         page: &PageRequest,
     ) -> Result<Page<Incident>> {
         let limit = page_limit(page)?;
-        let mut q = Sql::new(&format!("SELECT {INCIDENT_COLS} FROM incidents i WHERE "));
-        incident_filter(&mut q, v, filter);
+        let mut q = Sql::default();
+        let cte = visible_cte(&mut q, v);
+        q.push(&format!("SELECT {INCIDENT_COLS} FROM incidents i WHERE "));
+        incident_filter(&mut q, v, filter, cte);
         keyset(&mut q, "i", page, limit)?;
-        let items = fetch_all::<_, IncidentRow>(&self.reader, &q)
+        let mut items = fetch_all::<_, IncidentRow>(&self.reader, &q)
             .await?
             .into_iter()
             .map(IncidentRow::into_domain)
             .collect::<Result<Vec<_>>>()?;
+        if v.role == Role::Reporter && !v.is_system() && !items.is_empty() {
+            let mut q = Sql::new("SELECT incident_id FROM incident_participants WHERE user_id = ");
+            q.bind(v.user_id.to_string());
+            let named: std::collections::HashSet<String> =
+                fetch_all::<_, (String,)>(&self.reader, &q)
+                    .await?
+                    .into_iter()
+                    .map(|(i,)| i)
+                    .collect();
+            for i in &mut items {
+                if !named.contains(&i.id.to_string()) {
+                    redact_for_reporter(i);
+                }
+            }
+        }
         Ok(paginate(items, limit, |i| {
             cursor_of(i.created_at, &i.id.to_string())
         }))
     }
 
     async fn count_incidents(&self, v: &Viewer, filter: &IncidentFilter) -> Result<i64> {
-        let mut q = Sql::new("SELECT COUNT(*) FROM incidents i WHERE ");
-        incident_filter(&mut q, v, filter);
+        let mut q = Sql::default();
+        let cte = visible_cte(&mut q, v);
+        q.push("SELECT COUNT(*) FROM incidents i WHERE ");
+        incident_filter(&mut q, v, filter, cte);
         let (n,): (i64,) = fetch_opt(&self.reader, &q).await?.unwrap_or((0,));
         Ok(n)
     }
@@ -2486,6 +2512,13 @@ impl Store for SqlStore {
         }
         // Read the chain and its head in one snapshot.
         let mut tx = self.reader.begin().await?;
+        if self.backend == Backend::Postgres {
+            exec(
+                &mut *tx,
+                &Sql::new("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+            )
+            .await?;
+        }
         let head: Option<(i64, String)> = fetch_opt(
             &mut *tx,
             &Sql::new("SELECT seq, hash FROM audit_head WHERE id = 1"),
@@ -2703,8 +2736,8 @@ impl Store for SqlStore {
 }
 
 /// Visibility plus the list filters, for list and count.
-fn incident_filter(q: &mut Sql, v: &Viewer, f: &IncidentFilter) {
-    incident_visible(q, v, "i");
+fn incident_filter(q: &mut Sql, v: &Viewer, f: &IncidentFilter, cte: bool) {
+    incident_visible_scoped(q, v, "i", cte);
     if !f.status.is_empty() {
         q.push(" AND i.status IN ")
             .bind_list(f.status.iter().map(|s| s.as_str()));
