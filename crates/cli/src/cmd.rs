@@ -2,6 +2,7 @@
 //! `run` function returning the process exit code.
 
 
+pub mod gaps;
 pub mod hunt;
 pub mod ports;
 pub mod rules;

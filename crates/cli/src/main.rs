@@ -21,6 +21,8 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Hunt through log files and folders with Sigma rules.
     Hunt(cmd::hunt::Args),
+    /// Missing time spans in log files, per source.
+    Gaps(cmd::gaps::Args),
     /// Work with rule sets.
     #[command(subcommand)]
     Rules(cmd::rules::Command),
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Hunt(args) => cmd::hunt::run(args),
+        Command::Gaps(args) => cmd::gaps::run(args),
         Command::Rules(command) => cmd::rules::run(command),
         Command::Ports(command) => cmd::ports::run(command),
         Command::Web(command) => cmd::web::run(command),
