@@ -2,11 +2,15 @@
 //! `run` function returning the process exit code.
 
 
+pub mod audit;
 pub mod gaps;
 pub mod hunt;
+pub mod incidents;
 pub mod ports;
+pub mod report;
 pub mod rules;
 pub mod serve;
+pub mod users;
 pub mod web;
 
 /// Exit code: the command could not run at all (bad arguments, unreadable

@@ -19,6 +19,17 @@ struct Cli {
 enum Command {
     /// Run the server (API, web UI, live detection) on embedded defaults.
     Serve(cmd::serve::Args),
+    /// Manage users and their API tokens (direct database access).
+    #[command(subcommand)]
+    Users(cmd::users::Command),
+    /// File a report through the API.
+    Report(cmd::report::Args),
+    /// List and show incidents through the API.
+    #[command(subcommand)]
+    Incidents(cmd::incidents::Command),
+    /// Verify the audit trail (direct database access).
+    #[command(subcommand)]
+    Audit(cmd::audit::Command),
     /// Hunt through log files and folders with Sigma rules.
     Hunt(cmd::hunt::Args),
     /// Missing time spans in log files, per source.
@@ -38,6 +49,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Users(command) => cmd::users::run(command),
+        Command::Report(args) => cmd::report::run(args),
+        Command::Incidents(command) => cmd::incidents::run(command),
+        Command::Audit(command) => cmd::audit::run(command),
         Command::Hunt(args) => cmd::hunt::run(args),
         Command::Gaps(args) => cmd::gaps::run(args),
         Command::Rules(command) => cmd::rules::run(command),

@@ -1,13 +1,34 @@
-//! `watchpost serve`.
+//! `watchpost serve`: runs the API server. All the work happens in the
+//! `server` crate; this only maps flags onto its options.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `watchpost serve`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Data directory (SQLite database, attachments).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Use PostgreSQL at this URL instead of SQLite.
+    #[arg(long, value_name = "URL", env = "WATCHPOST_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Listen address; port 0 picks a free port (printed on start).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Optional TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
 
-/// Runs the server.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    eprintln!("watchpost serve: not yet implemented");
-    Ok(ExitCode::from(super::EXIT_ERROR))
+/// Runs the server until SIGTERM or Ctrl-C.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    server::serve_blocking(server::ServeOptions {
+        data_dir: args.data_dir,
+        database_url: args.database_url,
+        listen: args.listen,
+        config: args.config,
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,107 @@
+//! `watchpost users add|list|disable`: user administration with direct
+//! access to the store (no server needed).
+
+use std::process::ExitCode;
+
+use incidents::enums::Role;
+
+/// Where the store is.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// Data directory holding `watchpost.db`.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Use PostgreSQL at this URL instead of SQLite.
+    #[arg(long, value_name = "URL", env = "WATCHPOST_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    /// The store location these flags name.
+    pub fn location(&self) -> server::StoreLocation {
+        server::StoreLocation::new(self.data_dir.clone(), self.database_url.clone())
+    }
+}
+
+/// `watchpost users ...`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Create a user and an API token. The token is printed once, alone on
+    /// the last line.
+    Add {
+        /// Unique user name.
+        name: String,
+        /// Role: reporter, responder, finance-ops or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Disable a user: their tokens stop working.
+    Disable {
+        /// The user name.
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+        .map_err(|e: incidents::enums::ParseEnumError| e.to_string())
+}
+
+/// Runs a `users` subcommand.
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match command {
+            Command::Add { name, role, store } => {
+                let store = server::open_store(&store.location()).await?;
+                let (user, token) =
+                    server::create_user_with_token(store.as_ref(), &name, role).await?;
+                println!("created user {} with role {}", user.name, user.role);
+                println!("API token (shown once; use it as \"Authorization: Bearer <token>\"):");
+                println!("{token}");
+                store.close().await;
+            }
+            Command::List { store } => {
+                let store = server::open_store(&store.location()).await?;
+                let users = server::list_users(store.as_ref()).await?;
+                let width = users.iter().map(|u| u.name.len()).max().unwrap_or(4).max(4);
+                println!(
+                    "{:<width$}  {:<11}  {:<8}  CREATED",
+                    "NAME", "ROLE", "STATE"
+                );
+                for user in users {
+                    let state = if user.disabled { "disabled" } else { "active" };
+                    let created = user
+                        .created_at
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default();
+                    println!(
+                        "{:<width$}  {:<11}  {:<8}  {created}",
+                        user.name,
+                        user.role.as_str(),
+                        state
+                    );
+                }
+                store.close().await;
+            }
+            Command::Disable { name, store } => {
+                let store = server::open_store(&store.location()).await?;
+                let user = server::disable_user(store.as_ref(), &name).await?;
+                println!("disabled user {}", user.name);
+                store.close().await;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,546 @@
+//! End-to-end tests through the real `watchpost` binary: `watchpost serve`
+//! on port 0 with a temporary data directory, users created with
+//! `watchpost users add`, reports filed with `watchpost report`, incidents
+//! read with `watchpost incidents`, and `watchpost audit verify` before and
+//! after tampering with the audit table.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_watchpost");
+
+/// A running `watchpost serve`.
+struct Server {
+    child: Child,
+    url: String,
+    /// Everything printed on stdout before "listening on".
+    banner: Vec<String>,
+}
+
+impl Server {
+    fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("WATCHPOST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start watchpost serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let mut banner = Vec::new();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("watchpost serve exited before printing its address")
+                .unwrap();
+            if let Some(url) = line.strip_prefix("listening on ") {
+                break url.trim().to_owned();
+            }
+            banner.push(line);
+        };
+        Server { child, url, banner }
+    }
+
+    /// The one-time admin token from the first-start banner, if printed.
+    fn admin_token(&self) -> Option<String> {
+        self.banner
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| l.starts_with("wp_"))
+            .map(str::to_owned)
+    }
+
+    /// Sends SIGTERM and returns the exit status.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("WATCHPOST_TOKEN")
+        .env_remove("WATCHPOST_URL")
+        .env_remove("WATCHPOST_DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `watchpost users add`; returns the token from the last line of stdout.
+fn add_user(data_dir: &Path, name: &str, role: &str) -> String {
+    let dir = data_dir.to_str().unwrap();
+    let output = run(&["users", "add", name, "--role", role, "--data-dir", dir]);
+    assert!(
+        output.status.success(),
+        "users add {name}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = stdout(&output);
+    let last = text.lines().last().unwrap().to_owned();
+    assert!(
+        last.starts_with("wp_") && last.len() == 67,
+        "token alone on the last line: {text:?}"
+    );
+    assert_eq!(text.matches(&last).count(), 1, "the token is printed once");
+    last
+}
+
+/// A small synchronous API client over reqwest (run on a private runtime).
+struct Api {
+    url: String,
+    rt: tokio::runtime::Runtime,
+    http: reqwest::Client,
+}
+
+impl Api {
+    fn new(url: &str) -> Api {
+        Api {
+            url: url.to_owned(),
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.rt.block_on(async {
+            let mut request = self
+                .http
+                .request(method, format!("{}{path}", self.url))
+                .bearer_auth(token);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body = response.json::<Value>().await.unwrap_or(Value::Null);
+            (status, body)
+        })
+    }
+
+    fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, token, None)
+    }
+
+    fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, token, Some(body))
+    }
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn metric_count(metrics: &Value, group: &str, key: &str) -> i64 {
+    metrics[group]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == key)
+        .map_or(0, |r| r["count"].as_i64().unwrap())
+}
+
+#[test]
+fn sensitive_report_is_need_to_know_audited_and_tamper_evident() {
+    let dir = tempfile::tempdir().unwrap();
+    let data: PathBuf = dir.path().join("data");
+    let data_str = data.to_str().unwrap().to_owned();
+    let server = Server::start(&data, &[]);
+    let admin = server
+        .admin_token()
+        .expect("first start prints an admin token");
+    let reporter_a = add_user(&data, "alice", "reporter");
+    let reporter_b = add_user(&data, "bob", "reporter");
+    let responder = add_user(&data, "sam", "responder");
+    let finance = add_user(&data, "fran", "finance-ops");
+    let api = Api::new(&server.url);
+
+    // A reporter files a sensitive harassment report through the CLI.
+    let filed = run(&[
+        "report",
+        "--category",
+        "harassment",
+        "--sensitive",
+        "--description",
+        "Repeated comments about a colleague in the team channel",
+        "--location",
+        "team channel",
+        "--json",
+        "--server",
+        &server.url,
+        "--token",
+        &reporter_a,
+    ]);
+    assert!(
+        filed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&filed.stderr)
+    );
+    let report: Value = serde_json::from_str(&stdout(&filed)).unwrap();
+    assert_eq!(report["sensitive"], true);
+    assert_eq!(report["channel"], "cli");
+    let incident = report["incident_id"].as_str().unwrap().to_owned();
+    let report_id = report["id"].as_str().unwrap().to_owned();
+    // A non-sensitive report by the other reporter, as a control.
+    let (status, other) = api.post(
+        "/api/v1/reports",
+        &reporter_b,
+        json!({ "category": "theft", "description": "Bike stolen from the rack" }),
+    );
+    assert_eq!(status, 201, "{other}");
+    let other_incident = other["incident_id"].as_str().unwrap().to_owned();
+
+    // The responder sees it: CLI show and list, API search, count, metrics.
+    let show = run(&[
+        "incidents",
+        "show",
+        &incident,
+        "--json",
+        "--server",
+        &server.url,
+        "--token",
+        &responder,
+    ]);
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    let detail: Value = serde_json::from_str(&stdout(&show)).unwrap();
+    assert_eq!(detail["incident"]["sensitive"], true);
+    assert_eq!(detail["incident"]["status"], "triage");
+    let list = run(&[
+        "incidents",
+        "list",
+        "--json",
+        "--server",
+        &server.url,
+        "--token",
+        &responder,
+    ]);
+    let page: Value = serde_json::from_str(&stdout(&list)).unwrap();
+    assert!(ids(&page).contains(&incident));
+    assert_eq!(page["total"], 2);
+    let (_, found) = api.get("/api/v1/incidents?q=team%20channel", &responder);
+    assert_eq!(ids(&found), vec![incident.clone()]);
+    let (status, metrics) = api.get("/api/v1/metrics", &responder);
+    assert_eq!(status, 200, "{metrics}");
+    assert_eq!(metrics["total"]["count"], 2);
+    assert_eq!(metric_count(&metrics, "by_category", "harassment"), 1);
+
+    // Another reporter and the general (admin) list don't: list, search,
+    // count, metrics, get by id (404, not 403).
+    for (who, token) in [("reporter b", &reporter_b), ("admin", &admin)] {
+        let (status, body) = api.get(&format!("/api/v1/incidents/{incident}"), token);
+        assert_eq!(status, 404, "{who}: {body}");
+        assert_eq!(body["error"]["code"], "not_found");
+        let (status, _) = api.get(&format!("/api/v1/reports/{report_id}"), token);
+        assert_eq!(status, 404, "{who} report");
+        let (_, page) = api.get("/api/v1/incidents", token);
+        assert_eq!(ids(&page), vec![other_incident.clone()], "{who} list");
+        assert_eq!(page["total"], 1, "{who} count");
+        let (_, found) = api.get("/api/v1/incidents?q=team%20channel", token);
+        assert!(ids(&found).is_empty(), "{who} search");
+        assert_eq!(found["total"], 0, "{who} search count");
+        let (_, found) = api.get("/api/v1/incidents?category=harassment", token);
+        assert_eq!(found["total"], 0, "{who} filter count");
+        let (_, reports) = api.get("/api/v1/reports", token);
+        assert!(!ids(&reports).contains(&report_id), "{who} reports");
+    }
+    let (_, admin_metrics) = api.get("/api/v1/metrics", &admin);
+    assert_eq!(
+        admin_metrics["total"]["count"], 1,
+        "admin metrics exclude it"
+    );
+    assert_eq!(metric_count(&admin_metrics, "by_category", "harassment"), 0);
+    let (status, _) = api.get("/api/v1/metrics", &reporter_b);
+    assert_eq!(status, 403, "reporters have no metrics route");
+    let show = run(&[
+        "incidents",
+        "show",
+        &incident,
+        "--server",
+        &server.url,
+        "--token",
+        &reporter_b,
+    ]);
+    assert!(!show.status.success());
+    assert!(String::from_utf8_lossy(&show.stderr).contains("not found"));
+    let list = run(&[
+        "incidents",
+        "list",
+        "--server",
+        &server.url,
+        "--token",
+        &reporter_b,
+    ]);
+    assert!(list.status.success());
+    assert!(!stdout(&list).contains(&incident));
+
+    // Finance-ops sees it; its reporter sees it (and its status).
+    for token in [&finance, &reporter_a] {
+        let (status, body) = api.get(&format!("/api/v1/incidents/{incident}"), token);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["incident"]["status"], "triage");
+    }
+
+    // Work on it: the responder acknowledges and writes a note, finance-ops
+    // writes a note.
+    let (status, body) = api.post(
+        &format!("/api/v1/incidents/{incident}/status"),
+        &responder,
+        json!({ "status": "investigating" }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = api.post(
+        &format!("/api/v1/incidents/{incident}/notes"),
+        &responder,
+        json!({ "body": "spoke to HR" }),
+    );
+    assert_eq!(status, 201);
+    let (status, _) = api.post(
+        &format!("/api/v1/incidents/{incident}/notes"),
+        &finance,
+        json!({ "body": "no cost impact" }),
+    );
+    assert_eq!(status, 201);
+    let (status, _) = api.post(
+        &format!("/api/v1/incidents/{incident}/notes"),
+        &reporter_b,
+        json!({ "body": "x" }),
+    );
+    assert_eq!(status, 403, "reporters may not write notes");
+
+    // The audit log has every step (responder view), and hides the steps
+    // from the admin.
+    let (status, audit) = api.get("/api/v1/audit?limit=1000", &responder);
+    assert_eq!(status, 200, "{audit}");
+    let steps: Vec<&Value> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["incident_id"] == incident.as_str())
+        .collect();
+    let actors: Vec<&str> = steps
+        .iter()
+        .map(|e| e["actor_id"].as_str().unwrap())
+        .collect();
+    let me = |token: &str| {
+        api.get("/api/v1/me", token).1["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    for (who, token) in [
+        ("reporter", &reporter_a),
+        ("responder", &responder),
+        ("finance-ops", &finance),
+    ] {
+        assert!(
+            actors.contains(&me(token).as_str()),
+            "{who} is in the audit trail: {steps:?}"
+        );
+    }
+    let status_step = steps
+        .iter()
+        .find(|e| e["after"].to_string().contains("investigating"))
+        .expect("the status change is audited");
+    assert!(
+        status_step["before"].to_string().contains("triage"),
+        "before→after: {status_step}"
+    );
+    let notes = steps
+        .iter()
+        .filter(|e| e["after"].to_string().contains("spoke to HR"))
+        .count()
+        + steps
+            .iter()
+            .filter(|e| e["after"].to_string().contains("no cost impact"))
+            .count();
+    assert_eq!(notes, 2, "both notes are audited");
+    assert!(
+        steps.iter().any(|e| e["entity_id"] == report_id.as_str()),
+        "the report is audited"
+    );
+    let (_, admin_audit) = api.get("/api/v1/audit?limit=1000", &admin);
+    assert!(
+        admin_audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["incident_id"] != incident.as_str()),
+        "the admin's audit view hides the sensitive incident"
+    );
+    let tamper_seq = status_step["seq"].as_i64().unwrap();
+
+    let verified = run(&["audit", "verify", "--data-dir", &data_str]);
+    assert!(
+        verified.status.success(),
+        "{}{}",
+        stdout(&verified),
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    assert!(stdout(&verified).starts_with("OK"));
+
+    // SIGTERM: graceful exit with code 0.
+    let status = server.terminate();
+    assert_eq!(status.code(), Some(0), "graceful shutdown exits 0");
+
+    // Edit one byte of one audit row; verify fails and names it.
+    let db = data.join("watchpost.db");
+    let changed = tamper(&db, tamper_seq);
+    assert_eq!(changed, 1);
+    let verified = run(&["audit", "verify", "--data-dir", &data_str]);
+    assert_eq!(verified.status.code(), Some(1), "{}", stdout(&verified));
+    let text = stdout(&verified);
+    assert!(
+        text.contains(&format!("seq {tamper_seq}")),
+        "names the entry: {text}"
+    );
+}
+
+/// Changes one byte ("investigating" → "investigatinG") of the `after`
+/// column of audit entry `seq`, with sqlx; returns the rows changed.
+fn tamper(db: &Path, seq: i64) -> u64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::ConnectOptions;
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new().filename(db).connect().await.unwrap();
+        sqlx::query("UPDATE audit_log SET after_json = replace(after_json, 'investigating', 'investigatinG') WHERE seq = $1")
+            .bind(seq)
+            .execute(&mut conn)
+            .await
+            .unwrap()
+            .rows_affected()
+    })
+}
+
+#[test]
+fn first_start_prints_the_admin_token_once_and_it_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let token = server.admin_token().expect("admin token on first start");
+    assert!(
+        server
+            .banner
+            .iter()
+            .any(|l| l.contains("Authorization: Bearer")),
+        "says how to use it"
+    );
+    let api = Api::new(&server.url);
+    let (status, me) = api.get("/api/v1/me", &token);
+    assert_eq!(status, 200);
+    assert_eq!(me["role"], "admin");
+    let (status, health) = api.get("/api/v1/health", "");
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
+    assert_eq!(server.terminate().code(), Some(0));
+    assert!(dir.path().join("watchpost.db").exists());
+
+    let again = Server::start(dir.path(), &[]);
+    assert!(
+        again.admin_token().is_none(),
+        "never printed again: {:?}",
+        again.banner
+    );
+    let (status, _) = Api::new(&again.url).get("/api/v1/me", &token);
+    assert_eq!(status, 200, "the first token still works");
+    assert_eq!(again.terminate().code(), Some(0));
+}
+
+#[test]
+fn config_errors_name_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("watchpost.toml");
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\n\n[notify]\nsecurity_tem = \"sec@example.test\"\n",
+    )
+    .unwrap();
+    let output = run(&[
+        "serve",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{}:4:", config.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("security_tem"), "{stderr}");
+}
+
+#[test]
+fn users_list_and_disable() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let token = add_user(dir.path(), "carol", "responder");
+    let output = run(&["users", "add", "carol", "--role", "admin", "--data-dir", d]);
+    assert!(!output.status.success(), "duplicate names are refused");
+    let output = run(&["users", "add", "dave", "--role", "root", "--data-dir", d]);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("finance-ops"),
+        "lists the roles"
+    );
+    let list = stdout(&run(&["users", "list", "--data-dir", d]));
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("carol") && l.contains("responder") && l.contains("active")),
+        "{list}"
+    );
+
+    let server = Server::start(dir.path(), &[]);
+    assert!(
+        server.admin_token().is_none(),
+        "users exist: no bootstrap admin"
+    );
+    let api = Api::new(&server.url);
+    assert_eq!(api.get("/api/v1/me", &token).0, 200);
+    let disabled = run(&["users", "disable", "carol", "--data-dir", d]);
+    assert!(disabled.status.success());
+    let (status, body) = api.get("/api/v1/me", &token);
+    assert_eq!(status, 401, "a disabled user's token stops working: {body}");
+    assert!(stdout(&run(&["users", "list", "--data-dir", d])).contains("disabled"));
+    assert_eq!(server.terminate().code(), Some(0));
+}
