@@ -93,7 +93,10 @@ pub enum Status {
 /// Checks every URL of `config` once against `state`, recording a baseline
 /// for URLs that have none. Returns one outcome per URL, in config order.
 pub async fn check_once(config: &WebConfig, state: &mut WebState, now: Timestamp) -> Vec<Outcome> {
-    let client = match fetch::client(&config.limits()) {
+    let client = match config
+        .extra_roots()
+        .and_then(|roots| fetch::client(&config.limits(), roots))
+    {
         Ok(client) => client,
         Err(reason) => {
             return config
@@ -179,7 +182,7 @@ pub async fn approve(
     state: &mut WebState,
     now: Timestamp,
 ) -> Result<(Fingerprint, Vec<String>), String> {
-    let client = fetch::client(&config.limits())?;
+    let client = fetch::client(&config.limits(), config.extra_roots()?)?;
     let page = fetch::fetch(&client, &url.url, &config.limits()).await?;
     let notes = page_notes(&page, config.max_bytes);
     let fp = compare::fingerprint(&page, &url.ignore_patterns(), now)?;

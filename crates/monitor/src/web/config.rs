@@ -14,7 +14,7 @@
 //! Unknown keys are errors. Other top-level tables of the same file belong
 //! to other components and are left alone.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use regex::Regex;
@@ -48,6 +48,10 @@ pub struct WebConfig {
     /// redirects, status and certificate are always compared). Default 0.9.
     #[serde(default = "default_min_similarity")]
     pub min_similarity: f64,
+    /// Extra CA certificates (PEM files, relative to the working directory)
+    /// trusted besides the system's, for sites with a private CA.
+    #[serde(default)]
+    pub ca_certificates: Vec<PathBuf>,
 }
 
 /// One watched URL.
@@ -78,6 +82,7 @@ impl Default for WebConfig {
             timeout: default_timeout(),
             max_redirects: default_max_redirects(),
             min_similarity: default_min_similarity(),
+            ca_certificates: Vec::new(),
         }
     }
 }
@@ -140,7 +145,27 @@ impl WebConfig {
         for url in &self.url {
             url.validate()?;
         }
+        self.extra_roots()?;
         Ok(())
+    }
+
+    /// Reads the `ca_certificates` files.
+    pub fn extra_roots(&self) -> Result<Vec<reqwest::Certificate>, String> {
+        let mut out = Vec::new();
+        for path in &self.ca_certificates {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("cannot read CA certificate file {}: {e}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("CA certificate file {}: {e}", path.display()))?;
+            if certs.is_empty() {
+                return Err(format!(
+                    "CA certificate file {} holds no PEM certificate",
+                    path.display()
+                ));
+            }
+            out.extend(certs);
+        }
+        Ok(out)
     }
 
     /// The URL entry for `url`, or a default entry when it is not

@@ -33,8 +33,8 @@ pub struct Limits {
 }
 
 /// Builds the HTTP client: no automatic redirects, timeouts set, TLS
-/// details kept.
-pub fn client(limits: &Limits) -> Result<Client, String> {
+/// details kept, `extra_roots` trusted besides the system's CAs.
+pub fn client(limits: &Limits, extra_roots: Vec<reqwest::Certificate>) -> Result<Client, String> {
     // Both aws-lc-rs and ring can be linked in; pick one explicitly. An
     // error only means a provider is already installed.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -43,6 +43,7 @@ pub fn client(limits: &Limits) -> Result<Client, String> {
         .connect_timeout(limits.connect_timeout)
         .timeout(limits.timeout)
         .tls_info(true)
+        .tls_certs_merge(extra_roots)
         .user_agent(concat!("watchpost-web-monitor/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {}", chain(&e)))
