@@ -31,10 +31,16 @@ pub(crate) fn detection(
     }
 }
 
-/// Adds an entity key when the value is known.
+/// Adds an entity key when the value is known. The `host` entity is the
+/// detection's own `host` field (which JSON output already carries), so it
+/// is set there rather than repeated among the entities.
 pub(crate) fn entity(det: &mut Detection, key: &str, value: Option<&str>) {
     if let Some(v) = value.filter(|v| !v.is_empty()) {
-        det.entities.insert(key.to_string(), v.to_string());
+        if key == "host" {
+            det.host = Some(v.to_string());
+        } else {
+            det.entities.insert(key.to_string(), v.to_string());
+        }
     }
 }
 

@@ -74,7 +74,8 @@ pub fn live_detectors(config: &PolicyConfig) -> Result<Vec<Box<dyn Detector>>, P
 
 /// Adds policy information to a detection made by a rule of the bundled
 /// policy pack: the policy item, the entity keys read from the event
-/// (`user`, `source_ip`, `host`, ...), and for antivirus rules the threat,
+/// (`user`, `source_ip`, ...; the `host` entity is the detection's own
+/// `host` field, filled when empty), and for antivirus rules the threat,
 /// file and action. Detections of other rules are left alone; entity keys
 /// already set (for example by a correlation's group-by) are kept.
 pub fn annotate(detection: &mut Detection, event: Option<&Event>) {
@@ -83,15 +84,16 @@ pub fn annotate(detection: &mut Detection, event: Option<&Event>) {
     };
     detection.policy = Some(entry.policy);
     let Some(event) = event else {
-        if !detection.entities.contains_key("host")
-            && let Some(h) = &detection.host
-        {
-            detection.entities.insert("host".into(), h.clone());
-        }
         return;
     };
     for (key, paths) in entry.entities {
-        if detection.entities.contains_key(*key) {
+        // The host entity is the detection's `host` field.
+        let present = if *key == "host" {
+            detection.host.is_some()
+        } else {
+            detection.entities.contains_key(*key)
+        };
+        if present {
             continue;
         }
         let value = fields::first_text(event, paths).or_else(|| {
@@ -104,13 +106,15 @@ pub fn annotate(detection: &mut Detection, event: Option<&Event>) {
             } else {
                 v
             };
-            detection.entities.insert((*key).to_string(), v);
+            if *key == "host" {
+                detection.host = Some(v);
+            } else {
+                detection.entities.insert((*key).to_string(), v);
+            }
         }
     }
-    if !detection.entities.contains_key("host")
-        && let Some(h) = detection.host.clone().or_else(|| fields::host(event))
-    {
-        detection.entities.insert("host".into(), h);
+    if detection.host.is_none() {
+        detection.host = fields::host(event);
     }
     if entry.policy == Policy::Antivirus && matches!(entry.source, Source::Sigma { .. }) {
         antivirus::apply(detection, &antivirus::defender(event));

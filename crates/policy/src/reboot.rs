@@ -120,6 +120,9 @@ impl MaintenanceWindow {
 #[derive(Debug, Default)]
 struct HostState {
     last_event: i64,
+    /// The last event before the current burst (events less than
+    /// `BOOT_GRACE` apart), so a boot's own first lines are not "before".
+    before_burst: i64,
     clean_shutdown: Option<i64>,
     last_boot: Option<i64>,
 }
@@ -310,9 +313,16 @@ impl Detector for Reboots {
             Some(Lifecycle::Shutdown) => state.clean_shutdown = Some(now),
             Some(Lifecycle::Boot) => {
                 let same_boot = state.last_boot.is_some_and(|b| now - b <= BOOT_GRACE);
-                let previous = state.last_event;
+                let previous = if now - state.last_event <= BOOT_GRACE {
+                    state.before_burst
+                } else {
+                    state.last_event
+                };
                 let clean = state.clean_shutdown.take();
                 state.last_boot = Some(now);
+                if now - state.last_event > BOOT_GRACE {
+                    state.before_burst = state.last_event;
+                }
                 state.last_event = now;
                 if same_boot || !known || clean.is_some() {
                     return;
@@ -327,6 +337,9 @@ impl Detector for Reboots {
                 return;
             }
             None => {}
+        }
+        if now - state.last_event > BOOT_GRACE {
+            state.before_burst = state.last_event;
         }
         state.last_event = now;
     }

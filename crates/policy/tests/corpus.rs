@@ -252,7 +252,7 @@ fn corpus_unexpected_reboot_linux() {
     let got: Vec<u64> = dets.iter().map(|d| d.record).collect();
     assert_eq!(got, boots, "{dets:#?}");
     assert_eq!(dets[0].rule_id, reboot::LINUX_ID);
-    assert_eq!(dets[0].entities["host"], "combo");
+    assert_eq!(dets[0].host.as_deref().unwrap(), "combo");
 }
 
 fn pack_engine() -> Engine {
@@ -326,7 +326,7 @@ fn corpus_antivirus_defender() {
                     .unwrap();
                 assert_eq!(d.fields["threat"], threat);
                 assert!(!d.fields["file_path"].starts_with("file:_"));
-                assert!(d.entities.contains_key("host"));
+                assert!(d.host.is_some());
             }
         }
     }

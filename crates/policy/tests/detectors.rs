@@ -242,7 +242,7 @@ fn gaps_learned_threshold_reports_the_hole() {
     // least the 5-minute floor.
     assert_eq!(g.fields["expected_seconds"], "300");
     assert_eq!(g.policy, Some(Policy::LogGap));
-    assert_eq!(g.entities.get("host").map(String::as_str), Some("h1"));
+    assert_eq!(g.host.as_deref(), Some("h1"));
 }
 
 #[test]
@@ -338,7 +338,7 @@ fn reboot_linux_cases() {
     assert_eq!(dets[0].rule_id, reboot::LINUX_ID);
     assert_eq!(dets[0].record, 3);
     assert_eq!(dets[0].level, Level::High);
-    assert_eq!(dets[0].entities["host"], "web");
+    assert_eq!(dets[0].host.as_deref().unwrap(), "web");
 
     let clean = [
         "Mar  3 10:00:00 web kernel: eth0: link up",
@@ -482,7 +482,7 @@ fn performance_fixture_files() {
         assert_eq!(!dets.is_empty(), fires, "{file}: {dets:#?}");
         if fires {
             assert!(
-                dets.iter().all(|d| d.entities["host"] == "web-1"),
+                dets.iter().all(|d| d.host.as_deref() == Some("web-1")),
                 "{dets:#?}"
             );
             assert_eq!(dets.len(), 1, "{file}: only the degraded host fires");
@@ -542,12 +542,12 @@ fn antivirus_clamav_and_edr() {
     assert_eq!(clam.rule_id, policy::antivirus::CLAMAV_ID);
     assert_eq!(clam.fields["threat"], "Doc.Downloader.Emotet-1");
     assert_eq!(clam.fields["file_path"], "/srv/share/invoice.doc");
-    assert_eq!(clam.entities["host"], "fs1");
+    assert_eq!(clam.host.as_deref().unwrap(), "fs1");
     let e = &dets[1];
     assert_eq!(e.rule_id, policy::antivirus::EDR_ID);
     assert_eq!(e.level, Level::Critical);
     assert_eq!(e.fields["action"], "blocked");
-    assert_eq!(e.entities["host"], "pc7");
+    assert_eq!(e.host.as_deref().unwrap(), "pc7");
     assert_eq!(e.entities["user"], "amy");
 }
 

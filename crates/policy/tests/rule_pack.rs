@@ -317,7 +317,7 @@ fn annotate_fills_policy_and_entities() {
             "2ccd35d3-e76f-4bc3-a9af-de44f0643c8a",
             json!({"EventID": 4740, "TargetUserName": "bob", "Computer": "dc1.corp"}),
             Policy::Lockout,
-            vec![("host", "dc1.corp"), ("user", "bob")],
+            vec![("user", "bob")],
         ),
         (
             "39940c05-165f-4ed4-8d17-5076e4a340d2",
@@ -329,7 +329,7 @@ fn annotate_fills_policy_and_entities() {
             "68230722-df34-4180-9e06-4210ff5cdb21",
             json!({"Event": {"System": {"EventID": 1116, "Computer": "WIN10"}, "EventData": {"Threat Name": "HackTool:Win64/Mikatz!dha", "Path": "file:_C:\\Users\\a\\mimidrv.sys", "Detection User": "OFFSEC\\admmig", "Action Name": "Quarantine"}}}),
             Policy::Antivirus,
-            vec![("host", "WIN10"), ("user", "OFFSEC\\admmig")],
+            vec![("user", "OFFSEC\\admmig")],
         ),
     ];
     for (id, record, policy, entities) in cases {
@@ -351,6 +351,17 @@ fn annotate_fills_policy_and_entities() {
         let json = serde_json::to_value(&d).unwrap();
         assert_eq!(json["policy"], json!(policy.as_str()), "{id}: {json}");
     }
+    // The host entity is the detection's own host field.
+    let event = common::json_event(
+        "x",
+        1,
+        json!({"EventID": 4740, "TargetUserName": "bob", "Computer": "dc1.corp"}),
+    );
+    let mut d = sigma_detection("2ccd35d3-e76f-4bc3-a9af-de44f0643c8a");
+    policy::annotate(&mut d, Some(&event));
+    assert_eq!(d.host.as_deref(), Some("dc1.corp"));
+    let text = serde_json::to_string(&d).unwrap();
+    assert_eq!(text.matches("\"host\"").count(), 1, "{text}");
     // Other rules are left alone.
     let mut other = sigma_detection("57b649ef-ff42-4fb0-8bf6-62da243a1708");
     policy::annotate(&mut other, None);
