@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use evtx::{EvtxParser, ParserSettings};
 use serde_json::Value;
-use watchpost_sources::{PathFilter, ProblemKind, discover};
+use watchpost_sources::{PathFilter, ProblemKind, discover, flatten_evtx};
 
 use crate::{corpus, read_all};
 
@@ -22,12 +22,21 @@ fn files(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Records the `evtx` crate's plain iterator reads, single-threaded.
-fn reference_evtx_count(path: &Path) -> u64 {
+/// Records the `evtx` crate's plain iterator reads, single-threaded, as
+/// values flattened by the value path (`flatten_evtx`), by `EventRecordID`.
+fn reference_evtx(path: &Path) -> std::collections::BTreeMap<u64, serde_json::Map<String, Value>> {
     let mut parser = EvtxParser::from_path(path)
         .unwrap()
         .with_configuration(ParserSettings::new().num_threads(1));
-    parser.records().filter(Result::is_ok).count() as u64
+    parser
+        .records_json_value()
+        .filter_map(Result::ok)
+        .map(|r| {
+            let event =
+                flatten_evtx(r.data, std::sync::Arc::from("ref"), r.event_record_id).unwrap();
+            (event.meta.record, event.fields)
+        })
+        .collect()
 }
 
 /// Non-blank lines of a file.
@@ -51,7 +60,8 @@ fn corpus_evtx_every_file_and_every_record() {
     let mut total = 0;
     let mut want_total = 0;
     for path in &evtx_files {
-        let want = reference_evtx_count(path);
+        let reference = reference_evtx(path);
+        let want = reference.len() as u64;
         let (events, summary) = read_all(path, None);
         assert_eq!(summary.events, want, "{}", path.display());
         assert_eq!(events.len() as u64, want, "{}", path.display());
@@ -69,6 +79,13 @@ fn corpus_evtx_every_file_and_every_record() {
             assert_eq!(
                 e.fields.get("EventRecordID").and_then(Value::as_u64),
                 Some(e.meta.record)
+            );
+            assert_eq!(
+                reference.get(&e.meta.record),
+                Some(&e.fields),
+                "{} record {}",
+                path.display(),
+                e.meta.record
             );
         }
         total += summary.events;
