@@ -1,0 +1,133 @@
+//! Detection output: aligned table, JSON array, JSON lines, CSV.
+
+use std::io::{self, BufWriter, Write};
+
+use detect::Detection;
+use time::format_description::well_known::Rfc3339;
+
+/// How detections are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON array.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+    /// CSV with a header row.
+    Csv,
+}
+
+/// Widest a table column gets before it is cut.
+const COLUMN_MAX: usize = 60;
+
+/// Prints every detection to stdout.
+pub fn print(detections: &[Detection], format: OutputFormat) -> io::Result<()> {
+    let stdout = io::stdout();
+    let mut w = BufWriter::new(stdout.lock());
+    match format {
+        OutputFormat::Json => {
+            serde_json::to_writer(&mut w, detections)?;
+            writeln!(w)?;
+        }
+        OutputFormat::Jsonl => {
+            for d in detections {
+                serde_json::to_writer(&mut w, d)?;
+                writeln!(w)?;
+            }
+        }
+        OutputFormat::Csv => write_csv(&mut w, detections)?,
+        OutputFormat::Table => write_table(&mut w, detections)?,
+    }
+    w.flush()
+}
+
+fn time_text(d: &Detection) -> String {
+    d.timestamp
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn fields_text(d: &Detection) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(p) = d.policy {
+        parts.push(format!("policy={}", p.as_str()));
+    }
+    parts.extend(d.entities.iter().map(|(k, v)| format!("{k}={v}")));
+    parts.extend(d.fields.iter().map(|(k, v)| format!("{k}={v}")));
+    parts.join(" ").replace(['\n', '\r', '\t'], " ")
+}
+
+fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i.saturating_sub(0)]),
+        None => s.to_string(),
+    }
+}
+
+fn write_table(w: &mut impl Write, detections: &[Detection]) -> io::Result<()> {
+    let header = ["TIME", "LEVEL", "RULE", "HOST", "FILE", "FIELDS"];
+    let rows: Vec<[String; 6]> = detections
+        .iter()
+        .map(|d| {
+            [
+                time_text(d),
+                d.level.to_string(),
+                cut(&d.rule_title, COLUMN_MAX),
+                cut(d.host.as_deref().unwrap_or("-"), COLUMN_MAX),
+                cut(&format!("{}:{}", d.file, d.record), COLUMN_MAX),
+                fields_text(d),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate().take(5) {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |w: &mut dyn Write, cells: [&str; 6]| -> io::Result<()> {
+        for (i, cell) in cells.iter().enumerate().take(5) {
+            write!(w, "{cell:<width$}  ", width = widths[i])?;
+        }
+        writeln!(w, "{}", cells[5])
+    };
+    line(w, header)?;
+    for row in &rows {
+        line(w, [&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]])?;
+    }
+    Ok(())
+}
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn write_csv(w: &mut impl Write, detections: &[Detection]) -> io::Result<()> {
+    writeln!(
+        w,
+        "timestamp,level,rule_id,rule_title,host,file,record,policy,fields"
+    )?;
+    for d in detections {
+        let cells = [
+            d.timestamp
+                .and_then(|t| t.format(&Rfc3339).ok())
+                .unwrap_or_default(),
+            d.level.to_string(),
+            d.rule_id.clone(),
+            d.rule_title.clone(),
+            d.host.clone().unwrap_or_default(),
+            d.file.to_string(),
+            d.record.to_string(),
+            d.policy.map(|p| p.as_str().to_string()).unwrap_or_default(),
+            fields_text(d),
+        ];
+        let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        writeln!(w, "{}", line.join(","))?;
+    }
+    Ok(())
+}
