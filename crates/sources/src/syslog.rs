@@ -1,9 +1,10 @@
 //! Syslog files: RFC 3164 (`auth.log`, `secure`, `messages`) and RFC 5424,
 //! parsed with `syslog_loose`.
 //!
-//! Fields of each event: `host`, `program` (the app name), `pid` (a number
-//! when numeric), `message`, and when the line has them `facility`,
-//! `severity` and `msgid`. There is no `raw` field: SigmaHQ's Linux keyword
+//! Fields of each event: `host`, `program` (the app name; for old PAM-style
+//! tags like `sshd(pam_unix)` the part before the parenthesis, with the
+//! whole tag kept in `ident`), `pid` (a number when numeric), `message`, and
+//! when the line has them `facility`, `severity` and `msgid`. There is no `raw` field: SigmaHQ's Linux keyword
 //! rules are written against the message, and the header's parts are
 //! fields of their own. A line that is not syslog is still an event, with
 //! the whole line as `message`; a line of binary garbage is a
@@ -155,6 +156,15 @@ pub(crate) fn read(
     }
 }
 
+/// The program of a syslog tag: old PAM-style tags name the module in
+/// parentheses (`sshd(pam_unix)`), and the program is what comes before.
+fn program_name(tag: &str) -> &str {
+    match tag.split_once('(') {
+        Some((program, rest)) if !program.is_empty() && rest.ends_with(')') => program,
+        _ => tag,
+    }
+}
+
 /// Parses one syslog line into an event numbered `line_number`, taking the
 /// year of RFC 3164 dates from `years`.
 pub fn parse_syslog_line(
@@ -188,7 +198,11 @@ pub fn parse_syslog_line(
         fields.insert("host".to_owned(), Value::from(host));
         meta.host = Some(host.to_owned());
     }
-    if let Some(program) = message.appname {
+    if let Some(tag) = message.appname {
+        let program = program_name(tag);
+        if program != tag {
+            fields.insert("ident".to_owned(), Value::from(tag));
+        }
         fields.insert("program".to_owned(), Value::from(program));
     }
     match message.procid {
@@ -269,6 +283,20 @@ mod tests {
         assert_eq!(e.fields["msgid"], json!("ID47"));
         assert_eq!(e.fields["message"], json!("'su root' failed"));
         assert_eq!(e.meta.timestamp.expect("a time").year(), 2023);
+    }
+
+    #[test]
+    fn pam_style_tags_name_the_program() {
+        let mut years = YearResolver::new(2024, 12, 31);
+        let e = parse(
+            "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; rhost=218.188.2.4",
+            &mut years,
+        );
+        assert_eq!(e.fields["program"], json!("sshd"));
+        assert_eq!(e.fields["ident"], json!("sshd(pam_unix)"));
+        assert_eq!(e.fields["pid"], json!(19939));
+        assert_eq!(program_name("(weird)"), "(weird)");
+        assert_eq!(program_name("sshd"), "sshd");
     }
 
     #[test]
