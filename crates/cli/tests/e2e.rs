@@ -544,3 +544,139 @@ fn users_list_and_disable() {
     assert!(stdout(&run(&["users", "list", "--data-dir", d])).contains("disabled"));
     assert_eq!(server.terminate().code(), Some(0));
 }
+
+/// Creates a fresh PostgreSQL database on the test server and returns its
+/// URL. Panics when `WATCHPOST_TEST_PG_URL` is unset.
+fn fresh_postgres() -> String {
+    let base = std::env::var("WATCHPOST_TEST_PG_URL").expect(
+        "WATCHPOST_TEST_PG_URL is not set: run `eval \"$(scripts/services start)\"` to start PostgreSQL",
+    );
+    let name = format!(
+        "wp_e2e_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
+        // `name` is digits and underscores only: safe to splice.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    format!("{prefix}/{name}")
+}
+
+#[test]
+fn serve_on_postgres_with_users_from_the_cli() {
+    let url = fresh_postgres();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--database-url", &url]);
+    assert!(
+        server.admin_token().is_some(),
+        "first start on an empty database"
+    );
+    assert!(
+        !dir.path().join("watchpost.db").exists(),
+        "no SQLite file when PostgreSQL is used"
+    );
+    let output = run(&[
+        "users",
+        "add",
+        "pat",
+        "--role",
+        "reporter",
+        "--database-url",
+        &url,
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = stdout(&output).lines().last().unwrap().to_owned();
+    let api = Api::new(&server.url);
+    let (status, report) = api.post(
+        "/api/v1/reports",
+        &token,
+        json!({ "category": "forgery", "description": "fake invoice" }),
+    );
+    assert_eq!(status, 201, "{report}");
+    let (status, detail) = api.get(
+        &format!(
+            "/api/v1/incidents/{}",
+            report["incident_id"].as_str().unwrap()
+        ),
+        &token,
+    );
+    assert_eq!(status, 200, "{detail}");
+    let verified = run(&["audit", "verify", "--database-url", &url]);
+    assert!(verified.status.success(), "{}", stdout(&verified));
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+#[test]
+fn serve_emails_the_security_team_from_its_config() {
+    let smtp = std::env::var("WATCHPOST_TEST_SMTP_ADDR").expect(
+        "WATCHPOST_TEST_SMTP_ADDR is not set: run `eval \"$(scripts/services start)\"` to start the SMTP sink",
+    );
+    let maildir = PathBuf::from(std::env::var("WATCHPOST_TEST_SMTP_MAILDIR").expect(
+        "WATCHPOST_TEST_SMTP_MAILDIR is not set: run `eval \"$(scripts/services start)\"` to start the SMTP sink",
+    ));
+    let (host, port) = smtp.rsplit_once(':').unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("watchpost.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[notify]\nsecurity_team = \"security-e2e@example.test\"\nfinance_ops = \"finance-e2e@example.test\"\n\
+             poll_interval_ms = 50\n[notify.smtp]\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\n"
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--config", config.to_str().unwrap()]);
+    let token = add_user(&data, "quinn", "reporter");
+    let (status, report) = Api::new(&server.url).post(
+        "/api/v1/reports",
+        &token,
+        json!({ "category": "physical_injury", "description": "slipped on the stairs" }),
+    );
+    assert_eq!(status, 201, "{report}");
+    let incident = report["incident_id"].as_str().unwrap().to_owned();
+    // The worker runs in the server process: wait (bounded) for its mail.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut recipients = Vec::new();
+    while std::time::Instant::now() < deadline {
+        recipients = std::fs::read_dir(maildir.join("new"))
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .filter(|text| text.contains(&incident))
+            .filter_map(|text| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix("To: "))
+                    .map(|t| t.trim().to_owned())
+            })
+            .collect();
+        if recipients.len() >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    recipients.sort();
+    assert_eq!(
+        recipients,
+        ["finance-e2e@example.test", "security-e2e@example.test"]
+    );
+    assert_eq!(server.terminate().code(), Some(0));
+}
