@@ -47,11 +47,8 @@ fn raw_ssh_failures(path: &Path, year: i32) -> Vec<(i64, String, String, u32)> {
             let ip = m.rsplit(" from ").next().unwrap();
             ip.split(' ').next().unwrap().to_string()
         };
-        if msg.starts_with("Invalid user ") {
-            let user = msg["Invalid user ".len()..]
-                .rsplit_once(" from ")
-                .unwrap()
-                .0;
+        if let Some(rest) = msg.strip_prefix("Invalid user ") {
+            let user = rest.rsplit_once(" from ").unwrap().0;
             pending.insert(key);
             out.push((t, after_from(msg), user.to_lowercase(), n));
         } else if msg.starts_with("Failed ") && msg.contains(" for ") {
