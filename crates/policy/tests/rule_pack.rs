@@ -368,3 +368,19 @@ fn annotate_fills_policy_and_entities() {
     assert_eq!(other.policy, None);
     assert!(other.entities.is_empty());
 }
+
+#[test]
+fn docs_list_every_catalogue_entry() {
+    let docs = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/policy.md"),
+    )
+    .expect("docs/policy.md exists");
+    for e in policy::catalogue() {
+        assert!(docs.contains(e.id), "docs/policy.md lacks {}", e.id);
+        assert!(
+            docs.contains(e.runbook),
+            "docs/policy.md lacks the runbook of {}",
+            e.id
+        );
+    }
+}
