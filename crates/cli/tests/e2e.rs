@@ -57,9 +57,14 @@ impl Server {
     }
 
     /// Sends SIGTERM and returns the exit status.
-    fn terminate(mut self) -> std::process::ExitStatus {
+    fn terminate(self) -> std::process::ExitStatus {
+        self.signal("-TERM")
+    }
+
+    /// Sends `signal` (e.g. `-INT`, as Ctrl-C does) and returns the exit status.
+    fn signal(mut self, signal: &str) -> std::process::ExitStatus {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([signal, &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
@@ -482,7 +487,11 @@ fn first_start_prints_the_admin_token_once_and_it_works() {
     );
     let (status, _) = Api::new(&again.url).get("/api/v1/me", &token);
     assert_eq!(status, 200, "the first token still works");
-    assert_eq!(again.terminate().code(), Some(0));
+    assert_eq!(
+        again.signal("-INT").code(),
+        Some(0),
+        "Ctrl-C is graceful too"
+    );
 }
 
 #[test]
