@@ -1,7 +1,8 @@
 //! `watchpost gaps`: missing time spans in log files.
 //!
 //! Reads every file (folders are walked), puts each file's events back in
-//! file order, and runs the policy [`policy::gaps::Gaps`] detector over
+//! file order (or in time order, for a file not written in time order,
+//! such as a CloudTrail export), and runs the policy [`policy::gaps::Gaps`] detector over
 //! them. Per source (file and host) it reports every span with no events
 //! longer than `--min-gap`, or by default longer than the threshold learned
 //! from that source's own cadence, plus time going backwards and clock
@@ -81,11 +82,19 @@ fn row(d: &Detection) -> Row {
     let kind = match d.rule_id.as_str() {
         gaps::BACKWARDS_ID => "time_backwards".to_string(),
         gaps::CLOCK_JUMP_ID => "clock_jump".to_string(),
-        _ => d.fields.get("kind").cloned().unwrap_or_else(|| "gap".into()),
+        _ => d
+            .fields
+            .get("kind")
+            .cloned()
+            .unwrap_or_else(|| "gap".into()),
     };
     let num = |k: &str| d.fields.get(k).and_then(|v| v.parse::<f64>().ok());
     Row {
-        source: d.fields.get("source").cloned().unwrap_or_else(|| d.file.to_string()),
+        source: d
+            .fields
+            .get("source")
+            .cloned()
+            .unwrap_or_else(|| d.file.to_string()),
         host: d.host.clone(),
         from: d.fields.get("from").cloned().unwrap_or_default(),
         to: d.fields.get("to").cloned().unwrap_or_default(),
@@ -113,19 +122,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         exclude: args.exclude.clone(),
     };
     let (files, mut problems) = sources::discover(&args.paths, &filter);
+    let tolerance = i64::try_from(config.backwards_tolerance.0).unwrap_or(i64::MAX);
     let mut detector = gaps::Gaps::new(config, &StateConfig::default());
     let mut out = Vec::new();
     let mut undated = 0u64;
     for file in &files {
         let events = Mutex::new(Vec::new());
         let summary = sources::read_file(file, None, &|batch: Vec<Event>| {
-            events.lock().expect("no panics while holding the lock").extend(batch);
+            events
+                .lock()
+                .expect("no panics while holding the lock")
+                .extend(batch);
         });
         problems.extend(summary.problems);
-        let mut events = events.into_inner().expect("no panics while holding the lock");
+        let mut events = events
+            .into_inner()
+            .expect("no panics while holding the lock");
         // Batches of one file can arrive out of order: restore file order,
         // which is what time going backwards is judged against.
         events.sort_by_key(|e| e.meta.record);
+        // A file that is not written in time order (a CloudTrail or API
+        // export) would report every step back: judge it in time order.
+        let back = backward_steps(&events, tolerance);
+        if back > (events.len() / 100).max(3) {
+            eprintln!(
+                "{}: not in time order ({back} steps back); sorted by time",
+                file.display()
+            );
+            events.sort_by_key(|e| (e.meta.timestamp, e.meta.record));
+        }
         for event in &events {
             if event.meta.timestamp.is_none() {
                 undated += 1;
@@ -135,7 +160,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     detector.finish(&mut out);
-    let rows: Vec<Row> = out.iter().map(row).collect();
+    let mut rows: Vec<Row> = out.iter().map(row).collect();
+    rows.sort_by(|a, b| {
+        (&a.source, &a.host, &a.from, &a.to).cmp(&(&b.source, &b.host, &b.from, &b.to))
+    });
     print(&args, &rows)?;
     for p in &problems {
         eprintln!("problem: {} {}: {}", p.source, p.location, p.message);
@@ -154,6 +182,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         EXIT_FOUND
     }))
+}
+
+/// Steps back in time by more than `tolerance` seconds, in file order.
+fn backward_steps(events: &[Event], tolerance: i64) -> usize {
+    let mut last: Option<i64> = None;
+    let mut back = 0;
+    for t in events.iter().filter_map(|e| e.meta.timestamp) {
+        let t = t.unix_timestamp();
+        if let Some(l) = last
+            && l - t > tolerance
+        {
+            back += 1;
+        }
+        last = Some(last.map_or(t, |l| l.max(t)));
+    }
+    back
 }
 
 fn print(args: &Args, rows: &[Row]) -> anyhow::Result<()> {
@@ -182,7 +226,9 @@ fn print(args: &Args, rows: &[Row]) -> anyhow::Result<()> {
                 ]
             })
             .collect();
-        let header = ["FROM", "TO", "SECONDS", "EXPECTED", "KIND", "HOST", "SOURCE"];
+        let header = [
+            "FROM", "TO", "SECONDS", "EXPECTED", "KIND", "HOST", "SOURCE",
+        ];
         let mut widths = header.map(str::len);
         for r in &table {
             for (i, c) in r.iter().enumerate() {
