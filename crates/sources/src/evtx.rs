@@ -67,6 +67,14 @@ pub(crate) fn read(
     sink: &(dyn Fn(Vec<Event>) + Sync),
     summary: &mut FileSummary,
 ) {
+    if ctx.gzip {
+        summary.problems.push(ctx.problem(
+            "file header",
+            ProblemKind::UnknownFormat,
+            "gzip-compressed EVTX is not read; decompress it first",
+        ));
+        return;
+    }
     if let Ok(meta) = std::fs::metadata(ctx.path) {
         summary.bytes = meta.len();
         // The `evtx` crate silently ignores a partial chunk at the end.

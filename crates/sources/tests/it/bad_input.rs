@@ -265,4 +265,17 @@ fn generated_broken_evtx_files() {
                 .all(|p| p.kind == ProblemKind::Malformed)
         );
     }
+    // Gzip-compressed EVTX is refused with a clear reason.
+    let gz = dir.path().join("log.evtx.gz");
+    let mut encoder = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(&bytes).unwrap();
+    encoder.finish().unwrap();
+    let (events, summary) = read_all(&gz, None);
+    assert!(events.is_empty());
+    assert_eq!(summary.problems.len(), 1);
+    assert_eq!(summary.problems[0].kind, ProblemKind::UnknownFormat);
+    assert!(summary.problems[0].message.contains("gzip"));
 }
