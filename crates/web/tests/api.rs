@@ -579,5 +579,26 @@ async fn sensitive_reports_are_need_to_know() {
             assert_eq!(status, StatusCode::NOT_FOUND);
         }
     }
-    drop(app.store);
+}
+
+#[tokio::test]
+async fn internal_errors_never_show_their_cause() {
+    let app = app().await;
+    let token = app.token("responder").to_owned();
+    app.store.close().await;
+    let (status, body) = app
+        .call(Method::GET, "/api/v1/incidents", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(
+        body,
+        json!({ "error": { "code": "internal", "message": "internal error" } })
+    );
+    let (status, body) = app.call(Method::GET, "/api/v1/health", None, None).await;
+    assert_eq!(
+        status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "health reports a dead database"
+    );
+    assert_eq!(error_code(&body), "internal");
 }
