@@ -15,7 +15,8 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, AssertSqlSafe, Executor};
 use time::OffsetDateTime;
 use watchpost_incidents::{
-    Category, IncidentFilter, NewUser, PageRequest, Role, Severity, Status, Store, Viewer,
+    Category, IncidentFilter, MetricsQuery, NewUser, PageRequest, Role, Severity, Status, Store,
+    Viewer,
 };
 
 const STATUSES: [&str; 8] = [

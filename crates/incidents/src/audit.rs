@@ -196,3 +196,90 @@ pub(crate) fn verify_chain(
     };
     AuditReport { entries: n, fault }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: i64) -> Vec<AuditEntry> {
+        let mut prev = GENESIS_HASH.to_owned();
+        (1..=n)
+            .map(|seq| {
+                let mut e = AuditEntry {
+                    seq,
+                    at: OffsetDateTime::UNIX_EPOCH,
+                    actor: UserId::SYSTEM,
+                    action: format!("a{seq}"),
+                    entity: "x".into(),
+                    entity_id: seq.to_string(),
+                    incident_id: None,
+                    before: Value::Null,
+                    after: json!({ "n": seq }),
+                    hash: String::new(),
+                };
+                e.hash = e.compute_hash(&prev);
+                prev = e.hash.clone();
+                e
+            })
+            .collect()
+    }
+
+    fn raw(entries: &[AuditEntry]) -> Vec<RawAuditRow> {
+        entries
+            .iter()
+            .map(|e| RawAuditRow {
+                seq: e.seq,
+                entry: Ok(e.clone()),
+                before_text: e.before.to_string(),
+                after_text: e.after.to_string(),
+            })
+            .collect()
+    }
+
+    fn head(entries: &[AuditEntry]) -> Option<(i64, String)> {
+        entries.last().map(|e| (e.seq, e.hash.clone()))
+    }
+
+    #[test]
+    fn canonical_json_is_sorted_and_compact() {
+        let c = chain(1).remove(0).canonical();
+        assert!(c.starts_with("{\"action\":\"a1\",\"actor\":"), "{c}");
+        assert!(!c.contains(' '), "{c}");
+    }
+
+    #[test]
+    fn verify_names_the_first_bad_entry() {
+        let good = chain(5);
+        let h = head(&good);
+        assert_eq!(verify_chain(raw(&good), h.clone()).fault, None);
+        // Edited content.
+        let mut edited = good.clone();
+        edited[2].after = json!({ "n": 99 });
+        assert_eq!(verify_chain(raw(&edited), h.clone()).fault.unwrap().seq, 3);
+        // Edited JSON text that parses to the same value.
+        let mut rows = raw(&good);
+        rows[1].after_text = "{ \"n\":2}".into();
+        assert_eq!(verify_chain(rows, h.clone()).fault.unwrap().seq, 2);
+        // Removed entry.
+        let mut removed = good.clone();
+        removed.remove(3);
+        let f = verify_chain(raw(&removed), h.clone()).fault.unwrap();
+        assert_eq!((f.seq, f.reason.contains("missing")), (4, true));
+        // Removed tail: the head still records 5.
+        let f = verify_chain(raw(&good[..4]), h.clone()).fault.unwrap();
+        assert_eq!(f.seq, 5);
+        // Reordered (two entries swap positions and seq numbers).
+        let mut swapped = good.clone();
+        swapped.swap(1, 2);
+        swapped[1].seq = 2;
+        swapped[2].seq = 3;
+        assert_eq!(verify_chain(raw(&swapped), h.clone()).fault.unwrap().seq, 2);
+        // Entry appended outside the store.
+        let more = chain(6);
+        assert_eq!(verify_chain(raw(&more), h).fault.unwrap().seq, 6);
+        // Unreadable row.
+        let mut rows = raw(&good);
+        rows[0].entry = Err("bad json".into());
+        assert_eq!(verify_chain(rows, head(&good)).fault.unwrap().seq, 1);
+    }
+}

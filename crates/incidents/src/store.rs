@@ -27,6 +27,7 @@ use crate::user::{ApiToken, NewUser, TokenHash, User};
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The thing doesn't exist or the viewer may not see it (the two are
     /// deliberately indistinguishable).
@@ -61,10 +62,6 @@ pub enum StoreError {
     /// Stored data can't be decoded (a corrupted row).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
-    /// The operation is not available yet (temporary, while backends are
-    /// being written).
-    #[error("not supported yet: {0}")]
-    Unsupported(&'static str),
     /// The URL or path names no supported backend.
     #[error("unsupported database url {0:?}: use sqlite:PATH, a file path, or postgres://...")]
     UnsupportedUrl(String),
