@@ -75,10 +75,9 @@ impl Route {
     /// Calls `f` for every view: each service (or none) crossed with no
     /// category and each category.
     pub fn for_each_view(&self, mut f: impl FnMut(View)) {
-        let mut services = self.services.iter().flatten().copied().peekable();
         let mut list: [Option<&'static str>; 2] = [None; 2];
         let mut n = 0;
-        while let Some(s) = services.next() {
+        for s in self.services.iter().flatten().copied() {
             list[n] = Some(s);
             n += 1;
         }
@@ -521,6 +520,14 @@ mod tests {
 
     use super::*;
 
+    /// `(product, service, category, number of renames)` of one view.
+    type ViewSummary = (
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+        usize,
+    );
+
     fn event(ls: LogSource, fields: Value) -> Event {
         let Value::Object(map) = fields else {
             panic!("object")
@@ -530,14 +537,7 @@ mod tests {
         Event::new(meta, map)
     }
 
-    fn views(
-        e: &Event,
-    ) -> Vec<(
-        Option<&'static str>,
-        Option<&'static str>,
-        Option<&'static str>,
-        usize,
-    )> {
+    fn views(e: &Event) -> Vec<ViewSummary> {
         let mut out = Vec::new();
         route(e).for_each_view(|v| out.push((v.product, v.service, v.category, v.renames.len())));
         out
@@ -547,11 +547,7 @@ mod tests {
     #[test]
     fn routing_table() {
         let none = LogSource::default();
-        let cases: Vec<(
-            LogSource,
-            Value,
-            Vec<(Option<&str>, Option<&str>, Option<&str>, usize)>,
-        )> = vec![
+        let cases: Vec<(LogSource, Value, Vec<ViewSummary>)> = vec![
             (
                 none,
                 json!({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1}),
