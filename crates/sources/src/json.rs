@@ -11,9 +11,10 @@
 //!
 //! A file whose first line is not a whole JSON value (it starts with `[`,
 //! or its first line opens an object that goes on) is read as a document
-//! stream instead: each value is a record, an array gives one record per
-//! element, and `{"Records": [...]}` one per record; `meta.record` counts
-//! records from 1 across the file. A syntax error stops such a file (there
+//! stream instead, one record at a time without holding the document: each
+//! object is a record, an array gives one record per element, and
+//! `{"Records": [...]}` one per record; `meta.record` counts records from 1
+//! across the file. A syntax error stops such a file (there
 //! is no line to resync on) and is reported with its line and column.
 //!
 //! Records keep their nesting. Windows events exported to JSON are
@@ -30,6 +31,8 @@ use rayon::iter::{ParallelBridge, ParallelIterator};
 
 use crate::lines::{LineBlocks, LineItem, numbered_lines};
 use crate::{FileSummary, Problem, ProblemKind, ReadCtx, classify, evtx};
+
+mod document;
 
 /// How many events the document reader hands over at once.
 const BATCH: usize = 1024;
@@ -161,7 +164,8 @@ fn line_of(problem: &Problem) -> u64 {
         .unwrap_or(0)
 }
 
-/// Reads a document stream: arrays, objects, `{"Records": [...]}`.
+/// Reads a document stream: arrays, objects, `{"Records": [...]}`, one
+/// record at a time (see module `document`).
 fn read_document<R: Read>(
     ctx: &ReadCtx<'_>,
     reader: R,
@@ -169,38 +173,34 @@ fn read_document<R: Read>(
     summary: &mut FileSummary,
 ) {
     let mut record = 0u64;
+    let mut events = 0u64;
     let mut batch = Vec::with_capacity(BATCH);
-    let stream = serde_json::Deserializer::from_reader(reader).into_iter::<Value>();
-    for value in stream {
-        match value {
-            Ok(value) => {
-                for event in parse_json_document(value, &ctx.source, record + 1) {
-                    record = event.meta.record;
-                    batch.push(event);
-                    if batch.len() >= BATCH {
-                        summary.events += batch.len() as u64;
-                        sink(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
-                    }
-                }
-            }
-            Err(error) => {
-                let kind = if error.is_io() {
-                    ProblemKind::Unreadable
-                } else {
-                    ProblemKind::Malformed
-                };
-                summary.problems.push(ctx.problem(
-                    format!("line {} column {}", error.line(), error.column()),
-                    kind,
-                    format!("{error}; the rest of the file is skipped"),
-                ));
-                break;
+    let result = document::stream_records(reader, &mut |value| {
+        record += 1;
+        if let Some(event) = record_event(value, &ctx.source, record) {
+            batch.push(event);
+            if batch.len() >= BATCH {
+                events += batch.len() as u64;
+                sink(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
             }
         }
-    }
+    });
     if !batch.is_empty() {
-        summary.events += batch.len() as u64;
+        events += batch.len() as u64;
         sink(batch);
+    }
+    summary.events += events;
+    if let Err(error) = result {
+        let kind = if error.is_io() {
+            ProblemKind::Unreadable
+        } else {
+            ProblemKind::Malformed
+        };
+        summary.problems.push(ctx.problem(
+            format!("line {} column {}", error.line(), error.column()),
+            kind,
+            format!("{error}; the rest of the file is skipped"),
+        ));
     }
 }
 
