@@ -239,6 +239,37 @@ async fn bench(name: &str, url: &str, raw_url: &str, n: usize) {
             false,
         )
         .await;
+        for (label, f) in [
+            ("status=investigating severity=SEV2", &status_sev),
+            ("all", &IncidentFilter::default()),
+        ] {
+            let mut times = Vec::new();
+            let mut n = 0;
+            for _ in 0..50 {
+                let t = Instant::now();
+                n = store.count_incidents(v, f).await.unwrap();
+                times.push(t.elapsed());
+            }
+            times.sort();
+            println!(
+                "  {:<58} n={n:<6} p50={:>7.2}ms p95={:>7.2}ms",
+                format!("{role:<9} count {label}"),
+                pct(&times, 0.5).as_secs_f64() * 1e3,
+                pct(&times, 0.95).as_secs_f64() * 1e3
+            );
+        }
+        let period = MetricsQuery {
+            from: OffsetDateTime::now_utc() - time::Duration::days(400),
+            to: OffsetDateTime::now_utc(),
+        };
+        let t = Instant::now();
+        let m = store.metrics(v, period).await.unwrap();
+        println!(
+            "  {:<58} n={:<6} {:>7.2}ms (one run)",
+            format!("{role:<9} metrics over all incidents"),
+            m.total.count,
+            t.elapsed().as_secs_f64() * 1e3
+        );
     }
     println!(
         "{name}: worst p95 over the filtered lists = {:.2}ms (target < 50ms): {}",
