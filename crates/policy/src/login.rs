@@ -557,9 +557,15 @@ impl Detector for LoginFailures {
             .iter()
             .any(|needle| m.contains(needle));
         }
-        ["eventType", "eventName", "id", "category", "action"]
-            .iter()
-            .any(|k| event.fields.contains_key(*k))
+        let is =
+            |path: &str, values: &[&str]| event.get_str(path).is_some_and(|v| values.contains(&v));
+        is(
+            "eventType",
+            &["user.session.start", "user.authentication.auth_via_mfa"],
+        ) || is("eventName", &["ConsoleLogin"])
+            || is("id.applicationName", &["login"])
+            || is("category", &["SignInLogs", "NonInteractiveUserSignInLogs"])
+            || is("action", &["user.failed_login", "user.login"])
     }
 
     fn observe(&mut self, event: &Event, out: &mut Vec<Detection>) {

@@ -195,7 +195,9 @@ fn login_normalisation_across_sources() {
     ];
     let mut d = login::LoginFailures::new(LoginConfig::default(), &StateConfig::default());
     for (i, (record, want)) in cases.into_iter().enumerate() {
-        let e = json_event("x", i as u64, record.clone());
+        let mut e = json_event("x", i as u64, record.clone());
+        e.meta.timestamp = Some(ts(1_700_000_000));
+        assert_eq!(d.interested(&e), want.is_some(), "interested in {record}");
         let got = d.normalise(&e, 0);
         let got = got.map(|a| (a.outcome, a.user.unwrap(), a.source_ip.unwrap()));
         let want = want.map(|(o, u, ip)| (o, u.to_string(), ip.to_string()));
