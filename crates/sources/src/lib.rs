@@ -233,7 +233,33 @@ pub fn read_file(
         Format::Json => json::read(&ctx, sink, &mut summary),
         Format::Syslog => syslog::read(&ctx, sniffed.mtime, sink, &mut summary),
     }
+    cap_problems(&name, &mut summary.problems);
     summary
+}
+
+/// How many problems of one file are listed one by one.
+pub const MAX_LISTED_PROBLEMS: usize = 1000;
+
+/// Keeps the first [`MAX_LISTED_PROBLEMS`] problems of a file and sums up
+/// the rest in one problem per kind (`N more ... not listed`), so a file
+/// read with the wrong `--format` does not bury the report.
+fn cap_problems(name: &str, problems: &mut Vec<Problem>) {
+    if problems.len() <= MAX_LISTED_PROBLEMS {
+        return;
+    }
+    let mut rest: std::collections::BTreeMap<ProblemKind, (usize, String)> = Default::default();
+    for problem in problems.drain(MAX_LISTED_PROBLEMS..) {
+        let entry = rest.entry(problem.kind).or_insert((0, problem.location));
+        entry.0 += 1;
+    }
+    for (kind, (count, first)) in rest {
+        problems.push(Problem::new(
+            name,
+            format!("from {first}"),
+            kind,
+            format!("{count} more {kind} problems in this file, not listed"),
+        ));
+    }
 }
 
 /// What every reader needs to know about the file it reads.

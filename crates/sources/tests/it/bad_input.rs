@@ -29,10 +29,10 @@ fn invalid_json_lines_among_valid_ones() {
     let mut valid = Vec::new();
     let mut invalid = Vec::new();
     for n in 1..=60_000u64 {
-        if n % 97 == 0 {
+        if n % 197 == 0 {
             text.push_str("{\"truncated\": \n");
             invalid.push(n);
-        } else if n % 131 == 0 {
+        } else if n % 263 == 0 {
             text.push_str("not json at all\n");
             invalid.push(n);
         } else {
@@ -65,6 +65,28 @@ fn invalid_json_lines_among_valid_ones() {
             .all(|p| p.kind == ProblemKind::Malformed)
     );
     assert_eq!(summary.events, valid.len() as u64);
+}
+
+#[test]
+fn a_flood_of_bad_lines_is_summed_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.ndjson");
+    let mut text = "{\"ok\": 1}\n".to_owned();
+    text.push_str(&"{bad\n".repeat(5000));
+    std::fs::write(&path, text).unwrap();
+    let (events, summary) = read_all(&path, None);
+    assert_eq!(events.len(), 1);
+    let listed = watchpost_sources::MAX_LISTED_PROBLEMS;
+    assert_eq!(summary.problems.len(), listed + 1);
+    assert_eq!(summary.problems[0].location, "line 2");
+    let last = summary.problems.last().unwrap();
+    assert_eq!(last.kind, ProblemKind::Malformed);
+    assert_eq!(last.location, format!("from line {}", listed + 2));
+    assert!(
+        last.message.starts_with(&format!("{} more", 5000 - listed)),
+        "{}",
+        last.message
+    );
 }
 
 #[test]
