@@ -142,15 +142,20 @@ impl Matcher {
 
         let mut keys: Vec<Key> = by_key.keys().copied().collect();
         keys.sort_unstable();
-        let mut groups = Vec::with_capacity(keys.len());
-        let mut index = HashMap::with_capacity(keys.len());
-        for key in keys {
-            let rules = by_key.remove(&key).unwrap_or_default();
-            let mut engine = Engine::new();
-            engine.extend_compiled_rules(rules);
-            index.insert(key, groups.len());
-            groups.push(Group { engine });
-        }
+        let batches: Vec<Vec<CompiledRule>> = keys
+            .iter()
+            .map(|k| by_key.remove(k).unwrap_or_default())
+            .collect();
+        // Index building is per group, so groups build in parallel.
+        let mut groups: Vec<Group> = batches
+            .into_par_iter()
+            .map(|rules| {
+                let mut engine = Engine::new();
+                engine.extend_compiled_rules(rules);
+                Group { engine }
+            })
+            .collect();
+        let index: HashMap<Key, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
         for filter in &set.filters {
             for group in &mut groups {
                 if let Err(e) = group.engine.apply_filter(&filter.rule) {
