@@ -503,6 +503,14 @@ mod cases {
             .await
             .unwrap();
         assert_ne!(again.disposition, AlertDisposition::Suppressed);
+        // Oversized evidence is refused with a clear error, nothing stored.
+        let mut huge = alert("r3", "x", t);
+        huge.evidence = vec![serde_json::json!({ "blob": "a".repeat(2 * 1024 * 1024) })];
+        let e = s.ingest_alert(v, huge).await.unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Invalid(m) if m.contains("evidence")),
+            "{e}"
+        );
         // Reporters can't ingest or see alerts.
         assert!(matches!(
             s.ingest_alert(&c.reporter_a, alert("r9", "x", t)).await,

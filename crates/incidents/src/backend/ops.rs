@@ -31,6 +31,8 @@ use crate::store::*;
 use crate::user::{ApiToken, NewUser, TokenHash, User, valid_user_name};
 
 const MAX_TEXT: usize = 20_000;
+/// Largest accepted evidence (serialised) per alert.
+const MAX_EVIDENCE_BYTES: usize = 1024 * 1024;
 
 fn forbid(ok: bool, why: &'static str) -> Result<()> {
     if ok {
@@ -1211,6 +1213,23 @@ impl Store for SqlStore {
         )?;
         check_len("rule_id", &new.rule_id, 1, 200)?;
         check_len("rule_title", &new.rule_title, 1, 500)?;
+        if new.entities.len() > 32
+            || new
+                .entities
+                .iter()
+                .any(|(k, v)| k.is_empty() || k.len() > 64 || v.len() > 1024)
+        {
+            return Err(StoreError::Invalid(
+                "entities: at most 32 keys of 1 to 64 bytes, values up to 1024 bytes".into(),
+            ));
+        }
+        let evidence_bytes = to_json(&new.evidence).to_string().len();
+        if new.evidence.len() > 100 || evidence_bytes > MAX_EVIDENCE_BYTES {
+            return Err(StoreError::Invalid(format!(
+                "evidence: at most 100 events and {MAX_EVIDENCE_BYTES} bytes (got {} events, {evidence_bytes} bytes)",
+                new.evidence.len()
+            )));
+        }
         let at = now();
         let mut tx = self.begin().await?;
         // Suppression first.
