@@ -83,7 +83,7 @@ fn corpus_windows_rules_load_fast() {
         elapsed.as_secs_f64()
     );
     assert_eq!(m.rule_count() + errors.len() + compile.len(), files);
-    // Loose bound for debug builds on shared CI; the release figure is in
-    // scripts/bench-hunt.
-    assert!(elapsed.as_secs_f64() < 5.0, "{elapsed:?}");
+    // A loose bound that catches quadratic loading even in a debug build on
+    // a busy 2-core machine; the release figure comes from scripts/bench-hunt.
+    assert!(elapsed.as_secs_f64() < 30.0, "{elapsed:?}");
 }
