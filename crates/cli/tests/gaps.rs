@@ -70,7 +70,7 @@ fn corpus_gaps_reports_exactly_the_cut_span() {
     g.sort_unstable();
     let threshold = ((g[(0.99 * g.len() as f64).ceil() as usize - 1] * 4) as f64).max(300.0);
     // Cut a span of lines from the middle, twice as long as the threshold.
-    let a = 1200;
+    let a = 1000;
     let b = (a + 1..lines.len())
         .find(|&j| (secs(lines[j]) - secs(lines[a - 1])) as f64 >= 2.0 * threshold)
         .unwrap();
@@ -88,9 +88,17 @@ fn corpus_gaps_reports_exactly_the_cut_span() {
     assert_eq!(hits[0]["seconds"].as_f64(), Some(want_secs));
     assert_eq!(hits[0]["kind"], "gap");
     assert_eq!(hits[0]["host"], "LabSZ");
-    assert!(hits[0]["source"].as_str().unwrap().ends_with("sshd_cut.log"));
+    assert!(
+        hits[0]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("sshd_cut.log")
+    );
     for r in &rows {
-        assert!(r["seconds"].as_f64() >= r["expected_seconds"].as_f64(), "{r}");
+        assert!(
+            r["seconds"].as_f64() >= r["expected_seconds"].as_f64(),
+            "{r}"
+        );
     }
 
     let (_, rows, _) = gaps(&["--jsonl", src.to_str().unwrap()]);
@@ -98,7 +106,10 @@ fn corpus_gaps_reports_exactly_the_cut_span() {
     for r in &rows {
         let s = r["seconds"].as_f64().unwrap();
         assert!(s >= r["expected_seconds"].as_f64().unwrap(), "{r}");
-        assert!(s >= threshold, "nothing below the threshold {threshold}: {r}");
+        assert!(
+            s >= threshold,
+            "nothing below the threshold {threshold}: {r}"
+        );
     }
 }
 
@@ -129,7 +140,7 @@ fn gaps_min_gap_table_and_exit_codes() {
     assert!(lines[0].starts_with("FROM"));
     // Columns line up: each header starts where its value starts.
     let col = lines[0].find("SECONDS").unwrap();
-    assert_eq!(&lines[1][col..col + 4], "6300");
+    assert_eq!(&lines[1][col..col + 4], "5700");
     assert!(lines[1].contains("08:55:00") && lines[1].contains("10:30:00"));
 
     let (code, rows, _) = gaps(&["--min-gap", "2h", "--jsonl", log.to_str().unwrap()]);
@@ -138,4 +149,36 @@ fn gaps_min_gap_table_and_exit_codes() {
 
     let (code, _, _) = gaps(&["--min-gap", "soon", log.to_str().unwrap()]);
     assert_eq!(code, 2, "a bad duration is a usage error");
+}
+
+#[test]
+fn gaps_time_backwards_and_unordered_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // In order, one minute apart, except one line that steps back 10 min.
+    let mut times: Vec<(u32, u32)> = (0..100).map(|i| (8 + i / 60, i % 60)).collect();
+    times[50] = (8, 40);
+    let log = write_log(dir.path(), "ordered.log", &times);
+    let (code, rows, _) = gaps(&["--jsonl", log.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let back: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["kind"] == "time_backwards")
+        .collect();
+    assert_eq!(back.len(), 1, "{rows:#?}");
+    assert_eq!(&back[0]["from"].as_str().unwrap()[11..19], "08:49:00");
+    assert_eq!(&back[0]["to"].as_str().unwrap()[11..19], "08:40:00");
+
+    // Written out of time order (an export): judged in time order, so a
+    // regular cadence reports nothing.
+    let mut shuffled: Vec<(u32, u32)> = (0..100).map(|i| (8 + i / 60, i % 60)).collect();
+    shuffled.reverse();
+    let log = write_log(dir.path(), "export.log", &shuffled);
+    let out = Command::new(env!("CARGO_BIN_EXE_watchpost"))
+        .args(["gaps", "--jsonl"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in time order"));
 }
