@@ -82,7 +82,7 @@ pub struct SmtpConfig {
     /// User name for authentication, if the relay needs it.
     pub username: Option<String>,
     /// Password for authentication. Never logged.
-    pub password: Option<String>,
+    pub password: Option<Secret>,
 }
 
 fn default_smtp_port() -> u16 {
@@ -96,12 +96,49 @@ pub struct WebhookConfig {
     /// The URL that receives a signed JSON POST.
     pub url: String,
     /// The HMAC-SHA256 key. Never logged.
-    pub secret: String,
+    pub secret: Secret,
+}
+
+/// A secret string (password, signing key): its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_not_shown_by_debug() {
+        let config: NotifyConfig = toml::from_str(
+            "[smtp]\nhost = \"h\"\npassword = \"hunter2\"\n[webhook]\nurl = \"http://x\"\nsecret = \"s3cr3t\"\n",
+        )
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
+        assert_eq!(config.webhook.unwrap().secret.expose(), "s3cr3t");
+    }
 
     #[test]
     fn unknown_keys_are_refused() {

@@ -81,7 +81,8 @@ impl Deliverer {
                     .port(smtp.port)
                     .timeout(Some(Duration::from_secs(30)));
                 if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
-                    builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+                    builder = builder
+                        .credentials(Credentials::new(user.clone(), password.expose().to_owned()));
                 }
                 Some(builder.build())
             }
@@ -157,7 +158,7 @@ impl Deliverer {
             .ok_or(DeliveryError::NotConfigured("webhook"))?;
         let body = serde_json::to_vec(notice).map_err(|e| DeliveryError::Build(e.to_string()))?;
         let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
-        let signature = sign(webhook.secret.as_bytes(), timestamp, &body);
+        let signature = sign(webhook.secret.expose().as_bytes(), timestamp, &body);
         let response = self
             .http
             .post(&webhook.url)

@@ -168,7 +168,7 @@ mod tests {
             }),
             webhook: Some(WebhookConfig {
                 url: "http://127.0.0.1:1/".into(),
-                secret: "s".into(),
+                secret: crate::config::Secret::new("s"),
             }),
             ..Default::default()
         }

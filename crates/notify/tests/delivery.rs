@@ -116,7 +116,7 @@ fn config(webhook_url: &str, tag: &str) -> NotifyConfig {
         }),
         webhook: Some(WebhookConfig {
             url: webhook_url.to_owned(),
-            secret: SECRET.to_owned(),
+            secret: notify::config::Secret::new(SECRET),
         }),
         poll_interval_ms: 20,
     }
