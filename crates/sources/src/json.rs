@@ -54,6 +54,13 @@ pub(crate) fn read(
     };
     summary.bytes = len;
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
+    // A UTF-8 byte-order mark is not JSON: skip it.
+    if reader
+        .fill_buf()
+        .is_ok_and(|head| head.starts_with(&[0xef, 0xbb, 0xbf]))
+    {
+        reader.consume(3);
+    }
     let document = match looks_like_document(&mut reader) {
         Ok(document) => document,
         Err(error) => {

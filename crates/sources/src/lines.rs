@@ -187,7 +187,7 @@ impl<R: Read> Iterator for LineBlocks<R> {
 }
 
 /// Iterates over the lines of a block with their numbers, without the line
-/// end (`\n` or `\r\n`).
+/// end (`\n` or `\r\n`) and without a byte-order mark on line 1.
 pub(crate) fn numbered_lines(first_line: u64, data: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
     let empty = data.is_empty();
     let data = data.strip_suffix(b"\n").unwrap_or(data);
@@ -198,6 +198,11 @@ pub(crate) fn numbered_lines(first_line: u64, data: &[u8]) -> impl Iterator<Item
     }
     lines.enumerate().map(move |(i, line)| {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // A UTF-8 byte-order mark at the start of the input.
+        let line = match first_line + i as u64 {
+            1 => line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line),
+            _ => line,
+        };
         (first_line + i as u64, line)
     })
 }
@@ -227,6 +232,7 @@ mod tests {
             ["1:a", "2:bb", "3:", "4:last"]
         );
         assert!(check("", 4, 100).is_empty());
+        assert_eq!(check("\u{feff}a\nb", 100, 100), ["1:a", "2:b"]);
     }
 
     #[test]

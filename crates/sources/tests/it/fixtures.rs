@@ -203,3 +203,25 @@ fn discover_sorts_and_filters() {
     assert_eq!(problems.len(), 1, "the bad glob is reported");
     assert_eq!(problems[0].location, "glob");
 }
+
+#[test]
+fn byte_order_marks_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text, want) in [
+        ("bom.ndjson", "\u{feff}{\"a\":1}\n{\"a\":2}\n", 2),
+        ("bom.json", "\u{feff}[{\"a\":1},{\"a\":2},{\"a\":3}]", 3),
+        ("bom.log", "\u{feff}Jan  1 00:00:00 h app[1]: x\n", 1),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let (events, summary) = read_all(&path, None);
+        assert!(
+            summary.problems.is_empty(),
+            "{name}: {:?}",
+            summary.problems
+        );
+        assert_eq!(events.len(), want, "{name}");
+    }
+    let (events, _) = read_all(&dir.path().join("bom.log"), None);
+    assert_eq!(events[0].fields["program"], json!("app"));
+}
