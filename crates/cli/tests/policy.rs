@@ -157,3 +157,58 @@ fn corpus_policy_hunt_cloudtrail_logging_off() {
     let (second, _) = hunt(&path);
     assert_eq!(first, second);
 }
+
+/// Addresses with at least `n` PAM `authentication failure` lines (with a
+/// `rhost=`) within any `window` seconds, read from the raw lines.
+fn pam_addresses_over(text: &str, window: i64, n: usize) -> BTreeSet<String> {
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let mut per: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for l in text
+        .lines()
+        .filter(|l| l.contains("authentication failure;"))
+    {
+        let Some(ip) = l
+            .split("rhost=")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .filter(|ip| !ip.is_empty())
+        else {
+            continue;
+        };
+        let month = months.iter().position(|m| *m == &l[0..3]).unwrap() as i64;
+        let day: i64 = l[4..6].trim().parse().unwrap();
+        let hms: Vec<i64> = l[7..15].split(':').map(|x| x.parse().unwrap()).collect();
+        let t = ((month * 31 + day) * 24 + hms[0]) * 3600 + hms[1] * 60 + hms[2];
+        per.entry(ip.to_string()).or_default().push(t);
+    }
+    per.into_iter()
+        .filter(|(_, ts)| {
+            let mut s = 0;
+            (0..ts.len()).any(|e| {
+                while ts[e] - ts[s] > window {
+                    s += 1;
+                }
+                e - s + 1 >= n
+            })
+        })
+        .map(|(ip, _)| ip)
+        .collect()
+}
+
+#[test]
+fn corpus_policy_hunt_pam_brute_force() {
+    let path = corpus().join("linux/loghub_Linux_2k.log");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // The default thresholds: 10 failures from one address in 10 minutes.
+    let want = pam_addresses_over(&text, 600, 10);
+    assert!(!want.is_empty());
+    let (_, rows) = hunt(&path);
+    let got: BTreeSet<String> = rows
+        .iter()
+        .filter(|r| r["rule_id"] == "watchpost.policy.login_failures.source")
+        .map(|r| r["source_ip"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(got, want);
+}

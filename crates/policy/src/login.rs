@@ -11,9 +11,10 @@
 //! One sshd attempt is counted once: an `Invalid user` line counts, and the
 //! first `Failed ... for invalid user` line of the same sshd process
 //! (host and pid) that follows it is the same attempt, so it does not
-//! count again; PAM `authentication failure` lines logged by sshd itself
-//! repeat its `Failed` line and do not count; rsyslog's `message repeated
-//! N times: [ Failed ... ]` counts N.
+//! count again; a modern sshd's own PAM line (`pam_unix(sshd:auth):
+//! authentication failure; ...`) repeats its `Failed` line and does not
+//! count, while other PAM failures (su, login, old `sshd(pam_unix)` lines)
+//! do; rsyslog's `message repeated N times: [ Failed ... ]` counts N.
 
 use detect::{Detection, Detector};
 use events::Event;
@@ -150,9 +151,11 @@ impl LoginFailures {
 
     fn syslog_attempt(&mut self, event: &Event, now: i64) -> Option<Attempt> {
         let raw = fields::message(event)?;
+        // Parsers that do not recognise a tag (`sshd(pam_unix)[12]:`) leave
+        // no program; the tag may then still open the message.
         let (program, pid, msg) = match fields::program(event) {
             Some(p) => (p.to_string(), fields::pid(event), raw),
-            None => split_tag(raw)?,
+            None => split_tag(raw).unwrap_or((String::new(), None, raw)),
         };
         let host = fields::host(event).unwrap_or_default();
         if program == "sshd" {
@@ -194,10 +197,11 @@ impl LoginFailures {
                 let (user, ip) = user_from(rest)?;
                 return Some(ssh(Outcome::Success, user, ip, 1));
             }
-            return None;
         }
-        // PAM failures from other programs (su, login, old sshd(pam_unix)).
-        if msg.contains("authentication failure;") {
+        // PAM failures (su, login, old `sshd(pam_unix)` lines, which some
+        // parsers file under program `sshd`). A modern sshd's own PAM line
+        // (`pam_unix(sshd:auth): ...`) repeats its `Failed` line.
+        if msg.contains("authentication failure;") && !msg.starts_with("pam_unix(sshd:") {
             let user = fields::word_after(msg, " user=").map(str::to_string);
             let ip = fields::word_after(msg, "rhost=").map(str::to_string);
             return Some(Attempt {

@@ -143,6 +143,28 @@ fn login_failures_cases() {
         ],
         &[],
     );
+    // A parser that left no program: the PAM line still counts.
+    let mut d = login::LoginFailures::new(LoginConfig::default(), &StateConfig::default());
+    let mut e = json_event(
+        "x",
+        1,
+        json!({"message": "authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4  user=root"}),
+    );
+    e.meta.timestamp = Some(ts(1_700_000_000));
+    assert!(d.interested(&e));
+    let a = d.normalise(&e, 0).expect("a PAM failure");
+    assert_eq!(a.source_ip.as_deref(), Some("218.188.2.4"));
+    assert_eq!(a.user.as_deref(), Some("root"));
+    // The same line filed under program `sshd` by a parser still counts;
+    // sshd's own `pam_unix(sshd:auth)` line does not.
+    let mut e2 = e.clone();
+    e2.fields.insert("program".into(), json!("sshd"));
+    assert!(d.normalise(&e2, 0).is_some());
+    e2.fields.insert(
+        "message".into(),
+        json!("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=1.2.3.4  user=root"),
+    );
+    assert!(d.normalise(&e2, 0).is_none());
     check_login(
         "old-style sshd(pam_unix) failures count",
         &[
