@@ -602,3 +602,245 @@ async fn internal_errors_never_show_their_cause() {
     );
     assert_eq!(error_code(&body), "internal");
 }
+
+#[tokio::test]
+async fn an_incident_goes_through_its_lifecycle_over_the_api() {
+    let app = app().await;
+    let responder = app.token("responder").to_owned();
+    let reporter2 = app.token("reporter2").to_owned();
+    let (_, report) = app
+        .call(
+            Method::POST,
+            "/api/v1/reports",
+            Some(app.token("reporter")),
+            Some(
+                json!({ "category": "account_abuse", "description": "someone used my account",
+                          "occurred_at": "2026-11-29T08:00:00Z", "location": "VPN" }),
+            ),
+        )
+        .await;
+    let id = report["incident_id"].as_str().unwrap().to_owned();
+    let base = format!("/api/v1/incidents/{id}");
+    let post = |path: String, body: Value| {
+        let token = responder.clone();
+        let app = &app;
+        async move {
+            app.call(Method::POST, &path, Some(&token), Some(body))
+                .await
+        }
+    };
+
+    // Update fields, assign, add a participant (who then sees it).
+    let (status, updated) = app
+        .call(
+            Method::PATCH,
+            &base,
+            Some(&responder),
+            Some(json!({ "severity": "SEV2", "title": "Account takeover" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(
+        (updated["severity"].as_str(), updated["title"].as_str()),
+        (Some("SEV2"), Some("Account takeover"))
+    );
+    assert_eq!(
+        app.call(Method::GET, &base, Some(&reporter2), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, assigned) = post(
+        format!("{base}/assign"),
+        json!({ "owner": "responder", "participants": ["reporter2"] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{assigned}");
+    assert!(assigned["owner_id"].is_string());
+    assert_eq!(
+        app.call(Method::GET, &base, Some(&reporter2), None).await.0,
+        StatusCode::OK,
+        "participant sees it"
+    );
+    let (status, body) = post(format!("{base}/assign"), json!({ "owner": "ghost" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // Tasks.
+    let (status, task) = post(
+        format!("{base}/tasks"),
+        json!({ "title": "reset password", "owner": "responder" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{task}");
+    let task_path = format!("{base}/tasks/{}", task["id"].as_str().unwrap());
+    let (status, task) = app
+        .call(
+            Method::PATCH,
+            &task_path,
+            Some(&responder),
+            Some(json!({ "done": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    assert_eq!(task["done"], true);
+
+    // Status: illegal move refused, legal ones accepted; closing needs impact.
+    let (status, body) = post(format!("{base}/status"), json!({ "status": "merged" })).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = post(format!("{base}/status"), json!({ "status": "contained" })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = post(
+        format!("{base}/close"),
+        json!({ "resolution": "true_positive_impact" }),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "closing without impact: {body}"
+    );
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("{base}/impact"),
+            Some(&responder),
+            Some(
+                json!({ "confidentiality": "high", "integrity": "low", "availability": "none",
+                          "affected_users": ["alice"], "summary": "mailbox read" }),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["impact"]["confidentiality"], "high");
+    let (status, closed) = post(
+        format!("{base}/close"),
+        json!({ "resolution": "true_positive_impact" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{closed}");
+    assert_eq!(closed["status"], "closed");
+    assert!(closed["times"]["closed_at"].is_string());
+
+    // The detail shows the work, in the API's own shapes.
+    let (_, detail) = app.call(Method::GET, &base, Some(&responder), None).await;
+    assert_eq!(detail["tasks"].as_array().unwrap().len(), 1);
+    assert_eq!(detail["reports"][0]["location"], "VPN");
+    assert!(
+        detail["timeline"].as_array().unwrap().len() >= 3,
+        "{detail}"
+    );
+    let (status, metrics) = app
+        .call(Method::GET, "/api/v1/metrics", Some(&responder), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(metrics["total"]["resolved"], 1, "{metrics}");
+    assert!(metrics["total"]["ttr_mean_secs"].as_f64().unwrap() >= 0.0);
+}
+
+#[tokio::test]
+async fn alerts_are_listed_dismissed_promoted_and_merged() {
+    let app = app().await;
+    let responder = app.token("responder").to_owned();
+    let outcome = app
+        .store
+        .ingest_alert(
+            &Viewer::system(),
+            incidents::NewAlert {
+                rule_id: "rule-1".to_owned(),
+                rule_title: "Brute force".to_owned(),
+                level: incidents::AlertLevel::High,
+                entities: [("host".to_owned(), "web-1".to_owned())].into(),
+                evidence: vec![json!({ "EventID": 4625 })],
+                policy: None,
+                detected_at: time::OffsetDateTime::now_utc(),
+            },
+        )
+        .await
+        .unwrap();
+    let alert = outcome.alert_id.to_string();
+    let first = outcome.incident_id.unwrap().to_string();
+
+    let (status, list) = app
+        .call(
+            Method::GET,
+            "/api/v1/alerts?rule_id=rule-1",
+            Some(&responder),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["items"][0]["id"], alert.as_str());
+    assert_eq!(list["items"][0]["entities"]["host"], "web-1");
+    let (status, _) = app
+        .call(
+            Method::GET,
+            "/api/v1/alerts?disposition=maybe",
+            Some(&responder),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.call(
+            Method::GET,
+            &format!("/api/v1/alerts/{alert}"),
+            Some(app.token("reporter")),
+            None
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+
+    // A linked alert can't be promoted; dismissed, it can.
+    let promote = format!("/api/v1/alerts/{alert}/promote");
+    let (status, _) = app
+        .call(Method::POST, &promote, Some(&responder), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, dismissed) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/alerts/{alert}/dismiss"),
+            Some(&responder),
+            Some(json!({ "reason": "test" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{dismissed}");
+    assert_eq!(dismissed["disposition"], "dismissed");
+    let (status, promoted) = app
+        .call(Method::POST, &promote, Some(&responder), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{promoted}");
+    let second = promoted["id"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+
+    // Merge the first incident into the second.
+    let (status, target) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/incidents/{first}/merge"),
+            Some(&responder),
+            Some(json!({ "into": second })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{target}");
+    assert_eq!(target["id"], second.as_str());
+    let (_, merged) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/incidents/{first}"),
+            Some(&responder),
+            None,
+        )
+        .await;
+    assert_eq!(merged["incident"]["status"], "merged");
+    assert_eq!(merged["incident"]["merged_into"], second.as_str());
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/incidents/{second}/merge"),
+            Some(&responder),
+            Some(json!({ "into": second })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "no self-merge");
+}
