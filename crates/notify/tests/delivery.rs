@@ -363,3 +363,47 @@ async fn pending_messages_survive_a_restart() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_changed_incident_is_notified_as_updated() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let hook = receiver(0).await;
+    let tag = uuid_like();
+    let notifier = Notifier::new(store.clone(), config(&hook.url, &tag)).unwrap();
+    let incident = file(
+        store.as_ref(),
+        Category::DenialOfService,
+        &format!("site down {tag}"),
+        false,
+    )
+    .await;
+    drain(&notifier, OffsetDateTime::now_utc() + Duration::seconds(1)).await;
+    store
+        .transition_incident(
+            &Viewer::system(),
+            incident.parse().unwrap(),
+            incidents::Status::Investigating,
+            None,
+        )
+        .await
+        .unwrap();
+    drain(&notifier, OffsetDateTime::now_utc() + Duration::seconds(1)).await;
+    let accepted = hook.accepted.lock().unwrap().clone();
+    let kinds: Vec<_> = accepted
+        .iter()
+        .map(|n| (n.kind, n.status.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (notify::NoticeKind::Created, "triage"),
+            (notify::NoticeKind::Updated, "investigating")
+        ]
+    );
+    assert!(
+        accepted[1].change.contains("investigating"),
+        "{:?}",
+        accepted[1].change
+    );
+}
