@@ -212,3 +212,21 @@ fn corpus_policy_hunt_pam_brute_force() {
         .collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn policy_hunt_performance_fixtures() {
+    // Fixtures of the policy crate: JSON latency metrics and nginx access
+    // logs with request times. One spike stays quiet; a sustained shift
+    // fires once.
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policy/tests/data");
+    for (file, fires) in [
+        ("metrics_spike.ndjson", 0),
+        ("metrics_shift.ndjson", 1),
+        ("access_spike.log", 0),
+        ("access_slow.log", 1),
+    ] {
+        let (_, rows) = hunt(&data.join(file));
+        let perf = policy_rows(&rows, "performance");
+        assert_eq!(perf.len(), fires, "{file}: {perf:#?}");
+    }
+}

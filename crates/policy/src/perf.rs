@@ -36,6 +36,23 @@ pub fn access_log_request_time(line: &str) -> Option<f64> {
     (v.is_finite() && v >= 0.0).then_some(v)
 }
 
+/// The event's time, or for an access-log line without one, the time in
+/// its `[02/Nov/2026:08:00:00 +0000]` field.
+fn event_time(event: &Event) -> Option<events::Timestamp> {
+    event.meta.timestamp.or_else(|| {
+        let line = fields::message(event)?;
+        let start = line.find('[')? + 1;
+        let end = start + line[start..].find(']')?;
+        events::Timestamp::parse(
+            &line[start..end],
+            time::macros::format_description!(
+                "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] [offset_hour sign:mandatory][offset_minute]"
+            ),
+        )
+        .ok()
+    })
+}
+
 #[derive(Debug, Default)]
 struct Series {
     mean: f64,
@@ -88,11 +105,11 @@ impl Detector for Performance {
     }
 
     fn interested(&self, event: &Event) -> bool {
-        event.meta.timestamp.is_some() && self.value(event).is_some()
+        self.value(event).is_some() && event_time(event).is_some()
     }
 
     fn observe(&mut self, event: &Event, out: &mut Vec<Detection>) {
-        let Some(ts) = event.meta.timestamp else {
+        let Some(ts) = event_time(event) else {
             return;
         };
         let Some((value_field, value)) = self.value(event) else {
@@ -100,7 +117,13 @@ impl Detector for Performance {
         };
         let value_field = value_field.to_string();
         let host = fields::host(event).unwrap_or_default();
-        let mut key = format!("{host}|{value_field}");
+        // Without a host, series of different inputs stay apart.
+        let scope = if host.is_empty() {
+            &*event.meta.source
+        } else {
+            host.as_str()
+        };
+        let mut key = format!("{scope}|{value_field}");
         let mut labels = Vec::new();
         for k in &self.config.key_fields {
             if let Some(v) = fields::text(event, k) {
