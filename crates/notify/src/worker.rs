@@ -130,6 +130,12 @@ impl Notifier {
         now: OffsetDateTime,
         summary: &mut PassSummary,
     ) -> Result<(), StoreError> {
+        if destination.is_shared() && self.now_sensitive(system, message).await? {
+            // The incident became sensitive after this message was queued:
+            // withhold it from shared destinations.
+            tracing::info!(message = %message.id, destination = destination.as_str(), "withheld: the incident is now sensitive");
+            return self.store.mark_outbox_sent(system, message.id, now).await;
+        }
         match self.deliverer.deliver(destination, notice).await {
             Ok(()) => {
                 summary.delivered += 1;
@@ -152,6 +158,26 @@ impl Notifier {
                 );
                 Ok(())
             }
+        }
+    }
+}
+
+impl Notifier {
+    /// Whether the message's incident is sensitive now (it may have become
+    /// sensitive after the message was queued). A missing incident counts as
+    /// sensitive: nothing is sent that cannot be checked.
+    async fn now_sensitive(
+        &self,
+        system: &Viewer,
+        message: &OutboxMessage,
+    ) -> Result<bool, StoreError> {
+        if message.sensitive {
+            return Ok(true);
+        }
+        match self.store.get_incident(system, message.incident_id).await {
+            Ok(detail) => Ok(detail.incident.sensitive),
+            Err(StoreError::NotFound(_)) => Ok(true),
+            Err(other) => Err(other),
         }
     }
 }

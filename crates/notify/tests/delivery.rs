@@ -407,3 +407,42 @@ async fn a_changed_incident_is_notified_as_updated() {
         accepted[1].change
     );
 }
+
+#[tokio::test]
+async fn a_message_queued_before_the_incident_became_sensitive_is_withheld_from_the_webhook() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let hook = receiver(0).await;
+    let tag = uuid_like();
+    let notifier = Notifier::new(store.clone(), config(&hook.url, &tag)).unwrap();
+    let incident = file(
+        store.as_ref(),
+        Category::Threats,
+        &format!("threat {tag}"),
+        false,
+    )
+    .await;
+    // One pass fans the message out per destination, then the incident is
+    // marked sensitive before the webhook message is delivered.
+    let pass = notifier
+        .run_once(OffsetDateTime::now_utc() + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(pass.fanned_out, 1);
+    store
+        .update_incident(
+            &Viewer::system(),
+            incident.parse().unwrap(),
+            incidents::IncidentPatch {
+                sensitive: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    drain(&notifier, OffsetDateTime::now_utc() + Duration::seconds(1)).await;
+    assert!(
+        hook.accepted.lock().unwrap().is_empty(),
+        "nothing reached the webhook"
+    );
+}
