@@ -1,7 +1,6 @@
 //! One module per subcommand. Each has an `Args` (or `Command`) type and a
 //! `run` function returning the process exit code.
 
-
 pub mod audit;
 pub mod gaps;
 pub mod hunt;
