@@ -307,6 +307,8 @@ fn corpus_hunt_evtx_attack_samples() {
         "hunt",
         "--no-policy",
         "--json",
+        "--include",
+        "*.evtx",
         "-r",
         rules.to_str().unwrap(),
         logs.to_str().unwrap(),

@@ -398,11 +398,15 @@ impl Summary<'_> {
             .rev()
             .filter_map(|l| per_level.get(l).map(|n| format!("{l} {n}")))
             .collect();
-        eprintln!(
-            "detections: {} ({})",
-            self.detections.len(),
-            levels.join(", ")
-        );
+        if levels.is_empty() {
+            eprintln!("detections: 0");
+        } else {
+            eprintln!(
+                "detections: {} ({})",
+                self.detections.len(),
+                levels.join(", ")
+            );
+        }
         let mut per_kind: BTreeMap<String, usize> = BTreeMap::new();
         for p in self.problems {
             *per_kind
