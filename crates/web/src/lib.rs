@@ -5,7 +5,8 @@
 //!   may call it, and the handler. [`router`] is built from it alone.
 //! - [`auth::authorize`] enforces the table's roles on every request.
 //! - [`error::ApiError`] is the one error format, `{"error":{"code","message"}}`,
-//!   also for 404/405/413 answered by the framework ([`uniform_errors`]).
+//!   also for 404/405/413 answered by the framework (rewritten by a
+//!   middleware).
 //! - Request and response types ([`types`]) are this crate's own; domain
 //!   types are never serialised raw.
 //!
