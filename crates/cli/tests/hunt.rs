@@ -213,7 +213,7 @@ fn rules_check_json_lists_failures() {
     let out = watchpost(&["rules", "check", "--json", &path("rules")]);
     assert_eq!(out.status.code(), Some(3));
     let v: Value = serde_json::from_slice(&out.stdout).expect("JSON object");
-    assert_eq!(v["loaded"], 3);
+    assert_eq!(v["loaded"], 4, "good (3) and linux (1)");
     assert_eq!(v["failed"], 1);
     let e = &v["errors"][0];
     assert!(e["file"].as_str().unwrap().ends_with("lookaround.yml"));
@@ -325,4 +325,45 @@ fn corpus_hunt_evtx_attack_samples() {
     );
     let b = watchpost(&args);
     assert_eq!(a.stdout, b.stdout, "two runs give identical output");
+}
+
+#[test]
+fn hunt_time_window() {
+    let out = hunt_good(&[
+        "--json",
+        "--from",
+        "2024-03-01T11:00:00Z",
+        "--to",
+        "2024-03-01T14:00:00Z",
+    ]);
+    let records: Vec<u64> = json_stdout(&out)
+        .iter()
+        .map(|d| d["record"].as_u64().unwrap())
+        .collect();
+    // Lines 3 (11:00, inclusive) and 4 (12:00); line 6 (14:00) is excluded.
+    assert_eq!(records, vec![3, 4]);
+}
+
+#[test]
+fn hunt_syslog_sshd_rules_see_only_sshd_lines() {
+    let rules = path("rules/linux");
+    let logs = path("logs/linux");
+    let out = watchpost(&["hunt", "--no-policy", "-r", &rules, "--json", &logs]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dets = json_stdout(&out);
+    let records: Vec<u64> = dets.iter().map(|d| d["record"].as_u64().unwrap()).collect();
+    // Line 4 says "Failed password" too, but comes from `su`, not sshd.
+    assert_eq!(records, vec![1, 5]);
+    assert!(dets.iter().all(|d| d["host"] == "web1"));
+    assert!(
+        dets[0]["timestamp"]
+            .as_str()
+            .unwrap()
+            .contains("-03-01T10:00:01")
+    );
 }
