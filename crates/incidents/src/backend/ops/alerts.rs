@@ -1,0 +1,586 @@
+//! Alerts from detections: ingesting one (suppressed, grouped into an
+//! open incident, or opening a new one), reading, promoting and dismissing
+//! alerts, and the suppression rules.
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::checks::{check_len, forbid, to_json};
+use super::incidents::{insert_incident, new_incident, save_incident};
+use super::outbox::enqueue;
+use super::paging::{cursor_of, keyset, page_limit, paginate};
+use super::timeline::add_timeline;
+use super::visible::load_alert;
+use crate::access::{Viewer, alert_visible};
+use crate::alert::{
+    Alert, AlertDisposition, AlertOutcome, NewAlert, NewSuppression, SuppressionRule,
+};
+use crate::audit::unix_micros;
+use crate::backend::rows::{
+    ALERT_COLS, AlertRow, INCIDENT_COLS, IncidentRow, SUPPRESSION_COLS, SuppressionRow,
+};
+use crate::backend::{
+    Change, SqlStore, Tx, append_audit, exec, fetch_all, fetch_opt, now, opt_micros,
+};
+use crate::enums::Category;
+use crate::ids::{AlertId, IncidentId, SuppressionId};
+use crate::incident::Incident;
+use crate::outbox::OutboxKind;
+use crate::query::Sql;
+use crate::store::{AlertFilter, Page, PageRequest, Result, StoreError};
+
+/// Largest accepted evidence (serialised) per alert.
+const MAX_EVIDENCE_BYTES: usize = 1024 * 1024;
+
+fn alert_title(a: &NewAlert) -> String {
+    let mut t = a.rule_title.clone();
+    let ents: Vec<String> = a.entities.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    if !ents.is_empty() {
+        t.push_str(" (");
+        t.push_str(&ents.join(", "));
+        t.push(')');
+    }
+    t.chars().take(300).collect()
+}
+
+fn alert_to_domain(
+    id: AlertId,
+    a: &NewAlert,
+    incident: Option<IncidentId>,
+    disposition: AlertDisposition,
+    suppressed_by: Option<SuppressionId>,
+    at: OffsetDateTime,
+) -> Alert {
+    Alert {
+        id,
+        rule_id: a.rule_id.clone(),
+        rule_title: a.rule_title.clone(),
+        level: a.level,
+        entities: a.entities.clone(),
+        evidence: a.evidence.clone(),
+        policy: a.policy.clone(),
+        detected_at: a.detected_at,
+        incident_id: incident,
+        disposition,
+        suppressed_by,
+        created_at: at,
+    }
+}
+
+async fn insert_alert(tx: &mut Tx, a: &Alert) -> Result<()> {
+    let mut q = Sql::new(
+        "INSERT INTO alerts (id, rule_id, rule_title, level, entities, evidence, policy, detected_at, incident_id, disposition, suppressed_by, created_at) VALUES (",
+    );
+    q.bind(a.id.to_string())
+        .push(", ")
+        .bind(a.rule_id.clone())
+        .push(", ")
+        .bind(a.rule_title.clone())
+        .push(", ")
+        .bind(a.level.as_str())
+        .push(", ")
+        .bind(to_json(&a.entities).to_string())
+        .push(", ")
+        .bind(to_json(&a.evidence).to_string())
+        .push(", ")
+        .bind(a.policy.clone())
+        .push(", ")
+        .bind(unix_micros(a.detected_at))
+        .push(", ")
+        .bind(a.incident_id.map(|i| i.to_string()))
+        .push(", ")
+        .bind(a.disposition.as_str())
+        .push(", ")
+        .bind(a.suppressed_by.map(|s| s.to_string()))
+        .push(", ")
+        .bind(unix_micros(a.created_at))
+        .push(")");
+    exec(&mut **tx, &q).await?;
+    Ok(())
+}
+
+/// Alert fields as stored in the audit trail (evidence is summarised by its
+/// size, not copied).
+fn alert_audit(a: &Alert) -> Value {
+    json!({
+        "id": a.id, "rule_id": a.rule_id, "level": a.level, "entities": a.entities,
+        "incident_id": a.incident_id, "disposition": a.disposition.as_str(),
+        "suppressed_by": a.suppressed_by, "evidence_events": a.evidence.len(),
+    })
+}
+
+impl SqlStore {
+    /// Opens an incident for an alert inside `tx`.
+    pub(super) async fn open_for_alert(
+        &self,
+        tx: &mut Tx,
+        v: &Viewer,
+        a: &NewAlert,
+        at: OffsetDateTime,
+    ) -> Result<Incident> {
+        let mut i = new_incident(
+            alert_title(a),
+            format!("Opened by detection rule {} ({}).", a.rule_title, a.rule_id),
+            Category::SecurityIncident,
+            a.level.severity(),
+            false,
+            Some(a.detected_at),
+            Some(a.detected_at),
+            at,
+            at,
+        );
+        i.alert_count = 1;
+        i.group_key = Some(a.group_key());
+        i.last_alert_at = Some(a.detected_at);
+        insert_incident(tx, &i).await?;
+        add_timeline(
+            tx,
+            i.id,
+            at,
+            v.user_id,
+            "opened",
+            &format!("opened by alert: {}", a.rule_title),
+        )
+        .await?;
+        append_audit(
+            tx,
+            v,
+            at,
+            Change {
+                action: "incident.open",
+                entity: "incident",
+                entity_id: i.id.to_string(),
+                incident_id: Some(i.id),
+                before: Value::Null,
+                after: to_json(&i),
+            },
+        )
+        .await?;
+        let change = format!("New incident opened by detection rule {}", a.rule_title);
+        enqueue(
+            tx,
+            OutboxKind::IncidentOpened,
+            &i,
+            "incident.open",
+            &change,
+            at,
+        )
+        .await?;
+        Ok(i)
+    }
+
+    pub(super) async fn ingest_alert(&self, v: &Viewer, new: NewAlert) -> Result<AlertOutcome> {
+        forbid(
+            v.can_handle_alerts(),
+            "only responders and admins ingest alerts",
+        )?;
+        check_len("rule_id", &new.rule_id, 1, 200)?;
+        check_len("rule_title", &new.rule_title, 1, 500)?;
+        if new.entities.len() > 32
+            || new
+                .entities
+                .iter()
+                .any(|(k, v)| k.is_empty() || k.len() > 64 || v.len() > 1024)
+        {
+            return Err(StoreError::Invalid(
+                "entities: at most 32 keys of 1 to 64 bytes, values up to 1024 bytes".into(),
+            ));
+        }
+        let evidence_bytes = to_json(&new.evidence).to_string().len();
+        if new.evidence.len() > 100 || evidence_bytes > MAX_EVIDENCE_BYTES {
+            return Err(StoreError::Invalid(format!(
+                "evidence: at most 100 events and {MAX_EVIDENCE_BYTES} bytes (got {} events, {evidence_bytes} bytes)",
+                new.evidence.len()
+            )));
+        }
+        let at = now();
+        let mut tx = self.begin().await?;
+        // Suppression first.
+        let mut q = Sql::new(&format!(
+            "SELECT {SUPPRESSION_COLS} FROM suppressions s WHERE s.rule_id = "
+        ));
+        q.bind(new.rule_id.clone()).push(" ORDER BY s.created_at");
+        let rules: Vec<SuppressionRule> = fetch_all::<_, SuppressionRow>(&mut *tx, &q)
+            .await?
+            .into_iter()
+            .map(SuppressionRow::into_domain)
+            .collect::<Result<_>>()?;
+        if let Some(rule) = rules.iter().find(|r| r.matches(&new, at)) {
+            let alert = alert_to_domain(
+                AlertId::new(),
+                &new,
+                None,
+                AlertDisposition::Suppressed,
+                Some(rule.id),
+                at,
+            );
+            insert_alert(&mut tx, &alert).await?;
+            append_audit(
+                &mut tx,
+                v,
+                at,
+                Change {
+                    action: "alert.suppress",
+                    entity: "alert",
+                    entity_id: alert.id.to_string(),
+                    incident_id: None,
+                    before: Value::Null,
+                    after: alert_audit(&alert),
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(AlertOutcome {
+                alert_id: alert.id,
+                disposition: AlertDisposition::Suppressed,
+                incident_id: None,
+            });
+        }
+        // Grouping: the open incident with the same key whose last alert is
+        // within the window.
+        let key = new.group_key();
+        let mut q = Sql::new(&format!(
+            "SELECT {INCIDENT_COLS} FROM incidents i WHERE i.group_key = "
+        ));
+        q.bind(key)
+            .push(" AND i.status NOT IN ('closed', 'declined', 'merged') ORDER BY i.last_alert_at DESC LIMIT 1");
+        let open = fetch_opt::<_, IncidentRow>(&mut *tx, &q)
+            .await?
+            .map(IncidentRow::into_domain)
+            .transpose()?;
+        let window = self.options.group_window;
+        if let Some(before) = open.filter(|i| {
+            i.last_alert_at
+                .is_some_and(|l| (new.detected_at - l).abs() <= window)
+        }) {
+            let mut after = before.clone();
+            after.alert_count += 1;
+            after.last_alert_at = after.last_alert_at.max(Some(new.detected_at));
+            after.updated_at = at;
+            let alert = alert_to_domain(
+                AlertId::new(),
+                &new,
+                Some(after.id),
+                AlertDisposition::Grouped,
+                None,
+                at,
+            );
+            insert_alert(&mut tx, &alert).await?;
+            save_incident(&mut tx, &after).await?;
+            add_timeline(
+                &mut tx,
+                after.id,
+                at,
+                v.user_id,
+                "alert",
+                &format!("alert grouped ({} alerts)", after.alert_count),
+            )
+            .await?;
+            append_audit(
+                &mut tx,
+                v,
+                at,
+                Change {
+                    action: "alert.group",
+                    entity: "alert",
+                    entity_id: alert.id.to_string(),
+                    incident_id: Some(after.id),
+                    before: json!({ "alert_count": before.alert_count }),
+                    after: json!({ "alert_count": after.alert_count, "alert": alert_audit(&alert) }),
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(AlertOutcome {
+                alert_id: alert.id,
+                disposition: AlertDisposition::Grouped,
+                incident_id: Some(after.id),
+            });
+        }
+        let incident = self.open_for_alert(&mut tx, v, &new, at).await?;
+        let alert = alert_to_domain(
+            AlertId::new(),
+            &new,
+            Some(incident.id),
+            AlertDisposition::Opened,
+            None,
+            at,
+        );
+        insert_alert(&mut tx, &alert).await?;
+        append_audit(
+            &mut tx,
+            v,
+            at,
+            Change {
+                action: "alert.open",
+                entity: "alert",
+                entity_id: alert.id.to_string(),
+                incident_id: Some(incident.id),
+                before: Value::Null,
+                after: alert_audit(&alert),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(AlertOutcome {
+            alert_id: alert.id,
+            disposition: AlertDisposition::Opened,
+            incident_id: Some(incident.id),
+        })
+    }
+
+    pub(super) async fn get_alert(&self, v: &Viewer, id: AlertId) -> Result<Alert> {
+        load_alert(&self.reader, v, id).await
+    }
+
+    pub(super) async fn list_alerts(
+        &self,
+        v: &Viewer,
+        filter: &AlertFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Alert>> {
+        let limit = page_limit(page)?;
+        let mut q = Sql::new(&format!("SELECT {ALERT_COLS} FROM alerts a WHERE "));
+        alert_visible(&mut q, v, "a");
+        if let Some(r) = &filter.rule_id {
+            q.push(" AND a.rule_id = ").bind(r.clone());
+        }
+        if let Some(i) = filter.incident_id {
+            q.push(" AND a.incident_id = ").bind(i.to_string());
+        }
+        if let Some(d) = filter.disposition {
+            q.push(" AND a.disposition = ").bind(d.as_str());
+        }
+        keyset(&mut q, "a", page, limit)?;
+        let items = fetch_all::<_, AlertRow>(&self.reader, &q)
+            .await?
+            .into_iter()
+            .map(AlertRow::into_domain)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paginate(items, limit, |a| {
+            cursor_of(a.created_at, &a.id.to_string())
+        }))
+    }
+
+    pub(super) async fn promote_alert(&self, v: &Viewer, id: AlertId) -> Result<Incident> {
+        let mut tx = self.begin().await?;
+        let before = load_alert(&mut *tx, v, id).await?;
+        forbid(
+            v.can_handle_alerts(),
+            "only responders and admins promote alerts",
+        )?;
+        if before.incident_id.is_some() {
+            return Err(StoreError::Conflict(
+                "the alert already belongs to an incident".into(),
+            ));
+        }
+        let at = now();
+        let new = NewAlert {
+            rule_id: before.rule_id.clone(),
+            rule_title: before.rule_title.clone(),
+            level: before.level,
+            entities: before.entities.clone(),
+            evidence: Vec::new(),
+            policy: before.policy.clone(),
+            detected_at: before.detected_at,
+        };
+        let incident = self.open_for_alert(&mut tx, v, &new, at).await?;
+        let mut after = before.clone();
+        after.incident_id = Some(incident.id);
+        after.disposition = AlertDisposition::Opened;
+        let mut q = Sql::new("UPDATE alerts SET incident_id = ");
+        q.bind(incident.id.to_string())
+            .push(", disposition = ")
+            .bind(AlertDisposition::Opened.as_str())
+            .push(" WHERE id = ")
+            .bind(id.to_string());
+        exec(&mut *tx, &q).await?;
+        append_audit(
+            &mut tx,
+            v,
+            at,
+            Change {
+                action: "alert.promote",
+                entity: "alert",
+                entity_id: id.to_string(),
+                incident_id: Some(incident.id),
+                before: alert_audit(&before),
+                after: alert_audit(&after),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(incident)
+    }
+
+    pub(super) async fn dismiss_alert(
+        &self,
+        v: &Viewer,
+        id: AlertId,
+        reason: &str,
+    ) -> Result<Alert> {
+        check_len("reason", reason, 0, 2000)?;
+        let mut tx = self.begin().await?;
+        let before = load_alert(&mut *tx, v, id).await?;
+        forbid(
+            v.can_handle_alerts(),
+            "only responders and admins dismiss alerts",
+        )?;
+        let at = now();
+        if let Some(iid) = before.incident_id {
+            let mut q = Sql::new(
+                "UPDATE incidents SET alert_count = CASE WHEN alert_count > 0 THEN alert_count - 1 ELSE 0 END, updated_at = ",
+            );
+            q.bind(unix_micros(at))
+                .push(" WHERE id = ")
+                .bind(iid.to_string());
+            exec(&mut *tx, &q).await?;
+            add_timeline(
+                &mut tx,
+                iid,
+                at,
+                v.user_id,
+                "alert",
+                &format!("alert dismissed: {reason}"),
+            )
+            .await?;
+        }
+        let mut after = before.clone();
+        after.incident_id = None;
+        after.disposition = AlertDisposition::Dismissed;
+        let mut q = Sql::new("UPDATE alerts SET incident_id = NULL, disposition = ");
+        q.bind(AlertDisposition::Dismissed.as_str())
+            .push(" WHERE id = ")
+            .bind(id.to_string());
+        exec(&mut *tx, &q).await?;
+        let mut after_json = alert_audit(&after);
+        after_json["reason"] = Value::from(reason);
+        append_audit(
+            &mut tx,
+            v,
+            at,
+            Change {
+                action: "alert.dismiss",
+                entity: "alert",
+                entity_id: id.to_string(),
+                incident_id: before.incident_id,
+                before: alert_audit(&before),
+                after: after_json,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    pub(super) async fn create_suppression(
+        &self,
+        v: &Viewer,
+        new: NewSuppression,
+    ) -> Result<SuppressionRule> {
+        forbid(
+            v.can_handle_alerts(),
+            "only responders and admins manage suppressions",
+        )?;
+        check_len("rule_id", &new.rule_id, 1, 200)?;
+        check_len("reason", &new.reason, 1, 2000)?;
+        let at = now();
+        let rule = SuppressionRule {
+            id: SuppressionId::new(),
+            rule_id: new.rule_id,
+            entities: new.entities,
+            reason: new.reason,
+            expires_at: new.expires_at,
+            created_by: v.user_id,
+            created_at: at,
+        };
+        let mut tx = self.begin().await?;
+        let mut q = Sql::new(
+            "INSERT INTO suppressions (id, rule_id, entities, reason, expires_at, created_by, created_at) VALUES (",
+        );
+        q.bind(rule.id.to_string())
+            .push(", ")
+            .bind(rule.rule_id.clone())
+            .push(", ")
+            .bind(to_json(&rule.entities).to_string())
+            .push(", ")
+            .bind(rule.reason.clone())
+            .push(", ")
+            .bind(opt_micros(rule.expires_at))
+            .push(", ")
+            .bind(v.user_id.to_string())
+            .push(", ")
+            .bind(unix_micros(at))
+            .push(")");
+        exec(&mut *tx, &q).await?;
+        append_audit(
+            &mut tx,
+            v,
+            at,
+            Change {
+                action: "suppression.create",
+                entity: "suppression",
+                entity_id: rule.id.to_string(),
+                incident_id: None,
+                before: Value::Null,
+                after: to_json(&rule),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(rule)
+    }
+
+    pub(super) async fn list_suppressions(&self, v: &Viewer) -> Result<Vec<SuppressionRule>> {
+        forbid(
+            v.can_handle_alerts(),
+            "only responders and admins see suppressions",
+        )?;
+        let q = Sql::new(&format!(
+            "SELECT {SUPPRESSION_COLS} FROM suppressions s ORDER BY s.created_at"
+        ));
+        fetch_all::<_, SuppressionRow>(&self.reader, &q)
+            .await?
+            .into_iter()
+            .map(SuppressionRow::into_domain)
+            .collect()
+    }
+
+    pub(super) async fn delete_suppression(&self, v: &Viewer, id: SuppressionId) -> Result<()> {
+        forbid(
+            v.can_handle_alerts(),
+            "only responders and admins manage suppressions",
+        )?;
+        let mut tx = self.begin().await?;
+        let mut q = Sql::new(&format!(
+            "SELECT {SUPPRESSION_COLS} FROM suppressions s WHERE s.id = "
+        ));
+        q.bind(id.to_string());
+        let before = fetch_opt::<_, SuppressionRow>(&mut *tx, &q)
+            .await?
+            .ok_or(StoreError::NotFound("suppression"))?
+            .into_domain()?;
+        let mut q = Sql::new("UPDATE alerts SET suppressed_by = NULL WHERE suppressed_by = ");
+        q.bind(id.to_string());
+        exec(&mut *tx, &q).await?;
+        let mut q = Sql::new("DELETE FROM suppressions WHERE id = ");
+        q.bind(id.to_string());
+        exec(&mut *tx, &q).await?;
+        append_audit(
+            &mut tx,
+            v,
+            now(),
+            Change {
+                action: "suppression.delete",
+                entity: "suppression",
+                entity_id: id.to_string(),
+                incident_id: None,
+                before: to_json(&before),
+                after: Value::Null,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

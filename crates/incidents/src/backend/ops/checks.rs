@@ -1,0 +1,44 @@
+//! Argument checks shared by every store operation: who may act
+//! ([`forbid`]), text lengths, times in the future, and the JSON form of a
+//! value for the audit trail. No SQL here.
+
+use serde_json::Value;
+use time::{Duration, OffsetDateTime};
+
+use crate::store::{Result, StoreError};
+
+pub(super) const MAX_TEXT: usize = 20_000;
+
+pub(super) fn forbid(ok: bool, why: &'static str) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden(why))
+    }
+}
+
+pub(super) fn check_len(field: &str, s: &str, min: usize, max: usize) -> Result<()> {
+    let n = s.chars().count();
+    if n < min || n > max {
+        return Err(StoreError::Invalid(format!(
+            "{field} must be {min} to {max} characters (got {n})"
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+pub(super) fn is_unique_violation(e: &StoreError) -> bool {
+    matches!(e, StoreError::Database(sqlx::Error::Database(d)) if d.is_unique_violation())
+}
+
+/// Future times (beyond a small clock-skew allowance) are refused.
+pub(super) fn not_future(field: &str, t: OffsetDateTime, now: OffsetDateTime) -> Result<()> {
+    if t > now + Duration::minutes(5) {
+        return Err(StoreError::Invalid(format!("{field} is in the future")));
+    }
+    Ok(())
+}

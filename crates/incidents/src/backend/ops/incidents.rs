@@ -1,0 +1,393 @@
+//! Incidents as rows: building a new one, inserting and saving it,
+//! opening one by hand, and reading one (with what the viewer may see of
+//! it) or a filtered page of them.
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::checks::{MAX_TEXT, check_len, forbid, not_future, to_json};
+use super::outbox::enqueue;
+use super::paging::{cursor_of, keyset, page_limit, paginate};
+use super::timeline::add_timeline;
+use super::visible::{attachments_of, is_participant, load_incident};
+use crate::access::{
+    Viewer, alert_visible, incident_visible_scoped, redact_for_reporter, report_visible,
+    visible_cte,
+};
+use crate::audit::unix_micros;
+use crate::backend::rows::{
+    ALERT_COLS, AlertRow, INCIDENT_COLS, IncidentRow, NOTE_COLS, NoteRow, REPORT_COLS, ReportRow,
+    TASK_COLS, TIMELINE_COLS, TaskRow, TimelineRow,
+};
+use crate::backend::{
+    Change, SqlStore, Tx, append_audit, exec, fetch_all, fetch_opt, now, opt_micros, parse_col,
+};
+use crate::enums::{Category, Disclosure, Role, Severity, Status};
+use crate::ids::IncidentId;
+use crate::incident::{Incident, Timestamps, validate_title};
+use crate::outbox::OutboxKind;
+use crate::query::Sql;
+use crate::report::Report;
+use crate::store::{IncidentDetail, IncidentFilter, NewIncident, Page, PageRequest, Result};
+
+/// A new incident in triage, built from its parts.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn new_incident(
+    title: String,
+    description: String,
+    category: Category,
+    severity: Severity,
+    sensitive: bool,
+    occurred_at: Option<OffsetDateTime>,
+    detected_at: Option<OffsetDateTime>,
+    reported_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Incident {
+    Incident {
+        id: IncidentId::new(),
+        title,
+        description,
+        category,
+        severity,
+        status: Status::Triage,
+        sensitive: sensitive || category.always_sensitive(),
+        owner: None,
+        impact: None,
+        resolution: None,
+        disclosure: Disclosure::None,
+        merged_into: None,
+        alert_count: 0,
+        group_key: None,
+        last_alert_at: None,
+        times: Timestamps {
+            occurred_at,
+            detected_at,
+            reported_at,
+            acknowledged_at: None,
+            contained_at: None,
+            resolved_at: None,
+            closed_at: None,
+        },
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+const INCIDENT_MUT_COLS: &str = "title, description, category, severity, status, sensitive, owner_id, impact, resolution, disclosure, merged_into, alert_count, group_key, last_alert_at, occurred_at, detected_at, reported_at, acknowledged_at, contained_at, resolved_at, closed_at, updated_at";
+
+pub(super) async fn insert_incident(tx: &mut Tx, i: &Incident) -> Result<()> {
+    let mut q = Sql::new(&format!(
+        "INSERT INTO incidents (id, created_at, {INCIDENT_MUT_COLS}) VALUES ("
+    ));
+    q.bind(i.id.to_string())
+        .push(", ")
+        .bind(unix_micros(i.created_at))
+        .push(", ");
+    incident_values(&mut q, i);
+    q.push(")");
+    exec(&mut **tx, &q).await?;
+    Ok(())
+}
+
+pub(super) async fn save_incident(tx: &mut Tx, i: &Incident) -> Result<()> {
+    let mut q = Sql::new(&format!("UPDATE incidents SET ({INCIDENT_MUT_COLS}) = ("));
+    incident_values(&mut q, i);
+    q.push(") WHERE id = ").bind(i.id.to_string());
+    exec(&mut **tx, &q).await?;
+    Ok(())
+}
+
+/// Binds every mutable column, in [`INCIDENT_MUT_COLS`] order.
+fn incident_values(q: &mut Sql, i: &Incident) {
+    let t = &i.times;
+    q.bind(i.title.clone())
+        .push(", ")
+        .bind(i.description.clone())
+        .push(", ")
+        .bind(i.category.as_str())
+        .push(", ")
+        .bind(i.severity.as_str())
+        .push(", ")
+        .bind(i.status.as_str())
+        .push(", ")
+        .bind(i.sensitive)
+        .push(", ")
+        .bind(i.owner.map(|o| o.to_string()))
+        .push(", ")
+        .bind(i.impact.as_ref().map(|m| to_json(m).to_string()))
+        .push(", ")
+        .bind(i.resolution.map(|r| r.as_str().to_owned()))
+        .push(", ")
+        .bind(i.disclosure.as_str())
+        .push(", ")
+        .bind(i.merged_into.map(|m| m.to_string()))
+        .push(", ")
+        .bind(i.alert_count)
+        .push(", ")
+        .bind(i.group_key.clone())
+        .push(", ")
+        .bind(opt_micros(i.last_alert_at))
+        .push(", ")
+        .bind(opt_micros(t.occurred_at))
+        .push(", ")
+        .bind(opt_micros(t.detected_at))
+        .push(", ")
+        .bind(unix_micros(t.reported_at))
+        .push(", ")
+        .bind(opt_micros(t.acknowledged_at))
+        .push(", ")
+        .bind(opt_micros(t.contained_at))
+        .push(", ")
+        .bind(opt_micros(t.resolved_at))
+        .push(", ")
+        .bind(opt_micros(t.closed_at))
+        .push(", ")
+        .bind(unix_micros(i.updated_at));
+}
+
+/// Visibility plus the list filters, for list and count.
+fn incident_filter(q: &mut Sql, v: &Viewer, f: &IncidentFilter, cte: bool) {
+    incident_visible_scoped(q, v, "i", cte);
+    if !f.status.is_empty() {
+        q.push(" AND i.status IN ")
+            .bind_list(f.status.iter().map(|s| s.as_str()));
+    }
+    if !f.severity.is_empty() {
+        q.push(" AND i.severity IN ")
+            .bind_list(f.severity.iter().map(|s| s.as_str()));
+    }
+    if !f.category.is_empty() {
+        q.push(" AND i.category IN ")
+            .bind_list(f.category.iter().map(|s| s.as_str()));
+    }
+    if let Some(o) = f.owner {
+        q.push(" AND i.owner_id = ").bind(o.to_string());
+    }
+    if let Some(t) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let escaped: String = t
+            .to_lowercase()
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = format!("%{escaped}%");
+        q.push(" AND (LOWER(i.title) LIKE ")
+            .bind(pattern.clone())
+            .push(" ESCAPE '\\' OR LOWER(i.description) LIKE ")
+            .bind(pattern)
+            .push(" ESCAPE '\\')");
+    }
+    if let Some(from) = f.created_from {
+        q.push(" AND i.created_at >= ").bind(unix_micros(from));
+    }
+    if let Some(to) = f.created_to {
+        q.push(" AND i.created_at < ").bind(unix_micros(to));
+    }
+}
+
+impl SqlStore {
+    /// Loads a visible incident inside a write transaction and checks the
+    /// viewer may manage it.
+    pub(super) async fn managed(
+        &self,
+        tx: &mut Tx,
+        v: &Viewer,
+        id: IncidentId,
+    ) -> Result<Incident> {
+        let i = load_incident(&mut **tx, v, id).await?;
+        forbid(
+            v.can_manage_incidents(),
+            "only responders and admins change incidents",
+        )?;
+        Ok(i)
+    }
+
+    pub(super) async fn create_incident(&self, v: &Viewer, new: NewIncident) -> Result<Incident> {
+        forbid(
+            v.can_manage_incidents(),
+            "only responders and admins open incidents",
+        )?;
+        let title = validate_title(&new.title)?;
+        check_len("description", &new.description, 0, MAX_TEXT)?;
+        let at = now();
+        let reported_at = new.reported_at.unwrap_or(at);
+        not_future("reported_at", reported_at, at)?;
+        let reported_at = reported_at.min(at);
+        let i = new_incident(
+            title,
+            new.description,
+            new.category,
+            new.severity,
+            new.sensitive,
+            new.occurred_at,
+            new.detected_at,
+            reported_at,
+            at,
+        );
+        let mut tx = self.begin().await?;
+        insert_incident(&mut tx, &i).await?;
+        add_timeline(&mut tx, i.id, at, v.user_id, "opened", "opened by hand").await?;
+        append_audit(
+            &mut tx,
+            v,
+            at,
+            Change {
+                action: "incident.open",
+                entity: "incident",
+                entity_id: i.id.to_string(),
+                incident_id: Some(i.id),
+                before: Value::Null,
+                after: to_json(&i),
+            },
+        )
+        .await?;
+        enqueue(
+            &mut tx,
+            OutboxKind::IncidentOpened,
+            &i,
+            "incident.open",
+            "New incident opened by hand",
+            at,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(i)
+    }
+
+    pub(super) async fn get_incident(&self, v: &Viewer, id: IncidentId) -> Result<IncidentDetail> {
+        let incident = load_incident(&self.reader, v, id).await?;
+        let full = v.role != Role::Reporter
+            || v.is_system()
+            || is_participant(&self.reader, id, v.user_id).await?;
+        let mut q = Sql::new(&format!(
+            "SELECT {REPORT_COLS} FROM reports r JOIN incidents ri ON ri.id = r.incident_id WHERE r.incident_id = "
+        ));
+        q.bind(id.to_string()).push(" AND ");
+        report_visible(&mut q, v, "r");
+        q.push(" ORDER BY r.created_at, r.id");
+        let mut reports: Vec<Report> = fetch_all::<_, ReportRow>(&self.reader, &q)
+            .await?
+            .into_iter()
+            .map(ReportRow::into_domain)
+            .collect::<Result<_>>()?;
+        let ids: Vec<String> = reports.iter().map(|r| r.id.to_string()).collect();
+        let atts = attachments_of(&self.reader, &ids).await?;
+        for r in &mut reports {
+            r.attachments = atts
+                .iter()
+                .filter(|a| a.report_id == r.id)
+                .cloned()
+                .collect();
+        }
+        let mut incident = incident;
+        if !full {
+            redact_for_reporter(&mut incident);
+        }
+        let mut detail = IncidentDetail {
+            incident,
+            participants: Vec::new(),
+            reports,
+            alerts: Vec::new(),
+            timeline: Vec::new(),
+            notes: Vec::new(),
+            tasks: Vec::new(),
+        };
+        if !full {
+            return Ok(detail);
+        }
+        let mut q = Sql::new("SELECT user_id FROM incident_participants WHERE incident_id = ");
+        q.bind(id.to_string()).push(" ORDER BY added_at, user_id");
+        detail.participants = fetch_all::<_, (String,)>(&self.reader, &q)
+            .await?
+            .into_iter()
+            .map(|(u,)| parse_col("user id", &u))
+            .collect::<Result<_>>()?;
+        let mut q = Sql::new(&format!(
+            "SELECT {ALERT_COLS} FROM alerts a WHERE a.incident_id = "
+        ));
+        q.bind(id.to_string()).push(" AND ");
+        alert_visible(&mut q, v, "a");
+        q.push(" ORDER BY a.created_at DESC, a.id DESC LIMIT 200");
+        detail.alerts = fetch_all::<_, AlertRow>(&self.reader, &q)
+            .await?
+            .into_iter()
+            .map(AlertRow::into_domain)
+            .collect::<Result<_>>()?;
+        let mut q = Sql::new(&format!(
+            "SELECT {TIMELINE_COLS} FROM timeline t WHERE t.incident_id = "
+        ));
+        q.bind(id.to_string()).push(" ORDER BY t.at, t.id");
+        detail.timeline = fetch_all::<_, TimelineRow>(&self.reader, &q)
+            .await?
+            .into_iter()
+            .map(TimelineRow::into_domain)
+            .collect::<Result<_>>()?;
+        let mut q = Sql::new(&format!(
+            "SELECT {NOTE_COLS} FROM notes n WHERE n.incident_id = "
+        ));
+        q.bind(id.to_string()).push(" ORDER BY n.created_at, n.id");
+        detail.notes = fetch_all::<_, NoteRow>(&self.reader, &q)
+            .await?
+            .into_iter()
+            .map(NoteRow::into_domain)
+            .collect::<Result<_>>()?;
+        let mut q = Sql::new(&format!(
+            "SELECT {TASK_COLS} FROM tasks k WHERE k.incident_id = "
+        ));
+        q.bind(id.to_string()).push(" ORDER BY k.created_at, k.id");
+        detail.tasks = fetch_all::<_, TaskRow>(&self.reader, &q)
+            .await?
+            .into_iter()
+            .map(TaskRow::into_domain)
+            .collect::<Result<_>>()?;
+        Ok(detail)
+    }
+
+    pub(super) async fn list_incidents(
+        &self,
+        v: &Viewer,
+        filter: &IncidentFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Incident>> {
+        let limit = page_limit(page)?;
+        let mut q = Sql::default();
+        let cte = visible_cte(&mut q, v);
+        q.push(&format!("SELECT {INCIDENT_COLS} FROM incidents i WHERE "));
+        incident_filter(&mut q, v, filter, cte);
+        keyset(&mut q, "i", page, limit)?;
+        let mut items = fetch_all::<_, IncidentRow>(&self.reader, &q)
+            .await?
+            .into_iter()
+            .map(IncidentRow::into_domain)
+            .collect::<Result<Vec<_>>>()?;
+        if v.role == Role::Reporter && !v.is_system() && !items.is_empty() {
+            let mut q = Sql::new("SELECT incident_id FROM incident_participants WHERE user_id = ");
+            q.bind(v.user_id.to_string());
+            let named: std::collections::HashSet<String> =
+                fetch_all::<_, (String,)>(&self.reader, &q)
+                    .await?
+                    .into_iter()
+                    .map(|(i,)| i)
+                    .collect();
+            for i in &mut items {
+                if !named.contains(&i.id.to_string()) {
+                    redact_for_reporter(i);
+                }
+            }
+        }
+        Ok(paginate(items, limit, |i| {
+            cursor_of(i.created_at, &i.id.to_string())
+        }))
+    }
+
+    pub(super) async fn count_incidents(&self, v: &Viewer, filter: &IncidentFilter) -> Result<i64> {
+        let mut q = Sql::default();
+        let cte = visible_cte(&mut q, v);
+        q.push("SELECT COUNT(*) FROM incidents i WHERE ");
+        incident_filter(&mut q, v, filter, cte);
+        let (n,): (i64,) = fetch_opt(&self.reader, &q).await?.unwrap_or((0,));
+        Ok(n)
+    }
+}

@@ -1,0 +1,263 @@
+//! The notification outbox: messages written in the same transaction as
+//! the change they announce, then claimed, fanned out and marked by the
+//! delivery worker (the system viewer only).
+
+use serde_json::{Value, json};
+use time::{Duration, OffsetDateTime};
+
+use super::checks::{check_len, forbid, to_json};
+use crate::access::Viewer;
+use crate::audit::unix_micros;
+use crate::backend::rows::{OUTBOX_COLS, OutboxRow};
+use crate::backend::{SqlStore, Tx, exec, fetch_all, fetch_opt};
+use crate::enums::OutboxStatus;
+use crate::ids::OutboxId;
+use crate::incident::Incident;
+use crate::outbox::{MAX_ATTEMPTS, OutboxKind, OutboxMessage, backoff};
+use crate::query::Sql;
+use crate::store::{Result, StoreError};
+
+pub(super) async fn enqueue(
+    tx: &mut Tx,
+    kind: OutboxKind,
+    i: &Incident,
+    action: &str,
+    change: &str,
+    at: OffsetDateTime,
+) -> Result<()> {
+    // Everything a notifier renders, so it never has to read the incident
+    // back (which, for a sensitive one, would need a visibility bypass).
+    let payload = json!({
+        "id": i.id, "title": i.title, "category": i.category, "severity": i.severity,
+        "status": i.status, "sensitive": i.sensitive, "owner": i.owner,
+        "action": action, "change": change, "incident": to_json(i),
+    });
+    let mut q = Sql::new(
+        "INSERT INTO outbox (id, kind, incident_id, sensitive, payload, status, attempts, next_attempt_at, created_at) VALUES (",
+    );
+    q.bind(OutboxId::new().to_string())
+        .push(", ")
+        .bind(kind.as_str())
+        .push(", ")
+        .bind(i.id.to_string())
+        .push(", ")
+        .bind(i.sensitive)
+        .push(", ")
+        .bind(payload.to_string())
+        .push(", ")
+        .bind(OutboxStatus::Pending.as_str())
+        .push(", 0, ")
+        .bind(unix_micros(at))
+        .push(", ")
+        .bind(unix_micros(at))
+        .push(")");
+    exec(&mut **tx, &q).await?;
+    Ok(())
+}
+
+impl SqlStore {
+    pub(super) async fn claim_outbox(
+        &self,
+        v: &Viewer,
+        limit: u32,
+        lease: Duration,
+        now: OffsetDateTime,
+    ) -> Result<Vec<OutboxMessage>> {
+        forbid(v.can_deliver(), "only the system delivers notifications")?;
+        if !(1..=1000).contains(&limit) || lease <= Duration::ZERO {
+            return Err(StoreError::Invalid(
+                "limit must be 1 to 1000 and lease positive".into(),
+            ));
+        }
+        let mut tx = self.begin().await?;
+        let n = unix_micros(now);
+        let mut q = Sql::new(&format!(
+            "SELECT {OUTBOX_COLS} FROM outbox o WHERE o.status = "
+        ));
+        q.bind(OutboxStatus::Pending.as_str())
+            .push(" AND o.next_attempt_at <= ")
+            .bind(n)
+            .push(" AND (o.lease_until IS NULL OR o.lease_until <= ")
+            .bind(n)
+            .push(") ORDER BY o.next_attempt_at, o.id LIMIT ")
+            .bind(i64::from(limit));
+        let mut msgs: Vec<OutboxMessage> = fetch_all::<_, OutboxRow>(&mut *tx, &q)
+            .await?
+            .into_iter()
+            .map(OutboxRow::into_domain)
+            .collect::<Result<_>>()?;
+        if msgs.is_empty() {
+            return Ok(msgs);
+        }
+        let until = now + lease;
+        let mut q = Sql::new("UPDATE outbox SET lease_until = ");
+        q.bind(unix_micros(until))
+            .push(" WHERE id IN ")
+            .bind_list(msgs.iter().map(|m| m.id.to_string()));
+        exec(&mut *tx, &q).await?;
+        tx.commit().await?;
+        for m in &mut msgs {
+            m.lease_until = Some(until);
+        }
+        Ok(msgs)
+    }
+
+    pub(super) async fn mark_outbox_sent(
+        &self,
+        v: &Viewer,
+        id: OutboxId,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        forbid(v.can_deliver(), "only the system delivers notifications")?;
+        let mut q = Sql::new("UPDATE outbox SET status = ");
+        q.bind(OutboxStatus::Sent.as_str())
+            .push(", sent_at = ")
+            .bind(unix_micros(now))
+            .push(", lease_until = NULL WHERE id = ")
+            .bind(id.to_string());
+        if exec(&self.writer, &q).await? == 0 {
+            return Err(StoreError::NotFound("outbox message"));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn mark_outbox_failed(
+        &self,
+        v: &Viewer,
+        id: OutboxId,
+        error: &str,
+        now: OffsetDateTime,
+    ) -> Result<OutboxMessage> {
+        forbid(v.can_deliver(), "only the system delivers notifications")?;
+        let mut tx = self.begin().await?;
+        let mut q = Sql::new(&format!("SELECT {OUTBOX_COLS} FROM outbox o WHERE o.id = "));
+        q.bind(id.to_string());
+        let mut m = fetch_opt::<_, OutboxRow>(&mut *tx, &q)
+            .await?
+            .ok_or(StoreError::NotFound("outbox message"))?
+            .into_domain()?;
+        m.attempts += 1;
+        m.last_error = Some(error.chars().take(1000).collect());
+        m.lease_until = None;
+        m.next_attempt_at = now + backoff(m.attempts);
+        if m.attempts >= MAX_ATTEMPTS {
+            m.status = OutboxStatus::Dead;
+        }
+        let mut q = Sql::new("UPDATE outbox SET attempts = ");
+        q.bind(i64::from(m.attempts))
+            .push(", last_error = ")
+            .bind(m.last_error.clone())
+            .push(", lease_until = NULL, next_attempt_at = ")
+            .bind(unix_micros(m.next_attempt_at))
+            .push(", status = ")
+            .bind(m.status.as_str())
+            .push(" WHERE id = ")
+            .bind(id.to_string());
+        exec(&mut *tx, &q).await?;
+        tx.commit().await?;
+        Ok(m)
+    }
+
+    pub(super) async fn fan_out_outbox(
+        &self,
+        v: &Viewer,
+        id: OutboxId,
+        destinations: &[String],
+        now: OffsetDateTime,
+    ) -> Result<Vec<OutboxMessage>> {
+        forbid(v.can_deliver(), "only the system delivers notifications")?;
+        if destinations.len() > 100 {
+            return Err(StoreError::Invalid("at most 100 destinations".into()));
+        }
+        for d in destinations {
+            check_len("destination", d, 1, 200)?;
+        }
+        let mut tx = self.begin().await?;
+        let mut q = Sql::new(&format!("SELECT {OUTBOX_COLS} FROM outbox o WHERE o.id = "));
+        q.bind(id.to_string());
+        let parent = fetch_opt::<_, OutboxRow>(&mut *tx, &q)
+            .await?
+            .ok_or(StoreError::NotFound("outbox message"))?
+            .into_domain()?;
+        if parent.status != OutboxStatus::Pending {
+            return Err(StoreError::Conflict(format!(
+                "the message is already {}",
+                parent.status
+            )));
+        }
+        let mut children = Vec::new();
+        for d in destinations {
+            let mut payload = parent.payload.clone();
+            if let Value::Object(m) = &mut payload {
+                m.insert("destination".into(), Value::from(d.as_str()));
+            }
+            let child = OutboxMessage {
+                id: OutboxId::new(),
+                kind: parent.kind,
+                incident_id: parent.incident_id,
+                sensitive: parent.sensitive,
+                payload,
+                status: OutboxStatus::Pending,
+                attempts: 0,
+                next_attempt_at: now,
+                lease_until: None,
+                last_error: None,
+                created_at: now,
+                destination: Some(d.clone()),
+                parent_id: Some(parent.id),
+            };
+            let mut q = Sql::new(
+                "INSERT INTO outbox (id, kind, incident_id, sensitive, payload, status, attempts, next_attempt_at, created_at, destination, parent_id) VALUES (",
+            );
+            q.bind(child.id.to_string())
+                .push(", ")
+                .bind(child.kind.as_str())
+                .push(", ")
+                .bind(child.incident_id.to_string())
+                .push(", ")
+                .bind(child.sensitive)
+                .push(", ")
+                .bind(child.payload.to_string())
+                .push(", ")
+                .bind(OutboxStatus::Pending.as_str())
+                .push(", 0, ")
+                .bind(unix_micros(now))
+                .push(", ")
+                .bind(unix_micros(now))
+                .push(", ")
+                .bind(d.clone())
+                .push(", ")
+                .bind(parent.id.to_string())
+                .push(")");
+            exec(&mut *tx, &q).await?;
+            children.push(child);
+        }
+        let mut q = Sql::new("UPDATE outbox SET status = ");
+        q.bind(OutboxStatus::Sent.as_str())
+            .push(", sent_at = ")
+            .bind(unix_micros(now))
+            .push(", lease_until = NULL WHERE id = ")
+            .bind(id.to_string());
+        exec(&mut *tx, &q).await?;
+        tx.commit().await?;
+        Ok(children)
+    }
+
+    pub(super) async fn list_outbox(
+        &self,
+        v: &Viewer,
+        status: Option<OutboxStatus>,
+    ) -> Result<Vec<OutboxMessage>> {
+        forbid(v.can_deliver(), "only the system delivers notifications")?;
+        let mut q = Sql::new(&format!("SELECT {OUTBOX_COLS} FROM outbox o"));
+        if let Some(s) = status {
+            q.push(" WHERE o.status = ").bind(s.as_str());
+        }
+        q.push(" ORDER BY o.created_at, o.id LIMIT 1000");
+        fetch_all::<_, OutboxRow>(&self.reader, &q)
+            .await?
+            .into_iter()
+            .map(OutboxRow::into_domain)
+            .collect()
+    }
+}

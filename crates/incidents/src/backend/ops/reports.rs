@@ -1,0 +1,308 @@
+//! Reports: filing one (which opens a triage incident), reading them
+//! back, and their content-addressed attachment files.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::checks::{MAX_TEXT, check_len, not_future, to_json};
+use super::incidents::{insert_incident, new_incident};
+use super::outbox::enqueue;
+use super::paging::{cursor_of, keyset, page_limit, paginate};
+use super::timeline::add_timeline;
+use super::visible::{attachments_of, load_report};
+use crate::access::{Viewer, report_visible};
+use crate::audit::unix_micros;
+use crate::backend::rows::{ATTACHMENT_COLS, AttachmentRow, REPORT_COLS, ReportRow};
+use crate::backend::{Change, SqlStore, append_audit, exec, fetch_all, fetch_opt, now, opt_micros};
+use crate::enums::Severity;
+use crate::ids::{AttachmentId, ReportId};
+use crate::outbox::OutboxKind;
+use crate::query::Sql;
+use crate::report::{Attachment, NewReport, Report};
+use crate::store::{Page, PageRequest, ReportFilter, Result, StoreError};
+
+impl SqlStore {
+    /// Writes an attachment to its content-addressed file (idempotent).
+    pub(super) async fn write_attachment(&self, bytes: &[u8]) -> Result<String> {
+        let sha = hex::encode(Sha256::digest(bytes));
+        let dir = self.data_dir.join("attachments").join(&sha[..2]);
+        let io = |path: &std::path::Path| {
+            let path = path.to_owned();
+            move |source| StoreError::Io { path, source }
+        };
+        tokio::fs::create_dir_all(&dir).await.map_err(io(&dir))?;
+        let path = dir.join(&sha);
+        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Ok(sha);
+        }
+        let tmp = dir.join(format!("{sha}.{}.tmp", uuid::Uuid::now_v7()));
+        tokio::fs::write(&tmp, bytes).await.map_err(io(&tmp))?;
+        tokio::fs::rename(&tmp, &path).await.map_err(io(&path))?;
+        Ok(sha)
+    }
+
+    pub(super) async fn file_report(&self, v: &Viewer, new: NewReport) -> Result<Report> {
+        check_len("description", &new.description, 1, MAX_TEXT)?;
+        if let Some(l) = &new.location {
+            check_len("location", l, 0, 500)?;
+        }
+        if new.anonymous && !new.channel.allows_anonymous() {
+            return Err(StoreError::Invalid(format!(
+                "anonymous reports are accepted only on the email and third-party channels, not {}",
+                new.channel
+            )));
+        }
+        let at = now();
+        if let Some(o) = new.occurred_at {
+            not_future("occurred_at", o, at)?;
+        }
+        if new.attachments.len() > 20 {
+            return Err(StoreError::Invalid(
+                "at most 20 attachments per report".into(),
+            ));
+        }
+        for a in &new.attachments {
+            check_len("attachment filename", &a.filename, 1, 255)?;
+            check_len("attachment content type", &a.content_type, 0, 255)?;
+            if a.bytes.len() > self.options.max_attachment_bytes {
+                return Err(StoreError::Invalid(format!(
+                    "attachment {:?} is {} bytes; the limit is {}",
+                    a.filename,
+                    a.bytes.len(),
+                    self.options.max_attachment_bytes
+                )));
+            }
+        }
+        let report_id = ReportId::new();
+        let mut attachments = Vec::new();
+        for a in &new.attachments {
+            let sha256 = self.write_attachment(&a.bytes).await?;
+            attachments.push(Attachment {
+                id: AttachmentId::new(),
+                report_id,
+                filename: a.filename.clone(),
+                content_type: a.content_type.clone(),
+                size: a.bytes.len() as i64,
+                sha256,
+            });
+        }
+        let sensitive = new.sensitive || new.category.always_sensitive();
+        let first_line: String = new
+            .description
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(80)
+            .collect();
+        let incident = new_incident(
+            format!("{} report: {}", new.category, first_line.trim()),
+            new.description.clone(),
+            new.category,
+            Severity::Sev3,
+            sensitive,
+            new.occurred_at,
+            None,
+            at,
+            at,
+        );
+        let report = Report {
+            id: report_id,
+            reporter: (!new.anonymous).then_some(v.user_id),
+            channel: new.channel,
+            category: new.category,
+            description: new.description,
+            occurred_at: new.occurred_at,
+            location: new.location,
+            sensitive,
+            incident_id: incident.id,
+            incident_status: incident.status,
+            attachments,
+            created_at: at,
+        };
+        let mut tx = self.begin().await?;
+        insert_incident(&mut tx, &incident).await?;
+        let mut q = Sql::new(
+            "INSERT INTO reports (id, reporter_id, channel, category, description, occurred_at, location, sensitive, incident_id, created_at) VALUES (",
+        );
+        q.bind(report.id.to_string())
+            .push(", ")
+            .bind(report.reporter.map(|r| r.to_string()))
+            .push(", ")
+            .bind(report.channel.as_str())
+            .push(", ")
+            .bind(report.category.as_str())
+            .push(", ")
+            .bind(report.description.clone())
+            .push(", ")
+            .bind(opt_micros(report.occurred_at))
+            .push(", ")
+            .bind(report.location.clone())
+            .push(", ")
+            .bind(report.sensitive)
+            .push(", ")
+            .bind(incident.id.to_string())
+            .push(", ")
+            .bind(unix_micros(at))
+            .push(")");
+        exec(&mut *tx, &q).await?;
+        for a in &report.attachments {
+            let mut q = Sql::new(
+                "INSERT INTO attachments (id, report_id, filename, content_type, size, sha256) VALUES (",
+            );
+            q.bind(a.id.to_string())
+                .push(", ")
+                .bind(report.id.to_string())
+                .push(", ")
+                .bind(a.filename.clone())
+                .push(", ")
+                .bind(a.content_type.clone())
+                .push(", ")
+                .bind(a.size)
+                .push(", ")
+                .bind(a.sha256.clone())
+                .push(")");
+            exec(&mut *tx, &q).await?;
+        }
+        add_timeline(
+            &mut tx,
+            incident.id,
+            at,
+            v.user_id,
+            "opened",
+            &format!(
+                "opened by a {} report via {}",
+                report.category, report.channel
+            ),
+        )
+        .await?;
+        append_audit(
+            &mut tx,
+            v,
+            at,
+            Change {
+                action: "report.file",
+                entity: "report",
+                entity_id: report.id.to_string(),
+                incident_id: Some(incident.id),
+                before: Value::Null,
+                after: to_json(&report),
+            },
+        )
+        .await?;
+        append_audit(
+            &mut tx,
+            v,
+            at,
+            Change {
+                action: "incident.open",
+                entity: "incident",
+                entity_id: incident.id.to_string(),
+                incident_id: Some(incident.id),
+                before: Value::Null,
+                after: to_json(&incident),
+            },
+        )
+        .await?;
+        let change = format!(
+            "New {} report filed via {}",
+            report.category, report.channel
+        );
+        enqueue(
+            &mut tx,
+            OutboxKind::IncidentOpened,
+            &incident,
+            "incident.open",
+            &change,
+            at,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    pub(super) async fn get_report(&self, v: &Viewer, id: ReportId) -> Result<Report> {
+        let mut r = load_report(&self.reader, v, id).await?;
+        r.attachments = attachments_of(&self.reader, &[id.to_string()]).await?;
+        Ok(r)
+    }
+
+    pub(super) async fn list_reports(
+        &self,
+        v: &Viewer,
+        filter: &ReportFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Report>> {
+        let limit = page_limit(page)?;
+        let mut q = Sql::new(&format!(
+            "SELECT {REPORT_COLS} FROM reports r JOIN incidents ri ON ri.id = r.incident_id WHERE "
+        ));
+        report_visible(&mut q, v, "r");
+        if !filter.category.is_empty() {
+            q.push(" AND r.category IN ")
+                .bind_list(filter.category.iter().map(|c| c.as_str()));
+        }
+        if let Some(u) = filter.reporter {
+            q.push(" AND r.reporter_id = ").bind(u.to_string());
+        }
+        if let Some(i) = filter.incident_id {
+            q.push(" AND r.incident_id = ").bind(i.to_string());
+        }
+        keyset(&mut q, "r", page, limit)?;
+        let mut items: Vec<Report> = fetch_all::<_, ReportRow>(&self.reader, &q)
+            .await?
+            .into_iter()
+            .map(ReportRow::into_domain)
+            .collect::<Result<_>>()?;
+        let ids: Vec<String> = items.iter().map(|r| r.id.to_string()).collect();
+        let mut by_report: BTreeMap<ReportId, Vec<Attachment>> = BTreeMap::new();
+        for a in attachments_of(&self.reader, &ids).await? {
+            by_report.entry(a.report_id).or_default().push(a);
+        }
+        for r in &mut items {
+            r.attachments = by_report.remove(&r.id).unwrap_or_default();
+        }
+        Ok(paginate(items, limit, |r| {
+            cursor_of(r.created_at, &r.id.to_string())
+        }))
+    }
+
+    pub(super) async fn read_attachment(
+        &self,
+        v: &Viewer,
+        id: AttachmentId,
+    ) -> Result<(Attachment, Vec<u8>)> {
+        let mut q = Sql::new(&format!(
+            "SELECT {ATTACHMENT_COLS} FROM attachments a JOIN reports r ON r.id = a.report_id WHERE a.id = "
+        ));
+        q.bind(id.to_string()).push(" AND ");
+        report_visible(&mut q, v, "r");
+        let a = fetch_opt::<_, AttachmentRow>(&self.reader, &q)
+            .await?
+            .ok_or(StoreError::NotFound("attachment"))?
+            .into_domain()?;
+        if a.sha256.len() != 64 || !a.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::Corrupt(format!("attachment {} hash", a.id)));
+        }
+        let path = self
+            .data_dir
+            .join("attachments")
+            .join(&a.sha256[..2])
+            .join(&a.sha256);
+        let bytes = tokio::fs::read(&path)
+            .await
+            .map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        if hex::encode(Sha256::digest(&bytes)) != a.sha256 {
+            return Err(StoreError::Corrupt(format!(
+                "attachment file {} does not match its hash",
+                path.display()
+            )));
+        }
+        Ok((a, bytes))
+    }
+}

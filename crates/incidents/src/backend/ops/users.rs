@@ -1,0 +1,266 @@
+//! Users and API tokens: creating and disabling users, issuing and
+//! revoking tokens, and turning a token hash into a [`Viewer`].
+
+use serde_json::Value;
+
+use super::checks::{check_len, forbid, is_unique_violation, to_json};
+use super::visible::load_user;
+use crate::access::Viewer;
+use crate::audit::unix_micros;
+use crate::backend::rows::{TOKEN_COLS, TokenRow, USER_COLS, UserRow};
+use crate::backend::{Change, SqlStore, append_audit, exec, fetch_all, fetch_opt, now};
+use crate::enums::Role;
+use crate::ids::{TokenId, UserId};
+use crate::query::Sql;
+use crate::store::{Result, StoreError};
+use crate::user::{ApiToken, NewUser, TokenHash, User, valid_user_name};
+
+impl SqlStore {
+    pub(super) async fn create_user(&self, v: &Viewer, new: NewUser) -> Result<User> {
+        forbid(v.can_admin_users(), "only admins create users")?;
+        if !valid_user_name(&new.name) {
+            return Err(StoreError::Invalid(
+                "name must be 1 to 64 characters of letters, digits, '.', '_', '@' or '-'".into(),
+            ));
+        }
+        let at = now();
+        let user = User {
+            id: UserId::new(),
+            name: new.name,
+            role: new.role,
+            disabled: false,
+            created_at: at,
+        };
+        let mut tx = self.begin().await?;
+        let mut q = Sql::new("INSERT INTO users (id, name, role, disabled, created_at) VALUES (");
+        q.bind(user.id.to_string())
+            .push(", ")
+            .bind(user.name.clone())
+            .push(", ")
+            .bind(user.role.as_str())
+            .push(", 0, ")
+            .bind(unix_micros(at))
+            .push(")");
+        if let Err(e) = exec(&mut *tx, &q).await {
+            return Err(if is_unique_violation(&e) {
+                StoreError::Conflict(format!("a user named {:?} already exists", user.name))
+            } else {
+                e
+            });
+        }
+        append_audit(
+            &mut tx,
+            v,
+            at,
+            Change {
+                action: "user.create",
+                entity: "user",
+                entity_id: user.id.to_string(),
+                incident_id: None,
+                before: Value::Null,
+                after: to_json(&user),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub(super) async fn count_users(&self, v: &Viewer) -> Result<i64> {
+        forbid(v.can_admin_users(), "only admins count users")?;
+        let (n,): (i64,) = fetch_opt(&self.reader, &Sql::new("SELECT COUNT(*) FROM users"))
+            .await?
+            .unwrap_or((0,));
+        Ok(n)
+    }
+
+    pub(super) async fn list_users(&self, v: &Viewer) -> Result<Vec<User>> {
+        let mut q = Sql::new(&format!("SELECT {USER_COLS} FROM users u"));
+        if !(v.can_admin_users() || v.role == Role::Responder) {
+            q.push(" WHERE u.id = ").bind(v.user_id.to_string());
+        }
+        q.push(" ORDER BY u.name");
+        fetch_all::<_, UserRow>(&self.reader, &q)
+            .await?
+            .into_iter()
+            .map(UserRow::into_domain)
+            .collect()
+    }
+
+    pub(super) async fn get_user(&self, v: &Viewer, id: UserId) -> Result<User> {
+        let mut q = Sql::new(&format!("SELECT {USER_COLS} FROM users u WHERE u.id = "));
+        q.bind(id.to_string());
+        load_user(&self.reader, v, q).await
+    }
+
+    pub(super) async fn get_user_by_name(&self, v: &Viewer, name: &str) -> Result<User> {
+        let mut q = Sql::new(&format!("SELECT {USER_COLS} FROM users u WHERE u.name = "));
+        q.bind(name);
+        load_user(&self.reader, v, q).await
+    }
+
+    pub(super) async fn set_user_disabled(
+        &self,
+        v: &Viewer,
+        id: UserId,
+        disabled: bool,
+    ) -> Result<User> {
+        let mut tx = self.begin().await?;
+        let mut q = Sql::new(&format!("SELECT {USER_COLS} FROM users u WHERE u.id = "));
+        q.bind(id.to_string());
+        let before = load_user(&mut *tx, v, q).await?;
+        forbid(v.can_admin_users(), "only admins disable users")?;
+        let mut after = before.clone();
+        after.disabled = disabled;
+        let mut q = Sql::new("UPDATE users SET disabled = ");
+        q.bind(disabled).push(" WHERE id = ").bind(id.to_string());
+        exec(&mut *tx, &q).await?;
+        append_audit(
+            &mut tx,
+            v,
+            now(),
+            Change {
+                action: if disabled {
+                    "user.disable"
+                } else {
+                    "user.enable"
+                },
+                entity: "user",
+                entity_id: id.to_string(),
+                incident_id: None,
+                before: to_json(&before),
+                after: to_json(&after),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    pub(super) async fn create_token(
+        &self,
+        v: &Viewer,
+        user: UserId,
+        label: &str,
+        hash: TokenHash,
+    ) -> Result<ApiToken> {
+        check_len("label", label, 0, 200)?;
+        let mut tx = self.begin().await?;
+        let mut q = Sql::new(&format!("SELECT {USER_COLS} FROM users u WHERE u.id = "));
+        q.bind(user.to_string());
+        load_user(&mut *tx, v, q).await?;
+        forbid(
+            v.can_admin_users() || v.user_id == user,
+            "only admins create tokens for others",
+        )?;
+        let at = now();
+        let token = ApiToken {
+            id: TokenId::new(),
+            user_id: user,
+            label: label.to_owned(),
+            created_at: at,
+            revoked: false,
+        };
+        let mut q = Sql::new(
+            "INSERT INTO api_tokens (id, user_id, label, token_hash, revoked, created_at) VALUES (",
+        );
+        q.bind(token.id.to_string())
+            .push(", ")
+            .bind(user.to_string())
+            .push(", ")
+            .bind(label)
+            .push(", ")
+            .bind(hash.to_hex())
+            .push(", 0, ")
+            .bind(unix_micros(at))
+            .push(")");
+        if let Err(e) = exec(&mut *tx, &q).await {
+            return Err(if is_unique_violation(&e) {
+                StoreError::Conflict("this token already exists".into())
+            } else {
+                e
+            });
+        }
+        append_audit(
+            &mut tx,
+            v,
+            at,
+            Change {
+                action: "token.create",
+                entity: "token",
+                entity_id: token.id.to_string(),
+                incident_id: None,
+                before: Value::Null,
+                after: to_json(&token),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    pub(super) async fn revoke_token(&self, v: &Viewer, id: TokenId) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let mut q = Sql::new(&format!(
+            "SELECT {TOKEN_COLS} FROM api_tokens t WHERE t.id = "
+        ));
+        q.bind(id.to_string());
+        let before = fetch_opt::<_, TokenRow>(&mut *tx, &q)
+            .await?
+            .ok_or(StoreError::NotFound("token"))?
+            .into_domain()?;
+        if !(v.can_admin_users() || before.user_id == v.user_id) {
+            return Err(StoreError::NotFound("token"));
+        }
+        let mut q = Sql::new("UPDATE api_tokens SET revoked = 1 WHERE id = ");
+        q.bind(id.to_string());
+        exec(&mut *tx, &q).await?;
+        let mut after = before.clone();
+        after.revoked = true;
+        append_audit(
+            &mut tx,
+            v,
+            now(),
+            Change {
+                action: "token.revoke",
+                entity: "token",
+                entity_id: id.to_string(),
+                incident_id: None,
+                before: to_json(&before),
+                after: to_json(&after),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn list_tokens(&self, v: &Viewer, user: UserId) -> Result<Vec<ApiToken>> {
+        if !(v.can_admin_users() || v.user_id == user) {
+            return Err(StoreError::NotFound("user"));
+        }
+        let mut q = Sql::new(&format!(
+            "SELECT {TOKEN_COLS} FROM api_tokens t WHERE t.user_id = "
+        ));
+        q.bind(user.to_string()).push(" ORDER BY t.created_at");
+        fetch_all::<_, TokenRow>(&self.reader, &q)
+            .await?
+            .into_iter()
+            .map(TokenRow::into_domain)
+            .collect()
+    }
+
+    pub(super) async fn authenticate(&self, hash: TokenHash) -> Result<Option<(User, Viewer)>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {USER_COLS} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = "
+        ));
+        q.bind(hash.to_hex())
+            .push(" AND t.revoked = 0 AND u.disabled = 0");
+        let Some(row) = fetch_opt::<_, UserRow>(&self.reader, &q).await? else {
+            return Ok(None);
+        };
+        let user = row.into_domain()?;
+        let viewer = Viewer::new(user.id, user.role);
+        Ok(Some((user, viewer)))
+    }
+}

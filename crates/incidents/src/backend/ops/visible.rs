@@ -1,0 +1,122 @@
+//! Single-row reads through the viewer's visibility predicate (see
+//! [`crate::access`]): a row the viewer may not see reads as "not found".
+//! Every operation that acts on an existing incident, alert, report or user
+//! loads it through here first.
+
+use sqlx::{Any, Executor};
+
+use crate::access::{Viewer, alert_visible, incident_visible, report_visible};
+use crate::alert::Alert;
+use crate::backend::rows::{
+    ALERT_COLS, ATTACHMENT_COLS, AlertRow, AttachmentRow, INCIDENT_COLS, IncidentRow, REPORT_COLS,
+    ReportRow, USER_COLS, UserRow,
+};
+use crate::backend::{Tx, fetch_all, fetch_opt};
+use crate::enums::Role;
+use crate::ids::{AlertId, IncidentId, ReportId, UserId};
+use crate::incident::Incident;
+use crate::query::Sql;
+use crate::report::{Attachment, Report};
+use crate::store::{Result, StoreError};
+use crate::user::User;
+
+pub(super) async fn load_incident<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    v: &Viewer,
+    id: IncidentId,
+) -> Result<Incident> {
+    let mut q = Sql::new(&format!(
+        "SELECT {INCIDENT_COLS} FROM incidents i WHERE i.id = "
+    ));
+    q.bind(id.to_string()).push(" AND ");
+    incident_visible(&mut q, v, "i");
+    fetch_opt::<_, IncidentRow>(e, &q)
+        .await?
+        .ok_or(StoreError::NotFound("incident"))?
+        .into_domain()
+}
+
+pub(super) async fn load_alert<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    v: &Viewer,
+    id: AlertId,
+) -> Result<Alert> {
+    let mut q = Sql::new(&format!("SELECT {ALERT_COLS} FROM alerts a WHERE a.id = "));
+    q.bind(id.to_string()).push(" AND ");
+    alert_visible(&mut q, v, "a");
+    fetch_opt::<_, AlertRow>(e, &q)
+        .await?
+        .ok_or(StoreError::NotFound("alert"))?
+        .into_domain()
+}
+
+pub(super) async fn load_report<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    v: &Viewer,
+    id: ReportId,
+) -> Result<Report> {
+    let mut q = Sql::new(&format!(
+        "SELECT {REPORT_COLS} FROM reports r JOIN incidents ri ON ri.id = r.incident_id WHERE r.id = "
+    ));
+    q.bind(id.to_string()).push(" AND ");
+    report_visible(&mut q, v, "r");
+    fetch_opt::<_, ReportRow>(e, &q)
+        .await?
+        .ok_or(StoreError::NotFound("report"))?
+        .into_domain()
+}
+
+pub(super) async fn load_user<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    v: &Viewer,
+    sql: Sql,
+) -> Result<User> {
+    let user = fetch_opt::<_, UserRow>(e, &sql)
+        .await?
+        .ok_or(StoreError::NotFound("user"))?
+        .into_domain()?;
+    if v.is_system() || matches!(v.role, Role::Admin | Role::Responder) || user.id == v.user_id {
+        Ok(user)
+    } else {
+        Err(StoreError::NotFound("user"))
+    }
+}
+
+pub(super) async fn is_participant<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    incident: IncidentId,
+    user: UserId,
+) -> Result<bool> {
+    let mut q = Sql::new("SELECT incident_id FROM incident_participants WHERE incident_id = ");
+    q.bind(incident.to_string())
+        .push(" AND user_id = ")
+        .bind(user.to_string());
+    Ok(fetch_opt::<_, (String,)>(e, &q).await?.is_some())
+}
+
+pub(super) async fn user_exists(tx: &mut Tx, id: UserId) -> Result<()> {
+    let mut q = Sql::new(&format!("SELECT {USER_COLS} FROM users u WHERE u.id = "));
+    q.bind(id.to_string());
+    fetch_opt::<_, UserRow>(&mut **tx, &q)
+        .await?
+        .ok_or(StoreError::NotFound("user"))?;
+    Ok(())
+}
+
+pub(super) async fn attachments_of<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    reports: &[String],
+) -> Result<Vec<Attachment>> {
+    if reports.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new(&format!(
+        "SELECT {ATTACHMENT_COLS} FROM attachments a WHERE a.report_id IN "
+    ));
+    q.bind_list(reports.iter().cloned()).push(" ORDER BY a.id");
+    fetch_all::<_, AttachmentRow>(e, &q)
+        .await?
+        .into_iter()
+        .map(AttachmentRow::into_domain)
+        .collect()
+}
