@@ -6,8 +6,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::checks::{check_len, forbid, to_json};
-use super::incidents::{insert_incident, new_incident, save_incident};
-use super::outbox::enqueue;
+use super::incidents::{insert_incident, new_incident, record_opened, save_incident};
 use super::paging::{cursor_of, keyset, page_limit, paginate};
 use super::timeline::add_timeline;
 use super::visible::load_alert;
@@ -25,7 +24,6 @@ use crate::backend::{
 use crate::enums::Category;
 use crate::ids::{AlertId, IncidentId, SuppressionId};
 use crate::incident::Incident;
-use crate::outbox::OutboxKind;
 use crate::query::Sql;
 use crate::store::{AlertFilter, Page, PageRequest, Result, StoreError};
 
@@ -133,36 +131,12 @@ impl SqlStore {
         i.group_key = Some(a.group_key());
         i.last_alert_at = Some(a.detected_at);
         insert_incident(tx, &i).await?;
-        add_timeline(
-            tx,
-            i.id,
-            at,
-            v.user_id,
-            "opened",
-            &format!("opened by alert: {}", a.rule_title),
-        )
-        .await?;
-        append_audit(
+        record_opened(
             tx,
             v,
-            at,
-            Change {
-                action: "incident.open",
-                entity: "incident",
-                entity_id: i.id.to_string(),
-                incident_id: Some(i.id),
-                before: Value::Null,
-                after: to_json(&i),
-            },
-        )
-        .await?;
-        let change = format!("New incident opened by detection rule {}", a.rule_title);
-        enqueue(
-            tx,
-            OutboxKind::IncidentOpened,
             &i,
-            "incident.open",
-            &change,
+            &format!("opened by alert: {}", a.rule_title),
+            &format!("New incident opened by detection rule {}", a.rule_title),
             at,
         )
         .await?;

@@ -187,6 +187,43 @@ fn incident_filter(q: &mut Sql, v: &Viewer, f: &IncidentFilter, cte: bool) {
     }
 }
 
+/// Records that incident `i` (already inserted) was opened: its first
+/// timeline line, the `incident.open` audit entry and the "opened"
+/// notification, all in `tx`.
+pub(super) async fn record_opened(
+    tx: &mut Tx,
+    v: &Viewer,
+    i: &Incident,
+    timeline: &str,
+    change: &str,
+    at: OffsetDateTime,
+) -> Result<()> {
+    add_timeline(tx, i.id, at, v.user_id, "opened", timeline).await?;
+    append_audit(
+        tx,
+        v,
+        at,
+        Change {
+            action: "incident.open",
+            entity: "incident",
+            entity_id: i.id.to_string(),
+            incident_id: Some(i.id),
+            before: Value::Null,
+            after: to_json(i),
+        },
+    )
+    .await?;
+    enqueue(
+        tx,
+        OutboxKind::IncidentOpened,
+        i,
+        "incident.open",
+        change,
+        at,
+    )
+    .await
+}
+
 impl SqlStore {
     /// Loads a visible incident inside a write transaction and checks the
     /// viewer may manage it.
@@ -228,26 +265,11 @@ impl SqlStore {
         );
         let mut tx = self.begin().await?;
         insert_incident(&mut tx, &i).await?;
-        add_timeline(&mut tx, i.id, at, v.user_id, "opened", "opened by hand").await?;
-        append_audit(
+        record_opened(
             &mut tx,
             v,
-            at,
-            Change {
-                action: "incident.open",
-                entity: "incident",
-                entity_id: i.id.to_string(),
-                incident_id: Some(i.id),
-                before: Value::Null,
-                after: to_json(&i),
-            },
-        )
-        .await?;
-        enqueue(
-            &mut tx,
-            OutboxKind::IncidentOpened,
             &i,
-            "incident.open",
+            "opened by hand",
             "New incident opened by hand",
             at,
         )

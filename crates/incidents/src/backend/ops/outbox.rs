@@ -17,6 +17,8 @@ use crate::outbox::{MAX_ATTEMPTS, OutboxKind, OutboxMessage, backoff};
 use crate::query::Sql;
 use crate::store::{Result, StoreError};
 
+/// Queues an incident notification in `tx`, so it is sent only if the
+/// change it announces commits.
 pub(super) async fn enqueue(
     tx: &mut Tx,
     kind: OutboxKind,
@@ -32,27 +34,75 @@ pub(super) async fn enqueue(
         "status": i.status, "sensitive": i.sensitive, "owner": i.owner,
         "action": action, "change": change, "incident": to_json(i),
     });
+    let m = OutboxMessage {
+        id: OutboxId::new(),
+        kind,
+        incident_id: i.id,
+        sensitive: i.sensitive,
+        payload,
+        status: OutboxStatus::Pending,
+        attempts: 0,
+        next_attempt_at: at,
+        lease_until: None,
+        last_error: None,
+        created_at: at,
+        destination: None,
+        parent_id: None,
+    };
+    insert_message(tx, &m).await
+}
+
+/// Inserts a new message (one not yet attempted or leased).
+async fn insert_message(tx: &mut Tx, m: &OutboxMessage) -> Result<()> {
     let mut q = Sql::new(
-        "INSERT INTO outbox (id, kind, incident_id, sensitive, payload, status, attempts, next_attempt_at, created_at) VALUES (",
+        "INSERT INTO outbox (id, kind, incident_id, sensitive, payload, status, attempts, next_attempt_at, created_at, destination, parent_id) VALUES (",
     );
-    q.bind(OutboxId::new().to_string())
+    q.bind(m.id.to_string())
         .push(", ")
-        .bind(kind.as_str())
+        .bind(m.kind.as_str())
         .push(", ")
-        .bind(i.id.to_string())
+        .bind(m.incident_id.to_string())
         .push(", ")
-        .bind(i.sensitive)
+        .bind(m.sensitive)
         .push(", ")
-        .bind(payload.to_string())
+        .bind(m.payload.to_string())
         .push(", ")
-        .bind(OutboxStatus::Pending.as_str())
-        .push(", 0, ")
-        .bind(unix_micros(at))
+        .bind(m.status.as_str())
         .push(", ")
-        .bind(unix_micros(at))
+        .bind(i64::from(m.attempts))
+        .push(", ")
+        .bind(unix_micros(m.next_attempt_at))
+        .push(", ")
+        .bind(unix_micros(m.created_at))
+        .push(", ")
+        .bind(m.destination.clone())
+        .push(", ")
+        .bind(m.parent_id.map(|p| p.to_string()))
         .push(")");
     exec(&mut **tx, &q).await?;
     Ok(())
+}
+
+/// Loads message `id` for an update (the outbox has no visibility rules:
+/// only the system viewer reaches it).
+async fn load_message(tx: &mut Tx, id: OutboxId) -> Result<OutboxMessage> {
+    let mut q = Sql::new(&format!("SELECT {OUTBOX_COLS} FROM outbox o WHERE o.id = "));
+    q.bind(id.to_string());
+    fetch_opt::<_, OutboxRow>(&mut **tx, &q)
+        .await?
+        .ok_or(StoreError::NotFound("outbox message"))?
+        .into_domain()
+}
+
+/// The statement that marks message `id` sent at `at` and drops its lease.
+fn mark_sent(id: OutboxId, at: OffsetDateTime) -> Sql {
+    let mut q = Sql::new("UPDATE outbox SET status = ");
+    q.bind(OutboxStatus::Sent.as_str())
+        .push(", sent_at = ")
+        .bind(unix_micros(at))
+        .push(", lease_until = NULL WHERE id = ")
+        .bind(id.to_string());
+    q
 }
 
 impl SqlStore {
@@ -109,13 +159,7 @@ impl SqlStore {
         now: OffsetDateTime,
     ) -> Result<()> {
         forbid(v.can_deliver(), "only the system delivers notifications")?;
-        let mut q = Sql::new("UPDATE outbox SET status = ");
-        q.bind(OutboxStatus::Sent.as_str())
-            .push(", sent_at = ")
-            .bind(unix_micros(now))
-            .push(", lease_until = NULL WHERE id = ")
-            .bind(id.to_string());
-        if exec(&self.writer, &q).await? == 0 {
+        if exec(&self.writer, &mark_sent(id, now)).await? == 0 {
             return Err(StoreError::NotFound("outbox message"));
         }
         Ok(())
@@ -130,12 +174,7 @@ impl SqlStore {
     ) -> Result<OutboxMessage> {
         forbid(v.can_deliver(), "only the system delivers notifications")?;
         let mut tx = self.begin().await?;
-        let mut q = Sql::new(&format!("SELECT {OUTBOX_COLS} FROM outbox o WHERE o.id = "));
-        q.bind(id.to_string());
-        let mut m = fetch_opt::<_, OutboxRow>(&mut *tx, &q)
-            .await?
-            .ok_or(StoreError::NotFound("outbox message"))?
-            .into_domain()?;
+        let mut m = load_message(&mut tx, id).await?;
         m.attempts += 1;
         m.last_error = Some(error.chars().take(1000).collect());
         m.lease_until = None;
@@ -173,12 +212,7 @@ impl SqlStore {
             check_len("destination", d, 1, 200)?;
         }
         let mut tx = self.begin().await?;
-        let mut q = Sql::new(&format!("SELECT {OUTBOX_COLS} FROM outbox o WHERE o.id = "));
-        q.bind(id.to_string());
-        let parent = fetch_opt::<_, OutboxRow>(&mut *tx, &q)
-            .await?
-            .ok_or(StoreError::NotFound("outbox message"))?
-            .into_domain()?;
+        let parent = load_message(&mut tx, id).await?;
         if parent.status != OutboxStatus::Pending {
             return Err(StoreError::Conflict(format!(
                 "the message is already {}",
@@ -206,39 +240,10 @@ impl SqlStore {
                 destination: Some(d.clone()),
                 parent_id: Some(parent.id),
             };
-            let mut q = Sql::new(
-                "INSERT INTO outbox (id, kind, incident_id, sensitive, payload, status, attempts, next_attempt_at, created_at, destination, parent_id) VALUES (",
-            );
-            q.bind(child.id.to_string())
-                .push(", ")
-                .bind(child.kind.as_str())
-                .push(", ")
-                .bind(child.incident_id.to_string())
-                .push(", ")
-                .bind(child.sensitive)
-                .push(", ")
-                .bind(child.payload.to_string())
-                .push(", ")
-                .bind(OutboxStatus::Pending.as_str())
-                .push(", 0, ")
-                .bind(unix_micros(now))
-                .push(", ")
-                .bind(unix_micros(now))
-                .push(", ")
-                .bind(d.clone())
-                .push(", ")
-                .bind(parent.id.to_string())
-                .push(")");
-            exec(&mut *tx, &q).await?;
+            insert_message(&mut tx, &child).await?;
             children.push(child);
         }
-        let mut q = Sql::new("UPDATE outbox SET status = ");
-        q.bind(OutboxStatus::Sent.as_str())
-            .push(", sent_at = ")
-            .bind(unix_micros(now))
-            .push(", lease_until = NULL WHERE id = ")
-            .bind(id.to_string());
-        exec(&mut *tx, &q).await?;
+        exec(&mut *tx, &mark_sent(id, now)).await?;
         tx.commit().await?;
         Ok(children)
     }

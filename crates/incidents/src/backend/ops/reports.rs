@@ -7,10 +7,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::checks::{MAX_TEXT, check_len, not_future, to_json};
-use super::incidents::{insert_incident, new_incident};
-use super::outbox::enqueue;
+use super::incidents::{insert_incident, new_incident, record_opened};
 use super::paging::{cursor_of, keyset, page_limit, paginate};
-use super::timeline::add_timeline;
 use super::visible::{attachments_of, load_report};
 use crate::access::{Viewer, report_visible};
 use crate::audit::unix_micros;
@@ -18,7 +16,6 @@ use crate::backend::rows::{ATTACHMENT_COLS, AttachmentRow, REPORT_COLS, ReportRo
 use crate::backend::{Change, SqlStore, append_audit, exec, fetch_all, fetch_opt, now, opt_micros};
 use crate::enums::Severity;
 use crate::ids::{AttachmentId, ReportId};
-use crate::outbox::OutboxKind;
 use crate::query::Sql;
 use crate::report::{Attachment, NewReport, Report};
 use crate::store::{Page, PageRequest, ReportFilter, Result, StoreError};
@@ -166,18 +163,6 @@ impl SqlStore {
                 .push(")");
             exec(&mut *tx, &q).await?;
         }
-        add_timeline(
-            &mut tx,
-            incident.id,
-            at,
-            v.user_id,
-            "opened",
-            &format!(
-                "opened by a {} report via {}",
-                report.category, report.channel
-            ),
-        )
-        .await?;
         append_audit(
             &mut tx,
             v,
@@ -192,30 +177,18 @@ impl SqlStore {
             },
         )
         .await?;
-        append_audit(
+        record_opened(
             &mut tx,
             v,
-            at,
-            Change {
-                action: "incident.open",
-                entity: "incident",
-                entity_id: incident.id.to_string(),
-                incident_id: Some(incident.id),
-                before: Value::Null,
-                after: to_json(&incident),
-            },
-        )
-        .await?;
-        let change = format!(
-            "New {} report filed via {}",
-            report.category, report.channel
-        );
-        enqueue(
-            &mut tx,
-            OutboxKind::IncidentOpened,
             &incident,
-            "incident.open",
-            &change,
+            &format!(
+                "opened by a {} report via {}",
+                report.category, report.channel
+            ),
+            &format!(
+                "New {} report filed via {}",
+                report.category, report.channel
+            ),
             at,
         )
         .await?;
