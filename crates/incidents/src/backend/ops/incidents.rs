@@ -8,8 +8,9 @@ use time::OffsetDateTime;
 use super::checks::{MAX_TEXT, check_len, forbid, not_future, to_json};
 use super::outbox::enqueue;
 use super::paging::{cursor_of, keyset, page_limit, paginate};
+use super::reports::fill_attachments;
 use super::timeline::add_timeline;
-use super::visible::{attachments_of, is_participant, load_incident};
+use super::visible::{is_participant, load_incident};
 use crate::access::{
     Viewer, alert_visible, incident_visible_scoped, redact_for_reporter, report_visible,
     visible_cte,
@@ -294,15 +295,7 @@ impl SqlStore {
             .into_iter()
             .map(ReportRow::into_domain)
             .collect::<Result<_>>()?;
-        let ids: Vec<String> = reports.iter().map(|r| r.id.to_string()).collect();
-        let atts = attachments_of(&self.reader, &ids).await?;
-        for r in &mut reports {
-            r.attachments = atts
-                .iter()
-                .filter(|a| a.report_id == r.id)
-                .cloned()
-                .collect();
-        }
+        fill_attachments(&self.reader, &mut reports).await?;
         let mut incident = incident;
         if !full {
             redact_for_reporter(&mut incident);

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use sqlx::{Any, Executor};
 
 use super::checks::{MAX_TEXT, check_len, not_future, to_json};
 use super::incidents::{insert_incident, new_incident, record_opened};
 use super::paging::{cursor_of, keyset, page_limit, paginate};
-use super::visible::{attachments_of, load_report};
+use super::visible::load_report;
 use crate::access::{Viewer, report_visible};
 use crate::audit::unix_micros;
 use crate::backend::rows::{ATTACHMENT_COLS, AttachmentRow, REPORT_COLS, ReportRow};
@@ -19,6 +20,31 @@ use crate::ids::{AttachmentId, ReportId};
 use crate::query::Sql;
 use crate::report::{Attachment, NewReport, Report};
 use crate::store::{Page, PageRequest, ReportFilter, Result, StoreError};
+
+/// Fills in the attachments of each report, with one query for them all
+/// (the reports must already have passed the visibility check).
+pub(super) async fn fill_attachments<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    reports: &mut [Report],
+) -> Result<()> {
+    if reports.is_empty() {
+        return Ok(());
+    }
+    let mut q = Sql::new(&format!(
+        "SELECT {ATTACHMENT_COLS} FROM attachments a WHERE a.report_id IN "
+    ));
+    q.bind_list(reports.iter().map(|r| r.id.to_string()))
+        .push(" ORDER BY a.id");
+    let mut by_report: BTreeMap<ReportId, Vec<Attachment>> = BTreeMap::new();
+    for row in fetch_all::<_, AttachmentRow>(e, &q).await? {
+        let a = row.into_domain()?;
+        by_report.entry(a.report_id).or_default().push(a);
+    }
+    for r in reports {
+        r.attachments = by_report.remove(&r.id).unwrap_or_default();
+    }
+    Ok(())
+}
 
 impl SqlStore {
     /// Writes an attachment to its content-addressed file (idempotent).
@@ -198,7 +224,7 @@ impl SqlStore {
 
     pub(super) async fn get_report(&self, v: &Viewer, id: ReportId) -> Result<Report> {
         let mut r = load_report(&self.reader, v, id).await?;
-        r.attachments = attachments_of(&self.reader, &[id.to_string()]).await?;
+        fill_attachments(&self.reader, std::slice::from_mut(&mut r)).await?;
         Ok(r)
     }
 
@@ -229,14 +255,7 @@ impl SqlStore {
             .into_iter()
             .map(ReportRow::into_domain)
             .collect::<Result<_>>()?;
-        let ids: Vec<String> = items.iter().map(|r| r.id.to_string()).collect();
-        let mut by_report: BTreeMap<ReportId, Vec<Attachment>> = BTreeMap::new();
-        for a in attachments_of(&self.reader, &ids).await? {
-            by_report.entry(a.report_id).or_default().push(a);
-        }
-        for r in &mut items {
-            r.attachments = by_report.remove(&r.id).unwrap_or_default();
-        }
+        fill_attachments(&self.reader, &mut items).await?;
         Ok(paginate(items, limit, |r| {
             cursor_of(r.created_at, &r.id.to_string())
         }))

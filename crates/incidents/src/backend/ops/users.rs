@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::checks::{check_len, forbid, is_unique_violation, to_json};
-use super::visible::load_user;
+use super::visible::{load_user, user_by_id};
 use crate::access::Viewer;
 use crate::audit::unix_micros;
 use crate::backend::rows::{TOKEN_COLS, TokenRow, USER_COLS, UserRow};
@@ -88,9 +88,7 @@ impl SqlStore {
     }
 
     pub(super) async fn get_user(&self, v: &Viewer, id: UserId) -> Result<User> {
-        let mut q = Sql::new(&format!("SELECT {USER_COLS} FROM users u WHERE u.id = "));
-        q.bind(id.to_string());
-        load_user(&self.reader, v, q).await
+        load_user(&self.reader, v, user_by_id(id)).await
     }
 
     pub(super) async fn get_user_by_name(&self, v: &Viewer, name: &str) -> Result<User> {
@@ -106,9 +104,7 @@ impl SqlStore {
         disabled: bool,
     ) -> Result<User> {
         let mut tx = self.begin().await?;
-        let mut q = Sql::new(&format!("SELECT {USER_COLS} FROM users u WHERE u.id = "));
-        q.bind(id.to_string());
-        let before = load_user(&mut *tx, v, q).await?;
+        let before = load_user(&mut *tx, v, user_by_id(id)).await?;
         forbid(v.can_admin_users(), "only admins disable users")?;
         let mut after = before.clone();
         after.disabled = disabled;
@@ -146,9 +142,7 @@ impl SqlStore {
     ) -> Result<ApiToken> {
         check_len("label", label, 0, 200)?;
         let mut tx = self.begin().await?;
-        let mut q = Sql::new(&format!("SELECT {USER_COLS} FROM users u WHERE u.id = "));
-        q.bind(user.to_string());
-        load_user(&mut *tx, v, q).await?;
+        load_user(&mut *tx, v, user_by_id(user)).await?;
         forbid(
             v.can_admin_users() || v.user_id == user,
             "only admins create tokens for others",

@@ -8,18 +8,18 @@ use sqlx::{Any, Executor};
 use crate::access::{Viewer, alert_visible, incident_visible, report_visible};
 use crate::alert::Alert;
 use crate::backend::rows::{
-    ALERT_COLS, ATTACHMENT_COLS, AlertRow, AttachmentRow, INCIDENT_COLS, IncidentRow, REPORT_COLS,
-    ReportRow, USER_COLS, UserRow,
+    ALERT_COLS, AlertRow, INCIDENT_COLS, IncidentRow, REPORT_COLS, ReportRow, USER_COLS, UserRow,
 };
-use crate::backend::{Tx, fetch_all, fetch_opt};
+use crate::backend::{Tx, fetch_opt};
 use crate::enums::Role;
 use crate::ids::{AlertId, IncidentId, ReportId, UserId};
 use crate::incident::Incident;
 use crate::query::Sql;
-use crate::report::{Attachment, Report};
+use crate::report::Report;
 use crate::store::{Result, StoreError};
 use crate::user::User;
 
+/// Loads incident `id` if `v` may see it.
 pub(super) async fn load_incident<'e, E: Executor<'e, Database = Any>>(
     e: E,
     v: &Viewer,
@@ -36,6 +36,7 @@ pub(super) async fn load_incident<'e, E: Executor<'e, Database = Any>>(
         .into_domain()
 }
 
+/// Loads alert `id` if `v` may see it.
 pub(super) async fn load_alert<'e, E: Executor<'e, Database = Any>>(
     e: E,
     v: &Viewer,
@@ -50,6 +51,7 @@ pub(super) async fn load_alert<'e, E: Executor<'e, Database = Any>>(
         .into_domain()
 }
 
+/// Loads report `id` (without its attachments) if `v` may see it.
 pub(super) async fn load_report<'e, E: Executor<'e, Database = Any>>(
     e: E,
     v: &Viewer,
@@ -66,6 +68,15 @@ pub(super) async fn load_report<'e, E: Executor<'e, Database = Any>>(
         .into_domain()
 }
 
+/// The query for the user with id `id`, for [`load_user`].
+pub(super) fn user_by_id(id: UserId) -> Sql {
+    let mut q = Sql::new(&format!("SELECT {USER_COLS} FROM users u WHERE u.id = "));
+    q.bind(id.to_string());
+    q
+}
+
+/// Runs a query for one user and returns it if `v` may see it: admins,
+/// responders and the system see everyone, others only themselves.
 pub(super) async fn load_user<'e, E: Executor<'e, Database = Any>>(
     e: E,
     v: &Viewer,
@@ -82,6 +93,7 @@ pub(super) async fn load_user<'e, E: Executor<'e, Database = Any>>(
     }
 }
 
+/// Whether `user` is a named participant of `incident`.
 pub(super) async fn is_participant<'e, E: Executor<'e, Database = Any>>(
     e: E,
     incident: IncidentId,
@@ -94,29 +106,10 @@ pub(super) async fn is_participant<'e, E: Executor<'e, Database = Any>>(
     Ok(fetch_opt::<_, (String,)>(e, &q).await?.is_some())
 }
 
+/// Fails with "user not found" unless user `id` exists (whoever asks).
 pub(super) async fn user_exists(tx: &mut Tx, id: UserId) -> Result<()> {
-    let mut q = Sql::new(&format!("SELECT {USER_COLS} FROM users u WHERE u.id = "));
-    q.bind(id.to_string());
-    fetch_opt::<_, UserRow>(&mut **tx, &q)
+    fetch_opt::<_, UserRow>(&mut **tx, &user_by_id(id))
         .await?
         .ok_or(StoreError::NotFound("user"))?;
     Ok(())
-}
-
-pub(super) async fn attachments_of<'e, E: Executor<'e, Database = Any>>(
-    e: E,
-    reports: &[String],
-) -> Result<Vec<Attachment>> {
-    if reports.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut q = Sql::new(&format!(
-        "SELECT {ATTACHMENT_COLS} FROM attachments a WHERE a.report_id IN "
-    ));
-    q.bind_list(reports.iter().cloned()).push(" ORDER BY a.id");
-    fetch_all::<_, AttachmentRow>(e, &q)
-        .await?
-        .into_iter()
-        .map(AttachmentRow::into_domain)
-        .collect()
 }
