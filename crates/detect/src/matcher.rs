@@ -9,6 +9,7 @@
 //! unknown logsource see only that group.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, OnceLock};
 
 use events::{Event, Value};
 use rayon::prelude::*;
@@ -29,8 +30,31 @@ pub const FIELDS_MAX: usize = 6;
 /// `(product, service, category)` as interned ids; 0 is "not set".
 type Key = (u32, u32, u32);
 
+/// The rules of one logsource. The engine (and its candidate index, the
+/// costly part of loading) is built the first time an event needs it, so a
+/// hunt pays only for the logsources its logs contain.
 struct Group {
-    engine: Engine,
+    rules: Mutex<Option<Vec<CompiledRule>>>,
+    engine: OnceLock<Engine>,
+}
+
+impl Group {
+    fn engine(&self, filters: &[rules::FilterRule]) -> &Engine {
+        self.engine.get_or_init(|| {
+            let rules = self
+                .rules
+                .lock()
+                .map(|mut r| r.take().unwrap_or_default())
+                .unwrap_or_default();
+            let mut engine = Engine::new();
+            engine.extend_compiled_rules(rules);
+            for filter in filters {
+                // Validated when the matcher was built.
+                let _ = engine.apply_filter(&filter.rule);
+            }
+            engine
+        })
+    }
 }
 
 /// What detections show about a rule.
@@ -46,6 +70,7 @@ pub(crate) struct RuleMeta {
 /// Compiled rules, ready to match events from any number of threads.
 pub struct Matcher {
     groups: Vec<Group>,
+    filters: Vec<rules::FilterRule>,
     index: HashMap<Key, usize>,
     interner: HashMap<String, u32>,
     meta: HashMap<String, RuleMeta>,
@@ -142,35 +167,31 @@ impl Matcher {
 
         let mut keys: Vec<Key> = by_key.keys().copied().collect();
         keys.sort_unstable();
-        let batches: Vec<Vec<CompiledRule>> = keys
+        let groups: Vec<Group> = keys
             .iter()
-            .map(|k| by_key.remove(k).unwrap_or_default())
-            .collect();
-        // Index building is per group, so groups build in parallel.
-        let mut groups: Vec<Group> = batches
-            .into_par_iter()
-            .map(|rules| {
-                let mut engine = Engine::new();
-                engine.extend_compiled_rules(rules);
-                Group { engine }
+            .map(|k| Group {
+                rules: Mutex::new(Some(by_key.remove(k).unwrap_or_default())),
+                engine: OnceLock::new(),
             })
             .collect();
         let index: HashMap<Key, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+        // Filters are applied when a group is built; check them now, on an
+        // empty engine, so a broken filter is reported and left out.
+        let mut filters = Vec::new();
         for filter in &set.filters {
-            for group in &mut groups {
-                if let Err(e) = group.engine.apply_filter(&filter.rule) {
-                    errors.push(RuleError {
-                        file: filter.file.to_string(),
-                        rule_id: filter.rule.id.clone(),
-                        reason: e.to_string(),
-                    });
-                    break;
-                }
+            match Engine::new().apply_filter(&filter.rule) {
+                Ok(()) => filters.push(filter.clone()),
+                Err(e) => errors.push(RuleError {
+                    file: filter.file.to_string(),
+                    rule_id: filter.rule.id.clone(),
+                    reason: e.to_string(),
+                }),
             }
         }
         (
             Matcher {
                 groups,
+                filters,
                 index,
                 interner,
                 meta,
@@ -250,7 +271,7 @@ impl Matcher {
                     // category's rules see its renames.
                     let renames = if ck == 0 { &[][..] } else { view.renames };
                     let ev = EventView { event, renames };
-                    for result in self.groups[g].engine.evaluate(&ev) {
+                    for result in self.groups[g].engine(&self.filters).evaluate(&ev) {
                         if self.is_correlated(&result) {
                             pending.results.push((result, renames));
                         } else {
