@@ -20,6 +20,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, FromRow, Transaction};
 use time::OffsetDateTime;
 
+use self::rows::DomainRow;
 use crate::access::Viewer;
 use crate::audit::{AuditEntry, unix_micros};
 use crate::ids::IncidentId;
@@ -221,6 +222,32 @@ where
         &sql.args,
     );
     Ok(q.fetch_optional(e).await?)
+}
+
+/// Fetches all rows of shape `R` and converts them to domain values.
+pub(crate) async fn fetch_domain<'e, E, R>(e: E, sql: &Sql) -> Result<Vec<R::Domain>>
+where
+    E: Executor<'e, Database = Any>,
+    R: DomainRow,
+{
+    fetch_all::<_, R>(e, sql)
+        .await?
+        .into_iter()
+        .map(R::into_domain)
+        .collect()
+}
+
+/// Fetches one row of shape `R` and converts it; no row is
+/// `NotFound(what)`.
+pub(crate) async fn fetch_one<'e, E, R>(e: E, sql: &Sql, what: &'static str) -> Result<R::Domain>
+where
+    E: Executor<'e, Database = Any>,
+    R: DomainRow,
+{
+    fetch_opt::<_, R>(e, sql)
+        .await?
+        .ok_or(StoreError::NotFound(what))?
+        .into_domain()
 }
 
 /// Current time, truncated to microseconds (the stored precision).

@@ -3,6 +3,7 @@
 //! reported as [`StoreError::Corrupt`], never a panic.
 
 use sqlx::FromRow;
+use sqlx::any::AnyRow;
 
 use super::{from_micros, parse_col};
 use crate::alert::{Alert, AlertDisposition, SuppressionRule};
@@ -13,6 +14,16 @@ use crate::outbox::{OutboxKind, OutboxMessage};
 use crate::report::{Attachment, Report};
 use crate::store::{Result, StoreError};
 use crate::user::{ApiToken, User};
+
+/// A row shape that converts to its domain type (or fails with
+/// [`StoreError::Corrupt`]).
+pub(crate) trait DomainRow: for<'r> FromRow<'r, AnyRow> + Send + Unpin {
+    /// The domain type the row holds.
+    type Domain;
+
+    /// Converts the row.
+    fn into_domain(self) -> Result<Self::Domain>;
+}
 
 fn json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
@@ -52,8 +63,10 @@ pub(crate) struct IncidentRow {
     updated_at: i64,
 }
 
-impl IncidentRow {
-    pub(crate) fn into_domain(self) -> Result<Incident> {
+impl DomainRow for IncidentRow {
+    type Domain = Incident;
+
+    fn into_domain(self) -> Result<Incident> {
         Ok(Incident {
             id: parse_col("incident id", &self.id)?,
             title: self.title,
@@ -102,8 +115,10 @@ pub(crate) struct ReportRow {
     incident_status: String,
 }
 
-impl ReportRow {
-    pub(crate) fn into_domain(self) -> Result<Report> {
+impl DomainRow for ReportRow {
+    type Domain = Report;
+
+    fn into_domain(self) -> Result<Report> {
         Ok(Report {
             id: parse_col("report id", &self.id)?,
             reporter: opt(self.reporter_id, |s| parse_col("reporter id", s))?,
@@ -134,8 +149,10 @@ pub(crate) struct AttachmentRow {
     sha256: String,
 }
 
-impl AttachmentRow {
-    pub(crate) fn into_domain(self) -> Result<Attachment> {
+impl DomainRow for AttachmentRow {
+    type Domain = Attachment;
+
+    fn into_domain(self) -> Result<Attachment> {
         Ok(Attachment {
             id: parse_col("attachment id", &self.id)?,
             report_id: parse_col("report id", &self.report_id)?,
@@ -165,8 +182,10 @@ pub(crate) struct AlertRow {
     created_at: i64,
 }
 
-impl AlertRow {
-    pub(crate) fn into_domain(self) -> Result<Alert> {
+impl DomainRow for AlertRow {
+    type Domain = Alert;
+
+    fn into_domain(self) -> Result<Alert> {
         Ok(Alert {
             id: parse_col("alert id", &self.id)?,
             rule_id: self.rule_id,
@@ -200,8 +219,10 @@ pub(crate) struct SuppressionRow {
     created_at: i64,
 }
 
-impl SuppressionRow {
-    pub(crate) fn into_domain(self) -> Result<SuppressionRule> {
+impl DomainRow for SuppressionRow {
+    type Domain = SuppressionRule;
+
+    fn into_domain(self) -> Result<SuppressionRule> {
         Ok(SuppressionRule {
             id: parse_col("suppression id", &self.id)?,
             rule_id: self.rule_id,
@@ -225,8 +246,10 @@ pub(crate) struct UserRow {
     created_at: i64,
 }
 
-impl UserRow {
-    pub(crate) fn into_domain(self) -> Result<User> {
+impl DomainRow for UserRow {
+    type Domain = User;
+
+    fn into_domain(self) -> Result<User> {
         Ok(User {
             id: parse_col("user id", &self.id)?,
             name: self.name,
@@ -248,8 +271,10 @@ pub(crate) struct TokenRow {
     created_at: i64,
 }
 
-impl TokenRow {
-    pub(crate) fn into_domain(self) -> Result<ApiToken> {
+impl DomainRow for TokenRow {
+    type Domain = ApiToken;
+
+    fn into_domain(self) -> Result<ApiToken> {
         Ok(ApiToken {
             id: parse_col("token id", &self.id)?,
             user_id: parse_col("user id", &self.user_id)?,
@@ -272,8 +297,10 @@ pub(crate) struct TimelineRow {
     message: String,
 }
 
-impl TimelineRow {
-    pub(crate) fn into_domain(self) -> Result<TimelineEvent> {
+impl DomainRow for TimelineRow {
+    type Domain = TimelineEvent;
+
+    fn into_domain(self) -> Result<TimelineEvent> {
         Ok(TimelineEvent {
             id: parse_col("timeline id", &self.id)?,
             incident_id: parse_col("incident id", &self.incident_id)?,
@@ -296,8 +323,10 @@ pub(crate) struct NoteRow {
     created_at: i64,
 }
 
-impl NoteRow {
-    pub(crate) fn into_domain(self) -> Result<Note> {
+impl DomainRow for NoteRow {
+    type Domain = Note;
+
+    fn into_domain(self) -> Result<Note> {
         Ok(Note {
             id: parse_col("note id", &self.id)?,
             incident_id: parse_col("incident id", &self.incident_id)?,
@@ -322,8 +351,10 @@ pub(crate) struct TaskRow {
     created_at: i64,
 }
 
-impl TaskRow {
-    pub(crate) fn into_domain(self) -> Result<Task> {
+impl DomainRow for TaskRow {
+    type Domain = Task;
+
+    fn into_domain(self) -> Result<Task> {
         Ok(Task {
             id: parse_col("task id", &self.id)?,
             incident_id: parse_col("incident id", &self.incident_id)?,
@@ -368,10 +399,6 @@ impl AuditRow {
         })
     }
 
-    pub(crate) fn into_domain(self) -> Result<AuditEntry> {
-        self.decode()
-    }
-
     pub(crate) fn into_raw(self) -> RawAuditRow {
         RawAuditRow {
             seq: self.seq,
@@ -379,6 +406,14 @@ impl AuditRow {
             before_text: self.before_json,
             after_text: self.after_json,
         }
+    }
+}
+
+impl DomainRow for AuditRow {
+    type Domain = AuditEntry;
+
+    fn into_domain(self) -> Result<AuditEntry> {
+        self.decode()
     }
 }
 
@@ -401,8 +436,10 @@ pub(crate) struct OutboxRow {
     parent_id: Option<String>,
 }
 
-impl OutboxRow {
-    pub(crate) fn into_domain(self) -> Result<OutboxMessage> {
+impl DomainRow for OutboxRow {
+    type Domain = OutboxMessage;
+
+    fn into_domain(self) -> Result<OutboxMessage> {
         Ok(OutboxMessage {
             id: parse_col("outbox id", &self.id)?,
             kind: OutboxKind::parse(&self.kind)

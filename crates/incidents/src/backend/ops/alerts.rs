@@ -16,10 +16,10 @@ use crate::alert::{
 };
 use crate::audit::unix_micros;
 use crate::backend::rows::{
-    ALERT_COLS, AlertRow, INCIDENT_COLS, IncidentRow, SUPPRESSION_COLS, SuppressionRow,
+    ALERT_COLS, AlertRow, DomainRow, INCIDENT_COLS, IncidentRow, SUPPRESSION_COLS, SuppressionRow,
 };
 use crate::backend::{
-    Change, SqlStore, Tx, append_audit, exec, fetch_all, fetch_opt, now, opt_micros,
+    Change, SqlStore, Tx, append_audit, exec, fetch_domain, fetch_one, fetch_opt, now, opt_micros,
 };
 use crate::enums::Category;
 use crate::ids::{AlertId, IncidentId, SuppressionId};
@@ -174,11 +174,7 @@ impl SqlStore {
             "SELECT {SUPPRESSION_COLS} FROM suppressions s WHERE s.rule_id = "
         ));
         q.bind(new.rule_id.clone()).push(" ORDER BY s.created_at");
-        let rules: Vec<SuppressionRule> = fetch_all::<_, SuppressionRow>(&mut *tx, &q)
-            .await?
-            .into_iter()
-            .map(SuppressionRow::into_domain)
-            .collect::<Result<_>>()?;
+        let rules: Vec<SuppressionRule> = fetch_domain::<_, SuppressionRow>(&mut *tx, &q).await?;
         if let Some(rule) = rules.iter().find(|r| r.matches(&new, at)) {
             let alert = alert_to_domain(
                 AlertId::new(),
@@ -326,11 +322,7 @@ impl SqlStore {
             q.push(" AND a.disposition = ").bind(d.as_str());
         }
         keyset(&mut q, "a", page, limit)?;
-        let items = fetch_all::<_, AlertRow>(&self.reader, &q)
-            .await?
-            .into_iter()
-            .map(AlertRow::into_domain)
-            .collect::<Result<Vec<_>>>()?;
+        let items = fetch_domain::<_, AlertRow>(&self.reader, &q).await?;
         Ok(paginate(items, limit, |a| {
             cursor_of(a.created_at, &a.id.to_string())
         }))
@@ -513,11 +505,7 @@ impl SqlStore {
         let q = Sql::new(&format!(
             "SELECT {SUPPRESSION_COLS} FROM suppressions s ORDER BY s.created_at"
         ));
-        fetch_all::<_, SuppressionRow>(&self.reader, &q)
-            .await?
-            .into_iter()
-            .map(SuppressionRow::into_domain)
-            .collect()
+        fetch_domain::<_, SuppressionRow>(&self.reader, &q).await
     }
 
     pub(super) async fn delete_suppression(&self, v: &Viewer, id: SuppressionId) -> Result<()> {
@@ -530,10 +518,7 @@ impl SqlStore {
             "SELECT {SUPPRESSION_COLS} FROM suppressions s WHERE s.id = "
         ));
         q.bind(id.to_string());
-        let before = fetch_opt::<_, SuppressionRow>(&mut *tx, &q)
-            .await?
-            .ok_or(StoreError::NotFound("suppression"))?
-            .into_domain()?;
+        let before = fetch_one::<_, SuppressionRow>(&mut *tx, &q, "suppression").await?;
         let mut q = Sql::new("UPDATE alerts SET suppressed_by = NULL WHERE suppressed_by = ");
         q.bind(id.to_string());
         exec(&mut *tx, &q).await?;

@@ -4,7 +4,7 @@
 use crate::access::{Viewer, audit_visible};
 use crate::audit::{AuditEntry, AuditReport, verify_chain};
 use crate::backend::rows::{AUDIT_COLS, AuditRow};
-use crate::backend::{SqlStore, exec, fetch_all, fetch_opt};
+use crate::backend::{SqlStore, exec, fetch_all, fetch_domain, fetch_opt};
 use crate::query::Sql;
 use crate::store::{Backend, Result, StoreError};
 
@@ -31,11 +31,7 @@ impl SqlStore {
         q.bind(after_seq).push(" AND ");
         audit_visible(&mut q, v, "au");
         q.push(" ORDER BY au.seq LIMIT ").bind(i64::from(limit));
-        fetch_all::<_, AuditRow>(&self.reader, &q)
-            .await?
-            .into_iter()
-            .map(AuditRow::into_domain)
-            .collect()
+        fetch_domain::<_, AuditRow>(&self.reader, &q).await
     }
 
     pub(super) async fn verify_audit(&self, v: &Viewer) -> Result<AuditReport> {

@@ -21,7 +21,8 @@ use crate::backend::rows::{
     TASK_COLS, TIMELINE_COLS, TaskRow, TimelineRow,
 };
 use crate::backend::{
-    Change, SqlStore, Tx, append_audit, exec, fetch_all, fetch_opt, now, opt_micros, parse_col,
+    Change, SqlStore, Tx, append_audit, exec, fetch_all, fetch_domain, fetch_opt, now, opt_micros,
+    parse_col,
 };
 use crate::enums::{Category, Disclosure, Role, Severity, Status};
 use crate::ids::IncidentId;
@@ -290,11 +291,7 @@ impl SqlStore {
         q.bind(id.to_string()).push(" AND ");
         report_visible(&mut q, v, "r");
         q.push(" ORDER BY r.created_at, r.id");
-        let mut reports: Vec<Report> = fetch_all::<_, ReportRow>(&self.reader, &q)
-            .await?
-            .into_iter()
-            .map(ReportRow::into_domain)
-            .collect::<Result<_>>()?;
+        let mut reports: Vec<Report> = fetch_domain::<_, ReportRow>(&self.reader, &q).await?;
         fill_attachments(&self.reader, &mut reports).await?;
         let mut incident = incident;
         if !full {
@@ -325,38 +322,22 @@ impl SqlStore {
         q.bind(id.to_string()).push(" AND ");
         alert_visible(&mut q, v, "a");
         q.push(" ORDER BY a.created_at DESC, a.id DESC LIMIT 200");
-        detail.alerts = fetch_all::<_, AlertRow>(&self.reader, &q)
-            .await?
-            .into_iter()
-            .map(AlertRow::into_domain)
-            .collect::<Result<_>>()?;
+        detail.alerts = fetch_domain::<_, AlertRow>(&self.reader, &q).await?;
         let mut q = Sql::new(&format!(
             "SELECT {TIMELINE_COLS} FROM timeline t WHERE t.incident_id = "
         ));
         q.bind(id.to_string()).push(" ORDER BY t.at, t.id");
-        detail.timeline = fetch_all::<_, TimelineRow>(&self.reader, &q)
-            .await?
-            .into_iter()
-            .map(TimelineRow::into_domain)
-            .collect::<Result<_>>()?;
+        detail.timeline = fetch_domain::<_, TimelineRow>(&self.reader, &q).await?;
         let mut q = Sql::new(&format!(
             "SELECT {NOTE_COLS} FROM notes n WHERE n.incident_id = "
         ));
         q.bind(id.to_string()).push(" ORDER BY n.created_at, n.id");
-        detail.notes = fetch_all::<_, NoteRow>(&self.reader, &q)
-            .await?
-            .into_iter()
-            .map(NoteRow::into_domain)
-            .collect::<Result<_>>()?;
+        detail.notes = fetch_domain::<_, NoteRow>(&self.reader, &q).await?;
         let mut q = Sql::new(&format!(
             "SELECT {TASK_COLS} FROM tasks k WHERE k.incident_id = "
         ));
         q.bind(id.to_string()).push(" ORDER BY k.created_at, k.id");
-        detail.tasks = fetch_all::<_, TaskRow>(&self.reader, &q)
-            .await?
-            .into_iter()
-            .map(TaskRow::into_domain)
-            .collect::<Result<_>>()?;
+        detail.tasks = fetch_domain::<_, TaskRow>(&self.reader, &q).await?;
         Ok(detail)
     }
 
@@ -372,11 +353,7 @@ impl SqlStore {
         q.push(&format!("SELECT {INCIDENT_COLS} FROM incidents i WHERE "));
         incident_filter(&mut q, v, filter, cte);
         keyset(&mut q, "i", page, limit)?;
-        let mut items = fetch_all::<_, IncidentRow>(&self.reader, &q)
-            .await?
-            .into_iter()
-            .map(IncidentRow::into_domain)
-            .collect::<Result<Vec<_>>>()?;
+        let mut items = fetch_domain::<_, IncidentRow>(&self.reader, &q).await?;
         if v.role == Role::Reporter && !v.is_system() && !items.is_empty() {
             let mut q = Sql::new("SELECT incident_id FROM incident_participants WHERE user_id = ");
             q.bind(v.user_id.to_string());

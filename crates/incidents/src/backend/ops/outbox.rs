@@ -9,7 +9,7 @@ use super::checks::{check_len, forbid, to_json};
 use crate::access::Viewer;
 use crate::audit::unix_micros;
 use crate::backend::rows::{OUTBOX_COLS, OutboxRow};
-use crate::backend::{SqlStore, Tx, exec, fetch_all, fetch_opt};
+use crate::backend::{SqlStore, Tx, exec, fetch_domain, fetch_one};
 use crate::enums::OutboxStatus;
 use crate::ids::OutboxId;
 use crate::incident::Incident;
@@ -88,10 +88,7 @@ async fn insert_message(tx: &mut Tx, m: &OutboxMessage) -> Result<()> {
 async fn load_message(tx: &mut Tx, id: OutboxId) -> Result<OutboxMessage> {
     let mut q = Sql::new(&format!("SELECT {OUTBOX_COLS} FROM outbox o WHERE o.id = "));
     q.bind(id.to_string());
-    fetch_opt::<_, OutboxRow>(&mut **tx, &q)
-        .await?
-        .ok_or(StoreError::NotFound("outbox message"))?
-        .into_domain()
+    fetch_one::<_, OutboxRow>(&mut **tx, &q, "outbox message").await
 }
 
 /// The statement that marks message `id` sent at `at` and drops its lease.
@@ -131,11 +128,7 @@ impl SqlStore {
             .bind(n)
             .push(") ORDER BY o.next_attempt_at, o.id LIMIT ")
             .bind(i64::from(limit));
-        let mut msgs: Vec<OutboxMessage> = fetch_all::<_, OutboxRow>(&mut *tx, &q)
-            .await?
-            .into_iter()
-            .map(OutboxRow::into_domain)
-            .collect::<Result<_>>()?;
+        let mut msgs: Vec<OutboxMessage> = fetch_domain::<_, OutboxRow>(&mut *tx, &q).await?;
         if msgs.is_empty() {
             return Ok(msgs);
         }
@@ -259,10 +252,6 @@ impl SqlStore {
             q.push(" WHERE o.status = ").bind(s.as_str());
         }
         q.push(" ORDER BY o.created_at, o.id LIMIT 1000");
-        fetch_all::<_, OutboxRow>(&self.reader, &q)
-            .await?
-            .into_iter()
-            .map(OutboxRow::into_domain)
-            .collect()
+        fetch_domain::<_, OutboxRow>(&self.reader, &q).await
     }
 }

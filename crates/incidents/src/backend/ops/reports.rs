@@ -13,8 +13,10 @@ use super::paging::{cursor_of, keyset, page_limit, paginate};
 use super::visible::load_report;
 use crate::access::{Viewer, report_visible};
 use crate::audit::unix_micros;
-use crate::backend::rows::{ATTACHMENT_COLS, AttachmentRow, REPORT_COLS, ReportRow};
-use crate::backend::{Change, SqlStore, append_audit, exec, fetch_all, fetch_opt, now, opt_micros};
+use crate::backend::rows::{ATTACHMENT_COLS, AttachmentRow, DomainRow, REPORT_COLS, ReportRow};
+use crate::backend::{
+    Change, SqlStore, append_audit, exec, fetch_all, fetch_domain, fetch_one, now, opt_micros,
+};
 use crate::enums::Severity;
 use crate::ids::{AttachmentId, ReportId};
 use crate::query::Sql;
@@ -250,11 +252,7 @@ impl SqlStore {
             q.push(" AND r.incident_id = ").bind(i.to_string());
         }
         keyset(&mut q, "r", page, limit)?;
-        let mut items: Vec<Report> = fetch_all::<_, ReportRow>(&self.reader, &q)
-            .await?
-            .into_iter()
-            .map(ReportRow::into_domain)
-            .collect::<Result<_>>()?;
+        let mut items: Vec<Report> = fetch_domain::<_, ReportRow>(&self.reader, &q).await?;
         fill_attachments(&self.reader, &mut items).await?;
         Ok(paginate(items, limit, |r| {
             cursor_of(r.created_at, &r.id.to_string())
@@ -271,10 +269,7 @@ impl SqlStore {
         ));
         q.bind(id.to_string()).push(" AND ");
         report_visible(&mut q, v, "r");
-        let a = fetch_opt::<_, AttachmentRow>(&self.reader, &q)
-            .await?
-            .ok_or(StoreError::NotFound("attachment"))?
-            .into_domain()?;
+        let a = fetch_one::<_, AttachmentRow>(&self.reader, &q, "attachment").await?;
         if a.sha256.len() != 64 || !a.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(StoreError::Corrupt(format!("attachment {} hash", a.id)));
         }

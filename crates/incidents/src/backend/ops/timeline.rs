@@ -9,7 +9,7 @@ use super::visible::{is_participant, load_incident, user_exists};
 use crate::access::{Viewer, incident_visible};
 use crate::audit::unix_micros;
 use crate::backend::rows::{TASK_COLS, TaskRow};
-use crate::backend::{Change, SqlStore, Tx, append_audit, exec, fetch_opt, now, opt_micros};
+use crate::backend::{Change, SqlStore, Tx, append_audit, exec, fetch_one, now, opt_micros};
 use crate::enums::Role;
 use crate::ids::{IncidentId, NoteId, TaskId, TimelineId, UserId};
 use crate::incident::{Note, Task};
@@ -164,10 +164,7 @@ impl SqlStore {
         ));
         q.bind(id.to_string()).push(" AND ");
         incident_visible(&mut q, v, "i");
-        let before = fetch_opt::<_, TaskRow>(&mut *tx, &q)
-            .await?
-            .ok_or(StoreError::NotFound("task"))?
-            .into_domain()?;
+        let before = fetch_one::<_, TaskRow>(&mut *tx, &q, "task").await?;
         if v.role == Role::Reporter
             && !is_participant(&mut *tx, before.incident_id, v.user_id).await?
         {

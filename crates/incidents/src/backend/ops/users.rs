@@ -7,8 +7,10 @@ use super::checks::{check_len, forbid, is_unique_violation, to_json};
 use super::visible::{load_user, user_by_id};
 use crate::access::Viewer;
 use crate::audit::unix_micros;
-use crate::backend::rows::{TOKEN_COLS, TokenRow, USER_COLS, UserRow};
-use crate::backend::{Change, SqlStore, append_audit, exec, fetch_all, fetch_opt, now};
+use crate::backend::rows::{DomainRow, TOKEN_COLS, TokenRow, USER_COLS, UserRow};
+use crate::backend::{
+    Change, SqlStore, append_audit, exec, fetch_domain, fetch_one, fetch_opt, now,
+};
 use crate::enums::Role;
 use crate::ids::{TokenId, UserId};
 use crate::query::Sql;
@@ -80,11 +82,7 @@ impl SqlStore {
             q.push(" WHERE u.id = ").bind(v.user_id.to_string());
         }
         q.push(" ORDER BY u.name");
-        fetch_all::<_, UserRow>(&self.reader, &q)
-            .await?
-            .into_iter()
-            .map(UserRow::into_domain)
-            .collect()
+        fetch_domain::<_, UserRow>(&self.reader, &q).await
     }
 
     pub(super) async fn get_user(&self, v: &Viewer, id: UserId) -> Result<User> {
@@ -199,10 +197,7 @@ impl SqlStore {
             "SELECT {TOKEN_COLS} FROM api_tokens t WHERE t.id = "
         ));
         q.bind(id.to_string());
-        let before = fetch_opt::<_, TokenRow>(&mut *tx, &q)
-            .await?
-            .ok_or(StoreError::NotFound("token"))?
-            .into_domain()?;
+        let before = fetch_one::<_, TokenRow>(&mut *tx, &q, "token").await?;
         if !(v.can_admin_users() || before.user_id == v.user_id) {
             return Err(StoreError::NotFound("token"));
         }
@@ -237,11 +232,7 @@ impl SqlStore {
             "SELECT {TOKEN_COLS} FROM api_tokens t WHERE t.user_id = "
         ));
         q.bind(user.to_string()).push(" ORDER BY t.created_at");
-        fetch_all::<_, TokenRow>(&self.reader, &q)
-            .await?
-            .into_iter()
-            .map(TokenRow::into_domain)
-            .collect()
+        fetch_domain::<_, TokenRow>(&self.reader, &q).await
     }
 
     pub(super) async fn authenticate(&self, hash: TokenHash) -> Result<Option<(User, Viewer)>> {

@@ -10,7 +10,7 @@ use crate::alert::Alert;
 use crate::backend::rows::{
     ALERT_COLS, AlertRow, INCIDENT_COLS, IncidentRow, REPORT_COLS, ReportRow, USER_COLS, UserRow,
 };
-use crate::backend::{Tx, fetch_opt};
+use crate::backend::{Tx, fetch_one, fetch_opt};
 use crate::enums::Role;
 use crate::ids::{AlertId, IncidentId, ReportId, UserId};
 use crate::incident::Incident;
@@ -30,10 +30,7 @@ pub(super) async fn load_incident<'e, E: Executor<'e, Database = Any>>(
     ));
     q.bind(id.to_string()).push(" AND ");
     incident_visible(&mut q, v, "i");
-    fetch_opt::<_, IncidentRow>(e, &q)
-        .await?
-        .ok_or(StoreError::NotFound("incident"))?
-        .into_domain()
+    fetch_one::<_, IncidentRow>(e, &q, "incident").await
 }
 
 /// Loads alert `id` if `v` may see it.
@@ -45,10 +42,7 @@ pub(super) async fn load_alert<'e, E: Executor<'e, Database = Any>>(
     let mut q = Sql::new(&format!("SELECT {ALERT_COLS} FROM alerts a WHERE a.id = "));
     q.bind(id.to_string()).push(" AND ");
     alert_visible(&mut q, v, "a");
-    fetch_opt::<_, AlertRow>(e, &q)
-        .await?
-        .ok_or(StoreError::NotFound("alert"))?
-        .into_domain()
+    fetch_one::<_, AlertRow>(e, &q, "alert").await
 }
 
 /// Loads report `id` (without its attachments) if `v` may see it.
@@ -62,10 +56,7 @@ pub(super) async fn load_report<'e, E: Executor<'e, Database = Any>>(
     ));
     q.bind(id.to_string()).push(" AND ");
     report_visible(&mut q, v, "r");
-    fetch_opt::<_, ReportRow>(e, &q)
-        .await?
-        .ok_or(StoreError::NotFound("report"))?
-        .into_domain()
+    fetch_one::<_, ReportRow>(e, &q, "report").await
 }
 
 /// The query for the user with id `id`, for [`load_user`].
@@ -82,10 +73,7 @@ pub(super) async fn load_user<'e, E: Executor<'e, Database = Any>>(
     v: &Viewer,
     sql: Sql,
 ) -> Result<User> {
-    let user = fetch_opt::<_, UserRow>(e, &sql)
-        .await?
-        .ok_or(StoreError::NotFound("user"))?
-        .into_domain()?;
+    let user = fetch_one::<_, UserRow>(e, &sql, "user").await?;
     if v.is_system() || matches!(v.role, Role::Admin | Role::Responder) || user.id == v.user_id {
         Ok(user)
     } else {
