@@ -16,8 +16,8 @@ use std::str::FromStr;
 use std::time::Duration as StdDuration;
 
 use serde_json::Value;
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, FromRow, Transaction};
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Arguments, AssertSqlSafe, Executor, FromRow, Transaction};
 use time::OffsetDateTime;
 
 use self::rows::DomainRow;
@@ -156,37 +156,21 @@ async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection, writer: bool) -> Result<
     Ok(())
 }
 
-/// Binds a [`Sql`]'s arguments to a query.
-fn bind_args<'q>(
-    mut q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
-    args: &[Arg],
-) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+/// A [`Sql`]'s arguments as driver arguments, for `query_with` and
+/// `query_as_with`.
+fn any_args(args: &[Arg]) -> Result<AnyArguments> {
+    let mut out = AnyArguments::default();
     for a in args {
-        q = match a {
-            Arg::Text(s) => q.bind(s.clone()),
-            Arg::Int(i) => q.bind(*i),
-            Arg::Bool(b) => q.bind(i64::from(*b)),
-            Arg::NullText => q.bind(None::<String>),
-            Arg::NullInt => q.bind(None::<i64>),
-        };
+        match a {
+            Arg::Text(s) => out.add(s.clone()),
+            Arg::Int(i) => out.add(*i),
+            Arg::Bool(b) => out.add(i64::from(*b)),
+            Arg::NullText => out.add(None::<String>),
+            Arg::NullInt => out.add(None::<i64>),
+        }
+        .map_err(sqlx::Error::Encode)?;
     }
-    q
-}
-
-fn bind_args_as<'q, T>(
-    mut q: sqlx::query::QueryAs<'q, Any, T, sqlx::any::AnyArguments>,
-    args: &[Arg],
-) -> sqlx::query::QueryAs<'q, Any, T, sqlx::any::AnyArguments> {
-    for a in args {
-        q = match a {
-            Arg::Text(s) => q.bind(s.clone()),
-            Arg::Int(i) => q.bind(*i),
-            Arg::Bool(b) => q.bind(i64::from(*b)),
-            Arg::NullText => q.bind(None::<String>),
-            Arg::NullInt => q.bind(None::<i64>),
-        };
-    }
-    q
+    Ok(out)
 }
 
 /// Runs a statement; returns rows affected.
@@ -194,7 +178,7 @@ pub(crate) async fn exec<'e, E>(e: E, sql: &Sql) -> Result<u64>
 where
     E: Executor<'e, Database = Any>,
 {
-    let q = bind_args(sqlx::query(AssertSqlSafe(sql.text.clone())), &sql.args);
+    let q = sqlx::query_with(AssertSqlSafe(sql.text.clone()), any_args(&sql.args)?);
     Ok(q.execute(e).await?.rows_affected())
 }
 
@@ -204,10 +188,7 @@ where
     E: Executor<'e, Database = Any>,
     T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
 {
-    let q = bind_args_as(
-        sqlx::query_as::<Any, T>(AssertSqlSafe(sql.text.clone())),
-        &sql.args,
-    );
+    let q = sqlx::query_as_with(AssertSqlSafe(sql.text.clone()), any_args(&sql.args)?);
     Ok(q.fetch_all(e).await?)
 }
 
@@ -217,10 +198,7 @@ where
     E: Executor<'e, Database = Any>,
     T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
 {
-    let q = bind_args_as(
-        sqlx::query_as::<Any, T>(AssertSqlSafe(sql.text.clone())),
-        &sql.args,
-    );
+    let q = sqlx::query_as_with(AssertSqlSafe(sql.text.clone()), any_args(&sql.args)?);
     Ok(q.fetch_optional(e).await?)
 }
 
