@@ -163,7 +163,7 @@ fn read_ndjson<R: Read + Send>(
 }
 
 /// The line number in a `line N` location, for sorting.
-fn line_of(problem: &Problem) -> u64 {
+pub(crate) fn line_of(problem: &Problem) -> u64 {
     problem
         .location
         .strip_prefix("line ")

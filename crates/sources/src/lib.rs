@@ -1,5 +1,5 @@
-//! Log sources: reads log files (Windows EVTX, JSON in its shapes, syslog)
-//! and turns every record into an [`events::Event`].
+//! Log sources: reads log files (Windows EVTX, JSON in its shapes, syslog,
+//! web server access logs) and turns every record into an [`events::Event`].
 //!
 //! Parsers never panic on input. Each returns the good records plus located
 //! problems, so one bad line or chunk never hides the rest.
@@ -8,8 +8,9 @@
 //! - [`discover`] walks paths into a sorted list of files (module `walk`);
 //! - [`read_file`] detects a file's [`Format`] (module `sniff`) and hands it
 //!   to the matching reader: `evtx`, `json` (with `classify` for the Sigma
-//!   logsource and timestamp of JSON records) or `syslog`; text readers share
-//!   the bounded line splitter of module `lines`.
+//!   logsource and timestamp of JSON records), `syslog` or `access` (Apache
+//!   and nginx access logs, `category: webserver`); text readers share the
+//!   bounded line splitter of module `lines`.
 //!
 //! Parsing functions are pure (bytes or values in, events out); only
 //! [`read_file`] and [`discover`] touch the file system.
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 use events::{Event, SourceId};
 
+mod access;
 mod classify;
 mod evtx;
 mod json;
@@ -30,6 +32,7 @@ mod sniff;
 mod syslog;
 mod walk;
 
+pub use access::parse_access_line;
 pub use evtx::flatten_evtx;
 pub use json::{parse_json_document, parse_json_line};
 pub use lines::MAX_LINE_LEN;
@@ -45,16 +48,24 @@ pub enum Format {
     Json,
     /// Syslog, RFC 3164 or RFC 5424.
     Syslog,
+    /// Web server access log: Apache/nginx common or combined log format,
+    /// optionally with a trailing request time.
+    AccessLog,
 }
 
 impl Format {
-    /// Parses a `--format` value: `evtx`, `json` (also `jsonl`, `ndjson`)
-    /// or `syslog` (also `text`), case-insensitively.
+    /// Parses a `--format` value: `evtx`, `json` (also `jsonl`, `ndjson`,
+    /// `cloudtrail`), `syslog` (also `text`, `log`) or `access` (also
+    /// `accesslog`, `access_log`, `access-log`, `clf`, `combined`),
+    /// case-insensitively.
     pub fn from_name(name: &str) -> Option<Format> {
         match name.to_ascii_lowercase().as_str() {
             "evtx" => Some(Format::Evtx),
             "json" | "jsonl" | "ndjson" | "cloudtrail" => Some(Format::Json),
             "syslog" | "text" | "log" => Some(Format::Syslog),
+            "access" | "accesslog" | "access_log" | "access-log" | "clf" | "combined" => {
+                Some(Format::AccessLog)
+            }
             _ => None,
         }
     }
@@ -65,6 +76,7 @@ impl Format {
             Format::Evtx => "evtx",
             Format::Json => "json",
             Format::Syslog => "syslog",
+            Format::AccessLog => "access",
         }
     }
 }
@@ -232,6 +244,7 @@ pub fn read_file(
         Format::Evtx => evtx::read(&ctx, sink, &mut summary),
         Format::Json => json::read(&ctx, sink, &mut summary),
         Format::Syslog => syslog::read(&ctx, sniffed.mtime, sink, &mut summary),
+        Format::AccessLog => access::read(&ctx, sink, &mut summary),
     }
     cap_problems(&name, &mut summary.problems);
     summary

@@ -5,7 +5,9 @@
 //! decompressed start is sniffed again); binary content (NUL bytes or many
 //! control characters) is no format at all; text starting with `{` or `[`
 //! is JSON; the extensions `.evtx`, `.json`, `.jsonl`, `.ndjson` decide
-//! for empty files; anything else that is text is syslog.
+//! for empty files; text whose first non-empty lines are mostly web server
+//! access-log lines (see [`ACCESS_SAMPLE_LINES`]) is an access log; anything
+//! else that is text is syslog.
 //!
 //! Must not read more than the first few KiB of a file.
 
@@ -17,6 +19,10 @@ use crate::Format;
 
 /// How much of the start of a file is looked at.
 const SAMPLE: usize = 8 * 1024;
+
+/// How many of the first non-empty lines decide whether text is an access
+/// log: more than half of them must parse as access-log lines.
+pub(crate) const ACCESS_SAMPLE_LINES: usize = 5;
 
 /// What sniffing found out about a file.
 pub(crate) struct Sniffed {
@@ -95,7 +101,31 @@ pub(crate) fn detect(head: &[u8], name: &str) -> Option<Format> {
     {
         return Some(Format::Json);
     }
+    if looks_like_access_log(head) {
+        return Some(Format::AccessLog);
+    }
     Some(Format::Syslog)
+}
+
+/// True when more than half of the first [`ACCESS_SAMPLE_LINES`] non-empty
+/// lines of the sample are access-log lines. A last line without its
+/// newline is left out when others come before it (it may be cut short by
+/// the sample size).
+fn looks_like_access_log(head: &[u8]) -> bool {
+    let mut lines: Vec<&[u8]> = head.split(|b| *b == b'\n').collect();
+    if lines.len() > 1 && !head.ends_with(b"\n") {
+        lines.pop();
+    }
+    let sample: Vec<&[u8]> = lines
+        .into_iter()
+        .filter(|l| !l.trim_ascii().is_empty())
+        .take(ACCESS_SAMPLE_LINES)
+        .collect();
+    let hits = sample
+        .iter()
+        .filter(|l| crate::access::is_access_line(&String::from_utf8_lossy(l)))
+        .count();
+    hits * 2 > sample.len()
 }
 
 /// True when the sample looks like binary data rather than text: more than
@@ -140,6 +170,26 @@ mod tests {
                 Some(Format::Syslog),
             ),
             (b"\x01\x02\x03\x04\x05\x06\x07\x08abc", "x.json", None),
+            (
+                b"1.2.3.4 - - [02/Nov/2026:08:00:00 +0000] \"GET / HTTP/1.1\" 200 1\n",
+                "access.log",
+                Some(Format::AccessLog),
+            ),
+            (
+                b"\"1.2.3.4 - - [02/Nov/2026:08:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"ua\"\"\r\n",
+                "x",
+                Some(Format::AccessLog),
+            ),
+            (
+                b"Jan  1 00:00:00 host app: hi\n1.2.3.4 - - [02/Nov/2026:08:00:00 +0000] \"GET / HTTP/1.1\" 200 1\n",
+                "x",
+                Some(Format::Syslog),
+            ),
+            (
+                b"1.2.3.4 - - [02/Nov/2026:08:00:00 +0000] \"GET / HTTP/1.1\" 200 1\n1.2.3.4 - - [02/Nov/20",
+                "x",
+                Some(Format::AccessLog),
+            ),
         ];
         for (head, name, want) in cases {
             assert_eq!(detect(head, name), *want, "{name}: {head:?}");

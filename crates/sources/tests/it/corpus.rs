@@ -462,3 +462,74 @@ fn corpus_whole_tree_reads_without_panics() {
     }
     assert!(events > 100_000, "read {events} events");
 }
+
+#[test]
+fn corpus_access_logs_parse() {
+    let web = corpus().join("web");
+    let mut logs = vec![web.join("elastic_examples_apache_logs.access.log")];
+    logs.extend(files(&web.join("ocatak_apache_scanner_logs"), &[".log"]));
+    assert_eq!(logs.len(), 4, "{logs:?}");
+    for path in &logs {
+        let raw = std::fs::read(path).unwrap();
+        let raw_lines: Vec<String> = raw
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.trim_ascii().is_empty())
+            .map(|l| String::from_utf8_lossy(l).trim().to_owned())
+            .collect();
+        let (events, summary) = read_all(path, None);
+        let name = path.display();
+        assert!(
+            summary.problems.is_empty(),
+            "{name}: {:?}",
+            summary.problems
+        );
+        assert_eq!(summary.events, raw_lines.len() as u64, "{name}");
+        assert_eq!(events.len(), raw_lines.len(), "{name}");
+        for (e, line) in events.iter().zip(&raw_lines) {
+            assert!(
+                e.meta.timestamp.is_some(),
+                "{name} line {}: no time: {:?}",
+                e.meta.record,
+                e.fields
+            );
+            assert_eq!(e.meta.logsource.category, Some("webserver"));
+            // The client is the line's first word (inside the wrapping
+            // quote of the scanner logs).
+            let first = line.trim_start_matches('"').split(' ').next().unwrap();
+            assert_eq!(
+                e.get_str("c-ip"),
+                Some(first),
+                "{name} line {}",
+                e.meta.record
+            );
+        }
+        for method in ["GET", "POST", "HEAD"] {
+            let raw_count = raw_lines
+                .iter()
+                .filter(|l| l.contains(&format!("] \"{method} ")))
+                .count();
+            let parsed = events
+                .iter()
+                .filter(|e| e.get_str("cs-method") == Some(method))
+                .count();
+            assert_eq!(parsed, raw_count, "{name}: {method}");
+        }
+        // Combined format: every line has a user agent but those logged
+        // as `"-"` (before the scanner logs' closing wrapper quote).
+        let no_agent = raw_lines
+            .iter()
+            .filter(|l| {
+                let l = match l.strip_prefix('"') {
+                    Some(inner) => inner.strip_suffix('"').unwrap_or(inner),
+                    None => l,
+                };
+                l.ends_with(" \"-\"")
+            })
+            .count();
+        let user_agents = events
+            .iter()
+            .filter(|e| e.fields.contains_key("cs-user-agent"))
+            .count();
+        assert_eq!(user_agents, raw_lines.len() - no_agent, "{name}");
+    }
+}

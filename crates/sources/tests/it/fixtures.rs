@@ -225,3 +225,77 @@ fn byte_order_marks_are_skipped() {
     let (events, _) = read_all(&dir.path().join("bom.log"), None);
     assert_eq!(events[0].fields["program"], json!("app"));
 }
+
+#[test]
+fn access_logs_common_combined_and_wrapped() {
+    let (events, summary) = read_all(&data("access_combined.log"), None);
+    assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+    assert_eq!(summary.events, 5, "the blank line is skipped");
+    assert!(
+        events
+            .iter()
+            .all(|e| e.meta.logsource.category == Some("webserver")
+                && e.meta.logsource.product.is_none())
+    );
+    let records: Vec<u64> = events.iter().map(|e| e.meta.record).collect();
+    assert_eq!(records, [1, 2, 4, 5, 6]);
+    let login = &events[1];
+    assert_eq!(login.get_str("cs-username"), Some("bob"));
+    assert_eq!(
+        login.get_str("cs-uri-query"),
+        Some("/admin/login.php?next=/")
+    );
+    assert_eq!(login.get_str("cs-uri-stem"), Some("/admin/login.php"));
+    assert_eq!(login.fields["sc-status"], json!(302));
+    assert_eq!(login.fields["sc-bytes"], json!(0));
+    assert_eq!(login.fields["request_time"], json!(0.052));
+    assert_eq!(login.get_str("cs-referer"), Some("https://example.org/"));
+    let ts = login.meta.timestamp.expect("a time");
+    assert_eq!(ts.offset().whole_hours(), 1);
+    assert_eq!(ts.unix_timestamp(), 1_793_602_801);
+    // The common format: no referer or agent.
+    assert!(!events[2].fields.contains_key("cs-user-agent"));
+    assert_eq!(
+        events[2].get_str("cs-uri-query"),
+        Some("/../../../etc/passwd")
+    );
+    // A line that is not one keeps its text, without a time.
+    assert_eq!(
+        events[3].get_str("message"),
+        Some("this line is not an access log line")
+    );
+    assert!(events[3].meta.timestamp.is_none());
+    // Apache %D: microseconds.
+    assert_eq!(events[4].fields["request_time"], json!(0.184233));
+    assert_eq!(events[4].get_str("cs-method"), Some("POST"));
+
+    // Every line wrapped in an extra pair of quotes, CRLF line ends.
+    let (events, summary) = read_all(&data("access_wrapped.log"), None);
+    assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|e| e.meta.timestamp.is_some()));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.get_str("cs-user-agent") == Some("sqlmap/1.7"))
+    );
+    assert_eq!(
+        events[1].get_str("cs-uri-query"),
+        Some("/index.php?q=\"x\"")
+    );
+    assert_eq!(
+        events[0].get_str("cs-referer"),
+        Some("http://192.0.2.1/DVWA")
+    );
+
+    // Forced as syslog, the same file is text without a time.
+    let (events, _) = read_all(&data("access_combined.log"), Some(Format::Syslog));
+    assert!(events.iter().all(|e| !e.fields.contains_key("c-ip")));
+    for name in ["access", "AccessLog", "access_log", "combined", "clf"] {
+        assert_eq!(Format::from_name(name), Some(Format::AccessLog), "{name}");
+    }
+    assert_eq!(
+        Format::from_name(Format::AccessLog.name()),
+        Some(Format::AccessLog)
+    );
+}
