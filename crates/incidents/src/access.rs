@@ -156,12 +156,25 @@ pub(crate) fn report_visible(q: &mut Sql, v: &Viewer, alias: &str) {
         .push(".reporter_id = ")
         .bind(v.user_id.to_string());
     if v.role != Role::Reporter {
-        q.push(" OR ")
-            .push(alias)
-            .push(".incident_id IN (SELECT vi.id FROM incidents vi WHERE ");
-        incident_visible(q, v, "vi");
-        q.push(")");
+        q.push(" OR ");
+        in_visible_incident(q, v, alias);
     }
+    q.push(")");
+}
+
+/// SQL predicate: row `alias` belongs to an incident visible to `v`.
+fn in_visible_incident(q: &mut Sql, v: &Viewer, alias: &str) {
+    q.push(alias)
+        .push(".incident_id IN (SELECT vi.id FROM incidents vi WHERE ");
+    incident_visible(q, v, "vi");
+    q.push(")");
+}
+
+/// SQL predicate: row `alias` belongs to no incident, or to one visible to
+/// `v`.
+fn unlinked_or_in_visible_incident(q: &mut Sql, v: &Viewer, alias: &str) {
+    q.push("(").push(alias).push(".incident_id IS NULL OR ");
+    in_visible_incident(q, v, alias);
     q.push(")");
 }
 
@@ -172,13 +185,7 @@ pub(crate) fn alert_visible(q: &mut Sql, v: &Viewer, alias: &str) {
     } else if v.role == Role::Reporter {
         q.push("1 = 0");
     } else {
-        q.push("(")
-            .push(alias)
-            .push(".incident_id IS NULL OR ")
-            .push(alias)
-            .push(".incident_id IN (SELECT vi.id FROM incidents vi WHERE ");
-        incident_visible(q, v, "vi");
-        q.push("))");
+        unlinked_or_in_visible_incident(q, v, alias);
     }
 }
 
@@ -189,13 +196,7 @@ pub(crate) fn audit_visible(q: &mut Sql, v: &Viewer, alias: &str) {
     } else if v.sees_everything() {
         q.push("1 = 1");
     } else {
-        q.push("(")
-            .push(alias)
-            .push(".incident_id IS NULL OR ")
-            .push(alias)
-            .push(".incident_id IN (SELECT vi.id FROM incidents vi WHERE ");
-        incident_visible(q, v, "vi");
-        q.push("))");
+        unlinked_or_in_visible_incident(q, v, alias);
     }
 }
 
