@@ -30,6 +30,8 @@ use crate::store::{AlertFilter, Page, PageRequest, Result, StoreError};
 /// Largest accepted evidence (serialised) per alert.
 const MAX_EVIDENCE_BYTES: usize = 1024 * 1024;
 
+/// The title of an incident opened by an alert: the rule title and the
+/// entities, at most 300 characters.
 fn alert_title(a: &NewAlert) -> String {
     let mut t = a.rule_title.clone();
     let ents: Vec<String> = a.entities.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -41,6 +43,7 @@ fn alert_title(a: &NewAlert) -> String {
     t.chars().take(300).collect()
 }
 
+/// A new alert from its ingest request and what became of it.
 fn alert_to_domain(
     id: AlertId,
     a: &NewAlert,
@@ -65,6 +68,7 @@ fn alert_to_domain(
     }
 }
 
+/// Inserts a new alert row.
 async fn insert_alert(tx: &mut Tx, a: &Alert) -> Result<()> {
     let mut q = Sql::new(
         "INSERT INTO alerts (id, rule_id, rule_title, level, entities, evidence, policy, detected_at, incident_id, disposition, suppressed_by, created_at) VALUES (",
@@ -109,7 +113,7 @@ fn alert_audit(a: &Alert) -> Value {
 
 impl SqlStore {
     /// Opens an incident for an alert inside `tx`.
-    pub(super) async fn open_for_alert(
+    async fn open_for_alert(
         &self,
         tx: &mut Tx,
         v: &Viewer,

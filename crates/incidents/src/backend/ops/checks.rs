@@ -7,8 +7,11 @@ use time::{Duration, OffsetDateTime};
 
 use crate::store::{Result, StoreError};
 
+/// Longest accepted free text (descriptions, notes, impact summaries), in
+/// characters.
 pub(super) const MAX_TEXT: usize = 20_000;
 
+/// `Forbidden(why)` unless `ok`.
 pub(super) fn forbid(ok: bool, why: &'static str) -> Result<()> {
     if ok {
         Ok(())
@@ -17,6 +20,7 @@ pub(super) fn forbid(ok: bool, why: &'static str) -> Result<()> {
     }
 }
 
+/// `Invalid` unless `s` has `min` to `max` characters.
 pub(super) fn check_len(field: &str, s: &str, min: usize, max: usize) -> Result<()> {
     let n = s.chars().count();
     if n < min || n > max {
@@ -27,10 +31,13 @@ pub(super) fn check_len(field: &str, s: &str, min: usize, max: usize) -> Result<
     Ok(())
 }
 
+/// A value as JSON for the audit trail and notification payloads (`null`
+/// if it cannot be serialised).
 pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
+/// Whether a database error is a unique-constraint violation.
 pub(super) fn is_unique_violation(e: &StoreError) -> bool {
     matches!(e, StoreError::Database(sqlx::Error::Database(d)) if d.is_unique_violation())
 }

@@ -75,8 +75,11 @@ pub(super) fn new_incident(
     }
 }
 
+/// The incident columns written on insert and save (all but `id` and
+/// `created_at`).
 const INCIDENT_MUT_COLS: &str = "title, description, category, severity, status, sensitive, owner_id, impact, resolution, disclosure, merged_into, alert_count, group_key, last_alert_at, occurred_at, detected_at, reported_at, acknowledged_at, contained_at, resolved_at, closed_at, updated_at";
 
+/// Inserts a new incident row.
 pub(super) async fn insert_incident(tx: &mut Tx, i: &Incident) -> Result<()> {
     let mut q = Sql::new(&format!(
         "INSERT INTO incidents (id, created_at, {INCIDENT_MUT_COLS}) VALUES ("
@@ -91,6 +94,7 @@ pub(super) async fn insert_incident(tx: &mut Tx, i: &Incident) -> Result<()> {
     Ok(())
 }
 
+/// Writes every mutable column of an existing incident.
 pub(super) async fn save_incident(tx: &mut Tx, i: &Incident) -> Result<()> {
     let mut q = Sql::new(&format!("UPDATE incidents SET ({INCIDENT_MUT_COLS}) = ("));
     incident_values(&mut q, i);

@@ -22,6 +22,7 @@ use crate::outbox::OutboxKind;
 use crate::query::Sql;
 use crate::store::{IncidentPatch, Result, StoreError};
 
+/// Names `user` a participant; false if they already were one.
 async fn add_participant_row(
     tx: &mut Tx,
     incident: IncidentId,
@@ -43,7 +44,7 @@ impl SqlStore {
     /// Saves an incident change with timeline, audit and (optionally)
     /// outbox, then commits.
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn commit_incident_change(
+    async fn commit_incident_change(
         &self,
         mut tx: Tx,
         v: &Viewer,

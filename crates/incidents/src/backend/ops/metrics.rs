@@ -15,6 +15,7 @@ use crate::store::{MetricRow, Metrics, MetricsQuery, Result, StoreError};
 /// microseconds).
 type Times = (i64, Option<i64>, Option<i64>);
 
+/// Counts and TTA/TTR statistics for one group of incidents.
 fn metric_row(key: String, rows: &[Times]) -> MetricRow {
     fn stats(mut xs: Vec<f64>) -> (Option<f64>, Option<f64>) {
         if xs.is_empty() {

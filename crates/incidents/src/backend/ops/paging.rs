@@ -7,10 +7,12 @@ use crate::audit::unix_micros;
 use crate::query::Sql;
 use crate::store::{Page, PageRequest, Result, StoreError};
 
+/// The cursor that continues after the item with `created_at` and `id`.
 pub(super) fn cursor_of(created_at: OffsetDateTime, id: &str) -> String {
     format!("{}_{id}", unix_micros(created_at))
 }
 
+/// Splits a cursor from [`cursor_of`] back into its time and id.
 fn parse_cursor(c: &str) -> Result<(i64, String)> {
     let bad = || StoreError::Invalid("cursor is not one returned by a previous page".into());
     let (t, id) = c.split_once('_').ok_or_else(bad)?;
@@ -19,6 +21,7 @@ fn parse_cursor(c: &str) -> Result<(i64, String)> {
     Ok((t, id.to_string()))
 }
 
+/// The page size asked for: 50 by default, 1 to 500.
 pub(super) fn page_limit(p: &PageRequest) -> Result<i64> {
     match p.limit {
         None => Ok(50),
@@ -56,6 +59,8 @@ pub(super) fn keyset(q: &mut Sql, alias: &str, page: &PageRequest, limit: i64) -
     Ok(())
 }
 
+/// Cuts the `limit + 1` rows fetched by [`keyset`] to a page, with a cursor
+/// if there is more.
 pub(super) fn paginate<T>(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> Page<T> {
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);

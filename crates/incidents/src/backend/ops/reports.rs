@@ -50,7 +50,7 @@ pub(super) async fn fill_attachments<'e, E: Executor<'e, Database = Any>>(
 
 impl SqlStore {
     /// Writes an attachment to its content-addressed file (idempotent).
-    pub(super) async fn write_attachment(&self, bytes: &[u8]) -> Result<String> {
+    async fn write_attachment(&self, bytes: &[u8]) -> Result<String> {
         let sha = hex::encode(Sha256::digest(bytes));
         let dir = self.data_dir.join("attachments").join(&sha[..2]);
         let io = |path: &std::path::Path| {

@@ -16,6 +16,7 @@ use crate::incident::{Note, Task};
 use crate::query::Sql;
 use crate::store::{NewTask, Result, StoreError, TaskPatch};
 
+/// Adds a timeline line to `incident` in `tx`.
 pub(super) async fn add_timeline(
     tx: &mut Tx,
     incident: IncidentId,
