@@ -314,7 +314,7 @@ impl Matcher {
             file: event.meta.source.clone(),
             record: event.meta.record,
             host: event.meta.host.clone(),
-            logsource: event.meta.logsource,
+            logsource: route(event).logsource(),
             policy: None,
             entities: Default::default(),
             fields,

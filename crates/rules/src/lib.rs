@@ -15,7 +15,6 @@
 pub mod base64offset;
 mod load;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use load::{load_paths, load_str};
@@ -113,13 +112,4 @@ pub fn policy_pack() -> (RuleSet, Vec<RuleError>) {
         errors.extend(e);
     }
     (set, errors)
-}
-
-/// Errors that stop a load before any rule is read (none today: every
-/// problem is per file). Kept so callers can match on a typed error.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// A path given on the command line does not exist.
-    #[error("rule path {0} does not exist")]
-    Missing(PathBuf),
 }
