@@ -25,14 +25,20 @@
 //! here: they are flattened like EVTX records (see the `evtx` module).
 //!
 //! # Time
-//! The first of these fields that parses: `eventTime`, `published`,
-//! `requestReceivedTimestamp`, `stageTimestamp`, `timestamp`,
-//! `receiveTimestamp`, `@timestamp`, `time`, `ts`, `created_at`,
-//! `CreationTime` (or `creationtime`), `EventTime`, `TimeGenerated`, `TimeCreated`,
-//! `SystemTime`, `id.time`, `p_event_time`. Accepted values: RFC 3339,
-//! `YYYY-MM-DD HH:MM:SS[.fff]` (taken as UTC; failing all else, the first
-//! 19 characters as that), and numbers of seconds since
-//! the epoch (milliseconds when larger than 10^11, as GitHub writes them).
+//! The first of these fields that parses: `eventTime` (or `eventtime`),
+//! `published`, `requestReceivedTimestamp`, `stageTimestamp`, `timestamp`,
+//! `receiveTimestamp`, `@timestamp` (or `at_sign_timestamp`), `time`, `ts`,
+//! `created_at`, `CreationTime` (or `creationtime`), `EventTime`,
+//! `TimeGenerated`, `TimeCreated`, `SystemTime`, `id.time`, `p_event_time`,
+//! and for GCP records without a top-level time `protoPayload.timestamp`
+//! and `protoPayload.requestMetadata.requestAttributes.time`. (The lower-case
+//! and `at_sign_` spellings are how Panther's samples write them.) Accepted
+//! values: RFC 3339, `YYYY-MM-DD HH:MM:SS[.fff]` with no zone (taken as UTC:
+//! Okta's `published` and Panther's normalised CloudTrail `eventtime` are
+//! written that way and are UTC; failing all else, the first 19 characters
+//! as that), and numbers of seconds since the epoch (milliseconds when
+//! larger than 10^11, as GitHub writes them). Placeholders such as
+//! `redacted` give no time.
 //!
 //! # Host
 //! `Computer`, `HostName`, `hostname`, `host.name` or a string `host`.
@@ -48,12 +54,14 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 /// Fields tried, in order, for the record's time.
 const TIME_FIELDS: &[&str] = &[
     "eventTime",
+    "eventtime",
     "published",
     "requestReceivedTimestamp",
     "stageTimestamp",
     "timestamp",
     "receiveTimestamp",
     "@timestamp",
+    "at_sign_timestamp",
     "time",
     "ts",
     "created_at",
@@ -65,6 +73,8 @@ const TIME_FIELDS: &[&str] = &[
     "SystemTime",
     "id.time",
     "p_event_time",
+    "protoPayload.timestamp",
+    "protoPayload.requestMetadata.requestAttributes.time",
 ];
 
 /// Zeek logs watchpost knows by name.
@@ -384,12 +394,26 @@ mod tests {
                 json!({"created_at": "2024-12-17 00:00:00000000"}),
                 1_734_393_600,
             ),
+            (json!({"eventtime": "2023-01-10 21:04:02"}), 1_673_384_642),
+            (
+                json!({"at_sign_timestamp": "2023-11-20 21:20:09.423"}),
+                1_700_515_209,
+            ),
+            (
+                json!({"p_event_time": "redacted", "protoPayload": {"requestMetadata": {"requestAttributes": {"time": "2023-05-23T19:28:44.663413Z"}}}}),
+                1_684_870_124,
+            ),
         ];
         for (record, want) in cases {
             let ts = timestamp(&obj(record.clone())).expect("a time");
             assert_eq!(ts.unix_timestamp(), want, "{record}");
         }
         assert!(timestamp(&obj(json!({"time": "yesterday"}))).is_none());
+        assert!(timestamp(&obj(json!({"published": "redacted"}))).is_none());
+        // Okta's `published` has no zone: UTC, to the millisecond.
+        let okta = timestamp(&obj(json!({"published": "2022-03-22 14:21:53.225"}))).unwrap();
+        assert_eq!(okta.offset(), time::UtcOffset::UTC);
+        assert_eq!(okta.millisecond(), 225);
     }
 
     #[test]

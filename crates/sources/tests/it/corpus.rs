@@ -533,3 +533,132 @@ fn corpus_access_logs_parse() {
         assert_eq!(user_agents, raw_lines.len() - no_agent, "{name}");
     }
 }
+
+/// True when a JSON value looks like a time: a number, a string of digits
+/// (epoch, maybe with a fraction), or a string starting `YYYY-MM-DD`, `T` or space, `HH:MM`.
+fn looks_like_time(value: &Value) -> bool {
+    match value {
+        Value::Number(_) => true,
+        Value::String(s) => {
+            let b = s.trim().as_bytes();
+            let digits = |r: std::ops::Range<usize>| {
+                b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+            };
+            (b.first().is_some_and(u8::is_ascii_digit)
+                && b.iter().all(|c| c.is_ascii_digit() || *c == b'.'))
+                || (b.len() >= 16
+                    && digits(0..4)
+                    && b[4] == b'-'
+                    && digits(5..7)
+                    && b[7] == b'-'
+                    && digits(8..10)
+                    && (b[10] == b'T' || b[10] == b' ')
+                    && digits(11..13)
+                    && b[13] == b':'
+                    && digits(14..16))
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn corpus_saas_timestamps() {
+    // The time fields these services write, looked up in the raw records.
+    const KNOWN: &[&[&str]] = &[
+        &["eventTime"],
+        &["eventtime"],
+        &["published"],
+        &["requestReceivedTimestamp"],
+        &["stageTimestamp"],
+        &["timestamp"],
+        &["receiveTimestamp"],
+        &["@timestamp"],
+        &["at_sign_timestamp"],
+        &["time"],
+        &["ts"],
+        &["created_at"],
+        &["CreationTime"],
+        &["creationtime"],
+        &["EventTime"],
+        &["TimeGenerated"],
+        &["id", "time"],
+        &["p_event_time"],
+        &["protoPayload", "timestamp"],
+        &[
+            "protoPayload",
+            "requestMetadata",
+            "requestAttributes",
+            "time",
+        ],
+    ];
+    let dir = corpus().join("saas");
+    let paths = files(&dir, &[".ndjson"]);
+    assert_eq!(paths.len(), 8, "{paths:?}");
+    let (mut total, mut total_timed) = (0usize, 0usize);
+    for path in &paths {
+        let text = std::fs::read_to_string(path).unwrap();
+        let records: Vec<Value> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let want = records
+            .iter()
+            .filter(|r| {
+                KNOWN.iter().any(|path| {
+                    path.iter()
+                        .try_fold(*r, |v, key| v.get(key))
+                        .is_some_and(looks_like_time)
+                })
+            })
+            .count();
+        let (events, summary) = read_all(path, None);
+        assert_eq!(events.len(), records.len(), "{}", path.display());
+        assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+        let timed = events.iter().filter(|e| e.meta.timestamp.is_some()).count();
+        assert_eq!(timed, want, "{}: records with a time", path.display());
+        total += records.len();
+        total_timed += timed;
+    }
+    // Many samples are redacted or carry no time at all; the share is
+    // what the raw records allow, and most do have one.
+    assert!(
+        total_timed * 100 >= total * 70,
+        "{total_timed} of {total} saas records have a time"
+    );
+    eprintln!("{total_timed} of {total} saas records have a time");
+}
+
+#[test]
+fn corpus_pam_style_syslog_tags() {
+    // `sshd(pam_unix)[pid]:` and friends: the program is the part before
+    // the parenthesis, the pid is parsed.
+    let path = corpus().join("linux/loghub_Linux_2k.log");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut want = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if let Some(at) = line.find("(pam_unix)[") {
+            let program = line[..at].rsplit(' ').next().unwrap();
+            let rest = &line[at + "(pam_unix)[".len()..];
+            let pid: u64 = rest[..rest.find(']').unwrap()].parse().unwrap();
+            want.push((i as u64 + 1, program.to_owned(), pid));
+        }
+    }
+    assert!(want.iter().filter(|w| w.1 == "sshd").count() >= 100);
+    let (events, _) = read_all(&path, None);
+    let got: Vec<(u64, String, u64)> = events
+        .iter()
+        .filter(|e| {
+            e.get_str("ident")
+                .is_some_and(|t| t.ends_with("(pam_unix)"))
+        })
+        .map(|e| {
+            (
+                e.meta.record,
+                e.get_str("program").unwrap_or_default().to_owned(),
+                e.fields.get("pid").and_then(Value::as_u64).unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+}
