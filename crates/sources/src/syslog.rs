@@ -295,6 +295,17 @@ mod tests {
         assert_eq!(e.fields["program"], json!("sshd"));
         assert_eq!(e.fields["ident"], json!("sshd(pam_unix)"));
         assert_eq!(e.fields["pid"], json!(19939));
+        assert_eq!(
+            e.fields["message"],
+            json!("authentication failure; rhost=218.188.2.4")
+        );
+        let e = parse(
+            "Jul 10 04:03:01 combo su(pam_unix)[10735]: session opened for user cyrus by (uid=0)",
+            &mut years,
+        );
+        assert_eq!(e.fields["program"], json!("su"));
+        assert_eq!(e.fields["pid"], json!(10735));
+        assert_eq!(e.meta.host.as_deref(), Some("combo"));
         assert_eq!(program_name("(weird)"), "(weird)");
         assert_eq!(program_name("sshd"), "sshd");
     }
