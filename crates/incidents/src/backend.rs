@@ -296,28 +296,20 @@ pub(crate) async fn append_audit(
     };
     let hash = entry.compute_hash(&head.hash);
     let mut q = Sql::new(
-        "INSERT INTO audit_log (seq, at, actor, action, entity, entity_id, incident_id, before_json, after_json, hash) VALUES (",
+        "INSERT INTO audit_log (seq, at, actor, action, entity, entity_id, incident_id, before_json, after_json, hash) VALUES ",
     );
-    q.bind(entry.seq)
-        .push(", ")
-        .bind(unix_micros(entry.at))
-        .push(", ")
-        .bind(entry.actor.to_string())
-        .push(", ")
-        .bind(entry.action.clone())
-        .push(", ")
-        .bind(entry.entity.clone())
-        .push(", ")
-        .bind(entry.entity_id.clone())
-        .push(", ")
-        .bind(entry.incident_id.map(|i| i.to_string()))
-        .push(", ")
-        .bind(entry.before.to_string())
-        .push(", ")
-        .bind(entry.after.to_string())
-        .push(", ")
-        .bind(hash.clone())
-        .push(")");
+    q.bind_list([
+        Arg::from(entry.seq),
+        Arg::from(unix_micros(entry.at)),
+        Arg::from(entry.actor.to_string()),
+        Arg::from(entry.action.clone()),
+        Arg::from(entry.entity.clone()),
+        Arg::from(entry.entity_id.clone()),
+        Arg::from(entry.incident_id.map(|i| i.to_string())),
+        Arg::from(entry.before.to_string()),
+        Arg::from(entry.after.to_string()),
+        Arg::from(hash.clone()),
+    ]);
     exec(&mut **tx, &q).await?;
     let mut q = Sql::new("UPDATE audit_head SET hash = ");
     q.bind(hash).push(" WHERE id = 1");

@@ -24,7 +24,7 @@ use crate::backend::{
 use crate::enums::Category;
 use crate::ids::{AlertId, IncidentId, SuppressionId};
 use crate::incident::Incident;
-use crate::query::Sql;
+use crate::query::{Arg, Sql};
 use crate::store::{AlertFilter, Page, PageRequest, Result, StoreError};
 
 /// Largest accepted evidence (serialised) per alert.
@@ -71,32 +71,22 @@ fn alert_to_domain(
 /// Inserts a new alert row.
 async fn insert_alert(tx: &mut Tx, a: &Alert) -> Result<()> {
     let mut q = Sql::new(
-        "INSERT INTO alerts (id, rule_id, rule_title, level, entities, evidence, policy, detected_at, incident_id, disposition, suppressed_by, created_at) VALUES (",
+        "INSERT INTO alerts (id, rule_id, rule_title, level, entities, evidence, policy, detected_at, incident_id, disposition, suppressed_by, created_at) VALUES ",
     );
-    q.bind(a.id.to_string())
-        .push(", ")
-        .bind(a.rule_id.clone())
-        .push(", ")
-        .bind(a.rule_title.clone())
-        .push(", ")
-        .bind(a.level.as_str())
-        .push(", ")
-        .bind(to_json(&a.entities).to_string())
-        .push(", ")
-        .bind(to_json(&a.evidence).to_string())
-        .push(", ")
-        .bind(a.policy.clone())
-        .push(", ")
-        .bind(unix_micros(a.detected_at))
-        .push(", ")
-        .bind(a.incident_id.map(|i| i.to_string()))
-        .push(", ")
-        .bind(a.disposition.as_str())
-        .push(", ")
-        .bind(a.suppressed_by.map(|s| s.to_string()))
-        .push(", ")
-        .bind(unix_micros(a.created_at))
-        .push(")");
+    q.bind_list([
+        Arg::from(a.id.to_string()),
+        Arg::from(a.rule_id.clone()),
+        Arg::from(a.rule_title.clone()),
+        Arg::from(a.level.as_str()),
+        Arg::from(to_json(&a.entities).to_string()),
+        Arg::from(to_json(&a.evidence).to_string()),
+        Arg::from(a.policy.clone()),
+        Arg::from(unix_micros(a.detected_at)),
+        Arg::from(a.incident_id.map(|i| i.to_string())),
+        Arg::from(a.disposition.as_str()),
+        Arg::from(a.suppressed_by.map(|s| s.to_string())),
+        Arg::from(unix_micros(a.created_at)),
+    ]);
     exec(&mut **tx, &q).await?;
     Ok(())
 }
@@ -466,22 +456,17 @@ impl SqlStore {
         };
         let mut tx = self.begin().await?;
         let mut q = Sql::new(
-            "INSERT INTO suppressions (id, rule_id, entities, reason, expires_at, created_by, created_at) VALUES (",
+            "INSERT INTO suppressions (id, rule_id, entities, reason, expires_at, created_by, created_at) VALUES ",
         );
-        q.bind(rule.id.to_string())
-            .push(", ")
-            .bind(rule.rule_id.clone())
-            .push(", ")
-            .bind(to_json(&rule.entities).to_string())
-            .push(", ")
-            .bind(rule.reason.clone())
-            .push(", ")
-            .bind(opt_micros(rule.expires_at))
-            .push(", ")
-            .bind(v.user_id.to_string())
-            .push(", ")
-            .bind(unix_micros(at))
-            .push(")");
+        q.bind_list([
+            Arg::from(rule.id.to_string()),
+            Arg::from(rule.rule_id.clone()),
+            Arg::from(to_json(&rule.entities).to_string()),
+            Arg::from(rule.reason.clone()),
+            opt_micros(rule.expires_at),
+            Arg::from(v.user_id.to_string()),
+            Arg::from(unix_micros(at)),
+        ]);
         exec(&mut *tx, &q).await?;
         append_audit(
             &mut tx,

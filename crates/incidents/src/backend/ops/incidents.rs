@@ -28,7 +28,7 @@ use crate::enums::{Category, Disclosure, Role, Severity, Status};
 use crate::ids::IncidentId;
 use crate::incident::{Incident, Timestamps, validate_title};
 use crate::outbox::OutboxKind;
-use crate::query::Sql;
+use crate::query::{Arg, Sql};
 use crate::report::Report;
 use crate::store::{IncidentDetail, IncidentFilter, NewIncident, Page, PageRequest, Result};
 
@@ -82,73 +82,55 @@ const INCIDENT_MUT_COLS: &str = "title, description, category, severity, status,
 /// Inserts a new incident row.
 pub(super) async fn insert_incident(tx: &mut Tx, i: &Incident) -> Result<()> {
     let mut q = Sql::new(&format!(
-        "INSERT INTO incidents (id, created_at, {INCIDENT_MUT_COLS}) VALUES ("
+        "INSERT INTO incidents (id, created_at, {INCIDENT_MUT_COLS}) VALUES "
     ));
-    q.bind(i.id.to_string())
-        .push(", ")
-        .bind(unix_micros(i.created_at))
-        .push(", ");
-    incident_values(&mut q, i);
-    q.push(")");
+    let mut values = vec![
+        Arg::from(i.id.to_string()),
+        Arg::from(unix_micros(i.created_at)),
+    ];
+    values.extend(incident_values(i));
+    q.bind_list(values);
     exec(&mut **tx, &q).await?;
     Ok(())
 }
 
 /// Writes every mutable column of an existing incident.
 pub(super) async fn save_incident(tx: &mut Tx, i: &Incident) -> Result<()> {
-    let mut q = Sql::new(&format!("UPDATE incidents SET ({INCIDENT_MUT_COLS}) = ("));
-    incident_values(&mut q, i);
-    q.push(") WHERE id = ").bind(i.id.to_string());
+    let mut q = Sql::new(&format!("UPDATE incidents SET ({INCIDENT_MUT_COLS}) = "));
+    q.bind_list(incident_values(i))
+        .push(" WHERE id = ")
+        .bind(i.id.to_string());
     exec(&mut **tx, &q).await?;
     Ok(())
 }
 
-/// Binds every mutable column, in [`INCIDENT_MUT_COLS`] order.
-fn incident_values(q: &mut Sql, i: &Incident) {
+/// Every mutable column's value, in [`INCIDENT_MUT_COLS`] order.
+fn incident_values(i: &Incident) -> [Arg; 22] {
     let t = &i.times;
-    q.bind(i.title.clone())
-        .push(", ")
-        .bind(i.description.clone())
-        .push(", ")
-        .bind(i.category.as_str())
-        .push(", ")
-        .bind(i.severity.as_str())
-        .push(", ")
-        .bind(i.status.as_str())
-        .push(", ")
-        .bind(i.sensitive)
-        .push(", ")
-        .bind(i.owner.map(|o| o.to_string()))
-        .push(", ")
-        .bind(i.impact.as_ref().map(|m| to_json(m).to_string()))
-        .push(", ")
-        .bind(i.resolution.map(|r| r.as_str().to_owned()))
-        .push(", ")
-        .bind(i.disclosure.as_str())
-        .push(", ")
-        .bind(i.merged_into.map(|m| m.to_string()))
-        .push(", ")
-        .bind(i.alert_count)
-        .push(", ")
-        .bind(i.group_key.clone())
-        .push(", ")
-        .bind(opt_micros(i.last_alert_at))
-        .push(", ")
-        .bind(opt_micros(t.occurred_at))
-        .push(", ")
-        .bind(opt_micros(t.detected_at))
-        .push(", ")
-        .bind(unix_micros(t.reported_at))
-        .push(", ")
-        .bind(opt_micros(t.acknowledged_at))
-        .push(", ")
-        .bind(opt_micros(t.contained_at))
-        .push(", ")
-        .bind(opt_micros(t.resolved_at))
-        .push(", ")
-        .bind(opt_micros(t.closed_at))
-        .push(", ")
-        .bind(unix_micros(i.updated_at));
+    [
+        Arg::from(i.title.clone()),
+        Arg::from(i.description.clone()),
+        Arg::from(i.category.as_str()),
+        Arg::from(i.severity.as_str()),
+        Arg::from(i.status.as_str()),
+        Arg::from(i.sensitive),
+        Arg::from(i.owner.map(|o| o.to_string())),
+        Arg::from(i.impact.as_ref().map(|m| to_json(m).to_string())),
+        Arg::from(i.resolution.map(|r| r.as_str().to_owned())),
+        Arg::from(i.disclosure.as_str()),
+        Arg::from(i.merged_into.map(|m| m.to_string())),
+        Arg::from(i.alert_count),
+        Arg::from(i.group_key.clone()),
+        opt_micros(i.last_alert_at),
+        opt_micros(t.occurred_at),
+        opt_micros(t.detected_at),
+        Arg::from(unix_micros(t.reported_at)),
+        opt_micros(t.acknowledged_at),
+        opt_micros(t.contained_at),
+        opt_micros(t.resolved_at),
+        opt_micros(t.closed_at),
+        Arg::from(unix_micros(i.updated_at)),
+    ]
 }
 
 /// Visibility plus the list filters, for list and count.

@@ -19,7 +19,7 @@ use crate::enums::{Resolution, Role, Status};
 use crate::ids::{AlertId, IncidentId, ReportId, UserId};
 use crate::incident::{Impact, Incident, validate_title};
 use crate::outbox::OutboxKind;
-use crate::query::Sql;
+use crate::query::{Arg, Sql};
 use crate::store::{IncidentPatch, Result, StoreError};
 
 /// Names `user` a participant; false if they already were one.
@@ -30,13 +30,13 @@ async fn add_participant_row(
     at: OffsetDateTime,
 ) -> Result<bool> {
     let mut q =
-        Sql::new("INSERT INTO incident_participants (incident_id, user_id, added_at) VALUES (");
-    q.bind(incident.to_string())
-        .push(", ")
-        .bind(user.to_string())
-        .push(", ")
-        .bind(unix_micros(at))
-        .push(") ON CONFLICT DO NOTHING");
+        Sql::new("INSERT INTO incident_participants (incident_id, user_id, added_at) VALUES ");
+    q.bind_list([
+        Arg::from(incident.to_string()),
+        Arg::from(user.to_string()),
+        Arg::from(unix_micros(at)),
+    ])
+    .push(" ON CONFLICT DO NOTHING");
     Ok(exec(&mut **tx, &q).await? > 0)
 }
 

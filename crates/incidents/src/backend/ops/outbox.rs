@@ -14,7 +14,7 @@ use crate::enums::OutboxStatus;
 use crate::ids::OutboxId;
 use crate::incident::Incident;
 use crate::outbox::{MAX_ATTEMPTS, OutboxKind, OutboxMessage, backoff};
-use crate::query::Sql;
+use crate::query::{Arg, Sql};
 use crate::store::{Result, StoreError};
 
 /// Queues an incident notification in `tx`, so it is sent only if the
@@ -55,30 +55,21 @@ pub(super) async fn enqueue(
 /// Inserts a new message (one not yet attempted or leased).
 async fn insert_message(tx: &mut Tx, m: &OutboxMessage) -> Result<()> {
     let mut q = Sql::new(
-        "INSERT INTO outbox (id, kind, incident_id, sensitive, payload, status, attempts, next_attempt_at, created_at, destination, parent_id) VALUES (",
+        "INSERT INTO outbox (id, kind, incident_id, sensitive, payload, status, attempts, next_attempt_at, created_at, destination, parent_id) VALUES ",
     );
-    q.bind(m.id.to_string())
-        .push(", ")
-        .bind(m.kind.as_str())
-        .push(", ")
-        .bind(m.incident_id.to_string())
-        .push(", ")
-        .bind(m.sensitive)
-        .push(", ")
-        .bind(m.payload.to_string())
-        .push(", ")
-        .bind(m.status.as_str())
-        .push(", ")
-        .bind(i64::from(m.attempts))
-        .push(", ")
-        .bind(unix_micros(m.next_attempt_at))
-        .push(", ")
-        .bind(unix_micros(m.created_at))
-        .push(", ")
-        .bind(m.destination.clone())
-        .push(", ")
-        .bind(m.parent_id.map(|p| p.to_string()))
-        .push(")");
+    q.bind_list([
+        Arg::from(m.id.to_string()),
+        Arg::from(m.kind.as_str()),
+        Arg::from(m.incident_id.to_string()),
+        Arg::from(m.sensitive),
+        Arg::from(m.payload.to_string()),
+        Arg::from(m.status.as_str()),
+        Arg::from(i64::from(m.attempts)),
+        Arg::from(unix_micros(m.next_attempt_at)),
+        Arg::from(unix_micros(m.created_at)),
+        Arg::from(m.destination.clone()),
+        Arg::from(m.parent_id.map(|p| p.to_string())),
+    ]);
     exec(&mut **tx, &q).await?;
     Ok(())
 }

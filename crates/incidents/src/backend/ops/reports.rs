@@ -19,7 +19,7 @@ use crate::backend::{
 };
 use crate::enums::Severity;
 use crate::ids::{AttachmentId, ReportId};
-use crate::query::Sql;
+use crate::query::{Arg, Sql};
 use crate::report::{Attachment, NewReport, Report};
 use crate::store::{Page, PageRequest, ReportFilter, Result, StoreError};
 
@@ -150,45 +150,33 @@ impl SqlStore {
         let mut tx = self.begin().await?;
         insert_incident(&mut tx, &incident).await?;
         let mut q = Sql::new(
-            "INSERT INTO reports (id, reporter_id, channel, category, description, occurred_at, location, sensitive, incident_id, created_at) VALUES (",
+            "INSERT INTO reports (id, reporter_id, channel, category, description, occurred_at, location, sensitive, incident_id, created_at) VALUES ",
         );
-        q.bind(report.id.to_string())
-            .push(", ")
-            .bind(report.reporter.map(|r| r.to_string()))
-            .push(", ")
-            .bind(report.channel.as_str())
-            .push(", ")
-            .bind(report.category.as_str())
-            .push(", ")
-            .bind(report.description.clone())
-            .push(", ")
-            .bind(opt_micros(report.occurred_at))
-            .push(", ")
-            .bind(report.location.clone())
-            .push(", ")
-            .bind(report.sensitive)
-            .push(", ")
-            .bind(incident.id.to_string())
-            .push(", ")
-            .bind(unix_micros(at))
-            .push(")");
+        q.bind_list([
+            Arg::from(report.id.to_string()),
+            Arg::from(report.reporter.map(|r| r.to_string())),
+            Arg::from(report.channel.as_str()),
+            Arg::from(report.category.as_str()),
+            Arg::from(report.description.clone()),
+            opt_micros(report.occurred_at),
+            Arg::from(report.location.clone()),
+            Arg::from(report.sensitive),
+            Arg::from(incident.id.to_string()),
+            Arg::from(unix_micros(at)),
+        ]);
         exec(&mut *tx, &q).await?;
         for a in &report.attachments {
             let mut q = Sql::new(
-                "INSERT INTO attachments (id, report_id, filename, content_type, size, sha256) VALUES (",
+                "INSERT INTO attachments (id, report_id, filename, content_type, size, sha256) VALUES ",
             );
-            q.bind(a.id.to_string())
-                .push(", ")
-                .bind(report.id.to_string())
-                .push(", ")
-                .bind(a.filename.clone())
-                .push(", ")
-                .bind(a.content_type.clone())
-                .push(", ")
-                .bind(a.size)
-                .push(", ")
-                .bind(a.sha256.clone())
-                .push(")");
+            q.bind_list([
+                Arg::from(a.id.to_string()),
+                Arg::from(report.id.to_string()),
+                Arg::from(a.filename.clone()),
+                Arg::from(a.content_type.clone()),
+                Arg::from(a.size),
+                Arg::from(a.sha256.clone()),
+            ]);
             exec(&mut *tx, &q).await?;
         }
         append_audit(

@@ -13,7 +13,7 @@ use crate::backend::{Change, SqlStore, Tx, append_audit, exec, fetch_one, now, o
 use crate::enums::Role;
 use crate::ids::{IncidentId, NoteId, TaskId, TimelineId, UserId};
 use crate::incident::{Note, Task};
-use crate::query::Sql;
+use crate::query::{Arg, Sql};
 use crate::store::{NewTask, Result, StoreError, TaskPatch};
 
 /// Adds a timeline line to `incident` in `tx`.
@@ -26,19 +26,15 @@ pub(super) async fn add_timeline(
     message: &str,
 ) -> Result<()> {
     let mut q =
-        Sql::new("INSERT INTO timeline (id, incident_id, at, actor, kind, message) VALUES (");
-    q.bind(TimelineId::new().to_string())
-        .push(", ")
-        .bind(incident.to_string())
-        .push(", ")
-        .bind(unix_micros(at))
-        .push(", ")
-        .bind(actor.to_string())
-        .push(", ")
-        .bind(kind)
-        .push(", ")
-        .bind(message)
-        .push(")");
+        Sql::new("INSERT INTO timeline (id, incident_id, at, actor, kind, message) VALUES ");
+    q.bind_list([
+        Arg::from(TimelineId::new().to_string()),
+        Arg::from(incident.to_string()),
+        Arg::from(unix_micros(at)),
+        Arg::from(actor.to_string()),
+        Arg::from(kind),
+        Arg::from(message),
+    ]);
     exec(&mut **tx, &q).await?;
     Ok(())
 }
@@ -61,17 +57,14 @@ impl SqlStore {
             created_at: at,
         };
         let mut q =
-            Sql::new("INSERT INTO notes (id, incident_id, author, body, created_at) VALUES (");
-        q.bind(note.id.to_string())
-            .push(", ")
-            .bind(id.to_string())
-            .push(", ")
-            .bind(v.user_id.to_string())
-            .push(", ")
-            .bind(body)
-            .push(", ")
-            .bind(unix_micros(at))
-            .push(")");
+            Sql::new("INSERT INTO notes (id, incident_id, author, body, created_at) VALUES ");
+        q.bind_list([
+            Arg::from(note.id.to_string()),
+            Arg::from(id.to_string()),
+            Arg::from(v.user_id.to_string()),
+            Arg::from(body),
+            Arg::from(unix_micros(at)),
+        ]);
         exec(&mut *tx, &q).await?;
         add_timeline(&mut tx, id, at, v.user_id, "note", "note added").await?;
         append_audit(
@@ -111,20 +104,17 @@ impl SqlStore {
             created_at: at,
         };
         let mut q = Sql::new(
-            "INSERT INTO tasks (id, incident_id, title, owner_id, due_at, done, created_at) VALUES (",
+            "INSERT INTO tasks (id, incident_id, title, owner_id, due_at, done, created_at) VALUES ",
         );
-        q.bind(task.id.to_string())
-            .push(", ")
-            .bind(id.to_string())
-            .push(", ")
-            .bind(task.title.clone())
-            .push(", ")
-            .bind(task.owner.map(|o| o.to_string()))
-            .push(", ")
-            .bind(opt_micros(task.due_at))
-            .push(", 0, ")
-            .bind(unix_micros(at))
-            .push(")");
+        q.bind_list([
+            Arg::from(task.id.to_string()),
+            Arg::from(id.to_string()),
+            Arg::from(task.title.clone()),
+            Arg::from(task.owner.map(|o| o.to_string())),
+            opt_micros(task.due_at),
+            Arg::from(task.done),
+            Arg::from(unix_micros(at)),
+        ]);
         exec(&mut *tx, &q).await?;
         add_timeline(
             &mut tx,

@@ -13,7 +13,7 @@ use crate::backend::{
 };
 use crate::enums::Role;
 use crate::ids::{TokenId, UserId};
-use crate::query::Sql;
+use crate::query::{Arg, Sql};
 use crate::store::{Result, StoreError};
 use crate::user::{ApiToken, NewUser, TokenHash, User, valid_user_name};
 
@@ -34,15 +34,14 @@ impl SqlStore {
             created_at: at,
         };
         let mut tx = self.begin().await?;
-        let mut q = Sql::new("INSERT INTO users (id, name, role, disabled, created_at) VALUES (");
-        q.bind(user.id.to_string())
-            .push(", ")
-            .bind(user.name.clone())
-            .push(", ")
-            .bind(user.role.as_str())
-            .push(", 0, ")
-            .bind(unix_micros(at))
-            .push(")");
+        let mut q = Sql::new("INSERT INTO users (id, name, role, disabled, created_at) VALUES ");
+        q.bind_list([
+            Arg::from(user.id.to_string()),
+            Arg::from(user.name.clone()),
+            Arg::from(user.role.as_str()),
+            Arg::from(user.disabled),
+            Arg::from(unix_micros(at)),
+        ]);
         if let Err(e) = exec(&mut *tx, &q).await {
             return Err(if is_unique_violation(&e) {
                 StoreError::Conflict(format!("a user named {:?} already exists", user.name))
@@ -154,18 +153,16 @@ impl SqlStore {
             revoked: false,
         };
         let mut q = Sql::new(
-            "INSERT INTO api_tokens (id, user_id, label, token_hash, revoked, created_at) VALUES (",
+            "INSERT INTO api_tokens (id, user_id, label, token_hash, revoked, created_at) VALUES ",
         );
-        q.bind(token.id.to_string())
-            .push(", ")
-            .bind(user.to_string())
-            .push(", ")
-            .bind(label)
-            .push(", ")
-            .bind(hash.to_hex())
-            .push(", 0, ")
-            .bind(unix_micros(at))
-            .push(")");
+        q.bind_list([
+            Arg::from(token.id.to_string()),
+            Arg::from(user.to_string()),
+            Arg::from(label),
+            Arg::from(hash.to_hex()),
+            Arg::from(token.revoked),
+            Arg::from(unix_micros(at)),
+        ]);
         if let Err(e) = exec(&mut *tx, &q).await {
             return Err(if is_unique_violation(&e) {
                 StoreError::Conflict("this token already exists".into())
