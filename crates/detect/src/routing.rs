@@ -261,6 +261,9 @@ pub const RENAMES_5156: Renames = &[
 /// Security 4663 as `file_access`.
 pub const RENAMES_4663: Renames = &[("Image", "ProcessName"), ("TargetFilename", "ObjectName")];
 
+/// Defender detections as `antivirus` (the category's generic fields).
+pub const RENAMES_DEFENDER_AV: Renames = &[("Signature", "ThreatName"), ("Filename", "Path")];
+
 /// The categories of a Windows event, from its service and `EventID`.
 pub fn windows_categories(service: &str, event_id: i64) -> &'static [Category] {
     match (service, event_id) {
@@ -407,6 +410,10 @@ pub fn windows_categories(service: &str, event_id: i64) -> &'static [Category] {
         ("security", 4663) => &[Category {
             name: "file_access",
             renames: RENAMES_4663,
+        }],
+        ("windefend", 1006 | 1015 | 1116 | 1117) => &[Category {
+            name: "antivirus",
+            renames: RENAMES_DEFENDER_AV,
         }],
         ("powershell-classic", 400) => &[Category {
             name: "ps_classic_start",
@@ -586,7 +593,10 @@ mod tests {
             (
                 none,
                 json!({"Channel": "Microsoft-Windows-Windows Defender/Operational", "EventID": 1116}),
-                vec![(Some("windows"), Some("windefend"), None, 0)],
+                vec![
+                    (Some("windows"), Some("windefend"), None, 0),
+                    (Some("windows"), Some("windefend"), Some("antivirus"), 2),
+                ],
             ),
             (
                 none,

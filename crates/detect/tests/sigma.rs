@@ -411,3 +411,18 @@ fn event_count_correlation_uses_event_time_in_order() {
     assert_eq!(corr[0].record, 1, "fires on the third event in time order");
     assert_eq!(corr[0].fields.get("User").map(String::as_str), Some("bob"));
 }
+
+#[test]
+fn antivirus_category_rules_read_defender_detections() {
+    let r = "title: av\nid: 00000000-0000-0000-0000-0000000000a1\nlevel: high\nlogsource:\n  category: antivirus\ndetection:\n  selection:\n    Signature|contains: 'Mimikatz'\n  condition: selection\n";
+    let defender = event(
+        LogSource::default(),
+        json!({"Channel": "Microsoft-Windows-Windows Defender/Operational", "EventID": 1116, "ThreatName": "HackTool:Win32/Mimikatz"}),
+    );
+    let system = event(
+        LogSource::default(),
+        json!({"Channel": "System", "EventID": 7045, "Signature": "Mimikatz"}),
+    );
+    assert_eq!(matches(r, &defender).len(), 1);
+    assert!(matches(r, &system).is_empty());
+}
