@@ -7,9 +7,11 @@
 //! inherent method of the same name (inherent methods take precedence in
 //! `SqlStore::name` paths) in the submodule for its concept. Submodules
 //! share checks, paging and visible reads through [`checks`], [`paging`] and
-//! [`visible`]; concept modules do not call each other's operations, only
-//! the row-level helpers they export (`insert_incident`, `add_timeline`,
-//! `enqueue`, ...).
+//! [`visible`]. Architecture invariant: concept modules never call each
+//! other's operations, only the row-level helpers they export
+//! (`insert_incident`, `record_opened`, `add_timeline`, `enqueue`,
+//! `fill_attachments`, ...), so no operation's checks run twice or are
+//! skipped by a caller.
 
 mod alerts;
 mod audit;

@@ -1,6 +1,7 @@
 //! Incidents as rows: building a new one, inserting and saving it,
-//! opening one by hand, and reading one (with what the viewer may see of
-//! it) or a filtered page of them.
+//! recording that one was opened (shared by hand-opened, reported and
+//! alert-opened incidents), opening one by hand, and reading one (with what
+//! the viewer may see of it) or a filtered page of them.
 
 use serde_json::Value;
 use time::OffsetDateTime;

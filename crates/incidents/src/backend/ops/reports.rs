@@ -1,5 +1,6 @@
 //! Reports: filing one (which opens a triage incident), reading them
-//! back, and their content-addressed attachment files.
+//! back, and their content-addressed attachment files (written under the
+//! data directory before the transaction that records them).
 
 use std::collections::BTreeMap;
 

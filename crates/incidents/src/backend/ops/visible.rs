@@ -1,7 +1,7 @@
 //! Single-row reads through the viewer's visibility predicate (see
 //! [`crate::access`]): a row the viewer may not see reads as "not found".
 //! Every operation that acts on an existing incident, alert, report or user
-//! loads it through here first.
+//! loads it through here first. Nothing here writes.
 
 use sqlx::{Any, Executor};
 
