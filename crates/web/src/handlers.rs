@@ -7,6 +7,7 @@ pub mod incidents;
 pub mod meta;
 pub mod metrics;
 pub mod reports;
+pub mod suppressions;
 pub mod users;
 
 use std::str::FromStr;

@@ -13,7 +13,9 @@ use axum::routing::MethodRouter;
 use incidents::enums::Role;
 
 use crate::AppState;
-use crate::handlers::{alerts, audit, incidents as inc, meta, metrics, reports, users};
+use crate::handlers::{
+    alerts, audit, incidents as inc, meta, metrics, reports, suppressions, users,
+};
 use crate::schema::Schema;
 
 /// Who may call a route.
@@ -142,6 +144,13 @@ pub static ROUTES: &[Route] = &[
         "Open an incident from the alert (or return the one it joined).", None, Schema::Incident),
     route!(POST "/api/v1/alerts/{id}/dismiss", Access::Roles(MANAGERS), dismiss_alert => alerts,
         "Dismiss the alert.", Some(Schema::Dismiss), Schema::Alert),
+    // Suppression rules.
+    route!(GET "/api/v1/suppressions", Access::Roles(MANAGERS), list_suppressions => suppressions,
+        "Alert suppression rules, expired ones included, oldest first.", None, Schema::SuppressionList),
+    route!(POST "/api/v1/suppressions", Access::Roles(MANAGERS), create_suppression => suppressions,
+        "Suppress a rule's alerts (optionally only for some entity values) until an expiry.", Some(Schema::NewSuppression), Schema::Suppression),
+    route!(DELETE "/api/v1/suppressions/{id}", Access::Roles(MANAGERS), delete_suppression => suppressions,
+        "Delete a suppression rule; answers the deleted rule.", None, Schema::Suppression),
     // Users.
     route!(GET "/api/v1/users", Access::Roles(ADMINS), list_users => users,
         "Every user.", None, Schema::UserList),

@@ -39,6 +39,9 @@ pub enum Schema {
     Alert,
     AlertList,
     Dismiss,
+    Suppression,
+    SuppressionList,
+    NewSuppression,
     Metrics,
     AuditList,
     AuditVerify,
@@ -99,6 +102,9 @@ impl Schema {
         Schema::Alert,
         Schema::AlertList,
         Schema::Dismiss,
+        Schema::Suppression,
+        Schema::SuppressionList,
+        Schema::NewSuppression,
         Schema::Metrics,
         Schema::AuditList,
         Schema::AuditVerify,
@@ -226,6 +232,22 @@ impl Schema {
                 "incident_id": opt_str, "disposition": { "type": "string" }, "created_at": time } }),
             Schema::AlertList => page(Schema::Alert),
             Schema::Dismiss => object(&[], json!({ "reason": opt_str })),
+            Schema::Suppression => json!({ "type": "object", "properties": {
+                "id": id, "rule_id": { "type": "string" },
+                "entities": { "type": "object", "additionalProperties": { "type": "string" } },
+                "reason": { "type": "string" }, "expires_at": opt_time,
+                "active": { "type": "boolean" }, "created_by": id, "created_at": time } }),
+            Schema::SuppressionList => {
+                json!({ "type": "array", "items": reference(Schema::Suppression) })
+            }
+            Schema::NewSuppression => object(
+                &["rule_id", "reason"],
+                json!({
+                "rule_id": { "type": "string", "minLength": 1, "maxLength": 200 },
+                "entities": { "type": "object", "maxProperties": 32, "additionalProperties": { "type": "string" } },
+                "reason": { "type": "string", "minLength": 1, "maxLength": 2000 },
+                "expires_at": opt_time }),
+            ),
             Schema::Metrics => {
                 let row = json!({ "type": "object", "properties": {
                     "key": { "type": "string" }, "count": { "type": "integer" },

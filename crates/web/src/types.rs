@@ -507,6 +507,64 @@ pub struct AlertResponse {
     pub created_at: OffsetDateTime,
 }
 
+/// `POST /api/v1/suppressions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSuppressionRequest {
+    /// The detection rule whose alerts are suppressed.
+    pub rule_id: String,
+    /// Entity values that must all be equal for the rule to apply (for
+    /// example `{"host": "build-1"}`); empty or absent means every alert of
+    /// the rule.
+    #[serde(default)]
+    pub entities: BTreeMap<String, String>,
+    /// Why (shown in the audit trail).
+    pub reason: String,
+    /// When the rule stops applying (exclusive, in the future); absent means
+    /// never.
+    #[serde(default, with = "opt_time")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A suppression rule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SuppressionResponse {
+    /// Id.
+    pub id: String,
+    /// The detection rule.
+    pub rule_id: String,
+    /// Entity values that must all match; empty means any.
+    pub entities: BTreeMap<String, String>,
+    /// Why.
+    pub reason: String,
+    /// When it stops applying.
+    #[serde(with = "opt_time")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Whether it applies now (not expired).
+    pub active: bool,
+    /// Who created it (user id).
+    pub created_by: String,
+    /// When created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl SuppressionResponse {
+    /// Converts a stored rule; `now` decides [`Self::active`].
+    pub fn new(rule: incidents::SuppressionRule, now: OffsetDateTime) -> Self {
+        Self {
+            id: rule.id.to_string(),
+            active: rule.expires_at.is_none_or(|at| now < at),
+            rule_id: rule.rule_id,
+            entities: rule.entities,
+            reason: rule.reason,
+            expires_at: rule.expires_at,
+            created_by: rule.created_by.to_string(),
+            created_at: rule.created_at,
+        }
+    }
+}
+
 /// `POST /api/v1/users`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

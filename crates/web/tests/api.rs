@@ -151,6 +151,7 @@ fn body_for(operation: &str) -> Option<Value> {
         "close_incident" => json!({ "resolution": "false_positive" }),
         "dismiss_alert" => json!({ "reason": "noise" }),
         "create_user" => json!({ "name": "matrix-user", "role": "reporter" }),
+        "create_suppression" => json!({ "rule_id": "matrix-rule", "reason": "noisy" }),
         _ => return None,
     })
 }
@@ -843,4 +844,139 @@ async fn alerts_are_listed_dismissed_promoted_and_merged() {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "no self-merge");
+}
+
+fn new_alert(rule: &str, host: &str) -> incidents::NewAlert {
+    incidents::NewAlert {
+        rule_id: rule.to_owned(),
+        rule_title: "Noisy scanner".to_owned(),
+        level: incidents::AlertLevel::Medium,
+        entities: [("host".to_owned(), host.to_owned())].into(),
+        evidence: vec![json!({ "EventID": 4625 })],
+        policy: None,
+        detected_at: time::OffsetDateTime::now_utc(),
+    }
+}
+
+/// The number of incidents a responder sees.
+async fn incidents_total(app: &App) -> i64 {
+    let (status, list) = app
+        .call(
+            Method::GET,
+            "/api/v1/incidents",
+            Some(app.token("responder")),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list["total"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn a_suppression_rule_keeps_matching_alerts_out_of_incidents() {
+    let app = app().await;
+    let responder = app.token("responder").to_owned();
+
+    // Refused: an expiry in the past, an unknown field.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/suppressions",
+            Some(&responder),
+            Some(json!({ "rule_id": "scan", "reason": "r", "expires_at": "2020-01-01T00:00:00Z" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expires_at")
+    );
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/suppressions",
+            Some(&responder),
+            Some(json!({ "rule_id": "scan", "reason": "r", "entity": {} })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (status, rule) = app
+        .call(
+            Method::POST,
+            "/api/v1/suppressions",
+            Some(&responder),
+            Some(json!({ "rule_id": "scan", "entities": { "host": "scanner-1" },
+                          "reason": "the vulnerability scanner", "expires_at": "2999-01-01T00:00:00Z" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
+    assert_eq!(rule["active"], true);
+    assert_eq!(rule["entities"]["host"], "scanner-1");
+    let rule_id = rule["id"].as_str().unwrap().to_owned();
+    let (status, list) = app
+        .call(Method::GET, "/api/v1/suppressions", Some(&responder), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["id"], rule_id.as_str());
+
+    // A matching alert is stored as suppressed and opens no incident; an
+    // alert of the same rule on another host still does.
+    let before = incidents_total(&app).await;
+    let suppressed = app
+        .store
+        .ingest_alert(&Viewer::system(), new_alert("scan", "scanner-1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        suppressed.disposition,
+        incidents::AlertDisposition::Suppressed
+    );
+    assert_eq!(suppressed.incident_id, None);
+    assert_eq!(incidents_total(&app).await, before);
+    let (_, alerts) = app
+        .call(
+            Method::GET,
+            "/api/v1/alerts?disposition=suppressed",
+            Some(&responder),
+            None,
+        )
+        .await;
+    assert_eq!(
+        alerts["items"][0]["id"],
+        suppressed.alert_id.to_string().as_str()
+    );
+    let other = app
+        .store
+        .ingest_alert(&Viewer::system(), new_alert("scan", "web-2"))
+        .await
+        .unwrap();
+    assert_eq!(other.disposition, incidents::AlertDisposition::Opened);
+    assert_eq!(incidents_total(&app).await, before + 1);
+
+    // Deleted, the rule no longer applies.
+    let path = format!("/api/v1/suppressions/{rule_id}");
+    let (status, deleted) = app
+        .call(Method::DELETE, &path, Some(&responder), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    assert_eq!(deleted["id"], rule_id.as_str());
+    let (status, _) = app
+        .call(Method::DELETE, &path, Some(&responder), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "deleted twice");
+    let (_, list) = app
+        .call(Method::GET, "/api/v1/suppressions", Some(&responder), None)
+        .await;
+    assert_eq!(list, json!([]));
+    let again = app
+        .store
+        .ingest_alert(&Viewer::system(), new_alert("scan", "scanner-1"))
+        .await
+        .unwrap();
+    assert_eq!(again.disposition, incidents::AlertDisposition::Opened);
+    assert_eq!(incidents_total(&app).await, before + 2);
 }
