@@ -68,7 +68,7 @@ fn corpus_sigma_rules_load_rate() {
 }
 
 #[test]
-fn corpus_windows_rules_load_fast() {
+fn corpus_windows_rules_all_load() {
     let dir = corpus().join("sigma/rules/windows");
     let files = count_yaml_files(&dir);
     let start = Instant::now();
@@ -82,8 +82,10 @@ fn corpus_windows_rules_load_fast() {
         m.group_count(),
         elapsed.as_secs_f64()
     );
+    // Load time is measured by scripts/bench-hunt, not asserted here.
     assert_eq!(m.rule_count() + errors.len() + compile.len(), files);
-    // A loose bound that catches quadratic loading even in a debug build on
-    // a busy 2-core machine; the release figure comes from scripts/bench-hunt.
-    assert!(elapsed.as_secs_f64() < 30.0, "{elapsed:?}");
+    assert!(
+        errors.is_empty() && compile.is_empty(),
+        "{errors:?} {compile:?}"
+    );
 }

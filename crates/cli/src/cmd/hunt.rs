@@ -69,8 +69,9 @@ pub struct Args {
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub to: Option<Timestamp>,
     /// Read every file as this format instead of detecting it.
-    #[arg(long, value_name = "FORMAT", value_parser = ["evtx", "json", "syslog"])]
-    pub format: Option<String>,
+    /// One of: evtx, json, syslog, access.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    pub format: Option<Format>,
     /// Only read files matching this glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub include: Vec<String>,
@@ -90,6 +91,10 @@ fn parse_level(s: &str) -> Result<Level, String> {
         .ok_or_else(|| format!("unknown level {s:?} (informational, low, medium, high, critical)"))
 }
 
+fn parse_format(s: &str) -> Result<Format, String> {
+    Format::from_name(s).ok_or_else(|| format!("unknown format {s:?} (evtx, json, syslog, access)"))
+}
+
 fn parse_time(s: &str) -> Result<Timestamp, String> {
     Timestamp::parse(s, &Rfc3339).map_err(|e| format!("not an RFC 3339 time: {e}"))
 }
@@ -104,15 +109,6 @@ impl Args {
             OutputFormat::Csv
         } else {
             OutputFormat::Table
-        }
-    }
-
-    fn source_format(&self) -> Option<Format> {
-        match self.format.as_deref() {
-            Some("evtx") => Some(Format::Evtx),
-            Some("json") => Some(Format::Json),
-            Some("syslog") => Some(Format::Syslog),
-            _ => None,
         }
     }
 
@@ -204,7 +200,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let detections: Mutex<Vec<Detection>> = Mutex::new(Vec::new());
     let pending: Mutex<Vec<Pending>> = Mutex::new(Vec::new());
     let file_problems: Mutex<Vec<Problem>> = Mutex::new(Vec::new());
-    let format = args.source_format();
+    let format = args.format;
     let keep_all = !stage.is_idle();
 
     let sink = |batch: Vec<Event>| {
