@@ -2,6 +2,7 @@
 //! call the store with the caller's viewer, convert to a response type.
 
 pub mod alerts;
+pub mod attachments;
 pub mod audit;
 pub mod incidents;
 pub mod meta;

@@ -17,7 +17,7 @@ pub fn document() -> Value {
             "responses": {
                 "200": {
                     "description": "Success.",
-                    "content": { "application/json": { "schema": route.response.reference() } }
+                    "content": { route.response.media_type(): { "schema": route.response.reference() } }
                 },
                 "default": {
                     "description": "An error.",

@@ -14,7 +14,7 @@ use incidents::enums::Role;
 
 use crate::AppState;
 use crate::handlers::{
-    alerts, audit, incidents as inc, meta, metrics, reports, suppressions, users,
+    alerts, attachments, audit, incidents as inc, meta, metrics, reports, suppressions, users,
 };
 use crate::schema::Schema;
 
@@ -110,6 +110,8 @@ pub static ROUTES: &[Route] = &[
         "Reports visible to the caller (a reporter sees only their own).", None, Schema::ReportList),
     route!(GET "/api/v1/reports/{id}", Access::Roles(ALL), get_report => reports,
         "One report, if visible to the caller.", None, Schema::Report),
+    route!(GET "/api/v1/reports/{id}/attachments/{attachment_id}", Access::Roles(ALL), get_attachment => attachments,
+        "Download an attachment of a report visible to the caller (sent as a download, never rendered).", None, Schema::Binary),
     // Incidents.
     route!(GET "/api/v1/incidents", Access::Roles(ALL), list_incidents => inc,
         "Incidents visible to the caller, filtered and paginated, with the total count.", None, Schema::IncidentList),

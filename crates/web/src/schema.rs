@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 #[allow(missing_docs)]
 pub enum Schema {
     Object,
+    Binary,
     Health,
     Error,
     User,
@@ -75,6 +76,7 @@ impl Schema {
     /// Every schema, for the document's `components`.
     pub const ALL: &'static [Schema] = &[
         Schema::Object,
+        Schema::Binary,
         Schema::Health,
         Schema::Error,
         Schema::User,
@@ -115,6 +117,16 @@ impl Schema {
         format!("{self:?}")
     }
 
+    /// The media type of a body with this schema: the file's own type
+    /// (described as `application/octet-stream`) for [`Schema::Binary`],
+    /// JSON otherwise.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Schema::Binary => "application/octet-stream",
+            _ => "application/json",
+        }
+    }
+
     /// A `$ref` to this schema.
     pub fn reference(self) -> Value {
         reference(self)
@@ -134,6 +146,9 @@ impl Schema {
         let impact = json!({ "type": "string", "enum": names(ImpactLevel::ALL) });
         match self {
             Schema::Object => json!({ "type": "object" }),
+            Schema::Binary => {
+                json!({ "type": "string", "contentMediaType": "application/octet-stream" })
+            }
             Schema::Health => json!({ "type": "object", "properties": {
                 "status": { "type": "string" }, "version": { "type": "string" } } }),
             Schema::Error => json!({ "type": "object", "required": ["error"], "properties": {
@@ -162,7 +177,12 @@ impl Schema {
                 "id": id, "reporter_id": opt_str, "channel": { "type": "string" },
                 "category": category, "description": { "type": "string" },
                 "occurred_at": opt_time, "location": opt_str, "sensitive": { "type": "boolean" },
-                "incident_id": id, "incident_status": status, "created_at": time } }),
+                "incident_id": id, "incident_status": status,
+                "attachments": { "type": "array", "items": { "type": "object", "properties": {
+                    "id": id, "filename": { "type": "string" }, "content_type": { "type": "string" },
+                    "size": { "type": "integer" }, "sha256": { "type": "string" },
+                    "url": { "type": "string" } } } },
+                "created_at": time } }),
             Schema::ReportList => page(Schema::Report),
             Schema::Incident => json!({ "type": "object", "properties": {
                 "id": id, "title": { "type": "string" }, "description": { "type": "string" },

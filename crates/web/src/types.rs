@@ -98,9 +98,42 @@ pub struct ReportResponse {
     pub incident_id: String,
     /// That incident's status.
     pub incident_status: Status,
+    /// Attached files (metadata; download each from its `url`).
+    #[serde(default)]
+    pub attachments: Vec<AttachmentResponse>,
     /// When filed.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+/// An attachment of a report (metadata only).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AttachmentResponse {
+    /// Id.
+    pub id: String,
+    /// The file name as uploaded (display only).
+    pub filename: String,
+    /// The MIME type as uploaded.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    /// Where to download it: `/api/v1/reports/{id}/attachments/{attachment_id}`.
+    pub url: String,
+}
+
+impl From<incidents::report::Attachment> for AttachmentResponse {
+    fn from(a: incidents::report::Attachment) -> Self {
+        Self {
+            url: format!("/api/v1/reports/{}/attachments/{}", a.report_id, a.id),
+            id: a.id.to_string(),
+            filename: a.filename,
+            content_type: a.content_type,
+            size: a.size,
+            sha256: a.sha256,
+        }
+    }
 }
 
 impl From<incidents::report::Report> for ReportResponse {
@@ -116,6 +149,7 @@ impl From<incidents::report::Report> for ReportResponse {
             sensitive: r.sensitive,
             incident_id: r.incident_id.to_string(),
             incident_status: r.incident_status,
+            attachments: r.attachments.into_iter().map(Into::into).collect(),
             created_at: r.created_at,
         }
     }

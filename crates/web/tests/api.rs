@@ -124,6 +124,33 @@ impl App {
     fn token(&self, name: &str) -> &str {
         &self.tokens[name]
     }
+
+    /// A GET whose answer may be a file: status, headers and raw bytes.
+    async fn download(
+        &self,
+        path: &str,
+        token: &str,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let request = Request::builder()
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        (parts.status, parts.headers, bytes.to_vec())
+    }
+
+    /// The store viewer of a test user, as authentication would give it.
+    async fn viewer(&self, name: &str) -> Viewer {
+        self.store
+            .authenticate(TokenHash::of(self.token(name)))
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+    }
 }
 
 fn error_code(body: &Value) -> &str {
@@ -159,6 +186,7 @@ fn body_for(operation: &str) -> Option<Value> {
 fn fill(path: &str) -> String {
     path.replace("{id}", "0190b5a0-0000-7000-8000-00000000abcd")
         .replace("{task_id}", "0190b5a0-0000-7000-8000-00000000dcba")
+        .replace("{attachment_id}", "0190b5a0-0000-7000-8000-00000000beef")
         .replace("{name}", "nobody-by-that-name")
 }
 
@@ -979,4 +1007,153 @@ async fn a_suppression_rule_keeps_matching_alerts_out_of_incidents() {
         .unwrap();
     assert_eq!(again.disposition, incidents::AlertDisposition::Opened);
     assert_eq!(incidents_total(&app).await, before + 2);
+}
+
+/// Files a report with one attachment as `reporter`, straight through the
+/// store (the API has no upload yet); answers the report as the API shows it.
+async fn report_with_attachment(
+    app: &App,
+    reporter: &str,
+    category: incidents::Category,
+    attachment: incidents::NewAttachment,
+) -> Value {
+    let report = app
+        .store
+        .file_report(
+            &app.viewer(reporter).await,
+            incidents::NewReport {
+                channel: incidents::Channel::Web,
+                category,
+                description: "see the attached file".to_owned(),
+                occurred_at: None,
+                location: None,
+                sensitive: false,
+                anonymous: false,
+                attachments: vec![attachment],
+            },
+        )
+        .await
+        .unwrap();
+    let (status, shown) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/reports/{}", report.id),
+            Some(app.token(reporter)),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    shown
+}
+
+#[tokio::test]
+async fn attachments_download_as_files_only_for_those_who_see_the_report() {
+    let app = app().await;
+    let content: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let report = report_with_attachment(
+        &app,
+        "reporter",
+        incidents::Category::PropertyDamage,
+        incidents::NewAttachment {
+            filename: "broken \"door\"\r\n.jpg".to_owned(),
+            content_type: "image/jpeg".to_owned(),
+            bytes: content.clone(),
+        },
+    )
+    .await;
+    let listed = &report["attachments"];
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(listed[0]["size"], content.len());
+    assert_eq!(listed[0]["content_type"], "image/jpeg");
+    let url = listed[0]["url"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with(&format!(
+            "/api/v1/reports/{}/attachments/",
+            report["id"].as_str().unwrap()
+        )),
+        "{url}"
+    );
+
+    // The reporter gets the same bytes back, as a download.
+    let (status, headers, bytes) = app.download(&url, app.token("reporter")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(bytes == content, "round trip changed the bytes");
+    assert_eq!(headers["content-type"], "image/jpeg");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["cache-control"], "private, no-store");
+    let disposition = headers["content-disposition"].to_str().unwrap();
+    assert!(disposition.starts_with("attachment; "), "{disposition}");
+    assert!(
+        disposition.contains("filename*=UTF-8''broken%20%22door%22%0D%0A.jpg"),
+        "{disposition}"
+    );
+
+    // Responders and finance-ops see every report; another reporter sees
+    // nothing, answered as for an id that does not exist.
+    for (name, expected) in [
+        ("responder", StatusCode::OK),
+        ("finance-ops", StatusCode::OK),
+        ("admin", StatusCode::OK),
+        ("reporter2", StatusCode::NOT_FOUND),
+    ] {
+        let (status, _, bytes) = app.download(&url, app.token(name)).await;
+        assert_eq!(status, expected, "{name}");
+        if status == StatusCode::NOT_FOUND {
+            let body: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(error_code(&body), "not_found", "{name}");
+        }
+    }
+
+    // A sensitive report's attachment: need-to-know, so not the admin.
+    let sensitive = report_with_attachment(
+        &app,
+        "reporter",
+        incidents::Category::Harassment,
+        incidents::NewAttachment {
+            filename: "screenshot.png".to_owned(),
+            content_type: "text/html".to_owned(),
+            bytes: b"<script>alert(1)</script>".to_vec(),
+        },
+    )
+    .await;
+    assert_eq!(sensitive["sensitive"], true);
+    let sensitive_url = sensitive["attachments"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (name, expected) in [
+        ("reporter", StatusCode::OK),
+        ("responder", StatusCode::OK),
+        ("finance-ops", StatusCode::OK),
+        ("admin", StatusCode::NOT_FOUND),
+        ("reporter2", StatusCode::NOT_FOUND),
+    ] {
+        let (status, headers, _) = app.download(&sensitive_url, app.token(name)).await;
+        assert_eq!(status, expected, "{name}");
+        if status == StatusCode::OK {
+            // Even as its uploaded type, it is never rendered in the page.
+            assert_eq!(headers["x-content-type-options"], "nosniff");
+            assert!(
+                headers["content-disposition"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("attachment;")
+            );
+            assert!(
+                headers["content-security-policy"]
+                    .to_str()
+                    .unwrap()
+                    .contains("sandbox")
+            );
+        }
+    }
+
+    // An attachment is only found under its own report.
+    let attachment_id = url.rsplit('/').next().unwrap();
+    let elsewhere = format!(
+        "/api/v1/reports/{}/attachments/{attachment_id}",
+        sensitive["id"].as_str().unwrap()
+    );
+    let (status, _, _) = app.download(&elsewhere, app.token("responder")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
