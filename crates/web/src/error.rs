@@ -37,6 +37,9 @@ pub enum ApiError {
     /// The body is larger than the configured limit.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// The request was not read and handled within the time limit.
+    #[error("the request was not completed within the time limit")]
+    RequestTimeout,
     /// The JSON is well formed but a value is not acceptable (an unknown enum
     /// value, a missing field). The message names the allowed values.
     #[error("{0}")]
@@ -73,6 +76,7 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -89,6 +93,7 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::Unprocessable(_) => "invalid_value",
             Self::Internal(_) => "internal",
         }

@@ -5,8 +5,14 @@
 //!   may call it, and the handler. [`router`] is built from it alone.
 //! - [`auth::authorize`] enforces the table's roles on every request.
 //! - [`error::ApiError`] is the one error format, `{"error":{"code","message"}}`,
-//!   also for 404/405/413 answered by the framework (rewritten by a
+//!   also for 404/405/408/413 answered by the framework (rewritten by a
 //!   middleware).
+//! - Every request has a time limit ([`RouterOptions::request_timeout`],
+//!   default 30 s) covering reading the body and handling it. Past it the
+//!   handler is dropped (an open store transaction rolls back) and the
+//!   answer is 408 `request_timeout`: 408 rather than 503 because at this
+//!   limit the usual cause is a client that stops sending its body; a
+//!   stalled database ends the same way and is logged as a warning.
 //! - Request and response types ([`types`]) are this crate's own; domain
 //!   types are never serialised raw.
 //!
@@ -15,15 +21,18 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use incidents::Store;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 
 pub mod auth;
 pub mod error;
@@ -40,6 +49,27 @@ pub use error::ApiError;
 /// The default largest request body: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// The default time limit of a request: 30 s.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Limits applied to every request; [`RouterOptions::default`] works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouterOptions {
+    /// The largest request body in bytes; larger is 413.
+    pub max_body_bytes: usize,
+    /// How long reading and handling a request may take; longer is 408.
+    pub request_timeout: Duration,
+}
+
+impl Default for RouterOptions {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+}
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
@@ -54,8 +84,19 @@ impl std::fmt::Debug for AppState {
 }
 
 /// Builds the API router from the route table, with authorisation, the
-/// body size limit and uniform errors.
+/// body size limit, the default request time limit and uniform errors.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    router_with(
+        state,
+        RouterOptions {
+            max_body_bytes,
+            ..RouterOptions::default()
+        },
+    )
+}
+
+/// [`router`] with every limit given.
+pub fn router_with(state: AppState, options: RouterOptions) -> Router {
     let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
     for route in routes::ROUTES {
         let handler = (route.handler)();
@@ -76,14 +117,21 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         ))
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(max_body_bytes))
+        .layer(RequestBodyLimitLayer::new(options.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            options.request_timeout,
+        ))
         .layer(middleware::from_fn(uniform_errors))
         .with_state(state)
 }
 
 /// Rewrites error responses produced outside our handlers (405 from the
-/// router, 413 from the body limit) into the API's error format.
+/// router, 408 from the time limit, 413 from the body limit) into the API's
+/// error format.
 async fn uniform_errors(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     let status = response.status();
     let is_json = response
@@ -99,6 +147,10 @@ async fn uniform_errors(request: Request, next: Next) -> Response {
         404 => ApiError::NotFound,
         413 => ApiError::PayloadTooLarge,
         405 => ApiError::MethodNotAllowed,
+        408 => {
+            tracing::warn!(%method, %path, "request timed out");
+            ApiError::RequestTimeout
+        }
         s if s >= 500 => ApiError::Internal(format!("framework answered {status}")),
         _ => ApiError::BadRequest(
             status

@@ -13,7 +13,7 @@ use incidents::{NewUser, Role, Store, TokenHash, Viewer};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use web::routes::{Access, ROUTES};
-use web::{AppState, DEFAULT_MAX_BODY_BYTES};
+use web::{AppState, DEFAULT_MAX_BODY_BYTES, RouterOptions};
 
 struct App {
     router: Router,
@@ -24,6 +24,11 @@ struct App {
 
 /// Opens a fresh store with one user per role, plus a second reporter.
 async fn app() -> App {
+    app_with(RouterOptions::default()).await
+}
+
+/// [`app`] with the given request limits.
+async fn app_with(limits: RouterOptions) -> App {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("watchpost.db").display());
     let options = incidents::StoreOptions {
@@ -56,11 +61,11 @@ async fn app() -> App {
             .unwrap();
         tokens.insert(name, token);
     }
-    let router = web::router(
+    let router = web::router_with(
         AppState {
             store: store.clone(),
         },
-        DEFAULT_MAX_BODY_BYTES,
+        limits,
     );
     App {
         router,
@@ -1156,4 +1161,83 @@ async fn attachments_download_as_files_only_for_those_who_see_the_report() {
     );
     let (status, _, _) = app.download(&elsewhere, app.token("responder")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// Sends a request over a real connection, with a body that announces more
+/// bytes than it sends and never finishes; answers the raw HTTP response.
+async fn send_unfinished_body(addr: std::net::SocketAddr, token: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/reports HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\ncontent-length: 1000\r\n\r\n{{\"category\":"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // Read until the announced response body is complete (or the server
+    // closes); the connection's write half stays open, so the request body
+    // never ends.
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&answer);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if length.is_some_and(|len| body.len() >= len) {
+                break;
+            }
+        }
+    }
+    String::from_utf8(answer).unwrap()
+}
+
+#[tokio::test]
+async fn a_request_that_takes_too_long_is_answered_408_in_our_format() {
+    let limit = std::time::Duration::from_millis(200);
+    let app = app_with(RouterOptions {
+        request_timeout: limit,
+        ..RouterOptions::default()
+    })
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(axum::serve(listener, app.router.clone()).into_future());
+
+    let started = std::time::Instant::now();
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        send_unfinished_body(addr, app.token("reporter")),
+    )
+    .await
+    .expect("the server never answered a request whose body never ends");
+    assert!(
+        started.elapsed() >= limit,
+        "answered before the limit: {answer}"
+    );
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 408 "), "{answer}");
+    let body: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        body,
+        json!({ "error": { "code": "request_timeout",
+                           "message": "the request was not completed within the time limit" } })
+    );
+    // Nothing was filed by the abandoned request.
+    let (_, reports) = app
+        .call(
+            Method::GET,
+            "/api/v1/reports",
+            Some(app.token("responder")),
+            None,
+        )
+        .await;
+    assert_eq!(reports["items"], json!([]));
+    server.abort();
 }
