@@ -22,6 +22,9 @@ pub struct Config {
     pub listen: Option<SocketAddr>,
     /// The largest accepted request body in bytes (default 1 MiB).
     pub max_body_bytes: Option<usize>,
+    /// How long reading and handling one API request may take, in seconds
+    /// (default 30; 0 is refused); past it the request is answered 408.
+    pub request_timeout_secs: Option<std::num::NonZeroU64>,
     /// Notifications: email and webhook destinations, retry policy.
     #[serde(default)]
     pub notify: notify::NotifyConfig,
@@ -152,6 +155,16 @@ secret = "s"
             .to_string();
         assert!(err.starts_with("c.toml:3:"), "{err}");
         assert!(err.contains("hots"), "{err}");
+    }
+
+    #[test]
+    fn request_timeout_is_whole_seconds_and_not_zero() {
+        let config = Config::parse(Path::new("c.toml"), "request_timeout_secs = 5\n").unwrap();
+        assert_eq!(config.request_timeout_secs.map(|s| s.get()), Some(5));
+        let err = Config::parse(Path::new("c.toml"), "\nrequest_timeout_secs = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("c.toml:2:"), "{err}");
     }
 
     #[test]

@@ -219,11 +219,18 @@ pub async fn serve(
     let worker = notify::worker::spawn(store.clone(), config.notify.clone(), stop_rx)
         .context("cannot start the notification worker")?;
 
-    let app = web::router(
+    let app = web::router_with(
         web::AppState {
             store: store.clone(),
         },
-        config.max_body_bytes.unwrap_or(web::DEFAULT_MAX_BODY_BYTES),
+        web::RouterOptions {
+            max_body_bytes: config.max_body_bytes.unwrap_or(web::DEFAULT_MAX_BODY_BYTES),
+            request_timeout: config
+                .request_timeout_secs
+                .map_or(web::DEFAULT_REQUEST_TIMEOUT, |secs| {
+                    std::time::Duration::from_secs(secs.get())
+                }),
+        },
     );
     let result = axum::serve(
         listener,
