@@ -76,6 +76,14 @@ impl Viewer {
         self.can_manage_incidents() || self.role == Role::FinanceOps
     }
 
+    /// May add attachments to `report`, which they can see: its reporter,
+    /// and the roles that may add notes (responders, admins, finance-ops).
+    /// Since a reporter sees no report but their own, everyone who sees a
+    /// report may add to it; the check keeps that explicit.
+    pub fn can_add_attachments(&self, report: &crate::Report) -> bool {
+        report.reporter == Some(self.user_id) || self.can_add_notes()
+    }
+
     /// May ingest, promote and dismiss alerts and manage suppressions.
     pub fn can_handle_alerts(&self) -> bool {
         self.can_manage_incidents()

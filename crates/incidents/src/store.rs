@@ -22,7 +22,7 @@ use crate::ids::{
 };
 use crate::incident::{DomainError, Impact, Incident, Note, Task, TimelineEvent};
 use crate::outbox::OutboxMessage;
-use crate::report::{Attachment, NewReport, Report};
+use crate::report::{Attachment, NewAttachment, NewReport, Report};
 use crate::user::{ApiToken, NewUser, TokenHash, User};
 
 /// Errors from the store.
@@ -401,6 +401,26 @@ pub trait Store: Send + Sync + 'static {
         filter: &ReportFilter,
         page: &PageRequest,
     ) -> Result<Page<Report>>;
+    /// Adds an attachment to a visible report (else `NotFound`). Its
+    /// reporter may, and so may responders, admins and finance-ops who see
+    /// it (others `Forbidden`); the incident may be in any status. The same
+    /// limits as at filing apply (at most
+    /// [`StoreOptions::max_attachment_bytes`], 20 per report, else
+    /// `Invalid`). The file is written content-addressed first; the row,
+    /// its audit entry and a timeline line on the report's incident are
+    /// written in one transaction.
+    async fn add_attachment(
+        &self,
+        viewer: &Viewer,
+        report: ReportId,
+        attachment: NewAttachment,
+    ) -> Result<Attachment>;
+    /// The largest attachment this store accepts, in bytes
+    /// ([`StoreOptions::max_attachment_bytes`]); the HTTP layer sizes its
+    /// upload limit from it.
+    fn max_attachment_bytes(&self) -> usize {
+        StoreOptions::default().max_attachment_bytes
+    }
     /// Reads an attachment of a visible report, checking its hash.
     async fn read_attachment(
         &self,

@@ -1515,6 +1515,164 @@ mod cases {
             Err(StoreError::Corrupt(_))
         ));
     }
+
+    pub async fn attachments_added_after_filing(ctx: &Ctx) {
+        use sha2::Digest;
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let file = |name: &str, bytes: &[u8]| NewAttachment {
+            filename: name.into(),
+            content_type: "text/plain".into(),
+            bytes: bytes.to_vec(),
+        };
+        let r = s
+            .file_report(&c.reporter_a, report(Category::Theft, false, "bike gone"))
+            .await
+            .unwrap();
+        let audit_before = all_audit(s, &sys()).await.len();
+
+        // The reporter adds to their own report; stored content-addressed,
+        // listed with the report, read back byte for byte.
+        let a = s
+            .add_attachment(&c.reporter_a, r.id, file("receipt.txt", b"RECEIPT"))
+            .await
+            .unwrap();
+        assert_eq!(a.report_id, r.id);
+        assert_eq!(a.filename, "receipt.txt");
+        assert_eq!(a.content_type, "text/plain");
+        assert_eq!(a.size, 7);
+        assert_eq!(a.sha256, hex::encode(sha2::Sha256::digest(b"RECEIPT")));
+        let path = ctx
+            .dir
+            .path()
+            .join("attachments")
+            .join(&a.sha256[..2])
+            .join(&a.sha256);
+        assert_eq!(std::fs::read(&path).unwrap(), b"RECEIPT");
+        let (meta, bytes) = s.read_attachment(&c.reporter_a, a.id).await.unwrap();
+        assert_eq!((meta, bytes), (a.clone(), b"RECEIPT".to_vec()));
+        assert_eq!(
+            s.get_report(&c.reporter_a, r.id).await.unwrap().attachments,
+            vec![a.clone()]
+        );
+
+        // One audit entry, about the attachment and the report's incident.
+        let audit = all_audit(s, &sys()).await;
+        assert_eq!(audit.len(), audit_before + 1);
+        let entry = audit.last().unwrap();
+        assert_eq!(entry.action, "attachment.add");
+        assert_eq!(entry.entity, "attachment");
+        assert_eq!(entry.entity_id, a.id.to_string());
+        assert_eq!(entry.actor, c.reporter_a.user_id);
+        assert_eq!(entry.incident_id, Some(r.incident_id));
+        assert_eq!(entry.after["sha256"], a.sha256);
+        // A timeline line on the incident, as filing writes one.
+        let detail = s.get_incident(&c.responder, r.incident_id).await.unwrap();
+        let line = detail
+            .timeline
+            .iter()
+            .find(|t| t.kind == "attachment")
+            .expect("a timeline line for the attachment");
+        assert!(line.message.contains("receipt.txt"), "{}", line.message);
+        assert_eq!(line.actor, c.reporter_a.user_id);
+
+        // Another reporter cannot see the report: not found, nothing added.
+        assert!(matches!(
+            s.add_attachment(&c.reporter_b, r.id, file("x.txt", b"X"))
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            s.add_attachment(&c.reporter_a, ReportId::new(), file("x.txt", b"X"))
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+        // Staff who see it may add.
+        for v in [&c.responder, &c.finance, &c.admin] {
+            s.add_attachment(v, r.id, file("staff.txt", b"STAFF"))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            s.get_report(&c.reporter_a, r.id)
+                .await
+                .unwrap()
+                .attachments
+                .len(),
+            4
+        );
+
+        // A sensitive report: need-to-know, so the admin gets not found.
+        let hidden = s
+            .file_report(
+                &c.reporter_a,
+                report(Category::Harassment, true, "comments"),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.add_attachment(&c.admin, hidden.id, file("x.txt", b"X"))
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            s.add_attachment(&c.reporter_b, hidden.id, file("x.txt", b"X"))
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+        s.add_attachment(&c.responder, hidden.id, file("chat.txt", b"CHAT"))
+            .await
+            .unwrap();
+        s.add_attachment(&c.reporter_a, hidden.id, file("more.txt", b"MORE"))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get_report(&c.finance, hidden.id)
+                .await
+                .unwrap()
+                .attachments
+                .len(),
+            2
+        );
+
+        // The size cap: exactly the cap is accepted, one byte more refused;
+        // bad names refused; nothing recorded for a refusal.
+        let cap = s.max_attachment_bytes();
+        assert_eq!(cap, StoreOptions::default().max_attachment_bytes);
+        let audit_before = all_audit(s, &sys()).await.len();
+        assert!(matches!(
+            s.add_attachment(&c.reporter_a, r.id, file("big.bin", &vec![1; cap + 1]))
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            s.add_attachment(&c.reporter_a, r.id, file("", b"X")).await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert_eq!(all_audit(s, &sys()).await.len(), audit_before);
+        let full = s
+            .add_attachment(&c.reporter_a, r.id, file("full.bin", &vec![2; cap]))
+            .await
+            .unwrap();
+        assert_eq!(usize::try_from(full.size).unwrap(), cap);
+
+        // At most 20 per report, counting those filed with it.
+        let mut crowded = report(Category::Other, false, "many files");
+        crowded.attachments = (0..20).map(|i| file(&format!("{i}.txt"), b"N")).collect();
+        let crowded = s.file_report(&c.reporter_a, crowded).await.unwrap();
+        assert!(matches!(
+            s.add_attachment(&c.reporter_a, crowded.id, file("21.txt", b"N"))
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+
+        let verified = s.verify_audit(&sys()).await.unwrap();
+        assert_eq!(verified.fault, None);
+        assert_eq!(
+            usize::try_from(verified.entries).unwrap(),
+            all_audit(s, &sys()).await.len()
+        );
+    }
 }
 
 macro_rules! conformance {
@@ -1560,4 +1718,5 @@ conformance!(
     users_and_tokens,
     filtered_pagination,
     attachments_are_content_addressed,
+    attachments_added_after_filing,
 );

@@ -40,7 +40,7 @@ use crate::ids::{
 use crate::incident::{Impact, Incident, Note, Task};
 use crate::outbox::OutboxMessage;
 use crate::query::Sql;
-use crate::report::{Attachment, NewReport, Report};
+use crate::report::{Attachment, NewAttachment, NewReport, Report};
 use crate::store::{
     AlertFilter, Backend, IncidentDetail, IncidentFilter, IncidentPatch, Metrics, MetricsQuery,
     NewIncident, NewTask, Page, PageRequest, ReportFilter, Result, Store, TaskPatch,
@@ -129,6 +129,19 @@ impl Store for SqlStore {
         page: &PageRequest,
     ) -> Result<Page<Report>> {
         SqlStore::list_reports(self, v, filter, page).await
+    }
+
+    async fn add_attachment(
+        &self,
+        v: &Viewer,
+        report: ReportId,
+        attachment: NewAttachment,
+    ) -> Result<Attachment> {
+        SqlStore::add_attachment(self, v, report, attachment).await
+    }
+
+    fn max_attachment_bytes(&self) -> usize {
+        self.options.max_attachment_bytes
     }
 
     async fn read_attachment(&self, v: &Viewer, id: AttachmentId) -> Result<(Attachment, Vec<u8>)> {

@@ -1,6 +1,7 @@
 //! Reports: filing one (which opens a triage incident), reading them
-//! back, and their content-addressed attachment files (written under the
-//! data directory before the transaction that records them).
+//! back, adding attachments later, and their content-addressed attachment
+//! files (written under the data directory before the transaction that
+//! records them; a file whose transaction fails stays behind, unreferenced).
 
 use std::collections::BTreeMap;
 
@@ -8,20 +9,22 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, Executor};
 
-use super::checks::{MAX_TEXT, check_len, not_future, to_json};
+use super::checks::{MAX_TEXT, check_len, forbid, not_future, to_json};
 use super::incidents::{insert_incident, new_incident, record_opened};
 use super::paging::{cursor_of, keyset, page_limit, paginate};
+use super::timeline::add_timeline;
 use super::visible::load_report;
 use crate::access::{Viewer, report_visible};
 use crate::audit::unix_micros;
 use crate::backend::rows::{ATTACHMENT_COLS, AttachmentRow, DomainRow, REPORT_COLS, ReportRow};
 use crate::backend::{
-    Change, SqlStore, append_audit, exec, fetch_all, fetch_domain, fetch_one, now, opt_micros,
+    Change, SqlStore, Tx, append_audit, exec, fetch_all, fetch_domain, fetch_one, fetch_opt, now,
+    opt_micros,
 };
 use crate::enums::Severity;
 use crate::ids::{AttachmentId, ReportId};
 use crate::query::{Arg, Sql};
-use crate::report::{Attachment, NewReport, Report};
+use crate::report::{Attachment, NewAttachment, NewReport, Report};
 use crate::store::{Page, PageRequest, ReportFilter, Result, StoreError};
 
 /// Fills in the attachments of each report, with one query for them all
@@ -49,6 +52,53 @@ pub(super) async fn fill_attachments<'e, E: Executor<'e, Database = Any>>(
     Ok(())
 }
 
+/// The most attachments one report may carry (filed with it and added
+/// later together).
+const MAX_ATTACHMENTS_PER_REPORT: usize = 20;
+
+fn too_many_attachments() -> StoreError {
+    StoreError::Invalid(format!(
+        "at most {MAX_ATTACHMENTS_PER_REPORT} attachments per report"
+    ))
+}
+
+/// Inserts an attachment's row in `tx` (its file is already written).
+async fn insert_attachment(tx: &mut Tx, a: &Attachment) -> Result<()> {
+    let mut q = Sql::new(
+        "INSERT INTO attachments (id, report_id, filename, content_type, size, sha256) VALUES ",
+    );
+    q.bind_list([
+        Arg::from(a.id.to_string()),
+        Arg::from(a.report_id.to_string()),
+        Arg::from(a.filename.clone()),
+        Arg::from(a.content_type.clone()),
+        Arg::from(a.size),
+        Arg::from(a.sha256.clone()),
+    ]);
+    exec(&mut **tx, &q).await?;
+    Ok(())
+}
+
+/// Number of attachments report `report` has.
+async fn attachment_count<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    report: ReportId,
+) -> Result<usize> {
+    let mut q = Sql::new("SELECT COUNT(*) FROM attachments WHERE report_id = ");
+    q.bind(report.to_string());
+    let (n,): (i64,) = fetch_opt(e, &q).await?.unwrap_or((0,));
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+/// `Forbidden` unless `v` may add attachments to report `r` (which they
+/// can see).
+fn may_attach(v: &Viewer, r: &Report) -> Result<()> {
+    forbid(
+        v.can_add_attachments(r),
+        "only the reporter, responders, admins and finance-ops add attachments",
+    )
+}
+
 impl SqlStore {
     /// Writes an attachment to its content-addressed file (idempotent).
     async fn write_attachment(&self, bytes: &[u8]) -> Result<String> {
@@ -69,6 +119,87 @@ impl SqlStore {
         Ok(sha)
     }
 
+    /// Checks an attachment's file name, type and size against the limits.
+    fn check_attachment(&self, a: &NewAttachment) -> Result<()> {
+        check_len("attachment filename", &a.filename, 1, 255)?;
+        check_len("attachment content type", &a.content_type, 0, 255)?;
+        if a.bytes.len() > self.options.max_attachment_bytes {
+            return Err(StoreError::Invalid(format!(
+                "attachment {:?} is {} bytes; the limit is {}",
+                a.filename,
+                a.bytes.len(),
+                self.options.max_attachment_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// Writes a checked attachment's file and returns its metadata as an
+    /// attachment of `report` (the row is inserted by the caller, in its
+    /// transaction).
+    async fn store_attachment(&self, report: ReportId, a: &NewAttachment) -> Result<Attachment> {
+        let sha256 = self.write_attachment(&a.bytes).await?;
+        Ok(Attachment {
+            id: AttachmentId::new(),
+            report_id: report,
+            filename: a.filename.clone(),
+            content_type: a.content_type.clone(),
+            size: i64::try_from(a.bytes.len()).unwrap_or(i64::MAX),
+            sha256,
+        })
+    }
+
+    pub(super) async fn add_attachment(
+        &self,
+        v: &Viewer,
+        report: ReportId,
+        new: NewAttachment,
+    ) -> Result<Attachment> {
+        // Who may, and whether it fits, before anything is written to disk.
+        let r = load_report(&self.reader, v, report).await?;
+        may_attach(v, &r)?;
+        self.check_attachment(&new)?;
+        if attachment_count(&self.reader, report).await? >= MAX_ATTACHMENTS_PER_REPORT {
+            return Err(too_many_attachments());
+        }
+        let attachment = self.store_attachment(report, &new).await?;
+        let mut tx = self.begin().await?;
+        // Again under the write lock: the report may have been moved to
+        // another incident, or filled up, in between.
+        let r = load_report(&mut *tx, v, report).await?;
+        may_attach(v, &r)?;
+        if attachment_count(&mut *tx, report).await? >= MAX_ATTACHMENTS_PER_REPORT {
+            return Err(too_many_attachments());
+        }
+        let at = now();
+        insert_attachment(&mut tx, &attachment).await?;
+        add_timeline(
+            &mut tx,
+            r.incident_id,
+            at,
+            v.user_id,
+            "attachment",
+            &format!("attachment added to a report: {}", attachment.filename),
+        )
+        .await?;
+        append_audit(
+            &mut tx,
+            v,
+            at,
+            Change {
+                action: "attachment.add",
+                entity: "attachment",
+                entity_id: attachment.id.to_string(),
+                incident_id: Some(r.incident_id),
+                before: Value::Null,
+                after: to_json(&attachment),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(attachment)
+    }
+
     pub(super) async fn file_report(&self, v: &Viewer, new: NewReport) -> Result<Report> {
         check_len("description", &new.description, 1, MAX_TEXT)?;
         if let Some(l) = &new.location {
@@ -84,35 +215,16 @@ impl SqlStore {
         if let Some(o) = new.occurred_at {
             not_future("occurred_at", o, at)?;
         }
-        if new.attachments.len() > 20 {
-            return Err(StoreError::Invalid(
-                "at most 20 attachments per report".into(),
-            ));
+        if new.attachments.len() > MAX_ATTACHMENTS_PER_REPORT {
+            return Err(too_many_attachments());
         }
         for a in &new.attachments {
-            check_len("attachment filename", &a.filename, 1, 255)?;
-            check_len("attachment content type", &a.content_type, 0, 255)?;
-            if a.bytes.len() > self.options.max_attachment_bytes {
-                return Err(StoreError::Invalid(format!(
-                    "attachment {:?} is {} bytes; the limit is {}",
-                    a.filename,
-                    a.bytes.len(),
-                    self.options.max_attachment_bytes
-                )));
-            }
+            self.check_attachment(a)?;
         }
         let report_id = ReportId::new();
         let mut attachments = Vec::new();
         for a in &new.attachments {
-            let sha256 = self.write_attachment(&a.bytes).await?;
-            attachments.push(Attachment {
-                id: AttachmentId::new(),
-                report_id,
-                filename: a.filename.clone(),
-                content_type: a.content_type.clone(),
-                size: a.bytes.len() as i64,
-                sha256,
-            });
+            attachments.push(self.store_attachment(report_id, a).await?);
         }
         let sensitive = new.sensitive || new.category.always_sensitive();
         let first_line: String = new
@@ -167,18 +279,7 @@ impl SqlStore {
         ]);
         exec(&mut *tx, &q).await?;
         for a in &report.attachments {
-            let mut q = Sql::new(
-                "INSERT INTO attachments (id, report_id, filename, content_type, size, sha256) VALUES ",
-            );
-            q.bind_list([
-                Arg::from(a.id.to_string()),
-                Arg::from(report.id.to_string()),
-                Arg::from(a.filename.clone()),
-                Arg::from(a.content_type.clone()),
-                Arg::from(a.size),
-                Arg::from(a.sha256.clone()),
-            ]);
-            exec(&mut *tx, &q).await?;
+            insert_attachment(&mut tx, a).await?;
         }
         append_audit(
             &mut tx,
