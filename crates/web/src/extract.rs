@@ -1,5 +1,6 @@
 //! Extractors that answer bad input in the API's error format: a JSON body
-//! ([`Json`]) and a query string ([`Query`]).
+//! ([`Json`]), a raw body such as an uploaded file ([`RawBody`]) and a query
+//! string ([`Query`]).
 //!
 //! Syntax errors are 400 `invalid_json`; well-formed JSON with a value that
 //! does not fit (an unknown enum value, a missing field) is 422 and the
@@ -28,14 +29,33 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::BadRequest("could not read the request body".to_owned())
-            }
-        })?;
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
         parse_json(&bytes).map(Json)
+    }
+}
+
+/// A request body as raw bytes (an uploaded file), with errors in the API's
+/// format: over the route's limit is 413, a body that cannot be read is 400.
+#[derive(Debug, Clone, Default)]
+pub struct RawBody(pub Bytes);
+
+impl<S> FromRequest<S> for RawBody
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::BadRequest("could not read the request body".to_owned())
+                }
+            })
     }
 }
 

@@ -55,7 +55,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Limits applied to every request; [`RouterOptions::default`] works.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouterOptions {
-    /// The largest request body in bytes; larger is 413.
+    /// The largest request body in bytes; larger is 413. File uploads are
+    /// limited by the store's attachment cap instead.
     pub max_body_bytes: usize,
     /// How long reading and handling a request may take; longer is 408.
     pub request_timeout: Duration,
@@ -96,10 +97,22 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
 }
 
 /// [`router`] with every limit given.
+///
+/// Body limits are per route ([`routes::Route::body_limit`]): file uploads
+/// may be as large as the store's attachment cap
+/// ([`incidents::Store::max_attachment_bytes`]), every other route takes
+/// [`RouterOptions::max_body_bytes`]. A body announced larger than both is
+/// refused before authentication.
 pub fn router_with(state: AppState, options: RouterOptions) -> Router {
+    let attachment_bytes = state.store.max_attachment_bytes();
+    let largest_body = options.max_body_bytes.max(attachment_bytes);
     let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
     for route in routes::ROUTES {
-        let handler = (route.handler)();
+        let limit = match route.body_limit {
+            routes::BodyLimit::Standard => options.max_body_bytes,
+            routes::BodyLimit::Attachment => attachment_bytes,
+        };
+        let handler = (route.handler)().route_layer(RequestBodyLimitLayer::new(limit));
         let merged = match by_path.remove(route.path) {
             Some(existing) => existing.merge(handler),
             None => handler,
@@ -117,7 +130,7 @@ pub fn router_with(state: AppState, options: RouterOptions) -> Router {
         ))
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(options.max_body_bytes))
+        .layer(RequestBodyLimitLayer::new(largest_body))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             options.request_timeout,

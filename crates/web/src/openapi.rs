@@ -40,6 +40,10 @@ pub fn document() -> Value {
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
             .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .chain(route.query.iter().map(|p| {
+                json!({ "name": p.name, "in": "query", "required": p.required,
+                        "description": p.description, "schema": { "type": "string" } })
+            }))
             .collect();
         if !params.is_empty() {
             operation["parameters"] = Value::from(params);
@@ -47,7 +51,7 @@ pub fn document() -> Value {
         if let Some(request) = route.request {
             operation["requestBody"] = json!({
                 "required": true,
-                "content": { "application/json": { "schema": request.reference() } }
+                "content": { request.media_type(): { "schema": request.reference() } }
             });
         }
         let item = paths

@@ -6,7 +6,9 @@
 //! ([`crate::auth`]) looks the matched route up in this table and refuses
 //! callers whose role is not listed. The OpenAPI document
 //! ([`crate::openapi`]) is generated from it, and the route × role matrix
-//! test walks it.
+//! test walks it. Each route also states how large a body it accepts
+//! ([`BodyLimit`]): file uploads take the store's attachment cap, everything
+//! else the router's general limit.
 
 use axum::http::Method;
 use axum::routing::MethodRouter;
@@ -37,6 +39,27 @@ impl Access {
     }
 }
 
+/// How large a request body a route accepts; larger is 413.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLimit {
+    /// [`crate::RouterOptions::max_body_bytes`] (1 MiB by default).
+    Standard,
+    /// The store's attachment cap ([`incidents::Store::max_attachment_bytes`],
+    /// 10 MiB by default): for routes whose body is an uploaded file.
+    Attachment,
+}
+
+/// A query parameter of a route, for the OpenAPI document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryParam {
+    /// The name.
+    pub name: &'static str,
+    /// Whether the route refuses a request without it.
+    pub required: bool,
+    /// What it means and what values it takes.
+    pub description: &'static str,
+}
+
 /// One entry of the route table.
 #[derive(Clone)]
 pub struct Route {
@@ -54,6 +77,10 @@ pub struct Route {
     pub request: Option<Schema>,
     /// The success response schema.
     pub response: Schema,
+    /// The largest request body.
+    pub body_limit: BodyLimit,
+    /// Documented query parameters (only those the OpenAPI document lists).
+    pub query: &'static [QueryParam],
     /// The handler.
     pub handler: fn() -> MethodRouter<AppState>,
 }
@@ -82,6 +109,11 @@ const AUDITORS: &[Role] = &[Role::Responder, Role::Admin];
 
 macro_rules! route {
     ($method:ident $path:literal, $access:expr, $op:ident => $module:ident, $summary:literal, $req:expr, $resp:expr) => {
+        route!($method $path, $access, $op => $module, $summary, $req, $resp,
+            body_limit: BodyLimit::Standard, query: &[])
+    };
+    ($method:ident $path:literal, $access:expr, $op:ident => $module:ident, $summary:literal, $req:expr, $resp:expr,
+        body_limit: $limit:expr, query: $query:expr) => {
         Route {
             method: Method::$method,
             path: $path,
@@ -90,6 +122,8 @@ macro_rules! route {
             access: $access,
             request: $req,
             response: $resp,
+            body_limit: $limit,
+            query: $query,
             handler: || axum::routing::on(method_filter(&Method::$method), $module::$op),
         }
     };
@@ -110,6 +144,17 @@ pub static ROUTES: &[Route] = &[
         "Reports visible to the caller (a reporter sees only their own).", None, Schema::ReportList),
     route!(GET "/api/v1/reports/{id}", Access::Roles(ALL), get_report => reports,
         "One report, if visible to the caller.", None, Schema::Report),
+    // Whoever sees a report may add to it (a reporter sees only their own);
+    // the store decides per report.
+    route!(POST "/api/v1/reports/{id}/attachments", Access::Roles(ALL), upload_attachment => attachments,
+    "Attach a file to a report visible to the caller: the body is the file (at most the store's attachment limit, 10 MiB by default; larger is 413), its Content-Type the file's type; answers 201 with the attachment.",
+    Some(Schema::Binary), Schema::Attachment,
+    body_limit: BodyLimit::Attachment,
+    query: &[QueryParam {
+        name: "filename",
+        required: true,
+        description: "The file's name (display only): 1 to 255 characters, no control characters.",
+    }]),
     route!(GET "/api/v1/reports/{id}/attachments/{attachment_id}", Access::Roles(ALL), get_attachment => attachments,
         "Download an attachment of a report visible to the caller (sent as a download, never rendered).", None, Schema::Binary),
     // Incidents.

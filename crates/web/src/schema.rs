@@ -22,6 +22,7 @@ pub enum Schema {
     NewReport,
     Report,
     ReportList,
+    Attachment,
     Incident,
     IncidentList,
     IncidentDetail,
@@ -86,6 +87,7 @@ impl Schema {
         Schema::NewReport,
         Schema::Report,
         Schema::ReportList,
+        Schema::Attachment,
         Schema::Incident,
         Schema::IncidentList,
         Schema::IncidentDetail,
@@ -178,12 +180,13 @@ impl Schema {
                 "category": category, "description": { "type": "string" },
                 "occurred_at": opt_time, "location": opt_str, "sensitive": { "type": "boolean" },
                 "incident_id": id, "incident_status": status,
-                "attachments": { "type": "array", "items": { "type": "object", "properties": {
-                    "id": id, "filename": { "type": "string" }, "content_type": { "type": "string" },
-                    "size": { "type": "integer" }, "sha256": { "type": "string" },
-                    "url": { "type": "string" } } } },
+                "attachments": { "type": "array", "items": reference(Schema::Attachment) },
                 "created_at": time } }),
             Schema::ReportList => page(Schema::Report),
+            Schema::Attachment => json!({ "type": "object", "properties": {
+                "id": id, "filename": { "type": "string" }, "content_type": { "type": "string" },
+                "size": { "type": "integer" }, "sha256": { "type": "string" },
+                "url": { "type": "string" } } }),
             Schema::Incident => json!({ "type": "object", "properties": {
                 "id": id, "title": { "type": "string" }, "description": { "type": "string" },
                 "category": category, "severity": severity, "status": status,

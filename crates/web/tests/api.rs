@@ -29,11 +29,17 @@ async fn app() -> App {
 
 /// [`app`] with the given request limits.
 async fn app_with(limits: RouterOptions) -> App {
+    app_with_store(limits, incidents::StoreOptions::default()).await
+}
+
+/// [`app`] with the given request limits and store options (its data
+/// directory is a fresh temporary one).
+async fn app_with_store(limits: RouterOptions, store_options: incidents::StoreOptions) -> App {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("watchpost.db").display());
     let options = incidents::StoreOptions {
         data_dir: Some(dir.path().to_owned()),
-        ..Default::default()
+        ..store_options
     };
     let store = incidents::open_with(&url, options).await.unwrap();
     let mut tokens = BTreeMap::new();
@@ -147,6 +153,44 @@ impl App {
         (parts.status, parts.headers, bytes.to_vec())
     }
 
+    /// A POST of raw bytes (a file upload) with an optional content type;
+    /// `length` says whether to announce the size in `Content-Length`
+    /// (without it the body limit is enforced while reading).
+    async fn upload(
+        &self,
+        path: &str,
+        token: &str,
+        content_type: Option<&str>,
+        bytes: Vec<u8>,
+        length: bool,
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"));
+        if let Some(t) = content_type {
+            request = request.header("content-type", t);
+        }
+        if length {
+            request = request.header("content-length", bytes.len());
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::from(bytes)).unwrap())
+            .await
+            .unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        let value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            panic!(
+                "{path}: answer is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        (parts.status, parts.headers, value)
+    }
+
     /// The store viewer of a test user, as authentication would give it.
     async fn viewer(&self, name: &str) -> Viewer {
         self.store
@@ -184,15 +228,31 @@ fn body_for(operation: &str) -> Option<Value> {
         "dismiss_alert" => json!({ "reason": "noise" }),
         "create_user" => json!({ "name": "matrix-user", "role": "reporter" }),
         "create_suppression" => json!({ "rule_id": "matrix-rule", "reason": "noisy" }),
+        // The body is the file itself; any bytes will do.
+        "upload_attachment" => json!({ "any": "file content" }),
         _ => return None,
     })
 }
 
+/// A route's path with its parameters filled in, plus the query parameters
+/// the route requires.
 fn fill(path: &str) -> String {
-    path.replace("{id}", "0190b5a0-0000-7000-8000-00000000abcd")
+    let mut filled = path
+        .replace("{id}", "0190b5a0-0000-7000-8000-00000000abcd")
         .replace("{task_id}", "0190b5a0-0000-7000-8000-00000000dcba")
         .replace("{attachment_id}", "0190b5a0-0000-7000-8000-00000000beef")
-        .replace("{name}", "nobody-by-that-name")
+        .replace("{name}", "nobody-by-that-name");
+    let route_query = ROUTES
+        .iter()
+        .filter(|r| r.path == path)
+        .flat_map(|r| r.query.iter())
+        .filter(|q| q.required)
+        .map(|q| format!("{}=matrix.txt", q.name))
+        .collect::<Vec<_>>();
+    if !route_query.is_empty() {
+        filled = format!("{filled}?{}", route_query.join("&"));
+    }
+    filled
 }
 
 #[tokio::test]
@@ -309,6 +369,24 @@ async fn openapi_lists_exactly_the_route_table() {
     for route in ROUTES {
         let op = &paths[route.path][route.method.as_str().to_ascii_lowercase()];
         assert_eq!(op["operationId"], route.operation);
+        for q in route.query {
+            let documented = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["in"] == "query" && p["name"] == q.name)
+                .unwrap_or_else(|| panic!("{}: query {} undocumented", route.operation, q.name));
+            assert_eq!(documented["required"], q.required);
+        }
+        if let Some(request) = route.request {
+            let content = op["requestBody"]["content"].as_object().unwrap();
+            assert_eq!(
+                content.keys().collect::<Vec<_>>(),
+                [request.media_type()],
+                "{}",
+                route.operation
+            );
+        }
         let roles: Vec<&str> = op["x-roles"]
             .as_array()
             .unwrap()
@@ -325,6 +403,15 @@ async fn openapi_lists_exactly_the_route_table() {
             }
         }
     }
+    let upload = &paths["/api/v1/reports/{id}/attachments"]["post"];
+    assert!(
+        upload["requestBody"]["content"]["application/octet-stream"].is_object(),
+        "{upload}"
+    );
+    assert_eq!(
+        upload["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Attachment"
+    );
     // Every $ref points at a defined schema.
     let text = doc.to_string();
     let schemas = doc["components"]["schemas"].as_object().unwrap();
@@ -1015,7 +1102,8 @@ async fn a_suppression_rule_keeps_matching_alerts_out_of_incidents() {
 }
 
 /// Files a report with one attachment as `reporter`, straight through the
-/// store (the API has no upload yet); answers the report as the API shows it.
+/// store (so a name the API would refuse can be stored); answers the report
+/// as the API shows it.
 async fn report_with_attachment(
     app: &App,
     reporter: &str,
@@ -1161,6 +1249,292 @@ async fn attachments_download_as_files_only_for_those_who_see_the_report() {
     );
     let (status, _, _) = app.download(&elsewhere, app.token("responder")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// Files a report over the API as `reporter`; answers its id.
+async fn file_over_api(app: &App, reporter: &str, category: &str) -> String {
+    let (status, report) = app
+        .call(
+            Method::POST,
+            "/api/v1/reports",
+            Some(app.token(reporter)),
+            Some(json!({ "category": category, "description": "files follow" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    report["id"].as_str().unwrap().to_owned()
+}
+
+/// The attachments of a report as `who` sees it listed.
+async fn listed_attachments(app: &App, who: &str, report: &str) -> Vec<Value> {
+    let (status, shown) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/reports/{report}"),
+            Some(app.token(who)),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    shown["attachments"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn uploaded_attachments_download_byte_for_byte_for_those_who_see_the_report() {
+    let app = app().await;
+    let report = file_over_api(&app, "reporter", "theft").await;
+    let upload = format!("/api/v1/reports/{report}/attachments");
+
+    // Larger than the general 1 MiB body limit: uploads have their own.
+    let content: Vec<u8> = (0..=255u8)
+        .cycle()
+        .take(DEFAULT_MAX_BODY_BYTES * 2 + 3)
+        .collect();
+    let (status, headers, created) = app
+        .upload(
+            &format!("{upload}?filename=photo%201.png"),
+            app.token("reporter"),
+            Some("image/png"),
+            content.clone(),
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["filename"], "photo 1.png");
+    assert_eq!(created["content_type"], "image/png");
+    assert_eq!(created["size"], content.len());
+    assert_eq!(created["sha256"].as_str().unwrap().len(), 64);
+    let url = created["url"].as_str().unwrap().to_owned();
+    assert_eq!(headers["location"], url.as_str());
+    // The same shape and values as in the report's listing.
+    assert_eq!(
+        listed_attachments(&app, "reporter", &report).await,
+        vec![created.clone()]
+    );
+
+    let (status, headers, bytes) = app.download(&url, app.token("reporter")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(bytes == content, "the round trip changed the bytes");
+    assert_eq!(headers["content-type"], "image/png");
+
+    // Another reporter may not see the report, so may not add to it: 404,
+    // and nothing is added.
+    let (status, _, answer) = app
+        .upload(
+            &format!("{upload}?filename=evil.txt"),
+            app.token("reporter2"),
+            Some("text/plain"),
+            b"not yours".to_vec(),
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    assert_eq!(error_code(&answer), "not_found");
+    assert_eq!(
+        listed_attachments(&app, "responder", &report).await.len(),
+        1
+    );
+
+    // A responder adds one; without a content type (and without announcing
+    // its length) it is stored as application/octet-stream.
+    let (status, _, created) = app
+        .upload(
+            &format!("{upload}?filename=triage-notes"),
+            app.token("responder"),
+            None,
+            b"checked the cameras".to_vec(),
+            false,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["content_type"], "application/octet-stream");
+    let (_, _, bytes) = app
+        .download(created["url"].as_str().unwrap(), app.token("reporter"))
+        .await;
+    assert_eq!(bytes, b"checked the cameras");
+
+    // A sensitive report: need-to-know, so not the admin.
+    let hidden = file_over_api(&app, "reporter", "harassment").await;
+    let hidden_upload = format!("/api/v1/reports/{hidden}/attachments?filename=chat.txt");
+    for (name, expected) in [
+        ("admin", StatusCode::NOT_FOUND),
+        ("reporter2", StatusCode::NOT_FOUND),
+        ("reporter", StatusCode::CREATED),
+        ("finance-ops", StatusCode::CREATED),
+        ("responder", StatusCode::CREATED),
+    ] {
+        let (status, _, answer) = app
+            .upload(
+                &hidden_upload,
+                app.token(name),
+                Some("text/plain"),
+                name.as_bytes().to_vec(),
+                true,
+            )
+            .await;
+        assert_eq!(status, expected, "{name}: {answer}");
+    }
+    assert_eq!(
+        listed_attachments(&app, "finance-ops", &hidden).await.len(),
+        3
+    );
+
+    // Every upload is in the audit trail, and the chain verifies.
+    let (_, audit) = app
+        .call(
+            Method::GET,
+            "/api/v1/audit?limit=1000",
+            Some(app.token("responder")),
+            None,
+        )
+        .await;
+    let uploads = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "attachment.add")
+        .count();
+    assert_eq!(uploads, 5);
+    let (status, verified) = app
+        .call(
+            Method::GET,
+            "/api/v1/audit/verify",
+            Some(app.token("admin")),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(verified["ok"], true, "{verified}");
+}
+
+#[tokio::test]
+async fn oversized_uploads_are_413_in_our_format() {
+    // The upload limit is the store's attachment cap, here smaller than the
+    // general body limit.
+    let cap = 1000;
+    let app = app_with_store(
+        RouterOptions::default(),
+        incidents::StoreOptions {
+            max_attachment_bytes: cap,
+            ..Default::default()
+        },
+    )
+    .await;
+    let report = file_over_api(&app, "reporter", "theft").await;
+    let upload = format!("/api/v1/reports/{report}/attachments?filename=big.bin");
+    for announced in [true, false] {
+        let (status, _, answer) = app
+            .upload(
+                &upload,
+                app.token("reporter"),
+                None,
+                vec![7; cap + 1],
+                announced,
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "announced {announced}: {answer}"
+        );
+        assert_eq!(error_code(&answer), "payload_too_large");
+    }
+    assert!(
+        listed_attachments(&app, "reporter", &report)
+            .await
+            .is_empty()
+    );
+    let (status, _, answer) = app
+        .upload(&upload, app.token("reporter"), None, vec![7; cap], true)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    // Other routes keep the general limit.
+    let (status, answer) = app
+        .call(
+            Method::POST,
+            "/api/v1/reports",
+            Some(app.token("reporter")),
+            Some(json!({ "category": "theft", "description": "x".repeat(cap * 10) })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+
+    // With the default cap (10 MiB), one byte more is refused before the
+    // body is read.
+    let default = crate::app().await;
+    let report = file_over_api(&default, "reporter", "theft").await;
+    let cap = default.store.max_attachment_bytes();
+    let (status, _, answer) = default
+        .upload(
+            &format!("/api/v1/reports/{report}/attachments?filename=big.bin"),
+            default.token("reporter"),
+            None,
+            vec![0; cap + 1],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+    assert_eq!(error_code(&answer), "payload_too_large");
+}
+
+#[tokio::test]
+async fn uploads_need_a_file_name_and_a_body() {
+    let app = app().await;
+    let report = file_over_api(&app, "reporter", "theft").await;
+    let base = format!("/api/v1/reports/{report}/attachments");
+    let long = "n".repeat(256);
+    for (query, body) in [
+        ("", b"data".to_vec()),
+        ("?filename=", b"data".to_vec()),
+        ("?filename=%20%20", b"data".to_vec()),
+        ("?filename=a%0Ab.txt", b"data".to_vec()),
+        ("?filename=a%00b.txt", b"data".to_vec()),
+        (&format!("?filename={long}"), b"data".to_vec()),
+        ("?name=a.txt", b"data".to_vec()),
+        ("?filename=empty.txt", Vec::new()),
+    ] {
+        let (status, _, answer) = app
+            .upload(
+                &format!("{base}{query}"),
+                app.token("reporter"),
+                Some("text/plain"),
+                body,
+                true,
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{query}: {answer}"
+        );
+        assert_eq!(error_code(&answer), "invalid_value", "{query}");
+    }
+    let (_, _, answer) = app
+        .upload(&base, app.token("reporter"), None, b"data".to_vec(), true)
+        .await;
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("filename"),
+        "{answer}"
+    );
+    assert!(
+        listed_attachments(&app, "reporter", &report)
+            .await
+            .is_empty()
+    );
+    // 255 characters is fine.
+    let (status, _, answer) = app
+        .upload(
+            &format!("{base}?filename={}", "n".repeat(255)),
+            app.token("reporter"),
+            Some("text/plain"),
+            b"data".to_vec(),
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
 }
 
 /// Sends a request over a real connection, with a body that announces more

@@ -1,24 +1,124 @@
-//! Report attachments: download one. An attachment is exactly as visible as
-//! its report (the store decides); anything else is 404.
+//! Report attachments: upload one, download one. An attachment is exactly
+//! as visible as its report, and whoever sees a report may add to it (the
+//! store decides); anything else is 404.
 //!
-//! The bytes are someone's upload, so the answer is built to never be
+//! An upload is the raw file as the body (up to the store's attachment cap,
+//! see [`crate::routes::BodyLimit::Attachment`]), its `Content-Type` header
+//! as the file's type and its name in the `filename` query parameter.
+//!
+//! The bytes are someone's upload, so a download is built to never be
 //! rendered by a browser: `Content-Disposition: attachment`,
 //! `X-Content-Type-Options: nosniff`, a sandboxing `Content-Security-Policy`,
 //! and `Cache-Control: private, no-store` (attachments may be sensitive).
 
 use axum::extract::{Path, State};
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
+    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION,
     X_CONTENT_TYPE_OPTIONS,
 };
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use incidents::{AttachmentId, ReportId};
+use incidents::{AttachmentId, NewAttachment, ReportId};
+use serde::Deserialize;
 
 use super::parse_id;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::{Json, Query, RawBody};
+use crate::types::AttachmentResponse;
+
+/// The longest accepted file name, in characters.
+const MAX_FILENAME_CHARS: usize = 255;
+
+/// The longest accepted content type, in characters.
+const MAX_CONTENT_TYPE_CHARS: usize = 255;
+
+/// Query of `POST /api/v1/reports/{id}/attachments`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadQuery {
+    /// The file's name (display only, never a path).
+    filename: Option<String>,
+}
+
+/// `POST /api/v1/reports/{id}/attachments`: stores the body as a file of
+/// the report and answers 201 with its metadata.
+pub async fn upload_attachment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(report_id): Path<String>,
+    Query(query): Query<UploadQuery>,
+    headers: HeaderMap,
+    RawBody(bytes): RawBody,
+) -> Result<impl IntoResponse, ApiError> {
+    let report_id: ReportId = parse_id(&report_id)?;
+    let filename = check_filename(query.filename)?;
+    let content_type = uploaded_type(&headers)?;
+    if bytes.is_empty() {
+        return Err(ApiError::Unprocessable(
+            "body: empty; send the file's bytes as the request body".to_owned(),
+        ));
+    }
+    let attachment = state
+        .store
+        .add_attachment(
+            &caller.viewer(),
+            report_id,
+            NewAttachment {
+                filename,
+                content_type,
+                bytes: bytes.to_vec(),
+            },
+        )
+        .await?;
+    let response = AttachmentResponse::from(attachment);
+    let location = HeaderValue::from_str(&response.url).map_err(ApiError::internal)?;
+    Ok((StatusCode::CREATED, [(LOCATION, location)], Json(response)))
+}
+
+/// The `filename` parameter: present, not blank, at most 255 characters, no
+/// control characters (it ends up in headers and on screens).
+fn check_filename(raw: Option<String>) -> Result<String, ApiError> {
+    let invalid = |why: &str| Err(ApiError::Unprocessable(format!("filename: {why}")));
+    let Some(name) = raw else {
+        return invalid("required: name the file in the `filename` query parameter");
+    };
+    if name.trim().is_empty() {
+        return invalid("must not be empty");
+    }
+    let chars = name.chars().count();
+    if chars > MAX_FILENAME_CHARS {
+        return invalid(&format!(
+            "at most {MAX_FILENAME_CHARS} characters (got {chars})"
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return invalid("must not contain control characters");
+    }
+    Ok(name)
+}
+
+/// The upload's `Content-Type` as given (trimmed), or
+/// `application/octet-stream` when there is none.
+fn uploaded_type(headers: &HeaderMap) -> Result<String, ApiError> {
+    let Some(value) = headers.get(CONTENT_TYPE) else {
+        return Ok(FALLBACK_CONTENT_TYPE.to_owned());
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::Unprocessable("content-type: must be printable ASCII".to_owned()))?
+        .trim();
+    if text.is_empty() {
+        return Ok(FALLBACK_CONTENT_TYPE.to_owned());
+    }
+    if text.len() > MAX_CONTENT_TYPE_CHARS {
+        return Err(ApiError::Unprocessable(format!(
+            "content-type: at most {MAX_CONTENT_TYPE_CHARS} characters"
+        )));
+    }
+    Ok(text.to_owned())
+}
 
 /// The type sent when the stored one is not a plain `type/subtype`.
 const FALLBACK_CONTENT_TYPE: &str = "application/octet-stream";
@@ -120,6 +220,63 @@ mod tests {
         ] {
             assert_eq!(content_type(stored), sent, "{stored:?}");
         }
+    }
+
+    #[test]
+    fn upload_file_names_are_checked() {
+        let long = "n".repeat(MAX_FILENAME_CHARS);
+        for (raw, ok) in [
+            (Some("photo.jpg"), true),
+            (Some("café ünïcode.pdf"), true),
+            (Some("../../etc/passwd"), true),
+            (Some(long.as_str()), true),
+            (None, false),
+            (Some(""), false),
+            (Some("   "), false),
+            (Some("a\nb.txt"), false),
+            (Some("tab\there"), false),
+            (Some("nul\0.txt"), false),
+            (Some("del\u{7f}.txt"), false),
+        ] {
+            let got = check_filename(raw.map(str::to_owned));
+            assert_eq!(got.is_ok(), ok, "{raw:?}: {got:?}");
+            if let Err(e) = got {
+                assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
+                assert!(e.to_string().starts_with("filename: "), "{e}");
+            }
+        }
+        let too_long = format!("{long}x");
+        assert!(check_filename(Some(too_long)).is_err());
+        // Counted in characters, not bytes.
+        assert!(check_filename(Some("é".repeat(MAX_FILENAME_CHARS))).is_ok());
+    }
+
+    #[test]
+    fn upload_types_default_to_octet_stream() {
+        let with = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(CONTENT_TYPE, HeaderValue::from_static(v));
+            uploaded_type(&h)
+        };
+        assert_eq!(
+            uploaded_type(&HeaderMap::new()).unwrap(),
+            FALLBACK_CONTENT_TYPE
+        );
+        assert_eq!(with("").unwrap(), FALLBACK_CONTENT_TYPE);
+        assert_eq!(with(" image/png ").unwrap(), "image/png");
+        assert_eq!(
+            with("text/plain; charset=utf-8").unwrap(),
+            "text/plain; charset=utf-8"
+        );
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_bytes(b"text/\xe9").unwrap());
+        assert!(uploaded_type(&h).is_err());
+        let mut h = HeaderMap::new();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_str(&format!("a/{}", "b".repeat(MAX_CONTENT_TYPE_CHARS))).unwrap(),
+        );
+        assert!(uploaded_type(&h).is_err());
     }
 
     #[test]
