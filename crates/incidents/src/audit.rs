@@ -16,6 +16,41 @@ use crate::ids::{IncidentId, UserId};
 /// The hash before the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// Writes `value` as JSON with object keys sorted (by their UTF-8 bytes) at
+/// every level and no whitespace. The order is written out here rather than
+/// left to `serde_json::Map`, whose order depends on whether any crate in
+/// the build turns on serde_json's `preserve_order` feature: the hash must
+/// not change with the build.
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_unstable();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[key.as_str()], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
 /// One audit entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -57,9 +92,9 @@ impl AuditEntry {
             "before": self.before,
             "after": self.after,
         });
-        // serde_json's map is a BTreeMap (no `preserve_order`), so keys are
-        // sorted at every level, and `to_string` emits no whitespace.
-        v.to_string()
+        let mut out = String::with_capacity(256);
+        write_canonical(&v, &mut out);
+        out
     }
 
     /// `sha256(prev_hash || canonical_json(self))`, hex.
@@ -245,6 +280,24 @@ mod tests {
         let c = chain(1).remove(0).canonical();
         assert!(c.starts_with("{\"action\":\"a1\",\"actor\":"), "{c}");
         assert!(!c.contains(' '), "{c}");
+    }
+
+    #[test]
+    fn canonical_json_sorts_nested_keys_whatever_the_map_order() {
+        // Built in reverse order: with serde_json's `preserve_order` on,
+        // the map keeps this order, and the canonical form must not.
+        let mut inner = serde_json::Map::new();
+        inner.insert("z".into(), json!([{"b": 1, "a": "x y"}]));
+        inner.insert("a".into(), json!(null));
+        let mut value = serde_json::Map::new();
+        value.insert("k".into(), Value::Object(inner));
+        value.insert("b\"q".into(), json!(1.5));
+        let mut out = String::new();
+        write_canonical(&Value::Object(value), &mut out);
+        assert_eq!(
+            out,
+            r#"{"b\"q":1.5,"k":{"a":null,"z":[{"a":"x y","b":1}]}}"#
+        );
     }
 
     #[test]
