@@ -17,7 +17,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server (API, web UI, live detection) on embedded defaults.
+    /// Run the server (REST API and notifications) on embedded defaults.
     Serve(cmd::serve::Args),
     /// Manage users and their API tokens (direct database access).
     #[command(subcommand)]
