@@ -35,10 +35,21 @@ type Key = (u32, u32, u32);
 /// hunt pays only for the logsources its logs contain.
 struct Group {
     rules: Mutex<Option<Vec<CompiledRule>>>,
+    /// Indexes (into the matcher's filters) of the filters that may apply
+    /// to this group's rules; the others would leave every rule unchanged.
+    filters: Vec<usize>,
     engine: OnceLock<Engine>,
 }
 
 impl Group {
+    /// Rules not yet handed to the engine.
+    fn pending_rules(&self) -> usize {
+        self.rules
+            .lock()
+            .map(|r| r.as_ref().map_or(0, Vec::len))
+            .unwrap_or(0)
+    }
+
     fn engine(&self, filters: &[rules::FilterRule]) -> &Engine {
         self.engine.get_or_init(|| {
             let rules = self
@@ -48,12 +59,24 @@ impl Group {
                 .unwrap_or_default();
             let mut engine = Engine::new();
             engine.extend_compiled_rules(rules);
-            for filter in filters {
+            for &i in &self.filters {
                 // Validated when the matcher was built.
-                let _ = engine.apply_filter(&filter.rule);
+                let _ = engine.apply_filter(&filters[i].rule);
             }
             engine
         })
+    }
+}
+
+/// True when `filter` names a rule of `rules` (by id or title) or targets
+/// every rule: only then can applying it change the group.
+fn filter_may_apply(filter: &rules::sigma::FilterRule, rules: &[CompiledRule]) -> bool {
+    match &filter.rules {
+        rules::sigma::FilterRuleTarget::Any => true,
+        rules::sigma::FilterRuleTarget::Specific(refs) => rules.iter().any(|rule| {
+            refs.iter()
+                .any(|r| rule.id.as_deref() == Some(r.as_str()) || rule.title == *r)
+        }),
     }
 }
 
@@ -106,15 +129,18 @@ impl Matcher {
     /// Compiles every rule of the set. Rules that fail are returned as
     /// errors; the rest load.
     pub fn new(set: &RuleSet) -> (Matcher, Vec<RuleError>) {
-        let compiled: Vec<Result<CompiledRule, RuleError>> = set
+        // Compile, and collect each rule's field names, on every core.
+        let compiled: Vec<Result<(CompiledRule, Vec<String>), RuleError>> = set
             .detections
             .par_iter()
             .map(|r| {
-                rsigma_eval::compile_rule(&r.rule).map_err(|e| RuleError {
-                    file: r.file.to_string(),
-                    rule_id: r.rule.id.clone(),
-                    reason: e.to_string(),
-                })
+                rsigma_eval::compile_rule(&r.rule)
+                    .map(|c| (c, referenced_fields(&r.rule)))
+                    .map_err(|e| RuleError {
+                        file: r.file.to_string(),
+                        rule_id: r.rule.id.clone(),
+                        reason: e.to_string(),
+                    })
             })
             .collect();
 
@@ -130,8 +156,8 @@ impl Matcher {
         let mut correlation_bases = Vec::new();
         let mut loaded = 0;
         for (source, result) in set.detections.iter().zip(compiled) {
-            let rule = match result {
-                Ok(rule) => rule,
+            let (rule, fields) = match result {
+                Ok(compiled) => compiled,
                 Err(e) => {
                     errors.push(e);
                     continue;
@@ -158,26 +184,13 @@ impl Matcher {
                 correlation_bases.push(source.rule.clone());
             }
             meta.entry(meta_key(rule.id.as_deref(), &rule.title))
-                .or_insert_with(|| RuleMeta {
-                    fields: referenced_fields(&source.rule),
-                    correlated,
-                });
+                .or_insert_with(|| RuleMeta { fields, correlated });
             by_key.entry(key).or_default().push(rule);
         }
 
-        let mut keys: Vec<Key> = by_key.keys().copied().collect();
-        keys.sort_unstable();
-        let groups: Vec<Group> = keys
-            .iter()
-            .map(|k| Group {
-                rules: Mutex::new(Some(by_key.remove(k).unwrap_or_default())),
-                engine: OnceLock::new(),
-            })
-            .collect();
-        let index: HashMap<Key, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
         // Filters are applied when a group is built; check them now, on an
         // empty engine, so a broken filter is reported and left out.
-        let mut filters = Vec::new();
+        let mut filters: Vec<rules::FilterRule> = Vec::new();
         for filter in &set.filters {
             match Engine::new().apply_filter(&filter.rule) {
                 Ok(()) => filters.push(filter.clone()),
@@ -188,6 +201,23 @@ impl Matcher {
                 }),
             }
         }
+        let mut keys: Vec<Key> = by_key.keys().copied().collect();
+        keys.sort_unstable();
+        let groups: Vec<Group> = keys
+            .iter()
+            .map(|k| {
+                let rules = by_key.remove(k).unwrap_or_default();
+                let applicable = (0..filters.len())
+                    .filter(|&i| filter_may_apply(&filters[i].rule, &rules))
+                    .collect();
+                Group {
+                    rules: Mutex::new(Some(rules)),
+                    filters: applicable,
+                    engine: OnceLock::new(),
+                }
+            })
+            .collect();
+        let index: HashMap<Key, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
         (
             Matcher {
                 groups,
@@ -248,6 +278,31 @@ impl Matcher {
         out: &mut Vec<Detection>,
         pending: &mut CorrelationInput,
     ) {
+        self.for_each_group(view, |g, ck| {
+            if seen[..*nseen].contains(&g) {
+                return;
+            }
+            if *nseen < seen.len() {
+                seen[*nseen] = g;
+                *nseen += 1;
+            }
+            // Rules without a category read the raw event; only a
+            // category's rules see its renames.
+            let renames = if ck == 0 { &[][..] } else { view.renames };
+            let ev = EventView { event, renames };
+            for result in self.groups[g].engine(&self.filters).evaluate(&ev) {
+                if self.is_correlated(&result) {
+                    pending.results.push((result, renames));
+                } else {
+                    out.push(self.detection(&result, &ev));
+                }
+            }
+        });
+    }
+
+    /// Calls `f(group, category id)` for every group whose logsource
+    /// `view` satisfies.
+    fn for_each_group(&self, view: &View, mut f: impl FnMut(usize, u32)) {
         let p = self.id(view.product);
         let s = self.id(view.service);
         let c = self.id(view.category);
@@ -257,30 +312,41 @@ impl Matcher {
                 let Some(sk) = sk else { continue };
                 for ck in [Some(0), c.filter(|&x| x != 0)] {
                     let Some(ck) = ck else { continue };
-                    let Some(&g) = self.index.get(&(pk, sk, ck)) else {
-                        continue;
-                    };
-                    if seen[..*nseen].contains(&g) {
-                        continue;
-                    }
-                    if *nseen < seen.len() {
-                        seen[*nseen] = g;
-                        *nseen += 1;
-                    }
-                    // Rules without a category read the raw event; only a
-                    // category's rules see its renames.
-                    let renames = if ck == 0 { &[][..] } else { view.renames };
-                    let ev = EventView { event, renames };
-                    for result in self.groups[g].engine(&self.filters).evaluate(&ev) {
-                        if self.is_correlated(&result) {
-                            pending.results.push((result, renames));
-                        } else {
-                            out.push(self.detection(&result, &ev));
-                        }
+                    if let Some(&g) = self.index.get(&(pk, sk, ck)) {
+                        f(g, ck);
                     }
                 }
             }
         }
+    }
+
+    /// Builds, in parallel, the engines that `events` need and that are not
+    /// built yet. Optional: [`Matcher::scan`] builds a missing engine
+    /// itself, but one at a time on the calling thread; calling this first
+    /// with a batch spreads the first builds (the bulk of the start-up cost
+    /// of a short hunt) over every core. Results do not change.
+    pub fn prepare<'e>(&self, events: impl IntoIterator<Item = &'e Event>) {
+        if self.groups.iter().all(|g| g.engine.get().is_some()) {
+            return;
+        }
+        let mut needed: Vec<usize> = Vec::new();
+        for event in events {
+            route(event).for_each_view(|view| {
+                self.for_each_group(&view, |g, _| {
+                    if self.groups[g].engine.get().is_none() && !needed.contains(&g) {
+                        needed.push(g);
+                    }
+                });
+            });
+        }
+        if needed.len() < 2 {
+            return;
+        }
+        // Largest first, so the biggest build starts at once.
+        needed.sort_by_key(|&g| std::cmp::Reverse(self.groups[g].pending_rules()));
+        needed.par_iter().with_max_len(1).for_each(|&g| {
+            self.groups[g].engine(&self.filters);
+        });
     }
 
     fn is_correlated(&self, result: &EvaluationResult) -> bool {
@@ -388,5 +454,86 @@ fn collect_fields(d: &SigmaDetection, out: &mut Vec<String>) {
         }
         SigmaDetection::AnyOf(subs) => subs.iter().for_each(|s| collect_fields(s, out)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use events::{LogSource, Meta};
+    use serde_json::json;
+
+    use super::*;
+
+    fn event(service: &'static str, fields: serde_json::Value) -> Event {
+        let serde_json::Value::Object(map) = fields else {
+            panic!("fixture must be an object")
+        };
+        let mut meta = Meta::new(Arc::from("test.log"), 1);
+        meta.logsource = LogSource {
+            product: Some("test"),
+            service: Some(service),
+            category: None,
+        };
+        Event::new(meta, map)
+    }
+
+    /// Three rules, one per service `a`, `b` and `c`, each matching `A: x`;
+    /// a filter on the `a` rule drops events of user `admin`.
+    const RULES: &str = "title: ra\nid: 00000000-0000-0000-0000-0000000000aa\nlogsource:\n  product: test\n  service: a\ndetection:\n  sel:\n    A: x\n  condition: sel\n---\ntitle: rb\nid: 00000000-0000-0000-0000-0000000000bb\nlogsource:\n  product: test\n  service: b\ndetection:\n  sel:\n    A: x\n  condition: sel\n---\ntitle: rc\nid: 00000000-0000-0000-0000-0000000000cc\nlogsource:\n  product: test\n  service: c\ndetection:\n  sel:\n    A: x\n  condition: sel\n---\ntitle: f\nid: 00000000-0000-0000-0000-0000000000ff\nlogsource:\n  product: test\nfilter:\n  rules:\n    - 00000000-0000-0000-0000-0000000000aa\n  selection:\n    User: admin\n  condition: not selection\n";
+
+    fn matcher() -> Matcher {
+        let (set, errors) = rules::load_str("rules.yml", RULES);
+        assert!(errors.is_empty(), "{errors:?}");
+        let (m, errors) = Matcher::new(&set);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(m.group_count(), 3);
+        m
+    }
+
+    fn built(m: &Matcher) -> Vec<bool> {
+        m.groups.iter().map(|g| g.engine.get().is_some()).collect()
+    }
+
+    fn ids(m: &Matcher, events: &[Event]) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in events {
+            m.scan(e, &mut out);
+        }
+        out.into_iter().map(|d| d.rule_id).collect()
+    }
+
+    #[test]
+    fn prepare_builds_only_the_engines_the_events_need_and_keeps_results() {
+        let events = [
+            event("a", json!({"A": "x", "User": "bob"})),
+            event("a", json!({"A": "x", "User": "admin"})),
+            event("b", json!({"A": "x"})),
+        ];
+        let lazy = matcher();
+        let want = ids(&lazy, &events);
+        assert_eq!(
+            want,
+            [
+                "00000000-0000-0000-0000-0000000000aa",
+                "00000000-0000-0000-0000-0000000000bb"
+            ]
+        );
+
+        let prepared = matcher();
+        assert_eq!(built(&prepared), [false, false, false]);
+        prepared.prepare(&events);
+        // Groups are sorted by interned key: services a, b, c in order.
+        assert_eq!(built(&prepared), [true, true, false]);
+        assert_eq!(ids(&prepared, &events), want);
+        assert_eq!(built(&prepared), [true, true, false]);
+    }
+
+    #[test]
+    fn a_filter_is_applied_only_to_groups_holding_a_rule_it_names() {
+        let m = matcher();
+        let filters: Vec<usize> = m.groups.iter().map(|g| g.filters.len()).collect();
+        assert_eq!(filters, [1, 0, 0]);
     }
 }

@@ -57,6 +57,8 @@ pub fn load_paths(paths: &[PathBuf]) -> (RuleSet, Vec<RuleError>) {
         })
         .collect();
     let mut set = RuleSet::default();
+    set.detections
+        .reserve(parsed.iter().map(|(s, _)| s.detections.len()).sum());
     for (s, e) in parsed {
         set.extend(s);
         errors.extend(e);

@@ -178,6 +178,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (mut stage, errors) = Stateful::new(&matcher, detectors);
     rule_errors.extend(errors);
     let rules_loaded = matcher.rule_count() + matcher.correlation_count() + set.filters.len();
+    // The parsed rules are no longer needed; freeing them takes a while and
+    // would only delay the hunt (see the end of this function).
+    std::mem::forget(set);
     let rules_elapsed = rules_started.elapsed();
     if rules_loaded == 0 && !args.rules.is_empty() && !use_detectors {
         bail!("no rule could be loaded from {:?}", args.rules);
@@ -206,6 +209,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let sink = |batch: Vec<Event>| {
         let n = batch.len() as u64;
         counters.events.fetch_add(n, Ordering::Relaxed);
+        // Build the engines this batch needs on every core first.
+        matcher.prepare(batch.iter().filter(|e| args.in_window(e)));
         let (found, kept): (Vec<Vec<Detection>>, Vec<Option<Pending>>) = batch
             .into_par_iter()
             .with_min_len(64)
@@ -285,6 +290,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         elapsed: started.elapsed(),
     };
     summary.print();
+
+    // The compiled rules and engines are large and the process ends right
+    // after this: skip freeing them, which would cost tens of milliseconds
+    // on a short hunt. (The operating system reclaims the memory.)
+    std::mem::forget(stage);
+    std::mem::forget(matcher);
 
     let code = if !problems.is_empty() || !rule_errors.is_empty() {
         EXIT_PROBLEMS
