@@ -15,7 +15,7 @@ pub fn document() -> Value {
             "operationId": route.operation,
             "summary": route.summary,
             "responses": {
-                "200": {
+                route.status.as_str(): {
                     "description": "Success.",
                     "content": { route.response.media_type(): { "schema": route.response.reference() } }
                 },

@@ -10,7 +10,7 @@
 //! ([`BodyLimit`]): file uploads take the store's attachment cap, everything
 //! else the router's general limit.
 
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use axum::routing::MethodRouter;
 use incidents::enums::Role;
 
@@ -77,6 +77,8 @@ pub struct Route {
     pub request: Option<Schema>,
     /// The success response schema.
     pub response: Schema,
+    /// The status of a successful answer (201 where the route creates).
+    pub status: StatusCode,
     /// The largest request body.
     pub body_limit: BodyLimit,
     /// Documented query parameters (only those the OpenAPI document lists).
@@ -108,12 +110,8 @@ const ADMINS: &[Role] = &[Role::Admin];
 const AUDITORS: &[Role] = &[Role::Responder, Role::Admin];
 
 macro_rules! route {
-    ($method:ident $path:literal, $access:expr, $op:ident => $module:ident, $summary:literal, $req:expr, $resp:expr) => {
-        route!($method $path, $access, $op => $module, $summary, $req, $resp,
-            body_limit: BodyLimit::Standard, query: &[])
-    };
-    ($method:ident $path:literal, $access:expr, $op:ident => $module:ident, $summary:literal, $req:expr, $resp:expr,
-        body_limit: $limit:expr, query: $query:expr) => {
+    (@ $method:ident $path:literal, $access:expr, $op:ident => $module:ident, $summary:literal, $req:expr, $resp:expr,
+        $status:ident, $limit:expr, $query:expr) => {
         Route {
             method: Method::$method,
             path: $path,
@@ -122,10 +120,22 @@ macro_rules! route {
             access: $access,
             request: $req,
             response: $resp,
+            status: StatusCode::$status,
             body_limit: $limit,
             query: $query,
             handler: || axum::routing::on(method_filter(&Method::$method), $module::$op),
         }
+    };
+    ($method:ident $path:literal, $access:expr, $op:ident => $module:ident, $summary:literal, $req:expr, $resp:expr) => {
+        route!(@ $method $path, $access, $op => $module, $summary, $req, $resp, OK, BodyLimit::Standard, &[])
+    };
+    ($method:ident $path:literal, $access:expr, $op:ident => $module:ident, $summary:literal, $req:expr, $resp:expr,
+        status: $status:ident) => {
+        route!(@ $method $path, $access, $op => $module, $summary, $req, $resp, $status, BodyLimit::Standard, &[])
+    };
+    ($method:ident $path:literal, $access:expr, $op:ident => $module:ident, $summary:literal, $req:expr, $resp:expr,
+        status: $status:ident, body_limit: $limit:expr, query: $query:expr) => {
+        route!(@ $method $path, $access, $op => $module, $summary, $req, $resp, $status, $limit, $query)
     };
 }
 
@@ -139,7 +149,8 @@ pub static ROUTES: &[Route] = &[
         "The caller's own user.", None, Schema::User),
     // Reports.
     route!(POST "/api/v1/reports", Access::Roles(ALL), create_report => reports,
-        "File a report; opens an incident in triage.", Some(Schema::NewReport), Schema::Report),
+        "File a report; opens an incident in triage.", Some(Schema::NewReport), Schema::Report,
+        status: CREATED),
     route!(GET "/api/v1/reports", Access::Roles(ALL), list_reports => reports,
         "Reports visible to the caller (a reporter sees only their own).", None, Schema::ReportList),
     route!(GET "/api/v1/reports/{id}", Access::Roles(ALL), get_report => reports,
@@ -149,6 +160,7 @@ pub static ROUTES: &[Route] = &[
     route!(POST "/api/v1/reports/{id}/attachments", Access::Roles(ALL), upload_attachment => attachments,
     "Attach a file to a report visible to the caller: the body is the file (at most the store's attachment limit, 10 MiB by default; larger is 413), its Content-Type the file's type; answers 201 with the attachment.",
     Some(Schema::Binary), Schema::Attachment,
+    status: CREATED,
     body_limit: BodyLimit::Attachment,
     query: &[QueryParam {
         name: "filename",
@@ -169,9 +181,11 @@ pub static ROUTES: &[Route] = &[
     route!(POST "/api/v1/incidents/{id}/assign", Access::Roles(MANAGERS), assign_incident => inc,
         "Set the owner and add participants.", Some(Schema::Assign), Schema::Incident),
     route!(POST "/api/v1/incidents/{id}/notes", Access::Roles(NOTE_WRITERS), add_note => inc,
-        "Add a note.", Some(Schema::NewNote), Schema::Note),
+        "Add a note.", Some(Schema::NewNote), Schema::Note,
+        status: CREATED),
     route!(POST "/api/v1/incidents/{id}/tasks", Access::Roles(MANAGERS), create_task => inc,
-        "Add a remediation task.", Some(Schema::NewTask), Schema::Task),
+        "Add a remediation task.", Some(Schema::NewTask), Schema::Task,
+        status: CREATED),
     route!(PATCH "/api/v1/incidents/{id}/tasks/{task_id}", Access::Roles(MANAGERS), update_task => inc,
         "Update a task (title, owner, due date, done).", Some(Schema::TaskUpdate), Schema::Task),
     route!(POST "/api/v1/incidents/{id}/links", Access::Roles(MANAGERS), link_incident => inc,
@@ -195,14 +209,16 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/api/v1/suppressions", Access::Roles(MANAGERS), list_suppressions => suppressions,
         "Alert suppression rules, expired ones included, oldest first.", None, Schema::SuppressionList),
     route!(POST "/api/v1/suppressions", Access::Roles(MANAGERS), create_suppression => suppressions,
-        "Suppress a rule's alerts (optionally only for some entity values) until an expiry.", Some(Schema::NewSuppression), Schema::Suppression),
+        "Suppress a rule's alerts (optionally only for some entity values) until an expiry.", Some(Schema::NewSuppression), Schema::Suppression,
+        status: CREATED),
     route!(DELETE "/api/v1/suppressions/{id}", Access::Roles(MANAGERS), delete_suppression => suppressions,
         "Delete a suppression rule; answers the deleted rule.", None, Schema::Suppression),
     // Users.
     route!(GET "/api/v1/users", Access::Roles(ADMINS), list_users => users,
         "Every user.", None, Schema::UserList),
     route!(POST "/api/v1/users", Access::Roles(ADMINS), create_user => users,
-        "Create a user and their first API token (shown once).", Some(Schema::NewUser), Schema::CreatedUser),
+        "Create a user and their first API token (shown once).", Some(Schema::NewUser), Schema::CreatedUser,
+        status: CREATED),
     route!(POST "/api/v1/users/{name}/disable", Access::Roles(ADMINS), disable_user => users,
         "Disable a user: their tokens stop working.", None, Schema::User),
     // Metrics.
