@@ -539,7 +539,14 @@ mod cases {
             .unwrap();
         let t = now();
         let al = s.ingest_alert(v, alert("r1", "bob", t)).await.unwrap();
+        let opened = al.incident_id.expect("a first alert opens an incident");
+        let before_link = s.get_incident(v, opened).await.unwrap().incident;
+        assert_eq!(before_link.alert_count, 1);
         s.link_alert(v, r1.incident_id, al.alert_id).await.unwrap();
+        // The incident the alert left counts one alert fewer and shows the change.
+        let left = s.get_incident(v, opened).await.unwrap().incident;
+        assert_eq!(left.alert_count, 0);
+        assert!(left.updated_at > before_link.updated_at);
         s.add_participant(v, r2.incident_id, c.admin.user_id)
             .await
             .unwrap();

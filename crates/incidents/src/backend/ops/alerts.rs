@@ -69,6 +69,23 @@ fn alert_to_domain(
 }
 
 /// Inserts a new alert row.
+/// An alert leaves incident `incident`: its alert count drops by one (never
+/// below zero) and it counts as updated at `at`.
+pub(super) async fn release_alert(
+    tx: &mut Tx,
+    incident: IncidentId,
+    at: OffsetDateTime,
+) -> Result<()> {
+    let mut q = Sql::new(
+        "UPDATE incidents SET alert_count = CASE WHEN alert_count > 0 THEN alert_count - 1 ELSE 0 END, updated_at = ",
+    );
+    q.bind(unix_micros(at))
+        .push(" WHERE id = ")
+        .bind(incident.to_string());
+    exec(&mut **tx, &q).await?;
+    Ok(())
+}
+
 async fn insert_alert(tx: &mut Tx, a: &Alert) -> Result<()> {
     let mut q = Sql::new(
         "INSERT INTO alerts (id, rule_id, rule_title, level, entities, evidence, policy, detected_at, incident_id, disposition, suppressed_by, created_at) VALUES ",
@@ -388,13 +405,7 @@ impl SqlStore {
         )?;
         let at = now();
         if let Some(iid) = before.incident_id {
-            let mut q = Sql::new(
-                "UPDATE incidents SET alert_count = CASE WHEN alert_count > 0 THEN alert_count - 1 ELSE 0 END, updated_at = ",
-            );
-            q.bind(unix_micros(at))
-                .push(" WHERE id = ")
-                .bind(iid.to_string());
-            exec(&mut *tx, &q).await?;
+            release_alert(&mut tx, iid, at).await?;
             add_timeline(
                 &mut tx,
                 iid,

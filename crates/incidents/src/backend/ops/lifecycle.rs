@@ -539,11 +539,7 @@ impl SqlStore {
         }
         let at = now();
         if let Some(old) = a.incident_id {
-            let mut q = Sql::new(
-                "UPDATE incidents SET alert_count = CASE WHEN alert_count > 0 THEN alert_count - 1 ELSE 0 END WHERE id = ",
-            );
-            q.bind(old.to_string());
-            exec(&mut *tx, &q).await?;
+            super::alerts::release_alert(&mut tx, old, at).await?;
         }
         let mut q = Sql::new("UPDATE alerts SET incident_id = ");
         q.bind(id.to_string())
