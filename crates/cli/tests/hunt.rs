@@ -367,3 +367,54 @@ fn hunt_syslog_sshd_rules_see_only_sshd_lines() {
             .contains("-03-01T10:00:01")
     );
 }
+
+/// Four failed logins for root from one address within a minute: below the
+/// default thresholds, above the ones a `--policy-config` sets.
+#[test]
+fn hunt_policy_config_sets_the_login_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    let lines: String = (0..4)
+        .map(|i| {
+            format!(
+                "Dec 10 06:55:{:02} gate sshd[2420{i}]: Failed password for root from 198.51.100.7 port 4239{i} ssh2\n",
+                10 + i
+            )
+        })
+        .collect();
+    std::fs::write(&log, lines).unwrap();
+    let log = log.display().to_string();
+    let brute_force = |out: &Output| -> Vec<Value> {
+        json_stdout(out)
+            .into_iter()
+            .filter(|d| d["policy"] == "brute_force")
+            .collect()
+    };
+
+    let default = watchpost(&["hunt", "--json", &log]);
+    assert_eq!(default.status.code(), Some(0), "{default:?}");
+    assert!(brute_force(&default).is_empty());
+
+    let config = dir.path().join("policy.toml");
+    std::fs::write(&config, "[login]\nper_user = 3\nper_source = 3\n").unwrap();
+    let config = config.display().to_string();
+    let tuned = watchpost(&["hunt", "--json", "--policy-config", &config, &log]);
+    assert_eq!(tuned.status.code(), Some(1), "{tuned:?}");
+    let hits = brute_force(&tuned);
+    assert!(
+        hits.iter().any(|d| d["source_ip"] == "198.51.100.7"),
+        "{hits:?}"
+    );
+    assert!(hits.iter().any(|d| d["user"] == "root"), "{hits:?}");
+
+    // An unknown key is an error that names the file and the key.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[login]\nper_usr = 3\n").unwrap();
+    let out = watchpost(&["hunt", "--policy-config", &bad.display().to_string(), &log]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("per_usr"),
+        "{stderr}"
+    );
+}

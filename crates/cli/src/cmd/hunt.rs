@@ -10,15 +10,16 @@ mod output;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use detect::{Detection, Detector, Level, Matcher, Pending, Stateful};
 use events::{Event, Timestamp};
+use policy::PolicyConfig;
 use rayon::prelude::*;
 use sources::{Format, PathFilter, Problem};
 use time::format_description::well_known::Rfc3339;
@@ -81,6 +82,10 @@ pub struct Args {
     /// Do not load the bundled policy pack and native policy detectors.
     #[arg(long)]
     pub no_policy: bool,
+    /// Thresholds of the native policy detectors (TOML: `[login]`,
+    /// `[reboot]`, `[performance]`, `[state]`; see docs/policy.md).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_policy")]
+    pub policy_config: Option<PathBuf>,
     /// Worker threads (default: one per core).
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
@@ -137,13 +142,37 @@ thread_local! {
     static PROBES: std::cell::RefCell<Option<Vec<Box<dyn Detector>>>> = const { std::cell::RefCell::new(None) };
 }
 
+/// The policy configuration of this run, set once before any worker starts.
+static POLICY_CONFIG: OnceLock<PolicyConfig> = OnceLock::new();
+
+/// The run's native detectors. The configuration was checked when the run
+/// started (see [`run`]), so building them again cannot fail.
+fn policy_detectors() -> Vec<Box<dyn Detector>> {
+    policy::detectors(POLICY_CONFIG.get_or_init(PolicyConfig::default))
+        .expect("the policy configuration was checked at start")
+}
+
 fn probe_interested(event: &Event) -> bool {
     PROBES.with(|p| {
         let mut p = p.borrow_mut();
-        p.get_or_insert_with(policy::default_detectors)
+        p.get_or_insert_with(policy_detectors)
             .iter()
             .any(|d| d.interested(event))
     })
+}
+
+/// Reads `--policy-config` (or the defaults) and checks that it builds.
+fn load_policy_config(path: Option<&Path>) -> anyhow::Result<PolicyConfig> {
+    let config = match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            PolicyConfig::from_toml(&text, &path.display().to_string())?
+        }
+        None => PolicyConfig::default(),
+    };
+    policy::detectors(&config)?;
+    Ok(config)
 }
 
 /// Runs a hunt.
@@ -158,6 +187,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.rules.is_empty() && args.no_policy {
         bail!("no rules: give -r RULES, or drop --no-policy to use the bundled policy pack");
     }
+    let policy_config = load_policy_config(args.policy_config.as_deref())?;
+    POLICY_CONFIG
+        .set(policy_config)
+        .map_err(|_| anyhow::anyhow!("the policy configuration was set twice"))?;
 
     // Rules.
     let rules_started = Instant::now();
@@ -172,7 +205,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let detectors = if args.no_policy {
         Vec::new()
     } else {
-        policy::default_detectors()
+        policy_detectors()
     };
     let use_detectors = !detectors.is_empty();
     let (mut stage, errors) = Stateful::new(&matcher, detectors);
