@@ -13,6 +13,9 @@
 //!   answer is 408 `request_timeout`: 408 rather than 503 because at this
 //!   limit the usual cause is a client that stops sending its body; a
 //!   stalled database ends the same way and is logged as a warning.
+//! - Every answer is counted by status ([`stats`]): refused credentials,
+//!   oversized bodies and other bad input are counted, and admins read the
+//!   counts at `GET /api/v1/stats`.
 //! - Request and response types ([`types`]) are this crate's own; domain
 //!   types are never serialised raw.
 //!
@@ -41,6 +44,7 @@ mod handlers;
 pub mod openapi;
 pub mod routes;
 pub mod schema;
+pub mod stats;
 pub mod token;
 pub mod types;
 
@@ -106,6 +110,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
 pub fn router_with(state: AppState, options: RouterOptions) -> Router {
     let attachment_bytes = state.store.max_attachment_bytes();
     let largest_body = options.max_body_bytes.max(attachment_bytes);
+    let stats = Arc::new(stats::RequestStats::default());
     let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
     for route in routes::ROUTES {
         let limit = match route.body_limit {
@@ -136,6 +141,8 @@ pub fn router_with(state: AppState, options: RouterOptions) -> Router {
             options.request_timeout,
         ))
         .layer(middleware::from_fn(uniform_errors))
+        .layer(middleware::from_fn_with_state(stats.clone(), stats::count))
+        .layer(axum::Extension(stats))
         .with_state(state)
 }
 

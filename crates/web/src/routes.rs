@@ -147,6 +147,8 @@ pub static ROUTES: &[Route] = &[
         "This API's OpenAPI 3.1 document.", None, Schema::Object),
     route!(GET "/api/v1/me", Access::Roles(ALL), get_me => meta,
         "The caller's own user.", None, Schema::User),
+    route!(GET "/api/v1/stats", Access::Roles(ADMINS), get_stats => meta,
+        "Requests answered and refused (by kind) since the server started.", None, Schema::Stats),
     // Reports.
     route!(POST "/api/v1/reports", Access::Roles(ALL), create_report => reports,
         "File a report; opens an incident in triage.", Some(Schema::NewReport), Schema::Report,

@@ -14,6 +14,7 @@ pub enum Schema {
     Object,
     Binary,
     Health,
+    Stats,
     Error,
     User,
     UserList,
@@ -79,6 +80,7 @@ impl Schema {
         Schema::Object,
         Schema::Binary,
         Schema::Health,
+        Schema::Stats,
         Schema::Error,
         Schema::User,
         Schema::UserList,
@@ -153,6 +155,16 @@ impl Schema {
             }
             Schema::Health => json!({ "type": "object", "properties": {
                 "status": { "type": "string" }, "version": { "type": "string" } } }),
+            Schema::Stats => {
+                let count = json!({ "type": "integer", "minimum": 0 });
+                json!({ "type": "object", "properties": {
+                    "requests": count,
+                    "refused": { "type": "object", "properties": {
+                        "bad_request": count, "unauthorized": count, "forbidden": count,
+                        "not_found": count, "method_not_allowed": count,
+                        "request_timeout": count, "payload_too_large": count,
+                        "unprocessable": count, "server_error": count } } } })
+            }
             Schema::Error => json!({ "type": "object", "required": ["error"], "properties": {
                 "error": { "type": "object", "required": ["code", "message"], "properties": {
                     "code": { "type": "string" }, "message": { "type": "string" } } } } }),

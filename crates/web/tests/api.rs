@@ -1625,3 +1625,76 @@ async fn a_request_that_takes_too_long_is_answered_408_in_our_format() {
     assert_eq!(reports["items"], json!([]));
     server.abort();
 }
+
+/// Refused requests are counted by kind, and only admins read the counts.
+#[tokio::test]
+async fn refused_requests_are_counted() {
+    let app = app().await;
+    let bad_token = format!("Bearer wp_{}", "0".repeat(64));
+    for _ in 0..2 {
+        let (status, _) = app
+            .raw(
+                Method::GET,
+                "/api/v1/incidents",
+                Some(&bad_token),
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = app
+        .raw(
+            Method::POST,
+            "/api/v1/reports",
+            Some(&format!("Bearer {}", app.token("reporter"))),
+            b"{not json".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/reports",
+            Some(app.token("reporter")),
+            Some(serde_json::json!({
+                "category": "no-such-category", "description": "x"
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let huge = vec![b' '; web::DEFAULT_MAX_BODY_BYTES + 1];
+    let (status, _) = app
+        .raw(
+            Method::POST,
+            "/api/v1/reports",
+            Some(&format!("Bearer {}", app.token("reporter"))),
+            huge,
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Not for a responder; the refusal is itself counted.
+    let (status, _) = app
+        .call(
+            Method::GET,
+            "/api/v1/stats",
+            Some(app.token("responder")),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, stats) = app
+        .call(Method::GET, "/api/v1/stats", Some(app.token("admin")), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The stats request itself is counted once its answer is out.
+    assert_eq!(stats["requests"], 6, "{stats}");
+    let refused = &stats["refused"];
+    assert_eq!(refused["unauthorized"], 2, "{stats}");
+    assert_eq!(refused["bad_request"], 1, "{stats}");
+    assert_eq!(refused["unprocessable"], 1, "{stats}");
+    assert_eq!(refused["payload_too_large"], 1, "{stats}");
+    assert_eq!(refused["forbidden"], 1, "{stats}");
+    assert_eq!(refused["server_error"], 0, "{stats}");
+}

@@ -30,3 +30,10 @@ pub async fn get_openapi() -> Json<serde_json::Value> {
 pub async fn get_me(caller: Caller) -> Json<UserResponse> {
     Json(caller.user.into())
 }
+
+/// `GET /api/v1/stats`: requests answered and refused since start.
+pub async fn get_stats(
+    axum::Extension(stats): axum::Extension<std::sync::Arc<crate::stats::RequestStats>>,
+) -> Json<crate::stats::StatsSnapshot> {
+    Json(stats.snapshot())
+}
