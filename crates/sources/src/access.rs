@@ -60,16 +60,14 @@
 //! Must not depend on matching.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use events::{Event, LogSource, Map, Meta, SourceId, Value};
-use rayon::iter::{ParallelBridge, ParallelIterator};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use crate::lines::{LineBlocks, LineItem, numbered_lines};
-use crate::{FileSummary, Problem, ProblemKind, ReadCtx, sniff};
+use crate::lines;
+use crate::{FileSummary, ProblemKind, ReadCtx, sniff};
 
 /// The logsource of every access-log event.
 pub(crate) const WEBSERVER: LogSource = LogSource {
@@ -366,58 +364,17 @@ pub(crate) fn read(
         }
     };
     summary.bytes = len;
-    let problems = Mutex::new(Vec::new());
-    let events = AtomicU64::new(0);
-    LineBlocks::new(reader).par_bridge().for_each(|item| {
-        let mut local = Vec::new();
-        match item {
-            LineItem::Block { first_line, data } => {
-                let mut batch = Vec::new();
-                for (number, line) in numbered_lines(first_line, &data) {
-                    if line.trim_ascii().is_empty() {
-                        continue;
-                    }
-                    if sniff::is_binary_line(line) {
-                        local.push(ctx.problem(
-                            format!("line {number}"),
-                            ProblemKind::Malformed,
-                            "binary data, not a log line",
-                        ));
-                        continue;
-                    }
-                    let text = String::from_utf8_lossy(line);
-                    batch.push(parse_access_line(&text, &ctx.source, number));
-                }
-                if !batch.is_empty() {
-                    events.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    sink(batch);
-                }
-            }
-            LineItem::Oversized { line, len } => local.push(ctx.problem(
-                format!("line {line}"),
-                ProblemKind::Oversized,
-                format!(
-                    "line of {len} bytes is over the {} byte limit; skipped",
-                    crate::MAX_LINE_LEN
-                ),
-            )),
-            LineItem::Failed { line, error } => local.push(ctx.problem(
-                format!("line {line}"),
-                ProblemKind::Unreadable,
-                error.to_string(),
-            )),
+    lines::read_parallel(ctx, reader, sink, summary, |number, line, batch| {
+        if sniff::is_binary_line(line) {
+            return Err((
+                ProblemKind::Malformed,
+                "binary data, not a log line".to_owned(),
+            ));
         }
-        if !local.is_empty() {
-            problems
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .append(&mut local);
-        }
+        let text = String::from_utf8_lossy(line);
+        batch.push(parse_access_line(&text, &ctx.source, number));
+        Ok(())
     });
-    summary.events += events.into_inner();
-    let mut problems: Vec<Problem> = problems.into_inner().unwrap_or_else(|e| e.into_inner());
-    problems.sort_by_key(crate::json::line_of);
-    summary.problems.append(&mut problems);
 }
 
 #[cfg(test)]

@@ -24,13 +24,12 @@
 //! Must not depend on matching.
 
 use std::io::{BufRead, BufReader, Read};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use events::{Event, Map, Meta, SourceId, Value};
-use rayon::iter::{ParallelBridge, ParallelIterator};
 
-use crate::lines::{LineBlocks, LineItem, numbered_lines};
-use crate::{FileSummary, Problem, ProblemKind, ReadCtx, classify, evtx};
+use crate::lines;
+use crate::{FileSummary, ProblemKind, ReadCtx, classify, evtx};
 
 mod document;
 
@@ -110,65 +109,12 @@ fn read_ndjson<R: Read + Send>(
     sink: &(dyn Fn(Vec<Event>) + Sync),
     summary: &mut FileSummary,
 ) {
-    let problems = Mutex::new(Vec::new());
-    let events = std::sync::atomic::AtomicU64::new(0);
-    LineBlocks::new(reader).par_bridge().for_each(|item| {
-        let mut local = Vec::new();
-        match item {
-            LineItem::Block { first_line, data } => {
-                let mut batch = Vec::new();
-                for (number, line) in numbered_lines(first_line, &data) {
-                    if line.trim_ascii().is_empty() {
-                        continue;
-                    }
-                    match parse_json_line(line, &ctx.source, number) {
-                        Ok(mut found) => batch.append(&mut found),
-                        Err(message) => local.push(ctx.problem(
-                            format!("line {number}"),
-                            ProblemKind::Malformed,
-                            message,
-                        )),
-                    }
-                }
-                if !batch.is_empty() {
-                    events.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                    sink(batch);
-                }
-            }
-            LineItem::Oversized { line, len } => local.push(ctx.problem(
-                format!("line {line}"),
-                ProblemKind::Oversized,
-                format!(
-                    "line of {len} bytes is over the {} byte limit; skipped",
-                    crate::MAX_LINE_LEN
-                ),
-            )),
-            LineItem::Failed { line, error } => local.push(ctx.problem(
-                format!("line {line}"),
-                ProblemKind::Unreadable,
-                error.to_string(),
-            )),
-        }
-        if !local.is_empty() {
-            problems
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .append(&mut local);
-        }
+    lines::read_parallel(ctx, reader, sink, summary, |number, line, batch| {
+        let mut found = parse_json_line(line, &ctx.source, number)
+            .map_err(|message| (ProblemKind::Malformed, message))?;
+        batch.append(&mut found);
+        Ok(())
     });
-    summary.events += events.into_inner();
-    let mut problems = problems.into_inner().unwrap_or_else(|e| e.into_inner());
-    problems.sort_by_key(line_of);
-    summary.problems.append(&mut problems);
-}
-
-/// The line number in a `line N` location, for sorting.
-pub(crate) fn line_of(problem: &Problem) -> u64 {
-    problem
-        .location
-        .strip_prefix("line ")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Reads a document stream: arrays, objects, `{"Records": [...]}`, one

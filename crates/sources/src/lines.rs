@@ -8,9 +8,19 @@
 //! the lines after it are read normally. Memory stays under
 //! `MAX_LINE_LEN + BLOCK_LEN` whatever the input.
 //!
+//! [`read_parallel`] drives a line format over the blocks on every core;
+//! the format only says how one line becomes events.
+//!
 //! Must not know about any log format.
 
 use std::io::{self, Read};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use events::Event;
+use rayon::iter::{ParallelBridge, ParallelIterator};
+
+use crate::{FileSummary, Problem, ProblemKind, ReadCtx};
 
 /// The longest line kept, in bytes (16 MiB). Longer lines are skipped and
 /// reported as oversized.
@@ -205,6 +215,73 @@ pub(crate) fn numbered_lines(first_line: u64, data: &[u8]) -> impl Iterator<Item
         };
         (first_line + i as u64, line)
     })
+}
+
+/// Reads a line format on every core: `parse` turns one non-blank line
+/// (with its 1-based number) into events appended to the batch, or says why
+/// it can't. Each block's events go to `sink`; oversized and unreadable
+/// lines and `parse`'s refusals are added to `summary`, in line order.
+pub(crate) fn read_parallel<R, P>(
+    ctx: &ReadCtx<'_>,
+    reader: R,
+    sink: &(dyn Fn(Vec<Event>) + Sync),
+    summary: &mut FileSummary,
+    parse: P,
+) where
+    R: Read + Send,
+    P: Fn(u64, &[u8], &mut Vec<Event>) -> Result<(), (ProblemKind, String)> + Sync,
+{
+    let problems = Mutex::new(Vec::new());
+    let events = AtomicU64::new(0);
+    LineBlocks::new(reader).par_bridge().for_each(|item| {
+        let mut local = Vec::new();
+        match item {
+            LineItem::Block { first_line, data } => {
+                let mut batch = Vec::new();
+                for (number, line) in numbered_lines(first_line, &data) {
+                    if line.trim_ascii().is_empty() {
+                        continue;
+                    }
+                    if let Err((kind, message)) = parse(number, line, &mut batch) {
+                        local.push(ctx.problem(format!("line {number}"), kind, message));
+                    }
+                }
+                if !batch.is_empty() {
+                    events.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    sink(batch);
+                }
+            }
+            LineItem::Oversized { line, len } => local.push(ctx.problem(
+                format!("line {line}"),
+                ProblemKind::Oversized,
+                format!("line of {len} bytes is over the {MAX_LINE_LEN} byte limit; skipped"),
+            )),
+            LineItem::Failed { line, error } => local.push(ctx.problem(
+                format!("line {line}"),
+                ProblemKind::Unreadable,
+                error.to_string(),
+            )),
+        }
+        if !local.is_empty() {
+            problems
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .append(&mut local);
+        }
+    });
+    summary.events += events.into_inner();
+    let mut problems = problems.into_inner().unwrap_or_else(|e| e.into_inner());
+    problems.sort_by_key(line_of);
+    summary.problems.append(&mut problems);
+}
+
+/// The line number in a `line N` location, for sorting.
+pub(crate) fn line_of(problem: &Problem) -> u64 {
+    problem
+        .location
+        .strip_prefix("line ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
