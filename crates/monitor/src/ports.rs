@@ -185,6 +185,31 @@ pub struct Observation {
     pub seen_at: Option<Timestamp>,
 }
 
+impl Observation {
+    /// A listening socket from a local socket table (`ss`, `netstat`): one
+    /// bound address and, when the table shows it, the owning process.
+    pub(crate) fn listening(
+        key: PortKey,
+        address: String,
+        process: Option<String>,
+        file: SourceId,
+        record: u64,
+    ) -> Self {
+        Self {
+            key,
+            service: Service {
+                process,
+                ..Service::default()
+            },
+            hostname: None,
+            addresses: [address].into_iter().collect(),
+            file,
+            record,
+            seen_at: None,
+        }
+    }
+}
+
 /// All open ports seen in one or more files, keyed by host, protocol and
 /// port. When two files report the same key, the later file wins (and
 /// fills in the parts it does not know from the earlier one).

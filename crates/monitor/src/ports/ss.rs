@@ -11,7 +11,7 @@
 
 use events::SourceId;
 
-use super::{Observation, Parsed, PortKey, Protocol, Service, split_addr_port};
+use super::{Observation, Parsed, PortKey, Protocol, split_addr_port};
 
 /// Parses `ss` output taken on `host`.
 pub fn parse(text: &str, host: &str, file: &SourceId) -> Parsed {
@@ -64,22 +64,18 @@ pub fn parse(text: &str, host: &str, file: &SourceId) -> Parsed {
             continue;
         };
         let process = rest.get(5..).and_then(|cols| process_name(&cols.join(" ")));
-        out.observations.push(Observation {
-            key: PortKey {
-                host: host.to_string(),
-                protocol,
-                port,
-            },
-            service: Service {
-                process,
-                ..Service::default()
-            },
-            hostname: None,
-            addresses: [address].into_iter().collect(),
-            file: file.clone(),
-            record: line_no,
-            seen_at: None,
-        });
+        let key = PortKey {
+            host: host.to_string(),
+            protocol,
+            port,
+        };
+        out.observations.push(Observation::listening(
+            key,
+            address,
+            process,
+            file.clone(),
+            line_no,
+        ));
     }
     out
 }
