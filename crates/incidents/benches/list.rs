@@ -56,7 +56,7 @@ async fn seed(raw: &AnyPool, n: usize, reporter: &str) -> StdDuration {
     while i < n {
         let m = batch.min(n - i);
         let mut inc = String::from(
-            "INSERT INTO incidents (id, title, description, category, severity, status, sensitive, disclosure, alert_count, reported_at, acknowledged_at, resolved_at, created_at, updated_at) VALUES ",
+            "INSERT INTO incidents (id, title, description, title_lc, description_lc, category, severity, status, sensitive, disclosure, alert_count, reported_at, acknowledged_at, resolved_at, created_at, updated_at) VALUES ",
         );
         let mut reps = String::new();
         for k in 0..m {
@@ -76,11 +76,12 @@ async fn seed(raw: &AnyPool, n: usize, reporter: &str) -> StdDuration {
             if k > 0 {
                 inc.push_str(", ");
             }
+            // Seeded text is lower-case ASCII already: the search copies
+            // (`*_lc`, folded by the store) equal it.
+            let title = format!("incident {} on host-{}", i + k, rng.next() % 500);
+            let description = format!("seeded incident number {}", i + k);
             inc.push_str(&format!(
-                "('{id}', 'incident {} on host-{}', 'seeded incident number {}', '{cat}', '{sev}', '{status}', {sensitive}, 'none', 0, {created}, {ack}, {res}, {created}, {created})",
-                i + k,
-                rng.next() % 500,
-                i + k
+                "('{id}', '{title}', '{description}', '{title}', '{description}', '{cat}', '{sev}', '{status}', {sensitive}, 'none', 0, {created}, {ack}, {res}, {created}, {created})",
             ));
             let who = if rng.next().is_multiple_of(100) {
                 format!("'{reporter}'")
@@ -91,13 +92,13 @@ async fn seed(raw: &AnyPool, n: usize, reporter: &str) -> StdDuration {
                 reps.push_str(", ");
             }
             reps.push_str(&format!(
-                "('{}', {who}, 'web', '{cat}', 'seeded', {sensitive}, '{id}', {created})",
+                "('{}', {who}, 'web', '{cat}', 'seeded', 'seeded', {sensitive}, '{id}', {created})",
                 uuid::Uuid::now_v7()
             ));
         }
         tx.execute(AssertSqlSafe(inc)).await.unwrap();
         tx.execute(AssertSqlSafe(format!(
-            "INSERT INTO reports (id, reporter_id, channel, category, description, sensitive, incident_id, created_at) VALUES {reps}"
+            "INSERT INTO reports (id, reporter_id, channel, category, description, description_lc, sensitive, incident_id, created_at) VALUES {reps}"
         )))
         .await
         .unwrap();
@@ -231,14 +232,15 @@ async fn bench(name: &str, url: &str, raw_url: &str, n: usize) {
             let (p95, _) = measure(&format!("{role:<9} {label}"), &*store, v, f, second).await;
             worst = worst.max(p95);
         }
-        measure(
-            &format!("{role:<9} text search 'host-42' (unindexed LIKE), page 1"),
+        let (p95, _) = measure(
+            &format!("{role:<9} text search 'host-42' (readable fields), page 1"),
             &*store,
             v,
             &text,
             false,
         )
         .await;
+        worst = worst.max(p95);
         for (label, f) in [
             ("status=investigating severity=SEV2", &status_sev),
             ("all", &IncidentFilter::default()),

@@ -9,16 +9,22 @@
 //!   participant or a reporter. `reporter` sees only incidents they reported
 //!   or are a named participant in; to a reporter who is not a named
 //!   participant the incident is redacted ([`redact_for_reporter`]): status,
-//!   title, category, severity and times only.
+//!   category, severity and times only, under a title made from the
+//!   category (never the stored title, which may quote another reporter).
+//!   Text search matches only what the caller reads.
 //! - **reports**: everyone sees their own; `responder`/`finance-ops` see all;
 //!   `admin` sees reports of incidents they can see; a `reporter` sees
 //!   nothing else, even as a participant.
-//! - **alerts**: not visible to `reporter`; otherwise visible when unlinked
-//!   or when the linked incident is visible.
+//! - **alerts**: not visible to `reporter`; otherwise visible when linked
+//!   to a visible incident, or unlinked and never part of a sensitive one
+//!   (an alert dismissed from a sensitive incident stays sensitive).
 //! - **timeline, notes, tasks**: visible when the incident is, except to a
 //!   `reporter` who is not a named participant.
 //! - **audit log**: `admin` and `responder` only; entries about an incident
-//!   only when that incident is visible to them.
+//!   only when that incident is visible to them, and entries that name a
+//!   second incident (links, merges) only when both are. Entries written
+//!   while the incident was sensitive stay hidden from an admin who is not
+//!   named on it, even after its sensitivity is cleared.
 
 use serde::Serialize;
 
@@ -186,18 +192,24 @@ fn unlinked_or_in_visible_incident(q: &mut Sql, v: &Viewer, alias: &str) {
     q.push(")");
 }
 
-/// SQL predicate: alert row `alias` is visible to `v`.
+/// SQL predicate: alert row `alias` is visible to `v`. An unlinked alert
+/// that was once part of a sensitive incident (`sensitive`) stays visible
+/// only to those who see every incident.
 pub(crate) fn alert_visible(q: &mut Sql, v: &Viewer, alias: &str) {
     if v.sees_everything() {
         q.push("1 = 1");
     } else if v.role == Role::Reporter {
         q.push("1 = 0");
     } else {
-        unlinked_or_in_visible_incident(q, v, alias);
+        q.push("(").push(alias).push(".incident_id IS NULL AND ");
+        q.push(alias).push(".sensitive = 0 OR ");
+        in_visible_incident(q, v, alias);
+        q.push(")");
     }
 }
 
-/// SQL predicate: audit row `alias` is visible to `v`.
+/// SQL predicate: audit row `alias` is visible to `v`: both incidents it
+/// names (its own and, for links and merges, the related one) must be.
 pub(crate) fn audit_visible(q: &mut Sql, v: &Viewer, alias: &str) {
     if !v.can_read_audit() {
         q.push("1 = 0");
@@ -205,14 +217,56 @@ pub(crate) fn audit_visible(q: &mut Sql, v: &Viewer, alias: &str) {
         q.push("1 = 1");
     } else {
         unlinked_or_in_visible_incident(q, v, alias);
+        // What was written while it was sensitive stays with those who were
+        // named on it.
+        q.push(" AND (").push(alias).push(".sensitive = 0 OR ");
+        q.push(alias)
+            .push(".incident_id IN (SELECT sp.incident_id FROM incident_participants sp WHERE sp.user_id = ")
+            .bind(v.user_id.to_string())
+            .push(") OR ")
+            .push(alias)
+            .push(".incident_id IN (SELECT sr.incident_id FROM reports sr WHERE sr.reporter_id = ")
+            .bind(v.user_id.to_string())
+            .push("))");
+        q.push(" AND (")
+            .push(alias)
+            .push(".related_incident_id IS NULL OR ");
+        q.push(alias)
+            .push(".related_incident_id IN (SELECT ri.id FROM incidents ri WHERE ");
+        incident_visible(q, v, "ri");
+        q.push("))");
     }
 }
 
+/// Whether `v` reads an incident they see in full (description, title,
+/// timeline): everyone who sees it, except a `reporter` who is not a named
+/// participant (they read the redacted form, [`redact_for_reporter`]).
+/// The SQL form for incident row `alias`; pair it with visibility.
+pub(crate) fn reads_in_full(q: &mut Sql, v: &Viewer, alias: &str) {
+    if v.role != Role::Reporter || v.is_system() {
+        q.push("1 = 1");
+        return;
+    }
+    q.push(alias)
+        .push(".id IN (SELECT np.incident_id FROM incident_participants np WHERE np.user_id = ")
+        .bind(v.user_id.to_string())
+        .push(")");
+}
+
+/// The title a reporter who is not a named participant reads: the
+/// category alone. Titles of report-opened incidents quote the first
+/// reporter's words, and staff titles may name people or other reports,
+/// so no part of the stored title is shown.
+pub fn redacted_title(category: crate::enums::Category) -> String {
+    format!("{category} report")
+}
+
 /// What a reporter who is not a named participant may know about an
-/// incident they reported: its status, title, category, severity and times.
-/// Description, owner, impact, resolution, grouping and merge target are
-/// cleared.
+/// incident they reported: its status, category, severity and times, under
+/// a title made from the category ([`redacted_title`]). Description, owner,
+/// impact, resolution, grouping and merge target are cleared.
 pub fn redact_for_reporter(i: &mut crate::Incident) {
+    i.title = redacted_title(i.category);
     i.description.clear();
     i.owner = None;
     i.impact = None;

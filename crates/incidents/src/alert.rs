@@ -107,6 +107,11 @@ pub struct Alert {
     pub detected_at: OffsetDateTime,
     /// The incident it belongs to (none when suppressed or dismissed).
     pub incident_id: Option<IncidentId>,
+    /// Whether the alert was ever part of a sensitive incident (dismissed
+    /// or linked away from one): then it stays visible only to those who
+    /// see sensitive incidents.
+    #[serde(default)]
+    pub sensitive: bool,
     /// What happened to it.
     pub disposition: AlertDisposition,
     /// The suppression rule that matched, if any.

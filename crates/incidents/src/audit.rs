@@ -69,6 +69,15 @@ pub struct AuditEntry {
     pub entity_id: String,
     /// The incident it concerns (drives visibility), if any.
     pub incident_id: Option<IncidentId>,
+    /// A second incident the entry names (the other side of a link or a
+    /// merge): the entry is visible only to callers who see both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub related_incident_id: Option<IncidentId>,
+    /// Written while an incident it names was sensitive, or about a
+    /// sensitive report or alert: it stays hidden from callers who see the
+    /// incident only because it stopped being sensitive.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
     /// State before (JSON `null` when created).
     pub before: Value,
     /// State after.
@@ -80,8 +89,11 @@ pub struct AuditEntry {
 impl AuditEntry {
     /// The canonical JSON the hash covers (everything except `hash`). Times
     /// are unix microseconds so the form doesn't depend on formatting.
+    ///
+    /// `related_incident_id` and `sensitive` are covered only when set, so
+    /// entries written before they existed keep their hashes.
     pub fn canonical(&self) -> String {
-        let v = json!({
+        let mut v = json!({
             "seq": self.seq,
             "at": unix_micros(self.at),
             "actor": self.actor.to_string(),
@@ -92,6 +104,12 @@ impl AuditEntry {
             "before": self.before,
             "after": self.after,
         });
+        if let Some(related) = self.related_incident_id {
+            v["related_incident_id"] = Value::String(related.to_string());
+        }
+        if self.sensitive {
+            v["sensitive"] = Value::Bool(true);
+        }
         let mut out = String::with_capacity(256);
         write_canonical(&v, &mut out);
         out
@@ -248,6 +266,8 @@ mod tests {
                     entity: "x".into(),
                     entity_id: seq.to_string(),
                     incident_id: None,
+                    related_incident_id: None,
+                    sensitive: false,
                     before: Value::Null,
                     after: json!({ "n": seq }),
                     hash: String::new(),

@@ -99,6 +99,7 @@ impl SqlStore {
             .connect(&url)
             .await?;
         SQLITE_MIGRATIONS.run(&writer).await?;
+        fill_search_text(&writer).await?;
         let reader = AnyPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(StdDuration::from_secs(60))
@@ -122,6 +123,7 @@ impl SqlStore {
             .connect(url)
             .await?;
         POSTGRES_MIGRATIONS.run(&pool).await?;
+        fill_search_text(&pool).await?;
         let data_dir = options
             .data_dir
             .clone()
@@ -142,6 +144,56 @@ impl SqlStore {
             .execute(&mut *tx)
             .await?;
         Ok(tx)
+    }
+}
+
+/// Fills in the case-folded search copies of incidents and reports written
+/// before they existed (migration 0003), in batches. Folding happens here, in Rust, so
+/// that SQLite and PostgreSQL search alike.
+async fn fill_search_text(pool: &AnyPool) -> Result<()> {
+    loop {
+        let batch: Vec<(String, String, String)> = fetch_all(
+            pool,
+            &Sql::new(
+                "SELECT id, title, description FROM incidents WHERE title_lc IS NULL LIMIT 1000",
+            ),
+        )
+        .await?;
+        if batch.is_empty() {
+            break;
+        }
+        let mut tx = pool.begin().await?;
+        for (id, title, description) in batch {
+            let mut q = Sql::new("UPDATE incidents SET title_lc = ");
+            q.bind(ops::fold_case(&title))
+                .push(", description_lc = ")
+                .bind(ops::fold_case(&description))
+                .push(" WHERE id = ")
+                .bind(id);
+            exec(&mut *tx, &q).await?;
+        }
+        tx.commit().await?;
+    }
+    loop {
+        let batch: Vec<(String, String)> = fetch_all(
+            pool,
+            &Sql::new(
+                "SELECT id, description FROM reports WHERE description_lc IS NULL LIMIT 1000",
+            ),
+        )
+        .await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = pool.begin().await?;
+        for (id, description) in batch {
+            let mut q = Sql::new("UPDATE reports SET description_lc = ");
+            q.bind(ops::fold_case(&description))
+                .push(" WHERE id = ")
+                .bind(id);
+            exec(&mut *tx, &q).await?;
+        }
+        tx.commit().await?;
     }
 }
 
@@ -259,6 +311,9 @@ pub(crate) struct Change<'a> {
     pub entity: &'a str,
     pub entity_id: String,
     pub incident_id: Option<IncidentId>,
+    /// The other incident a link or merge names (see
+    /// [`crate::audit::AuditEntry::related_incident_id`]).
+    pub related_incident_id: Option<IncidentId>,
     pub before: Value,
     pub after: Value,
 }
@@ -267,6 +322,29 @@ pub(crate) struct Change<'a> {
 struct HeadRow {
     seq: i64,
     hash: String,
+}
+
+/// Whether an audit entry about `change` is sensitive: its state before or
+/// after says so (incidents, reports and alerts carry `sensitive`), or an
+/// incident it names is sensitive once the change is written.
+async fn change_is_sensitive(tx: &mut Tx, change: &Change<'_>) -> Result<bool> {
+    let flagged = |v: &Value| v.get("sensitive").and_then(Value::as_bool) == Some(true);
+    if flagged(&change.before) || flagged(&change.after) {
+        return Ok(true);
+    }
+    let named: Vec<String> = change
+        .incident_id
+        .iter()
+        .chain(change.related_incident_id.iter())
+        .map(ToString::to_string)
+        .collect();
+    if named.is_empty() {
+        return Ok(false);
+    }
+    let mut q = Sql::new("SELECT COUNT(*) FROM incidents WHERE sensitive <> 0 AND id IN ");
+    q.bind_list(named);
+    let (n,): (i64,) = fetch_opt(&mut **tx, &q).await?.unwrap_or((0,));
+    Ok(n > 0)
 }
 
 /// Appends an audit entry inside `tx` (which holds the chain lock).
@@ -282,6 +360,7 @@ pub(crate) async fn append_audit(
     )
     .await?
     .ok_or_else(|| StoreError::Corrupt("audit chain head row is missing".into()))?;
+    let sensitive = change_is_sensitive(tx, &change).await?;
     let entry = AuditEntry {
         seq: head.seq,
         at,
@@ -290,13 +369,15 @@ pub(crate) async fn append_audit(
         entity: change.entity.to_owned(),
         entity_id: change.entity_id,
         incident_id: change.incident_id,
+        related_incident_id: change.related_incident_id,
+        sensitive,
         before: change.before,
         after: change.after,
         hash: String::new(),
     };
     let hash = entry.compute_hash(&head.hash);
     let mut q = Sql::new(
-        "INSERT INTO audit_log (seq, at, actor, action, entity, entity_id, incident_id, before_json, after_json, hash) VALUES ",
+        "INSERT INTO audit_log (seq, at, actor, action, entity, entity_id, incident_id, related_incident_id, sensitive, before_json, after_json, hash) VALUES ",
     );
     q.bind_list([
         Arg::from(entry.seq),
@@ -306,6 +387,8 @@ pub(crate) async fn append_audit(
         Arg::from(entry.entity.clone()),
         Arg::from(entry.entity_id.clone()),
         Arg::from(entry.incident_id.map(|i| i.to_string())),
+        Arg::from(entry.related_incident_id.map(|i| i.to_string())),
+        Arg::from(entry.sensitive),
         Arg::from(entry.before.to_string()),
         Arg::from(entry.after.to_string()),
         Arg::from(hash.clone()),

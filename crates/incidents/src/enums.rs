@@ -269,6 +269,27 @@ str_enum!(
     }
 );
 
+impl Role {
+    /// Whether the role sees every incident, sensitive ones included
+    /// (`responder`, `finance-ops`). Granting it needs two people: see
+    /// [`crate::RoleGrant`].
+    pub const fn has_need_to_know(self) -> bool {
+        matches!(self, Role::Responder | Role::FinanceOps)
+    }
+}
+
+str_enum!(
+    /// Where a request for a need-to-know role stands.
+    GrantStatus, "grant status" {
+        /// Waiting for a responder's decision.
+        Pending => "pending",
+        /// Approved: the role was given.
+        Approved => "approved",
+        /// Rejected: nothing changed.
+        Rejected => "rejected",
+    }
+);
+
 str_enum!(
     /// Status of an outbox message.
     OutboxStatus, "outbox status" {

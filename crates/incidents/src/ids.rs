@@ -64,6 +64,10 @@ id_type!(
     TokenId
 );
 id_type!(
+    /// Identifies a [`crate::RoleGrant`].
+    RoleGrantId
+);
+id_type!(
     /// Identifies a [`crate::Task`].
     TaskId
 );

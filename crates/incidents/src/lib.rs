@@ -32,12 +32,12 @@ pub use access::Viewer;
 pub use alert::{Alert, AlertDisposition, AlertOutcome, NewAlert, NewSuppression, SuppressionRule};
 pub use audit::{AuditEntry, AuditFault, AuditReport};
 pub use enums::{
-    AlertLevel, Category, Channel, Disclosure, ImpactLevel, OutboxStatus, ParseEnumError,
-    Resolution, Role, Severity, Status,
+    AlertLevel, Category, Channel, Disclosure, GrantStatus, ImpactLevel, OutboxStatus,
+    ParseEnumError, Resolution, Role, Severity, Status,
 };
 pub use ids::{
-    AlertId, AttachmentId, IncidentId, NoteId, OutboxId, ReportId, SuppressionId, TaskId,
-    TimelineId, TokenId, UserId,
+    AlertId, AttachmentId, IncidentId, NoteId, OutboxId, ReportId, RoleGrantId, SuppressionId,
+    TaskId, TimelineId, TokenId, UserId,
 };
 pub use incident::{
     DomainError, Impact, Incident, Note, Task, TimelineEvent, Timestamps, Transition,
@@ -49,7 +49,7 @@ pub use store::{
     MetricsQuery, NewIncident, NewTask, Page, PageRequest, ReportFilter, Result, Store, StoreError,
     StoreOptions, TaskPatch,
 };
-pub use user::{ApiToken, NewUser, TokenHash, User};
+pub use user::{ApiToken, NewUser, RoleGrant, TokenHash, User};
 
 use std::sync::Arc;
 

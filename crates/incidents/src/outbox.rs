@@ -17,6 +17,10 @@ pub enum OutboxKind {
     IncidentOpened,
     /// An incident's status, owner or severity changed, or it was merged.
     IncidentChanged,
+    /// Who may see sensitive incidents changed: a need-to-know role was
+    /// asked for, granted, set on the server host or taken away. Always
+    /// sensitive, about no incident; for the Security Team only.
+    AccessChanged,
 }
 
 impl OutboxKind {
@@ -25,6 +29,7 @@ impl OutboxKind {
         match self {
             OutboxKind::IncidentOpened => "incident_opened",
             OutboxKind::IncidentChanged => "incident_changed",
+            OutboxKind::AccessChanged => "access_changed",
         }
     }
 
@@ -33,6 +38,7 @@ impl OutboxKind {
         match s {
             "incident_opened" => Some(OutboxKind::IncidentOpened),
             "incident_changed" => Some(OutboxKind::IncidentChanged),
+            "access_changed" => Some(OutboxKind::AccessChanged),
             _ => None,
         }
     }
@@ -45,8 +51,8 @@ pub struct OutboxMessage {
     pub id: OutboxId,
     /// What it announces.
     pub kind: OutboxKind,
-    /// The incident.
-    pub incident_id: IncidentId,
+    /// The incident (none for [`OutboxKind::AccessChanged`]).
+    pub incident_id: Option<IncidentId>,
     /// Whether the incident is sensitive: a sensitive message must only go
     /// to the Security Team and finance-ops destinations, never to a shared
     /// one.

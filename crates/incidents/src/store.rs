@@ -16,14 +16,15 @@ use crate::alert::{
     Alert, AlertDisposition, AlertOutcome, NewAlert, NewSuppression, SuppressionRule,
 };
 use crate::audit::{AuditEntry, AuditReport};
-use crate::enums::{Category, Disclosure, OutboxStatus, Resolution, Severity, Status};
+use crate::enums::{Category, Disclosure, OutboxStatus, Resolution, Role, Severity, Status};
 use crate::ids::{
-    AlertId, AttachmentId, IncidentId, OutboxId, ReportId, SuppressionId, TaskId, TokenId, UserId,
+    AlertId, AttachmentId, IncidentId, OutboxId, ReportId, RoleGrantId, SuppressionId, TaskId,
+    TokenId, UserId,
 };
 use crate::incident::{DomainError, Impact, Incident, Note, Task, TimelineEvent};
 use crate::outbox::OutboxMessage;
 use crate::report::{Attachment, NewAttachment, NewReport, Report};
-use crate::user::{ApiToken, NewUser, TokenHash, User};
+use crate::user::{ApiToken, NewUser, RoleGrant, TokenHash, User};
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
@@ -369,6 +370,26 @@ pub trait Store: Send + Sync + 'static {
     async fn get_user_by_name(&self, viewer: &Viewer, name: &str) -> Result<User>;
     /// Disables or re-enables a user (admins).
     async fn set_user_disabled(&self, viewer: &Viewer, id: UserId, disabled: bool) -> Result<User>;
+    /// Sets a user's role directly (admins). A need-to-know role
+    /// (`responder`, `finance-ops`) only on the server host (system viewer);
+    /// others must [`Store::request_role`].
+    async fn set_user_role(&self, viewer: &Viewer, id: UserId, role: Role) -> Result<User>;
+    /// Asks for a user to get a need-to-know role (admins, responders): a
+    /// pending [`RoleGrant`], audited and notified to the Security Team.
+    async fn request_role(&self, viewer: &Viewer, user: UserId, role: Role) -> Result<RoleGrant>;
+    /// Approves a pending grant: a responder who is neither the asker nor
+    /// the user (or the system viewer). Revokes every token the user had
+    /// and stores `token` as their one new token.
+    async fn approve_role(
+        &self,
+        viewer: &Viewer,
+        id: RoleGrantId,
+        token: TokenHash,
+    ) -> Result<(User, ApiToken)>;
+    /// Rejects a pending grant (admins, responders).
+    async fn reject_role(&self, viewer: &Viewer, id: RoleGrantId) -> Result<RoleGrant>;
+    /// Role grants, pending first, then newest (admins, responders).
+    async fn list_role_grants(&self, viewer: &Viewer) -> Result<Vec<RoleGrant>>;
     /// Stores a token's hash for a user (admins, or the user for themselves).
     async fn create_token(
         &self,
@@ -498,6 +519,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Incident>;
     /// Adds a named participant (who may then see the incident).
     async fn add_participant(&self, viewer: &Viewer, id: IncidentId, user: UserId) -> Result<()>;
+    /// Names several participants in one transaction (at most 100): one
+    /// unknown user and none is added.
+    async fn add_participants(
+        &self,
+        viewer: &Viewer,
+        id: IncidentId,
+        users: &[UserId],
+    ) -> Result<()>;
     /// Removes a named participant.
     async fn remove_participant(&self, viewer: &Viewer, id: IncidentId, user: UserId)
     -> Result<()>;

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::enums::Role;
-use crate::ids::{TokenId, UserId};
+use crate::enums::{GrantStatus, Role};
+use crate::ids::{RoleGrantId, TokenId, UserId};
 
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +31,33 @@ pub struct NewUser {
     pub name: String,
     /// Role.
     pub role: Role,
+}
+
+/// A request to give a user a need-to-know role (`responder`,
+/// `finance-ops`). An admin or a responder asks; a current responder who is
+/// neither the one who asked nor the user decides. Two people, so that no
+/// admin can grant themselves (or a sock puppet) access to sensitive
+/// incidents. The server host may still set any role directly (CLI).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleGrant {
+    /// Id.
+    pub id: RoleGrantId,
+    /// Who would get the role.
+    pub user_id: UserId,
+    /// The role asked for.
+    pub role: Role,
+    /// Pending, approved or rejected.
+    pub status: GrantStatus,
+    /// Who asked.
+    pub requested_by: UserId,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub requested_at: OffsetDateTime,
+    /// Who decided.
+    pub decided_by: Option<UserId>,
+    /// When.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<OffsetDateTime>,
 }
 
 /// API token metadata (never the token).

@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{Ctx, cast};
+use common::{Ctx, cast, user};
 use incidents::*;
 
 fn report(category: Category, sensitive: bool, text: &str) -> NewReport {
@@ -149,18 +149,33 @@ mod cases {
         s.link_report(&c.responder, first.incident_id, second.id)
             .await
             .unwrap();
-        let seen_by_b = s.get_incident(&c.reporter_b, first.incident_id).await.unwrap();
-        assert_eq!(seen_by_b.incident.title, "theft report");
-        let listed = s
-            .list_incidents(&c.reporter_b, &IncidentFilter::default(), &PageRequest::default())
+        let seen_by_b = s
+            .get_incident(&c.reporter_b, first.incident_id)
             .await
             .unwrap();
+        assert_eq!(seen_by_b.incident.title, "theft report");
+        let listed = s
+            .list_incidents(
+                &c.reporter_b,
+                &IncidentFilter::default(),
+                &PageRequest::default(),
+            )
+            .await
+            .unwrap();
+        // B's report left B's own incident, so B sees only the one it joined.
         let titles: Vec<&str> = listed.items.iter().map(|i| i.title.as_str()).collect();
-        assert_eq!(titles, vec!["theft report", "theft report"]);
+        assert_eq!(titles, vec!["theft report"]);
         assert_eq!(search(s, &c.reporter_b, "Zed").await, (0, vec![]));
         // Staff still read the full title.
-        let full = s.get_incident(&c.responder, first.incident_id).await.unwrap();
-        assert!(full.incident.title.contains("Zed"), "{}", full.incident.title);
+        let full = s
+            .get_incident(&c.responder, first.incident_id)
+            .await
+            .unwrap();
+        assert!(
+            full.incident.title.contains("Zed"),
+            "{}",
+            full.incident.title
+        );
     }
 
     /// Merging into a sensitive target must not copy the source's
@@ -179,11 +194,16 @@ mod cases {
             .await
             .unwrap();
         let target = s
-            .file_report(&c.reporter_a, report(Category::Harassment, true, "it happened"))
+            .file_report(
+                &c.reporter_a,
+                report(Category::Harassment, true, "it happened"),
+            )
             .await
             .unwrap()
             .incident_id;
-        s.merge_incidents(&c.responder, source.id, target).await.unwrap();
+        s.merge_incidents(&c.responder, source.id, target)
+            .await
+            .unwrap();
         for v in [&c.reporter_b, &c.admin] {
             assert!(matches!(
                 s.get_incident(v, target).await,
@@ -228,7 +248,13 @@ mod cases {
         let moved = s.get_report(&c.responder, r.id).await.unwrap();
         assert_eq!(moved.incident_id, other.id);
         assert!(moved.sensitive, "the moved report lost its sensitivity");
-        assert!(s.get_incident(&c.responder, other.id).await.unwrap().incident.sensitive);
+        assert!(
+            s.get_incident(&c.responder, other.id)
+                .await
+                .unwrap()
+                .incident
+                .sensitive
+        );
         assert!(matches!(
             s.get_incident(&c.admin, other.id).await,
             Err(StoreError::NotFound(_))
@@ -241,7 +267,10 @@ mod cases {
         let s = &*ctx.store;
         let c = cast(s).await;
         let sensitive = s
-            .file_report(&c.reporter_a, report(Category::Harassment, true, "it happened"))
+            .file_report(
+                &c.reporter_a,
+                report(Category::Harassment, true, "it happened"),
+            )
             .await
             .unwrap()
             .incident_id;
@@ -251,13 +280,17 @@ mod cases {
             .file_report(&c.reporter_b, report(Category::Theft, false, "bike"))
             .await
             .unwrap();
-        s.link_report(&c.responder, sensitive, plain.id).await.unwrap();
+        s.link_report(&c.responder, sensitive, plain.id)
+            .await
+            .unwrap();
         // Merge: a non-sensitive incident is merged into the sensitive one.
         let source = s
             .create_incident(&c.responder, manual("noise complaint", false))
             .await
             .unwrap();
-        s.merge_incidents(&c.responder, source.id, sensitive).await.unwrap();
+        s.merge_incidents(&c.responder, source.id, sensitive)
+            .await
+            .unwrap();
         // Dismissal: an alert of the sensitive incident is dismissed.
         let at = time::OffsetDateTime::now_utc();
         let out = s
@@ -275,8 +308,12 @@ mod cases {
             )
             .await
             .unwrap();
-        s.link_alert(&c.responder, sensitive, out.alert_id).await.unwrap();
-        s.dismiss_alert(&c.responder, out.alert_id, "noise").await.unwrap();
+        s.link_alert(&c.responder, sensitive, out.alert_id)
+            .await
+            .unwrap();
+        s.dismiss_alert(&c.responder, out.alert_id, "noise")
+            .await
+            .unwrap();
 
         // The admin may see neither the sensitive incident nor anything
         // that names it.
@@ -304,11 +341,53 @@ mod cases {
         assert!(s.get_alert(&c.responder, out.alert_id).await.is_ok());
         // No notice that may reach a shared destination names it.
         let shared = shared_notices(s).await;
-        assert!(!shared.contains(&hidden), "shared notice names it:\n{shared}");
+        assert!(
+            !shared.contains(&hidden),
+            "shared notice names it:\n{shared}"
+        );
         // The responder sees all of it.
         assert!(audit_text(s, &c.responder).await.contains(&hidden));
     }
 
+    /// Adding several participants is one transaction: one unknown user
+    /// and none is added.
+    pub async fn adding_participants_is_all_or_nothing(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let i = s
+            .create_incident(&c.responder, manual("phish", false))
+            .await
+            .unwrap();
+        let extra = user(s, "eve", Role::Reporter).await;
+        let err = s
+            .add_participants(
+                &c.responder,
+                i.id,
+                &[c.reporter_a.user_id, UserId::new(), extra.id],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotFound("user")), "{err:?}");
+        assert_eq!(
+            s.get_incident(&c.responder, i.id)
+                .await
+                .unwrap()
+                .participants,
+            Vec::<UserId>::new()
+        );
+        s.add_participants(&c.responder, i.id, &[c.reporter_a.user_id, extra.id])
+            .await
+            .unwrap();
+        let mut got = s
+            .get_incident(&c.responder, i.id)
+            .await
+            .unwrap()
+            .participants;
+        got.sort();
+        let mut want = vec![c.reporter_a.user_id, extra.id];
+        want.sort();
+        assert_eq!(got, want);
+    }
 
     /// Case-insensitive search folds non-ASCII letters the same way on
     /// both databases.
@@ -338,6 +417,102 @@ mod cases {
         }
     }
 
+    /// Only a current responder's approval (a second person) or the server
+    /// host grants need-to-know roles; an admin alone cannot.
+    pub async fn admins_cannot_grant_need_to_know(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        for role in [Role::Responder, Role::FinanceOps] {
+            let err = s
+                .create_user(
+                    &c.admin,
+                    NewUser {
+                        name: format!("sock-{role}"),
+                        role,
+                    },
+                )
+                .await
+                .unwrap_err();
+            assert!(matches!(err, StoreError::Forbidden(_)), "{err:?}");
+        }
+        // Raising an existing user is a request, not a change.
+        let sock = user(s, "sock", Role::Reporter).await;
+        let grant = s
+            .request_role(&c.admin, sock.id, Role::Responder)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get_user(&c.admin, sock.id).await.unwrap().role,
+            Role::Reporter
+        );
+        // The admin cannot approve it, nor can its subject.
+        assert!(matches!(
+            s.approve_role(&c.admin, grant.id, TokenHash::of("t1"))
+                .await,
+            Err(StoreError::Forbidden(_))
+        ));
+        let sock_v = Viewer::new(sock.id, Role::Reporter);
+        assert!(matches!(
+            s.approve_role(&sock_v, grant.id, TokenHash::of("t2")).await,
+            Err(StoreError::Forbidden(_) | StoreError::NotFound(_))
+        ));
+        // A responder who asked cannot approve their own request either.
+        let other = user(s, "other", Role::Reporter).await;
+        let own = s
+            .request_role(&c.responder, other.id, Role::FinanceOps)
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.approve_role(&c.responder, own.id, TokenHash::of("t3"))
+                .await,
+            Err(StoreError::Forbidden(_))
+        ));
+        // A token the admin minted for the user before the grant must not
+        // carry the new role.
+        let minted = TokenHash::of("minted-by-admin-before-grant");
+        s.create_token(&c.admin, sock.id, "api", minted)
+            .await
+            .unwrap();
+        // A responder approves: the role changes, and is audited.
+        let fresh = TokenHash::of("handed-to-the-approver");
+        let (approved, _) = s.approve_role(&c.responder, grant.id, fresh).await.unwrap();
+        assert_eq!(approved.role, Role::Responder);
+        assert!(s.authenticate(minted).await.unwrap().is_none());
+        let (_, v) = s.authenticate(fresh).await.unwrap().unwrap();
+        assert_eq!(v.role, Role::Responder);
+        // The admin cannot mint a token for the new responder either.
+        assert!(matches!(
+            s.create_token(&c.admin, sock.id, "api", TokenHash::of("again"))
+                .await,
+            Err(StoreError::Forbidden(_))
+        ));
+        let audit = audit_text(s, &c.responder).await;
+        assert!(
+            audit.contains("\"action\":\"user.role_request\""),
+            "{audit}"
+        );
+        assert!(audit.contains("\"action\":\"user.role_grant\""), "{audit}");
+        // The Security Team is told, never a shared destination.
+        let notices = s.list_outbox(&Viewer::system(), None).await.unwrap();
+        let grants: Vec<_> = notices
+            .iter()
+            .filter(|m| m.payload["action"] == "user.role_grant")
+            .collect();
+        assert_eq!(grants.len(), 1);
+        assert!(grants[0].sensitive);
+        // The server host (system viewer) may still create one directly.
+        let direct = s
+            .create_user(
+                &Viewer::system(),
+                NewUser {
+                    name: "host-made".into(),
+                    role: Role::FinanceOps,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(direct.role, Role::FinanceOps);
+    }
 }
 
 macro_rules! on_both_databases {
@@ -371,5 +546,7 @@ on_both_databases!(
     merge_copies_no_participant_into_sensitive_target,
     moving_a_report_keeps_it_sensitive,
     audit_and_notices_name_no_hidden_incident,
+    adding_participants_is_all_or_nothing,
     search_folds_non_ascii_alike,
+    admins_cannot_grant_need_to_know,
 );

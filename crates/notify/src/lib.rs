@@ -23,4 +23,4 @@ pub mod worker;
 
 pub use config::NotifyConfig;
 pub use deliver::{Deliverer, DeliveryError};
-pub use notice::{Destination, Notice, NoticeKind, destinations};
+pub use notice::{Destination, Notice, NoticeKind, destinations, destinations_for};

@@ -17,6 +17,9 @@ pub enum NoticeKind {
     Created,
     /// An existing incident changed.
     Updated,
+    /// Who may see sensitive incidents changed (a need-to-know role was
+    /// asked for, granted or taken away). Goes to the Security Team only.
+    AccessChanged,
 }
 
 /// A notification about one incident, independent of the channel.
@@ -106,12 +109,30 @@ pub fn destinations(config: &NotifyConfig, sensitive: bool) -> Vec<Destination> 
     out
 }
 
+/// The configured destinations of one notice: access changes go to the
+/// Security Team alone; incident notices as [`destinations`] decides.
+pub fn destinations_for(config: &NotifyConfig, notice: &Notice) -> Vec<Destination> {
+    if notice.kind == NoticeKind::AccessChanged {
+        return destinations(config, true)
+            .into_iter()
+            .filter(|d| *d == Destination::SecurityTeam)
+            .collect();
+    }
+    destinations(config, notice.sensitive)
+}
+
 impl Notice {
     /// The email subject.
     pub fn subject(&self) -> String {
         let what = match self.kind {
             NoticeKind::Created => "new incident",
             NoticeKind::Updated => "incident updated",
+            NoticeKind::AccessChanged => {
+                return format!(
+                    "[watchpost] access change [sensitive]: {}",
+                    one_line(&self.title)
+                );
+            }
         };
         let sensitive = if self.sensitive { " [sensitive]" } else { "" };
         format!(
@@ -123,6 +144,15 @@ impl Notice {
 
     /// The plain-text email body.
     pub fn text_body(&self) -> String {
+        if self.kind == NoticeKind::AccessChanged {
+            return format!(
+                "Access to sensitive incidents changed\n\
+                 Change:   {change}\n\
+                 At:       {at}\n",
+                change = one_line(&self.change),
+                at = self.at,
+            );
+        }
         format!(
             "Incident {id}\n\
              Title:    {title}\n\
@@ -202,6 +232,35 @@ mod tests {
         let config = NotifyConfig::default();
         assert!(destinations(&config, false).is_empty());
         assert!(destinations(&config, true).is_empty());
+    }
+
+    #[test]
+    fn access_changes_go_to_the_security_team_alone() {
+        let mut notice = Notice {
+            kind: NoticeKind::AccessChanged,
+            incident_id: String::new(),
+            title: "sock is now responder (was reporter)".into(),
+            category: String::new(),
+            severity: String::new(),
+            status: String::new(),
+            sensitive: true,
+            change: "sock is now responder (was reporter)".into(),
+            at: "2026-01-01T00:00:00Z".into(),
+        };
+        assert_eq!(
+            destinations_for(&full_config(), &notice),
+            vec![Destination::SecurityTeam]
+        );
+        assert_eq!(
+            notice.subject(),
+            "[watchpost] access change [sensitive]: sock is now responder (was reporter)"
+        );
+        // The same flags on an incident notice reach finance-ops too.
+        notice.kind = NoticeKind::Updated;
+        assert_eq!(
+            destinations_for(&full_config(), &notice),
+            vec![Destination::SecurityTeam, Destination::FinanceOps]
+        );
     }
 
     #[test]

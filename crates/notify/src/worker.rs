@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::NotifyConfig;
 use crate::deliver::{Deliverer, DeliveryError};
-use crate::notice::{Destination, Notice, NoticeKind, destinations};
+use crate::notice::{Destination, Notice, NoticeKind, destinations_for};
 
 /// How long a claimed message is reserved for this worker.
 const LEASE: Duration = Duration::minutes(5);
@@ -106,7 +106,7 @@ impl Notifier {
                     .map(drop)
             }
             None => {
-                let targets = destinations(self.deliverer.config(), notice.sensitive);
+                let targets = destinations_for(self.deliverer.config(), &notice);
                 if targets.is_empty() {
                     tracing::debug!(message = %message.id, "no destination configured; nothing to send");
                     return self.store.mark_outbox_sent(system, message.id, now).await;
@@ -171,10 +171,10 @@ impl Notifier {
         system: &Viewer,
         message: &OutboxMessage,
     ) -> Result<bool, StoreError> {
-        if message.sensitive {
+        let Some(incident) = message.incident_id.filter(|_| !message.sensitive) else {
             return Ok(true);
-        }
-        match self.store.get_incident(system, message.incident_id).await {
+        };
+        match self.store.get_incident(system, incident).await {
             Ok(detail) => Ok(detail.incident.sensitive),
             Err(StoreError::NotFound(_)) => Ok(true),
             Err(other) => Err(other),
@@ -195,6 +195,28 @@ fn destination_of(payload: &Value) -> Option<Result<Destination, String>> {
 /// Builds the notice from a message. The message's `sensitive` flag and the
 /// payload's are combined: either one makes the notice sensitive.
 pub fn notice_from(message: &OutboxMessage) -> Notice {
+    if message.kind == OutboxKind::AccessChanged {
+        let change = message
+            .payload
+            .get("change")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        return Notice {
+            kind: NoticeKind::AccessChanged,
+            incident_id: String::new(),
+            title: change.clone(),
+            category: String::new(),
+            severity: String::new(),
+            status: String::new(),
+            sensitive: true,
+            change,
+            at: message
+                .created_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        };
+    }
     let incident = message.payload.get("incident").unwrap_or(&Value::Null);
     let text = |key: &str| {
         incident
@@ -210,9 +232,12 @@ pub fn notice_from(message: &OutboxMessage) -> Notice {
     Notice {
         kind: match message.kind {
             OutboxKind::IncidentOpened => NoticeKind::Created,
-            OutboxKind::IncidentChanged => NoticeKind::Updated,
+            OutboxKind::IncidentChanged | OutboxKind::AccessChanged => NoticeKind::Updated,
         },
-        incident_id: message.incident_id.to_string(),
+        incident_id: message
+            .incident_id
+            .map(|i| i.to_string())
+            .unwrap_or_default(),
         title: text("title"),
         category: text("category"),
         severity: text("severity"),

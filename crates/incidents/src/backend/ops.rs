@@ -16,6 +16,7 @@
 mod alerts;
 mod audit;
 mod checks;
+mod grants;
 mod incidents;
 mod lifecycle;
 mod metrics;
@@ -26,6 +27,8 @@ mod timeline;
 mod users;
 mod visible;
 
+pub(crate) use incidents::fold_case;
+
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
@@ -33,9 +36,10 @@ use super::{SqlStore, exec};
 use crate::access::Viewer;
 use crate::alert::{Alert, AlertOutcome, NewAlert, NewSuppression, SuppressionRule};
 use crate::audit::{AuditEntry, AuditReport};
-use crate::enums::{OutboxStatus, Resolution, Status};
+use crate::enums::{OutboxStatus, Resolution, Role, Status};
 use crate::ids::{
-    AlertId, AttachmentId, IncidentId, OutboxId, ReportId, SuppressionId, TaskId, TokenId, UserId,
+    AlertId, AttachmentId, IncidentId, OutboxId, ReportId, RoleGrantId, SuppressionId, TaskId,
+    TokenId, UserId,
 };
 use crate::incident::{Impact, Incident, Note, Task};
 use crate::outbox::OutboxMessage;
@@ -45,7 +49,7 @@ use crate::store::{
     AlertFilter, Backend, IncidentDetail, IncidentFilter, IncidentPatch, Metrics, MetricsQuery,
     NewIncident, NewTask, Page, PageRequest, ReportFilter, Result, Store, TaskPatch,
 };
-use crate::user::{ApiToken, NewUser, TokenHash, User};
+use crate::user::{ApiToken, NewUser, RoleGrant, TokenHash, User};
 
 #[async_trait]
 impl Store for SqlStore {
@@ -88,6 +92,31 @@ impl Store for SqlStore {
 
     async fn set_user_disabled(&self, v: &Viewer, id: UserId, disabled: bool) -> Result<User> {
         SqlStore::set_user_disabled(self, v, id, disabled).await
+    }
+
+    async fn set_user_role(&self, v: &Viewer, id: UserId, role: Role) -> Result<User> {
+        SqlStore::set_user_role(self, v, id, role).await
+    }
+
+    async fn request_role(&self, v: &Viewer, user: UserId, role: Role) -> Result<RoleGrant> {
+        SqlStore::request_role(self, v, user, role).await
+    }
+
+    async fn approve_role(
+        &self,
+        v: &Viewer,
+        id: RoleGrantId,
+        token: TokenHash,
+    ) -> Result<(User, ApiToken)> {
+        SqlStore::approve_role(self, v, id, token).await
+    }
+
+    async fn reject_role(&self, v: &Viewer, id: RoleGrantId) -> Result<RoleGrant> {
+        SqlStore::reject_role(self, v, id).await
+    }
+
+    async fn list_role_grants(&self, v: &Viewer) -> Result<Vec<RoleGrant>> {
+        SqlStore::list_role_grants(self, v).await
     }
 
     async fn create_token(
@@ -242,6 +271,10 @@ impl Store for SqlStore {
 
     async fn add_participant(&self, v: &Viewer, id: IncidentId, user: UserId) -> Result<()> {
         SqlStore::add_participant(self, v, id, user).await
+    }
+
+    async fn add_participants(&self, v: &Viewer, id: IncidentId, users: &[UserId]) -> Result<()> {
+        SqlStore::add_participants(self, v, id, users).await
     }
 
     async fn remove_participant(&self, v: &Viewer, id: IncidentId, user: UserId) -> Result<()> {

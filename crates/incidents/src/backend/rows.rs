@@ -164,7 +164,7 @@ impl DomainRow for AttachmentRow {
     }
 }
 
-pub(crate) const ALERT_COLS: &str = "a.id, a.rule_id, a.rule_title, a.level, a.entities, a.evidence, a.policy, a.detected_at, a.incident_id, a.disposition, a.suppressed_by, a.created_at";
+pub(crate) const ALERT_COLS: &str = "a.id, a.rule_id, a.rule_title, a.level, a.entities, a.evidence, a.policy, a.detected_at, a.incident_id, a.disposition, a.suppressed_by, a.created_at, a.sensitive";
 
 #[derive(FromRow)]
 pub(crate) struct AlertRow {
@@ -180,6 +180,7 @@ pub(crate) struct AlertRow {
     disposition: String,
     suppressed_by: Option<String>,
     created_at: i64,
+    sensitive: i64,
 }
 
 impl DomainRow for AlertRow {
@@ -196,6 +197,7 @@ impl DomainRow for AlertRow {
             policy: self.policy,
             detected_at: from_micros(self.detected_at),
             incident_id: opt(self.incident_id, |s| parse_col("incident id", s))?,
+            sensitive: self.sensitive != 0,
             disposition: AlertDisposition::parse(&self.disposition).ok_or_else(|| {
                 StoreError::Corrupt(format!("alert disposition {:?}", self.disposition))
             })?,
@@ -367,7 +369,7 @@ impl DomainRow for TaskRow {
     }
 }
 
-pub(crate) const AUDIT_COLS: &str = "au.seq, au.at, au.actor, au.action, au.entity, au.entity_id, au.incident_id, au.before_json, au.after_json, au.hash";
+pub(crate) const AUDIT_COLS: &str = "au.seq, au.at, au.actor, au.action, au.entity, au.entity_id, au.incident_id, au.related_incident_id, au.sensitive, au.before_json, au.after_json, au.hash";
 
 #[derive(FromRow)]
 pub(crate) struct AuditRow {
@@ -378,6 +380,8 @@ pub(crate) struct AuditRow {
     entity: String,
     entity_id: String,
     incident_id: Option<String>,
+    related_incident_id: Option<String>,
+    sensitive: i64,
     before_json: String,
     after_json: String,
     hash: String,
@@ -393,6 +397,10 @@ impl AuditRow {
             entity: self.entity.clone(),
             entity_id: self.entity_id.clone(),
             incident_id: opt(self.incident_id.clone(), |s| parse_col("incident id", s))?,
+            related_incident_id: opt(self.related_incident_id.clone(), |s| {
+                parse_col("incident id", s)
+            })?,
+            sensitive: self.sensitive != 0,
             before: json("audit before", &self.before_json)?,
             after: json("audit after", &self.after_json)?,
             hash: self.hash.clone(),
@@ -423,7 +431,7 @@ pub(crate) const OUTBOX_COLS: &str = "o.id, o.kind, o.incident_id, o.sensitive, 
 pub(crate) struct OutboxRow {
     id: String,
     kind: String,
-    incident_id: String,
+    incident_id: Option<String>,
     sensitive: i64,
     payload: String,
     status: String,
@@ -444,7 +452,7 @@ impl DomainRow for OutboxRow {
             id: parse_col("outbox id", &self.id)?,
             kind: OutboxKind::parse(&self.kind)
                 .ok_or_else(|| StoreError::Corrupt(format!("outbox kind {:?}", self.kind)))?,
-            incident_id: parse_col("incident id", &self.incident_id)?,
+            incident_id: opt(self.incident_id, |s| parse_col("incident id", s))?,
             sensitive: self.sensitive != 0,
             payload: json("outbox payload", &self.payload)?,
             status: parse_col::<OutboxStatus>("outbox status", &self.status)?,
@@ -455,6 +463,38 @@ impl DomainRow for OutboxRow {
             created_at: from_micros(self.created_at),
             destination: self.destination,
             parent_id: opt(self.parent_id, |s| parse_col("outbox id", s))?,
+        })
+    }
+}
+
+pub(crate) const ROLE_GRANT_COLS: &str =
+    "g.id, g.user_id, g.role, g.status, g.requested_by, g.requested_at, g.decided_by, g.decided_at";
+
+#[derive(FromRow)]
+pub(crate) struct RoleGrantRow {
+    id: String,
+    user_id: String,
+    role: String,
+    status: String,
+    requested_by: String,
+    requested_at: i64,
+    decided_by: Option<String>,
+    decided_at: Option<i64>,
+}
+
+impl DomainRow for RoleGrantRow {
+    type Domain = crate::user::RoleGrant;
+
+    fn into_domain(self) -> Result<crate::user::RoleGrant> {
+        Ok(crate::user::RoleGrant {
+            id: parse_col("role grant id", &self.id)?,
+            user_id: parse_col("user id", &self.user_id)?,
+            role: parse_col("role", &self.role)?,
+            status: parse_col("grant status", &self.status)?,
+            requested_by: parse_col("user id", &self.requested_by)?,
+            requested_at: from_micros(self.requested_at),
+            decided_by: opt(self.decided_by, |s| parse_col("user id", s))?,
+            decided_at: self.decided_at.map(from_micros),
         })
     }
 }

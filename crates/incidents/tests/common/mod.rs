@@ -134,13 +134,31 @@ pub async fn user(store: &dyn Store, name: &str, role: Role) -> User {
         .expect("create user")
 }
 
+/// Creates the cast. Making the responder and finance-ops on the server
+/// host queues access-change notices for the Security Team; they are
+/// marked sent here, so tests of incident notices start from an empty
+/// outbox.
 pub async fn cast(store: &dyn Store) -> Cast {
     let v = |u: User| Viewer::new(u.id, u.role);
-    Cast {
+    let cast = Cast {
         reporter_a: v(user(store, "alice", Role::Reporter).await),
         reporter_b: v(user(store, "bob", Role::Reporter).await),
         responder: v(user(store, "sam", Role::Responder).await),
         finance: v(user(store, "fran", Role::FinanceOps).await),
         admin: v(user(store, "ada", Role::Admin).await),
+    };
+    let sys = Viewer::system();
+    let now = time::OffsetDateTime::now_utc();
+    for m in store
+        .claim_outbox(&sys, 1000, time::Duration::minutes(1), now)
+        .await
+        .expect("claim access notices")
+    {
+        assert_eq!(m.kind, incidents::OutboxKind::AccessChanged);
+        store
+            .mark_outbox_sent(&sys, m.id, now)
+            .await
+            .expect("mark access notice sent");
     }
+    cast
 }

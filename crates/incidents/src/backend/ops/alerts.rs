@@ -9,7 +9,7 @@ use super::checks::{check_len, forbid, to_json};
 use super::incidents::{insert_incident, new_incident, record_opened, save_incident};
 use super::paging::{cursor_of, keyset, page_limit, paginate};
 use super::timeline::add_timeline;
-use super::visible::load_alert;
+use super::visible::{incident_sensitive, load_alert};
 use crate::access::{Viewer, alert_visible};
 use crate::alert::{
     Alert, AlertDisposition, AlertOutcome, NewAlert, NewSuppression, SuppressionRule,
@@ -62,6 +62,7 @@ fn alert_to_domain(
         policy: a.policy.clone(),
         detected_at: a.detected_at,
         incident_id: incident,
+        sensitive: false,
         disposition,
         suppressed_by,
         created_at: at,
@@ -113,7 +114,8 @@ async fn insert_alert(tx: &mut Tx, a: &Alert) -> Result<()> {
 fn alert_audit(a: &Alert) -> Value {
     json!({
         "id": a.id, "rule_id": a.rule_id, "level": a.level, "entities": a.entities,
-        "incident_id": a.incident_id, "disposition": a.disposition.as_str(),
+        "incident_id": a.incident_id, "sensitive": a.sensitive,
+        "disposition": a.disposition.as_str(),
         "suppressed_by": a.suppressed_by, "evidence_events": a.evidence.len(),
     })
 }
@@ -205,6 +207,7 @@ impl SqlStore {
                     entity: "alert",
                     entity_id: alert.id.to_string(),
                     incident_id: None,
+                    related_incident_id: None,
                     before: Value::Null,
                     after: alert_audit(&alert),
                 },
@@ -266,6 +269,7 @@ impl SqlStore {
                     entity: "alert",
                     entity_id: alert.id.to_string(),
                     incident_id: Some(after.id),
+                    related_incident_id: None,
                     before: json!({ "alert_count": before.alert_count }),
                     after: json!({ "alert_count": after.alert_count, "alert": alert_audit(&alert) }),
                 },
@@ -297,6 +301,7 @@ impl SqlStore {
                 entity: "alert",
                 entity_id: alert.id.to_string(),
                 incident_id: Some(incident.id),
+                related_incident_id: None,
                 before: Value::Null,
                 after: alert_audit(&alert),
             },
@@ -381,6 +386,7 @@ impl SqlStore {
                 entity: "alert",
                 entity_id: id.to_string(),
                 incident_id: Some(incident.id),
+                related_incident_id: None,
                 before: alert_audit(&before),
                 after: alert_audit(&after),
             },
@@ -404,7 +410,9 @@ impl SqlStore {
             "only responders and admins dismiss alerts",
         )?;
         let at = now();
+        let mut sensitive = before.sensitive;
         if let Some(iid) = before.incident_id {
+            sensitive |= incident_sensitive(&mut *tx, iid).await?;
             release_alert(&mut tx, iid, at).await?;
             add_timeline(
                 &mut tx,
@@ -418,9 +426,12 @@ impl SqlStore {
         }
         let mut after = before.clone();
         after.incident_id = None;
+        after.sensitive = sensitive;
         after.disposition = AlertDisposition::Dismissed;
         let mut q = Sql::new("UPDATE alerts SET incident_id = NULL, disposition = ");
         q.bind(AlertDisposition::Dismissed.as_str())
+            .push(", sensitive = ")
+            .bind(sensitive)
             .push(" WHERE id = ")
             .bind(id.to_string());
         exec(&mut *tx, &q).await?;
@@ -435,6 +446,7 @@ impl SqlStore {
                 entity: "alert",
                 entity_id: id.to_string(),
                 incident_id: before.incident_id,
+                related_incident_id: None,
                 before: alert_audit(&before),
                 after: after_json,
             },
@@ -488,6 +500,7 @@ impl SqlStore {
                 entity: "suppression",
                 entity_id: rule.id.to_string(),
                 incident_id: None,
+                related_incident_id: None,
                 before: Value::Null,
                 after: to_json(&rule),
             },
@@ -534,6 +547,7 @@ impl SqlStore {
                 entity: "suppression",
                 entity_id: id.to_string(),
                 incident_id: None,
+                related_incident_id: None,
                 before: to_json(&before),
                 after: Value::Null,
             },

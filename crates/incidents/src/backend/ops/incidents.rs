@@ -13,8 +13,8 @@ use super::reports::fill_attachments;
 use super::timeline::add_timeline;
 use super::visible::{is_participant, load_incident};
 use crate::access::{
-    Viewer, alert_visible, incident_visible_scoped, redact_for_reporter, report_visible,
-    visible_cte,
+    Viewer, alert_visible, incident_visible_scoped, reads_in_full, redact_for_reporter,
+    redacted_title, report_visible, visible_cte,
 };
 use crate::audit::unix_micros;
 use crate::backend::rows::{
@@ -31,7 +31,9 @@ use crate::incident::{Incident, Timestamps, validate_title};
 use crate::outbox::OutboxKind;
 use crate::query::{Arg, Sql};
 use crate::report::Report;
-use crate::store::{IncidentDetail, IncidentFilter, NewIncident, Page, PageRequest, Result};
+use crate::store::{
+    IncidentDetail, IncidentFilter, NewIncident, Page, PageRequest, Result, StoreError,
+};
 
 /// A new incident in triage, built from its parts.
 #[allow(clippy::too_many_arguments)]
@@ -78,7 +80,14 @@ pub(super) fn new_incident(
 
 /// The incident columns written on insert and save (all but `id` and
 /// `created_at`).
-const INCIDENT_MUT_COLS: &str = "title, description, category, severity, status, sensitive, owner_id, impact, resolution, disclosure, merged_into, alert_count, group_key, last_alert_at, occurred_at, detected_at, reported_at, acknowledged_at, contained_at, resolved_at, closed_at, updated_at";
+const INCIDENT_MUT_COLS: &str = "title, description, category, severity, status, sensitive, owner_id, impact, resolution, disclosure, merged_into, alert_count, group_key, last_alert_at, occurred_at, detected_at, reported_at, acknowledged_at, contained_at, resolved_at, closed_at, updated_at, title_lc, description_lc";
+
+/// Text folded for case-insensitive search, the same on every database:
+/// lower case by Unicode's rules (SQLite's `LOWER` folds ASCII only), and
+/// final sigma as sigma. Stored text and search terms are folded alike.
+pub(crate) fn fold_case(text: &str) -> String {
+    text.to_lowercase().replace('ς', "σ")
+}
 
 /// Inserts a new incident row.
 pub(super) async fn insert_incident(tx: &mut Tx, i: &Incident) -> Result<()> {
@@ -106,7 +115,7 @@ pub(super) async fn save_incident(tx: &mut Tx, i: &Incident) -> Result<()> {
 }
 
 /// Every mutable column's value, in [`INCIDENT_MUT_COLS`] order.
-fn incident_values(i: &Incident) -> [Arg; 22] {
+fn incident_values(i: &Incident) -> [Arg; 24] {
     let t = &i.times;
     [
         Arg::from(i.title.clone()),
@@ -131,7 +140,35 @@ fn incident_values(i: &Incident) -> [Arg; 22] {
         opt_micros(t.resolved_at),
         opt_micros(t.closed_at),
         Arg::from(unix_micros(i.updated_at)),
+        Arg::from(fold_case(&i.title)),
+        Arg::from(fold_case(&i.description)),
     ]
+}
+
+/// The most entries of each list inside one incident's detail (reports,
+/// participants, timeline, notes, tasks); the newest are kept.
+pub(crate) const MAX_LISTED: i64 = 500;
+
+/// Clears `i.merged_into` when the incident it was merged into is hidden
+/// from `v`: a merged incident must not name a target its reader may not
+/// see.
+async fn hide_invisible_merge_target(
+    reader: &sqlx::AnyPool,
+    v: &Viewer,
+    i: &mut Incident,
+) -> Result<()> {
+    let Some(target) = i.merged_into else {
+        return Ok(());
+    };
+    if v.sees_everything() {
+        return Ok(());
+    }
+    match load_incident(reader, v, target).await {
+        Ok(_) => {}
+        Err(StoreError::NotFound(_)) => i.merged_into = None,
+        Err(e) => return Err(e),
+    }
+    Ok(())
 }
 
 /// Visibility plus the list filters, for list and count.
@@ -153,20 +190,7 @@ fn incident_filter(q: &mut Sql, v: &Viewer, f: &IncidentFilter, cte: bool) {
         q.push(" AND i.owner_id = ").bind(o.to_string());
     }
     if let Some(t) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let escaped: String = t
-            .to_lowercase()
-            .chars()
-            .flat_map(|c| match c {
-                '%' | '_' | '\\' => vec!['\\', c],
-                c => vec![c],
-            })
-            .collect();
-        let pattern = format!("%{escaped}%");
-        q.push(" AND (LOWER(i.title) LIKE ")
-            .bind(pattern.clone())
-            .push(" ESCAPE '\\' OR LOWER(i.description) LIKE ")
-            .bind(pattern)
-            .push(" ESCAPE '\\')");
+        text_matches(q, v, t);
     }
     if let Some(from) = f.created_from {
         q.push(" AND i.created_at >= ").bind(unix_micros(from));
@@ -174,6 +198,61 @@ fn incident_filter(q: &mut Sql, v: &Viewer, f: &IncidentFilter, cte: bool) {
     if let Some(to) = f.created_to {
         q.push(" AND i.created_at < ").bind(unix_micros(to));
     }
+}
+
+/// The text search predicate: `text` (case-folded) occurs in a field the
+/// viewer reads. Staff and named participants read the title and the
+/// description; a reporter who is not a named participant reads only the
+/// title made from the category ([`redacted_title`]), so for them only
+/// the categories whose title holds the text match. A reporter also reads
+/// their own reports in the incident, so their words find it. Search must never
+/// match text the caller cannot read: probing it through hits or through
+/// the total would recover that text.
+fn text_matches(q: &mut Sql, v: &Viewer, text: &str) {
+    let folded = fold_case(text);
+    let escaped: String = folded
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    let pattern = format!("%{escaped}%");
+    let full_text = |q: &mut Sql| {
+        q.push("(i.title_lc LIKE ")
+            .bind(pattern.clone())
+            .push(" ESCAPE '\\' OR i.description_lc LIKE ")
+            .bind(pattern.clone())
+            .push(" ESCAPE '\\')");
+    };
+    if v.role != Role::Reporter || v.is_system() {
+        q.push(" AND ");
+        full_text(q);
+        return;
+    }
+    let categories: Vec<&'static str> = Category::ALL
+        .iter()
+        .filter(|c| fold_case(&redacted_title(**c)).contains(&folded))
+        .map(|c| c.as_str())
+        .collect();
+    q.push(" AND ((");
+    reads_in_full(q, v, "i");
+    q.push(" AND ");
+    full_text(q);
+    q.push(") OR (NOT ");
+    reads_in_full(q, v, "i");
+    if categories.is_empty() {
+        q.push(" AND 1 = 0)");
+    } else {
+        q.push(" AND i.category IN ").bind_list(categories);
+        q.push(")");
+    }
+    // A reporter also reads their own reports inside the incident.
+    q.push(" OR i.id IN (SELECT mr.incident_id FROM reports mr WHERE mr.reporter_id = ")
+        .bind(v.user_id.to_string())
+        .push(" AND mr.description_lc LIKE ")
+        .bind(pattern)
+        .push(" ESCAPE '\\'))");
 }
 
 /// Records that incident `i` (already inserted) was opened: its first
@@ -197,6 +276,7 @@ pub(super) async fn record_opened(
             entity: "incident",
             entity_id: i.id.to_string(),
             incident_id: Some(i.id),
+            related_incident_id: None,
             before: Value::Null,
             after: to_json(i),
         },
@@ -277,13 +357,15 @@ impl SqlStore {
         ));
         q.bind(id.to_string()).push(" AND ");
         report_visible(&mut q, v, "r");
-        q.push(" ORDER BY r.created_at, r.id");
+        q.push(" ORDER BY r.created_at, r.id LIMIT ")
+            .bind(MAX_LISTED);
         let mut reports: Vec<Report> = fetch_domain::<_, ReportRow>(&self.reader, &q).await?;
         fill_attachments(&self.reader, &mut reports).await?;
         let mut incident = incident;
         if !full {
             redact_for_reporter(&mut incident);
         }
+        hide_invisible_merge_target(&self.reader, v, &mut incident).await?;
         let mut detail = IncidentDetail {
             incident,
             participants: Vec::new(),
@@ -297,7 +379,9 @@ impl SqlStore {
             return Ok(detail);
         }
         let mut q = Sql::new("SELECT user_id FROM incident_participants WHERE incident_id = ");
-        q.bind(id.to_string()).push(" ORDER BY added_at, user_id");
+        q.bind(id.to_string())
+            .push(" ORDER BY added_at, user_id LIMIT ")
+            .bind(MAX_LISTED);
         detail.participants = fetch_all::<_, (String,)>(&self.reader, &q)
             .await?
             .into_iter()
@@ -313,18 +397,27 @@ impl SqlStore {
         let mut q = Sql::new(&format!(
             "SELECT {TIMELINE_COLS} FROM timeline t WHERE t.incident_id = "
         ));
-        q.bind(id.to_string()).push(" ORDER BY t.at, t.id");
+        q.bind(id.to_string())
+            .push(" ORDER BY t.at DESC, t.id DESC LIMIT ")
+            .bind(MAX_LISTED);
         detail.timeline = fetch_domain::<_, TimelineRow>(&self.reader, &q).await?;
+        detail.timeline.reverse();
         let mut q = Sql::new(&format!(
             "SELECT {NOTE_COLS} FROM notes n WHERE n.incident_id = "
         ));
-        q.bind(id.to_string()).push(" ORDER BY n.created_at, n.id");
+        q.bind(id.to_string())
+            .push(" ORDER BY n.created_at DESC, n.id DESC LIMIT ")
+            .bind(MAX_LISTED);
         detail.notes = fetch_domain::<_, NoteRow>(&self.reader, &q).await?;
+        detail.notes.reverse();
         let mut q = Sql::new(&format!(
             "SELECT {TASK_COLS} FROM tasks k WHERE k.incident_id = "
         ));
-        q.bind(id.to_string()).push(" ORDER BY k.created_at, k.id");
+        q.bind(id.to_string())
+            .push(" ORDER BY k.created_at DESC, k.id DESC LIMIT ")
+            .bind(MAX_LISTED);
         detail.tasks = fetch_domain::<_, TaskRow>(&self.reader, &q).await?;
+        detail.tasks.reverse();
         Ok(detail)
     }
 
@@ -355,6 +448,9 @@ impl SqlStore {
                     redact_for_reporter(i);
                 }
             }
+        }
+        for i in &mut items {
+            hide_invisible_merge_target(&self.reader, v, i).await?;
         }
         Ok(paginate(items, limit, |i| {
             cursor_of(i.created_at, &i.id.to_string())

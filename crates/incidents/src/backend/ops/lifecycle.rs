@@ -10,7 +10,7 @@ use super::checks::{MAX_TEXT, check_len, forbid, not_future, to_json};
 use super::incidents::save_incident;
 use super::outbox::enqueue;
 use super::timeline::add_timeline;
-use super::visible::{load_alert, load_report, user_exists};
+use super::visible::{incident_sensitive, load_alert, load_report, user_exists};
 use crate::access::Viewer;
 use crate::alert::AlertDisposition;
 use crate::audit::unix_micros;
@@ -38,6 +38,47 @@ async fn add_participant_row(
     ])
     .push(" ON CONFLICT DO NOTHING");
     Ok(exec(&mut **tx, &q).await? > 0)
+}
+
+/// Most participants named in one call.
+const MAX_PARTICIPANTS_AT_ONCE: usize = 100;
+
+/// Names `user` a participant of `id` inside `tx`, with its timeline line
+/// and audit entry; nothing when they already were one.
+async fn add_one_participant(
+    tx: &mut Tx,
+    v: &Viewer,
+    id: IncidentId,
+    user: UserId,
+    at: OffsetDateTime,
+) -> Result<()> {
+    if add_participant_row(tx, id, user, at).await? {
+        add_timeline(
+            tx,
+            id,
+            at,
+            v.user_id,
+            "participant",
+            &format!("participant {user} added"),
+        )
+        .await?;
+        append_audit(
+            tx,
+            v,
+            at,
+            Change {
+                action: "incident.participant_add",
+                entity: "incident",
+                entity_id: id.to_string(),
+                incident_id: Some(id),
+                related_incident_id: None,
+                before: Value::Null,
+                after: json!({ "participant": user }),
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 impl SqlStore {
@@ -68,6 +109,7 @@ impl SqlStore {
                 entity: "incident",
                 entity_id: after.id.to_string(),
                 incident_id: Some(after.id),
+                related_incident_id: None,
                 before: to_json(before),
                 after: to_json(after),
             },
@@ -223,44 +265,38 @@ impl SqlStore {
         Ok(after)
     }
 
+    /// Names every user of `users` a participant, in one transaction: an
+    /// unknown user and none is added.
+    pub(super) async fn add_participants(
+        &self,
+        v: &Viewer,
+        id: IncidentId,
+        users: &[UserId],
+    ) -> Result<()> {
+        if users.len() > MAX_PARTICIPANTS_AT_ONCE {
+            return Err(StoreError::Invalid(format!(
+                "at most {MAX_PARTICIPANTS_AT_ONCE} participants at once"
+            )));
+        }
+        let mut tx = self.begin().await?;
+        let i = self.managed(&mut tx, v, id).await?;
+        i.ensure_open()?;
+        let at = now();
+        for &user in users {
+            user_exists(&mut tx, user).await?;
+            add_one_participant(&mut tx, v, id, user, at).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub(super) async fn add_participant(
         &self,
         v: &Viewer,
         id: IncidentId,
         user: UserId,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let i = self.managed(&mut tx, v, id).await?;
-        i.ensure_open()?;
-        user_exists(&mut tx, user).await?;
-        let at = now();
-        if add_participant_row(&mut tx, id, user, at).await? {
-            add_timeline(
-                &mut tx,
-                id,
-                at,
-                v.user_id,
-                "participant",
-                &format!("participant {user} added"),
-            )
-            .await?;
-            append_audit(
-                &mut tx,
-                v,
-                at,
-                Change {
-                    action: "incident.participant_add",
-                    entity: "incident",
-                    entity_id: id.to_string(),
-                    incident_id: Some(id),
-                    before: Value::Null,
-                    after: json!({ "participant": user }),
-                },
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.add_participants(v, id, &[user]).await
     }
 
     pub(super) async fn remove_participant(
@@ -297,6 +333,7 @@ impl SqlStore {
                 entity: "incident",
                 entity_id: id.to_string(),
                 incident_id: Some(id),
+                related_incident_id: None,
                 before: json!({ "participant": user }),
                 after: Value::Null,
             },
@@ -407,34 +444,51 @@ impl SqlStore {
         let at = now();
         let mut src = src_before.clone();
         src.merge_into(&tgt_before, v.user_id, at)?;
+        // Both sides end as sensitive as the stricter of the two: the
+        // target holds the source's reports and alerts, and the source
+        // (and every notice about it) names the target.
+        let sensitive = src_before.sensitive || tgt_before.sensitive;
+        src.sensitive = sensitive;
         let mut tgt = tgt_before.clone();
-        tgt.sensitive |= src_before.sensitive;
+        tgt.sensitive = sensitive;
         tgt.alert_count += src_before.alert_count;
         tgt.last_alert_at = tgt.last_alert_at.max(src_before.last_alert_at);
         tgt.updated_at = at;
         src.alert_count = 0;
         for table in ["reports", "alerts"] {
+            // What moves keeps the stricter of its own flag and the
+            // source's.
             let mut q = Sql::new(&format!("UPDATE {table} SET incident_id = "));
-            q.bind(target.to_string())
-                .push(" WHERE incident_id = ")
-                .bind(source.to_string());
+            q.bind(target.to_string());
+            if src_before.sensitive {
+                q.push(", sensitive = ").bind(true);
+            }
+            q.push(" WHERE incident_id = ").bind(source.to_string());
             exec(&mut *tx, &q).await?;
         }
-        let mut q =
-            Sql::new("INSERT INTO incident_participants (incident_id, user_id, added_at) SELECT ");
-        q.bind(target.to_string())
-            .push(", user_id, added_at FROM incident_participants WHERE incident_id = ")
-            .bind(source.to_string())
-            .push(" ON CONFLICT DO NOTHING");
-        exec(&mut *tx, &q).await?;
+        // Named participants of the source follow it only into a target
+        // that is not sensitive: naming someone on a sensitive incident is
+        // a decision taken on that incident, never a side effect.
+        if !sensitive {
+            let mut q = Sql::new(
+                "INSERT INTO incident_participants (incident_id, user_id, added_at) SELECT ",
+            );
+            q.bind(target.to_string())
+                .push(", user_id, added_at FROM incident_participants WHERE incident_id = ")
+                .bind(source.to_string())
+                .push(" ON CONFLICT DO NOTHING");
+            exec(&mut *tx, &q).await?;
+        }
         save_incident(&mut tx, &src).await?;
+        // Timeline lines name no other incident: a reader of one side may
+        // not see the other. `merged_into` links them for those who may.
         add_timeline(
             &mut tx,
             source,
             at,
             v.user_id,
             "merge",
-            &format!("merged into {target}"),
+            "merged into another incident",
         )
         .await?;
         append_audit(
@@ -446,6 +500,7 @@ impl SqlStore {
                 entity: "incident",
                 entity_id: source.to_string(),
                 incident_id: Some(source),
+                related_incident_id: Some(target),
                 before: to_json(&src_before),
                 after: to_json(&src),
             },
@@ -466,7 +521,7 @@ impl SqlStore {
             &tgt_before,
             &tgt,
             "incident.merge_target",
-            Some(("merge", format!("{source} merged in"))),
+            Some(("merge", "another incident merged in".to_owned())),
             true,
             at,
         )
@@ -488,8 +543,13 @@ impl SqlStore {
             return Ok(());
         }
         let at = now();
+        // The report keeps the stricter of its own flag and its source
+        // incident's, and the incident it joins becomes at least as strict.
+        let sensitive = r.sensitive || incident_sensitive(&mut *tx, r.incident_id).await?;
         let mut q = Sql::new("UPDATE reports SET incident_id = ");
         q.bind(id.to_string())
+            .push(", sensitive = ")
+            .bind(sensitive)
             .push(" WHERE id = ")
             .bind(report.to_string());
         exec(&mut *tx, &q).await?;
@@ -502,13 +562,14 @@ impl SqlStore {
                 entity: "report",
                 entity_id: report.to_string(),
                 incident_id: Some(r.incident_id),
-                before: json!({ "incident_id": r.incident_id }),
-                after: json!({ "incident_id": id }),
+                related_incident_id: Some(id),
+                before: json!({ "incident_id": r.incident_id, "sensitive": r.sensitive }),
+                after: json!({ "incident_id": id, "sensitive": sensitive }),
             },
         )
         .await?;
         let mut after = before.clone();
-        after.sensitive |= r.sensitive;
+        after.sensitive |= sensitive;
         after.updated_at = at;
         self.commit_incident_change(
             tx,
@@ -538,13 +599,17 @@ impl SqlStore {
             return Ok(());
         }
         let at = now();
+        let mut sensitive = a.sensitive;
         if let Some(old) = a.incident_id {
+            sensitive |= incident_sensitive(&mut *tx, old).await?;
             super::alerts::release_alert(&mut tx, old, at).await?;
         }
         let mut q = Sql::new("UPDATE alerts SET incident_id = ");
         q.bind(id.to_string())
             .push(", disposition = ")
             .bind(AlertDisposition::Grouped.as_str())
+            .push(", sensitive = ")
+            .bind(sensitive)
             .push(" WHERE id = ")
             .bind(alert.to_string());
         exec(&mut *tx, &q).await?;
@@ -556,13 +621,15 @@ impl SqlStore {
                 action: "alert.link",
                 entity: "alert",
                 entity_id: alert.to_string(),
-                incident_id: a.incident_id,
+                incident_id: a.incident_id.or(Some(id)),
+                related_incident_id: a.incident_id.map(|_| id),
                 before: json!({ "incident_id": a.incident_id }),
                 after: json!({ "incident_id": id }),
             },
         )
         .await?;
         let mut after = before.clone();
+        after.sensitive |= sensitive;
         after.alert_count += 1;
         after.last_alert_at = after.last_alert_at.max(Some(a.detected_at));
         after.updated_at = at;

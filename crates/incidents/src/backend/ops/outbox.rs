@@ -37,9 +37,36 @@ pub(super) async fn enqueue(
     let m = OutboxMessage {
         id: OutboxId::new(),
         kind,
-        incident_id: i.id,
+        incident_id: Some(i.id),
         sensitive: i.sensitive,
         payload,
+        status: OutboxStatus::Pending,
+        attempts: 0,
+        next_attempt_at: at,
+        lease_until: None,
+        last_error: None,
+        created_at: at,
+        destination: None,
+        parent_id: None,
+    };
+    insert_message(tx, &m).await
+}
+
+/// Queues a notice that who may see sensitive incidents changed, for the
+/// Security Team (always sensitive, about no incident), in `tx`.
+pub(super) async fn enqueue_access(
+    tx: &mut Tx,
+    action: &str,
+    change: &str,
+    details: Value,
+    at: OffsetDateTime,
+) -> Result<()> {
+    let m = OutboxMessage {
+        id: OutboxId::new(),
+        kind: OutboxKind::AccessChanged,
+        incident_id: None,
+        sensitive: true,
+        payload: json!({ "action": action, "change": change, "access": details }),
         status: OutboxStatus::Pending,
         attempts: 0,
         next_attempt_at: at,
@@ -60,7 +87,7 @@ async fn insert_message(tx: &mut Tx, m: &OutboxMessage) -> Result<()> {
     q.bind_list([
         Arg::from(m.id.to_string()),
         Arg::from(m.kind.as_str()),
-        Arg::from(m.incident_id.to_string()),
+        Arg::from(m.incident_id.map(|i| i.to_string())),
         Arg::from(m.sensitive),
         Arg::from(m.payload.to_string()),
         Arg::from(m.status.as_str()),

@@ -191,6 +191,7 @@ impl SqlStore {
                 entity: "attachment",
                 entity_id: attachment.id.to_string(),
                 incident_id: Some(r.incident_id),
+                related_incident_id: None,
                 before: Value::Null,
                 after: to_json(&attachment),
             },
@@ -263,7 +264,7 @@ impl SqlStore {
         let mut tx = self.begin().await?;
         insert_incident(&mut tx, &incident).await?;
         let mut q = Sql::new(
-            "INSERT INTO reports (id, reporter_id, channel, category, description, occurred_at, location, sensitive, incident_id, created_at) VALUES ",
+            "INSERT INTO reports (id, reporter_id, channel, category, description, occurred_at, location, sensitive, incident_id, created_at, description_lc) VALUES ",
         );
         q.bind_list([
             Arg::from(report.id.to_string()),
@@ -276,6 +277,7 @@ impl SqlStore {
             Arg::from(report.sensitive),
             Arg::from(incident.id.to_string()),
             Arg::from(unix_micros(at)),
+            Arg::from(super::fold_case(&report.description)),
         ]);
         exec(&mut *tx, &q).await?;
         for a in &report.attachments {
@@ -290,6 +292,7 @@ impl SqlStore {
                 entity: "report",
                 entity_id: report.id.to_string(),
                 incident_id: Some(incident.id),
+                related_incident_id: None,
                 before: Value::Null,
                 after: to_json(&report),
             },

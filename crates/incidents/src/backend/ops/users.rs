@@ -4,22 +4,78 @@
 use serde_json::Value;
 
 use super::checks::{check_len, forbid, is_unique_violation, to_json};
+use super::grants::{announce_new_user, may_create_with};
 use super::visible::{load_user, user_by_id};
 use crate::access::Viewer;
 use crate::audit::unix_micros;
 use crate::backend::rows::{DomainRow, TOKEN_COLS, TokenRow, USER_COLS, UserRow};
 use crate::backend::{
-    Change, SqlStore, append_audit, exec, fetch_domain, fetch_one, fetch_opt, now,
+    Change, SqlStore, Tx, append_audit, exec, fetch_domain, fetch_one, fetch_opt, now,
 };
 use crate::enums::Role;
 use crate::ids::{TokenId, UserId};
 use crate::query::{Arg, Sql};
 use crate::store::{Result, StoreError};
 use crate::user::{ApiToken, NewUser, TokenHash, User, valid_user_name};
+use time::OffsetDateTime;
+
+/// Inserts a new token for `user` inside `tx`, audited.
+pub(super) async fn insert_token(
+    tx: &mut Tx,
+    v: &Viewer,
+    user: UserId,
+    label: &str,
+    hash: TokenHash,
+    at: OffsetDateTime,
+) -> Result<ApiToken> {
+    check_len("label", label, 0, 200)?;
+    let token = ApiToken {
+        id: TokenId::new(),
+        user_id: user,
+        label: label.to_owned(),
+        created_at: at,
+        revoked: false,
+    };
+    let mut q = Sql::new(
+        "INSERT INTO api_tokens (id, user_id, label, token_hash, revoked, created_at) VALUES ",
+    );
+    q.bind_list([
+        Arg::from(token.id.to_string()),
+        Arg::from(user.to_string()),
+        Arg::from(label),
+        Arg::from(hash.to_hex()),
+        Arg::from(token.revoked),
+        Arg::from(unix_micros(at)),
+    ]);
+    if let Err(e) = exec(&mut **tx, &q).await {
+        return Err(if is_unique_violation(&e) {
+            StoreError::Conflict("this token already exists".into())
+        } else {
+            e
+        });
+    }
+    append_audit(
+        tx,
+        v,
+        at,
+        Change {
+            action: "token.create",
+            entity: "token",
+            entity_id: token.id.to_string(),
+            incident_id: None,
+            related_incident_id: None,
+            before: Value::Null,
+            after: to_json(&token),
+        },
+    )
+    .await?;
+    Ok(token)
+}
 
 impl SqlStore {
     pub(super) async fn create_user(&self, v: &Viewer, new: NewUser) -> Result<User> {
         forbid(v.can_admin_users(), "only admins create users")?;
+        may_create_with(v, new.role)?;
         if !valid_user_name(&new.name) {
             return Err(StoreError::Invalid(
                 "name must be 1 to 64 characters of letters, digits, '.', '_', '@' or '-'".into(),
@@ -58,11 +114,13 @@ impl SqlStore {
                 entity: "user",
                 entity_id: user.id.to_string(),
                 incident_id: None,
+                related_incident_id: None,
                 before: Value::Null,
                 after: to_json(&user),
             },
         )
         .await?;
+        announce_new_user(&mut tx, &user, at).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -121,6 +179,7 @@ impl SqlStore {
                 entity: "user",
                 entity_id: id.to_string(),
                 incident_id: None,
+                related_incident_id: None,
                 before: to_json(&before),
                 after: to_json(&after),
             },
@@ -137,53 +196,19 @@ impl SqlStore {
         label: &str,
         hash: TokenHash,
     ) -> Result<ApiToken> {
-        check_len("label", label, 0, 200)?;
         let mut tx = self.begin().await?;
-        load_user(&mut *tx, v, user_by_id(user)).await?;
+        let owner = load_user(&mut *tx, v, user_by_id(user)).await?;
         forbid(
             v.can_admin_users() || v.user_id == user,
             "only admins create tokens for others",
         )?;
-        let at = now();
-        let token = ApiToken {
-            id: TokenId::new(),
-            user_id: user,
-            label: label.to_owned(),
-            created_at: at,
-            revoked: false,
-        };
-        let mut q = Sql::new(
-            "INSERT INTO api_tokens (id, user_id, label, token_hash, revoked, created_at) VALUES ",
-        );
-        q.bind_list([
-            Arg::from(token.id.to_string()),
-            Arg::from(user.to_string()),
-            Arg::from(label),
-            Arg::from(hash.to_hex()),
-            Arg::from(token.revoked),
-            Arg::from(unix_micros(at)),
-        ]);
-        if let Err(e) = exec(&mut *tx, &q).await {
-            return Err(if is_unique_violation(&e) {
-                StoreError::Conflict("this token already exists".into())
-            } else {
-                e
-            });
-        }
-        append_audit(
-            &mut tx,
-            v,
-            at,
-            Change {
-                action: "token.create",
-                entity: "token",
-                entity_id: token.id.to_string(),
-                incident_id: None,
-                before: Value::Null,
-                after: to_json(&token),
-            },
-        )
-        .await?;
+        // A token is the account: an admin who could mint one for a
+        // responder would read every sensitive incident with it.
+        forbid(
+            !owner.role.has_need_to_know() || v.user_id == user || v.is_system(),
+            "tokens of responders and finance-ops are made only by their owner or on the server host",
+        )?;
+        let token = insert_token(&mut tx, v, user, label, hash, now()).await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -212,6 +237,7 @@ impl SqlStore {
                 entity: "token",
                 entity_id: id.to_string(),
                 incident_id: None,
+                related_incident_id: None,
                 before: to_json(&before),
                 after: to_json(&after),
             },

@@ -101,3 +101,17 @@ pub(super) async fn user_exists(tx: &mut Tx, id: UserId) -> Result<()> {
         .ok_or(StoreError::NotFound("user"))?;
     Ok(())
 }
+
+/// Whether incident `id` is sensitive, whoever asks: for carrying an
+/// incident's sensitivity over to what leaves it (a moved report, a
+/// dismissed alert). A missing incident counts as sensitive.
+pub(super) async fn incident_sensitive<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    id: IncidentId,
+) -> Result<bool> {
+    let mut q = Sql::new("SELECT sensitive FROM incidents WHERE id = ");
+    q.bind(id.to_string());
+    Ok(fetch_opt::<_, (i64,)>(e, &q)
+        .await?
+        .is_none_or(|(s,)| s != 0))
+}
