@@ -108,6 +108,7 @@ const NOTE_WRITERS: &[Role] = &[Role::Responder, Role::FinanceOps, Role::Admin];
 const STAFF: &[Role] = &[Role::Responder, Role::FinanceOps, Role::Admin];
 const ADMINS: &[Role] = &[Role::Admin];
 const AUDITORS: &[Role] = &[Role::Responder, Role::Admin];
+const RESPONDERS: &[Role] = &[Role::Responder];
 
 macro_rules! route {
     (@ $method:ident $path:literal, $access:expr, $op:ident => $module:ident, $summary:literal, $req:expr, $resp:expr,
@@ -223,6 +224,22 @@ pub static ROUTES: &[Route] = &[
         status: CREATED),
     route!(POST "/api/v1/users/{name}/disable", Access::Roles(ADMINS), disable_user => users,
         "Disable a user: their tokens stop working.", None, Schema::User),
+    route!(PUT "/api/v1/users/{name}/role", Access::Roles(ADMINS), set_user_role => users,
+        "Set a role that needs no approval (reporter, admin); the need-to-know roles are granted through role grants.",
+        Some(Schema::RoleChange), Schema::User),
+    // Need-to-know roles: two people (an admin or responder asks, another
+    // responder approves).
+    route!(GET "/api/v1/role-grants", Access::Roles(AUDITORS), list_role_grants => users,
+        "Requests for the responder and finance-ops roles, pending first.", None, Schema::RoleGrantList),
+    route!(POST "/api/v1/role-grants", Access::Roles(AUDITORS), create_role_grant => users,
+        "Ask for a user to get the responder or finance-ops role; a responder other than the asker and the user must approve.",
+        Some(Schema::NewRoleGrant), Schema::RoleGrant,
+        status: CREATED),
+    route!(POST "/api/v1/role-grants/{id}/approve", Access::Roles(RESPONDERS), approve_role_grant => users,
+        "Approve a pending role grant: the role is given, the user's old tokens are revoked, and their one new token is in the answer (shown once).",
+        None, Schema::CreatedUser),
+    route!(POST "/api/v1/role-grants/{id}/reject", Access::Roles(AUDITORS), reject_role_grant => users,
+        "Reject a pending role grant.", None, Schema::RoleGrant),
     // Metrics.
     route!(GET "/api/v1/metrics", Access::Roles(STAFF), get_metrics => metrics,
         "Time to acknowledge and to resolve per severity and category over a period.", None, Schema::Metrics),

@@ -48,6 +48,10 @@ pub enum Schema {
     Metrics,
     AuditList,
     AuditVerify,
+    RoleChange,
+    NewRoleGrant,
+    RoleGrant,
+    RoleGrantList,
 }
 
 fn names<T: std::fmt::Display>(all: &[T]) -> Value {
@@ -114,6 +118,10 @@ impl Schema {
         Schema::Metrics,
         Schema::AuditList,
         Schema::AuditVerify,
+        Schema::RoleChange,
+        Schema::NewRoleGrant,
+        Schema::RoleGrant,
+        Schema::RoleGrantList,
     ];
 
     /// The component name.
@@ -302,6 +310,19 @@ impl Schema {
             Schema::AuditVerify => json!({ "type": "object", "properties": {
                 "ok": { "type": "boolean" }, "entries": { "type": "integer" },
                 "first_bad_seq": { "type": ["integer", "null"] }, "reason": opt_str } }),
+            Schema::RoleChange => object(&["role"], json!({ "role": role })),
+            Schema::NewRoleGrant => object(
+                &["user", "role"],
+                json!({ "user": { "type": "string" }, "role": role }),
+            ),
+            Schema::RoleGrant => json!({ "type": "object", "properties": {
+                "id": id, "user_id": id, "role": role,
+                "status": { "type": "string", "enum": ["pending", "approved", "rejected"] },
+                "requested_by": id, "requested_at": time,
+                "decided_by": opt_str, "decided_at": opt_time } }),
+            Schema::RoleGrantList => {
+                json!({ "type": "array", "items": reference(Schema::RoleGrant) })
+            }
         }
     }
 }

@@ -637,6 +637,63 @@ impl From<incidents::user::User> for UserResponse {
     }
 }
 
+/// `PUT /api/v1/users/{name}/role`: set a role that needs no approval.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleChangeRequest {
+    /// The new role (`reporter` or `admin`; the need-to-know roles go
+    /// through `POST /api/v1/role-grants`).
+    pub role: Role,
+}
+
+/// `POST /api/v1/role-grants`: ask for a user to get a need-to-know role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleGrantRequest {
+    /// The user's name.
+    pub user: String,
+    /// `responder` or `finance-ops`.
+    pub role: Role,
+}
+
+/// A request for a need-to-know role and its decision.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleGrantResponse {
+    /// Id.
+    pub id: String,
+    /// The user who would get the role.
+    pub user_id: String,
+    /// The role asked for.
+    pub role: Role,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    /// Who asked (user id).
+    pub requested_by: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub requested_at: OffsetDateTime,
+    /// Who decided (user id).
+    pub decided_by: Option<String>,
+    /// When.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<OffsetDateTime>,
+}
+
+impl From<incidents::RoleGrant> for RoleGrantResponse {
+    fn from(g: incidents::RoleGrant) -> Self {
+        Self {
+            id: g.id.to_string(),
+            user_id: g.user_id.to_string(),
+            role: g.role,
+            status: g.status.to_string(),
+            requested_by: g.requested_by.to_string(),
+            requested_at: g.requested_at,
+            decided_by: g.decided_by.map(|u| u.to_string()),
+            decided_at: g.decided_at,
+        }
+    }
+}
+
 /// A created user with their first API token, shown once.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreatedUserResponse {
@@ -677,6 +734,10 @@ pub struct AuditEntryResponse {
     pub entity_id: String,
     /// The incident concerned.
     pub incident_id: Option<String>,
+    /// A second incident the entry names (the other side of a link or a
+    /// merge); the entry is listed only to callers who see both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub related_incident_id: Option<String>,
     /// State before.
     pub before: serde_json::Value,
     /// State after.
@@ -695,6 +756,7 @@ impl From<incidents::audit::AuditEntry> for AuditEntryResponse {
             entity: e.entity,
             entity_id: e.entity_id,
             incident_id: e.incident_id.map(|i| i.to_string()),
+            related_incident_id: e.related_incident_id.map(|i| i.to_string()),
             before: e.before,
             after: e.after,
             hash: e.hash,

@@ -1,5 +1,8 @@
-//! `watchpost users add|list|disable`: user administration with direct
-//! access to the store (no server needed).
+//! `watchpost users add|list|disable|set-role`: user administration with
+//! direct access to the store (no server needed). Running on the server
+//! host is what lets these commands give the need-to-know roles
+//! (`responder`, `finance-ops`) without a second person's approval; every
+//! such change is audited and notified to the Security Team.
 
 use std::process::ExitCode;
 
@@ -49,6 +52,18 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Set a user's role. On the server host this may give the
+    /// need-to-know roles (responder, finance-ops) directly; through the
+    /// API those need a responder's approval.
+    SetRole {
+        /// The user name.
+        name: String,
+        /// Role: reporter, responder, finance-ops or admin.
+        #[arg(value_parser = parse_role)]
+        role: Role,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -93,6 +108,14 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                         state
                     );
                 }
+                store.close().await;
+            }
+            Command::SetRole { name, role, store } => {
+                let store = server::open_store(&store.location()).await?;
+                let system = incidents::Viewer::system();
+                let user = store.get_user_by_name(&system, &name).await?;
+                let user = store.set_user_role(&system, user.id, role).await?;
+                println!("{} is now {}", user.name, user.role);
                 store.close().await;
             }
             Command::Disable { name, store } => {

@@ -150,9 +150,15 @@ pub async fn assign_incident(
     let viewer = caller.viewer();
     // Check visibility first, so unknown users are not probed on hidden ids.
     let mut incident = state.store.get_incident(&viewer, id).await?.incident;
+    let mut participants = Vec::with_capacity(request.participants.len());
     for name in &request.participants {
-        let user = user_id_by_name(&state, &viewer, name).await?;
-        state.store.add_participant(&viewer, id, user).await?;
+        participants.push(user_id_by_name(&state, &viewer, name).await?);
+    }
+    if !participants.is_empty() {
+        state
+            .store
+            .add_participants(&viewer, id, &participants)
+            .await?;
     }
     if let Some(owner) = request.owner.as_deref() {
         let owner = if owner.is_empty() {
