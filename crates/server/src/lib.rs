@@ -171,6 +171,65 @@ fn fit_open_file_limit(wanted: usize) -> usize {
     wanted
 }
 
+/// Creates a user and a fresh API token; returns the token (shown once).
+pub async fn create_user_with_token(
+    store: &dyn Store,
+    name: &str,
+    role: Role,
+) -> anyhow::Result<(User, String)> {
+    let system = Viewer::system();
+    let user = store
+        .create_user(
+            &system,
+            NewUser {
+                name: name.to_owned(),
+                role,
+            },
+        )
+        .await
+        .with_context(|| format!("cannot create user {name:?}"))?;
+    let token = web::token::generate();
+    store
+        .create_token(&system, user.id, "cli", TokenHash::of(&token))
+        .await
+        .context("cannot create the API token")?;
+    Ok((user, token))
+}
+
+/// Every user, by name.
+pub async fn list_users(store: &dyn Store) -> anyhow::Result<Vec<User>> {
+    Ok(store.list_users(&Viewer::system()).await?)
+}
+
+/// Disables a user by name.
+pub async fn disable_user(store: &dyn Store, name: &str) -> anyhow::Result<User> {
+    let system = Viewer::system();
+    let user = store
+        .get_user_by_name(&system, name)
+        .await
+        .with_context(|| format!("cannot find user {name:?}"))?;
+    Ok(store.set_user_disabled(&system, user.id, true).await?)
+}
+
+/// Verifies the audit chain.
+pub async fn verify_audit(store: &dyn Store) -> anyhow::Result<AuditReport> {
+    Ok(store.verify_audit(&Viewer::system()).await?)
+}
+
+/// Options of `watchpost serve` from the command line (they override the
+/// configuration file).
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--config`.
+    pub config: Option<PathBuf>,
+}
+
 /// Runs the server on a new multi-threaded runtime until SIGTERM or Ctrl-C.
 pub fn serve_blocking(options: ServeOptions) -> anyhow::Result<()> {
     init_tracing();
@@ -178,7 +237,10 @@ pub fn serve_blocking(options: ServeOptions) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(options, shutdown_signal()))
+    runtime.block_on(async {
+        let shutdown = shutdown_signal();
+        serve(options, shutdown).await
+    })
 }
 
 fn init_tracing() {
@@ -192,31 +254,38 @@ fn init_tracing() {
         .try_init();
 }
 
-/// Resolves when SIGTERM or Ctrl-C arrives.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Resolves when SIGTERM or Ctrl-C (SIGINT) arrives. On Unix both
+/// handlers are installed when this is called (inside a runtime), not when
+/// the future is first polled, so a signal sent as soon as the server says
+/// it is listening already shuts it down gracefully.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let terminate = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            let (mut terminate, mut interrupt) = match (terminate, interrupt) {
+                (Ok(t), Ok(i)) => (t, i),
+                (Err(error), _) | (_, Err(error)) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM or Ctrl-C");
+                    std::future::pending::<()>().await;
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = interrupt.recv() => tracing::info!("Ctrl-C received, shutting down"),
+                _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::warn!(%error, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
-        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+        tracing::info!("Ctrl-C received, shutting down");
     }
 }
 
