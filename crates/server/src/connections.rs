@@ -60,7 +60,7 @@ const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
 content-type: application/json\r\n\
 retry-after: 1\r\n\
 connection: close\r\n\
-content-length: 85\r\n\
+content-length: 84\r\n\
 \r\n\
 {\"error\":{\"code\":\"unavailable\",\"message\":\"too many connections; retry in a moment\"}}";
 
