@@ -617,11 +617,8 @@ fn reports_past_the_hourly_limit_and_bytes_past_the_quotas_are_refused_and_nothi
     let bob_report = bob_report.json()["id"].as_str().unwrap().to_owned();
 
     let upload = |token: &str, report: &str, size: usize| {
-        let body = vec![b'x'; size];
-        let body: Vec<u8> = body
-            .iter()
-            .enumerate()
-            .map(|(i, _)| b'a' + (i % 26) as u8 + (size % 7) as u8)
+        let body: Vec<u8> = (0..size)
+            .map(|i| b'a' + (i % 26) as u8 + (size % 7) as u8)
             .collect();
         rt.block_on(request(
             addr,
