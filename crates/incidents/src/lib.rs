@@ -25,6 +25,7 @@ pub mod incident;
 pub mod outbox;
 mod query;
 pub mod report;
+pub mod staged;
 pub mod store;
 pub mod user;
 
@@ -44,6 +45,7 @@ pub use incident::{
 };
 pub use outbox::{OutboxKind, OutboxMessage};
 pub use report::{Attachment, NewAttachment, NewReport, Report};
+pub use staged::StagedAttachment;
 pub use store::{
     AlertFilter, Backend, IncidentDetail, IncidentFilter, IncidentPatch, MetricRow, Metrics,
     MetricsQuery, NewIncident, NewTask, Page, PageRequest, ReportFilter, Result, Store, StoreError,

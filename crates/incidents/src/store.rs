@@ -24,6 +24,7 @@ use crate::ids::{
 use crate::incident::{DomainError, Impact, Incident, Note, Task, TimelineEvent};
 use crate::outbox::OutboxMessage;
 use crate::report::{Attachment, NewAttachment, NewReport, Report};
+use crate::staged::StagedAttachment;
 use crate::user::{ApiToken, NewUser, RoleGrant, TokenHash, User};
 
 /// Errors from the store.
@@ -46,6 +47,19 @@ pub enum StoreError {
     /// The change conflicts with existing data (duplicate name, ...).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The caller did this too often recently (reports per hour); it may
+    /// try again after `retry_after_secs`.
+    #[error("{message}")]
+    RateLimited {
+        /// What the limit is, for the caller.
+        message: String,
+        /// Seconds until the oldest counted action leaves the window.
+        retry_after_secs: u64,
+    },
+    /// An upload is larger than the per-file limit, or than what is left of
+    /// the uploader's or the store's attachment quota.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -94,6 +108,15 @@ pub struct StoreOptions {
     pub group_window: Duration,
     /// Read connections (SQLite) or pool size (PostgreSQL).
     pub max_connections: u32,
+    /// The most reports one user may file within an hour (the system actor
+    /// is not limited); more is [`StoreError::RateLimited`].
+    pub max_reports_per_hour: u32,
+    /// The most attachment bytes one user may have uploaded in all (the
+    /// system actor is not limited); more is [`StoreError::QuotaExceeded`].
+    pub max_attachment_bytes_per_user: u64,
+    /// The most attachment bytes stored in all; more is
+    /// [`StoreError::QuotaExceeded`].
+    pub max_attachment_bytes_total: u64,
 }
 
 impl Default for StoreOptions {
@@ -103,6 +126,9 @@ impl Default for StoreOptions {
             max_attachment_bytes: 10 * 1024 * 1024,
             group_window: Duration::hours(1),
             max_connections: 8,
+            max_reports_per_hour: 30,
+            max_attachment_bytes_per_user: 200 * 1024 * 1024,
+            max_attachment_bytes_total: 10 * 1024 * 1024 * 1024,
         }
     }
 }
@@ -412,6 +438,10 @@ pub trait Store: Send + Sync + 'static {
     /// Files a report (any role) and opens an incident in `triage` linked to
     /// it, carrying `sensitive` over (forced for harassment and physical
     /// injury). Attachments are written to content-addressed files first.
+    /// A user who filed [`StoreOptions::max_reports_per_hour`] reports in
+    /// the last hour is refused with [`StoreError::RateLimited`];
+    /// attachments count against the quotas as in
+    /// [`Store::stage_attachment`].
     async fn file_report(&self, viewer: &Viewer, new: NewReport) -> Result<Report>;
     /// One visible report.
     async fn get_report(&self, viewer: &Viewer, id: ReportId) -> Result<Report>;
@@ -442,6 +472,25 @@ pub trait Store: Send + Sync + 'static {
     fn max_attachment_bytes(&self) -> usize {
         StoreOptions::default().max_attachment_bytes
     }
+    /// Starts an upload by `viewer`: a private temporary file in the data
+    /// directory that takes at most the per-file limit, and at most what is
+    /// left of the viewer's and the store's attachment quotas
+    /// ([`StoreOptions::max_attachment_bytes_per_user`],
+    /// [`StoreOptions::max_attachment_bytes_total`]); with nothing left,
+    /// [`StoreError::QuotaExceeded`] at once.
+    async fn stage_attachment(&self, viewer: &Viewer) -> Result<StagedAttachment>;
+    /// Adds a staged upload to a visible report, as [`Store::add_attachment`]
+    /// does (the same permissions and per-report limit), checking the
+    /// quotas again in the transaction that records it. The file is moved
+    /// into its content-addressed place, never copied or read back whole.
+    async fn add_staged_attachment(
+        &self,
+        viewer: &Viewer,
+        report: ReportId,
+        filename: String,
+        content_type: String,
+        staged: StagedAttachment,
+    ) -> Result<Attachment>;
     /// Reads an attachment of a visible report, checking its hash.
     async fn read_attachment(
         &self,

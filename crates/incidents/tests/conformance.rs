@@ -1729,3 +1729,162 @@ conformance!(
     attachments_are_content_addressed,
     attachments_added_after_filing,
 );
+
+/// Per-user limits on both databases, with small limits: reports per hour
+/// and attachment bytes per user and in total. A refusal changes nothing.
+mod quotas {
+    use super::common::{self, Ctx, cast};
+    use super::incidents::*;
+    use super::{all_audit, report, sys};
+
+    fn options() -> StoreOptions {
+        StoreOptions {
+            max_reports_per_hour: 2,
+            max_attachment_bytes_per_user: 100,
+            max_attachment_bytes_total: 150,
+            ..StoreOptions::default()
+        }
+    }
+
+    fn file(name: &str, len: usize) -> NewAttachment {
+        NewAttachment {
+            filename: name.into(),
+            content_type: "text/plain".into(),
+            bytes: name.bytes().cycle().take(len).collect(),
+        }
+    }
+
+    async fn case(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let first = s
+            .file_report(&c.reporter_a, report(Category::Theft, false, "one"))
+            .await
+            .unwrap();
+        s.file_report(&c.reporter_a, report(Category::Theft, false, "two"))
+            .await
+            .unwrap();
+        let audit_before = all_audit(s, &sys()).await.len();
+        // The third within the hour is refused, and says when to retry:
+        // when the first leaves the window, an hour after it was filed.
+        match s
+            .file_report(&c.reporter_a, report(Category::Theft, false, "three"))
+            .await
+        {
+            Err(StoreError::RateLimited {
+                retry_after_secs,
+                message,
+            }) => {
+                assert!(
+                    (3590..=3600).contains(&retry_after_secs),
+                    "{retry_after_secs}"
+                );
+                assert!(message.contains("at most 2 per hour"), "{message}");
+            }
+            other => panic!("expected RateLimited, got {other:?}"),
+        }
+        assert_eq!(all_audit(s, &sys()).await.len(), audit_before);
+        // Others, and the system actor, are not limited by alice's count.
+        s.file_report(&c.reporter_b, report(Category::Theft, false, "b"))
+            .await
+            .unwrap();
+        s.file_report(&sys(), report(Category::Theft, false, "sys"))
+            .await
+            .unwrap();
+        let audit_before = all_audit(s, &sys()).await.len();
+
+        // Bytes per user: 60 + 50 would pass 100; 40 fits exactly.
+        s.add_attachment(&c.reporter_a, first.id, file("a60", 60))
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.add_attachment(&c.reporter_a, first.id, file("a50", 50)).await,
+            Err(StoreError::QuotaExceeded(m)) if m.contains("40 of your 100 bytes")
+        ));
+        s.add_attachment(&c.reporter_a, first.id, file("a40", 40))
+            .await
+            .unwrap();
+        // Nothing left for alice: staging is refused at once.
+        assert!(matches!(
+            s.stage_attachment(&c.reporter_a).await,
+            Err(StoreError::QuotaExceeded(_))
+        ));
+        // In total: 100 stored, so the responder may add 50 but not 51.
+        let mut staged = s.stage_attachment(&c.responder).await.unwrap();
+        staged.write(&[7; 30]).await.unwrap();
+        assert!(matches!(
+            staged.write(&[7; 21]).await,
+            Err(StoreError::QuotaExceeded(m)) if m.contains("storage is full")
+        ));
+        drop(staged);
+        let mut staged = s.stage_attachment(&c.responder).await.unwrap();
+        staged.write(&[8; 50]).await.unwrap();
+        let added = s
+            .add_staged_attachment(
+                &c.responder,
+                first.id,
+                "r50".into(),
+                "text/plain".into(),
+                staged,
+            )
+            .await
+            .unwrap();
+        assert_eq!(added.size, 50);
+
+        // Nothing accepted before was lost; the refusals wrote nothing.
+        let names: Vec<String> = s
+            .get_report(&c.reporter_a, first.id)
+            .await
+            .unwrap()
+            .attachments
+            .into_iter()
+            .map(|a| a.filename)
+            .collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        for name in ["a60", "a40", "r50"] {
+            assert!(names.iter().any(|n| n == name), "{names:?}");
+        }
+        let reports = s
+            .list_reports(
+                &c.reporter_a,
+                &ReportFilter::default(),
+                &PageRequest::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(reports.items.len(), 2);
+        // Three attachments since: three entries, no more.
+        assert_eq!(all_audit(s, &sys()).await.len(), audit_before + 3);
+        // No staged file is left behind.
+        let incoming = ctx.dir.path().join("attachments").join("incoming");
+        assert_eq!(std::fs::read_dir(&incoming).unwrap().count(), 0);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let a = &s
+                .get_report(&c.reporter_a, first.id)
+                .await
+                .unwrap()
+                .attachments[0];
+            let dir = ctx.dir.path().join("attachments").join(&a.sha256[..2]);
+            let mode =
+                |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&dir), 0o700);
+            assert_eq!(mode(&dir.join(&a.sha256)), 0o600);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let ctx = common::sqlite(options()).await;
+        case(&ctx).await;
+        ctx.finish().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let ctx = common::postgres(options()).await;
+        case(&ctx).await;
+        ctx.finish().await;
+    }
+}

@@ -9,7 +9,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{NotifyConfig, SmtpTls};
 use crate::notice::{Destination, Notice};
-use crate::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
+use crate::signature::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 
 /// Why one delivery failed. The worker retries it later.
 #[derive(Debug, thiserror::Error)]
@@ -100,11 +100,14 @@ impl Deliverer {
         &self.config
     }
 
-    /// Delivers `notice` to `destination`.
+    /// Delivers `notice` to `destination`. `delivery_id` names this
+    /// delivery and stays the same on every retry of it (the outbox
+    /// message's id); a webhook sends and signs it.
     pub async fn deliver(
         &self,
         destination: Destination,
         notice: &Notice,
+        delivery_id: &str,
     ) -> Result<(), DeliveryError> {
         if notice.sensitive && destination.is_shared() {
             return Err(DeliveryError::SensitiveToShared(destination.as_str()));
@@ -122,7 +125,7 @@ impl Deliverer {
                 self.email(self.config.shared_mailbox.as_deref(), destination, notice)
                     .await
             }
-            Destination::Webhook => self.webhook(notice).await,
+            Destination::Webhook => self.webhook(notice, delivery_id).await,
         }
     }
 
@@ -150,7 +153,7 @@ impl Deliverer {
         Ok(())
     }
 
-    async fn webhook(&self, notice: &Notice) -> Result<(), DeliveryError> {
+    async fn webhook(&self, notice: &Notice, delivery_id: &str) -> Result<(), DeliveryError> {
         let webhook = self
             .config
             .webhook
@@ -158,11 +161,17 @@ impl Deliverer {
             .ok_or(DeliveryError::NotConfigured("webhook"))?;
         let body = serde_json::to_vec(notice).map_err(|e| DeliveryError::Build(e.to_string()))?;
         let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
-        let signature = sign(webhook.secret.expose().as_bytes(), timestamp, &body);
+        let signature = sign(
+            webhook.secret.expose().as_bytes(),
+            delivery_id,
+            timestamp,
+            &body,
+        );
         let response = self
             .http
             .post(&webhook.url)
             .header("content-type", "application/json")
+            .header(DELIVERY_HEADER, delivery_id)
             .header(TIMESTAMP_HEADER, timestamp.to_string())
             .header(SIGNATURE_HEADER, signature)
             .body(body)

@@ -136,7 +136,14 @@ impl Notifier {
             tracing::info!(message = %message.id, destination = destination.as_str(), "withheld: the incident is now sensitive");
             return self.store.mark_outbox_sent(system, message.id, now).await;
         }
-        match self.deliverer.deliver(destination, notice).await {
+        // The per-destination message's id is the delivery id: it is the
+        // same on every retry, so receivers can drop duplicates.
+        let delivery_id = message.id.to_string();
+        match self
+            .deliverer
+            .deliver(destination, notice, &delivery_id)
+            .await
+        {
             Ok(()) => {
                 summary.delivered += 1;
                 tracing::info!(message = %message.id, destination = destination.as_str(), "notification delivered");

@@ -14,7 +14,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use incidents::{Category, Channel, NewReport, NewUser, Role, Store, Viewer};
 use notify::config::{SmtpConfig, SmtpTls, WebhookConfig};
-use notify::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, verify};
+use notify::signature::{
+    DELIVERY_HEADER, SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER, verify,
+};
 use notify::worker::Notifier;
 use notify::{Notice, NotifyConfig};
 use time::{Duration, OffsetDateTime};
@@ -40,27 +42,61 @@ fn smtp_env() -> (String, u16, PathBuf) {
 }
 
 /// A webhook receiver: answers 503 to the first `fail_first` requests, then
-/// 200; every accepted request had a valid signature.
+/// 200; every accepted request had a valid signature over its delivery id,
+/// timestamp and body. Every attempt is kept, in order.
 struct Receiver {
     url: String,
     accepted: Arc<Mutex<Vec<Notice>>>,
     attempts: mpsc::UnboundedReceiver<()>,
+    seen: Arc<Mutex<Vec<Attempt>>>,
     fail_first: Arc<AtomicUsize>,
+}
+
+/// One request the receiver got, as signed.
+#[derive(Debug, Clone)]
+struct Attempt {
+    delivery_id: String,
+    timestamp: i64,
+    signature: String,
+    body: Bytes,
 }
 
 #[derive(Clone)]
 struct ReceiverState {
     accepted: Arc<Mutex<Vec<Notice>>>,
     attempts: mpsc::UnboundedSender<()>,
+    seen: Arc<Mutex<Vec<Attempt>>>,
     fail_first: Arc<AtomicUsize>,
 }
 
 async fn hook(State(state): State<ReceiverState>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let attempt = Attempt {
+        delivery_id: header(DELIVERY_HEADER),
+        timestamp: header(TIMESTAMP_HEADER).parse().unwrap_or_default(),
+        signature: header(SIGNATURE_HEADER),
+        body: body.clone(),
+    };
+    state.seen.lock().unwrap().push(attempt.clone());
     let _ = state.attempts.send(());
-    let timestamp: i64 = headers[TIMESTAMP_HEADER].to_str().unwrap().parse().unwrap();
-    let signature = headers[SIGNATURE_HEADER].to_str().unwrap();
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    if verify(SECRET.as_bytes(), timestamp, &body, signature, now, 300).is_err() {
+    if verify(
+        SECRET.as_bytes(),
+        &attempt.delivery_id,
+        attempt.timestamp,
+        &body,
+        &attempt.signature,
+        now,
+        300,
+    )
+    .is_err()
+    {
         return StatusCode::UNAUTHORIZED;
     }
     if state
@@ -85,12 +121,14 @@ async fn receiver(fail_first: usize) -> Receiver {
     let state = ReceiverState {
         accepted: Arc::default(),
         attempts: tx,
+        seen: Arc::default(),
         fail_first: Arc::new(AtomicUsize::new(fail_first)),
     };
     let receiver = Receiver {
         url,
         accepted: state.accepted.clone(),
         attempts: rx,
+        seen: state.seen.clone(),
         fail_first: state.fail_first.clone(),
     };
     let app = axum::Router::new()
@@ -262,6 +300,41 @@ async fn new_incident_is_emailed_and_webhooked_and_a_failed_webhook_is_retried()
     assert!(!accepted[0].sensitive);
     assert_eq!(mails_about(&maildir, &incident).len(), 2);
     assert_eq!(hook.fail_first.load(Ordering::SeqCst), 0);
+
+    // Both attempts carried one delivery id (the retry is recognisably the
+    // same delivery), and it is the webhook message's id in the outbox.
+    let seen = hook.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0].delivery_id, seen[1].delivery_id);
+    let webhook_message = store
+        .list_outbox(&Viewer::system(), None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.payload.get("destination").and_then(|d| d.as_str()) == Some("webhook"))
+        .expect("a webhook message in the outbox");
+    assert_eq!(seen[1].delivery_id, webhook_message.id.to_string());
+    // The signature covers the id: the accepted request verifies with its
+    // own id and fails with any other.
+    let last = &seen[1];
+    let check = |id: &str| {
+        verify(
+            SECRET.as_bytes(),
+            id,
+            last.timestamp,
+            &last.body,
+            &last.signature,
+            last.timestamp,
+            300,
+        )
+    };
+    assert_eq!(check(&last.delivery_id), Ok(()));
+    let mut tampered = last.delivery_id.clone().into_bytes();
+    let end = tampered.len() - 1;
+    tampered[end] = if tampered[end] == b'0' { b'1' } else { b'0' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_ne!(tampered, last.delivery_id);
+    assert_eq!(check(&tampered), Err(SignatureError::Mismatch));
 }
 
 #[tokio::test]

@@ -25,6 +25,31 @@ pub struct Config {
     /// How long reading and handling one API request may take, in seconds
     /// (default 30; 0 is refused); past it the request is answered 408.
     pub request_timeout_secs: Option<std::num::NonZeroU64>,
+    /// How long a request's headers may take to arrive in full, in seconds
+    /// (default 10; 0 is refused). The clock starts when the connection
+    /// opens and again after each response; a client that sends its headers
+    /// slower than this is disconnected.
+    pub header_read_timeout_secs: Option<std::num::NonZeroU64>,
+    /// How long a connection may stay open with no request in progress and
+    /// nothing sent either way, in seconds (default 5; 0 is refused). An
+    /// idle connection is closed after the smaller of this and
+    /// `header_read_timeout_secs`.
+    pub keep_alive_timeout_secs: Option<std::num::NonZeroU64>,
+    /// The most client connections open at once (default 1024; 0 is
+    /// refused). Connections past it are answered 503 and closed. Lowered at
+    /// start, with a warning, when the process may not open that many files.
+    pub max_connections: Option<std::num::NonZeroUsize>,
+    /// The most reports one user may file in an hour (default 30; 0 is
+    /// refused); past it the API answers 429 with `Retry-After`.
+    pub reports_per_hour: Option<std::num::NonZeroU32>,
+    /// The largest single attachment in bytes (default 10 MiB).
+    pub max_attachment_bytes: Option<std::num::NonZeroUsize>,
+    /// The most attachment bytes one user may upload in all (default
+    /// 200 MiB); past it the API answers 413.
+    pub attachment_bytes_per_user: Option<u64>,
+    /// The most attachment bytes stored in all (default 10 GiB); past it the
+    /// API answers 413.
+    pub attachment_bytes_total: Option<u64>,
     /// Notifications: email and webhook destinations, retry policy.
     #[serde(default)]
     pub notify: notify::NotifyConfig,
@@ -67,6 +92,28 @@ impl Config {
         Self::parse(path, &text)
     }
 
+    /// The keys of this configuration that hold secrets, for the warning
+    /// about a configuration file others can read (the values are never
+    /// shown).
+    pub fn secret_keys(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        if self.database_url.as_deref().is_some_and(url_has_password) {
+            keys.push("database_url");
+        }
+        if self
+            .notify
+            .smtp
+            .as_ref()
+            .is_some_and(|smtp| smtp.password.is_some())
+        {
+            keys.push("notify.smtp.password");
+        }
+        if self.notify.webhook.is_some() {
+            keys.push("notify.webhook.secret");
+        }
+        keys
+    }
+
     /// Parses configuration text; `path` is only used in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
         toml::from_str(text).map_err(|error| {
@@ -94,6 +141,17 @@ impl Config {
             }
         })
     }
+}
+
+/// Whether a `scheme://user:password@host/...` URL carries a password.
+fn url_has_password(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 /// 1-based line and column of a byte offset.
@@ -165,6 +223,52 @@ secret = "s"
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("c.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_found_by_key() {
+        let keys = |text: &str| {
+            Config::parse(Path::new("c.toml"), text)
+                .unwrap()
+                .secret_keys()
+        };
+        assert!(keys("listen = \"127.0.0.1:0\"\n").is_empty());
+        assert!(keys("database_url = \"postgres://wp@db/wp\"\n").is_empty());
+        assert_eq!(
+            keys("database_url = \"postgres://wp:pw@db/wp\"\n"),
+            ["database_url"]
+        );
+        assert!(keys("[notify.smtp]\nhost = \"h\"\n").is_empty());
+        assert_eq!(
+            keys(
+                "[notify.smtp]\nhost = \"h\"\npassword = \"p\"\n[notify.webhook]\nurl = \"http://127.0.0.1:9/\"\nsecret = \"s\"\n"
+            ),
+            ["notify.smtp.password", "notify.webhook.secret"]
+        );
+    }
+
+    #[test]
+    fn limits_parse_and_zero_is_refused() {
+        let text = "header_read_timeout_secs = 2\nkeep_alive_timeout_secs = 3\nmax_connections = 100\nreports_per_hour = 4\nmax_attachment_bytes = 5\nattachment_bytes_per_user = 6\nattachment_bytes_total = 7\n";
+        let config = Config::parse(Path::new("c.toml"), text).unwrap();
+        assert_eq!(config.header_read_timeout_secs.map(|s| s.get()), Some(2));
+        assert_eq!(config.keep_alive_timeout_secs.map(|s| s.get()), Some(3));
+        assert_eq!(config.max_connections.map(|s| s.get()), Some(100));
+        assert_eq!(config.reports_per_hour.map(|s| s.get()), Some(4));
+        assert_eq!(config.max_attachment_bytes.map(|s| s.get()), Some(5));
+        assert_eq!(config.attachment_bytes_per_user, Some(6));
+        assert_eq!(config.attachment_bytes_total, Some(7));
+        for key in [
+            "header_read_timeout_secs",
+            "keep_alive_timeout_secs",
+            "max_connections",
+            "reports_per_hour",
+        ] {
+            let err = Config::parse(Path::new("c.toml"), &format!("\n{key} = 0\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("c.toml:2:"), "{key}: {err}");
+        }
     }
 
     #[test]

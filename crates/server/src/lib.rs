@@ -3,13 +3,19 @@
 //! request), creates the first admin, serves the API, runs the notification
 //! worker, and shuts all of it down gracefully on SIGTERM or Ctrl-C.
 //!
+//! Connections are served by [`connections`] (header and idle time limits,
+//! a connection cap); the data directory and its files are kept
+//! owner-only by [`at_rest`]. The first admin's token is printed only when
+//! stdout is a terminal; otherwise it is written to
+//! `DATA_DIR/first-admin-token` (`0600`) and only that path is printed.
+//!
 //! It also offers the store-level administration used by the CLI
 //! (`users add|list|disable`, `audit verify`), so the CLI stays thin.
 
 use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -19,7 +25,9 @@ use incidents::audit::AuditReport;
 use incidents::enums::Role;
 use incidents::user::{NewUser, TokenHash, User};
 
+pub mod at_rest;
 pub mod config;
+pub mod connections;
 
 pub use config::Config;
 
@@ -27,6 +35,12 @@ pub use config::Config;
 pub const DEFAULT_DATA_DIR: &str = "./watchpost-data";
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The file in the data directory that receives the first admin's token
+/// when stdout is not a terminal.
+pub const FIRST_ADMIN_TOKEN_FILE: &str = "first-admin-token";
+/// File descriptors kept back from the connection cap for the database,
+/// attachments and the runtime.
+const RESERVED_FILES: u64 = 128;
 
 /// Where the store lives: a PostgreSQL URL, or a SQLite file in a data dir.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,30 +61,114 @@ impl StoreLocation {
     }
 }
 
-/// Opens (and migrates) the store.
+/// Opens (and migrates) the store with the default limits.
 pub async fn open_store(location: &StoreLocation) -> anyhow::Result<Arc<dyn Store>> {
-    std::fs::create_dir_all(&location.data_dir).with_context(|| {
-        format!(
-            "cannot create data directory {}",
-            location.data_dir.display()
-        )
-    })?;
+    open_store_with(location, incidents::StoreOptions::default()).await
+}
+
+/// Opens (and migrates) the store with `options` (its data directory is
+/// `location`'s). The data directory is created `0700`, the SQLite files
+/// and attachments are made `0600` ([`at_rest`]).
+pub async fn open_store_with(
+    location: &StoreLocation,
+    options: incidents::StoreOptions,
+) -> anyhow::Result<Arc<dyn Store>> {
+    at_rest::create_private_dir(&location.data_dir)?;
     let options = incidents::StoreOptions {
         data_dir: Some(location.data_dir.clone()),
-        ..Default::default()
+        ..options
     };
-    let store = match &location.database_url {
-        Some(url) => incidents::open_with(url, options)
-            .await
-            .context("cannot open the PostgreSQL database")?,
+    let (store, database) = match &location.database_url {
+        Some(url) => (
+            incidents::open_with(url, options)
+                .await
+                .context("cannot open the PostgreSQL database")?,
+            None,
+        ),
         None => {
             let path = incidents::default_db_path(&location.data_dir);
-            incidents::open_with(&format!("sqlite:{}", path.display()), options)
+            at_rest::precreate_private_file(&path)?;
+            let store = incidents::open_with(&format!("sqlite:{}", path.display()), options)
                 .await
-                .with_context(|| format!("cannot open {}", path.display()))?
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            (store, Some(path))
         }
     };
+    at_rest::secure_data(&location.data_dir, database.as_deref())?;
     Ok(store)
+}
+
+/// The store's limits from the configuration (defaults where unset).
+fn store_options(config: &Config) -> incidents::StoreOptions {
+    let defaults = incidents::StoreOptions::default();
+    incidents::StoreOptions {
+        max_attachment_bytes: config
+            .max_attachment_bytes
+            .map_or(defaults.max_attachment_bytes, |n| n.get()),
+        max_reports_per_hour: config
+            .reports_per_hour
+            .map_or(defaults.max_reports_per_hour, |n| n.get()),
+        max_attachment_bytes_per_user: config
+            .attachment_bytes_per_user
+            .unwrap_or(defaults.max_attachment_bytes_per_user),
+        max_attachment_bytes_total: config
+            .attachment_bytes_total
+            .unwrap_or(defaults.max_attachment_bytes_total),
+        ..defaults
+    }
+}
+
+/// The listener's limits from the configuration, with the connection cap
+/// lowered to what the process may open (after raising its soft limit on
+/// open files to the hard limit).
+fn connection_limits(config: &Config) -> connections::ConnectionLimits {
+    let secs = |v: Option<std::num::NonZeroU64>, default| {
+        v.map_or(default, |s| std::time::Duration::from_secs(s.get()))
+    };
+    let wanted = config
+        .max_connections
+        .map_or(connections::DEFAULT_MAX_CONNECTIONS, |n| n.get());
+    connections::ConnectionLimits {
+        header_read_timeout: secs(
+            config.header_read_timeout_secs,
+            connections::DEFAULT_HEADER_READ_TIMEOUT,
+        ),
+        keep_alive_timeout: secs(
+            config.keep_alive_timeout_secs,
+            connections::DEFAULT_KEEP_ALIVE_TIMEOUT,
+        ),
+        max_connections: fit_open_file_limit(wanted),
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit, and returns the
+/// connection cap that fits under it (with [`RESERVED_FILES`] kept back),
+/// warning when `wanted` had to be lowered.
+fn fit_open_file_limit(wanted: usize) -> usize {
+    #[cfg(unix)]
+    {
+        let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(limit) => limit,
+            Err(error) => {
+                tracing::warn!(%error, "cannot raise the open file limit");
+                match rlimit::getrlimit(rlimit::Resource::NOFILE) {
+                    Ok((soft, _)) => soft,
+                    Err(_) => return wanted,
+                }
+            }
+        };
+        let fits = usize::try_from(limit.saturating_sub(RESERVED_FILES).max(1)).unwrap_or(wanted);
+        if fits < wanted {
+            tracing::warn!(
+                max_connections = wanted,
+                open_file_limit = limit,
+                lowered_to = fits,
+                "the connection cap does not fit the open file limit; lowered"
+            );
+            return fits;
+        }
+    }
+    wanted
 }
 
 /// Creates a user and a fresh API token; returns the token (shown once).
@@ -139,7 +237,10 @@ pub fn serve_blocking(options: ServeOptions) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(options, shutdown_signal()))
+    runtime.block_on(async {
+        let shutdown = shutdown_signal();
+        serve(options, shutdown).await
+    })
 }
 
 fn init_tracing() {
@@ -153,31 +254,38 @@ fn init_tracing() {
         .try_init();
 }
 
-/// Resolves when SIGTERM or Ctrl-C arrives.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Resolves when SIGTERM or Ctrl-C (SIGINT) arrives. On Unix both
+/// handlers are installed when this is called (inside a runtime), not when
+/// the future is first polled, so a signal sent as soon as the server says
+/// it is listening already shuts it down gracefully.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let terminate = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            let (mut terminate, mut interrupt) = match (terminate, interrupt) {
+                (Ok(t), Ok(i)) => (t, i),
+                (Err(error), _) | (_, Err(error)) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM or Ctrl-C");
+                    std::future::pending::<()>().await;
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = interrupt.recv() => tracing::info!("Ctrl-C received, shutting down"),
+                _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::warn!(%error, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
-        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+        tracing::info!("Ctrl-C received, shutting down");
     }
 }
 
@@ -189,7 +297,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let config = match &options.config {
-        Some(path) => Config::load(path)?,
+        Some(path) => {
+            let config = Config::load(path)?;
+            at_rest::warn_if_config_exposed(path, &config.secret_keys());
+            config
+        }
         None => Config::default(),
     };
     let location = StoreLocation::new(
@@ -200,14 +312,15 @@ pub async fn serve(
         .listen
         .or(config.listen)
         .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
-    let store = open_store(&location).await?;
+    let store = open_store_with(&location, store_options(&config)).await?;
+    let limits = connection_limits(&config);
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
     let base_url = format!("http://{local}");
-    bootstrap_admin(store.as_ref(), &base_url).await?;
+    bootstrap_admin(store.as_ref(), &base_url, &location.data_dir).await?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {base_url}")?;
@@ -219,7 +332,8 @@ pub async fn serve(
     let worker = notify::worker::spawn(store.clone(), config.notify.clone(), stop_rx)
         .context("cannot start the notification worker")?;
 
-    let app = web::router_with(
+    let stats = Arc::new(web::stats::RequestStats::default());
+    let app = web::router_with_stats(
         web::AppState {
             store: store.clone(),
         },
@@ -231,13 +345,15 @@ pub async fn serve(
                     std::time::Duration::from_secs(secs.get())
                 }),
         },
+        stats.clone(),
     );
-    let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    tracing::info!(
+        header_read_timeout_secs = limits.header_read_timeout.as_secs(),
+        keep_alive_timeout_secs = limits.keep_alive_timeout.as_secs(),
+        max_connections = limits.max_connections,
+        "connection limits"
+    );
+    connections::serve(listener, app, limits, stats, shutdown).await;
     tracing::info!("HTTP server stopped; stopping the notifier");
     let _ = stop_tx.send(true);
     if let Err(error) = worker.await {
@@ -245,12 +361,14 @@ pub async fn serve(
     }
     store.close().await;
     tracing::info!("store closed");
-    result.context("HTTP server failed")
+    Ok(())
 }
 
-/// On first start (no users at all) creates `admin` with a token, and prints
-/// the token and how to use it. Never again afterwards.
-async fn bootstrap_admin(store: &dyn Store, base_url: &str) -> anyhow::Result<()> {
+/// On first start (no users at all) creates `admin` with a token. The token
+/// is printed only when stdout is a terminal; otherwise it goes to
+/// `DATA_DIR/first-admin-token` (`0600`) and only that path is printed and
+/// logged. Never again afterwards.
+async fn bootstrap_admin(store: &dyn Store, base_url: &str, data_dir: &Path) -> anyhow::Result<()> {
     if store.count_users(&Viewer::system()).await? > 0 {
         return Ok(());
     }
@@ -261,19 +379,49 @@ async fn bootstrap_admin(store: &dyn Store, base_url: &str) -> anyhow::Result<()
         "first start: created the user {:?} with the admin role.",
         user.name
     )?;
-    writeln!(out, "Its API token is shown only this once; store it now:")?;
-    writeln!(out)?;
-    writeln!(out, "    {token}")?;
-    writeln!(out)?;
-    writeln!(out, "Try it:")?;
-    writeln!(
-        out,
-        "    curl -H \"Authorization: Bearer {token}\" {base_url}/api/v1/me"
-    )?;
+    if std::io::IsTerminal::is_terminal(&out) {
+        writeln!(out, "Its API token is shown only this once; store it now:")?;
+        writeln!(out)?;
+        writeln!(out, "    {token}")?;
+        writeln!(out)?;
+        writeln!(out, "Try it:")?;
+        writeln!(
+            out,
+            "    curl -H \"Authorization: Bearer {token}\" {base_url}/api/v1/me"
+        )?;
+    } else {
+        let path = data_dir.join(FIRST_ADMIN_TOKEN_FILE);
+        write_private(&path, format!("{token}\n").as_bytes())?;
+        tracing::info!(path = %path.display(), "first admin token written");
+        writeln!(
+            out,
+            "Its API token is in {} (readable only by this account), as stdout is not a terminal;",
+            path.display()
+        )?;
+        writeln!(out, "store it elsewhere, then delete that file.")?;
+    }
     writeln!(
         out,
         "Create more users with: watchpost users add NAME --role ROLE"
     )?;
     out.flush()?;
+    Ok(())
+}
+
+/// Writes `bytes` to `path`, owner-only (`0600`), replacing any old file.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let context = || format!("cannot write {}", path.display());
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(context),
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, at_rest::FILE_MODE);
+    let mut file = options.open(path).with_context(context)?;
+    file.write_all(bytes).with_context(context)?;
+    file.sync_all().with_context(context)?;
     Ok(())
 }

@@ -58,6 +58,8 @@ async fn run(n: usize) {
     let url = format!("sqlite:{}", dir.path().join("watchpost.db").display());
     let options = incidents::StoreOptions {
         data_dir: Some(dir.path().to_owned()),
+        // Seeding files thousands of reports as 20 users within seconds.
+        max_reports_per_hour: u32::MAX,
         ..Default::default()
     };
     let store = incidents::open_with(&url, options).await.unwrap();

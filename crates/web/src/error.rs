@@ -37,6 +37,19 @@ pub enum ApiError {
     /// The body is larger than the configured limit.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// An upload is over the per-file limit or a storage quota; the message
+    /// says which.
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// The caller did this too often; they may retry after
+    /// `retry_after_secs` (sent as `Retry-After`).
+    #[error("{message}")]
+    TooManyRequests {
+        /// What the limit is.
+        message: String,
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
     /// The request was not read and handled within the time limit.
     #[error("the request was not completed within the time limit")]
     RequestTimeout,
@@ -75,7 +88,8 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge | Self::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -93,6 +107,8 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::QuotaExceeded(_) => "quota_exceeded",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::RequestTimeout => "request_timeout",
             Self::Unprocessable(_) => "invalid_value",
             Self::Internal(_) => "internal",
@@ -116,7 +132,17 @@ impl IntoResponse for ApiError {
                 message: self.to_string(),
             },
         };
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let Self::TooManyRequests {
+            retry_after_secs, ..
+        } = self
+        {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_secs),
+            );
+        }
+        response
     }
 }
 
@@ -129,6 +155,14 @@ impl From<incidents::StoreError> for ApiError {
             E::Domain(domain) => Self::Conflict(domain.to_string()),
             E::Invalid(message) => Self::Unprocessable(message),
             E::Conflict(message) => Self::Conflict(message),
+            E::QuotaExceeded(message) => Self::QuotaExceeded(message),
+            E::RateLimited {
+                message,
+                retry_after_secs,
+            } => Self::TooManyRequests {
+                message,
+                retry_after_secs,
+            },
             other => Self::Internal(other.to_string()),
         }
     }

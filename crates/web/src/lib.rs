@@ -108,9 +108,18 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
 /// [`RouterOptions::max_body_bytes`]. A body announced larger than both is
 /// refused before authentication.
 pub fn router_with(state: AppState, options: RouterOptions) -> Router {
+    router_with_stats(state, options, Arc::default())
+}
+
+/// [`router_with`] counting into `stats`, which the caller shares with the
+/// listener (it counts connections refused over the connection cap there).
+pub fn router_with_stats(
+    state: AppState,
+    options: RouterOptions,
+    stats: Arc<stats::RequestStats>,
+) -> Router {
     let attachment_bytes = state.store.max_attachment_bytes();
     let largest_body = options.max_body_bytes.max(attachment_bytes);
-    let stats = Arc::new(stats::RequestStats::default());
     let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
     for route in routes::ROUTES {
         let limit = match route.body_limit {

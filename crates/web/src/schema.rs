@@ -171,7 +171,8 @@ impl Schema {
                         "bad_request": count, "unauthorized": count, "forbidden": count,
                         "not_found": count, "method_not_allowed": count,
                         "request_timeout": count, "payload_too_large": count,
-                        "unprocessable": count, "server_error": count } } } })
+                        "unprocessable": count, "too_many_requests": count,
+                        "server_error": count, "over_capacity": count } } } })
             }
             Schema::Error => json!({ "type": "object", "required": ["error"], "properties": {
                 "error": { "type": "object", "required": ["code", "message"], "properties": {

@@ -26,7 +26,9 @@ pub struct RequestStats {
     request_timeout: AtomicU64,
     payload_too_large: AtomicU64,
     unprocessable: AtomicU64,
+    too_many_requests: AtomicU64,
     server_error: AtomicU64,
+    over_capacity: AtomicU64,
 }
 
 /// A snapshot of [`RequestStats`], as `GET /api/v1/stats` answers it.
@@ -57,8 +59,13 @@ pub struct RefusedCounts {
     pub payload_too_large: u64,
     /// 422: values the API does not accept (unknown enum values, ...).
     pub unprocessable: u64,
+    /// 429: over a rate limit (reports per hour).
+    pub too_many_requests: u64,
     /// 5xx: failures on our side.
     pub server_error: u64,
+    /// Connections answered 503 and closed because the server's connection
+    /// cap was reached (counted by the listener, not among `requests`).
+    pub over_capacity: u64,
 }
 
 impl RequestStats {
@@ -74,10 +81,16 @@ impl RequestStats {
             StatusCode::REQUEST_TIMEOUT => &self.request_timeout,
             StatusCode::PAYLOAD_TOO_LARGE => &self.payload_too_large,
             StatusCode::UNPROCESSABLE_ENTITY => &self.unprocessable,
+            StatusCode::TOO_MANY_REQUESTS => &self.too_many_requests,
             s if s.is_server_error() => &self.server_error,
             _ => return,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one connection refused over the connection cap.
+    pub fn record_over_capacity(&self) {
+        self.over_capacity.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The counts now.
@@ -94,7 +107,9 @@ impl RequestStats {
                 request_timeout: get(&self.request_timeout),
                 payload_too_large: get(&self.payload_too_large),
                 unprocessable: get(&self.unprocessable),
+                too_many_requests: get(&self.too_many_requests),
                 server_error: get(&self.server_error),
+                over_capacity: get(&self.over_capacity),
             },
         }
     }
@@ -125,12 +140,16 @@ mod tests {
             StatusCode::UNAUTHORIZED,
             StatusCode::PAYLOAD_TOO_LARGE,
             StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::TOO_MANY_REQUESTS,
             StatusCode::BAD_GATEWAY,
         ] {
             stats.record(status);
         }
+        stats.record_over_capacity();
         let s = stats.snapshot();
-        assert_eq!(s.requests, 7);
+        assert_eq!(s.requests, 8);
+        assert_eq!(s.refused.too_many_requests, 1);
+        assert_eq!(s.refused.over_capacity, 1);
         assert_eq!(s.refused.unauthorized, 2);
         assert_eq!(s.refused.payload_too_large, 1);
         assert_eq!(s.refused.unprocessable, 1);

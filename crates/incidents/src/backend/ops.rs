@@ -173,6 +173,21 @@ impl Store for SqlStore {
         self.options.max_attachment_bytes
     }
 
+    async fn stage_attachment(&self, v: &Viewer) -> Result<crate::StagedAttachment> {
+        SqlStore::stage_attachment(self, v).await
+    }
+
+    async fn add_staged_attachment(
+        &self,
+        v: &Viewer,
+        report: ReportId,
+        filename: String,
+        content_type: String,
+        staged: crate::StagedAttachment,
+    ) -> Result<Attachment> {
+        SqlStore::add_staged_attachment(self, v, report, filename, content_type, staged).await
+    }
+
     async fn read_attachment(&self, v: &Viewer, id: AttachmentId) -> Result<(Attachment, Vec<u8>)> {
         SqlStore::read_attachment(self, v, id).await
     }

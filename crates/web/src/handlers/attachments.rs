@@ -4,13 +4,18 @@
 //!
 //! An upload is the raw file as the body (up to the store's attachment cap,
 //! see [`crate::routes::BodyLimit::Attachment`]), its `Content-Type` header
-//! as the file's type and its name in the `filename` query parameter.
+//! as the file's type and its name in the `filename` query parameter. The
+//! body is streamed chunk by chunk into a file staged by the store
+//! ([`incidents::Store::stage_attachment`]), never collected in memory; an
+//! upload past the file limit or the uploader's or the store's quota is
+//! 413 as soon as the chunk that passes it arrives.
 //!
 //! The bytes are someone's upload, so a download is built to never be
 //! rendered by a browser: `Content-Disposition: attachment`,
 //! `X-Content-Type-Options: nosniff`, a sandboxing `Content-Security-Policy`,
 //! and `Cache-Control: private, no-store` (attachments may be sensitive).
 
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION,
@@ -18,14 +23,15 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use incidents::{AttachmentId, NewAttachment, ReportId};
+use http_body_util::BodyExt;
+use incidents::{AttachmentId, ReportId};
 use serde::Deserialize;
 
 use super::parse_id;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::{Json, Query, RawBody};
+use crate::extract::{Json, Query};
 use crate::types::AttachmentResponse;
 
 /// The longest accepted file name, in characters.
@@ -42,39 +48,54 @@ pub struct UploadQuery {
     filename: Option<String>,
 }
 
-/// `POST /api/v1/reports/{id}/attachments`: stores the body as a file of
-/// the report and answers 201 with its metadata.
+/// `POST /api/v1/reports/{id}/attachments`: streams the body into a staged
+/// file of the report and answers 201 with its metadata.
 pub async fn upload_attachment(
     State(state): State<AppState>,
     caller: Caller,
     Path(report_id): Path<String>,
     Query(query): Query<UploadQuery>,
     headers: HeaderMap,
-    RawBody(bytes): RawBody,
+    mut body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
     let report_id: ReportId = parse_id(&report_id)?;
     let filename = check_filename(query.filename)?;
     let content_type = uploaded_type(&headers)?;
-    if bytes.is_empty() {
+    let viewer = caller.viewer();
+    // A report the caller cannot see is 404 before a byte is stored.
+    state.store.get_report(&viewer, report_id).await?;
+    let mut staged = state.store.stage_attachment(&viewer).await?;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(body_error)?;
+        if let Ok(chunk) = frame.into_data() {
+            staged.write(&chunk).await?;
+        }
+    }
+    if staged.size() == 0 {
         return Err(ApiError::Unprocessable(
             "body: empty; send the file's bytes as the request body".to_owned(),
         ));
     }
     let attachment = state
         .store
-        .add_attachment(
-            &caller.viewer(),
-            report_id,
-            NewAttachment {
-                filename,
-                content_type,
-                bytes: bytes.to_vec(),
-            },
-        )
+        .add_staged_attachment(&viewer, report_id, filename, content_type, staged)
         .await?;
     let response = AttachmentResponse::from(attachment);
     let location = HeaderValue::from_str(&response.url).map_err(ApiError::internal)?;
     Ok((StatusCode::CREATED, [(LOCATION, location)], Json(response)))
+}
+
+/// A body that failed while streaming: over the route's size limit is 413,
+/// anything else (the client went away, bad chunking) 400.
+fn body_error(error: axum::Error) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(e) = cause {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return ApiError::PayloadTooLarge;
+        }
+        cause = e.source();
+    }
+    ApiError::BadRequest("could not read the request body".to_owned())
 }
 
 /// The `filename` parameter: present, not blank, at most 255 characters, no

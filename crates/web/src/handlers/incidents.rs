@@ -74,7 +74,7 @@ pub async fn list_incidents(
         severity: parse_list::<Severity>(query.severity.as_deref())?,
         category: parse_list::<Category>(query.category.as_deref())?,
         owner,
-        text: query.q.filter(|q| !q.trim().is_empty()),
+        text: search_text(query.q)?,
         created_from: parse_time("from", query.from.as_deref())?,
         created_to: parse_time("to", query.to.as_deref())?,
     };
@@ -85,6 +85,24 @@ pub async fn list_incidents(
     let total = state.store.count_incidents(&viewer, &filter).await?;
     let page = state.store.list_incidents(&viewer, &filter, &page).await?;
     Ok(Json(Page::from_store(page, Some(total))))
+}
+
+/// The longest accepted search text (`q`), in characters.
+pub(crate) const MAX_SEARCH_CHARS: usize = 200;
+
+/// The `q` parameter: blank is no search; longer than
+/// [`MAX_SEARCH_CHARS`] characters is 422.
+fn search_text(q: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(q) = q.filter(|q| !q.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let chars = q.chars().count();
+    if chars > MAX_SEARCH_CHARS {
+        return Err(ApiError::Unprocessable(format!(
+            "q: at most {MAX_SEARCH_CHARS} characters (got {chars})"
+        )));
+    }
+    Ok(Some(q))
 }
 
 /// `GET /api/v1/incidents/{id}`.
@@ -339,4 +357,36 @@ pub async fn close_incident(
         .close_incident(&caller.viewer(), id, request.resolution, None, request.at)
         .await?;
     Ok(Json(incident.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_text_is_capped_in_characters() {
+        let at_cap = "é".repeat(200);
+        let over = format!("{at_cap}x");
+        for (q, expected) in [
+            (None, Ok(None)),
+            (Some(""), Ok(None)),
+            (Some("   "), Ok(None)),
+            (Some("laptop"), Ok(Some("laptop"))),
+            (Some(at_cap.as_str()), Ok(Some(at_cap.as_str()))),
+            (
+                Some(over.as_str()),
+                Err("q: at most 200 characters (got 201)"),
+            ),
+        ] {
+            let got = search_text(q.map(str::to_owned));
+            match (got, expected) {
+                (Ok(got), Ok(want)) => assert_eq!(got.as_deref(), want),
+                (Err(e), Err(message)) => {
+                    assert_eq!(e.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+                    assert_eq!(e.to_string(), message);
+                }
+                (got, want) => panic!("{q:?}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
 }

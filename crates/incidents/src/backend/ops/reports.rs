@@ -2,6 +2,15 @@
 //! back, adding attachments later, and their content-addressed attachment
 //! files (written under the data directory before the transaction that
 //! records them; a file whose transaction fails stays behind, unreferenced).
+//!
+//! Uploads are staged: streamed to a private temporary file under
+//! `attachments/incoming/`, hashed and counted on the way, then moved to
+//! `attachments/<aa>/<sha256>`. Directories are created `0700` and files
+//! `0600`, whatever the umask. Quotas (reports per user per hour,
+//! attachment bytes per user and in total) are checked before anything is
+//! written and again inside the transaction that records the change, where
+//! writers are serialised, so two racing requests cannot both slip under a
+//! limit.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +34,7 @@ use crate::enums::Severity;
 use crate::ids::{AttachmentId, ReportId};
 use crate::query::{Arg, Sql};
 use crate::report::{Attachment, NewAttachment, NewReport, Report};
+use crate::staged::{Finished, StagedAttachment, io};
 use crate::store::{Page, PageRequest, ReportFilter, Result, StoreError};
 
 /// Fills in the attachments of each report, with one query for them all
@@ -62,10 +72,11 @@ fn too_many_attachments() -> StoreError {
     ))
 }
 
-/// Inserts an attachment's row in `tx` (its file is already written).
-async fn insert_attachment(tx: &mut Tx, a: &Attachment) -> Result<()> {
+/// Inserts an attachment's row in `tx` (its file is already written),
+/// uploaded by `v` (counted against their quota).
+async fn insert_attachment(tx: &mut Tx, a: &Attachment, v: &Viewer) -> Result<()> {
     let mut q = Sql::new(
-        "INSERT INTO attachments (id, report_id, filename, content_type, size, sha256) VALUES ",
+        "INSERT INTO attachments (id, report_id, filename, content_type, size, sha256, uploaded_by) VALUES ",
     );
     q.bind_list([
         Arg::from(a.id.to_string()),
@@ -74,6 +85,7 @@ async fn insert_attachment(tx: &mut Tx, a: &Attachment) -> Result<()> {
         Arg::from(a.content_type.clone()),
         Arg::from(a.size),
         Arg::from(a.sha256.clone()),
+        Arg::from(v.user_id.to_string()),
     ]);
     exec(&mut **tx, &q).await?;
     Ok(())
@@ -99,24 +111,157 @@ fn may_attach(v: &Viewer, r: &Report) -> Result<()> {
     )
 }
 
+/// The window of the reports-per-hour limit, in microseconds.
+const REPORT_WINDOW_MICROS: i64 = 3_600_000_000;
+
+/// Refuses a report by `v` at `at` when they filed the hourly limit's worth
+/// in the hour before; the answer says when the oldest of those leaves the
+/// window. The system actor is not limited.
+async fn check_report_rate(
+    conn: &mut sqlx::AnyConnection,
+    v: &Viewer,
+    limit: u32,
+    at: time::OffsetDateTime,
+) -> Result<()> {
+    if v.is_system() {
+        return Ok(());
+    }
+    let now = unix_micros(at);
+    let mut q = Sql::new("SELECT COUNT(*), MIN(created_at) FROM reports WHERE reporter_id = ");
+    q.bind(v.user_id.to_string())
+        .push(" AND created_at > ")
+        .bind(now - REPORT_WINDOW_MICROS);
+    let (count, oldest): (i64, Option<i64>) = fetch_opt(&mut *conn, &q).await?.unwrap_or((0, None));
+    if count < i64::from(limit) {
+        return Ok(());
+    }
+    let free_at = oldest.unwrap_or(now) + REPORT_WINDOW_MICROS;
+    let wait_micros = u64::try_from(free_at - now).unwrap_or(0);
+    let retry_after_secs = wait_micros.div_ceil(1_000_000).max(1);
+    Err(StoreError::RateLimited {
+        message: format!(
+            "too many reports: at most {limit} per hour; try again in {retry_after_secs} s"
+        ),
+        retry_after_secs,
+    })
+}
+
+/// Attachment bytes recorded, in all or (with `uploader`) by one user.
+async fn attachment_bytes(
+    conn: &mut sqlx::AnyConnection,
+    uploader: Option<&Viewer>,
+) -> Result<u64> {
+    let mut q = Sql::new("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM attachments");
+    if let Some(v) = uploader {
+        q.push(" WHERE uploaded_by = ").bind(v.user_id.to_string());
+    }
+    let (n,): (i64,) = fetch_opt(&mut *conn, &q).await?.unwrap_or((0,));
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 impl SqlStore {
-    /// Writes an attachment to its content-addressed file (idempotent).
-    async fn write_attachment(&self, bytes: &[u8]) -> Result<String> {
-        let sha = hex::encode(Sha256::digest(bytes));
+    /// How many more attachment bytes `v` may upload now, and the message
+    /// for going past it: the smallest of the per-file limit, what is left
+    /// of `v`'s quota (the system actor has none) and what is left in all.
+    async fn attachment_allowance(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        v: &Viewer,
+    ) -> Result<(u64, String)> {
+        let per_file = u64::try_from(self.options.max_attachment_bytes).unwrap_or(u64::MAX);
+        let mut allowance = (
+            per_file,
+            format!("attachment too large: at most {per_file} bytes per file"),
+        );
+        let total = self.options.max_attachment_bytes_total;
+        let left = total.saturating_sub(attachment_bytes(&mut *conn, None).await?);
+        if left < allowance.0 {
+            allowance = (
+                left,
+                format!(
+                    "attachment storage is full: {left} of its {total} bytes are left; ask an administrator"
+                ),
+            );
+        }
+        if !v.is_system() {
+            let quota = self.options.max_attachment_bytes_per_user;
+            let left = quota.saturating_sub(attachment_bytes(&mut *conn, Some(v)).await?);
+            if left < allowance.0 {
+                allowance = (
+                    left,
+                    format!("attachment quota exceeded: {left} of your {quota} bytes are left"),
+                );
+            }
+        }
+        Ok(allowance)
+    }
+
+    /// Refuses `bytes` more attachment bytes by `v` when past the allowance.
+    async fn check_attachment_quota(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        v: &Viewer,
+        bytes: u64,
+    ) -> Result<()> {
+        let (allowed, message) = self.attachment_allowance(conn, v).await?;
+        if bytes > allowed {
+            return Err(StoreError::QuotaExceeded(message));
+        }
+        Ok(())
+    }
+
+    /// Creates a private directory (and its parents), `0700`.
+    async fn private_dir(&self, dir: &std::path::Path) -> Result<()> {
+        let mut builder = tokio::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        builder.mode(0o700);
+        builder.create(dir).await.map_err(io(dir))
+    }
+
+    /// A new staged file for `v`, refusing more than `allowance` bytes.
+    async fn new_staged(&self, allowance: (u64, String)) -> Result<StagedAttachment> {
+        let dir = self.data_dir.join("attachments").join("incoming");
+        self.private_dir(&dir).await?;
+        let path = dir.join(format!("{}.part", uuid::Uuid::now_v7()));
+        StagedAttachment::create(path, allowance.0, allowance.1).await
+    }
+
+    pub(super) async fn stage_attachment(&self, v: &Viewer) -> Result<StagedAttachment> {
+        let mut conn = self.reader.acquire().await?;
+        let allowance = self.attachment_allowance(&mut conn, v).await?;
+        drop(conn);
+        if allowance.0 == 0 {
+            return Err(StoreError::QuotaExceeded(allowance.1));
+        }
+        self.new_staged(allowance).await
+    }
+
+    /// Moves a finished staged file to its content-addressed place
+    /// (`0600`); when the content is already there, the staged copy is
+    /// deleted. Returns the hex SHA-256.
+    async fn place(&self, mut finished: Finished) -> Result<String> {
+        let sha = finished.sha256.clone();
         let dir = self.data_dir.join("attachments").join(&sha[..2]);
-        let io = |path: &std::path::Path| {
-            let path = path.to_owned();
-            move |source| StoreError::Io { path, source }
-        };
-        tokio::fs::create_dir_all(&dir).await.map_err(io(&dir))?;
+        self.private_dir(&dir).await?;
         let path = dir.join(&sha);
         if tokio::fs::try_exists(&path).await.unwrap_or(false) {
             return Ok(sha);
         }
-        let tmp = dir.join(format!("{sha}.{}.tmp", uuid::Uuid::now_v7()));
-        tokio::fs::write(&tmp, bytes).await.map_err(io(&tmp))?;
-        tokio::fs::rename(&tmp, &path).await.map_err(io(&path))?;
+        tokio::fs::rename(&finished.path, &path)
+            .await
+            .map_err(io(&path))?;
+        finished.guard.disarm();
         Ok(sha)
+    }
+
+    /// Writes an attachment to its content-addressed file (idempotent).
+    async fn write_attachment(&self, bytes: &[u8]) -> Result<String> {
+        let mut staged = self
+            .new_staged((u64::MAX, "attachment too large".to_owned()))
+            .await?;
+        staged.write(bytes).await?;
+        self.place(staged.finish().await?).await
     }
 
     /// Checks an attachment's file name, type and size against the limits.
@@ -162,17 +307,48 @@ impl SqlStore {
         if attachment_count(&self.reader, report).await? >= MAX_ATTACHMENTS_PER_REPORT {
             return Err(too_many_attachments());
         }
-        let attachment = self.store_attachment(report, &new).await?;
+        let mut staged = self.stage_attachment(v).await?;
+        staged.write(&new.bytes).await?;
+        drop(new.bytes);
+        self.add_staged_attachment(v, report, new.filename, new.content_type, staged)
+            .await
+    }
+
+    pub(super) async fn add_staged_attachment(
+        &self,
+        v: &Viewer,
+        report: ReportId,
+        filename: String,
+        content_type: String,
+        staged: StagedAttachment,
+    ) -> Result<Attachment> {
+        check_len("attachment filename", &filename, 1, 255)?;
+        check_len("attachment content type", &content_type, 0, 255)?;
+        // Who may, before the file is kept.
+        let r = load_report(&self.reader, v, report).await?;
+        may_attach(v, &r)?;
+        let finished = staged.finish().await?;
         let mut tx = self.begin().await?;
         // Again under the write lock: the report may have been moved to
-        // another incident, or filled up, in between.
+        // another incident, or filled up, and other uploads may have used
+        // the quota, in between.
         let r = load_report(&mut *tx, v, report).await?;
         may_attach(v, &r)?;
         if attachment_count(&mut *tx, report).await? >= MAX_ATTACHMENTS_PER_REPORT {
             return Err(too_many_attachments());
         }
+        self.check_attachment_quota(&mut tx, v, finished.size)
+            .await?;
+        let attachment = Attachment {
+            id: AttachmentId::new(),
+            report_id: report,
+            filename,
+            content_type,
+            size: i64::try_from(finished.size).unwrap_or(i64::MAX),
+            sha256: self.place(finished).await?,
+        };
         let at = now();
-        insert_attachment(&mut tx, &attachment).await?;
+        insert_attachment(&mut tx, &attachment, v).await?;
         add_timeline(
             &mut tx,
             r.incident_id,
@@ -222,6 +398,14 @@ impl SqlStore {
         for a in &new.attachments {
             self.check_attachment(a)?;
         }
+        let new_bytes: u64 = new.attachments.iter().map(|a| a.bytes.len() as u64).sum();
+        {
+            let mut conn = self.reader.acquire().await?;
+            check_report_rate(&mut conn, v, self.options.max_reports_per_hour, at).await?;
+            if new_bytes > 0 {
+                self.check_attachment_quota(&mut conn, v, new_bytes).await?;
+            }
+        }
         let report_id = ReportId::new();
         let mut attachments = Vec::new();
         for a in &new.attachments {
@@ -262,6 +446,11 @@ impl SqlStore {
             created_at: at,
         };
         let mut tx = self.begin().await?;
+        // Again under the write lock, so racing requests cannot both pass.
+        check_report_rate(&mut tx, v, self.options.max_reports_per_hour, at).await?;
+        if new_bytes > 0 {
+            self.check_attachment_quota(&mut tx, v, new_bytes).await?;
+        }
         insert_incident(&mut tx, &incident).await?;
         let mut q = Sql::new(
             "INSERT INTO reports (id, reporter_id, channel, category, description, occurred_at, location, sensitive, incident_id, created_at, description_lc) VALUES ",
@@ -281,7 +470,7 @@ impl SqlStore {
         ]);
         exec(&mut *tx, &q).await?;
         for a in &report.attachments {
-            insert_attachment(&mut tx, a).await?;
+            insert_attachment(&mut tx, a, v).await?;
         }
         append_audit(
             &mut tx,
