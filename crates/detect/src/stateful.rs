@@ -10,7 +10,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use events::Event;
-use rsigma_eval::{CorrelationConfig, CorrelationEngine, ResultBody, TimestampFallback};
+use rsigma_eval::{
+    CorrelationConfig, CorrelationEngine, EvaluationResult, ResultBody, TimestampFallback,
+};
 use rules::RuleError;
 
 use crate::matcher::{CorrelationInput, Matcher, level};
@@ -144,14 +146,32 @@ impl<'m> Stateful<'m> {
         }
     }
 
+    /// Feeds an event's base-rule matches to the correlation engine. Each
+    /// match is read through the renames of the view it matched in: one
+    /// Security 4688 can match a `security` rule (the event's own field
+    /// names) and a `process_creation` rule (Sysmon names) at once, and a
+    /// correlation's group-by must read each under its own names. Runs of
+    /// matches with the same renames are fed together, in their order.
     fn feed_sigma(&mut self, p: &Pending, out: &mut Vec<Detection>) {
-        let renames = p.sigma.results.first().map(|r| r.1).unwrap_or(&[]);
-        let view = EventView {
-            event: &p.event,
-            renames,
-        };
-        let results: Vec<_> = p.sigma.results.iter().map(|r| r.0.clone()).collect();
-        let (Some(engine), Some(ts)) = (self.correlations.as_mut(), p.event.meta.timestamp) else {
+        for run in p.sigma.results.chunk_by(|a, b| a.1 == b.1) {
+            let view = EventView {
+                event: &p.event,
+                renames: run[0].1,
+            };
+            let results = run.iter().map(|r| r.0.clone()).collect();
+            self.feed_view(&view, results, out);
+        }
+    }
+
+    /// Feeds matches that all read the event through `view`.
+    fn feed_view(
+        &mut self,
+        view: &EventView<'_>,
+        results: Vec<EvaluationResult>,
+        out: &mut Vec<Detection>,
+    ) {
+        let event = view.event;
+        let (Some(engine), Some(ts)) = (self.correlations.as_mut(), event.meta.timestamp) else {
             // No event time: the matches count as detections, but cannot
             // update correlation state.
             for r in &results {
@@ -161,12 +181,12 @@ impl<'m> Stateful<'m> {
                     .as_ref()
                     .is_some_and(|id| self.correlation_only.contains(id));
                 if !only {
-                    out.push(self.matcher.detection(r, &view));
+                    out.push(self.matcher.detection(r, view));
                 }
             }
             return;
         };
-        for r in engine.process_with_detections(&view, results, ts.unix_timestamp()) {
+        for r in engine.process_with_detections(view, results, ts.unix_timestamp()) {
             match &r.body {
                 ResultBody::Correlation(body) => {
                     let mut fields = BTreeMap::new();
@@ -178,17 +198,17 @@ impl<'m> Stateful<'m> {
                         rule_id: r.header.rule_id.clone().unwrap_or_default(),
                         rule_title: r.header.rule_title.clone(),
                         level: level(r.header.level),
-                        timestamp: p.event.meta.timestamp,
-                        file: p.event.meta.source.clone(),
-                        record: p.event.meta.record,
-                        host: p.event.meta.host.clone(),
-                        logsource: p.event.meta.logsource,
+                        timestamp: event.meta.timestamp,
+                        file: event.meta.source.clone(),
+                        record: event.meta.record,
+                        host: event.meta.host.clone(),
+                        logsource: event.meta.logsource,
                         policy: None,
                         entities: Default::default(),
                         fields,
                     });
                 }
-                _ => out.push(self.matcher.detection(&r, &view)),
+                _ => out.push(self.matcher.detection(&r, view)),
             }
         }
     }
