@@ -33,6 +33,8 @@ pub struct Stateful<'m> {
     matcher: &'m Matcher,
     correlations: Option<CorrelationEngine>,
     correlation_only: HashSet<String>,
+    /// Correlation rules that compiled and whose rules all loaded.
+    correlations_loaded: usize,
     detectors: Vec<Box<dyn Detector>>,
 }
 
@@ -47,10 +49,14 @@ impl std::fmt::Debug for Stateful<'_> {
 
 impl<'m> Stateful<'m> {
     /// Builds the stage from the matcher's correlation rules and the given
-    /// detectors. Correlations that fail to compile are returned as errors.
+    /// detectors. A correlation fails, and is returned as an error, when it
+    /// does not compile or when a rule it names did not load (no loaded
+    /// detection or correlation rule has that id or name): it could never
+    /// fire.
     pub fn new(matcher: &'m Matcher, detectors: Vec<Box<dyn Detector>>) -> (Self, Vec<RuleError>) {
         let mut errors = Vec::new();
         let mut correlation_only = HashSet::new();
+        let mut correlations_loaded = 0;
         let correlations = if matcher.correlations.is_empty() {
             None
         } else {
@@ -64,19 +70,60 @@ impl<'m> Stateful<'m> {
                 // Registers the rule's id and name for reference lookup.
                 let _ = engine.add_rule(rule);
             }
-            for c in &matcher.correlations {
-                match engine.add_correlation(&c.rule) {
-                    Ok(()) => {
-                        if !c.rule.generate {
-                            correlation_only.extend(c.rule.rules.iter().cloned());
-                        }
+            // The names a correlation may refer to: loaded base rules, then
+            // each correlation once it is added. A correlation is added when
+            // every rule it names is known, so chains resolve in any order.
+            let mut known: HashSet<&str> = HashSet::new();
+            for rule in &matcher.correlation_bases {
+                known.extend(rule.id.as_deref());
+                known.extend(rule.name.as_deref());
+            }
+            let mut waiting: Vec<&rules::CorrelationRule> = matcher.correlations.iter().collect();
+            loop {
+                let before = waiting.len();
+                let mut still = Vec::new();
+                for c in waiting {
+                    if !c.rule.rules.iter().all(|r| known.contains(r.as_str())) {
+                        still.push(c);
+                        continue;
                     }
-                    Err(e) => errors.push(RuleError {
-                        file: c.file.to_string(),
-                        rule_id: c.rule.id.clone(),
-                        reason: e.to_string(),
-                    }),
+                    match engine.add_correlation(&c.rule) {
+                        Ok(()) => {
+                            correlations_loaded += 1;
+                            known.extend(c.rule.id.as_deref());
+                            known.extend(c.rule.name.as_deref());
+                            if !c.rule.generate {
+                                correlation_only.extend(c.rule.rules.iter().cloned());
+                            }
+                        }
+                        Err(e) => errors.push(RuleError {
+                            file: c.file.to_string(),
+                            rule_id: c.rule.id.clone(),
+                            reason: e.to_string(),
+                        }),
+                    }
                 }
+                waiting = still;
+                if waiting.len() == before {
+                    break;
+                }
+            }
+            for c in waiting {
+                let missing: Vec<&str> = c
+                    .rule
+                    .rules
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|r| !known.contains(r))
+                    .collect();
+                errors.push(RuleError {
+                    file: c.file.to_string(),
+                    rule_id: c.rule.id.clone(),
+                    reason: format!(
+                        "correlation refers to rules that did not load: {}",
+                        missing.join(", ")
+                    ),
+                });
             }
             Some(engine)
         };
@@ -85,10 +132,20 @@ impl<'m> Stateful<'m> {
                 matcher,
                 correlations,
                 correlation_only,
+                correlations_loaded,
                 detectors,
             },
             errors,
         )
+    }
+
+    /// How many rules run: detection rules that compiled, correlation
+    /// rules that compiled with every rule they name loaded, and filters
+    /// that apply. `hunt` and `rules check` both count loaded rules with
+    /// this, and failed rules as the [`RuleError`]s of loading, compiling
+    /// and building this stage.
+    pub fn rules_loaded(&self) -> usize {
+        self.matcher.rule_count() + self.correlations_loaded + self.matcher.filter_count()
     }
 
     /// True when some detector wants to see the event.

@@ -487,6 +487,52 @@ fn correlations_read_each_match_under_its_own_renames() {
     assert_eq!(got, want, "{out:#?}");
 }
 
+/// A correlation that names a rule that did not load could never fire: it
+/// fails, and so does a correlation chained on it, while a chain on a good
+/// correlation loads whatever the file order.
+#[test]
+fn correlations_naming_rules_that_did_not_load_fail() {
+    let base = "title: base\nid: 00000000-0000-0000-0000-0000000000f1\nname: base\nlogsource:\n  product: test\ndetection:\n  sel:\n    A: x\n  condition: sel\n";
+    let correlation = |id: &str, name: &str, rule: &str| {
+        format!(
+            "---\ntitle: c{id}\nid: 00000000-0000-0000-0000-0000000000{id}\nname: {name}\ncorrelation:\n  type: event_count\n  rules:\n    - {rule}\n  group-by:\n    - A\n  timespan: 5m\n  condition:\n    gte: 2\n"
+        )
+    };
+    let text = [
+        base.to_string(),
+        // Chained on `good`, which comes later in the file.
+        correlation("f2", "chained", "good"),
+        correlation("f3", "good", "base"),
+        correlation("f4", "missing", "no_such_rule"),
+        correlation("f5", "chained_on_missing", "missing"),
+    ]
+    .concat();
+    let (set, errors) = rules::load_str("c.yml", &text);
+    assert!(errors.is_empty(), "{errors:?}");
+    let (m, errors) = Matcher::new(&set);
+    assert!(errors.is_empty(), "{errors:?}");
+    let (stage, errors) = Stateful::new(&m, Vec::new());
+    let failed: Vec<(&str, &str)> = errors
+        .iter()
+        .map(|e| (e.rule_id.as_deref().unwrap(), e.reason.as_str()))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            (
+                "00000000-0000-0000-0000-0000000000f4",
+                "correlation refers to rules that did not load: no_such_rule"
+            ),
+            (
+                "00000000-0000-0000-0000-0000000000f5",
+                "correlation refers to rules that did not load: missing"
+            ),
+        ]
+    );
+    // The base rule and the two good correlations.
+    assert_eq!(stage.rules_loaded(), 3);
+}
+
 #[test]
 fn antivirus_category_rules_read_defender_detections() {
     let r = "title: av\nid: 00000000-0000-0000-0000-0000000000a1\nlevel: high\nlogsource:\n  category: antivirus\ndetection:\n  selection:\n    Signature|contains: 'Mimikatz'\n  condition: selection\n";

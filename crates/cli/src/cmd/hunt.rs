@@ -210,7 +210,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let use_detectors = !detectors.is_empty();
     let (mut stage, errors) = Stateful::new(&matcher, detectors);
     rule_errors.extend(errors);
-    let rules_loaded = matcher.rule_count() + matcher.correlation_count() + set.filters.len();
+    // Counted as `rules check` counts: what runs, and one failure per error.
+    let rules_loaded = stage.rules_loaded();
     // The parsed rules are no longer needed; freeing them takes a while and
     // would only delay the hunt (see the end of this function).
     std::mem::forget(set);

@@ -30,18 +30,18 @@ struct Report {
     errors: Vec<rules::RuleError>,
 }
 
-/// Loads and compiles the rules under `paths`, as `hunt` would.
+/// Loads and compiles the rules under `paths`, as `hunt` would, and counts
+/// them as `hunt` does ([`Stateful::rules_loaded`], and one failure per
+/// error).
 fn check(paths: &[PathBuf]) -> Report {
     let (set, mut errors) = rules::load_paths(paths);
     let (matcher, compile_errors) = Matcher::new(&set);
     errors.extend(compile_errors);
-    let (_stage, corr_errors) = Stateful::new(&matcher, Vec::new());
-    let corr_failed = corr_errors.len();
+    let (stage, corr_errors) = Stateful::new(&matcher, Vec::new());
     errors.extend(corr_errors);
     errors.sort_by(|a, b| (&a.file, &a.rule_id, &a.reason).cmp(&(&b.file, &b.rule_id, &b.reason)));
     Report {
-        loaded: matcher.rule_count() + matcher.correlation_count() - corr_failed
-            + set.filters.len(),
+        loaded: stage.rules_loaded(),
         failed: errors.len(),
         errors,
     }
