@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use detect::{Matcher, Stateful};
 
+use crate::term;
+
 /// Subcommands of `watchpost rules`.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -65,20 +67,21 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Check { paths, json } => {
             let report = check(&paths);
             if json {
-                println!("{}", serde_json::to_string(&report)?);
+                println!("{}", term::json::to_string(&report)?);
             } else {
                 let mut groups: BTreeMap<String, Vec<&rules::RuleError>> = BTreeMap::new();
                 for e in &report.errors {
                     groups.entry(reason_group(&e.reason)).or_default().push(e);
                 }
+                // Files, ids and reasons quote the rule files: escape them.
                 for (group, errors) in &groups {
-                    println!("{group} ({}):", errors.len());
+                    println!("{} ({}):", term::line(group), errors.len());
                     for e in errors {
                         println!(
                             "  {} ({}): {}",
-                            e.file,
-                            e.rule_id.as_deref().unwrap_or("-"),
-                            e.reason.replace('\n', " ")
+                            term::line(&e.file),
+                            term::line(e.rule_id.as_deref().unwrap_or("-")),
+                            term::line(&e.reason.replace('\n', " "))
                         );
                     }
                 }
