@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod term;
 
 /// Detect and respond to security incidents.
 #[derive(Debug, Parser)]
@@ -62,7 +63,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // Errors quote input (file names, server messages, values).
+            eprintln!("error: {}", term::text(&format!("{error:#}")));
             ExitCode::from(cmd::EXIT_ERROR)
         }
     }

@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::{Value, json};
+use support::{assert_terminal_safe, assert_unique_keys};
+
+mod support;
 
 const BIN: &str = env!("CARGO_BIN_EXE_watchpost");
 
@@ -701,5 +704,109 @@ fn serve_emails_the_security_team_from_its_config() {
         recipients,
         ["finance-e2e@example.test", "security-e2e@example.test"]
     );
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+/// A report's words reach the analyst's terminal only escaped: `incidents
+/// list` and `show` print OSC 52, CSI, C1 controls, CR and bidi overrides
+/// from a report as visible escapes, keep line breaks in the description,
+/// and every JSON document the server-facing commands print has each key
+/// once.
+#[test]
+fn incidents_print_report_text_escaped_and_json_keys_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+    let reporter = add_user(&data, "rita", "reporter");
+    let responder = add_user(&data, "sam", "responder");
+    let description = "laptop gone \u{1b}]52;c;cHduZWQ=\u{7} from room 4\u{1b}[2J\u{1b}[H\u{9b}1A\nsecond line\r\u{202e}fdp.exe";
+    let api = |args: &[&str], token: &str| {
+        let mut all = args.to_vec();
+        all.extend(["--server", &server.url, "--token", token]);
+        run(&all)
+    };
+
+    let filed = api(
+        &[
+            "report",
+            "--category",
+            "theft",
+            "--description",
+            description,
+            "--json",
+        ],
+        &reporter,
+    );
+    assert!(
+        filed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&filed.stderr)
+    );
+    assert_terminal_safe("report --json", &filed);
+    assert_unique_keys("report --json", &filed.stdout, false);
+    let report: Value = serde_json::from_slice(&filed.stdout).unwrap();
+    assert_eq!(report["description"], description, "JSON keeps the text");
+    let incident = report["incident_id"].as_str().unwrap().to_owned();
+
+    let list = api(&["incidents", "list"], &responder);
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    assert_terminal_safe("incidents list", &list);
+    assert!(stdout(&list).contains(&incident), "{}", stdout(&list));
+
+    let show = api(&["incidents", "show", &incident], &responder);
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    assert_terminal_safe("incidents show", &show);
+    let text = stdout(&show);
+    assert!(
+        text.contains(
+            "laptop gone \\x1b]52;c;cHduZWQ=\\x07 from room 4\\x1b[2J\\x1b[H\\x9b1A\nsecond line\\r\\u{202e}fdp.exe"
+        ),
+        "{text}"
+    );
+
+    for (what, args) in [
+        ("incidents list --json", vec!["incidents", "list", "--json"]),
+        (
+            "incidents show --json",
+            vec!["incidents", "show", &incident, "--json"],
+        ),
+    ] {
+        let out = api(&args, &responder);
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_terminal_safe(what, &out);
+        assert_unique_keys(what, &out.stdout, false);
+    }
+
+    // A user name with control characters is refused, and the refusal
+    // that quotes it reaches the terminal escaped.
+    let d = data.to_str().unwrap();
+    let added = run(&[
+        "users",
+        "add",
+        "eve\u{1b}]52;c;Zm9v\u{7}",
+        "--role",
+        "reporter",
+        "--data-dir",
+        d,
+    ]);
+    assert_eq!(added.status.code(), Some(2));
+    assert_terminal_safe("users add", &added);
+    let err = String::from_utf8_lossy(&added.stderr);
+    assert!(err.contains("cannot create user \"eve"), "{err}");
+    let listed = run(&["users", "list", "--data-dir", d]);
+    assert_terminal_safe("users list", &listed);
+    assert!(stdout(&listed).contains("rita"), "{}", stdout(&listed));
     assert_eq!(server.terminate().code(), Some(0));
 }

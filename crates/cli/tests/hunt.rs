@@ -233,6 +233,67 @@ fn rules_check_text_groups_by_reason() {
     assert!(text.contains("lookaround.yml"), "{text}");
 }
 
+/// `tests/data/counts/rules`, counted by hand: `base.yml` and
+/// `corr_good.yml` load (2); two plain rules are broken (a condition naming
+/// a missing selection, and text that is not YAML) and three correlations
+/// fail (one names a rule that does not exist, one has a timespan that is
+/// not a duration, one has an expression condition on `event_count`): 5.
+#[test]
+fn hunt_and_rules_check_count_failed_rules_alike() {
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/counts/rules")
+        .display()
+        .to_string();
+    let (loaded, failed) = (2, 5);
+
+    let check = watchpost(&["rules", "check", "--json", &rules]);
+    assert_eq!(check.status.code(), Some(3));
+    let v: Value = serde_json::from_slice(&check.stdout).expect("JSON object");
+    let mut files: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["file"].as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    files.sort_unstable();
+    assert_eq!(
+        files,
+        [
+            "corr_bad_condition.yml",
+            "corr_bad_timespan.yml",
+            "corr_missing_rule.yml",
+            "plain_bad_condition.yml",
+            "plain_bad_yaml.yml"
+        ],
+        "{v}"
+    );
+    assert_eq!(
+        (v["loaded"].as_u64(), v["failed"].as_u64()),
+        (Some(loaded), Some(failed))
+    );
+
+    let text = watchpost(&["rules", "check", &rules]);
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        stdout.contains(&format!("loaded: {loaded}  failed: {failed}")),
+        "{stdout}"
+    );
+
+    let hunt = watchpost(&[
+        "hunt",
+        "--no-policy",
+        "-r",
+        &rules,
+        &path("logs/quiet.ndjson"),
+    ]);
+    assert_eq!(hunt.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&hunt.stderr);
+    assert!(
+        stderr.contains(&format!("rules: {loaded} loaded, {failed} failed")),
+        "{stderr}"
+    );
+}
+
 fn corpus() -> PathBuf {
     PathBuf::from(
         std::env::var("WATCHPOST_CORPUS").expect(

@@ -132,9 +132,16 @@ pub struct Detection {
     /// The policy item, for policy detections.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<Policy>,
-    /// Entity keys the detection groups by (`user`, `source_ip`, `host`,
-    /// `port`, `url`), for policy detections and correlations.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty", flatten)]
+    /// Entity keys the detection groups by (`user`, `source_ip`, `port`,
+    /// `url`, ...), for policy detections and correlations. They are
+    /// written beside the other fields in JSON; the host entity is the
+    /// [`Detection::host`] field, and an entity named like another field is
+    /// not written a second time (no JSON object repeats a key).
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        flatten,
+        serialize_with = "serialize_entities"
+    )]
     pub entities: BTreeMap<String, String>,
     /// Key fields of the matching event, for display.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -143,6 +150,31 @@ pub struct Detection {
 
 fn serialize_source<S: serde::Serializer>(source: &SourceId, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(source)
+}
+
+/// The keys a serialized [`Detection`] writes itself (whether or not a
+/// value is present), which entities may not repeat.
+const OWN_KEYS: [&str; 9] = [
+    "rule_id",
+    "rule_title",
+    "level",
+    "timestamp",
+    "file",
+    "record",
+    "host",
+    "policy",
+    "fields",
+];
+
+fn serialize_entities<S: serde::Serializer>(
+    entities: &BTreeMap<String, String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(
+        entities
+            .iter()
+            .filter(|(k, _)| !OWN_KEYS.contains(&k.as_str())),
+    )
 }
 
 /// A stateful detector: sees events in time order and emits detections.
@@ -166,4 +198,34 @@ pub trait Detector: Send {
 
     /// End of input (a `hunt` run finished). The default does nothing.
     fn finish(&mut self, _out: &mut Vec<Detection>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entities_named_like_a_field_are_not_written_twice() {
+        let d = Detection {
+            rule_id: "r1".into(),
+            rule_title: "t".into(),
+            level: Level::High,
+            timestamp: None,
+            file: SourceId::from("scan.txt"),
+            record: 3,
+            host: Some("web01".into()),
+            logsource: LogSource::default(),
+            policy: Some(Policy::NewPort),
+            entities: BTreeMap::from([
+                ("host".to_string(), "web01".to_string()),
+                ("port".to_string(), "22".to_string()),
+                ("rule_id".to_string(), "other".to_string()),
+            ]),
+            fields: BTreeMap::from([("summary".to_string(), "s".to_string())]),
+        };
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            r#"{"rule_id":"r1","rule_title":"t","level":"high","timestamp":null,"file":"scan.txt","record":3,"host":"web01","policy":"new_port","port":"22","fields":{"summary":"s"}}"#
+        );
+    }
 }

@@ -238,9 +238,16 @@ impl Matcher {
         self.loaded
     }
 
-    /// Number of correlation rules handed to the ordered stage.
+    /// Number of correlation rules handed to the ordered stage (some of
+    /// them may still fail there: count loaded rules with
+    /// [`crate::Stateful::rules_loaded`]).
     pub fn correlation_count(&self) -> usize {
         self.correlations.len()
+    }
+
+    /// Number of filter rules that are valid and applied.
+    pub fn filter_count(&self) -> usize {
+        self.filters.len()
     }
 
     /// Number of logsource groups.

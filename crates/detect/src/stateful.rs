@@ -10,7 +10,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use events::Event;
-use rsigma_eval::{CorrelationConfig, CorrelationEngine, ResultBody, TimestampFallback};
+use rsigma_eval::{
+    CorrelationConfig, CorrelationEngine, EvaluationResult, ResultBody, TimestampFallback,
+};
 use rules::RuleError;
 
 use crate::matcher::{CorrelationInput, Matcher, level};
@@ -31,6 +33,8 @@ pub struct Stateful<'m> {
     matcher: &'m Matcher,
     correlations: Option<CorrelationEngine>,
     correlation_only: HashSet<String>,
+    /// Correlation rules that compiled and whose rules all loaded.
+    correlations_loaded: usize,
     detectors: Vec<Box<dyn Detector>>,
 }
 
@@ -45,10 +49,14 @@ impl std::fmt::Debug for Stateful<'_> {
 
 impl<'m> Stateful<'m> {
     /// Builds the stage from the matcher's correlation rules and the given
-    /// detectors. Correlations that fail to compile are returned as errors.
+    /// detectors. A correlation fails, and is returned as an error, when it
+    /// does not compile or when a rule it names did not load (no loaded
+    /// detection or correlation rule has that id or name): it could never
+    /// fire.
     pub fn new(matcher: &'m Matcher, detectors: Vec<Box<dyn Detector>>) -> (Self, Vec<RuleError>) {
         let mut errors = Vec::new();
         let mut correlation_only = HashSet::new();
+        let mut correlations_loaded = 0;
         let correlations = if matcher.correlations.is_empty() {
             None
         } else {
@@ -62,19 +70,60 @@ impl<'m> Stateful<'m> {
                 // Registers the rule's id and name for reference lookup.
                 let _ = engine.add_rule(rule);
             }
-            for c in &matcher.correlations {
-                match engine.add_correlation(&c.rule) {
-                    Ok(()) => {
-                        if !c.rule.generate {
-                            correlation_only.extend(c.rule.rules.iter().cloned());
-                        }
+            // The names a correlation may refer to: loaded base rules, then
+            // each correlation once it is added. A correlation is added when
+            // every rule it names is known, so chains resolve in any order.
+            let mut known: HashSet<&str> = HashSet::new();
+            for rule in &matcher.correlation_bases {
+                known.extend(rule.id.as_deref());
+                known.extend(rule.name.as_deref());
+            }
+            let mut waiting: Vec<&rules::CorrelationRule> = matcher.correlations.iter().collect();
+            loop {
+                let before = waiting.len();
+                let mut still = Vec::new();
+                for c in waiting {
+                    if !c.rule.rules.iter().all(|r| known.contains(r.as_str())) {
+                        still.push(c);
+                        continue;
                     }
-                    Err(e) => errors.push(RuleError {
-                        file: c.file.to_string(),
-                        rule_id: c.rule.id.clone(),
-                        reason: e.to_string(),
-                    }),
+                    match engine.add_correlation(&c.rule) {
+                        Ok(()) => {
+                            correlations_loaded += 1;
+                            known.extend(c.rule.id.as_deref());
+                            known.extend(c.rule.name.as_deref());
+                            if !c.rule.generate {
+                                correlation_only.extend(c.rule.rules.iter().cloned());
+                            }
+                        }
+                        Err(e) => errors.push(RuleError {
+                            file: c.file.to_string(),
+                            rule_id: c.rule.id.clone(),
+                            reason: e.to_string(),
+                        }),
+                    }
                 }
+                waiting = still;
+                if waiting.len() == before {
+                    break;
+                }
+            }
+            for c in waiting {
+                let missing: Vec<&str> = c
+                    .rule
+                    .rules
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|r| !known.contains(r))
+                    .collect();
+                errors.push(RuleError {
+                    file: c.file.to_string(),
+                    rule_id: c.rule.id.clone(),
+                    reason: format!(
+                        "correlation refers to rules that did not load: {}",
+                        missing.join(", ")
+                    ),
+                });
             }
             Some(engine)
         };
@@ -83,10 +132,20 @@ impl<'m> Stateful<'m> {
                 matcher,
                 correlations,
                 correlation_only,
+                correlations_loaded,
                 detectors,
             },
             errors,
         )
+    }
+
+    /// How many rules run: detection rules that compiled, correlation
+    /// rules that compiled with every rule they name loaded, and filters
+    /// that apply. `hunt` and `rules check` both count loaded rules with
+    /// this, and failed rules as the [`RuleError`]s of loading, compiling
+    /// and building this stage.
+    pub fn rules_loaded(&self) -> usize {
+        self.matcher.rule_count() + self.correlations_loaded + self.matcher.filter_count()
     }
 
     /// True when some detector wants to see the event.
@@ -144,14 +203,32 @@ impl<'m> Stateful<'m> {
         }
     }
 
+    /// Feeds an event's base-rule matches to the correlation engine. Each
+    /// match is read through the renames of the view it matched in: one
+    /// Security 4688 can match a `security` rule (the event's own field
+    /// names) and a `process_creation` rule (Sysmon names) at once, and a
+    /// correlation's group-by must read each under its own names. Runs of
+    /// matches with the same renames are fed together, in their order.
     fn feed_sigma(&mut self, p: &Pending, out: &mut Vec<Detection>) {
-        let renames = p.sigma.results.first().map(|r| r.1).unwrap_or(&[]);
-        let view = EventView {
-            event: &p.event,
-            renames,
-        };
-        let results: Vec<_> = p.sigma.results.iter().map(|r| r.0.clone()).collect();
-        let (Some(engine), Some(ts)) = (self.correlations.as_mut(), p.event.meta.timestamp) else {
+        for run in p.sigma.results.chunk_by(|a, b| a.1 == b.1) {
+            let view = EventView {
+                event: &p.event,
+                renames: run[0].1,
+            };
+            let results = run.iter().map(|r| r.0.clone()).collect();
+            self.feed_view(&view, results, out);
+        }
+    }
+
+    /// Feeds matches that all read the event through `view`.
+    fn feed_view(
+        &mut self,
+        view: &EventView<'_>,
+        results: Vec<EvaluationResult>,
+        out: &mut Vec<Detection>,
+    ) {
+        let event = view.event;
+        let (Some(engine), Some(ts)) = (self.correlations.as_mut(), event.meta.timestamp) else {
             // No event time: the matches count as detections, but cannot
             // update correlation state.
             for r in &results {
@@ -161,12 +238,12 @@ impl<'m> Stateful<'m> {
                     .as_ref()
                     .is_some_and(|id| self.correlation_only.contains(id));
                 if !only {
-                    out.push(self.matcher.detection(r, &view));
+                    out.push(self.matcher.detection(r, view));
                 }
             }
             return;
         };
-        for r in engine.process_with_detections(&view, results, ts.unix_timestamp()) {
+        for r in engine.process_with_detections(view, results, ts.unix_timestamp()) {
             match &r.body {
                 ResultBody::Correlation(body) => {
                     let mut fields = BTreeMap::new();
@@ -178,17 +255,17 @@ impl<'m> Stateful<'m> {
                         rule_id: r.header.rule_id.clone().unwrap_or_default(),
                         rule_title: r.header.rule_title.clone(),
                         level: level(r.header.level),
-                        timestamp: p.event.meta.timestamp,
-                        file: p.event.meta.source.clone(),
-                        record: p.event.meta.record,
-                        host: p.event.meta.host.clone(),
-                        logsource: p.event.meta.logsource,
+                        timestamp: event.meta.timestamp,
+                        file: event.meta.source.clone(),
+                        record: event.meta.record,
+                        host: event.meta.host.clone(),
+                        logsource: event.meta.logsource,
                         policy: None,
                         entities: Default::default(),
                         fields,
                     });
                 }
-                _ => out.push(self.matcher.detection(&r, &view)),
+                _ => out.push(self.matcher.detection(&r, view)),
             }
         }
     }

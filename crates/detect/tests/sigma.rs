@@ -412,6 +412,127 @@ fn event_count_correlation_uses_event_time_in_order() {
     assert_eq!(corr[0].fields.get("User").map(String::as_str), Some("bob"));
 }
 
+/// One Security 4688 is both a `security` event (its own field names) and a
+/// `process_creation` event (Sysmon names through renames). Correlations
+/// over rules of both views read each match's group-by under that match's
+/// own names.
+#[test]
+fn correlations_read_each_match_under_its_own_renames() {
+    let base = "title: whoami\nid: 00000000-0000-0000-0000-0000000000d1\nname: proc_whoami\nlevel: low\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n    Image|endswith: '\\whoami.exe'\n  condition: sel\n---\ntitle: new process\nid: 00000000-0000-0000-0000-0000000000d2\nname: sec_4688\nlevel: low\nlogsource:\n  product: windows\n  service: security\ndetection:\n  sel:\n    EventID: 4688\n  condition: sel\n";
+    let correlation = |id: &str, rules: &[&str], group_by: &str| {
+        let rules: String = rules.iter().map(|r| format!("    - {r}\n")).collect();
+        format!(
+            "---\ntitle: c{id}\nid: 00000000-0000-0000-0000-0000000000{id}\nlevel: high\ncorrelation:\n  type: event_count\n  rules:\n{rules}  group-by:\n    - {group_by}\n  timespan: 5m\n  condition:\n    gte: 1\n"
+        )
+    };
+    let text = [
+        base.to_string(),
+        correlation("e1", &["proc_whoami"], "User"),
+        correlation("e2", &["sec_4688"], "SubjectUserName"),
+        correlation("e3", &["proc_whoami", "sec_4688"], "User"),
+    ]
+    .concat();
+    let (set, errors) = rules::load_str("c.yml", &text);
+    assert!(errors.is_empty(), "{errors:?}");
+    let (m, errors) = Matcher::new(&set);
+    assert!(errors.is_empty(), "{errors:?}");
+    let (mut stage, errors) = Stateful::new(&m, Vec::new());
+    assert!(errors.is_empty(), "{errors:?}");
+
+    let mut e = event(
+        LogSource::default(),
+        json!({"Channel": "Security", "EventID": 4688, "Computer": "pc1", "SubjectUserName": "alice", "NewProcessName": "C:\\Windows\\System32\\whoami.exe"}),
+    );
+    e.meta.timestamp = Some(time::macros::datetime!(2024-01-01 00:00 UTC));
+    let mut direct = Vec::new();
+    let sigma = m.scan(&e, &mut direct);
+    assert!(direct.is_empty(), "both base rules are correlated");
+    let mut out = Vec::new();
+    stage.run(
+        vec![detect::Pending { event: e, sigma }],
+        &|_, _| {},
+        &mut out,
+    );
+    // The correlations' detections (ids ending e1, e2, e3).
+    let mut got: Vec<(String, Vec<(String, String)>)> = out
+        .iter()
+        .map(|d| (&d.rule_id[d.rule_id.len() - 2..], d))
+        .filter(|(id, _)| id.starts_with('e'))
+        .map(|(id, d)| (id.to_string(), d.fields.clone().into_iter().collect()))
+        .collect();
+    got.sort();
+    let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    // The process_creation match reads `User` as SubjectUserName; the
+    // security match has no `User` (its group key is empty).
+    let mut want = vec![
+        (
+            "e1".to_string(),
+            pairs(&[("User", "alice"), ("count", "1")]),
+        ),
+        (
+            "e2".to_string(),
+            pairs(&[("SubjectUserName", "alice"), ("count", "1")]),
+        ),
+        (
+            "e3".to_string(),
+            pairs(&[("User", "alice"), ("count", "1")]),
+        ),
+        ("e3".to_string(), pairs(&[("count", "1")])),
+    ];
+    want.sort();
+    assert_eq!(got, want, "{out:#?}");
+}
+
+/// A correlation that names a rule that did not load could never fire: it
+/// fails, and so does a correlation chained on it, while a chain on a good
+/// correlation loads whatever the file order.
+#[test]
+fn correlations_naming_rules_that_did_not_load_fail() {
+    let base = "title: base\nid: 00000000-0000-0000-0000-0000000000f1\nname: base\nlogsource:\n  product: test\ndetection:\n  sel:\n    A: x\n  condition: sel\n";
+    let correlation = |id: &str, name: &str, rule: &str| {
+        format!(
+            "---\ntitle: c{id}\nid: 00000000-0000-0000-0000-0000000000{id}\nname: {name}\ncorrelation:\n  type: event_count\n  rules:\n    - {rule}\n  group-by:\n    - A\n  timespan: 5m\n  condition:\n    gte: 2\n"
+        )
+    };
+    let text = [
+        base.to_string(),
+        // Chained on `good`, which comes later in the file.
+        correlation("f2", "chained", "good"),
+        correlation("f3", "good", "base"),
+        correlation("f4", "missing", "no_such_rule"),
+        correlation("f5", "chained_on_missing", "missing"),
+    ]
+    .concat();
+    let (set, errors) = rules::load_str("c.yml", &text);
+    assert!(errors.is_empty(), "{errors:?}");
+    let (m, errors) = Matcher::new(&set);
+    assert!(errors.is_empty(), "{errors:?}");
+    let (stage, errors) = Stateful::new(&m, Vec::new());
+    let failed: Vec<(&str, &str)> = errors
+        .iter()
+        .map(|e| (e.rule_id.as_deref().unwrap(), e.reason.as_str()))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            (
+                "00000000-0000-0000-0000-0000000000f4",
+                "correlation refers to rules that did not load: no_such_rule"
+            ),
+            (
+                "00000000-0000-0000-0000-0000000000f5",
+                "correlation refers to rules that did not load: missing"
+            ),
+        ]
+    );
+    // The base rule and the two good correlations.
+    assert_eq!(stage.rules_loaded(), 3);
+}
+
 #[test]
 fn antivirus_category_rules_read_defender_detections() {
     let r = "title: av\nid: 00000000-0000-0000-0000-0000000000a1\nlevel: high\nlogsource:\n  category: antivirus\ndetection:\n  selection:\n    Signature|contains: 'Mimikatz'\n  condition: selection\n";

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use super::users::StoreArgs;
+use crate::term;
 
 /// Exit code when the audit chain is broken.
 pub const EXIT_AUDIT_BROKEN: u8 = 1;
@@ -38,7 +39,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                     Some(fault) => {
                         println!(
                             "FAILED: first bad entry is seq {}: {}",
-                            fault.seq, fault.reason
+                            fault.seq,
+                            term::line(&fault.reason)
                         );
                         Ok(ExitCode::from(EXIT_AUDIT_BROKEN))
                     }

@@ -20,6 +20,8 @@ use policy::{GapsConfig, PolicyConfig, StateConfig, gaps};
 use serde::Serialize;
 use sources::PathFilter;
 
+use crate::term;
+
 /// Exit code: no gaps and no input problems.
 pub const EXIT_CLEAN: u8 = 0;
 /// Exit code: gaps (or time going backwards, or clock jumps) found.
@@ -147,7 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if back > (events.len() / 100).max(3) {
             eprintln!(
                 "{}: not in time order ({back} steps back); sorted by time",
-                file.display()
+                term::line(&file.display().to_string())
             );
             events.sort_by_key(|e| (e.meta.timestamp, e.meta.record));
         }
@@ -166,7 +168,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     });
     print(&args, &rows)?;
     for p in &problems {
-        eprintln!("problem: {} {}: {}", p.source, p.location, p.message);
+        eprintln!(
+            "problem: {} {}: {}",
+            term::line(&p.source),
+            term::line(&p.location),
+            term::line(&p.message)
+        );
     }
     eprintln!(
         "{} files, {} spans reported, {} events without a time, {} problems",
@@ -205,24 +212,25 @@ fn print(args: &Args, rows: &[Row]) -> anyhow::Result<()> {
     let mut w = std::io::BufWriter::new(stdout.lock());
     if args.jsonl {
         for r in rows {
-            serde_json::to_writer(&mut w, r)?;
+            term::json::to_writer(&mut w, r)?;
             writeln!(w)?;
         }
     } else if args.json {
-        serde_json::to_writer_pretty(&mut w, rows)?;
+        term::json::to_writer_pretty(&mut w, rows)?;
         writeln!(w)?;
     } else {
+        // Hosts and sources (file names) come from the logs: escape them.
         let table: Vec<[String; 7]> = rows
             .iter()
             .map(|r| {
                 [
-                    r.from.clone(),
-                    r.to.clone(),
+                    term::line(&r.from).into_owned(),
+                    term::line(&r.to).into_owned(),
                     format!("{}", r.seconds),
                     r.expected_seconds.map_or("-".into(), |e| format!("{e}")),
-                    r.kind.clone(),
-                    r.host.clone().unwrap_or_else(|| "-".into()),
-                    r.source.clone(),
+                    term::line(&r.kind).into_owned(),
+                    term::line(r.host.as_deref().unwrap_or("-")).into_owned(),
+                    term::line(&r.source).into_owned(),
                 ]
             })
             .collect();
@@ -232,7 +240,7 @@ fn print(args: &Args, rows: &[Row]) -> anyhow::Result<()> {
         let mut widths = header.map(str::len);
         for r in &table {
             for (i, c) in r.iter().enumerate() {
-                widths[i] = widths[i].max(c.len());
+                widths[i] = widths[i].max(c.chars().count());
             }
         }
         let line = |cells: &[&str]| {

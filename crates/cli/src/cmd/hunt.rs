@@ -24,6 +24,8 @@ use rayon::prelude::*;
 use sources::{Format, PathFilter, Problem};
 use time::format_description::well_known::Rfc3339;
 
+use crate::term;
+
 pub use output::OutputFormat;
 
 /// Exit code: the hunt ran cleanly and found nothing.
@@ -210,7 +212,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let use_detectors = !detectors.is_empty();
     let (mut stage, errors) = Stateful::new(&matcher, detectors);
     rule_errors.extend(errors);
-    let rules_loaded = matcher.rule_count() + matcher.correlation_count() + set.filters.len();
+    // Counted as `rules check` counts: what runs, and one failure per error.
+    let rules_loaded = stage.rules_loaded();
     // The parsed rules are no longer needed; freeing them takes a while and
     // would only delay the hunt (see the end of this function).
     std::mem::forget(set);
@@ -421,9 +424,9 @@ impl Summary<'_> {
         for e in self.rule_errors.iter().take(SHOW_FIRST) {
             eprintln!(
                 "  rule {} ({}): {}",
-                e.file,
-                e.rule_id.as_deref().unwrap_or("-"),
-                first_line(&e.reason)
+                term::line(&e.file),
+                term::line(e.rule_id.as_deref().unwrap_or("-")),
+                term::line(first_line(&e.reason))
             );
         }
         if self.rule_errors.len() > SHOW_FIRST {
@@ -460,7 +463,12 @@ impl Summary<'_> {
             eprintln!("problems: {} ({})", self.problems.len(), kinds.join(", "));
         }
         for p in self.problems.iter().take(SHOW_FIRST) {
-            eprintln!("  {} {}: {}", p.source, p.location, first_line(&p.message));
+            eprintln!(
+                "  {} {}: {}",
+                term::line(&p.source),
+                term::line(&p.location),
+                term::line(first_line(&p.message))
+            );
         }
         if self.problems.len() > SHOW_FIRST {
             eprintln!("  ... and {} more", self.problems.len() - SHOW_FIRST);

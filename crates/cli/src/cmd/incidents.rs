@@ -1,5 +1,9 @@
 //! `watchpost incidents list|show`: reads incidents through the API, with
 //! the caller's visibility.
+//!
+//! Titles, descriptions and timeline messages hold reporters' words, so
+//! every text from the server is escaped ([`crate::term`]) before it is
+//! printed.
 
 use std::process::ExitCode;
 
@@ -7,6 +11,7 @@ use incidents::enums::{Category, Severity, Status};
 use web::types::{IncidentDetailResponse, IncidentResponse, Page};
 
 use super::report::{ApiArgs, ApiClient};
+use crate::term;
 
 /// `watchpost incidents ...`.
 #[derive(Debug, clap::Subcommand)]
@@ -83,7 +88,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             let page: Page<IncidentResponse> =
                 client.block_on(client.get("/api/v1/incidents", &query))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&page)?);
+                println!("{}", term::json::to_string_pretty(&page)?);
                 return Ok(ExitCode::SUCCESS);
             }
             println!(
@@ -93,11 +98,11 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             for i in &page.items {
                 println!(
                     "{:<36}  {:<4}  {:<13}  {:<17}  {}{}",
-                    i.id,
+                    term::line(&i.id),
                     i.severity.as_str(),
                     i.status.as_str(),
                     i.category.as_str(),
-                    i.title,
+                    term::line(&i.title),
                     if i.sensitive { " [sensitive]" } else { "" }
                 );
             }
@@ -112,23 +117,28 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             let detail: IncidentDetailResponse =
                 client.block_on(client.get(&format!("/api/v1/incidents/{id}"), &[]))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&detail)?);
+                println!("{}", term::json::to_string_pretty(&detail)?);
                 return Ok(ExitCode::SUCCESS);
             }
             let i = &detail.incident;
-            println!("{}  {}", i.id, i.title);
+            println!("{}  {}", term::line(&i.id), term::line(&i.title));
             println!("  severity  {}", i.severity);
             println!("  status    {}", i.status);
             println!("  category  {}", i.category);
             println!("  sensitive {}", i.sensitive);
             if let Some(owner) = &i.owner_id {
-                println!("  owner     {owner}");
+                println!("  owner     {}", term::line(owner));
             }
             if !i.description.is_empty() {
-                println!("\n{}\n", i.description);
+                println!("\n{}\n", term::text(&i.description));
             }
             for t in &detail.timeline {
-                println!("  {}  {:<10} {}", t.at, t.kind, t.message);
+                println!(
+                    "  {}  {:<10} {}",
+                    t.at,
+                    term::line(&t.kind),
+                    term::line(&t.message)
+                );
             }
         }
     }

@@ -19,6 +19,8 @@ use monitor::ports::read::{ReadOptions, read_files};
 use monitor::ports::{PortKey, Problem, Protocol};
 use monitor::state;
 
+use crate::term;
+
 /// The default ports state file.
 const DEFAULT_STATE: &str = "./watchpost-data/ports.json";
 
@@ -103,7 +105,7 @@ fn load(path: &Path) -> anyhow::Result<Option<Baseline>> {
 
 fn report_problems(problems: &[Problem]) {
     for problem in problems {
-        eprintln!("warning: {problem}");
+        eprintln!("warning: {}", term::line(&problem.to_string()));
     }
 }
 
@@ -137,7 +139,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let changes = baseline.diff(&snapshot);
     if args.jsonl {
         for change in &changes {
-            println!("{}", serde_json::to_string(&detection(change, now))?);
+            println!("{}", term::json::to_string(&detection(change, now))?);
         }
     } else if !changes.is_empty() {
         println!(
@@ -151,14 +153,15 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 ChangeKind::New => "new",
                 ChangeKind::Changed(_) => "changed",
             };
+            // Hosts, services and process names come from the snapshots.
             println!(
                 "{:<8} {:<8} {:<24} {:<10} {:<28} {}",
                 d.level,
                 kind,
-                o.key.host,
+                term::line(&o.key.host),
                 format!("{}/{}", o.key.port, o.key.protocol),
-                o.service.describe(),
-                change.summary()
+                term::line(&o.service.describe()),
+                term::line(&change.summary())
             );
         }
     }
@@ -240,7 +243,7 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
     };
     if args.jsonl {
         for entry in baseline.entries() {
-            println!("{}", serde_json::to_string(entry)?);
+            println!("{}", term::json::to_string(entry)?);
         }
     } else {
         println!(
@@ -254,11 +257,11 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_default();
             println!(
                 "{:<24} {:<10} {:<36} {:<26} {}",
-                entry.host,
+                term::line(&entry.host),
                 format!("{}/{}", entry.port, entry.protocol),
-                entry.service.describe(),
+                term::line(&entry.service.describe()),
                 approved,
-                entry.source
+                term::line(&entry.source)
             );
         }
     }

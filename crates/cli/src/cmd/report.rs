@@ -8,6 +8,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use web::types::{NewReportRequest, ReportResponse};
 
+use crate::term;
+
 /// Where the API is and who is calling.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApiArgs {
@@ -79,13 +81,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let report: ReportResponse = client.block_on(client.post("/api/v1/reports", &request))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", term::json::to_string_pretty(&report)?);
     } else {
         let sensitive = if report.sensitive { " (sensitive)" } else { "" };
-        println!("filed report {}{sensitive}", report.id);
+        println!("filed report {}{sensitive}", term::line(&report.id));
         println!(
             "incident {} is in {}",
-            report.incident_id, report.incident_status
+            term::line(&report.incident_id),
+            report.incident_status
         );
     }
     Ok(ExitCode::SUCCESS)

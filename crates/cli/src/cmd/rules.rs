@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use detect::{Matcher, Stateful};
 
+use crate::term;
+
 /// Subcommands of `watchpost rules`.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -30,18 +32,18 @@ struct Report {
     errors: Vec<rules::RuleError>,
 }
 
-/// Loads and compiles the rules under `paths`, as `hunt` would.
+/// Loads and compiles the rules under `paths`, as `hunt` would, and counts
+/// them as `hunt` does ([`Stateful::rules_loaded`], and one failure per
+/// error).
 fn check(paths: &[PathBuf]) -> Report {
     let (set, mut errors) = rules::load_paths(paths);
     let (matcher, compile_errors) = Matcher::new(&set);
     errors.extend(compile_errors);
-    let (_stage, corr_errors) = Stateful::new(&matcher, Vec::new());
-    let corr_failed = corr_errors.len();
+    let (stage, corr_errors) = Stateful::new(&matcher, Vec::new());
     errors.extend(corr_errors);
     errors.sort_by(|a, b| (&a.file, &a.rule_id, &a.reason).cmp(&(&b.file, &b.rule_id, &b.reason)));
     Report {
-        loaded: matcher.rule_count() + matcher.correlation_count() - corr_failed
-            + set.filters.len(),
+        loaded: stage.rules_loaded(),
         failed: errors.len(),
         errors,
     }
@@ -65,20 +67,21 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Check { paths, json } => {
             let report = check(&paths);
             if json {
-                println!("{}", serde_json::to_string(&report)?);
+                println!("{}", term::json::to_string(&report)?);
             } else {
                 let mut groups: BTreeMap<String, Vec<&rules::RuleError>> = BTreeMap::new();
                 for e in &report.errors {
                     groups.entry(reason_group(&e.reason)).or_default().push(e);
                 }
+                // Files, ids and reasons quote the rule files: escape them.
                 for (group, errors) in &groups {
-                    println!("{group} ({}):", errors.len());
+                    println!("{} ({}):", term::line(group), errors.len());
                     for e in errors {
                         println!(
                             "  {} ({}): {}",
-                            e.file,
-                            e.rule_id.as_deref().unwrap_or("-"),
-                            e.reason.replace('\n', " ")
+                            term::line(&e.file),
+                            term::line(e.rule_id.as_deref().unwrap_or("-")),
+                            term::line(&e.reason.replace('\n', " "))
                         );
                     }
                 }

@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 use incidents::enums::Role;
 
+use crate::term;
+
 /// Where the store is.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreArgs {
@@ -82,7 +84,11 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 let store = server::open_store(&store.location()).await?;
                 let (user, token) =
                     server::create_user_with_token(store.as_ref(), &name, role).await?;
-                println!("created user {} with role {}", user.name, user.role);
+                println!(
+                    "created user {} with role {}",
+                    term::line(&user.name),
+                    user.role
+                );
                 println!("API token (shown once; use it as \"Authorization: Bearer <token>\"):");
                 println!("{token}");
                 store.close().await;
@@ -90,12 +96,22 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             Command::List { store } => {
                 let store = server::open_store(&store.location()).await?;
                 let users = server::list_users(store.as_ref()).await?;
-                let width = users.iter().map(|u| u.name.len()).max().unwrap_or(4).max(4);
+                // Names were chosen by whoever created the user: escape them.
+                let names: Vec<String> = users
+                    .iter()
+                    .map(|u| term::line(&u.name).into_owned())
+                    .collect();
+                let width = names
+                    .iter()
+                    .map(|n| n.chars().count())
+                    .max()
+                    .unwrap_or(4)
+                    .max(4);
                 println!(
                     "{:<width$}  {:<11}  {:<8}  CREATED",
                     "NAME", "ROLE", "STATE"
                 );
-                for user in users {
+                for (user, name) in users.iter().zip(&names) {
                     let state = if user.disabled { "disabled" } else { "active" };
                     let created = user
                         .created_at
@@ -103,7 +119,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                         .unwrap_or_default();
                     println!(
                         "{:<width$}  {:<11}  {:<8}  {created}",
-                        user.name,
+                        name,
                         user.role.as_str(),
                         state
                     );
@@ -121,7 +137,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             Command::Disable { name, store } => {
                 let store = server::open_store(&store.location()).await?;
                 let user = server::disable_user(store.as_ref(), &name).await?;
-                println!("disabled user {}", user.name);
+                println!("disabled user {}", term::line(&user.name));
                 store.close().await;
             }
         }

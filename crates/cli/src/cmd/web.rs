@@ -17,6 +17,8 @@ use monitor::state;
 use monitor::web::baseline::STATE_KIND;
 use monitor::web::{Status, WebConfig, WebState, approve as approve_url, check_once, run_blocking};
 
+use crate::term;
+
 /// The default config file (used when it exists).
 const DEFAULT_CONFIG: &str = "./watchpost.toml";
 /// The default web state file.
@@ -132,13 +134,20 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             }
         };
         if args.jsonl {
-            println!("{}", serde_json::to_string(outcome)?);
+            println!("{}", term::json::to_string(outcome)?);
         } else {
+            // Summaries quote page titles and script sources, and reasons
+            // quote server answers: escape them, and the URL.
             let mut detail = detail;
             for note in &outcome.notes {
                 detail.push_str(&format!(" [{note}]"));
             }
-            println!("{:<48} {:<12} {detail}", outcome.url, result);
+            println!(
+                "{:<48} {:<12} {}",
+                term::line(&outcome.url),
+                result,
+                term::line(&detail)
+            );
         }
     }
     eprintln!(
@@ -165,13 +174,13 @@ fn approve(args: ApproveArgs) -> anyhow::Result<ExitCode> {
         .map_err(|reason| anyhow::anyhow!("{} is unreachable: {reason}", args.url))?;
     state::save(&args.state, STATE_KIND, &web_state)?;
     for note in notes {
-        eprintln!("note: {note}");
+        eprintln!("note: {}", term::line(&note));
     }
     println!(
-        "approved {}: status {}, title {:?}, {} script source(s), {} bytes, content {}",
-        args.url,
+        "approved {}: status {}, title \"{}\", {} script source(s), {} bytes, content {}",
+        term::line(&args.url),
         fingerprint.status,
-        fingerprint.title.as_deref().unwrap_or(""),
+        term::line(fingerprint.title.as_deref().unwrap_or("")),
         fingerprint.scripts.len(),
         fingerprint.bytes,
         &fingerprint.content_hash[..16]

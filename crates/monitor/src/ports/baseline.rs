@@ -243,8 +243,9 @@ pub fn detection(change: &PortChange, now: Timestamp) -> Detection {
             Level::Low,
         ),
     };
+    // The host is the detection's own `host` field, not an entity: JSON
+    // output would otherwise carry the key twice.
     let mut entities = BTreeMap::new();
-    entities.insert("host".to_string(), o.key.host.clone());
     entities.insert("port".to_string(), o.key.port.to_string());
     entities.insert("protocol".to_string(), o.key.protocol.to_string());
     let mut fields = BTreeMap::new();
@@ -342,7 +343,8 @@ mod tests {
         let d = detection(&changes[1], now);
         assert_eq!(d.policy, Some(Policy::NewPort));
         assert_eq!(d.entities["port"], "2222");
-        assert_eq!(d.entities["host"], "h");
+        assert_eq!(d.host.as_deref(), Some("h"));
+        assert!(!d.entities.contains_key("host"));
         assert_eq!(d.timestamp, Some(now));
         assert_eq!(d.record, 7);
     }

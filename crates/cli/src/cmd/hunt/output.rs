@@ -1,9 +1,16 @@
 //! Detection output: aligned table, JSON array, JSON lines, CSV.
+//!
+//! Every text cell came from input (rule titles, log fields, host and file
+//! names) and is escaped ([`crate::term`]) before it is written: the table
+//! and CSV show control characters as visible escapes, and JSON escapes
+//! them as `\uXXXX`.
 
 use std::io::{self, BufWriter, Write};
 
 use detect::Detection;
 use time::format_description::well_known::Rfc3339;
+
+use crate::term;
 
 /// How detections are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,12 +34,12 @@ pub fn print(detections: &[Detection], format: OutputFormat) -> io::Result<()> {
     let mut w = BufWriter::new(stdout.lock());
     match format {
         OutputFormat::Json => {
-            serde_json::to_writer(&mut w, detections)?;
+            term::json::to_writer(&mut w, detections)?;
             writeln!(w)?;
         }
         OutputFormat::Jsonl => {
             for d in detections {
-                serde_json::to_writer(&mut w, d)?;
+                term::json::to_writer(&mut w, d)?;
                 writeln!(w)?;
             }
         }
@@ -48,6 +55,8 @@ fn time_text(d: &Detection) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// The policy item, entities and fields as `key=value` pairs on one line,
+/// not yet escaped.
 fn fields_text(d: &Detection) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(p) = d.policy {
@@ -58,10 +67,11 @@ fn fields_text(d: &Detection) -> String {
     parts.join(" ").replace(['\n', '\r', '\t'], " ")
 }
 
+/// `s` cut to `max` characters, then escaped for the terminal.
 fn cut(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i.saturating_sub(0)]),
-        None => s.to_string(),
+        Some((i, _)) => format!("{}…", term::line(&s[..i])),
+        None => term::line(s).into_owned(),
     }
 }
 
@@ -76,7 +86,7 @@ fn write_table(w: &mut impl Write, detections: &[Detection]) -> io::Result<()> {
                 cut(&d.rule_title, COLUMN_MAX),
                 cut(d.host.as_deref().unwrap_or("-"), COLUMN_MAX),
                 cut(&format!("{}:{}", d.file, d.record), COLUMN_MAX),
-                fields_text(d),
+                term::line(&fields_text(d)).into_owned(),
             ]
         })
         .collect();
@@ -99,11 +109,15 @@ fn write_table(w: &mut impl Write, detections: &[Detection]) -> io::Result<()> {
     Ok(())
 }
 
+/// One CSV cell: control characters escaped as in the table (so no cell
+/// spans lines or carries a terminal sequence), then quoted when it holds
+/// a comma or a quote.
 fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
+    let s = term::line(s);
+    if s.contains([',', '"']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s.into_owned()
     }
 }
 
@@ -130,4 +144,24 @@ fn write_csv(w: &mut impl Write, detections: &[Detection]) -> io::Result<()> {
         writeln!(w, "{}", line.join(","))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_escape_controls_and_quote_commas_and_quotes() {
+        let cases = [
+            ("plain", "plain"),
+            ("a,b", "\"a,b\""),
+            ("say \"hi\"", "\"say \"\"hi\"\"\""),
+            ("two\nlines\r", "two\\nlines\\r"),
+            ("\u{1b}]52;c;eA==\u{7},x", "\"\\x1b]52;c;eA==\\x07,x\""),
+            ("Zürich \u{202e}", "Zürich \\u{202e}"),
+        ];
+        for (cell, want) in cases {
+            assert_eq!(csv_cell(cell), want, "{cell:?}");
+        }
+    }
 }
