@@ -4,6 +4,7 @@
 mod bad_input;
 mod corpus;
 mod fixtures;
+mod memory;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
