@@ -4,6 +4,7 @@
 mod bad_input;
 mod corpus;
 mod fixtures;
+mod fuzz_inputs;
 mod memory;
 
 use std::path::{Path, PathBuf};
