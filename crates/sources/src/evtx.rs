@@ -141,11 +141,7 @@ fn read_chunks<T: std::io::Read + std::io::Seek>(
         let mut local_problems = Vec::new();
         let batch = match chunk_data.parse(Arc::clone(&settings)) {
             Ok(mut chunk) => {
-                let mut batch = Vec::with_capacity(
-                    (chunk.header.last_event_record_number + 1)
-                        .saturating_sub(chunk.header.first_event_record_number)
-                        .min(4096) as usize,
-                );
+                let mut batch = Vec::with_capacity(capacity_hint(chunk.header));
                 for record in chunk.iter() {
                     let rendered = record.and_then(|r| r.into_json_bytes());
                     let rendered = match rendered {
@@ -212,6 +208,17 @@ fn read_chunks<T: std::io::Read + std::io::Seek>(
     let mut problems = problems.into_inner().unwrap_or_else(|e| e.into_inner());
     problems.sort_by_key(|p| natural_key(&p.location));
     (events.into_inner(), problems)
+}
+
+/// How many events to make room for in a chunk's batch: the record count
+/// its header claims, at most 4096. The header is input, so any numbers
+/// (reversed, or `u64::MAX`) give a hint and never overflow.
+fn capacity_hint(header: &evtx::EvtxChunkHeader) -> usize {
+    let count = header
+        .last_event_record_number
+        .saturating_add(1)
+        .saturating_sub(header.first_event_record_number);
+    count.min(4096) as usize
 }
 
 /// Sort key for `chunk N record R` locations: the numbers in order.
