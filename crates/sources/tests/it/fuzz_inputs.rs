@@ -1,10 +1,12 @@
-//! Inputs that crashed a reader: the regression test of each, reading it
-//! as the fuzz targets (`fuzz/`) do.
+//! Inputs found by fuzzing (`fuzz/`, see docs/fuzzing.md): the regression
+//! test of every crash, and a replay of the stored corpus of each sources
+//! fuzz target through the entry point the target calls.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use watchpost_sources::{FileSummary, Format, read_bytes};
+use watchpost_sources::{FileSummary, Format, ProblemKind, read_bytes};
 
 use crate::{data, read_all};
 
@@ -39,4 +41,61 @@ fn evtx_chunk_claiming_the_largest_record_number_is_read() {
     let content = std::fs::read(&path).unwrap();
     let summary = read_like_the_target("overflow.evtx", &content, Format::Evtx);
     assert_eq!(summary.events, 0);
+}
+
+/// The stored corpus of one fuzz target, `fuzz/corpus/<target>`.
+fn stored_inputs(target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{} holds no inputs", dir.display());
+    files
+}
+
+/// Replays a target's stored inputs: none may panic, and every problem is
+/// located (or is about the whole input).
+fn replay(target: &str, name: &str, format: Format) -> usize {
+    let files = stored_inputs(target);
+    for path in &files {
+        let content = std::fs::read(path).unwrap();
+        let summary = read_like_the_target(name, &content, format);
+        for problem in &summary.problems {
+            assert!(
+                !problem.location.is_empty()
+                    || matches!(
+                        problem.kind,
+                        ProblemKind::Unreadable | ProblemKind::UnknownFormat
+                    ),
+                "{}: unlocated problem {problem}",
+                path.display()
+            );
+        }
+    }
+    files.len()
+}
+
+#[test]
+fn stored_evtx_fuzz_inputs_read_without_panic() {
+    replay("evtx", "fuzz.evtx", Format::Evtx);
+}
+
+#[test]
+fn stored_json_fuzz_inputs_read_without_panic() {
+    replay("json", "fuzz.json", Format::Json);
+}
+
+#[test]
+fn stored_syslog_fuzz_inputs_read_without_panic() {
+    replay("syslog", "auth.log", Format::Syslog);
+}
+
+#[test]
+fn stored_access_fuzz_inputs_read_without_panic() {
+    replay("access", "access.log", Format::AccessLog);
 }
