@@ -50,7 +50,7 @@ use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterato
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::{FileSummary, ProblemKind, ReadCtx};
+use crate::{FileSummary, Input, Problem, ProblemKind, ReadCtx};
 
 mod flat;
 
@@ -75,12 +75,16 @@ pub(crate) fn read(
         ));
         return;
     }
-    if let Ok(meta) = std::fs::metadata(ctx.path) {
-        summary.bytes = meta.len();
+    let len = match ctx.input {
+        Input::File(path) => std::fs::metadata(path).map(|meta| meta.len()).ok(),
+        Input::Memory(data) => Some(data.len() as u64),
+    };
+    if let Some(len) = len {
+        summary.bytes = len;
         // The `evtx` crate silently ignores a partial chunk at the end.
-        let partial = meta.len().saturating_sub(FILE_HEADER_LEN) % CHUNK_LEN;
-        if meta.len() > FILE_HEADER_LEN && partial != 0 {
-            let chunk = (meta.len() - FILE_HEADER_LEN) / CHUNK_LEN;
+        let partial = len.saturating_sub(FILE_HEADER_LEN) % CHUNK_LEN;
+        if len > FILE_HEADER_LEN && partial != 0 {
+            let chunk = (len - FILE_HEADER_LEN) / CHUNK_LEN;
             summary.problems.push(ctx.problem(
                 format!("chunk {chunk}"),
                 ProblemKind::Malformed,
@@ -88,17 +92,32 @@ pub(crate) fn read(
             ));
         }
     }
-    let mut parser = match EvtxParser::from_path(ctx.path) {
-        Ok(parser) => parser,
-        Err(error) => {
-            summary.problems.push(ctx.problem(
-                "file header",
-                ProblemKind::Malformed,
-                error_chain(&error),
-            ));
-            return;
+    let parsed = match ctx.input {
+        Input::File(path) => EvtxParser::from_path(path).map(|p| read_chunks(ctx, p, sink)),
+        Input::Memory(data) => {
+            EvtxParser::from_buffer(data.to_vec()).map(|p| read_chunks(ctx, p, sink))
         }
     };
+    match parsed {
+        Ok((events, mut problems)) => {
+            summary.events += events;
+            summary.problems.append(&mut problems);
+        }
+        Err(error) => summary.problems.push(ctx.problem(
+            "file header",
+            ProblemKind::Malformed,
+            error_chain(&error),
+        )),
+    }
+}
+
+/// Parses every chunk of an opened EVTX file in parallel; returns how many
+/// events went to the sink and the problems met, in file order.
+fn read_chunks<T: std::io::Read + std::io::Seek>(
+    ctx: &ReadCtx<'_>,
+    mut parser: EvtxParser<T>,
+    sink: &(dyn Fn(Vec<Event>) + Sync),
+) -> (u64, Vec<Problem>) {
     let settings = Arc::new(ParserSettings::new().num_threads(1).indent(false));
     let problems = Mutex::new(Vec::new());
     let events = std::sync::atomic::AtomicU64::new(0);
@@ -122,11 +141,7 @@ pub(crate) fn read(
         let mut local_problems = Vec::new();
         let batch = match chunk_data.parse(Arc::clone(&settings)) {
             Ok(mut chunk) => {
-                let mut batch = Vec::with_capacity(
-                    (chunk.header.last_event_record_number + 1)
-                        .saturating_sub(chunk.header.first_event_record_number)
-                        .min(4096) as usize,
-                );
+                let mut batch = Vec::with_capacity(capacity_hint(chunk.header));
                 for record in chunk.iter() {
                     let rendered = record.and_then(|r| r.into_json_bytes());
                     let rendered = match rendered {
@@ -190,10 +205,20 @@ pub(crate) fn read(
         }
         window.into_par_iter().with_max_len(1).for_each(work);
     }
-    summary.events += events.into_inner();
     let mut problems = problems.into_inner().unwrap_or_else(|e| e.into_inner());
     problems.sort_by_key(|p| natural_key(&p.location));
-    summary.problems.append(&mut problems);
+    (events.into_inner(), problems)
+}
+
+/// How many events to make room for in a chunk's batch: the record count
+/// its header claims, at most 4096. The header is input, so any numbers
+/// (reversed, or `u64::MAX`) give a hint and never overflow.
+fn capacity_hint(header: &evtx::EvtxChunkHeader) -> usize {
+    let count = header
+        .last_event_record_number
+        .saturating_add(1)
+        .saturating_sub(header.first_event_record_number);
+    count.min(4096) as usize
 }
 
 /// Sort key for `chunk N record R` locations: the numbers in order.

@@ -10,7 +10,9 @@
 //!   to the matching reader: `evtx`, `json` (with `classify` for the Sigma
 //!   logsource and timestamp of JSON records), `syslog` or `access` (Apache
 //!   and nginx access logs, `category: webserver`); text readers share the
-//!   bounded line splitter of module `lines`.
+//!   bounded line splitter of module `lines`;
+//! - [`read_bytes`] does what [`read_file`] does for a file's content held
+//!   in memory (the fuzz targets read through it).
 //!
 //! Parsing functions are pure (bytes or values in, events out); only
 //! [`read_file`] and [`discover`] touch the file system.
@@ -207,20 +209,49 @@ pub fn read_file(
     sink: &(dyn Fn(Vec<Event>) + Sync),
 ) -> FileSummary {
     let name = path.display().to_string();
-    let source: SourceId = Arc::from(name.as_str());
-    let mut summary = FileSummary::default();
-    let sniffed = match sniff::sniff(path) {
-        Ok(sniffed) => sniffed,
-        Err(error) => {
-            summary.problems.push(Problem::new(
+    match sniff::sniff(path) {
+        Ok(sniffed) => read_input(Input::File(path), &name, sniffed, format, sink),
+        Err(error) => FileSummary {
+            problems: vec![Problem::new(
                 name,
                 "",
                 ProblemKind::Unreadable,
                 error.to_string(),
-            ));
-            return summary;
-        }
-    };
+            )],
+            ..FileSummary::default()
+        },
+    }
+}
+
+/// Reads a whole file's content from memory, exactly as [`read_file`]
+/// reads it from disk: the same detection (from the content and `name`,
+/// which also names the source and decides a syslog file's logsource), the
+/// same readers, the same problems.
+///
+/// `modified` stands in for the file's modification time, from which
+/// syslog's RFC 3164 lines take their year (`None`: now). Used for input
+/// that never was a file, and by the fuzz targets.
+pub fn read_bytes(
+    name: &str,
+    data: &[u8],
+    format: Option<Format>,
+    modified: Option<std::time::SystemTime>,
+    sink: &(dyn Fn(Vec<Event>) + Sync),
+) -> FileSummary {
+    let sniffed = sniff::sniff_bytes(data, name, modified);
+    read_input(Input::Memory(data), name, sniffed, format, sink)
+}
+
+/// Reads sniffed input with the reader of its format.
+fn read_input(
+    input: Input<'_>,
+    name: &str,
+    sniffed: sniff::Sniffed,
+    format: Option<Format>,
+    sink: &(dyn Fn(Vec<Event>) + Sync),
+) -> FileSummary {
+    let source: SourceId = Arc::from(name);
+    let mut summary = FileSummary::default();
     let format = match format.or(sniffed.format) {
         Some(format) => format,
         None => {
@@ -235,8 +266,8 @@ pub fn read_file(
         }
     };
     let ctx = ReadCtx {
-        path,
-        name: &name,
+        input,
+        name,
         source,
         gzip: sniffed.gzip,
     };
@@ -246,7 +277,7 @@ pub fn read_file(
         Format::Syslog => syslog::read(&ctx, sniffed.mtime, sink, &mut summary),
         Format::AccessLog => access::read(&ctx, sink, &mut summary),
     }
-    cap_problems(&name, &mut summary.problems);
+    cap_problems(name, &mut summary.problems);
     summary
 }
 
@@ -275,10 +306,19 @@ fn cap_problems(name: &str, problems: &mut Vec<Problem>) {
     }
 }
 
+/// Where a reader's input is.
+#[derive(Clone, Copy)]
+pub(crate) enum Input<'a> {
+    /// A file on disk.
+    File(&'a Path),
+    /// A file's whole content, in memory.
+    Memory(&'a [u8]),
+}
+
 /// What every reader needs to know about the file it reads.
 pub(crate) struct ReadCtx<'a> {
-    /// The file.
-    pub path: &'a Path,
+    /// The file or its content.
+    pub input: Input<'a>,
     /// Its display name, for problems.
     pub name: &'a str,
     /// Its name as events carry it.
@@ -287,7 +327,7 @@ pub(crate) struct ReadCtx<'a> {
     pub gzip: bool,
 }
 
-impl ReadCtx<'_> {
+impl<'a> ReadCtx<'a> {
     /// A problem in this file.
     pub(crate) fn problem(
         &self,
@@ -298,20 +338,28 @@ impl ReadCtx<'_> {
         Problem::new(self.name, location, kind, message)
     }
 
-    /// Opens the file, decompressing it when it is gzip; also returns the
-    /// on-disk size.
-    pub(crate) fn open(&self) -> std::io::Result<(Box<dyn std::io::Read + Send>, u64)> {
-        let file = std::fs::File::open(self.path)?;
-        let len = file.metadata()?.len();
-        if self.gzip {
-            Ok((
-                Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
-                    file,
-                ))),
-                len,
-            ))
-        } else {
-            Ok((Box::new(file), len))
+    /// Opens the input, decompressing it when it is gzip; also returns the
+    /// size as stored (on disk, or in memory).
+    pub(crate) fn open(&self) -> std::io::Result<(Box<dyn std::io::Read + Send + 'a>, u64)> {
+        match self.input {
+            Input::File(path) => {
+                let file = std::fs::File::open(path)?;
+                let len = file.metadata()?.len();
+                if self.gzip {
+                    let buffered = std::io::BufReader::new(file);
+                    Ok((Box::new(flate2::read::MultiGzDecoder::new(buffered)), len))
+                } else {
+                    Ok((Box::new(file), len))
+                }
+            }
+            Input::Memory(data) => {
+                let len = data.len() as u64;
+                if self.gzip {
+                    Ok((Box::new(flate2::read::MultiGzDecoder::new(data)), len))
+                } else {
+                    Ok((Box::new(data), len))
+                }
+            }
         }
     }
 }

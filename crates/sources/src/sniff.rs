@@ -49,28 +49,70 @@ pub(crate) fn sniff(path: &Path) -> io::Result<Sniffed> {
     let file = File::open(path)?;
     let mut head = Vec::with_capacity(SAMPLE);
     file.take(SAMPLE as u64).read_to_end(&mut head)?;
-    let gzip = head.starts_with(&[0x1f, 0x8b]);
+    let gzip = is_gzip(&head);
     let inner = if gzip {
-        let mut out = Vec::with_capacity(SAMPLE);
-        // A damaged gzip stream still yields what it could decode.
-        let _ = flate2::read::MultiGzDecoder::new(File::open(path)?)
-            .take(SAMPLE as u64)
-            .read_to_end(&mut out);
-        out
+        gunzip_head(File::open(path)?)
     } else {
         head
     };
     let name = path
         .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    let name = name.strip_suffix(".gz").unwrap_or(&name);
     Ok(Sniffed {
-        format: detect(&inner, name),
+        format: detect(&inner, &detection_name(&name)),
         gzip,
         len: meta.len(),
         mtime: meta.modified().ok(),
     })
+}
+
+/// Detects the format of a file's content held in memory, as [`sniff`]
+/// does for a file on disk. `name` is the file's name or path; `mtime`
+/// is passed through.
+pub(crate) fn sniff_bytes(
+    data: &[u8],
+    name: &str,
+    mtime: Option<std::time::SystemTime>,
+) -> Sniffed {
+    let head = &data[..data.len().min(SAMPLE)];
+    let gzip = is_gzip(head);
+    let inner = if gzip {
+        gunzip_head(data)
+    } else {
+        head.to_vec()
+    };
+    let file_name = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    Sniffed {
+        format: detect(&inner, &detection_name(file_name)),
+        gzip,
+        len: data.len() as u64,
+        mtime,
+    }
+}
+
+/// True when the bytes start with the gzip magic.
+fn is_gzip(head: &[u8]) -> bool {
+    head.starts_with(&[0x1f, 0x8b])
+}
+
+/// The first [`SAMPLE`] decompressed bytes of a gzip stream; a damaged
+/// stream still yields what it could decode.
+fn gunzip_head(compressed: impl Read) -> Vec<u8> {
+    let mut out = Vec::with_capacity(SAMPLE);
+    let _ = flate2::read::MultiGzDecoder::new(compressed)
+        .take(SAMPLE as u64)
+        .read_to_end(&mut out);
+    out
+}
+
+/// The file name as [`detect`] takes it: lower case, without `.gz`.
+fn detection_name(file_name: &str) -> String {
+    let name = file_name.to_ascii_lowercase();
+    match name.strip_suffix(".gz") {
+        Some(stem) => stem.to_owned(),
+        None => name,
+    }
 }
 
 /// Picks a format from the (decompressed) first bytes and the file name

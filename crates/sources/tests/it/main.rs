@@ -4,6 +4,8 @@
 mod bad_input;
 mod corpus;
 mod fixtures;
+mod fuzz_inputs;
+mod memory;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
