@@ -117,6 +117,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let peak = status_kib("VmHWM:");
     let growth = peak.saturating_sub(before);
     println!(
+        "after verify: RssAnon {} MiB, RssFile {} MiB, RssShmem {} MiB",
+        status_kib("RssAnon:") / 1024,
+        status_kib("RssFile:") / 1024,
+        status_kib("RssShmem:") / 1024
+    );
+    println!(
         "verified {} entries in {took:.1?} ({:.0} entries/s); fault: {:?}",
         report.entries,
         report.entries as f64 / took.as_secs_f64(),
