@@ -9,6 +9,7 @@ pub mod ports;
 pub mod report;
 pub mod rules;
 pub mod serve;
+pub mod tokens;
 pub mod users;
 pub mod web;
 

@@ -23,6 +23,9 @@ enum Command {
     /// Manage users and their API tokens (direct database access).
     #[command(subcommand)]
     Users(cmd::users::Command),
+    /// List, issue, revoke and rotate API tokens (direct database access).
+    #[command(subcommand)]
+    Tokens(cmd::tokens::Command),
     /// File a report through the API.
     Report(cmd::report::Args),
     /// List and show incidents through the API.
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Users(command) => cmd::users::run(command),
+        Command::Tokens(command) => cmd::tokens::run(command),
         Command::Report(args) => cmd::report::run(args),
         Command::Incidents(command) => cmd::incidents::run(command),
         Command::Audit(command) => cmd::audit::run(command),

@@ -615,6 +615,9 @@ fn serve_on_postgres_with_users_from_the_cli() {
         !dir.path().join("watchpost.db").exists(),
         "no SQLite file when PostgreSQL is used"
     );
+    // The CLI uses the same data directory as the server: it holds the
+    // audit key, which PostgreSQL does not.
+    let d = dir.path().to_str().unwrap();
     let output = run(&[
         "users",
         "add",
@@ -623,6 +626,8 @@ fn serve_on_postgres_with_users_from_the_cli() {
         "reporter",
         "--database-url",
         &url,
+        "--data-dir",
+        d,
     ]);
     assert!(
         output.status.success(),
@@ -645,8 +650,25 @@ fn serve_on_postgres_with_users_from_the_cli() {
         &token,
     );
     assert_eq!(status, 200, "{detail}");
-    let verified = run(&["audit", "verify", "--database-url", &url]);
+    let verified = run(&["audit", "verify", "--database-url", &url, "--data-dir", d]);
     assert!(verified.status.success(), "{}", stdout(&verified));
+    // Another key (another data directory) is refused, naming the key.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let refused = run(&[
+        "audit",
+        "verify",
+        "--database-url",
+        &url,
+        "--data-dir",
+        elsewhere.path().to_str().unwrap(),
+    ]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("key id"), "{stderr}");
+    assert!(
+        !elsewhere.path().join("audit.key").exists(),
+        "the refused new key file is removed"
+    );
     assert_eq!(server.terminate().code(), Some(0));
 }
 
@@ -809,4 +831,112 @@ fn incidents_print_report_text_escaped_and_json_keys_once() {
     assert_terminal_safe("users list", &listed);
     assert!(stdout(&listed).contains("rita"), "{}", stdout(&listed));
     assert_eq!(server.terminate().code(), Some(0));
+/// Runs the CLI; asserts success and returns stdout.
+fn ok(args: &[&str]) -> String {
+    let output = run(args);
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout(&output)
+}
+
+/// The new token alone on the last line, printed once.
+fn last_token(text: &str) -> String {
+    let last = text.lines().last().unwrap().to_owned();
+    assert!(
+        last.starts_with("wp_") && last.len() == 67,
+        "token alone on the last line: {text:?}"
+    );
+    assert_eq!(text.matches(&last).count(), 1, "the token is printed once");
+    last
+}
+
+#[test]
+fn tokens_list_create_revoke_and_rotate_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let first = add_user(dir.path(), "erin", "reporter");
+    let expiring = last_token(&ok(&[
+        "tokens",
+        "create",
+        "erin",
+        "--expires-in",
+        "7",
+        "--label",
+        "laptop",
+        "--data-dir",
+        d,
+    ]));
+    let refused = run(&[
+        "tokens",
+        "create",
+        "erin",
+        "--expires-in",
+        "0",
+        "--data-dir",
+        d,
+    ]);
+    assert!(!refused.status.success(), "0 days is refused");
+
+    let list = ok(&["tokens", "list", "erin", "--data-dir", d]);
+    let rows: Vec<&str> = list.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{list}");
+    assert!(
+        rows[0].contains("active") && rows[0].ends_with("\"cli\""),
+        "{list}"
+    );
+    assert!(
+        rows[1].contains("active") && rows[1].ends_with("\"laptop\""),
+        "{list}"
+    );
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::days(7);
+    assert!(
+        rows[1].contains(&format!(
+            "{}-{:02}-{:02}T",
+            expires.year(),
+            u8::from(expires.month()),
+            expires.day()
+        )),
+        "expires in 7 days: {list}"
+    );
+    assert!(
+        !list.contains(&first[3..]) && !list.contains(&expiring[3..]),
+        "no token listed"
+    );
+    let id_of = |row: &str| row.split_whitespace().next().unwrap().to_owned();
+    let (first_id, laptop_id) = (id_of(rows[0]), id_of(rows[1]));
+
+    let server = Server::start(dir.path(), &[]);
+    let api = Api::new(&server.url);
+    assert_eq!(api.get("/api/v1/me", &expiring).0, 200);
+
+    // Rotate: the old token stops, the new one (same label) works.
+    let rotated = last_token(&ok(&["tokens", "rotate", &laptop_id, "--data-dir", d]));
+    assert_eq!(api.get("/api/v1/me", &expiring).0, 401);
+    assert_eq!(api.get("/api/v1/me", &rotated).0, 200);
+    // Revoke one: only that one stops.
+    let revoked = ok(&["tokens", "revoke", &first_id, "--data-dir", d]);
+    assert!(revoked.contains(&first_id), "{revoked}");
+    assert_eq!(api.get("/api/v1/me", &first).0, 401);
+    assert_eq!(api.get("/api/v1/me", &rotated).0, 200);
+    let again = run(&["tokens", "revoke", &first_id, "--data-dir", d]);
+    assert!(!again.status.success(), "already revoked");
+    let bad = run(&["tokens", "revoke", "not-a-uuid", "--data-dir", d]);
+    assert!(!bad.status.success());
+
+    let list = ok(&["tokens", "list", "erin", "--data-dir", d]);
+    let states: Vec<&str> = list
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(states, ["revoked", "revoked", "active"], "{list}");
+    assert_eq!(server.terminate().code(), Some(0));
+
+    // Every action is in the chain, which verifies with the key in the
+    // data directory.
+    let verified = ok(&["audit", "verify", "--data-dir", d]);
+    assert!(verified.starts_with("OK"), "{verified}");
 }

@@ -11,18 +11,20 @@
 mod ops;
 mod rows;
 
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use serde_json::Value;
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Arguments, AssertSqlSafe, Executor, FromRow, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Arguments, AssertSqlSafe, Executor, FromRow, Transaction};
 use time::OffsetDateTime;
 
 use self::rows::DomainRow;
 use crate::access::Viewer;
-use crate::audit::{AuditEntry, unix_micros};
+use crate::audit::{AUDIT_KEY_FILE, AuditEntry, AuditKey, unix_micros};
 use crate::ids::IncidentId;
 use crate::query::{Arg, Sql};
 use crate::store::{Backend, Result, StoreError, StoreOptions};
@@ -30,8 +32,34 @@ use crate::store::{Backend, Result, StoreError, StoreOptions};
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// A write transaction.
-pub(crate) type Tx = Transaction<'static, Any>;
+/// A write transaction holding the audit chain lock, and the key its audit
+/// entries are chained with. It derefs to the connection, so `&mut *tx` is
+/// an executor.
+pub(crate) struct Tx {
+    inner: Transaction<'static, Any>,
+    key: Arc<AuditKey>,
+}
+
+impl Deref for Tx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+}
+
+impl Tx {
+    /// Commits the transaction.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+}
 
 /// The SQL store.
 pub(crate) struct SqlStore {
@@ -40,6 +68,7 @@ pub(crate) struct SqlStore {
     reader: AnyPool,
     options: StoreOptions,
     data_dir: PathBuf,
+    audit_key: Arc<AuditKey>,
 }
 
 /// Where a URL points.
@@ -107,12 +136,14 @@ impl SqlStore {
             .connect(&url)
             .await?;
         let data_dir = options.data_dir.clone().unwrap_or(dir);
+        let audit_key = open_audit_key(&writer, &options, &data_dir).await?;
         Ok(SqlStore {
             backend: Backend::Sqlite,
             writer,
             reader,
             options,
             data_dir,
+            audit_key,
         })
     }
 
@@ -128,22 +159,20 @@ impl SqlStore {
             .data_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("watchpost-data"));
+        let audit_key = open_audit_key(&pool, &options, &data_dir).await?;
         Ok(SqlStore {
             backend: Backend::Postgres,
             writer: pool.clone(),
             reader: pool,
             options,
             data_dir,
+            audit_key,
         })
     }
 
     /// Begins a write transaction holding the audit chain lock.
     pub(crate) async fn begin(&self) -> Result<Tx> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+        begin_on(&self.writer, &self.audit_key).await
     }
 }
 
@@ -195,6 +224,49 @@ async fn fill_search_text(pool: &AnyPool) -> Result<()> {
         }
         tx.commit().await?;
     }
+/// Begins a write transaction on `writer` holding the audit chain lock.
+async fn begin_on(writer: &AnyPool, key: &Arc<AuditKey>) -> Result<Tx> {
+    let mut inner = writer.begin().await?;
+    sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+        .execute(&mut *inner)
+        .await?;
+    Ok(Tx {
+        inner,
+        key: key.clone(),
+    })
+}
+
+/// The audit key from the options, or `<data_dir>/audit.key` (created when
+/// missing), checked against the database's chain (see
+/// [`ops::init_audit_key`]). A key file created here is removed again when
+/// the database refuses it, so a failed open leaves nothing behind.
+async fn open_audit_key(
+    writer: &AnyPool,
+    options: &StoreOptions,
+    data_dir: &Path,
+) -> Result<Arc<AuditKey>> {
+    let (key, created_file) = match &options.audit_key {
+        Some(key) => (key.clone(), None),
+        None => {
+            let path = data_dir.join(AUDIT_KEY_FILE);
+            let key = AuditKey::load_or_create(&path)?;
+            let created = key.was_created().then_some(path);
+            (key, created)
+        }
+    };
+    let key = Arc::new(key);
+    let result = async {
+        let tx = begin_on(writer, &key).await?;
+        ops::init_audit_key(tx).await
+    }
+    .await;
+    if let Err(error) = result {
+        if let Some(path) = created_file {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(error);
+    }
+    Ok(key)
 }
 
 /// Per-connection SQLite settings; the writer also switches the file to WAL.
@@ -375,7 +447,7 @@ pub(crate) async fn append_audit(
         after: change.after,
         hash: String::new(),
     };
-    let hash = entry.compute_hash(&head.hash);
+    let hash = entry.compute_hash(&tx.key, &head.hash);
     let mut q = Sql::new(
         "INSERT INTO audit_log (seq, at, actor, action, entity, entity_id, incident_id, related_incident_id, sensitive, before_json, after_json, hash) VALUES ",
     );

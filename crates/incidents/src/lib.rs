@@ -9,8 +9,9 @@
 //!   migrations per database). Open one with [`open`].
 //! - Access control is need-to-know and lives in the store's SQL: every call
 //!   takes a [`Viewer`]; what it may not see is "not found" (see [`access`]).
-//! - Every change appends a hash-chained [`AuditEntry`] in the same
-//!   transaction (see [`audit`]).
+//! - Every change appends an [`AuditEntry`] to a keyed (HMAC-SHA256) hash
+//!   chain in the same transaction, and so does every read of a sensitive
+//!   incident, report or attachment (see [`audit`]).
 //!
 //! This crate must not depend on `web`, `notify` or `server`; it knows
 //! nothing about HTTP status codes or message delivery.
@@ -31,7 +32,7 @@ pub mod user;
 
 pub use access::Viewer;
 pub use alert::{Alert, AlertDisposition, AlertOutcome, NewAlert, NewSuppression, SuppressionRule};
-pub use audit::{AuditEntry, AuditFault, AuditReport};
+pub use audit::{AuditEntry, AuditFault, AuditKey, AuditKeyError, AuditReport};
 pub use enums::{
     AlertLevel, Category, Channel, Disclosure, GrantStatus, ImpactLevel, OutboxStatus,
     ParseEnumError, Resolution, Role, Severity, Status,
@@ -51,7 +52,7 @@ pub use store::{
     MetricsQuery, NewIncident, NewTask, Page, PageRequest, ReportFilter, Result, Store, StoreError,
     StoreOptions, TaskPatch,
 };
-pub use user::{ApiToken, NewUser, RoleGrant, TokenHash, User};
+pub use user::{ApiToken, NewToken, NewUser, RoleGrant, TokenHash, User};
 
 use std::sync::Arc;
 

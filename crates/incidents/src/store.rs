@@ -25,7 +25,7 @@ use crate::incident::{DomainError, Impact, Incident, Note, Task, TimelineEvent};
 use crate::outbox::OutboxMessage;
 use crate::report::{Attachment, NewAttachment, NewReport, Report};
 use crate::staged::StagedAttachment;
-use crate::user::{ApiToken, NewUser, RoleGrant, TokenHash, User};
+use crate::user::{ApiToken, NewToken, NewUser, RoleGrant, TokenHash, User};
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +77,13 @@ pub enum StoreError {
     /// Stored data can't be decoded (a corrupted row).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// The audit key file can't be read or created.
+    #[error(transparent)]
+    AuditKeyFile(#[from] crate::audit::AuditKeyError),
+    /// The audit key does not fit this database's chain (another key, or a
+    /// chain written without a key that only a new key may re-key).
+    #[error("audit key: {0}")]
+    AuditKey(String),
     /// The URL or path names no supported backend.
     #[error("unsupported database url {0:?}: use sqlite:PATH, a file path, or postgres://...")]
     UnsupportedUrl(String),
@@ -117,6 +124,11 @@ pub struct StoreOptions {
     /// The most attachment bytes stored in all; more is
     /// [`StoreError::QuotaExceeded`].
     pub max_attachment_bytes_total: u64,
+    /// The HMAC key of the audit chain. `None` reads `<data_dir>/audit.key`
+    /// ([`crate::audit::AUDIT_KEY_FILE`]), creating it (`0600`, 32 random
+    /// bytes) when missing. Opening a database whose chain was written with
+    /// another key fails with [`StoreError::AuditKey`].
+    pub audit_key: Option<crate::audit::AuditKey>,
 }
 
 impl Default for StoreOptions {
@@ -129,6 +141,7 @@ impl Default for StoreOptions {
             max_reports_per_hour: 30,
             max_attachment_bytes_per_user: 200 * 1024 * 1024,
             max_attachment_bytes_total: 10 * 1024 * 1024 * 1024,
+            audit_key: None,
         }
     }
 }
@@ -424,13 +437,29 @@ pub trait Store: Send + Sync + 'static {
         label: &str,
         hash: TokenHash,
     ) -> Result<ApiToken>;
-    /// Revokes a token (admins, or its owner).
+    /// Issues a token with an optional expiry (in the future, else
+    /// `Invalid`). Only the user themselves or the system viewer (the CLI
+    /// on the server host) may: an admin holding another user's token would
+    /// read what that user may read (`Forbidden`).
+    async fn issue_token(&self, viewer: &Viewer, user: UserId, new: NewToken) -> Result<ApiToken>;
+    /// One token's metadata (admins, or its owner; else `NotFound`).
+    async fn get_token(&self, viewer: &Viewer, id: TokenId) -> Result<ApiToken>;
+    /// Revokes a token (admins, or its owner; else `NotFound`). An already
+    /// revoked token is a `Conflict`.
     async fn revoke_token(&self, viewer: &Viewer, id: TokenId) -> Result<()>;
-    /// Lists a user's tokens (admins, or the user).
+    /// Rotates a token: revokes it and stores `hash` as a new token with the
+    /// same label and lifetime (an expiring token's new expiry is now plus
+    /// the old one's lifetime), with one `token.rotate` audit entry, in one
+    /// transaction. Its owner or the system viewer only (`Forbidden` for
+    /// admins, `NotFound` for others); a revoked token is a `Conflict`.
+    async fn rotate_token(&self, viewer: &Viewer, id: TokenId, hash: TokenHash)
+    -> Result<ApiToken>;
+    /// Lists a user's tokens, revoked and expired ones included, oldest
+    /// first (admins, or the user).
     async fn list_tokens(&self, viewer: &Viewer, user: UserId) -> Result<Vec<ApiToken>>;
     /// Resolves a bearer token's hash to its enabled user and viewer. This is
     /// the one call without a viewer: it is how a viewer is obtained.
-    /// Unknown, revoked and disabled all give `None`.
+    /// Unknown, revoked, expired and disabled all give `None`.
     async fn authenticate(&self, hash: TokenHash) -> Result<Option<(User, Viewer)>>;
 
     // ----- reports -----
@@ -443,7 +472,9 @@ pub trait Store: Send + Sync + 'static {
     /// attachments count against the quotas as in
     /// [`Store::stage_attachment`].
     async fn file_report(&self, viewer: &Viewer, new: NewReport) -> Result<Report>;
-    /// One visible report.
+    /// One visible report. Reading a sensitive report (or one of a
+    /// sensitive incident) appends a `report.read` audit entry, except for
+    /// the system viewer.
     async fn get_report(&self, viewer: &Viewer, id: ReportId) -> Result<Report>;
     /// Visible reports, newest first.
     async fn list_reports(
@@ -491,7 +522,9 @@ pub trait Store: Send + Sync + 'static {
         content_type: String,
         staged: StagedAttachment,
     ) -> Result<Attachment>;
-    /// Reads an attachment of a visible report, checking its hash.
+    /// Reads an attachment of a visible report, checking its hash. For a
+    /// sensitive report (or one of a sensitive incident) it appends an
+    /// `attachment.download` audit entry, except for the system viewer.
     async fn read_attachment(
         &self,
         viewer: &Viewer,
@@ -534,6 +567,8 @@ pub trait Store: Send + Sync + 'static {
     /// Opens an incident by hand (responders, admins).
     async fn create_incident(&self, viewer: &Viewer, new: NewIncident) -> Result<Incident>;
     /// One visible incident with its details (see [`IncidentDetail`]).
+    /// Reading a sensitive incident appends an `incident.read` audit entry
+    /// (no content copied), except for the system viewer.
     async fn get_incident(&self, viewer: &Viewer, id: IncidentId) -> Result<IncidentDetail>;
     /// Visible incidents matching `filter`, newest first.
     async fn list_incidents(

@@ -1,5 +1,8 @@
 //! Users and API tokens. Only the SHA-256 of a token is stored; the token
-//! itself is shown once by whoever created it.
+//! itself is shown once by whoever created it. A token may expire, is
+//! revoked one by one, and is rotated (revoked and replaced by a new one
+//! with the same label and lifetime) in one transaction. No type here shows
+//! a token or its hash in `Debug`.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -72,8 +75,40 @@ pub struct ApiToken {
     /// When created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// When it stops authenticating (`None`: never).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
     /// Revoked tokens don't authenticate.
     pub revoked: bool,
+}
+
+impl ApiToken {
+    /// Whether the token has expired at `now`.
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// Input for a new token: the hash of a token the caller generated, a
+/// label and an optional expiry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewToken {
+    /// Label (0..=200 characters), e.g. the machine it is for.
+    pub label: String,
+    /// The token's hash.
+    pub hash: TokenHash,
+    /// When it stops authenticating; must be in the future.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken")
+            .field("label", &self.label)
+            .field("hash", &self.hash)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// The SHA-256 of a bearer token, as stored and looked up.
@@ -94,7 +129,7 @@ impl TokenHash {
 
 impl std::fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenHash(..)")
+        f.write_str("TokenHash([redacted])")
     }
 }
 
@@ -105,4 +140,27 @@ pub(crate) fn valid_user_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_token_hash() {
+        let token = "wp_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let hash = TokenHash::of(token);
+        let hex = hash.to_hex();
+        let new = NewToken {
+            label: "laptop".into(),
+            hash,
+            expires_at: None,
+        };
+        for shown in [format!("{hash:?}"), format!("{new:?}"), format!("{new:#?}")] {
+            assert!(!shown.contains(&hex), "{shown}");
+            assert!(!shown.contains(&hex[..16]), "{shown}");
+            assert!(shown.contains("[redacted]"), "{shown}");
+        }
+        assert!(format!("{new:?}").contains("laptop"));
+    }
 }

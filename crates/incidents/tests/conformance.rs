@@ -1682,6 +1682,569 @@ mod cases {
             all_audit(s, &sys()).await.len()
         );
     }
+
+    // ----- keyed audit chain, tokens, audited reads -----
+
+    /// The store's key as a reader of the key file (the conformance stores
+    /// use the default: `audit.key` in the data directory).
+    fn key_of(ctx: &Ctx) -> AuditKey {
+        AuditKey::load(&ctx.dir.path().join(incidents::audit::AUDIT_KEY_FILE)).unwrap()
+    }
+
+    /// Reopens the database with `options` (data dir set to the test's).
+    async fn reopen(ctx: &Ctx, options: StoreOptions) -> Result<std::sync::Arc<dyn Store>> {
+        incidents::open_with(
+            &ctx.url,
+            StoreOptions {
+                data_dir: Some(ctx.dir.path().to_owned()),
+                ..options
+            },
+        )
+        .await
+    }
+
+    /// Rewrites every hash from entry `from` on with `hash(entry, prev)`,
+    /// and the chain head, through raw SQL: what someone with write access
+    /// to the database can do.
+    async fn rechain(ctx: &Ctx, from: i64, hash: impl Fn(&AuditEntry, &str) -> String) {
+        let entries = all_audit(&*ctx.store, &sys()).await;
+        let mut prev = if from == 1 {
+            incidents::audit::GENESIS_HASH.to_owned()
+        } else {
+            entries[(from - 2) as usize].hash.clone()
+        };
+        for e in &entries[(from - 1) as usize..] {
+            let h = hash(e, &prev);
+            ctx.raw_exec(&format!(
+                "UPDATE audit_log SET hash = '{h}' WHERE seq = {}",
+                e.seq
+            ))
+            .await;
+            prev = h;
+        }
+        ctx.raw_exec(&format!(
+            "UPDATE audit_head SET hash = '{prev}' WHERE id = 1"
+        ))
+        .await;
+    }
+
+    pub async fn keyed_chain_detects_a_forger_without_the_key(ctx: &Ctx) {
+        let c = tamper_setup(ctx).await;
+        let s = &*ctx.store;
+        assert!(s.verify_audit(&c.responder).await.unwrap().is_ok());
+        // Entry 7 is incident.open: edit it, then recompute every later
+        // hash and the head with plain SHA-256, without the key.
+        let n = ctx
+            .raw_exec("UPDATE audit_log SET after_json = REPLACE(after_json, '\"triage\"', '\"closed\"') WHERE seq = 7")
+            .await;
+        assert_eq!(n, 1);
+        rechain(ctx, 7, |e, prev| e.legacy_hash(prev)).await;
+        let r = s.verify_audit(&c.responder).await.unwrap();
+        let f = r.fault.expect("forgery detected");
+        assert_eq!(f.seq, 7, "{}", f.reason);
+        // The same rewrite done with the key verifies: the key, kept outside
+        // the database, is what the forger lacks.
+        let key = key_of(ctx);
+        rechain(ctx, 7, |e, prev| e.compute_hash(&key, prev)).await;
+        assert_eq!(s.verify_audit(&c.responder).await.unwrap().fault, None);
+        let entries = all_audit(s, &sys()).await.len() as i64;
+
+        // Another key is refused at open, naming both key ids.
+        let other = AuditKey::generate();
+        let err = reopen(
+            ctx,
+            StoreOptions {
+                audit_key: Some(other.clone()),
+                ..StoreOptions::default()
+            },
+        )
+        .await
+        .err()
+        .expect("the wrong key is refused");
+        let msg = err.to_string();
+        assert!(matches!(err, StoreError::AuditKey(_)), "{msg}");
+        assert!(
+            msg.contains(&key.id()) && msg.contains(&other.id()),
+            "{msg}"
+        );
+        // A head edited to name the wrong key lets it open, and then the
+        // chain fails at its first entry.
+        ctx.raw_exec(&format!(
+            "UPDATE audit_head SET key_id = '{}' WHERE id = 1",
+            other.id()
+        ))
+        .await;
+        let wrong = reopen(
+            ctx,
+            StoreOptions {
+                audit_key: Some(other),
+                ..StoreOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let r = wrong.verify_audit(&sys()).await.unwrap();
+        assert_eq!(r.fault.map(|f| f.seq), Some(1));
+        wrong.close().await;
+        // The right key still verifies every entry.
+        ctx.raw_exec(&format!(
+            "UPDATE audit_head SET key_id = '{}' WHERE id = 1",
+            key.id()
+        ))
+        .await;
+        let right = reopen(ctx, StoreOptions::default()).await.unwrap();
+        assert_eq!(
+            right.verify_audit(&sys()).await.unwrap(),
+            AuditReport {
+                entries,
+                fault: None
+            }
+        );
+        right.close().await;
+    }
+
+    /// Turns the test's chain into one written before keys: plain SHA-256
+    /// hashes and no key named in the head.
+    async fn make_legacy(ctx: &Ctx) {
+        rechain(ctx, 1, |e, prev| e.legacy_hash(prev)).await;
+        ctx.raw_exec("UPDATE audit_head SET key_id = NULL WHERE id = 1")
+            .await;
+    }
+
+    pub async fn unkeyed_chain_is_rekeyed_once_by_a_new_key(ctx: &Ctx) {
+        let c = tamper_setup(ctx).await;
+        let s = &*ctx.store;
+        let before = all_audit(s, &sys()).await;
+        let n = before.len() as i64;
+        make_legacy(ctx).await;
+        let key_file = ctx.dir.path().join(incidents::audit::AUDIT_KEY_FILE);
+
+        // The existing key did not exist when the chain was written: it may
+        // not bless it, and the open fails saying why.
+        let err = reopen(ctx, StoreOptions::default())
+            .await
+            .err()
+            .expect("an old key does not re-key");
+        assert!(
+            matches!(&err, StoreError::AuditKey(m) if m.contains(&format!("{n} entries written without a key"))),
+            "{err}"
+        );
+
+        // A broken unkeyed chain is not re-keyed, and the new key file is
+        // removed again.
+        std::fs::remove_file(&key_file).unwrap();
+        ctx.raw_exec("UPDATE audit_log SET entity_id = 'x' WHERE seq = 4")
+            .await;
+        let err = reopen(ctx, StoreOptions::default())
+            .await
+            .err()
+            .expect("a broken chain is refused");
+        assert!(
+            matches!(&err, StoreError::AuditKey(m) if m.contains("broken at entry 4")),
+            "{err}"
+        );
+        assert!(!key_file.exists());
+        ctx.raw_exec(&format!(
+            "UPDATE audit_log SET entity_id = '{}' WHERE seq = 4",
+            before[3].entity_id
+        ))
+        .await;
+
+        // A new key re-keys it: every entry verifies with the key, and one
+        // audit.rekey entry records it.
+        let rekeyed = reopen(ctx, StoreOptions::default()).await.unwrap();
+        assert!(key_file.exists());
+        let r = rekeyed.verify_audit(&c.responder).await.unwrap();
+        assert_eq!(
+            r,
+            AuditReport {
+                entries: n + 1,
+                fault: None
+            }
+        );
+        let after = all_audit(&*rekeyed, &sys()).await;
+        let last = after.last().unwrap();
+        assert_eq!(last.action, "audit.rekey");
+        assert_eq!(last.before["entries"], n);
+        assert_eq!(last.after["key_id"], key_of(ctx).id());
+        // Content unchanged, hashes are now keyed.
+        for (old, new) in before.iter().zip(&after) {
+            assert_eq!(
+                (old.seq, &old.action, &old.after),
+                (new.seq, &new.action, &new.after)
+            );
+        }
+        rekeyed.close().await;
+        // Opening again does nothing more.
+        let again = reopen(ctx, StoreOptions::default()).await.unwrap();
+        assert_eq!(all_audit(&*again, &sys()).await.len(), after.len());
+        again.close().await;
+    }
+
+    pub async fn verify_streams_in_constant_memory(ctx: &Ctx) {
+        let s = &*ctx.store;
+        user(s, "someone", Role::Reporter).await;
+        let key = key_of(ctx);
+        let added = common::bulk_audit(ctx, &key, 60_000, 512).await;
+        let total = all_audit_count(ctx).await;
+        assert_eq!(total, added + 1);
+        let before_kib = common::reset_peak_rss_kib();
+        let started = std::time::Instant::now();
+        let r = s.verify_audit(&sys()).await.unwrap();
+        let took = started.elapsed();
+        let peak_kib = common::peak_rss_kib();
+        assert_eq!(
+            r,
+            AuditReport {
+                entries: total,
+                fault: None
+            }
+        );
+        let growth_mib = peak_kib.saturating_sub(before_kib) / 1024;
+        eprintln!(
+            "verified {total} entries in {took:?}; peak RSS {} MiB -> {} MiB",
+            before_kib / 1024,
+            peak_kib / 1024
+        );
+        // Loading 60,000 entries of ~0.7 KiB whole would take well over
+        // 100 MiB (text plus parsed JSON); a page of them takes a few.
+        assert!(growth_mib < 48, "peak RSS grew by {growth_mib} MiB");
+        // An edit deep in the bulk is still named.
+        ctx.raw_exec("UPDATE audit_log SET action = 'bulk.edited' WHERE seq = 45678")
+            .await;
+        let r = s.verify_audit(&sys()).await.unwrap();
+        assert_eq!(r.fault.map(|f| f.seq), Some(45_678));
+    }
+
+    async fn all_audit_count(ctx: &Ctx) -> i64 {
+        let pool = ctx.raw().await;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        n
+    }
+
+    fn tok(n: u8) -> String {
+        format!("wp_{}", hex::encode([n; 32]))
+    }
+
+    pub async fn tokens_expire_revoke_and_rotate(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let a = c.reporter_a;
+        let in_a_day = now() + Duration::days(1);
+        // Expiry must be in the future.
+        assert!(matches!(
+            s.issue_token(
+                &a,
+                a.user_id,
+                NewToken {
+                    label: "old".into(),
+                    hash: TokenHash::of(&tok(1)),
+                    expires_at: Some(now() - Duration::seconds(1)),
+                },
+            )
+            .await,
+            Err(StoreError::Invalid(_))
+        ));
+        // Only the user (or the system viewer) issues their tokens: an admin
+        // holding alice's token would read alice's sensitive reports.
+        let laptop = NewToken {
+            label: "laptop".into(),
+            hash: TokenHash::of(&tok(2)),
+            expires_at: Some(in_a_day),
+        };
+        assert!(matches!(
+            s.issue_token(&c.admin, a.user_id, laptop.clone()).await,
+            Err(StoreError::Forbidden(_))
+        ));
+        assert!(matches!(
+            s.issue_token(&c.reporter_b, a.user_id, laptop.clone())
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+        let t = s.issue_token(&a, a.user_id, laptop).await.unwrap();
+        assert_eq!(t.expires_at, Some(incidents_micros(in_a_day)));
+        let cli = s
+            .issue_token(
+                &sys(),
+                a.user_id,
+                NewToken {
+                    label: "cli".into(),
+                    hash: TokenHash::of(&tok(3)),
+                    expires_at: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            s.authenticate(TokenHash::of(&tok(2)))
+                .await
+                .unwrap()
+                .unwrap()
+                .1,
+            a
+        );
+
+        // Listing and reading: the owner and admins; others get not found.
+        let listed: Vec<String> = s
+            .list_tokens(&c.admin, a.user_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.label)
+            .collect();
+        assert_eq!(listed, ["laptop", "cli"]);
+        assert_eq!(s.get_token(&a, t.id).await.unwrap(), t);
+        assert!(matches!(
+            s.get_token(&c.reporter_b, t.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            s.revoke_token(&c.responder, t.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+
+        // An expired token authenticates as nobody.
+        ctx.raw_exec(&format!(
+            "UPDATE api_tokens SET expires_at = 1 WHERE id = '{}'",
+            t.id
+        ))
+        .await;
+        assert!(
+            s.authenticate(TokenHash::of(&tok(2)))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(s.get_token(&a, t.id).await.unwrap().is_expired(now()));
+        ctx.raw_exec(&format!(
+            "UPDATE api_tokens SET expires_at = {} WHERE id = '{}'",
+            (in_a_day.unix_timestamp_nanos() / 1000) as i64,
+            t.id
+        ))
+        .await;
+        assert!(
+            s.authenticate(TokenHash::of(&tok(2)))
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        // Rotation: the old token stops, the new one works, with the same
+        // label and lifetime; admins may not rotate others' tokens.
+        assert!(matches!(
+            s.rotate_token(&c.admin, t.id, TokenHash::of(&tok(4))).await,
+            Err(StoreError::Forbidden(_))
+        ));
+        let rotated = s
+            .rotate_token(&a, t.id, TokenHash::of(&tok(4)))
+            .await
+            .unwrap();
+        assert_ne!(rotated.id, t.id);
+        assert_eq!(rotated.label, "laptop");
+        assert_eq!(
+            rotated.expires_at.unwrap() - rotated.created_at,
+            t.expires_at.unwrap() - t.created_at
+        );
+        assert!(
+            s.authenticate(TokenHash::of(&tok(2)))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            s.authenticate(TokenHash::of(&tok(4)))
+                .await
+                .unwrap()
+                .unwrap()
+                .1,
+            a
+        );
+        assert!(s.get_token(&a, t.id).await.unwrap().revoked);
+        assert!(matches!(
+            s.rotate_token(&a, t.id, TokenHash::of(&tok(5))).await,
+            Err(StoreError::Conflict(_))
+        ));
+
+        // Revocation, one by one: the other token keeps working.
+        s.revoke_token(&c.admin, rotated.id).await.unwrap();
+        assert!(
+            s.authenticate(TokenHash::of(&tok(4)))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            s.authenticate(TokenHash::of(&tok(3)))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(matches!(
+            s.revoke_token(&a, rotated.id).await,
+            Err(StoreError::Conflict(_))
+        ));
+        s.revoke_token(&a, cli.id).await.unwrap();
+        assert!(
+            s.authenticate(TokenHash::of(&tok(3)))
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // Every action is audited, and no entry holds a token or its hash.
+        let entries = all_audit(s, &sys()).await;
+        let actions: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.entity == "token")
+            .map(|e| e.action.as_str())
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "token.create",
+                "token.create",
+                "token.rotate",
+                "token.revoke",
+                "token.revoke"
+            ]
+        );
+        let rotate = entries.iter().find(|e| e.action == "token.rotate").unwrap();
+        assert_eq!(rotate.actor, a.user_id);
+        assert_eq!(rotate.after["issued"]["id"], rotated.id.to_string());
+        for e in &entries {
+            let text = format!("{} {}", e.before, e.after);
+            for n in 1..=5 {
+                assert!(
+                    !text.contains(&tok(n)[3..]),
+                    "{}: token in the audit",
+                    e.action
+                );
+                assert!(
+                    !text.contains(&TokenHash::of(&tok(n)).to_hex()),
+                    "{}: hash in the audit",
+                    e.action
+                );
+            }
+        }
+        assert!(s.verify_audit(&sys()).await.unwrap().is_ok());
+    }
+
+    fn incidents_micros(t: OffsetDateTime) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(t.unix_timestamp_nanos() / 1000 * 1000).unwrap()
+    }
+
+    pub async fn sensitive_reads_are_audited(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let mut new = report(Category::Harassment, true, "what he said at lunch");
+        new.attachments = vec![NewAttachment {
+            filename: "chat.txt".into(),
+            content_type: "text/plain".into(),
+            bytes: b"the chat log".to_vec(),
+        }];
+        let hidden = s.file_report(&c.reporter_a, new).await.unwrap();
+        let open = s
+            .file_report(&c.reporter_a, report(Category::Theft, false, "bike"))
+            .await
+            .unwrap();
+        let reads = |entries: &[AuditEntry]| -> Vec<(String, String, Option<IncidentId>, UserId)> {
+            entries
+                .iter()
+                .filter(|e| e.action.ends_with(".read") || e.action.ends_with(".download"))
+                .map(|e| {
+                    (
+                        e.action.clone(),
+                        e.entity_id.clone(),
+                        e.incident_id,
+                        e.actor,
+                    )
+                })
+                .collect()
+        };
+        let base = all_audit(s, &sys()).await.len();
+
+        // A responder reading the sensitive incident: exactly one entry.
+        s.get_incident(&c.responder, hidden.incident_id)
+            .await
+            .unwrap();
+        let entries = all_audit(s, &sys()).await;
+        assert_eq!(entries.len(), base + 1);
+        assert_eq!(
+            reads(&entries),
+            [(
+                "incident.read".to_owned(),
+                hidden.incident_id.to_string(),
+                Some(hidden.incident_id),
+                c.responder.user_id
+            )]
+        );
+        let entry = entries.last().unwrap();
+        assert_eq!(entry.before, serde_json::Value::Null);
+        assert!(
+            !entry.after.to_string().contains("lunch"),
+            "no content copied"
+        );
+
+        // A non-sensitive incident: none. The system viewer: none. A
+        // reporter who can't see it: not found, and none.
+        s.get_incident(&c.responder, open.incident_id)
+            .await
+            .unwrap();
+        s.get_incident(&sys(), hidden.incident_id).await.unwrap();
+        assert!(matches!(
+            s.get_incident(&c.reporter_b, hidden.incident_id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            s.get_incident(&c.admin, hidden.incident_id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            s.get_report(&c.reporter_b, hidden.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        s.get_report(&c.responder, open.id).await.unwrap();
+        assert_eq!(all_audit(s, &sys()).await.len(), base + 1);
+
+        // The sensitive report and its attachment, read by finance-ops and
+        // by the reporter herself.
+        s.get_report(&c.finance, hidden.id).await.unwrap();
+        let att = hidden.attachments[0].id;
+        let (_, bytes) = s.read_attachment(&c.reporter_a, att).await.unwrap();
+        assert_eq!(bytes, b"the chat log");
+        assert!(matches!(
+            s.read_attachment(&c.reporter_b, att).await,
+            Err(StoreError::NotFound(_))
+        ));
+        let entries = all_audit(s, &sys()).await;
+        assert_eq!(entries.len(), base + 3);
+        assert_eq!(
+            reads(&entries)[1..],
+            [
+                (
+                    "report.read".to_owned(),
+                    hidden.id.to_string(),
+                    Some(hidden.incident_id),
+                    c.finance.user_id
+                ),
+                (
+                    "attachment.download".to_owned(),
+                    att.to_string(),
+                    Some(hidden.incident_id),
+                    c.reporter_a.user_id
+                ),
+            ]
+        );
+        // Visible under the audit rules: responders see them, the admin
+        // (who may not see the incident) does not.
+        assert_eq!(reads(&all_audit(s, &c.responder).await).len(), 3);
+        assert!(reads(&all_audit(s, &c.admin).await).is_empty());
+        assert!(s.verify_audit(&sys()).await.unwrap().is_ok());
+    }
 }
 
 macro_rules! conformance {
@@ -1728,6 +2291,11 @@ conformance!(
     filtered_pagination,
     attachments_are_content_addressed,
     attachments_added_after_filing,
+    keyed_chain_detects_a_forger_without_the_key,
+    unkeyed_chain_is_rekeyed_once_by_a_new_key,
+    verify_streams_in_constant_memory,
+    tokens_expire_revoke_and_rotate,
+    sensitive_reads_are_audited,
 );
 
 /// Per-user limits on both databases, with small limits: reports per hour

@@ -18,6 +18,11 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     /// A `postgres://` URL; when set, PostgreSQL is used instead of SQLite.
     pub database_url: Option<String>,
+    /// The audit chain's HMAC key file (64 hex digits; created `0600` with
+    /// a random key when missing). Default `DATA_DIR/audit.key`. Keep it
+    /// outside the database, and out of the database's backups if they
+    /// travel separately; `watchpost audit verify` needs the same file.
+    pub audit_key_file: Option<PathBuf>,
     /// The listen address (default `127.0.0.1:8080`; port 0 picks one).
     pub listen: Option<SocketAddr>,
     /// The largest accepted request body in bytes (default 1 MiB).

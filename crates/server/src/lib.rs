@@ -10,7 +10,8 @@
 //! `DATA_DIR/first-admin-token` (`0600`) and only that path is printed.
 //!
 //! It also offers the store-level administration used by the CLI
-//! (`users add|list|disable`, `audit verify`), so the CLI stays thin.
+//! (`users add|list|disable`, `tokens list|create|revoke|rotate`,
+//! `audit verify`), so the CLI stays thin.
 
 use std::future::Future;
 use std::io::Write;
@@ -23,7 +24,8 @@ use incidents::Store;
 use incidents::access::Viewer;
 use incidents::audit::AuditReport;
 use incidents::enums::Role;
-use incidents::user::{NewUser, TokenHash, User};
+use incidents::user::{ApiToken, NewToken, NewUser, TokenHash, User};
+use incidents::{AuditKey, TokenId};
 
 pub mod at_rest;
 pub mod config;
@@ -49,6 +51,8 @@ pub struct StoreLocation {
     pub data_dir: PathBuf,
     /// A `postgres://` URL, if PostgreSQL is used.
     pub database_url: Option<String>,
+    /// The audit key file, if not `DATA_DIR/audit.key`.
+    pub audit_key_file: Option<PathBuf>,
 }
 
 impl StoreLocation {
@@ -57,7 +61,15 @@ impl StoreLocation {
         Self {
             data_dir: data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             database_url: database_url.filter(|u| !u.is_empty()),
+            audit_key_file: None,
         }
+    }
+
+    /// The same location with the audit key read from (or created at)
+    /// `path` instead of `DATA_DIR/audit.key`.
+    pub fn with_audit_key_file(mut self, path: Option<PathBuf>) -> Self {
+        self.audit_key_file = path;
+        self
     }
 }
 
@@ -68,14 +80,20 @@ pub async fn open_store(location: &StoreLocation) -> anyhow::Result<Arc<dyn Stor
 
 /// Opens (and migrates) the store with `options` (its data directory is
 /// `location`'s). The data directory is created `0700`, the SQLite files
-/// and attachments are made `0600` ([`at_rest`]).
+/// and attachments are made `0600` ([`at_rest`]). The audit key comes from
+/// `location`'s key file when one is named, else from the data directory.
 pub async fn open_store_with(
     location: &StoreLocation,
     options: incidents::StoreOptions,
 ) -> anyhow::Result<Arc<dyn Store>> {
     at_rest::create_private_dir(&location.data_dir)?;
+    let audit_key = match &location.audit_key_file {
+        Some(path) => Some(AuditKey::load_or_create(path)?),
+        None => options.audit_key.clone(),
+    };
     let options = incidents::StoreOptions {
         data_dir: Some(location.data_dir.clone()),
+        audit_key,
         ..options
     };
     let (store, database) = match &location.database_url {
@@ -211,6 +229,77 @@ pub async fn disable_user(store: &dyn Store, name: &str) -> anyhow::Result<User>
     Ok(store.set_user_disabled(&system, user.id, true).await?)
 }
 
+/// A user's tokens (metadata), by user name.
+pub async fn list_tokens(store: &dyn Store, name: &str) -> anyhow::Result<(User, Vec<ApiToken>)> {
+    let system = Viewer::system();
+    let user = store
+        .get_user_by_name(&system, name)
+        .await
+        .with_context(|| format!("cannot find user {name:?}"))?;
+    let tokens = store.list_tokens(&system, user.id).await?;
+    Ok((user, tokens))
+}
+
+/// Issues a token for the user `name`, expiring after `expires_in_days`
+/// when given; returns its metadata and the token (shown once).
+pub async fn issue_token(
+    store: &dyn Store,
+    name: &str,
+    label: &str,
+    expires_in_days: Option<u32>,
+) -> anyhow::Result<(ApiToken, String)> {
+    let system = Viewer::system();
+    let user = store
+        .get_user_by_name(&system, name)
+        .await
+        .with_context(|| format!("cannot find user {name:?}"))?;
+    let expires_at = match expires_in_days {
+        None => None,
+        Some(days @ 1..=web::token::MAX_EXPIRES_IN_DAYS) => {
+            Some(time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(days)))
+        }
+        Some(_) => anyhow::bail!(
+            "--expires-in must be between 1 and {} days",
+            web::token::MAX_EXPIRES_IN_DAYS
+        ),
+    };
+    let token = web::token::generate();
+    let issued = store
+        .issue_token(
+            &system,
+            user.id,
+            NewToken {
+                label: label.to_owned(),
+                hash: TokenHash::of(&token),
+                expires_at,
+            },
+        )
+        .await
+        .context("cannot issue the API token")?;
+    Ok((issued, token))
+}
+
+/// Revokes a token by id; returns it as revoked.
+pub async fn revoke_token(store: &dyn Store, id: TokenId) -> anyhow::Result<ApiToken> {
+    let system = Viewer::system();
+    store
+        .revoke_token(&system, id)
+        .await
+        .with_context(|| format!("cannot revoke token {id}"))?;
+    Ok(store.get_token(&system, id).await?)
+}
+
+/// Rotates a token by id; returns the new token's metadata and the token
+/// (shown once).
+pub async fn rotate_token(store: &dyn Store, id: TokenId) -> anyhow::Result<(ApiToken, String)> {
+    let token = web::token::generate();
+    let issued = store
+        .rotate_token(&Viewer::system(), id, TokenHash::of(&token))
+        .await
+        .with_context(|| format!("cannot rotate token {id}"))?;
+    Ok((issued, token))
+}
+
 /// Verifies the audit chain.
 pub async fn verify_audit(store: &dyn Store) -> anyhow::Result<AuditReport> {
     Ok(store.verify_audit(&Viewer::system()).await?)
@@ -307,7 +396,8 @@ pub async fn serve(
     let location = StoreLocation::new(
         options.data_dir.or(config.data_dir.clone()),
         options.database_url.or(config.database_url.clone()),
-    );
+    )
+    .with_audit_key_file(config.audit_key_file.clone());
     let listen = options
         .listen
         .or(config.listen)

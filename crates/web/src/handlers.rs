@@ -9,6 +9,7 @@ pub mod meta;
 pub mod metrics;
 pub mod reports;
 pub mod suppressions;
+pub mod tokens;
 pub mod users;
 
 use std::str::FromStr;

@@ -16,7 +16,8 @@ use incidents::enums::Role;
 
 use crate::AppState;
 use crate::handlers::{
-    alerts, attachments, audit, incidents as inc, meta, metrics, reports, suppressions, users,
+    alerts, attachments, audit, incidents as inc, meta, metrics, reports, suppressions, tokens,
+    users,
 };
 use crate::schema::Schema;
 
@@ -240,6 +241,18 @@ pub static ROUTES: &[Route] = &[
         None, Schema::CreatedUser),
     route!(POST "/api/v1/role-grants/{id}/reject", Access::Roles(AUDITORS), reject_role_grant => users,
         "Reject a pending role grant.", None, Schema::RoleGrant),
+    // API tokens. Everyone manages their own; admins also list and revoke
+    // anyone's; only the owner issues or rotates (the store decides).
+    route!(GET "/api/v1/users/{name}/tokens", Access::Roles(ALL), list_tokens => tokens,
+        "A user's API tokens (metadata only, revoked and expired included): the caller's own, or anyone's for admins.", None, Schema::TokenList),
+    route!(POST "/api/v1/users/{name}/tokens", Access::Roles(ALL), create_token => tokens,
+        "Issue an API token for yourself, optionally expiring (expires_at or expires_in_days); the token is shown once.", Some(Schema::NewToken), Schema::CreatedToken,
+        status: CREATED),
+    route!(DELETE "/api/v1/tokens/{id}", Access::Roles(ALL), revoke_token => tokens,
+        "Revoke an API token (your own, or anyone's for admins); answers the revoked token.", None, Schema::Token),
+    route!(POST "/api/v1/tokens/{id}/rotate", Access::Roles(ALL), rotate_token => tokens,
+        "Rotate your API token: revokes it and answers a new one with the same label and lifetime (shown once).", None, Schema::CreatedToken,
+        status: CREATED),
     // Metrics.
     route!(GET "/api/v1/metrics", Access::Roles(STAFF), get_metrics => metrics,
         "Time to acknowledge and to resolve per severity and category over a period.", None, Schema::Metrics),

@@ -20,6 +20,10 @@ pub enum Schema {
     UserList,
     NewUser,
     CreatedUser,
+    Token,
+    TokenList,
+    NewToken,
+    CreatedToken,
     NewReport,
     Report,
     ReportList,
@@ -90,6 +94,10 @@ impl Schema {
         Schema::UserList,
         Schema::NewUser,
         Schema::CreatedUser,
+        Schema::Token,
+        Schema::TokenList,
+        Schema::NewToken,
+        Schema::CreatedToken,
         Schema::NewReport,
         Schema::Report,
         Schema::ReportList,
@@ -188,6 +196,19 @@ impl Schema {
             ),
             Schema::CreatedUser => json!({ "type": "object", "properties": {
                 "user": reference(Schema::User), "token": { "type": "string" } } }),
+            Schema::Token => json!({ "type": "object", "properties": {
+                "id": id, "user_id": id, "label": { "type": "string" }, "created_at": time,
+                "expires_at": opt_time, "expired": { "type": "boolean" },
+                "revoked": { "type": "boolean" } } }),
+            Schema::TokenList => json!({ "type": "array", "items": reference(Schema::Token) }),
+            Schema::NewToken => object(
+                &[],
+                json!({
+                "label": { "type": "string", "maxLength": 200 }, "expires_at": opt_time,
+                "expires_in_days": { "type": "integer", "minimum": 1, "maximum": 3650 } }),
+            ),
+            Schema::CreatedToken => json!({ "type": "object", "properties": {
+                "api_token": reference(Schema::Token), "token": { "type": "string" } } }),
             Schema::NewReport => object(
                 &["category", "description"],
                 json!({

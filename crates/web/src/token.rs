@@ -6,6 +6,10 @@ use rand::RngCore;
 /// The prefix of every watchpost API token.
 pub const TOKEN_PREFIX: &str = "wp_";
 
+/// The longest lifetime, in days, a new token may be given
+/// (`expires_in_days`, `watchpost tokens create --expires-in`).
+pub const MAX_EXPIRES_IN_DAYS: u32 = 3650;
+
 /// Generates a new random API token (`wp_` + 64 hex digits).
 pub fn generate() -> String {
     let mut bytes = [0u8; 32];

@@ -696,11 +696,94 @@ impl From<incidents::RoleGrant> for RoleGrantResponse {
 
 /// A created user with their first API token, shown once.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+/// A created user with their first API token, shown once. `Debug` never
+/// shows the token.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct CreatedUserResponse {
     /// The user.
     pub user: UserResponse,
     /// The bearer token. Store it now: it is not shown again.
     pub token: String,
+}
+
+impl std::fmt::Debug for CreatedUserResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedUserResponse")
+            .field("user", &self.user)
+            .field("token", &"[redacted]")
+            .finish()
+    }
+}
+
+/// `POST /api/v1/users/{name}/tokens`: every field is optional. At most one
+/// of `expires_at` and `expires_in_days`; neither means the token never
+/// expires.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenRequest {
+    /// What the token is for (0 to 200 characters; default `api`).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// When it stops working (RFC 3339, in the future).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Or: how many days from now it works (1 to 3650).
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// An API token's metadata: never the token or its hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// Id.
+    pub id: String,
+    /// Owner (user id).
+    pub user_id: String,
+    /// Label.
+    pub label: String,
+    /// Created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When it stops working (`null`: never).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Whether it has expired now.
+    pub expired: bool,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+impl From<incidents::user::ApiToken> for TokenResponse {
+    fn from(t: incidents::user::ApiToken) -> Self {
+        Self {
+            expired: t.is_expired(OffsetDateTime::now_utc()),
+            id: t.id.to_string(),
+            user_id: t.user_id.to_string(),
+            label: t.label,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            revoked: t.revoked,
+        }
+    }
+}
+
+/// A new API token, shown once (issued or rotated). `Debug` never shows the
+/// token.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CreatedTokenResponse {
+    /// The token's metadata.
+    pub api_token: TokenResponse,
+    /// The bearer token. Store it now: it is not shown again.
+    pub token: String,
+}
+
+impl std::fmt::Debug for CreatedTokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedTokenResponse")
+            .field("api_token", &self.api_token)
+            .field("token", &"[redacted]")
+            .finish()
+    }
 }
 
 /// `GET /api/v1/audit/verify`.

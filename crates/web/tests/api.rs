@@ -230,6 +230,7 @@ fn body_for(operation: &str) -> Option<Value> {
         "set_user_role" => json!({ "role": "reporter" }),
         "create_role_grant" => json!({ "user": "nobody-by-that-name", "role": "responder" }),
         "create_suppression" => json!({ "rule_id": "matrix-rule", "reason": "noisy" }),
+        "create_token" => json!({ "label": "matrix", "expires_in_days": 30 }),
         // The body is the file itself; any bytes will do.
         "upload_attachment" => json!({ "any": "file content" }),
         _ => return None,
@@ -298,6 +299,10 @@ const EXPECTED_ACCESS: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/users", "a"),
     ("POST", "/api/v1/users/{name}/disable", "a"),
     ("PUT", "/api/v1/users/{name}/role", "a"),
+    ("GET", "/api/v1/users/{name}/tokens", "rsfa"),
+    ("POST", "/api/v1/users/{name}/tokens", "rsfa"),
+    ("DELETE", "/api/v1/tokens/{id}", "rsfa"),
+    ("POST", "/api/v1/tokens/{id}/rotate", "rsfa"),
     ("GET", "/api/v1/role-grants", "sa"),
     ("POST", "/api/v1/role-grants", "sa"),
     ("POST", "/api/v1/role-grants/{id}/approve", "s"),
@@ -1878,6 +1883,415 @@ async fn need_to_know_roles_take_two_people() {
         (StatusCode::OK, Some("reporter"))
     );
     // Every step is in the audit trail.
+/// The test store's SQLite file, for edits no API allows (such as moving
+/// a token's expiry into the past).
+async fn raw_exec(app: &App, sql: &str) {
+    use sqlx::Executor;
+    sqlx::any::install_default_drivers();
+    let url = format!(
+        "sqlite://{}",
+        app._dir.path().join("watchpost.db").display()
+    );
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    pool.execute(sqlx::AssertSqlSafe(sql.to_owned()))
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn tokens_are_listed_issued_revoked_and_rotated_by_their_owner() {
+    let app = app().await;
+    let reporter = app.token("reporter").to_owned();
+    let admin = app.token("admin").to_owned();
+    let hand_written: &[(&str, Method, &str, StatusCode)] = &[
+        // (who, method, path, expected): need-to-know on token routes,
+        // written out by hand.
+        (
+            "reporter",
+            Method::GET,
+            "/api/v1/users/reporter/tokens",
+            StatusCode::OK,
+        ),
+        (
+            "reporter",
+            Method::GET,
+            "/api/v1/users/reporter2/tokens",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "responder",
+            Method::GET,
+            "/api/v1/users/reporter/tokens",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "finance-ops",
+            Method::GET,
+            "/api/v1/users/reporter/tokens",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "admin",
+            Method::GET,
+            "/api/v1/users/reporter/tokens",
+            StatusCode::OK,
+        ),
+        (
+            "admin",
+            Method::POST,
+            "/api/v1/users/reporter/tokens",
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "reporter2",
+            Method::POST,
+            "/api/v1/users/reporter/tokens",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "responder",
+            Method::POST,
+            "/api/v1/users/responder/tokens",
+            StatusCode::CREATED,
+        ),
+    ];
+    for (who, method, path, expected) in hand_written {
+        let body = (*method == Method::POST).then(|| json!({ "label": "x" }));
+        let (status, answer) = app
+            .call(method.clone(), path, Some(app.token(who)), body)
+            .await;
+        assert_eq!(status, *expected, "{who} {method} {path}: {answer}");
+    }
+
+    // Listing shows metadata, never a token or its hash.
+    let (status, list) = app
+        .call(
+            Method::GET,
+            "/api/v1/users/reporter/tokens",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let text = list.to_string();
+    assert!(!text.contains(&reporter[3..]), "{text}");
+    assert!(!text.contains(&TokenHash::of(&reporter).to_hex()), "{text}");
+    assert_eq!(list[0]["label"], "test");
+    assert_eq!(list[0]["revoked"], false);
+    let first_id = list[0]["id"].as_str().unwrap().to_owned();
+
+    // Bad expiries are 422.
+    for bad in [
+        json!({ "expires_in_days": 0 }),
+        json!({ "expires_in_days": 3651 }),
+        json!({ "expires_at": "2001-01-01T00:00:00Z" }),
+        json!({ "expires_at": "2999-01-01T00:00:00Z", "expires_in_days": 3 }),
+        json!({ "label": "x".repeat(201) }),
+    ] {
+        let (status, answer) = app
+            .call(
+                Method::POST,
+                "/api/v1/users/reporter/tokens",
+                Some(&reporter),
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {answer}");
+    }
+
+    // Issue one for yourself, expiring in 30 days: shown once, works.
+    let (status, created) = app
+        .call(
+            Method::POST,
+            "/api/v1/users/reporter/tokens",
+            Some(&reporter),
+            Some(json!({ "label": "phone", "expires_in_days": 30 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let phone = created["token"].as_str().unwrap().to_owned();
+    let phone_id = created["api_token"]["id"].as_str().unwrap().to_owned();
+    let expires = time::OffsetDateTime::parse(
+        created["api_token"]["expires_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let days = (expires - time::OffsetDateTime::now_utc()).whole_hours();
+    assert!((29 * 24..=30 * 24).contains(&days), "{created}");
+    let (status, me) = app
+        .call(Method::GET, "/api/v1/me", Some(&phone), None)
+        .await;
+    assert_eq!(
+        (status, me["name"].as_str()),
+        (StatusCode::OK, Some("reporter"))
+    );
+
+    // Rotate it: a new token, same label, lifetime kept; the old one is 401.
+    let (status, rotated) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tokens/{phone_id}/rotate"),
+            Some(&phone),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{rotated}");
+    let phone2 = rotated["token"].as_str().unwrap().to_owned();
+    assert_eq!(rotated["api_token"]["label"], "phone");
+    assert!(rotated["api_token"]["expires_at"].is_string());
+    assert_eq!(
+        app.call(Method::GET, "/api/v1/me", Some(&phone), None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.call(Method::GET, "/api/v1/me", Some(&phone2), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    // Admins may not rotate someone else's token (they would hold it).
+    let phone2_id = rotated["api_token"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tokens/{phone2_id}/rotate"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Revoke: another reporter gets 404; the admin may; then it is 401.
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{phone2_id}"),
+            Some(app.token("reporter2")),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, revoked) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{phone2_id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, &revoked["revoked"]),
+        (StatusCode::OK, &json!(true)),
+        "{revoked}"
+    );
+    assert_eq!(
+        app.call(Method::GET, "/api/v1/me", Some(&phone2), None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{phone2_id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "already revoked");
+    // The first token still works.
+    assert_eq!(
+        app.call(Method::GET, "/api/v1/me", Some(&reporter), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    // An expired token authenticates as nobody: 401, counted.
+    let (_, before) = app
+        .call(Method::GET, "/api/v1/stats", Some(&admin), None)
+        .await;
+    raw_exec(
+        &app,
+        &format!("UPDATE api_tokens SET expires_at = 1 WHERE id = '{first_id}'"),
+    )
+    .await;
+    let (status, answer) = app
+        .call(Method::GET, "/api/v1/me", Some(&reporter), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(&answer), "unauthorized");
+    let (_, after) = app
+        .call(Method::GET, "/api/v1/stats", Some(&admin), None)
+        .await;
+    assert_eq!(
+        after["refused"]["unauthorized"].as_i64().unwrap(),
+        before["refused"]["unauthorized"].as_i64().unwrap() + 1
+    );
+    let (_, list) = app
+        .call(
+            Method::GET,
+            "/api/v1/users/reporter/tokens",
+            Some(&admin),
+            None,
+        )
+        .await;
+    let first = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == first_id.as_str())
+        .unwrap();
+    assert_eq!(first["expired"], true, "{list}");
+
+    // Every token action is in the audit trail, without the secrets.
+    let (_, audit) = app
+        .call(Method::GET, "/api/v1/audit?limit=1000", Some(&admin), None)
+        .await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["entity"] == "token")
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    // Five test users' tokens, the responder's own, the phone, its
+    // rotation, the admin's revocation.
+    assert_eq!(
+        actions,
+        [
+            "token.create",
+            "token.create",
+            "token.create",
+            "token.create",
+            "token.create",
+            "token.create",
+            "token.create",
+            "token.rotate",
+            "token.revoke"
+        ]
+    );
+    let text = audit.to_string();
+    for secret in [&reporter, &phone, &phone2] {
+        assert!(!text.contains(&secret[3..]), "a token in the audit trail");
+        assert!(!text.contains(&TokenHash::of(secret).to_hex()));
+    }
+}
+
+#[test]
+fn debug_never_shows_a_token() {
+    let token = web::token::generate();
+    let user = web::types::UserResponse {
+        id: "u".into(),
+        name: "n".into(),
+        role: Role::Reporter,
+        disabled: false,
+        created_at: time::OffsetDateTime::UNIX_EPOCH,
+    };
+    let created_user = web::types::CreatedUserResponse {
+        user,
+        token: token.clone(),
+    };
+    let created_token = web::types::CreatedTokenResponse {
+        api_token: web::types::TokenResponse {
+            id: "t".into(),
+            user_id: "u".into(),
+            label: "laptop".into(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            expires_at: None,
+            expired: false,
+            revoked: false,
+        },
+        token: token.clone(),
+    };
+    let hash = TokenHash::of(&token);
+    for shown in [
+        format!("{created_user:?}"),
+        format!("{created_user:#?}"),
+        format!("{created_token:?}"),
+        format!("{hash:?}"),
+    ] {
+        assert!(!shown.contains(&token[3..]), "{shown}");
+        assert!(!shown.contains(&hash.to_hex()), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn reading_a_sensitive_incident_is_audited_once() {
+    let app = app().await;
+    let responder = app.token("responder").to_owned();
+    let reads = |audit: &Value| -> Vec<(String, String)> {
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "incident.read")
+            .map(|e| {
+                (
+                    e["entity_id"].as_str().unwrap().to_owned(),
+                    e["actor_id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let file = |sensitive: bool| json!({ "category": "harassment", "description": "comments at the desk", "sensitive": sensitive });
+    let (status, hidden) = app
+        .call(
+            Method::POST,
+            "/api/v1/reports",
+            Some(app.token("reporter")),
+            Some(file(true)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hidden}");
+    let (_, open) = app
+        .call(
+            Method::POST,
+            "/api/v1/reports",
+            Some(app.token("reporter")),
+            Some(json!({ "category": "theft", "description": "bike" })),
+        )
+        .await;
+    let hidden_incident = hidden["incident_id"].as_str().unwrap().to_owned();
+    let open_incident = open["incident_id"].as_str().unwrap().to_owned();
+
+    let (status, _) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/incidents/{hidden_incident}"),
+            Some(&responder),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/incidents/{open_incident}"),
+            Some(&responder),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/incidents/{hidden_incident}"),
+            Some(app.token("reporter2")),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
     let (_, audit) = app
         .call(
             Method::GET,
@@ -1959,4 +2373,16 @@ async fn search_text_and_metrics_period_are_capped() {
         .call(Method::GET, "/api/v1/stats", Some(app.token("admin")), None)
         .await;
     assert_eq!(stats["refused"]["unprocessable"], 2, "{stats}");
+    let responder_id = app.viewer("responder").await.user_id.to_string();
+    assert_eq!(reads(&audit), [(hidden_incident.clone(), responder_id)]);
+    // The admin, who may not see the incident, does not see the entry.
+    let (_, admin_audit) = app
+        .call(
+            Method::GET,
+            "/api/v1/audit?limit=1000",
+            Some(app.token("admin")),
+            None,
+        )
+        .await;
+    assert!(reads(&admin_audit).is_empty(), "{admin_audit}");
 }

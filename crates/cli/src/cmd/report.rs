@@ -10,8 +10,8 @@ use web::types::{NewReportRequest, ReportResponse};
 
 use crate::term;
 
-/// Where the API is and who is calling.
-#[derive(Debug, Clone, clap::Args)]
+/// Where the API is and who is calling. `Debug` never shows the token.
+#[derive(Clone, clap::Args)]
 pub struct ApiArgs {
     /// The server's base URL.
     #[arg(
@@ -29,6 +29,15 @@ pub struct ApiArgs {
         hide_env_values = true
     )]
     pub token: String,
+}
+
+impl std::fmt::Debug for ApiArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiArgs")
+            .field("server", &self.server)
+            .field("token", &"[redacted]")
+            .finish()
+    }
 }
 
 /// Arguments of `watchpost report`.
@@ -94,13 +103,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A blocking-friendly client for the watchpost API.
-#[derive(Debug)]
+/// A blocking-friendly client for the watchpost API. `Debug` never shows
+/// the token.
 pub struct ApiClient {
     base: String,
     token: String,
     http: reqwest::Client,
     runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("base", &self.base)
+            .field("token", &"[redacted]")
+            .finish_non_exhaustive()
+    }
 }
 
 impl ApiClient {

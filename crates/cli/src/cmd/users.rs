@@ -19,12 +19,17 @@ pub struct StoreArgs {
     /// Use PostgreSQL at this URL instead of SQLite.
     #[arg(long, value_name = "URL", env = "WATCHPOST_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// The audit chain's key file, when the server's configuration names
+    /// one (`audit_key_file`); default `DATA_DIR/audit.key`.
+    #[arg(long, value_name = "FILE", env = "WATCHPOST_AUDIT_KEY_FILE")]
+    pub audit_key_file: Option<std::path::PathBuf>,
 }
 
 impl StoreArgs {
     /// The store location these flags name.
     pub fn location(&self) -> server::StoreLocation {
         server::StoreLocation::new(self.data_dir.clone(), self.database_url.clone())
+            .with_audit_key_file(self.audit_key_file.clone())
     }
 }
 

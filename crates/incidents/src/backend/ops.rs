@@ -28,6 +28,7 @@ mod users;
 mod visible;
 
 pub(crate) use incidents::fold_case;
+pub(super) use self::audit::init_audit_key;
 
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
@@ -49,7 +50,7 @@ use crate::store::{
     AlertFilter, Backend, IncidentDetail, IncidentFilter, IncidentPatch, Metrics, MetricsQuery,
     NewIncident, NewTask, Page, PageRequest, ReportFilter, Result, Store, TaskPatch,
 };
-use crate::user::{ApiToken, NewUser, RoleGrant, TokenHash, User};
+use crate::user::{ApiToken, NewToken, NewUser, RoleGrant, TokenHash, User};
 
 #[async_trait]
 impl Store for SqlStore {
@@ -129,8 +130,20 @@ impl Store for SqlStore {
         SqlStore::create_token(self, v, user, label, hash).await
     }
 
+    async fn issue_token(&self, v: &Viewer, user: UserId, new: NewToken) -> Result<ApiToken> {
+        SqlStore::issue_token(self, v, user, new).await
+    }
+
+    async fn get_token(&self, v: &Viewer, id: TokenId) -> Result<ApiToken> {
+        SqlStore::get_token(self, v, id).await
+    }
+
     async fn revoke_token(&self, v: &Viewer, id: TokenId) -> Result<()> {
         SqlStore::revoke_token(self, v, id).await
+    }
+
+    async fn rotate_token(&self, v: &Viewer, id: TokenId, hash: TokenHash) -> Result<ApiToken> {
+        SqlStore::rotate_token(self, v, id, hash).await
     }
 
     async fn list_tokens(&self, v: &Viewer, user: UserId) -> Result<Vec<ApiToken>> {

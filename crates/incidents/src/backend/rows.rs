@@ -262,7 +262,8 @@ impl DomainRow for UserRow {
     }
 }
 
-pub(crate) const TOKEN_COLS: &str = "t.id, t.user_id, t.label, t.revoked, t.created_at";
+pub(crate) const TOKEN_COLS: &str =
+    "t.id, t.user_id, t.label, t.revoked, t.created_at, t.expires_at";
 
 #[derive(FromRow)]
 pub(crate) struct TokenRow {
@@ -271,6 +272,7 @@ pub(crate) struct TokenRow {
     label: String,
     revoked: i64,
     created_at: i64,
+    expires_at: Option<i64>,
 }
 
 impl DomainRow for TokenRow {
@@ -283,6 +285,7 @@ impl DomainRow for TokenRow {
             label: self.label,
             revoked: self.revoked != 0,
             created_at: from_micros(self.created_at),
+            expires_at: self.expires_at.map(from_micros),
         })
     }
 }
@@ -388,6 +391,11 @@ pub(crate) struct AuditRow {
 }
 
 impl AuditRow {
+    /// The row's position in the chain.
+    pub(crate) fn seq(&self) -> i64 {
+        self.seq
+    }
+
     fn decode(&self) -> Result<AuditEntry> {
         Ok(AuditEntry {
             seq: self.seq,

@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use super::checks::{forbid, to_json};
 use super::outbox::enqueue_access;
-use super::users::insert_token;
+use super::users::{audit_token, insert_token};
 use super::visible::{load_user, user_by_id};
 use crate::access::Viewer;
 use crate::audit::unix_micros;
@@ -29,7 +29,7 @@ use crate::enums::{GrantStatus, Role};
 use crate::ids::{RoleGrantId, UserId};
 use crate::query::{Arg, Sql};
 use crate::store::{Result, StoreError};
-use crate::user::{ApiToken, RoleGrant, TokenHash, User};
+use crate::user::{ApiToken, NewToken, RoleGrant, TokenHash, User};
 
 /// The most grants one listing returns (pending first, then newest).
 const MAX_GRANTS_LISTED: i64 = 500;
@@ -291,7 +291,21 @@ impl SqlStore {
             at,
         )
         .await?;
-        let token = insert_token(&mut tx, v, grant.user_id, "granted", token, at).await?;
+        let new = NewToken {
+            label: "granted".to_owned(),
+            hash: token,
+            expires_at: None,
+        };
+        let token = insert_token(&mut tx, grant.user_id, &new, at).await?;
+        audit_token(
+            &mut tx,
+            v,
+            "token.create",
+            &token,
+            serde_json::Value::Null,
+            to_json(&token),
+        )
+        .await?;
         tx.commit().await?;
         Ok((after, token))
     }

@@ -349,6 +349,10 @@ impl SqlStore {
 
     pub(super) async fn get_incident(&self, v: &Viewer, id: IncidentId) -> Result<IncidentDetail> {
         let incident = load_incident(&self.reader, v, id).await?;
+        if incident.sensitive {
+            self.record_read(v, "incident.read", "incident", id.to_string(), id)
+                .await?;
+        }
         let full = v.role != Role::Reporter
             || v.is_system()
             || is_participant(&self.reader, id, v.user_id).await?;

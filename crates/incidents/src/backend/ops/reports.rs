@@ -508,6 +508,8 @@ impl SqlStore {
 
     pub(super) async fn get_report(&self, v: &Viewer, id: ReportId) -> Result<Report> {
         let mut r = load_report(&self.reader, v, id).await?;
+        self.record_report_read(v, id, "report.read", "report", id.to_string())
+            .await?;
         fill_attachments(&self.reader, std::slice::from_mut(&mut r)).await?;
         Ok(r)
     }
@@ -552,6 +554,14 @@ impl SqlStore {
         q.bind(id.to_string()).push(" AND ");
         report_visible(&mut q, v, "r");
         let a = fetch_one::<_, AttachmentRow>(&self.reader, &q, "attachment").await?;
+        self.record_report_read(
+            v,
+            a.report_id,
+            "attachment.download",
+            "attachment",
+            a.id.to_string(),
+        )
+        .await?;
         if a.sha256.len() != 64 || !a.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(StoreError::Corrupt(format!("attachment {} hash", a.id)));
         }

@@ -10,67 +10,14 @@ use crate::access::Viewer;
 use crate::audit::unix_micros;
 use crate::backend::rows::{DomainRow, TOKEN_COLS, TokenRow, USER_COLS, UserRow};
 use crate::backend::{
-    Change, SqlStore, Tx, append_audit, exec, fetch_domain, fetch_one, fetch_opt, now,
+    Change, SqlStore, Tx, append_audit, exec, fetch_domain, fetch_one, fetch_opt, from_micros, now,
+    opt_micros,
 };
 use crate::enums::Role;
 use crate::ids::{TokenId, UserId};
 use crate::query::{Arg, Sql};
 use crate::store::{Result, StoreError};
-use crate::user::{ApiToken, NewUser, TokenHash, User, valid_user_name};
-use time::OffsetDateTime;
-
-/// Inserts a new token for `user` inside `tx`, audited.
-pub(super) async fn insert_token(
-    tx: &mut Tx,
-    v: &Viewer,
-    user: UserId,
-    label: &str,
-    hash: TokenHash,
-    at: OffsetDateTime,
-) -> Result<ApiToken> {
-    check_len("label", label, 0, 200)?;
-    let token = ApiToken {
-        id: TokenId::new(),
-        user_id: user,
-        label: label.to_owned(),
-        created_at: at,
-        revoked: false,
-    };
-    let mut q = Sql::new(
-        "INSERT INTO api_tokens (id, user_id, label, token_hash, revoked, created_at) VALUES ",
-    );
-    q.bind_list([
-        Arg::from(token.id.to_string()),
-        Arg::from(user.to_string()),
-        Arg::from(label),
-        Arg::from(hash.to_hex()),
-        Arg::from(token.revoked),
-        Arg::from(unix_micros(at)),
-    ]);
-    if let Err(e) = exec(&mut **tx, &q).await {
-        return Err(if is_unique_violation(&e) {
-            StoreError::Conflict("this token already exists".into())
-        } else {
-            e
-        });
-    }
-    append_audit(
-        tx,
-        v,
-        at,
-        Change {
-            action: "token.create",
-            entity: "token",
-            entity_id: token.id.to_string(),
-            incident_id: None,
-            related_incident_id: None,
-            before: Value::Null,
-            after: to_json(&token),
-        },
-    )
-    .await?;
-    Ok(token)
-}
+use crate::user::{ApiToken, NewToken, NewUser, TokenHash, User, valid_user_name};
 
 impl SqlStore {
     pub(super) async fn create_user(&self, v: &Viewer, new: NewUser) -> Result<User> {
@@ -208,43 +155,120 @@ impl SqlStore {
             !owner.role.has_need_to_know() || v.user_id == user || v.is_system(),
             "tokens of responders and finance-ops are made only by their owner or on the server host",
         )?;
-        let token = insert_token(&mut tx, v, user, label, hash, now()).await?;
+        let new = NewToken {
+            label: label.to_owned(),
+            hash,
+            expires_at: None,
+        };
+        let token = insert_token(&mut tx, user, &new, now()).await?;
+        audit_token(
+            &mut tx,
+            v,
+            "token.create",
+            &token,
+            Value::Null,
+            to_json(&token),
+        )
+        .await?;
         tx.commit().await?;
         Ok(token)
     }
 
-    pub(super) async fn revoke_token(&self, v: &Viewer, id: TokenId) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let mut q = Sql::new(&format!(
-            "SELECT {TOKEN_COLS} FROM api_tokens t WHERE t.id = "
-        ));
-        q.bind(id.to_string());
-        let before = fetch_one::<_, TokenRow>(&mut *tx, &q, "token").await?;
-        if !(v.can_admin_users() || before.user_id == v.user_id) {
-            return Err(StoreError::NotFound("token"));
+    pub(super) async fn issue_token(
+        &self,
+        v: &Viewer,
+        user: UserId,
+        new: NewToken,
+    ) -> Result<ApiToken> {
+        let at = now();
+        if new.expires_at.is_some_and(|e| e <= at) {
+            return Err(StoreError::Invalid(
+                "expires_at must be in the future".into(),
+            ));
         }
-        let mut q = Sql::new("UPDATE api_tokens SET revoked = 1 WHERE id = ");
-        q.bind(id.to_string());
-        exec(&mut *tx, &q).await?;
-        let mut after = before.clone();
-        after.revoked = true;
-        append_audit(
+        let mut tx = self.begin().await?;
+        load_user(&mut *tx, v, user_by_id(user)).await?;
+        forbid(
+            v.is_system() || v.user_id == user,
+            "only the user themselves (or the CLI on the server host) issues their tokens: \
+             a token of another user would read what that user may read",
+        )?;
+        let token = insert_token(&mut tx, user, &new, at).await?;
+        audit_token(
             &mut tx,
             v,
-            now(),
-            Change {
-                action: "token.revoke",
-                entity: "token",
-                entity_id: id.to_string(),
-                incident_id: None,
-                related_incident_id: None,
-                before: to_json(&before),
-                after: to_json(&after),
-            },
+            "token.create",
+            &token,
+            Value::Null,
+            to_json(&token),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    pub(super) async fn get_token(&self, v: &Viewer, id: TokenId) -> Result<ApiToken> {
+        load_token(&self.reader, v, id).await
+    }
+
+    pub(super) async fn revoke_token(&self, v: &Viewer, id: TokenId) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let before = load_token(&mut *tx, v, id).await?;
+        if before.revoked {
+            return Err(StoreError::Conflict("the token is already revoked".into()));
+        }
+        let after = revoke(&mut tx, &before).await?;
+        audit_token(
+            &mut tx,
+            v,
+            "token.revoke",
+            &after,
+            to_json(&before),
+            to_json(&after),
         )
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    pub(super) async fn rotate_token(
+        &self,
+        v: &Viewer,
+        id: TokenId,
+        hash: TokenHash,
+    ) -> Result<ApiToken> {
+        let mut tx = self.begin().await?;
+        let before = load_token(&mut *tx, v, id).await?;
+        forbid(
+            v.is_system() || v.user_id == before.user_id,
+            "only the token's owner (or the CLI on the server host) rotates it",
+        )?;
+        if before.revoked {
+            return Err(StoreError::Conflict(
+                "the token is revoked: issue a new one instead".into(),
+            ));
+        }
+        let at = now();
+        // The same lifetime as the old token, counted from now.
+        let expires_at = before.expires_at.map(|e| at + (e - before.created_at));
+        let new = NewToken {
+            label: before.label.clone(),
+            hash,
+            expires_at,
+        };
+        let revoked = revoke(&mut tx, &before).await?;
+        let token = insert_token(&mut tx, before.user_id, &new, at).await?;
+        audit_token(
+            &mut tx,
+            v,
+            "token.rotate",
+            &revoked,
+            to_json(&before),
+            serde_json::json!({ "revoked": to_json(&revoked), "issued": to_json(&token) }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(token)
     }
 
     pub(super) async fn list_tokens(&self, v: &Viewer, user: UserId) -> Result<Vec<ApiToken>> {
@@ -254,7 +278,8 @@ impl SqlStore {
         let mut q = Sql::new(&format!(
             "SELECT {TOKEN_COLS} FROM api_tokens t WHERE t.user_id = "
         ));
-        q.bind(user.to_string()).push(" ORDER BY t.created_at");
+        q.bind(user.to_string())
+            .push(" ORDER BY t.created_at, t.id");
         fetch_domain::<_, TokenRow>(&self.reader, &q).await
     }
 
@@ -263,7 +288,9 @@ impl SqlStore {
             "SELECT {USER_COLS} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = "
         ));
         q.bind(hash.to_hex())
-            .push(" AND t.revoked = 0 AND u.disabled = 0");
+            .push(" AND t.revoked = 0 AND u.disabled = 0 AND (t.expires_at IS NULL OR t.expires_at > ")
+            .bind(unix_micros(now()))
+            .push(")");
         let Some(row) = fetch_opt::<_, UserRow>(&self.reader, &q).await? else {
             return Ok(None);
         };
@@ -271,4 +298,97 @@ impl SqlStore {
         let viewer = Viewer::new(user.id, user.role);
         Ok(Some((user, viewer)))
     }
+}
+
+/// A token the viewer may see (admins and the system see all, others their
+/// own); any other is "not found".
+async fn load_token<'e, E>(e: E, v: &Viewer, id: TokenId) -> Result<ApiToken>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let mut q = Sql::new(&format!(
+        "SELECT {TOKEN_COLS} FROM api_tokens t WHERE t.id = "
+    ));
+    q.bind(id.to_string());
+    if !v.can_admin_users() {
+        q.push(" AND t.user_id = ").bind(v.user_id.to_string());
+    }
+    fetch_one::<_, TokenRow>(e, &q, "token").await
+}
+
+/// Inserts a token row for `user`.
+pub(super) async fn insert_token(
+    tx: &mut Tx,
+    user: UserId,
+    new: &NewToken,
+    at: time::OffsetDateTime,
+) -> Result<ApiToken> {
+    check_len("label", &new.label, 0, 200)?;
+    let token = ApiToken {
+        id: TokenId::new(),
+        user_id: user,
+        label: new.label.clone(),
+        created_at: at,
+        expires_at: new.expires_at.map(|e| from_micros(unix_micros(e))),
+        revoked: false,
+    };
+    let mut q = Sql::new(
+        "INSERT INTO api_tokens (id, user_id, label, token_hash, revoked, created_at, expires_at) VALUES ",
+    );
+    q.bind_list([
+        Arg::from(token.id.to_string()),
+        Arg::from(user.to_string()),
+        Arg::from(token.label.clone()),
+        Arg::from(new.hash.to_hex()),
+        Arg::from(token.revoked),
+        Arg::from(unix_micros(at)),
+        opt_micros(token.expires_at),
+    ]);
+    if let Err(e) = exec(&mut **tx, &q).await {
+        return Err(if is_unique_violation(&e) {
+            StoreError::Conflict("this token already exists".into())
+        } else {
+            e
+        });
+    }
+    Ok(token)
+}
+
+/// Marks `token` revoked; returns it as it now is.
+async fn revoke(tx: &mut Tx, token: &ApiToken) -> Result<ApiToken> {
+    let mut q = Sql::new("UPDATE api_tokens SET revoked = 1 WHERE id = ");
+    q.bind(token.id.to_string());
+    exec(&mut **tx, &q).await?;
+    Ok(ApiToken {
+        revoked: true,
+        ..token.clone()
+    })
+}
+
+/// Appends a token action's audit entry (token metadata only: never the
+/// token or its hash).
+pub(super) async fn audit_token(
+    tx: &mut Tx,
+    v: &Viewer,
+    action: &'static str,
+    token: &ApiToken,
+    before: Value,
+    after: Value,
+) -> Result<()> {
+    append_audit(
+        tx,
+        v,
+        now(),
+        Change {
+            action,
+            entity: "token",
+            entity_id: token.id.to_string(),
+            incident_id: None,
+            related_incident_id: None,
+            before,
+            after,
+        },
+    )
+    .await?;
+    Ok(())
 }
