@@ -18,7 +18,12 @@ const TEST_NAME: &str = "kill9_sqlite_stays_consistent";
 /// Writer mode: files reports and moves incidents forever, printing one
 /// line per committed change.
 async fn child_writer(db: &str) -> ! {
-    let store = incidents::open(&format!("sqlite:{db}"))
+    // The writer files far more than a person's hourly report limit.
+    let options = incidents::StoreOptions {
+        max_reports_per_hour: u32::MAX,
+        ..incidents::StoreOptions::default()
+    };
+    let store = incidents::open_with(&format!("sqlite:{db}"), options)
         .await
         .expect("child open");
     let u = store
