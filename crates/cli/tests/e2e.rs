@@ -831,6 +831,8 @@ fn incidents_print_report_text_escaped_and_json_keys_once() {
     assert_terminal_safe("users list", &listed);
     assert!(stdout(&listed).contains("rita"), "{}", stdout(&listed));
     assert_eq!(server.terminate().code(), Some(0));
+}
+
 /// Runs the CLI; asserts success and returns stdout.
 fn ok(args: &[&str]) -> String {
     let output = run(args);

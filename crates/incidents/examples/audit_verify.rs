@@ -76,6 +76,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 entity: "incident".into(),
                 entity_id: format!("0190b5a0-0000-7000-8000-{seq:012}"),
                 incident_id: None,
+                related_incident_id: None,
+                sensitive: false,
                 before: serde_json::json!({ "severity": "SEV3", "title": "Repeated login failures for admin on web-1" }),
                 after: serde_json::json!({ "severity": "SEV2", "title": "Repeated login failures for admin on web-1" }),
                 hash: String::new(),

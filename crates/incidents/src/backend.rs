@@ -224,6 +224,8 @@ async fn fill_search_text(pool: &AnyPool) -> Result<()> {
         }
         tx.commit().await?;
     }
+}
+
 /// Begins a write transaction on `writer` holding the audit chain lock.
 async fn begin_on(writer: &AnyPool, key: &Arc<AuditKey>) -> Result<Tx> {
     let mut inner = writer.begin().await?;

@@ -694,8 +694,6 @@ impl From<incidents::RoleGrant> for RoleGrantResponse {
     }
 }
 
-/// A created user with their first API token, shown once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
 /// A created user with their first API token, shown once. `Debug` never
 /// shows the token.
 #[derive(Clone, Serialize, Deserialize)]

@@ -1883,6 +1883,89 @@ async fn need_to_know_roles_take_two_people() {
         (StatusCode::OK, Some("reporter"))
     );
     // Every step is in the audit trail.
+    let (_, audit) = app
+        .call(
+            Method::GET,
+            "/api/v1/audit?limit=1000",
+            Some(&responder),
+            None,
+        )
+        .await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in ["user.role_request", "user.role_grant", "user.role_change"] {
+        assert!(
+            actions.contains(&action),
+            "{action} missing from {actions:?}"
+        );
+    }
+}
+
+/// A search text over 200 characters and a metrics period over 366 days
+/// are 422 in the one error format, and counted.
+#[tokio::test]
+async fn search_text_and_metrics_period_are_capped() {
+    let app = app().await;
+    let token = app.token("responder");
+    let at_cap = "a".repeat(200);
+    let (status, page) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/incidents?q={at_cap}"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let (status, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/incidents?q={at_cap}b"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_value");
+    assert_eq!(
+        body["error"]["message"],
+        "q: at most 200 characters (got 201)"
+    );
+    let (status, _) = app
+        .call(
+            Method::GET,
+            "/api/v1/metrics?from=2025-01-01T00:00:00Z&to=2026-01-02T00:00:00Z",
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "366 days is accepted");
+    let (status, body) = app
+        .call(
+            Method::GET,
+            "/api/v1/metrics?from=2025-01-01T00:00:00Z&to=2026-01-02T00:00:01Z",
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 366 days"),
+        "{body}"
+    );
+    let (_, stats) = app
+        .call(Method::GET, "/api/v1/stats", Some(app.token("admin")), None)
+        .await;
+    assert_eq!(stats["refused"]["unprocessable"], 2, "{stats}");
+}
+
 /// The test store's SQLite file, for edits no API allows (such as moving
 /// a token's expiry into the past).
 async fn raw_exec(app: &App, sql: &str) {
@@ -2300,79 +2383,6 @@ async fn reading_a_sensitive_incident_is_audited_once() {
             None,
         )
         .await;
-    let actions: Vec<&str> = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    for action in ["user.role_request", "user.role_grant", "user.role_change"] {
-        assert!(
-            actions.contains(&action),
-            "{action} missing from {actions:?}"
-        );
-    }
-}
-
-/// A search text over 200 characters and a metrics period over 366 days
-/// are 422 in the one error format, and counted.
-#[tokio::test]
-async fn search_text_and_metrics_period_are_capped() {
-    let app = app().await;
-    let token = app.token("responder");
-    let at_cap = "a".repeat(200);
-    let (status, page) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/incidents?q={at_cap}"),
-            Some(token),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    let (status, body) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/incidents?q={at_cap}b"),
-            Some(token),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["error"]["code"], "invalid_value");
-    assert_eq!(
-        body["error"]["message"],
-        "q: at most 200 characters (got 201)"
-    );
-    let (status, _) = app
-        .call(
-            Method::GET,
-            "/api/v1/metrics?from=2025-01-01T00:00:00Z&to=2026-01-02T00:00:00Z",
-            Some(token),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "366 days is accepted");
-    let (status, body) = app
-        .call(
-            Method::GET,
-            "/api/v1/metrics?from=2025-01-01T00:00:00Z&to=2026-01-02T00:00:01Z",
-            Some(token),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("at most 366 days"),
-        "{body}"
-    );
-    let (_, stats) = app
-        .call(Method::GET, "/api/v1/stats", Some(app.token("admin")), None)
-        .await;
-    assert_eq!(stats["refused"]["unprocessable"], 2, "{stats}");
     let responder_id = app.viewer("responder").await.user_id.to_string();
     assert_eq!(reads(&audit), [(hidden_incident.clone(), responder_id)]);
     // The admin, who may not see the incident, does not see the entry.

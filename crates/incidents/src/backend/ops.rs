@@ -27,8 +27,8 @@ mod timeline;
 mod users;
 mod visible;
 
-pub(crate) use incidents::fold_case;
 pub(super) use self::audit::init_audit_key;
+pub(crate) use incidents::fold_case;
 
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};

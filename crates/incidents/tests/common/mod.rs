@@ -193,6 +193,8 @@ pub async fn bulk_audit(ctx: &Ctx, key: &incidents::AuditKey, n: i64, pad: usize
                 entity: "bulk".into(),
                 entity_id: seq.to_string(),
                 incident_id: None,
+                related_incident_id: None,
+                sensitive: false,
                 before: serde_json::Value::Null,
                 after: serde_json::json!({ "n": seq, "pad": padding }),
                 hash: String::new(),
