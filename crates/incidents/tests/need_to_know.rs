@@ -389,6 +389,50 @@ mod cases {
         assert_eq!(got, want);
     }
 
+    /// Impact lists are capped: 100 entries of at most 500 characters.
+    pub async fn impact_lists_are_capped(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let i = s
+            .create_incident(&c.responder, manual("outage", false))
+            .await
+            .unwrap();
+        let impact = |assets: Vec<String>| Impact {
+            confidentiality: ImpactLevel::Low,
+            integrity: ImpactLevel::None,
+            availability: ImpactLevel::High,
+            affected_assets: assets,
+            affected_users: vec![],
+            affected_data: vec![],
+            summary: "down".into(),
+        };
+        let hundred: Vec<String> = (0..100).map(|n| format!("host-{n}")).collect();
+        s.set_impact(&c.responder, i.id, impact(hundred.clone()))
+            .await
+            .unwrap();
+        let mut too_many = hundred.clone();
+        too_many.push("host-100".into());
+        for bad in [too_many, vec!["x".repeat(501)], vec![String::new()]] {
+            assert!(matches!(
+                s.set_impact(&c.responder, i.id, impact(bad.clone())).await,
+                Err(StoreError::Invalid(_))
+            ));
+            assert!(matches!(
+                s.close_incident(
+                    &c.responder,
+                    i.id,
+                    Resolution::FalsePositive,
+                    Some(impact(bad)),
+                    None
+                )
+                .await,
+                Err(StoreError::Invalid(_))
+            ));
+        }
+        let kept = s.get_incident(&c.responder, i.id).await.unwrap().incident;
+        assert_eq!(kept.impact.unwrap().affected_assets, hundred);
+    }
+
     /// Case-insensitive search folds non-ASCII letters the same way on
     /// both databases.
     pub async fn search_folds_non_ascii_alike(ctx: &Ctx) {
@@ -549,4 +593,5 @@ on_both_databases!(
     adding_participants_is_all_or_nothing,
     search_folds_non_ascii_alike,
     admins_cannot_grant_need_to_know,
+    impact_lists_are_capped,
 );

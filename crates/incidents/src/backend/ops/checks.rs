@@ -31,6 +31,32 @@ pub(super) fn check_len(field: &str, s: &str, min: usize, max: usize) -> Result<
     Ok(())
 }
 
+/// The most entries in each list of an impact assessment (affected assets,
+/// users, data), and the longest entry.
+pub(super) const MAX_IMPACT_ENTRIES: usize = 100;
+const MAX_IMPACT_ENTRY_CHARS: usize = 500;
+
+/// Checks an impact assessment's summary and lists against their limits.
+pub(super) fn check_impact(impact: &crate::incident::Impact) -> Result<()> {
+    check_len("impact summary", &impact.summary, 0, MAX_TEXT)?;
+    for (field, list) in [
+        ("affected_assets", &impact.affected_assets),
+        ("affected_users", &impact.affected_users),
+        ("affected_data", &impact.affected_data),
+    ] {
+        if list.len() > MAX_IMPACT_ENTRIES {
+            return Err(StoreError::Invalid(format!(
+                "{field} takes at most {MAX_IMPACT_ENTRIES} entries (got {})",
+                list.len()
+            )));
+        }
+        for entry in list {
+            check_len(field, entry, 1, MAX_IMPACT_ENTRY_CHARS)?;
+        }
+    }
+    Ok(())
+}
+
 /// A value as JSON for the audit trail and notification payloads (`null`
 /// if it cannot be serialised).
 pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Value {

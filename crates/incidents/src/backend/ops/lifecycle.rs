@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::checks::{MAX_TEXT, check_len, forbid, not_future, to_json};
+use super::checks::{MAX_TEXT, check_impact, check_len, forbid, not_future, to_json};
 use super::incidents::save_incident;
 use super::outbox::enqueue;
 use super::timeline::add_timeline;
@@ -349,7 +349,7 @@ impl SqlStore {
         id: IncidentId,
         impact: Impact,
     ) -> Result<Incident> {
-        check_len("impact summary", &impact.summary, 0, MAX_TEXT)?;
+        check_impact(&impact)?;
         let mut tx = self.begin().await?;
         let before = self.managed(&mut tx, v, id).await?;
         before.ensure_open()?;
@@ -406,6 +406,9 @@ impl SqlStore {
         impact: Option<Impact>,
         at: Option<OffsetDateTime>,
     ) -> Result<Incident> {
+        if let Some(m) = &impact {
+            check_impact(m)?;
+        }
         let mut tx = self.begin().await?;
         let before = self.managed(&mut tx, v, id).await?;
         before.ensure_open()?;
