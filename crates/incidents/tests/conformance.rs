@@ -8,25 +8,12 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{Cast, Ctx, cast, user};
+use common::{Cast, Ctx, cast, report, user};
 use incidents::*;
 use time::{Duration, OffsetDateTime};
 
 fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
-}
-
-fn report(category: Category, sensitive: bool, text: &str) -> NewReport {
-    NewReport {
-        channel: Channel::Web,
-        category,
-        description: text.into(),
-        occurred_at: None,
-        location: None,
-        sensitive,
-        anonymous: false,
-        attachments: vec![],
-    }
 }
 
 fn manual(title: &str, severity: Severity) -> NewIncident {
@@ -2247,32 +2234,7 @@ mod cases {
     }
 }
 
-macro_rules! conformance {
-    ($($case:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let ctx = super::common::sqlite(super::incidents::StoreOptions::default()).await;
-                    super::cases::$case(&ctx).await;
-                    ctx.finish().await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let ctx = super::common::postgres(super::incidents::StoreOptions::default()).await;
-                    super::cases::$case(&ctx).await;
-                    ctx.finish().await;
-                }
-            )+
-        }
-    };
-}
-
-conformance!(
+on_both_databases!(
     migration_from_empty,
     every_lifecycle_move,
     closing_requires_impact_and_resolution,

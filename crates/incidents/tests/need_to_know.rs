@@ -9,21 +9,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{Ctx, cast, user};
+use common::{Ctx, cast, report, user};
 use incidents::*;
-
-fn report(category: Category, sensitive: bool, text: &str) -> NewReport {
-    NewReport {
-        channel: Channel::Web,
-        category,
-        description: text.into(),
-        occurred_at: None,
-        location: None,
-        sensitive,
-        anonymous: false,
-        attachments: vec![],
-    }
-}
 
 fn manual(title: &str, sensitive: bool) -> NewIncident {
     NewIncident {
@@ -557,31 +544,6 @@ mod cases {
             .unwrap();
         assert_eq!(direct.role, Role::FinanceOps);
     }
-}
-
-macro_rules! on_both_databases {
-    ($($case:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let ctx = super::common::sqlite(super::incidents::StoreOptions::default()).await;
-                    super::cases::$case(&ctx).await;
-                    ctx.finish().await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let ctx = super::common::postgres(super::incidents::StoreOptions::default()).await;
-                    super::cases::$case(&ctx).await;
-                    ctx.finish().await;
-                }
-            )+
-        }
-    };
 }
 
 on_both_databases!(

@@ -248,3 +248,47 @@ pub fn reset_peak_rss_kib() -> u64 {
 pub fn peak_rss_kib() -> u64 {
     proc_status_kib("VmHWM:")
 }
+
+/// Declares each case of `cases` as a test on SQLite (temp dir) and on
+/// PostgreSQL (a fresh database), each with default store options. The
+/// test file must `use watchpost_incidents as incidents;` and have a
+/// `cases` module of `async fn case(&Ctx)`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let ctx = super::common::sqlite(super::incidents::StoreOptions::default()).await;
+                    super::cases::$case(&ctx).await;
+                    ctx.finish().await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let ctx = super::common::postgres(super::incidents::StoreOptions::default()).await;
+                    super::cases::$case(&ctx).await;
+                    ctx.finish().await;
+                }
+            )+
+        }
+    };
+}
+
+/// A report filed on the web channel, not anonymous, without attachments.
+pub fn report(category: incidents::Category, sensitive: bool, text: &str) -> incidents::NewReport {
+    incidents::NewReport {
+        channel: incidents::Channel::Web,
+        category,
+        description: text.into(),
+        occurred_at: None,
+        location: None,
+        sensitive,
+        anonymous: false,
+        attachments: vec![],
+    }
+}
