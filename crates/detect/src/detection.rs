@@ -63,50 +63,6 @@ impl fmt::Display for Level {
     }
 }
 
-/// The incident response policy's watch-list items.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Policy {
-    /// Repeated login failures (including password spraying).
-    BruteForce,
-    /// Account lockouts.
-    Lockout,
-    /// Missing time spans in logs, or a source gone silent.
-    LogGap,
-    /// A reboot that was not planned.
-    UnexpectedReboot,
-    /// A network port open that was not open before.
-    NewPort,
-    /// Antivirus and EDR warnings.
-    Antivirus,
-    /// Password resets and MFA changes.
-    PasswordReset,
-    /// Logging switched off or reduced.
-    LoggingDisabled,
-    /// Sudden performance degradation.
-    Performance,
-    /// Website modification or defacement.
-    WebChange,
-}
-
-impl Policy {
-    /// The stable snake_case name used in output and rule tags.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Policy::BruteForce => "brute_force",
-            Policy::Lockout => "lockout",
-            Policy::LogGap => "log_gap",
-            Policy::UnexpectedReboot => "unexpected_reboot",
-            Policy::NewPort => "new_port",
-            Policy::Antivirus => "antivirus",
-            Policy::PasswordReset => "password_reset",
-            Policy::LoggingDisabled => "logging_disabled",
-            Policy::Performance => "performance",
-            Policy::WebChange => "web_change",
-        }
-    }
-}
-
 /// One hit: a rule or detector matched an event (or a group of events).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Detection {
@@ -129,9 +85,11 @@ pub struct Detection {
     /// The logsource of the matching event.
     #[serde(skip)]
     pub logsource: LogSource,
-    /// The policy item, for policy detections.
+    /// The policy watch-list item, for policy detections: its stable
+    /// snake_case name, set by an [`Annotator`] or a policy detector
+    /// (`detect` itself knows no policy vocabulary).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub policy: Option<Policy>,
+    pub policy: Option<&'static str>,
     /// Entity keys the detection groups by (`user`, `source_ip`, `port`,
     /// `url`, ...), for policy detections and correlations. They are
     /// written beside the other fields in JSON; the host entity is the
@@ -177,6 +135,36 @@ fn serialize_entities<S: serde::Serializer>(
     )
 }
 
+/// Which events a detector wants: a pure test that any thread may run
+/// while the detector itself is busy elsewhere.
+pub trait Selector: Send + Sync {
+    /// Could this event matter to the detector? Events for which this is
+    /// false are never passed to [`Detector::observe`].
+    fn wants(&self, event: &Event) -> bool;
+}
+
+impl<F: Fn(&Event) -> bool + Send + Sync> Selector for F {
+    fn wants(&self, event: &Event) -> bool {
+        self(event)
+    }
+}
+
+/// Adds meaning that `detect` does not know (for example the policy
+/// watch-list item and entity keys) to a detection, given the event it
+/// was made from (`None` for detections made at the end of input).
+pub trait Annotator: Send + Sync {
+    /// Annotates one detection.
+    fn annotate(&self, detection: &mut Detection, event: Option<&Event>);
+}
+
+/// The annotator that adds nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoAnnotation;
+
+impl Annotator for NoAnnotation {
+    fn annotate(&self, _detection: &mut Detection, _event: Option<&Event>) {}
+}
+
 /// A stateful detector: sees events in time order and emits detections.
 ///
 /// Implementations are pure: no IO and no wall clock. Time is the event
@@ -185,9 +173,9 @@ pub trait Detector: Send {
     /// A stable name, used in errors and metrics.
     fn name(&self) -> &'static str;
 
-    /// Quick test: could this event matter to the detector? Events that
-    /// return false are never passed to [`Detector::observe`].
-    fn interested(&self, event: &Event) -> bool;
+    /// The detector's [`Selector`]: which events it wants. Worker threads
+    /// ask it while the detector runs in the ordered stage.
+    fn selector(&self) -> std::sync::Arc<dyn Selector>;
 
     /// Feeds one event (in time order) and appends any detections.
     fn observe(&mut self, event: &Event, out: &mut Vec<Detection>);
@@ -215,7 +203,7 @@ mod tests {
             record: 3,
             host: Some("web01".into()),
             logsource: LogSource::default(),
-            policy: Some(Policy::NewPort),
+            policy: Some("new_port"),
             entities: BTreeMap::from([
                 ("host".to_string(), "web01".to_string()),
                 ("port".to_string(), "22".to_string()),

@@ -18,7 +18,7 @@ pub mod routing;
 mod stateful;
 mod view;
 
-pub use detection::{Detection, Detector, Level, Policy};
+pub use detection::{Annotator, Detection, Detector, Level, NoAnnotation, Selector};
 pub use matcher::{CorrelationInput, FIELD_VALUE_MAX, FIELDS_MAX, Matcher};
 pub use stateful::{Pending, Stateful};
 pub use view::EventView;

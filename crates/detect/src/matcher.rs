@@ -14,7 +14,7 @@ use std::sync::{Mutex, OnceLock};
 use events::{Event, Value};
 use rayon::prelude::*;
 use rsigma_eval::{CompiledRule, Engine, EvaluationResult};
-use rules::sigma::{Detection as SigmaDetection, SigmaRule};
+use rsigma_parser::{Detection as SigmaDetection, SigmaRule};
 use rules::{RuleError, RuleSet};
 
 use crate::routing::{Renames, View, route};
@@ -61,7 +61,7 @@ impl Group {
             engine.extend_compiled_rules(rules);
             for &i in &self.filters {
                 // Validated when the matcher was built.
-                let _ = engine.apply_filter(&filters[i].rule);
+                let _ = engine.apply_filter(filters[i].rule());
             }
             engine
         })
@@ -70,10 +70,10 @@ impl Group {
 
 /// True when `filter` names a rule of `rules` (by id or title) or targets
 /// every rule: only then can applying it change the group.
-fn filter_may_apply(filter: &rules::sigma::FilterRule, rules: &[CompiledRule]) -> bool {
+fn filter_may_apply(filter: &rsigma_parser::FilterRule, rules: &[CompiledRule]) -> bool {
     match &filter.rules {
-        rules::sigma::FilterRuleTarget::Any => true,
-        rules::sigma::FilterRuleTarget::Specific(refs) => rules.iter().any(|rule| {
+        rsigma_parser::FilterRuleTarget::Any => true,
+        rsigma_parser::FilterRuleTarget::Specific(refs) => rules.iter().any(|rule| {
             refs.iter()
                 .any(|r| rule.id.as_deref() == Some(r.as_str()) || rule.title == *r)
         }),
@@ -134,11 +134,11 @@ impl Matcher {
             .detections
             .par_iter()
             .map(|r| {
-                rsigma_eval::compile_rule(&r.rule)
-                    .map(|c| (c, referenced_fields(&r.rule)))
+                rsigma_eval::compile_rule(r.rule())
+                    .map(|c| (c, referenced_fields(r.rule())))
                     .map_err(|e| RuleError {
                         file: r.file.to_string(),
-                        rule_id: r.rule.id.clone(),
+                        rule_id: r.rule().id.clone(),
                         reason: e.to_string(),
                     })
             })
@@ -146,7 +146,7 @@ impl Matcher {
 
         let mut refs: HashSet<&str> = HashSet::new();
         for c in &set.correlations {
-            refs.extend(c.rule.rules.iter().map(String::as_str));
+            refs.extend(c.rule().rules.iter().map(String::as_str));
         }
 
         let mut errors = Vec::new();
@@ -164,24 +164,24 @@ impl Matcher {
                 }
             };
             loaded += 1;
-            let ls = &source.rule.logsource;
+            let ls = &source.rule().logsource;
             let key = (
                 intern(&mut interner, ls.product.as_deref()),
                 intern(&mut interner, ls.service.as_deref()),
                 intern(&mut interner, ls.category.as_deref()),
             );
             let correlated = source
-                .rule
+                .rule()
                 .id
                 .as_deref()
                 .is_some_and(|id| refs.contains(id))
                 || source
-                    .rule
+                    .rule()
                     .name
                     .as_deref()
                     .is_some_and(|n| refs.contains(n));
             if correlated {
-                correlation_bases.push(source.rule.clone());
+                correlation_bases.push(source.rule().clone());
             }
             meta.entry(meta_key(rule.id.as_deref(), &rule.title))
                 .or_insert_with(|| RuleMeta { fields, correlated });
@@ -192,11 +192,11 @@ impl Matcher {
         // empty engine, so a broken filter is reported and left out.
         let mut filters: Vec<rules::FilterRule> = Vec::new();
         for filter in &set.filters {
-            match Engine::new().apply_filter(&filter.rule) {
+            match Engine::new().apply_filter(filter.rule()) {
                 Ok(()) => filters.push(filter.clone()),
                 Err(e) => errors.push(RuleError {
                     file: filter.file.to_string(),
-                    rule_id: filter.rule.id.clone(),
+                    rule_id: filter.rule().id.clone(),
                     reason: e.to_string(),
                 }),
             }
@@ -208,7 +208,7 @@ impl Matcher {
             .map(|k| {
                 let rules = by_key.remove(k).unwrap_or_default();
                 let applicable = (0..filters.len())
-                    .filter(|&i| filter_may_apply(&filters[i].rule, &rules))
+                    .filter(|&i| filter_may_apply(filters[i].rule(), &rules))
                     .collect();
                 Group {
                     rules: Mutex::new(Some(rules)),
@@ -410,8 +410,8 @@ fn meta_key(id: Option<&str>, title: &str) -> String {
 }
 
 /// Maps rsigma's level; a rule without one counts as informational.
-pub(crate) fn level(level: Option<rules::sigma::Level>) -> Level {
-    use rules::sigma::Level as L;
+pub(crate) fn level(level: Option<rsigma_parser::Level>) -> Level {
+    use rsigma_parser::Level as L;
     match level {
         Some(L::Low) => Level::Low,
         Some(L::Medium) => Level::Medium,

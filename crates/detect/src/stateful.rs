@@ -17,7 +17,7 @@ use rules::RuleError;
 
 use crate::matcher::{CorrelationInput, Matcher, level};
 use crate::view::EventView;
-use crate::{Detection, Detector};
+use crate::{Annotator, Detection, Detector, Selector};
 
 /// An event kept for the ordered stage, with its pending correlation input.
 #[derive(Debug, Clone)]
@@ -28,6 +28,23 @@ pub struct Pending {
     pub sigma: CorrelationInput,
 }
 
+impl Pending {
+    /// The ordered stage's one total order: event time (undated first),
+    /// then source, then record.
+    pub fn order(a: &Pending, b: &Pending) -> std::cmp::Ordering {
+        (
+            a.event.meta.timestamp,
+            &a.event.meta.source,
+            a.event.meta.record,
+        )
+            .cmp(&(
+                b.event.meta.timestamp,
+                &b.event.meta.source,
+                b.event.meta.record,
+            ))
+    }
+}
+
 /// Correlation rules and native detectors, fed in time order.
 pub struct Stateful<'m> {
     matcher: &'m Matcher,
@@ -36,6 +53,8 @@ pub struct Stateful<'m> {
     /// Correlation rules that compiled and whose rules all loaded.
     correlations_loaded: usize,
     detectors: Vec<Box<dyn Detector>>,
+    /// Each detector's selector, in the same order.
+    selectors: Vec<std::sync::Arc<dyn Selector>>,
 }
 
 impl std::fmt::Debug for Stateful<'_> {
@@ -83,22 +102,22 @@ impl<'m> Stateful<'m> {
                 let before = waiting.len();
                 let mut still = Vec::new();
                 for c in waiting {
-                    if !c.rule.rules.iter().all(|r| known.contains(r.as_str())) {
+                    if !c.rule().rules.iter().all(|r| known.contains(r.as_str())) {
                         still.push(c);
                         continue;
                     }
-                    match engine.add_correlation(&c.rule) {
+                    match engine.add_correlation(c.rule()) {
                         Ok(()) => {
                             correlations_loaded += 1;
-                            known.extend(c.rule.id.as_deref());
-                            known.extend(c.rule.name.as_deref());
-                            if !c.rule.generate {
-                                correlation_only.extend(c.rule.rules.iter().cloned());
+                            known.extend(c.rule().id.as_deref());
+                            known.extend(c.rule().name.as_deref());
+                            if !c.rule().generate {
+                                correlation_only.extend(c.rule().rules.iter().cloned());
                             }
                         }
                         Err(e) => errors.push(RuleError {
                             file: c.file.to_string(),
-                            rule_id: c.rule.id.clone(),
+                            rule_id: c.rule().id.clone(),
                             reason: e.to_string(),
                         }),
                     }
@@ -110,7 +129,7 @@ impl<'m> Stateful<'m> {
             }
             for c in waiting {
                 let missing: Vec<&str> = c
-                    .rule
+                    .rule()
                     .rules
                     .iter()
                     .map(String::as_str)
@@ -118,7 +137,7 @@ impl<'m> Stateful<'m> {
                     .collect();
                 errors.push(RuleError {
                     file: c.file.to_string(),
-                    rule_id: c.rule.id.clone(),
+                    rule_id: c.rule().id.clone(),
                     reason: format!(
                         "correlation refers to rules that did not load: {}",
                         missing.join(", ")
@@ -127,6 +146,7 @@ impl<'m> Stateful<'m> {
             }
             Some(engine)
         };
+        let selectors = detectors.iter().map(|d| d.selector()).collect();
         (
             Stateful {
                 matcher,
@@ -134,6 +154,7 @@ impl<'m> Stateful<'m> {
                 correlation_only,
                 correlations_loaded,
                 detectors,
+                selectors,
             },
             errors,
         )
@@ -150,7 +171,13 @@ impl<'m> Stateful<'m> {
 
     /// True when some detector wants to see the event.
     pub fn interested(&self, event: &Event) -> bool {
-        self.detectors.iter().any(|d| d.interested(event))
+        self.selectors.iter().any(|s| s.wants(event))
+    }
+
+    /// The detectors' selectors, which worker threads may ask while this
+    /// stage runs elsewhere.
+    pub fn selectors(&self) -> Vec<std::sync::Arc<dyn Selector>> {
+        self.selectors.clone()
     }
 
     /// True when the stage has nothing to do.
@@ -160,45 +187,63 @@ impl<'m> Stateful<'m> {
 
     /// Sorts `pending` into time order, feeds it through, calls `finish`
     /// on every detector, and appends every detection (each passed through
-    /// `annotate` with its event) to `out`.
+    /// `annotator` with its event) to `out`.
     pub fn run(
         &mut self,
         mut pending: Vec<Pending>,
-        annotate: &dyn Fn(&mut Detection, Option<&Event>),
+        annotator: &dyn Annotator,
         out: &mut Vec<Detection>,
     ) {
-        pending.sort_by(|a, b| {
-            (
-                a.event.meta.timestamp,
-                &a.event.meta.source,
-                a.event.meta.record,
-            )
-                .cmp(&(
-                    b.event.meta.timestamp,
-                    &b.event.meta.source,
-                    b.event.meta.record,
-                ))
-        });
-        let mut buf = Vec::new();
+        pending.sort_by(Pending::order);
         for p in &pending {
-            if !p.sigma.is_empty() {
-                self.feed_sigma(p, &mut buf);
-            }
-            for d in &mut self.detectors {
-                if d.interested(&p.event) {
-                    d.observe(&p.event, &mut buf);
-                }
-            }
-            for mut det in buf.drain(..) {
-                annotate(&mut det, Some(&p.event));
-                out.push(det);
+            self.observe(p, annotator, out);
+        }
+        self.finish(annotator, out);
+    }
+
+    /// Feeds one event; events must come in [`Pending::order`].
+    pub fn observe(&mut self, p: &Pending, annotator: &dyn Annotator, out: &mut Vec<Detection>) {
+        let mut buf = Vec::new();
+        if !p.sigma.is_empty() {
+            self.feed_sigma(p, &mut buf);
+        }
+        for (d, s) in self.detectors.iter_mut().zip(&self.selectors) {
+            if s.wants(&p.event) {
+                d.observe(&p.event, &mut buf);
             }
         }
+        for mut det in buf {
+            annotator.annotate(&mut det, Some(&p.event));
+            out.push(det);
+        }
+    }
+
+    /// Tells every detector that time has reached `now` (a live driver's
+    /// clock tick).
+    pub fn advance(
+        &mut self,
+        now: events::Timestamp,
+        annotator: &dyn Annotator,
+        out: &mut Vec<Detection>,
+    ) {
+        let mut buf = Vec::new();
+        for d in &mut self.detectors {
+            d.advance(now, &mut buf);
+        }
+        for mut det in buf {
+            annotator.annotate(&mut det, None);
+            out.push(det);
+        }
+    }
+
+    /// End of input: calls `finish` on every detector.
+    pub fn finish(&mut self, annotator: &dyn Annotator, out: &mut Vec<Detection>) {
+        let mut buf = Vec::new();
         for d in &mut self.detectors {
             d.finish(&mut buf);
         }
-        for mut det in buf.drain(..) {
-            annotate(&mut det, None);
+        for mut det in buf {
+            annotator.annotate(&mut det, None);
             out.push(det);
         }
     }

@@ -247,7 +247,7 @@ fn base64offset_without_the_workaround_misses() {
         "  product: test",
         &format!("  sel:\n    CommandLine|base64offset|contains: '{needle}'\n  condition: sel"),
     );
-    let collection = rules::sigma::parse_sigma_yaml(&text).expect("parses");
+    let collection = rsigma_parser::parse_sigma_yaml(&text).expect("parses");
     let compiled = rsigma_eval_free_compile(&collection.rules[0]);
     let missed = ["", "a", "ab"].iter().filter(|prefix| {
         let payload = format!("{prefix}{needle}XYZ/more/data/after/it");
@@ -262,12 +262,12 @@ fn base64offset_without_the_workaround_misses() {
 
 /// Compiles a rule with the bare engine (no workaround) and returns a
 /// predicate over JSON events.
-fn rsigma_eval_free_compile(rule: &rules::sigma::SigmaRule) -> impl Fn(&Value) -> bool {
+fn rsigma_eval_free_compile(rule: &rsigma_parser::SigmaRule) -> impl Fn(&Value) -> bool {
     let mut set = rules::RuleSet::default();
-    set.detections.push(rules::DetectionRule {
-        file: Arc::from("raw.yml"),
-        rule: rule.clone(),
-    });
+    set.detections.push(rules::DetectionRule::new(
+        Arc::from("raw.yml"),
+        rule.clone(),
+    ));
     let (m, errors) = Matcher::new(&set);
     assert!(errors.is_empty());
     move |fields: &Value| {
@@ -405,7 +405,7 @@ fn event_count_correlation_uses_event_time_in_order() {
         pending.push(detect::Pending { event: e, sigma });
     }
     let mut out = Vec::new();
-    stage.run(pending, &|_, _| {}, &mut out);
+    stage.run(pending, &watchpost_detect::NoAnnotation, &mut out);
     let corr: Vec<_> = out.iter().filter(|d| d.rule_id.ends_with("c2")).collect();
     assert_eq!(corr.len(), 1, "{out:#?}");
     assert_eq!(corr[0].record, 1, "fires on the third event in time order");
@@ -450,7 +450,7 @@ fn correlations_read_each_match_under_its_own_renames() {
     let mut out = Vec::new();
     stage.run(
         vec![detect::Pending { event: e, sigma }],
-        &|_, _| {},
+        &watchpost_detect::NoAnnotation,
         &mut out,
     );
     // The correlations' detections (ids ending e1, e2, e3).

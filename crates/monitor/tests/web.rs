@@ -186,7 +186,7 @@ fn defaced_page_is_a_detection_with_the_facts() {
         "{summary}"
     );
     assert!(summary.contains("similarity 0.00"), "{summary}");
-    assert_eq!(detection.policy, Some(detect::Policy::WebChange));
+    assert_eq!(detection.policy, Some("web_change"));
     assert_eq!(detection.entities["url"], server.url("/"));
     assert_eq!(detection.entities["host"], "127.0.0.1");
     assert_eq!(detection.level, detect::Level::High);

@@ -43,7 +43,7 @@ fn measure(name: &str, keys: u64, mut d: Box<dyn Detector>, make: &dyn Fn(u64) -
     let started = Instant::now();
     for i in 0..keys {
         let e = make(i);
-        if d.interested(&e) {
+        if d.selector().wants(&e) {
             d.observe(&e, &mut out);
         }
     }

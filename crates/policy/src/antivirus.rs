@@ -129,15 +129,20 @@ pub fn apply(d: &mut Detection, f: &Finding) {
 #[derive(Debug, Default)]
 pub struct Antivirus;
 
+/// The events the detector wants (its [`detect::Selector`]).
+fn wants(event: &Event) -> bool {
+    fields::message(event).is_some_and(|m| m.trim_end().ends_with(" FOUND"))
+        || event.get("threat").is_some()
+        || event.get("threat.name").is_some()
+}
+
 impl Detector for Antivirus {
     fn name(&self) -> &'static str {
         "antivirus"
     }
 
-    fn interested(&self, event: &Event) -> bool {
-        fields::message(event).is_some_and(|m| m.trim_end().ends_with(" FOUND"))
-            || event.get("threat").is_some()
-            || event.get("threat.name").is_some()
+    fn selector(&self) -> std::sync::Arc<dyn detect::Selector> {
+        std::sync::Arc::new(wants)
     }
 
     fn observe(&mut self, event: &Event, out: &mut Vec<Detection>) {

@@ -3,7 +3,9 @@
 //! default severity, incident category, the entity keys it names and the
 //! fields they come from, and a short runbook for responders.
 
-use detect::{Level, Policy};
+use detect::Level;
+
+use crate::Policy;
 use serde::Serialize;
 
 /// Incident categories a policy detection maps to.

@@ -25,7 +25,7 @@ pub(crate) fn detection(
         record: meta.record,
         host: meta.host.clone(),
         logsource: meta.logsource,
-        policy: entry.map(|e| e.policy),
+        policy: entry.map(|e| e.policy.as_str()),
         entities: BTreeMap::new(),
         fields: BTreeMap::new(),
     }

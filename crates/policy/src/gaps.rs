@@ -191,13 +191,18 @@ fn secs_text(ms: i64) -> String {
     }
 }
 
+/// The events the detector wants (its [`detect::Selector`]).
+fn wants(event: &Event) -> bool {
+    event.meta.timestamp.is_some()
+}
+
 impl Detector for Gaps {
     fn name(&self) -> &'static str {
         "gaps"
     }
 
-    fn interested(&self, event: &Event) -> bool {
-        event.meta.timestamp.is_some()
+    fn selector(&self) -> std::sync::Arc<dyn detect::Selector> {
+        std::sync::Arc::new(wants)
     }
 
     fn observe(&mut self, event: &Event, out: &mut Vec<Detection>) {

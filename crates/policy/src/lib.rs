@@ -18,6 +18,7 @@ mod config;
 mod emit;
 pub mod fields;
 pub mod gaps;
+mod item;
 mod keyed;
 pub mod login;
 pub mod perf;
@@ -28,9 +29,10 @@ pub use config::{
     GapsConfig, LoginConfig, MaintenanceAction, PerformanceConfig, PolicyConfig, PolicyError,
     RebootConfig, Secs, StateConfig, parse_duration,
 };
+pub use item::Policy;
 pub use keyed::{KeyedState, hash_key};
 
-use detect::{Detection, Detector, Policy};
+use detect::{Annotator, Detection, Detector};
 use events::Event;
 
 /// The native detectors that run by default in `hunt`, with the default
@@ -72,6 +74,16 @@ pub fn live_detectors(config: &PolicyConfig) -> Result<Vec<Box<dyn Detector>>, P
     Ok(all)
 }
 
+/// The policy's [`Annotator`]: [`annotate`] for every detection.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PolicyAnnotator;
+
+impl Annotator for PolicyAnnotator {
+    fn annotate(&self, detection: &mut Detection, event: Option<&Event>) {
+        annotate(detection, event);
+    }
+}
+
 /// Adds policy information to a detection made by a rule of the bundled
 /// policy pack: the policy item, the entity keys read from the event
 /// (`user`, `source_ip`, ...; the `host` entity is the detection's own
@@ -82,7 +94,7 @@ pub fn annotate(detection: &mut Detection, event: Option<&Event>) {
     let Some(entry) = entry(&detection.rule_id) else {
         return;
     };
-    detection.policy = Some(entry.policy);
+    detection.policy = Some(entry.policy.as_str());
     let Some(event) = event else {
         return;
     };

@@ -538,38 +538,42 @@ fn cloud_attempt(event: &Event) -> Option<Attempt> {
     None
 }
 
+/// The events the detector wants (its [`detect::Selector`]).
+fn wants(event: &Event) -> bool {
+    if event.meta.timestamp.is_none() {
+        return false;
+    }
+    if let Some(id) = fields::event_id(event) {
+        return matches!(id, 4624 | 4625 | 4771 | 4776);
+    }
+    if let Some(m) = fields::message(event) {
+        return [
+            "Failed ",
+            "Invalid user ",
+            "Accepted ",
+            "authentication failure;",
+            "message repeated ",
+        ]
+        .iter()
+        .any(|needle| m.contains(needle));
+    }
+    let is = |path: &str, values: &[&str]| event.get_str(path).is_some_and(|v| values.contains(&v));
+    is(
+        "eventType",
+        &["user.session.start", "user.authentication.auth_via_mfa"],
+    ) || is("eventName", &["ConsoleLogin"])
+        || is("id.applicationName", &["login"])
+        || is("category", &["SignInLogs", "NonInteractiveUserSignInLogs"])
+        || is("action", &["user.failed_login", "user.login"])
+}
+
 impl Detector for LoginFailures {
     fn name(&self) -> &'static str {
         "login_failures"
     }
 
-    fn interested(&self, event: &Event) -> bool {
-        if event.meta.timestamp.is_none() {
-            return false;
-        }
-        if let Some(id) = fields::event_id(event) {
-            return matches!(id, 4624 | 4625 | 4771 | 4776);
-        }
-        if let Some(m) = fields::message(event) {
-            return [
-                "Failed ",
-                "Invalid user ",
-                "Accepted ",
-                "authentication failure;",
-                "message repeated ",
-            ]
-            .iter()
-            .any(|needle| m.contains(needle));
-        }
-        let is =
-            |path: &str, values: &[&str]| event.get_str(path).is_some_and(|v| values.contains(&v));
-        is(
-            "eventType",
-            &["user.session.start", "user.authentication.auth_via_mfa"],
-        ) || is("eventName", &["ConsoleLogin"])
-            || is("id.applicationName", &["login"])
-            || is("category", &["SignInLogs", "NonInteractiveUserSignInLogs"])
-            || is("action", &["user.failed_login", "user.login"])
+    fn selector(&self) -> std::sync::Arc<dyn detect::Selector> {
+        std::sync::Arc::new(wants)
     }
 
     fn observe(&mut self, event: &Event, out: &mut Vec<Detection>) {

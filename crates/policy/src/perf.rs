@@ -85,18 +85,24 @@ impl Performance {
         self.series.len()
     }
 
-    fn value(&self, event: &Event) -> Option<(&str, f64)> {
-        let from_field = self.config.value_fields.iter().find_map(|f| {
-            let v = fields::number(event, f)?;
-            v.is_finite().then_some((f.as_str(), v))
-        });
-        if from_field.is_some() || !self.config.access_log_request_time {
-            return from_field;
-        }
-        fields::message(event)
-            .and_then(access_log_request_time)
-            .map(|v| ("request_time", v))
+    fn value<'c>(&'c self, event: &Event) -> Option<(&'c str, f64)> {
+        value(&self.config, event)
     }
+}
+
+/// The measured value of an event: the first configured field that holds
+/// a finite number, else (when enabled) an access log's request time.
+fn value<'c>(config: &'c PerformanceConfig, event: &Event) -> Option<(&'c str, f64)> {
+    let from_field = config.value_fields.iter().find_map(|f| {
+        let v = fields::number(event, f)?;
+        v.is_finite().then_some((f.as_str(), v))
+    });
+    if from_field.is_some() || !config.access_log_request_time {
+        return from_field;
+    }
+    fields::message(event)
+        .and_then(access_log_request_time)
+        .map(|v| ("request_time", v))
 }
 
 impl Detector for Performance {
@@ -104,8 +110,11 @@ impl Detector for Performance {
         "performance"
     }
 
-    fn interested(&self, event: &Event) -> bool {
-        self.value(event).is_some() && event_time(event).is_some()
+    fn selector(&self) -> std::sync::Arc<dyn detect::Selector> {
+        let config = self.config.clone();
+        std::sync::Arc::new(move |event: &Event| {
+            value(&config, event).is_some() && event_time(event).is_some()
+        })
     }
 
     fn observe(&mut self, event: &Event, out: &mut Vec<Detection>) {

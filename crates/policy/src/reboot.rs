@@ -263,26 +263,31 @@ pub fn lifecycle(program: &str, msg: &str) -> Option<Lifecycle> {
     None
 }
 
+/// The events the detector wants (its [`detect::Selector`]).
+fn wants(event: &Event) -> bool {
+    if event.meta.timestamp.is_none() {
+        return false;
+    }
+    if let Some(id) = fields::event_id(event) {
+        return matches!(id, 6008 | 41 | 1074);
+    }
+    let Some(msg) = fields::message(event) else {
+        return false;
+    };
+    let program = fields::program(event)
+        .or_else(|| msg.split_once(": ").map(|(tag, _)| tag))
+        .unwrap_or("");
+    let program = program.split(['[', ' ']).next().unwrap_or("");
+    LIFECYCLE_PROGRAMS.contains(&program) || lifecycle(program, msg).is_some()
+}
+
 impl Detector for Reboots {
     fn name(&self) -> &'static str {
         "reboot"
     }
 
-    fn interested(&self, event: &Event) -> bool {
-        if event.meta.timestamp.is_none() {
-            return false;
-        }
-        if let Some(id) = fields::event_id(event) {
-            return matches!(id, 6008 | 41 | 1074);
-        }
-        let Some(msg) = fields::message(event) else {
-            return false;
-        };
-        let program = fields::program(event)
-            .or_else(|| msg.split_once(": ").map(|(tag, _)| tag))
-            .unwrap_or("");
-        let program = program.split(['[', ' ']).next().unwrap_or("");
-        LIFECYCLE_PROGRAMS.contains(&program) || lifecycle(program, msg).is_some()
+    fn selector(&self) -> std::sync::Arc<dyn detect::Selector> {
+        std::sync::Arc::new(wants)
     }
 
     fn observe(&mut self, event: &Event, out: &mut Vec<Detection>) {

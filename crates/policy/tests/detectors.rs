@@ -5,8 +5,9 @@ extern crate watchpost_policy as policy;
 mod common;
 
 use common::{json_event, run, run_in_order, syslog_event, with_id};
-use detect::{Detection, Detector, Level, Policy};
+use detect::{Detection, Detector, Level};
 use events::{Event, Timestamp};
+use policy::Policy;
 use policy::{
     GapsConfig, LoginConfig, MaintenanceAction, PerformanceConfig, PolicyConfig, RebootConfig,
     Secs, StateConfig, gaps, login, perf, reboot,
@@ -60,7 +61,7 @@ fn check_login(case: &str, input: &[&str], expected: &[(&str, &str, &str)]) {
         .collect();
     assert_eq!(got, want, "case {case}");
     for d in &dets {
-        assert_eq!(d.policy, Some(Policy::BruteForce), "case {case}");
+        assert_eq!(d.policy, Some(Policy::BruteForce.as_str()), "case {case}");
     }
 }
 
@@ -151,7 +152,7 @@ fn login_failures_cases() {
         json!({"message": "authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4  user=root"}),
     );
     e.meta.timestamp = Some(ts(1_700_000_000));
-    assert!(d.interested(&e));
+    assert!(d.selector().wants(&e));
     let a = d.normalise(&e, 0).expect("a PAM failure");
     assert_eq!(a.source_ip.as_deref(), Some("218.188.2.4"));
     assert_eq!(a.user.as_deref(), Some("root"));
@@ -219,7 +220,11 @@ fn login_normalisation_across_sources() {
     for (i, (record, want)) in cases.into_iter().enumerate() {
         let mut e = json_event("x", i as u64, record.clone());
         e.meta.timestamp = Some(ts(1_700_000_000));
-        assert_eq!(d.interested(&e), want.is_some(), "interested in {record}");
+        assert_eq!(
+            d.selector().wants(&e),
+            want.is_some(),
+            "interested in {record}"
+        );
         let got = d.normalise(&e, 0);
         let got = got.map(|a| (a.outcome, a.user.unwrap(), a.source_ip.unwrap()));
         let want = want.map(|(o, u, ip)| (o, u.to_string(), ip.to_string()));
@@ -265,7 +270,7 @@ fn gaps_learned_threshold_reports_the_hole() {
     // Learned: 99th percentile 60 s (rounded up to its bucket) x 4, but at
     // least the 5-minute floor.
     assert_eq!(g.fields["expected_seconds"], "300");
-    assert_eq!(g.policy, Some(Policy::LogGap));
+    assert_eq!(g.policy, Some(Policy::LogGap.as_str()));
     assert_eq!(g.host.as_deref(), Some("h1"));
 }
 
@@ -475,7 +480,7 @@ fn performance_spike_vs_sustained_shift() {
     assert_eq!(dets.len(), 1, "{dets:#?}");
     let d = &dets[0];
     assert_eq!(d.rule_id, perf::PERF_ID);
-    assert_eq!(d.policy, Some(Policy::Performance));
+    assert_eq!(d.policy, Some(Policy::Performance.as_str()));
     assert_eq!(d.fields["service"], "checkout");
     // Fires on the fifth deviating point of the shift.
     assert_eq!(d.record, 65);

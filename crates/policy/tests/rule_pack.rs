@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use detect::{Detection, Level, Policy};
+use detect::{Detection, Level};
 use events::{LogSource, Value};
+use policy::Policy;
 use rsigma_eval::event::JsonEvent;
 use rsigma_eval::{CorrelationConfig, CorrelationEngine, Engine};
 use rsigma_parser::{SigmaCollection, parse_sigma_yaml};
@@ -336,7 +337,7 @@ fn annotate_fills_policy_and_entities() {
         let event = common::json_event("x", 1, record);
         let mut d = sigma_detection(id);
         policy::annotate(&mut d, Some(&event));
-        assert_eq!(d.policy, Some(policy), "{id}");
+        assert_eq!(d.policy, Some(policy.as_str()), "{id}");
         let got: Vec<(&str, &str)> = d
             .entities
             .iter()

@@ -3,11 +3,15 @@
 //!
 //! Loading is partial-success: a file or document that does not parse is
 //! reported as a [`RuleError`] (file, rule id when known, reason) and the
-//! rest of the rules still load. Files are parsed in parallel.
+//! rest of the rules still load.
+//!
+//! Pure: [`load_str`] parses text; reading rule files and folders is the
+//! `engine` crate's `load_rule_paths`.
 //!
 //! This crate only parses (with `rsigma-parser`, pinned); it must not depend
 //! on `detect` or on anything that matches. The parsed Sigma types are
-//! re-exported as [`sigma`] for `detect` only: the binary never names them.
+//! reached through accessors that only `detect` calls; rsigma is never
+//! re-exported, and no public field has one of its types.
 //!
 //! Before a rule is handed on, known engine bugs are worked around here
 //! (see [`base64offset`]).
@@ -17,10 +21,9 @@ mod load;
 
 use std::sync::Arc;
 
-pub use load::{load_paths, load_str};
+pub use load::load_str;
 
-/// The Sigma rule model (`rsigma-parser`), for the `detect` crate.
-pub use rsigma_parser as sigma;
+use rsigma_parser as sigma;
 
 /// Where a rule came from: a file path, or `policy:<name>` for the bundled
 /// pack.
@@ -42,8 +45,20 @@ pub struct RuleError {
 pub struct DetectionRule {
     /// Source file.
     pub file: RuleFile,
-    /// The parsed rule (base64offset already expanded).
-    pub rule: sigma::SigmaRule,
+    rule: sigma::SigmaRule,
+}
+
+impl DetectionRule {
+    /// A rule exactly as given: no engine workaround is applied (the
+    /// rules of [`load_str`] have them applied). For `detect`'s tests.
+    pub fn new(file: RuleFile, rule: sigma::SigmaRule) -> Self {
+        Self { file, rule }
+    }
+
+    /// The parsed rule (base64offset already expanded). For `detect` only.
+    pub fn rule(&self) -> &sigma::SigmaRule {
+        &self.rule
+    }
 }
 
 /// A correlation rule and the file it came from.
@@ -51,8 +66,14 @@ pub struct DetectionRule {
 pub struct CorrelationRule {
     /// Source file.
     pub file: RuleFile,
-    /// The parsed correlation.
-    pub rule: sigma::CorrelationRule,
+    rule: sigma::CorrelationRule,
+}
+
+impl CorrelationRule {
+    /// The parsed correlation. For `detect` only.
+    pub fn rule(&self) -> &sigma::CorrelationRule {
+        &self.rule
+    }
 }
 
 /// A filter rule and the file it came from.
@@ -60,8 +81,14 @@ pub struct CorrelationRule {
 pub struct FilterRule {
     /// Source file.
     pub file: RuleFile,
-    /// The parsed filter.
-    pub rule: sigma::FilterRule,
+    rule: sigma::FilterRule,
+}
+
+impl FilterRule {
+    /// The parsed filter. For `detect` only.
+    pub fn rule(&self) -> &sigma::FilterRule {
+        &self.rule
+    }
 }
 
 /// The catalogue of loaded rules.

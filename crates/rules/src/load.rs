@@ -1,77 +1,8 @@
-//! Reading rule files: directory walk, parallel parse, per-file errors.
+//! Parsing rule text, with per-document errors.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use crate::{CorrelationRule, DetectionRule, FilterRule, RuleError, RuleSet, base64offset};
-
-/// Loads every `*.yml`/`*.yaml` file under the given files and directories
-/// (recursively, in sorted path order). Unreadable paths and rules that do
-/// not parse are returned as errors; everything else loads.
-pub fn load_paths(paths: &[PathBuf]) -> (RuleSet, Vec<RuleError>) {
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    for path in paths {
-        if path.is_file() {
-            files.push(path.clone());
-            continue;
-        }
-        if !path.exists() {
-            errors.push(RuleError {
-                file: path.display().to_string(),
-                rule_id: None,
-                reason: "no such file or directory".into(),
-            });
-            continue;
-        }
-        for entry in walkdir::WalkDir::new(path).follow_links(true) {
-            match entry {
-                Ok(e) if e.file_type().is_file() && is_yaml(e.path()) => {
-                    files.push(e.into_path());
-                }
-                Ok(_) => {}
-                Err(err) => errors.push(RuleError {
-                    file: err.path().unwrap_or(path).display().to_string(),
-                    rule_id: None,
-                    reason: format!("cannot walk: {err}"),
-                }),
-            }
-        }
-    }
-    files.sort();
-    files.dedup();
-    let parsed: Vec<(RuleSet, Vec<RuleError>)> = files
-        .par_iter()
-        .map(|file| match std::fs::read_to_string(file) {
-            Ok(text) => load_str(&file.display().to_string(), &text),
-            Err(err) => (
-                RuleSet::default(),
-                vec![RuleError {
-                    file: file.display().to_string(),
-                    rule_id: None,
-                    reason: format!("cannot read: {err}"),
-                }],
-            ),
-        })
-        .collect();
-    let mut set = RuleSet::default();
-    set.detections
-        .reserve(parsed.iter().map(|(s, _)| s.detections.len()).sum());
-    for (s, e) in parsed {
-        set.extend(s);
-        errors.extend(e);
-    }
-    (set, errors)
-}
-
-fn is_yaml(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yml" | "yaml")
-    )
-}
 
 /// Parses one rule file's text (one or more YAML documents). `name` is
 /// used as the file in errors and on each rule.
@@ -159,13 +90,6 @@ mod tests {
         assert!(set.is_empty());
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].rule_id.as_deref(), Some("abc"));
-    }
-
-    #[test]
-    fn missing_path_is_an_error() {
-        let (set, errors) = load_paths(&[PathBuf::from("/nonexistent/rules/dir")]);
-        assert!(set.is_empty());
-        assert_eq!(errors.len(), 1);
     }
 
     #[test]

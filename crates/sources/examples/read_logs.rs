@@ -29,7 +29,7 @@ fn main() {
     let out = Mutex::new(());
     files.par_iter().for_each(|file| {
         let printed = AtomicU64::new(0);
-        let summary = read_file(file, None, &|batch| {
+        let summary = read_file(file, None, &Default::default(), &|batch| {
             if dump > 0 {
                 let _guard = out.lock().unwrap();
                 for event in &batch {
@@ -48,6 +48,9 @@ fn main() {
                 }
             }
         });
+        if let Some(reason) = &summary.not_a_log {
+            eprintln!("skipped: {}: {reason}", file.display());
+        }
         events.fetch_add(summary.events, Ordering::Relaxed);
         bytes.fetch_add(summary.bytes, Ordering::Relaxed);
         all_problems.lock().unwrap().extend(summary.problems);

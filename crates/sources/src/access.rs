@@ -67,7 +67,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use crate::lines;
-use crate::{FileSummary, ProblemKind, ReadCtx, sniff};
+use crate::{FileSummary, ProblemKind, ReadCtx};
 
 /// The logsource of every access-log event.
 pub(crate) const WEBSERVER: LogSource = LogSource {
@@ -365,7 +365,7 @@ pub(crate) fn read(
     };
     summary.bytes = len;
     lines::read_parallel(ctx, reader, sink, summary, |number, line, batch| {
-        if sniff::is_binary_line(line) {
+        if crate::lines::is_binary_line(line) {
             return Err((
                 ProblemKind::Malformed,
                 "binary data, not a log line".to_owned(),

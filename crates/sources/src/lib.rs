@@ -33,12 +33,22 @@ mod lines;
 mod sniff;
 mod syslog;
 mod walk;
+mod zone;
 
 pub use access::parse_access_line;
 pub use evtx::flatten_evtx;
 pub use json::{parse_json_document, parse_json_line};
 pub use lines::MAX_LINE_LEN;
 pub use syslog::{YearResolver, parse_syslog_line};
+pub use zone::{LocalClock, TimeZone, UnknownZone};
+
+/// How readers interpret their input, beyond its format.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// The zone of RFC 3164 syslog timestamps, which carry none (default
+    /// UTC).
+    pub timezone: TimeZone,
+}
 
 /// A log format. `None` where a format is optional means "detect it".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +186,9 @@ pub struct FileSummary {
     pub bytes: u64,
     /// Problems met; the file was read past each one.
     pub problems: Vec<Problem>,
+    /// Set when the file was not read because it is text of no known log
+    /// format (a README, a licence, a `.gitignore`): why.
+    pub not_a_log: Option<String>,
 }
 
 /// Which files a directory walk keeps.
@@ -202,15 +215,17 @@ pub fn discover(paths: &[PathBuf], filter: &PathFilter) -> (Vec<PathBuf>, Vec<Pr
 ///
 /// `sink` may be called from several threads at once for large files (the
 /// file is split into chunks read in parallel); events within one batch are
-/// in file order. `format` overrides detection.
+/// in file order. `format` overrides detection. A file of text that is no
+/// known log format is not read (see [`FileSummary::not_a_log`]).
 pub fn read_file(
     path: &Path,
     format: Option<Format>,
+    options: &ReadOptions,
     sink: &(dyn Fn(Vec<Event>) + Sync),
 ) -> FileSummary {
     let name = path.display().to_string();
     match sniff::sniff(path) {
-        Ok(sniffed) => read_input(Input::File(path), &name, sniffed, format, sink),
+        Ok(sniffed) => read_input(Input::File(path), &name, sniffed, format, options, sink),
         Err(error) => FileSummary {
             problems: vec![Problem::new(
                 name,
@@ -236,10 +251,11 @@ pub fn read_bytes(
     data: &[u8],
     format: Option<Format>,
     modified: Option<std::time::SystemTime>,
+    options: &ReadOptions,
     sink: &(dyn Fn(Vec<Event>) + Sync),
 ) -> FileSummary {
     let sniffed = sniff::sniff_bytes(data, name, modified);
-    read_input(Input::Memory(data), name, sniffed, format, sink)
+    read_input(Input::Memory(data), name, sniffed, format, options, sink)
 }
 
 /// Reads sniffed input with the reader of its format.
@@ -248,12 +264,22 @@ fn read_input(
     name: &str,
     sniffed: sniff::Sniffed,
     format: Option<Format>,
+    options: &ReadOptions,
     sink: &(dyn Fn(Vec<Event>) + Sync),
 ) -> FileSummary {
     let source: SourceId = Arc::from(name);
     let mut summary = FileSummary::default();
     let format = match format.or(sniffed.format) {
         Some(format) => format,
+        None if !sniffed.binary => {
+            summary.not_a_log = Some(
+                "text of no known log format (no line starts like a log record); \
+                 --format forces one"
+                    .into(),
+            );
+            summary.bytes = sniffed.len;
+            return summary;
+        }
         None => {
             summary.problems.push(Problem::new(
                 name,
@@ -274,7 +300,7 @@ fn read_input(
     match format {
         Format::Evtx => evtx::read(&ctx, sink, &mut summary),
         Format::Json => json::read(&ctx, sink, &mut summary),
-        Format::Syslog => syslog::read(&ctx, sniffed.mtime, sink, &mut summary),
+        Format::Syslog => syslog::read(&ctx, sniffed.mtime, &options.timezone, sink, &mut summary),
         Format::AccessLog => access::read(&ctx, sink, &mut summary),
     }
     cap_problems(name, &mut summary.problems);

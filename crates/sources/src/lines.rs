@@ -284,6 +284,23 @@ pub(crate) fn line_of(problem: &Problem) -> u64 {
         .unwrap_or(0)
 }
 
+/// True when the sample looks like binary data rather than text: more than
+/// one in ten bytes a control character other than tab, CR, LF or form
+/// feed. (A stray NUL in a text log does not make the whole file binary.)
+pub(crate) fn is_binary(sample: &[u8]) -> bool {
+    let control = sample
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c) || b == 0x7f)
+        .count();
+    control * 10 > sample.len()
+}
+
+/// True when one line is binary garbage: a NUL byte, or binary by
+/// [`is_binary`].
+pub(crate) fn is_binary_line(line: &[u8]) -> bool {
+    memchr::memchr(0, line).is_some() || is_binary(line)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

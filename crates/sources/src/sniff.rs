@@ -16,6 +16,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use crate::Format;
+use crate::lines::is_binary;
 
 /// How much of the start of a file is looked at.
 const SAMPLE: usize = 8 * 1024;
@@ -26,8 +27,10 @@ pub(crate) const ACCESS_SAMPLE_LINES: usize = 5;
 
 /// What sniffing found out about a file.
 pub(crate) struct Sniffed {
-    /// The detected format; `None` for binary content of no known format.
+    /// The detected format; `None` for content of no known format.
     pub format: Option<Format>,
+    /// Whether the content is binary (rather than text).
+    pub binary: bool,
     /// Whether the file is gzip-compressed.
     pub gzip: bool,
     /// The on-disk size.
@@ -61,6 +64,7 @@ pub(crate) fn sniff(path: &Path) -> io::Result<Sniffed> {
         .unwrap_or_default();
     Ok(Sniffed {
         format: detect(&inner, &detection_name(&name)),
+        binary: is_binary(&inner),
         gzip,
         len: meta.len(),
         mtime: meta.modified().ok(),
@@ -85,6 +89,7 @@ pub(crate) fn sniff_bytes(
     let file_name = name.rsplit(['/', '\\']).next().unwrap_or(name);
     Sniffed {
         format: detect(&inner, &detection_name(file_name)),
+        binary: is_binary(&inner),
         gzip,
         len: data.len() as u64,
         mtime,
@@ -146,7 +151,58 @@ pub(crate) fn detect(head: &[u8], name: &str) -> Option<Format> {
     if looks_like_access_log(head) {
         return Some(Format::AccessLog);
     }
-    Some(Format::Syslog)
+    looks_like_log_text(head).then_some(Format::Syslog)
+}
+
+/// How many of the first non-empty lines decide whether text is a log.
+pub(crate) const LOG_SAMPLE_LINES: usize = 20;
+
+/// True when text is a log: it is empty, or at least one in four of its
+/// first [`LOG_SAMPLE_LINES`] non-empty lines starts like a log record (a
+/// syslog priority, an RFC 3164 date, an ISO 8601 date, or an
+/// auditd `type=`/`node=` header). READMEs, licences and
+/// `.gitignore` files are not logs.
+fn looks_like_log_text(head: &[u8]) -> bool {
+    let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    let mut lines: Vec<&[u8]> = head.split(|b| *b == b'\n').collect();
+    if lines.len() > 1 && !head.ends_with(b"\n") {
+        lines.pop();
+    }
+    let sample: Vec<&[u8]> = lines
+        .into_iter()
+        .map(<[u8]>::trim_ascii)
+        .filter(|l| !l.is_empty())
+        .take(LOG_SAMPLE_LINES)
+        .collect();
+    if sample.is_empty() {
+        return true;
+    }
+    let hits = sample.iter().filter(|l| starts_like_a_record(l)).count();
+    hits > 0 && hits * 4 >= sample.len()
+}
+
+/// True when a line starts like a log record (see [`looks_like_log_text`]):
+/// a syslog priority (`<13>`), a time of day (`HH:MM:SS`)
+/// within its first 40 bytes (RFC 3164 and ISO 8601 dates, `MM/DD`
+/// netlogon-style dates, bracketed stamps), or an auditd header.
+fn starts_like_a_record(line: &[u8]) -> bool {
+    if line.first() == Some(&b'<') {
+        let digits = line[1..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if (1..=3).contains(&digits) && line.get(1 + digits) == Some(&b'>') {
+            return true;
+        }
+    }
+    let start = &line[..line.len().min(40)];
+    // `HH:MM:SS` (a one-digit hour is matched from its last digit).
+    let time_of_day = start.windows(8).any(|w| {
+        let d = |j: usize| w[j].is_ascii_digit();
+        d(0) && d(1) && w[2] == b':' && d(3) && d(4) && w[5] == b':' && d(6) && d(7)
+    });
+    if time_of_day {
+        return true;
+    }
+    (line.starts_with(b"type=") || line.starts_with(b"node="))
+        && memchr::memmem::find(line, b"msg=audit(").is_some()
 }
 
 /// True when more than half of the first [`ACCESS_SAMPLE_LINES`] non-empty
@@ -170,23 +226,6 @@ fn looks_like_access_log(head: &[u8]) -> bool {
     hits * 2 > sample.len()
 }
 
-/// True when the sample looks like binary data rather than text: more than
-/// one in ten bytes a control character other than tab, CR, LF or form
-/// feed. (A stray NUL in a text log does not make the whole file binary.)
-pub(crate) fn is_binary(sample: &[u8]) -> bool {
-    let control = sample
-        .iter()
-        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c) || b == 0x7f)
-        .count();
-    control * 10 > sample.len()
-}
-
-/// True when one line is binary garbage: a NUL byte, or binary by
-/// [`is_binary`].
-pub(crate) fn is_binary_line(line: &[u8]) -> bool {
-    memchr::memchr(0, line).is_some() || is_binary(line)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +245,20 @@ mod tests {
             (b"", "empty.jsonl", Some(Format::Json)),
             (b"", "empty.evtx", Some(Format::Evtx)),
             (b"\x00\x01\x02garbage", "x.log", None),
+            // Text that is not a log.
+            (b"# EVTX-ATTACK-SAMPLES\n\nSamples of attacks.\n", "README.md", None),
+            (b"*.swp\n.DS_Store\n", ".gitignore", None),
+            (b"GNU GENERAL PUBLIC LICENSE\nVersion 3, 29 June 2007\n", "LICENSE.md", None),
+            (b"", "auth.log", Some(Format::Syslog)),
+            (b"<34>1 2024-01-01T00:00:00Z host app - - - hi\n", "x", Some(Format::Syslog)),
+            (b"2024-01-31 10:00:00,123 INFO started\n", "app.log", Some(Format::Syslog)),
+            (b"08/11 12:59:48 [LOGON] SamLogon: ok\n", "netlogon.log", Some(Format::Syslog)),
+            (b"Meeting notes\nWe met at 10:00 and again at noon.\n", "notes.txt", None),
+            (
+                b"type=EXECVE msg=audit(1700000000.123:456): argc=1 a0=\"ls\"\n",
+                "audit.log",
+                Some(Format::Syslog),
+            ),
             (
                 b"Jan  1 00:00:00 host app: a stray \x00 in a long enough line\n",
                 "x.log",

@@ -33,11 +33,11 @@ use std::sync::Arc;
 
 use chrono::FixedOffset;
 use events::{Event, LogSource, Map, Meta, SourceId, Value};
-use syslog_loose::{ProcId, Variant};
+use syslog_loose::{ProcId, Protocol, Variant};
 use time::OffsetDateTime;
 
 use crate::lines::{LineBlocks, LineItem, numbered_lines};
-use crate::{FileSummary, ProblemKind, ReadCtx, sniff};
+use crate::{FileSummary, LocalClock, ProblemKind, ReadCtx, TimeZone};
 
 /// Supplies the missing year of RFC 3164 timestamps (see the module docs).
 #[derive(Debug, Clone)]
@@ -89,6 +89,7 @@ pub(crate) fn file_logsource(name: &str) -> LogSource {
 pub(crate) fn read(
     ctx: &ReadCtx<'_>,
     mtime: Option<std::time::SystemTime>,
+    zone: &TimeZone,
     sink: &(dyn Fn(Vec<Event>) + Sync),
     summary: &mut FileSummary,
 ) {
@@ -108,6 +109,7 @@ pub(crate) fn read(
         u32::from(u8::from(reference.month())),
         u32::from(reference.day()),
     );
+    let mut clock = LocalClock::new(zone.clone());
     let logsource = file_logsource(ctx.name);
     for item in LineBlocks::new(reader) {
         match item {
@@ -117,7 +119,7 @@ pub(crate) fn read(
                     if line.trim_ascii().is_empty() {
                         continue;
                     }
-                    if sniff::is_binary_line(line) {
+                    if crate::lines::is_binary_line(line) {
                         summary.problems.push(ctx.problem(
                             format!("line {number}"),
                             ProblemKind::Malformed,
@@ -129,6 +131,7 @@ pub(crate) fn read(
                     batch.push(parse_syslog_line(
                         &text,
                         &mut years,
+                        &mut clock,
                         &ctx.source,
                         number,
                         logsource,
@@ -156,6 +159,17 @@ pub(crate) fn read(
     }
 }
 
+/// True when the line's date is an RFC 3164 one (after the optional
+/// `<PRI>`, it starts with a month name), which carries no zone.
+fn civil_date(line: &str) -> bool {
+    let rest = line.trim_start();
+    let rest = match rest.strip_prefix('<').and_then(|r| r.split_once('>')) {
+        Some((pri, after)) if pri.bytes().all(|b| b.is_ascii_digit()) => after.trim_start(),
+        _ => rest,
+    };
+    rest.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+}
+
 /// The program of a syslog tag: old PAM-style tags name the module in
 /// parentheses (`sshd(pam_unix)`), and the program is what comes before.
 fn program_name(tag: &str) -> &str {
@@ -166,10 +180,11 @@ fn program_name(tag: &str) -> &str {
 }
 
 /// Parses one syslog line into an event numbered `line_number`, taking the
-/// year of RFC 3164 dates from `years`.
+/// year of RFC 3164 dates from `years` and their zone from `clock`.
 pub fn parse_syslog_line(
     line: &str,
     years: &mut YearResolver,
+    clock: &mut LocalClock,
     source: &SourceId,
     line_number: u64,
     logsource: LogSource,
@@ -227,6 +242,12 @@ pub fn parse_syslog_line(
     meta.timestamp = message.timestamp.and_then(|t| {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.timestamp_nanos_opt()?)).ok()
     });
+    // An RFC 3164 date (`Mmm dd hh:mm:ss`, with or without a year) carries
+    // no zone: it was read as UTC above, and is now read in the clock's
+    // zone. RFC 3339 dates keep the offset they state.
+    if message.protocol == Protocol::RFC3164 && civil_date(line) {
+        meta.timestamp = meta.timestamp.map(|t| clock.instant(t));
+    }
     Event::new(meta, fields)
 }
 
@@ -240,10 +261,74 @@ mod tests {
         parse_syslog_line(
             line,
             years,
+            &mut LocalClock::new(TimeZone::UTC),
             &Arc::from("auth.log"),
             1,
             LogSource::service("linux", "auth"),
         )
+    }
+
+    /// Times of lines read in `zone`, in file order, as RFC 3339 UTC.
+    fn times_in(zone: &str, lines: &[&str]) -> Vec<String> {
+        let mut years = YearResolver::new(2024, 12, 31);
+        let mut clock = LocalClock::new(TimeZone::parse(zone).unwrap());
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                let e = parse_syslog_line(
+                    line,
+                    &mut years,
+                    &mut clock,
+                    &Arc::from("auth.log"),
+                    i as u64 + 1,
+                    LogSource::service("linux", "auth"),
+                );
+                let t = e.meta.timestamp.expect("a time");
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rfc3164_lines_are_read_in_the_given_zone_across_daylight_saving() {
+        // New York, 2024: EDT (UTC-4) until 2024-11-03 02:00, when the
+        // clock goes back to 01:00 EST (UTC-5). Expected instants written
+        // out by hand.
+        let lines = [
+            "Nov  3 00:30:00 web1 sshd[1]: a",
+            "Nov  3 01:30:00 web1 sshd[1]: b",
+            "Nov  3 01:10:00 web1 sshd[1]: c",
+            "Nov  3 02:30:00 web1 sshd[1]: d",
+            "Jul  4 12:00:00 web1 sshd[1]: e",
+        ];
+        assert_eq!(
+            times_in("America/New_York", &lines[..4]),
+            [
+                "2024-11-03T04:30:00Z",
+                "2024-11-03T05:30:00Z",
+                "2024-11-03T06:10:00Z",
+                "2024-11-03T07:30:00Z",
+            ]
+        );
+        assert_eq!(
+            times_in("America/New_York", &lines[4..]),
+            ["2024-07-04T16:00:00Z"]
+        );
+        assert_eq!(times_in("UTC", &lines[4..]), ["2024-07-04T12:00:00Z"]);
+    }
+
+    #[test]
+    fn rfc5424_and_iso_dates_keep_their_stated_offset() {
+        let lines = [
+            "<34>1 2024-07-04T12:00:00+02:00 web1 app - - - hi",
+            "2024-07-04T12:00:00Z web1 app: hi",
+        ];
+        assert_eq!(
+            times_in("America/New_York", &lines),
+            ["2024-07-04T10:00:00Z", "2024-07-04T12:00:00Z"]
+        );
     }
 
     #[test]

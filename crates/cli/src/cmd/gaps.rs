@@ -1,24 +1,21 @@
 //! `watchpost gaps`: missing time spans in log files.
 //!
-//! Reads every file (folders are walked), puts each file's events back in
-//! file order (or in time order, for a file not written in time order,
-//! such as a CloudTrail export), and runs the policy [`policy::gaps::Gaps`] detector over
-//! them. Per source (file and host) it reports every span with no events
-//! longer than `--min-gap`, or by default longer than the threshold learned
-//! from that source's own cadence, plus time going backwards and clock
-//! jumps.
+//! A thin caller of [`engine::gaps::find`], which runs the policy gap
+//! detector over every file. Per source (file and host) it reports every
+//! span with no events longer than `--min-gap`, or by default longer than
+//! the threshold learned from that source's own cadence, plus time going
+//! backwards and clock jumps.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Mutex;
 
 use anyhow::Context;
-use detect::{Detection, Detector};
-use events::Event;
-use policy::{GapsConfig, PolicyConfig, StateConfig, gaps};
+use detect::Detection;
+use engine::gaps::GapsOptions;
+use policy::{GapsConfig, PolicyConfig, gaps};
 use serde::Serialize;
-use sources::PathFilter;
+use sources::{PathFilter, ReadOptions, TimeZone};
 
 use crate::term;
 
@@ -62,6 +59,10 @@ pub struct Args {
     /// Skip files matching these globs (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    /// The time zone of RFC 3164 syslog lines, which carry none: an IANA
+    /// name (America/New_York), `local` or `UTC` [default: UTC].
+    #[arg(long, value_name = "ZONE")]
+    pub timezone: Option<String>,
 }
 
 fn parse_min_gap(text: &str) -> Result<u64, String> {
@@ -119,55 +120,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(secs) = args.min_gap {
         config.min_gap = Some(policy::Secs(secs));
     }
-    let filter = PathFilter {
-        include: args.include.clone(),
-        exclude: args.exclude.clone(),
+    let timezone = match &args.timezone {
+        Some(zone) => TimeZone::parse(zone)?,
+        None => TimeZone::UTC,
     };
-    let (files, mut problems) = sources::discover(&args.paths, &filter);
-    let tolerance = i64::try_from(config.backwards_tolerance.0).unwrap_or(i64::MAX);
-    let mut detector = gaps::Gaps::new(config, &StateConfig::default());
-    let mut out = Vec::new();
-    let mut undated = 0u64;
-    for file in &files {
-        let events = Mutex::new(Vec::new());
-        let summary = sources::read_file(file, None, &|batch: Vec<Event>| {
-            events
-                .lock()
-                .expect("no panics while holding the lock")
-                .extend(batch);
-        });
-        problems.extend(summary.problems);
-        let mut events = events
-            .into_inner()
-            .expect("no panics while holding the lock");
-        // Batches of one file can arrive out of order: restore file order,
-        // which is what time going backwards is judged against.
-        events.sort_by_key(|e| e.meta.record);
-        // A file that is not written in time order (a CloudTrail or API
-        // export) would report every step back: judge it in time order.
-        let back = backward_steps(&events, tolerance);
-        if back > (events.len() / 100).max(3) {
-            eprintln!(
-                "{}: not in time order ({back} steps back); sorted by time",
-                term::line(&file.display().to_string())
-            );
-            events.sort_by_key(|e| (e.meta.timestamp, e.meta.record));
-        }
-        for event in &events {
-            if event.meta.timestamp.is_none() {
-                undated += 1;
-            } else if detector.interested(event) {
-                detector.observe(event, &mut out);
-            }
-        }
+    let options = GapsOptions {
+        filter: PathFilter {
+            include: args.include.clone(),
+            exclude: args.exclude.clone(),
+        },
+        read: ReadOptions { timezone },
+    };
+    let report = engine::gaps::find(&args.paths, config, &options);
+    for (file, back) in &report.reordered {
+        eprintln!(
+            "{}: not in time order ({back} steps back); sorted by time",
+            term::line(file)
+        );
     }
-    detector.finish(&mut out);
+    let (files, undated, problems) = (report.files, report.undated, &report.problems);
+    let out = &report.detections;
     let mut rows: Vec<Row> = out.iter().map(row).collect();
     rows.sort_by(|a, b| {
         (&a.source, &a.host, &a.from, &a.to).cmp(&(&b.source, &b.host, &b.from, &b.to))
     });
     print(&args, &rows)?;
-    for p in &problems {
+    for p in problems {
         eprintln!(
             "problem: {} {}: {}",
             term::line(&p.source),
@@ -177,7 +155,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     eprintln!(
         "{} files, {} spans reported, {} events without a time, {} problems",
-        files.len(),
+        files,
         rows.len(),
         undated,
         problems.len()
@@ -189,22 +167,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         EXIT_FOUND
     }))
-}
-
-/// Steps back in time by more than `tolerance` seconds, in file order.
-fn backward_steps(events: &[Event], tolerance: i64) -> usize {
-    let mut last: Option<i64> = None;
-    let mut back = 0;
-    for t in events.iter().filter_map(|e| e.meta.timestamp) {
-        let t = t.unix_timestamp();
-        if let Some(l) = last
-            && l - t > tolerance
-        {
-            back += 1;
-        }
-        last = Some(last.map_or(t, |l| l.max(t)));
-    }
-    back
 }
 
 fn print(args: &Args, rows: &[Row]) -> anyhow::Result<()> {

@@ -1,10 +1,7 @@
 //! `watchpost hunt`: Sigma rules (and the policy watch list) over log files.
 //!
-//! Files are read and matched in parallel (rayon over files, and over the
-//! batches a large file is split into). Events that a correlation or a
-//! native detector needs are kept and fed, in time order, to the ordered
-//! stage at the end. Output is sorted, so the same input always prints the
-//! same result.
+//! A thin caller of [`engine::Engine::hunt`]: it turns arguments into an
+//! engine and hunt options, shows progress, and prints the report.
 
 mod output;
 
@@ -12,16 +9,14 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use detect::{Detection, Detector, Level, Matcher, Pending, Stateful};
-use events::{Event, Timestamp};
+use anyhow::Context;
+use detect::Level;
+use engine::{Engine, EngineConfig, HuntOptions, HuntReport};
+use events::Timestamp;
 use policy::PolicyConfig;
-use rayon::prelude::*;
-use sources::{Format, PathFilter, Problem};
+use sources::{Format, PathFilter, ReadOptions, TimeZone};
 use time::format_description::well_known::Rfc3339;
 
 use crate::term;
@@ -88,6 +83,13 @@ pub struct Args {
     /// `[reboot]`, `[performance]`, `[state]`; see docs/policy.md).
     #[arg(long, value_name = "FILE", conflicts_with = "no_policy")]
     pub policy_config: Option<PathBuf>,
+    /// The time zone of RFC 3164 syslog lines, which carry none: an IANA
+    /// name (America/New_York), `local` (this machine's zone) or `UTC`
+    /// [default: UTC]. Lines that state an offset (RFC 5424, ISO 8601) keep
+    /// it; daylight-saving changes within a file are followed in file
+    /// order.
+    #[arg(long, value_name = "ZONE")]
+    pub timezone: Option<String>,
     /// Worker threads (default: one per core).
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
@@ -118,256 +120,107 @@ impl Args {
             OutputFormat::Table
         }
     }
-
-    fn in_window(&self, event: &Event) -> bool {
-        if self.from.is_none() && self.to.is_none() {
-            return true;
-        }
-        let Some(ts) = event.meta.timestamp else {
-            return false;
-        };
-        self.from.is_none_or(|f| ts >= f) && self.to.is_none_or(|t| ts < t)
-    }
 }
 
-/// Counters shared by the worker threads.
-#[derive(Default)]
-struct Counters {
-    events: AtomicU64,
-    matched_window: AtomicU64,
-    bytes: AtomicU64,
-}
-
-thread_local! {
-    /// Per-thread copies of the native detectors, used only to ask
-    /// `interested` from worker threads (detectors are `Send`, not `Sync`).
-    static PROBES: std::cell::RefCell<Option<Vec<Box<dyn Detector>>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// The policy configuration of this run, set once before any worker starts.
-static POLICY_CONFIG: OnceLock<PolicyConfig> = OnceLock::new();
-
-/// The run's native detectors. The configuration was checked when the run
-/// started (see [`run`]), so building them again cannot fail.
-fn policy_detectors() -> Vec<Box<dyn Detector>> {
-    policy::detectors(POLICY_CONFIG.get_or_init(PolicyConfig::default))
-        .expect("the policy configuration was checked at start")
-}
-
-fn probe_interested(event: &Event) -> bool {
-    PROBES.with(|p| {
-        let mut p = p.borrow_mut();
-        p.get_or_insert_with(policy_detectors)
-            .iter()
-            .any(|d| d.interested(event))
-    })
-}
-
-/// Reads `--policy-config` (or the defaults) and checks that it builds.
+/// Reads `--policy-config` (or the defaults).
 fn load_policy_config(path: Option<&Path>) -> anyhow::Result<PolicyConfig> {
-    let config = match path {
+    match path {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            PolicyConfig::from_toml(&text, &path.display().to_string())?
+            Ok(PolicyConfig::from_toml(&text, &path.display().to_string())?)
         }
-        None => PolicyConfig::default(),
-    };
-    policy::detectors(&config)?;
-    Ok(config)
+        None => Ok(PolicyConfig::default()),
+    }
+}
+
+/// A progress bar on stderr, when it is a terminal.
+struct Bar {
+    bar: indicatif::ProgressBar,
+    started: Instant,
+}
+
+impl engine::Progress for Bar {
+    fn started(&self, total_bytes: u64) {
+        self.bar.set_length(total_bytes);
+    }
+
+    fn file_read(&self, bytes: u64) {
+        self.bar.inc(bytes);
+    }
+
+    fn events(&self, events: u64) {
+        self.bar
+            .set_message(rate_message(events, self.started.elapsed()));
+    }
 }
 
 /// Runs a hunt.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    if let Some(n) = args.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build_global()
-            .context("cannot start the worker threads")?;
-    }
-    if args.rules.is_empty() && args.no_policy {
-        bail!("no rules: give -r RULES, or drop --no-policy to use the bundled policy pack");
-    }
-    let policy_config = load_policy_config(args.policy_config.as_deref())?;
-    POLICY_CONFIG
-        .set(policy_config)
-        .map_err(|_| anyhow::anyhow!("the policy configuration was set twice"))?;
-
-    // Rules.
-    let rules_started = Instant::now();
-    let (mut set, mut rule_errors) = rules::load_paths(&args.rules);
-    if !args.no_policy {
-        let (pack, errors) = rules::policy_pack();
-        set.extend(pack);
-        rule_errors.extend(errors);
-    }
-    let (matcher, errors) = Matcher::new(&set);
-    rule_errors.extend(errors);
-    let detectors = if args.no_policy {
-        Vec::new()
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    let policy = if args.no_policy {
+        None
     } else {
-        policy_detectors()
+        Some(load_policy_config(args.policy_config.as_deref())?)
     };
-    let use_detectors = !detectors.is_empty();
-    let (mut stage, errors) = Stateful::new(&matcher, detectors);
-    rule_errors.extend(errors);
-    // Counted as `rules check` counts: what runs, and one failure per error.
-    let rules_loaded = stage.rules_loaded();
-    // The parsed rules are no longer needed; freeing them takes a while and
-    // would only delay the hunt (see the end of this function).
-    std::mem::forget(set);
-    let rules_elapsed = rules_started.elapsed();
-    if rules_loaded == 0 && !args.rules.is_empty() && !use_detectors {
-        bail!("no rule could be loaded from {:?}", args.rules);
-    }
-
-    // Files.
-    let filter = PathFilter {
-        include: args.include.clone(),
-        exclude: args.exclude.clone(),
+    let timezone = match &args.timezone {
+        Some(zone) => TimeZone::parse(zone)?,
+        None => TimeZone::UTC,
     };
-    let (files, mut problems) = sources::discover(&args.paths, &filter);
-    let total_bytes: u64 = files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
-    let progress = progress_bar(total_bytes);
-
-    let counters = Counters::default();
-    let detections: Mutex<Vec<Detection>> = Mutex::new(Vec::new());
-    let pending: Mutex<Vec<Pending>> = Mutex::new(Vec::new());
-    let file_problems: Mutex<Vec<Problem>> = Mutex::new(Vec::new());
-    let format = args.format;
-    let keep_all = !stage.is_idle();
-
-    let sink = |batch: Vec<Event>| {
-        let n = batch.len() as u64;
-        counters.events.fetch_add(n, Ordering::Relaxed);
-        // Build the engines this batch needs on every core first.
-        matcher.prepare(batch.iter().filter(|e| args.in_window(e)));
-        let (found, kept): (Vec<Vec<Detection>>, Vec<Option<Pending>>) = batch
-            .into_par_iter()
-            .with_min_len(64)
-            .filter(|e| args.in_window(e))
-            .map(|event| {
-                let mut out = Vec::new();
-                let sigma = matcher.scan(&event, &mut out);
-                for d in &mut out {
-                    policy::annotate(d, Some(&event));
-                }
-                let keep =
-                    keep_all && (!sigma.is_empty() || (use_detectors && probe_interested(&event)));
-                (out, keep.then_some(Pending { event, sigma }))
-            })
-            .unzip();
-        let found: Vec<Detection> = found.into_iter().flatten().collect();
-        let kept: Vec<Pending> = kept.into_iter().flatten().collect();
-        counters
-            .matched_window
-            .fetch_add(kept.len() as u64, Ordering::Relaxed);
-        if !found.is_empty() {
-            detections
-                .lock()
-                .expect("no panics hold the lock")
-                .extend(found);
-        }
-        if !kept.is_empty() {
-            pending
-                .lock()
-                .expect("no panics hold the lock")
-                .extend(kept);
-        }
-        progress.set_message(rate_message(
-            counters.events.load(Ordering::Relaxed),
-            started.elapsed(),
-        ));
+    let options = HuntOptions {
+        format: args.format,
+        from: args.from,
+        to: args.to,
+        min_level: args.min_level,
+        filter: PathFilter {
+            include: args.include.clone(),
+            exclude: args.exclude.clone(),
+        },
+        read: ReadOptions { timezone },
     };
+    let config = EngineConfig {
+        rules: args.rules.clone(),
+        policy,
+    };
+    let (engine, report, rules_elapsed) = pool.install(|| -> anyhow::Result<_> {
+        let rules_started = Instant::now();
+        let engine = Engine::load(config)?;
+        let rules_elapsed = rules_started.elapsed();
+        let bar = Bar {
+            bar: progress_bar(0),
+            started,
+        };
+        let report = engine.hunt(&args.paths, &options, &bar);
+        bar.bar.finish_and_clear();
+        Ok((engine, report, rules_elapsed))
+    })?;
 
-    files.par_iter().for_each(|path| {
-        let summary = sources::read_file(path, format, &sink);
-        counters.bytes.fetch_add(summary.bytes, Ordering::Relaxed);
-        progress.inc(summary.bytes);
-        if !summary.problems.is_empty() {
-            file_problems
-                .lock()
-                .expect("no panics hold the lock")
-                .extend(summary.problems);
-        }
-    });
-    progress.finish_and_clear();
-
-    // Ordered stage.
-    let mut detections = detections.into_inner().expect("no panics hold the lock");
-    let pending = pending.into_inner().expect("no panics hold the lock");
-    stage.run(pending, &|d, e| policy::annotate(d, e), &mut detections);
-    if let Some(min) = args.min_level {
-        detections.retain(|d| d.level >= min);
-    }
-    sort_detections(&mut detections);
-
-    problems.extend(file_problems.into_inner().expect("no panics hold the lock"));
-    problems.sort_by(|a, b| {
-        (&a.source, &a.location, &a.message).cmp(&(&b.source, &b.location, &b.message))
-    });
-
-    output::print(&detections, args.output())?;
-
+    output::print(&report.detections, args.output())?;
     let summary = Summary {
-        files: files.len(),
-        events: counters.events.load(Ordering::Relaxed),
-        bytes: counters.bytes.load(Ordering::Relaxed),
-        rules_loaded,
-        rule_errors: &rule_errors,
+        report: &report,
+        rules_loaded: engine.rules_loaded(),
+        rule_errors: engine.rule_errors(),
         rules_elapsed,
-        detections: &detections,
-        problems: &problems,
         elapsed: started.elapsed(),
     };
     summary.print();
-
-    // The compiled rules and engines are large and the process ends right
-    // after this: skip freeing them, which would cost tens of milliseconds
-    // on a short hunt. (The operating system reclaims the memory.)
-    std::mem::forget(stage);
-    std::mem::forget(matcher);
-
-    let code = if !problems.is_empty() || !rule_errors.is_empty() {
+    let code = if !report.problems.is_empty() || !engine.rule_errors().is_empty() {
         EXIT_PROBLEMS
-    } else if !detections.is_empty() {
+    } else if !report.detections.is_empty() {
         EXIT_DETECTIONS
     } else {
         EXIT_CLEAN
     };
+    // The compiled rules are large and the process ends right after this:
+    // skip freeing them, which would cost tens of milliseconds on a short
+    // hunt. (The operating system reclaims the memory.)
+    std::mem::forget(engine);
+    std::mem::forget(pool);
     Ok(ExitCode::from(code))
-}
-
-/// Sorts detections into their one stable order: time, file, record,
-/// rule id, rule title, then the rest of the content.
-pub fn sort_detections(detections: &mut [Detection]) {
-    detections.sort_by(|a, b| {
-        (
-            a.timestamp,
-            &a.file,
-            a.record,
-            &a.rule_id,
-            &a.rule_title,
-            a.level,
-            &a.fields,
-            &a.entities,
-        )
-            .cmp(&(
-                b.timestamp,
-                &b.file,
-                b.record,
-                &b.rule_id,
-                &b.rule_title,
-                b.level,
-                &b.fields,
-                &b.entities,
-            ))
-    });
 }
 
 fn progress_bar(total: u64) -> indicatif::ProgressBar {
@@ -391,14 +244,10 @@ fn rate_message(events: u64, elapsed: Duration) -> String {
 
 /// What the summary on stderr reports.
 struct Summary<'a> {
-    files: usize,
-    events: u64,
-    bytes: u64,
+    report: &'a HuntReport,
     rules_loaded: usize,
     rule_errors: &'a [rules::RuleError],
     rules_elapsed: Duration,
-    detections: &'a [Detection],
-    problems: &'a [Problem],
     elapsed: Duration,
 }
 
@@ -408,13 +257,26 @@ const SHOW_FIRST: usize = 5;
 impl Summary<'_> {
     fn print(&self) {
         let secs = self.elapsed.as_secs_f64();
+        let report = self.report;
         eprintln!(
             "files: {}  events: {}  bytes: {} ({:.1} MiB)",
-            self.files,
-            self.events,
-            self.bytes,
-            self.bytes as f64 / (1024.0 * 1024.0)
+            report.files,
+            report.events,
+            report.bytes,
+            report.bytes as f64 / (1024.0 * 1024.0)
         );
+        if !report.skipped.is_empty() {
+            eprintln!(
+                "skipped: {} files that are not logs (--format forces a format)",
+                report.skipped.len()
+            );
+            for s in report.skipped.iter().take(SHOW_FIRST) {
+                eprintln!("  {}", term::line(&s.path));
+            }
+            if report.skipped.len() > SHOW_FIRST {
+                eprintln!("  ... and {} more", report.skipped.len() - SHOW_FIRST);
+            }
+        }
         eprintln!(
             "rules: {} loaded, {} failed (in {:.3} s)",
             self.rules_loaded,
@@ -433,7 +295,7 @@ impl Summary<'_> {
             eprintln!("  ... (`watchpost rules check` lists them all)");
         }
         let mut per_level: BTreeMap<Level, usize> = BTreeMap::new();
-        for d in self.detections {
+        for d in &report.detections {
             *per_level.entry(d.level).or_default() += 1;
         }
         let levels: Vec<String> = Level::ALL
@@ -446,12 +308,12 @@ impl Summary<'_> {
         } else {
             eprintln!(
                 "detections: {} ({})",
-                self.detections.len(),
+                report.detections.len(),
                 levels.join(", ")
             );
         }
         let mut per_kind: BTreeMap<String, usize> = BTreeMap::new();
-        for p in self.problems {
+        for p in &report.problems {
             *per_kind
                 .entry(format!("{:?}", p.kind).to_lowercase())
                 .or_default() += 1;
@@ -460,9 +322,9 @@ impl Summary<'_> {
         if kinds.is_empty() {
             eprintln!("problems: 0");
         } else {
-            eprintln!("problems: {} ({})", self.problems.len(), kinds.join(", "));
+            eprintln!("problems: {} ({})", report.problems.len(), kinds.join(", "));
         }
-        for p in self.problems.iter().take(SHOW_FIRST) {
+        for p in report.problems.iter().take(SHOW_FIRST) {
             eprintln!(
                 "  {} {}: {}",
                 term::line(&p.source),
@@ -470,13 +332,13 @@ impl Summary<'_> {
                 term::line(first_line(&p.message))
             );
         }
-        if self.problems.len() > SHOW_FIRST {
-            eprintln!("  ... and {} more", self.problems.len() - SHOW_FIRST);
+        if report.problems.len() > SHOW_FIRST {
+            eprintln!("  ... and {} more", report.problems.len() - SHOW_FIRST);
         }
         eprintln!(
             "elapsed: {:.3} s  ({:.0} events/s)",
             secs,
-            self.events as f64 / secs.max(1e-6)
+            report.events as f64 / secs.max(1e-6)
         );
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use detect::{Matcher, Stateful};
+use engine::load_rule_paths;
 
 use crate::term;
 
@@ -36,7 +37,7 @@ struct Report {
 /// them as `hunt` does ([`Stateful::rules_loaded`], and one failure per
 /// error).
 fn check(paths: &[PathBuf]) -> Report {
-    let (set, mut errors) = rules::load_paths(paths);
+    let (set, mut errors) = load_rule_paths(paths);
     let (matcher, compile_errors) = Matcher::new(&set);
     errors.extend(compile_errors);
     let (stage, corr_errors) = Stateful::new(&matcher, Vec::new());

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use detect::{Detection, Level, Policy};
+use detect::{Detection, Level};
 use events::{LogSource, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -280,7 +280,7 @@ pub fn detection(change: &PortChange, now: Timestamp) -> Detection {
         record: o.record,
         host: Some(o.key.host.clone()),
         logsource: LogSource::default(),
-        policy: Some(Policy::NewPort),
+        policy: Some("new_port"),
         entities,
         fields,
     }
@@ -341,7 +341,7 @@ mod tests {
             ]
         );
         let d = detection(&changes[1], now);
-        assert_eq!(d.policy, Some(Policy::NewPort));
+        assert_eq!(d.policy, Some("new_port"));
         assert_eq!(d.entities["port"], "2222");
         assert_eq!(d.host.as_deref(), Some("h"));
         assert!(!d.entities.contains_key("host"));

@@ -33,7 +33,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
-use detect::{Detection, Level, Policy};
+use detect::{Detection, Level};
 use events::{LogSource, Timestamp};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -537,7 +537,7 @@ pub fn detection(
         record: 0,
         host: Some(host),
         logsource: LogSource::default(),
-        policy: Some(Policy::WebChange),
+        policy: Some("web_change"),
         entities,
         fields,
     }

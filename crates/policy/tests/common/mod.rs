@@ -153,7 +153,7 @@ pub fn run_in_order(detectors: &mut [Box<dyn Detector>], events: &[Event]) -> Ve
     let mut out = Vec::new();
     for e in events {
         for d in detectors.iter_mut() {
-            if d.interested(e) {
+            if d.selector().wants(e) {
                 d.observe(e, &mut out);
             }
         }

@@ -19,9 +19,16 @@ fn modified() -> SystemTime {
 /// events passed on are the events counted.
 fn read_like_the_target(name: &str, content: &[u8], format: Format) -> FileSummary {
     let seen = AtomicU64::new(0);
-    let summary = read_bytes(name, content, Some(format), Some(modified()), &|batch| {
-        seen.fetch_add(batch.len() as u64, Ordering::Relaxed);
-    });
+    let summary = read_bytes(
+        name,
+        content,
+        Some(format),
+        Some(modified()),
+        &Default::default(),
+        &|batch| {
+            seen.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        },
+    );
     assert_eq!(summary.events, seen.into_inner(), "{name}: events counted");
     summary
 }

@@ -17,7 +17,7 @@ use watchpost_sources::{FileSummary, Format, read_file};
 /// summary.
 pub fn read_all(path: &Path, format: Option<Format>) -> (Vec<Event>, FileSummary) {
     let events = Mutex::new(Vec::new());
-    let summary = read_file(path, format, &|batch| {
+    let summary = read_file(path, format, &Default::default(), &|batch| {
         events.lock().unwrap().extend(batch);
     });
     let mut events = events.into_inner().unwrap();

@@ -19,9 +19,16 @@ fn read_memory(
     modified: Option<SystemTime>,
 ) -> (Vec<Event>, FileSummary) {
     let events = Mutex::new(Vec::new());
-    let summary = read_bytes(name, content, format, modified, &|batch| {
-        events.lock().unwrap().extend(batch);
-    });
+    let summary = read_bytes(
+        name,
+        content,
+        format,
+        modified,
+        &Default::default(),
+        &|batch| {
+            events.lock().unwrap().extend(batch);
+        },
+    );
     let mut events = events.into_inner().unwrap();
     events.sort_by_key(|e| e.meta.record);
     (events, summary)

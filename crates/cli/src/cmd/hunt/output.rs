@@ -60,7 +60,7 @@ fn time_text(d: &Detection) -> String {
 fn fields_text(d: &Detection) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(p) = d.policy {
-        parts.push(format!("policy={}", p.as_str()));
+        parts.push(format!("policy={p}"));
     }
     parts.extend(d.entities.iter().map(|(k, v)| format!("{k}={v}")));
     parts.extend(d.fields.iter().map(|(k, v)| format!("{k}={v}")));
@@ -137,7 +137,7 @@ fn write_csv(w: &mut impl Write, detections: &[Detection]) -> io::Result<()> {
             d.host.clone().unwrap_or_default(),
             d.file.to_string(),
             d.record.to_string(),
-            d.policy.map(|p| p.as_str().to_string()).unwrap_or_default(),
+            d.policy.unwrap_or_default().to_string(),
             fields_text(d),
         ];
         let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
