@@ -10,9 +10,10 @@
 //! re-exported as [`sigma`] for `detect` only: the binary never names them.
 //!
 //! Before a rule is handed on, known engine bugs are worked around here
-//! (see [`base64offset`]).
+//! (see [`base64offset`] and [`keyword_all`]).
 
 pub mod base64offset;
+pub mod keyword_all;
 mod load;
 
 use std::sync::Arc;
@@ -42,7 +43,8 @@ pub struct RuleError {
 pub struct DetectionRule {
     /// Source file.
     pub file: RuleFile,
-    /// The parsed rule (base64offset already expanded).
+    /// The parsed rule (base64offset already expanded, `'|all'` keyword
+    /// lists already split).
     pub rule: sigma::SigmaRule,
 }
 

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::{CorrelationRule, DetectionRule, FilterRule, RuleError, RuleSet, base64offset};
+use crate::{
+    CorrelationRule, DetectionRule, FilterRule, RuleError, RuleSet, base64offset, keyword_all,
+};
 
 /// Loads every `*.yml`/`*.yaml` file under the given files and directories
 /// (recursively, in sorted path order). Unreadable paths and rules that do
@@ -104,6 +106,7 @@ pub fn load_str(name: &str, text: &str) -> (RuleSet, Vec<RuleError>) {
     }
     for mut rule in collection.rules {
         base64offset::expand_rule(&mut rule);
+        keyword_all::split_rule(&mut rule);
         set.detections.push(DetectionRule {
             file: file.clone(),
             rule,
