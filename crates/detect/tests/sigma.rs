@@ -260,6 +260,31 @@ fn base64offset_without_the_workaround_misses() {
     );
 }
 
+#[test]
+fn keyword_all_lists_need_every_keyword_somewhere_in_the_event() {
+    let det = "  kw:\n    '|all':\n      - 'dd'\n      - 'if='\n  condition: kw";
+    check(det, json!({"a0": "dd", "a1": "if=/dev/zero"}), true);
+    check(det, json!({"cmd": "/usr/bin/DD IF=/dev/zero"}), true);
+    check(det, json!({"a0": "dd", "a1": "of=/tmp/x"}), false);
+    check(det, json!({"a1": "if=/dev/zero"}), false);
+}
+
+#[test]
+fn keyword_all_lists_without_the_workaround_miss() {
+    // The engine bug `rules::keyword_all` works around: the unsplit item
+    // wants one value equal to every keyword, so it never matches.
+    let text = rule(
+        "  product: test",
+        "  kw:\n    '|all':\n      - 'dd'\n      - 'if='\n  condition: kw",
+    );
+    let collection = rsigma_parser::parse_sigma_yaml(&text).expect("parses");
+    let compiled = rsigma_eval_free_compile(&collection.rules[0]);
+    assert!(
+        !compiled(&json!({"a0": "dd", "a1": "if=/dev/zero"})),
+        "engine fixed upstream: the workaround can go"
+    );
+}
+
 /// Compiles a rule with the bare engine (no workaround) and returns a
 /// predicate over JSON events.
 fn rsigma_eval_free_compile(rule: &rsigma_parser::SigmaRule) -> impl Fn(&Value) -> bool {

@@ -14,9 +14,10 @@
 //! re-exported, and no public field has one of its types.
 //!
 //! Before a rule is handed on, known engine bugs are worked around here
-//! (see [`base64offset`]).
+//! (see [`base64offset`] and [`keyword_all`]).
 
 pub mod base64offset;
+pub mod keyword_all;
 mod load;
 
 use std::sync::Arc;
@@ -55,7 +56,8 @@ impl DetectionRule {
         Self { file, rule }
     }
 
-    /// The parsed rule (base64offset already expanded). For `detect` only.
+    /// The parsed rule (base64offset already expanded, `'|all'` keyword
+    /// lists already split). For `detect` only.
     pub fn rule(&self) -> &sigma::SigmaRule {
         &self.rule
     }

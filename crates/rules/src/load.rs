@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::{CorrelationRule, DetectionRule, FilterRule, RuleError, RuleSet, base64offset};
+use crate::{
+    CorrelationRule, DetectionRule, FilterRule, RuleError, RuleSet, base64offset, keyword_all,
+};
 
 /// Parses one rule file's text (one or more YAML documents). `name` is
 /// used as the file in errors and on each rule.
@@ -35,6 +37,7 @@ pub fn load_str(name: &str, text: &str) -> (RuleSet, Vec<RuleError>) {
     }
     for mut rule in collection.rules {
         base64offset::expand_rule(&mut rule);
+        keyword_all::split_rule(&mut rule);
         set.detections.push(DetectionRule {
             file: file.clone(),
             rule,

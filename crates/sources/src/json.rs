@@ -19,7 +19,8 @@
 //!
 //! Records keep their nesting. Windows events exported to JSON are
 //! flattened like EVTX ones; other records get their logsource, time and
-//! host from module `classify`.
+//! host from module `classify`, and a Linux audit record in an OMS/auoms
+//! `SyslogMessage` is split into fields (module `auditd`).
 //!
 //! Must not depend on matching.
 
@@ -236,12 +237,16 @@ fn object_event(map: Map<String, Value>, source: &SourceId, number: u64) -> Even
     plain_event(map, source, number)
 }
 
-/// A JSON record as is, classified.
-fn plain_event(map: Map<String, Value>, source: &SourceId, number: u64) -> Event {
+/// A JSON record as is, classified; an audit record in `SyslogMessage`
+/// adds its fields (module `auditd`).
+fn plain_event(mut map: Map<String, Value>, source: &SourceId, number: u64) -> Event {
     let mut meta = Meta::new(Arc::clone(source), number);
     meta.logsource = classify::logsource(&map);
     meta.timestamp = classify::timestamp(&map);
     meta.host = classify::host(&map);
+    if meta.logsource == crate::auditd::AUDITD {
+        crate::auditd::lift_from_json(&mut map, &mut meta);
+    }
     Event::new(meta, map)
 }
 

@@ -1,5 +1,6 @@
 //! Log sources: reads log files (Windows EVTX, JSON in its shapes, syslog,
-//! web server access logs) and turns every record into an [`events::Event`].
+//! web server access logs, Linux audit logs) and turns every record into an
+//! [`events::Event`].
 //!
 //! Parsers never panic on input. Each returns the good records plus located
 //! problems, so one bad line or chunk never hides the rest.
@@ -8,8 +9,9 @@
 //! - [`discover`] walks paths into a sorted list of files (module `walk`);
 //! - [`read_file`] detects a file's [`Format`] (module `sniff`) and hands it
 //!   to the matching reader: `evtx`, `json` (with `classify` for the Sigma
-//!   logsource and timestamp of JSON records), `syslog` or `access` (Apache
-//!   and nginx access logs, `category: webserver`); text readers share the
+//!   logsource and timestamp of JSON records), `syslog`, `access` (Apache
+//!   and nginx access logs, `category: webserver`) or `auditd` (Linux audit
+//!   records, also when carried in syslog or JSON); text readers share the
 //!   bounded line splitter of module `lines`;
 //! - [`read_bytes`] does what [`read_file`] does for a file's content held
 //!   in memory (the fuzz targets read through it).
@@ -26,6 +28,7 @@ use std::sync::Arc;
 use events::{Event, SourceId};
 
 mod access;
+mod auditd;
 mod classify;
 mod evtx;
 mod json;
@@ -36,6 +39,7 @@ mod walk;
 mod zone;
 
 pub use access::parse_access_line;
+pub use auditd::{AuditRecord, parse_audit_line, parse_audit_record};
 pub use evtx::flatten_evtx;
 pub use json::{parse_json_document, parse_json_line};
 pub use lines::MAX_LINE_LEN;
@@ -63,13 +67,16 @@ pub enum Format {
     /// Web server access log: Apache/nginx common or combined log format,
     /// optionally with a trailing request time.
     AccessLog,
+    /// Linux audit log (`/var/log/audit/audit.log`): one raw record per
+    /// line, `type=... msg=audit(...): ...`.
+    Auditd,
 }
 
 impl Format {
     /// Parses a `--format` value: `evtx`, `json` (also `jsonl`, `ndjson`,
-    /// `cloudtrail`), `syslog` (also `text`, `log`) or `access` (also
-    /// `accesslog`, `access_log`, `access-log`, `clf`, `combined`),
-    /// case-insensitively.
+    /// `cloudtrail`), `syslog` (also `text`, `log`), `access` (also
+    /// `accesslog`, `access_log`, `access-log`, `clf`, `combined`) or
+    /// `auditd` (also `audit`), case-insensitively.
     pub fn from_name(name: &str) -> Option<Format> {
         match name.to_ascii_lowercase().as_str() {
             "evtx" => Some(Format::Evtx),
@@ -78,6 +85,7 @@ impl Format {
             "access" | "accesslog" | "access_log" | "access-log" | "clf" | "combined" => {
                 Some(Format::AccessLog)
             }
+            "auditd" | "audit" => Some(Format::Auditd),
             _ => None,
         }
     }
@@ -89,6 +97,7 @@ impl Format {
             Format::Json => "json",
             Format::Syslog => "syslog",
             Format::AccessLog => "access",
+            Format::Auditd => "auditd",
         }
     }
 }
@@ -302,6 +311,7 @@ fn read_input(
         Format::Json => json::read(&ctx, sink, &mut summary),
         Format::Syslog => syslog::read(&ctx, sniffed.mtime, &options.timezone, sink, &mut summary),
         Format::AccessLog => access::read(&ctx, sink, &mut summary),
+        Format::Auditd => auditd::read(&ctx, sink, &mut summary),
     }
     cap_problems(name, &mut summary.problems);
     summary

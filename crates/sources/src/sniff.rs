@@ -5,9 +5,10 @@
 //! decompressed start is sniffed again); binary content (NUL bytes or many
 //! control characters) is no format at all; text starting with `{` or `[`
 //! is JSON; the extensions `.evtx`, `.json`, `.jsonl`, `.ndjson` decide
-//! for empty files; text whose first non-empty lines are mostly web server
-//! access-log lines (see [`ACCESS_SAMPLE_LINES`]) is an access log; anything
-//! else that is text is syslog.
+//! for empty files; text whose first non-empty lines are mostly raw Linux
+//! audit records is an audit log, mostly web server access-log lines (see
+//! [`ACCESS_SAMPLE_LINES`]) an access log; anything else that is text is
+//! syslog.
 //!
 //! Must not read more than the first few KiB of a file.
 
@@ -22,7 +23,7 @@ use crate::lines::is_binary;
 const SAMPLE: usize = 8 * 1024;
 
 /// How many of the first non-empty lines decide whether text is an access
-/// log: more than half of them must parse as access-log lines.
+/// log (or an audit log): more than half of them must parse as such lines.
 pub(crate) const ACCESS_SAMPLE_LINES: usize = 5;
 
 /// What sniffing found out about a file.
@@ -148,7 +149,10 @@ pub(crate) fn detect(head: &[u8], name: &str) -> Option<Format> {
     {
         return Some(Format::Json);
     }
-    if looks_like_access_log(head) {
+    if mostly_lines_of(head, crate::auditd::is_audit_line) {
+        return Some(Format::Auditd);
+    }
+    if mostly_lines_of(head, crate::access::is_access_line) {
         return Some(Format::AccessLog);
     }
     looks_like_log_text(head).then_some(Format::Syslog)
@@ -206,10 +210,10 @@ fn starts_like_a_record(line: &[u8]) -> bool {
 }
 
 /// True when more than half of the first [`ACCESS_SAMPLE_LINES`] non-empty
-/// lines of the sample are access-log lines. A last line without its
-/// newline is left out when others come before it (it may be cut short by
-/// the sample size).
-fn looks_like_access_log(head: &[u8]) -> bool {
+/// lines of the sample pass `is_line`. A last line without its newline is
+/// left out when others come before it (it may be cut short by the sample
+/// size).
+fn mostly_lines_of(head: &[u8], is_line: fn(&str) -> bool) -> bool {
     let mut lines: Vec<&[u8]> = head.split(|b| *b == b'\n').collect();
     if lines.len() > 1 && !head.ends_with(b"\n") {
         lines.pop();
@@ -221,7 +225,7 @@ fn looks_like_access_log(head: &[u8]) -> bool {
         .collect();
     let hits = sample
         .iter()
-        .filter(|l| crate::access::is_access_line(&String::from_utf8_lossy(l)))
+        .filter(|l| is_line(&String::from_utf8_lossy(l)))
         .count();
     hits * 2 > sample.len()
 }
@@ -257,7 +261,7 @@ mod tests {
             (
                 b"type=EXECVE msg=audit(1700000000.123:456): argc=1 a0=\"ls\"\n",
                 "audit.log",
-                Some(Format::Syslog),
+                Some(Format::Auditd),
             ),
             (
                 b"Jan  1 00:00:00 host app: a stray \x00 in a long enough line\n",
@@ -284,6 +288,21 @@ mod tests {
                 b"1.2.3.4 - - [02/Nov/2026:08:00:00 +0000] \"GET / HTTP/1.1\" 200 1\n1.2.3.4 - - [02/Nov/20",
                 "x",
                 Some(Format::AccessLog),
+            ),
+            (
+                b"type=EXECVE msg=audit(1700000000.123:456): argc=1 a0=\"id\"\nnode=h type=PROCTITLE msg=audit(1700000000.123:456): proctitle=6964\n",
+                "audit.log",
+                Some(Format::Auditd),
+            ),
+            (
+                b"----\ntime->Tue Nov 14 22:13:20 2023\ntype=CWD msg=audit(1700000000.123:456): cwd=\"/\"\ntype=SYSCALL msg=audit(1700000000.123:456): arch=c000003e syscall=59\ntype=EXECVE msg=audit(1700000000.123:456): argc=1 a0=\"id\"\n",
+                "x",
+                Some(Format::Auditd),
+            ),
+            (
+                b"Nov 14 22:13:20 h audispd: type=EXECVE msg=audit(1700000000.123:456): argc=1 a0=\"id\"\n",
+                "x",
+                Some(Format::Syslog),
             ),
         ];
         for (head, name, want) in cases {

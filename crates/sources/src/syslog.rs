@@ -13,6 +13,9 @@
 //! Logsource: product `linux`, service `auth` for files named like
 //! `auth.log` or `secure` (also rotated: `auth.log.1`, `secure-20240101`),
 //! `syslog` otherwise. `detect` refines by `program` (for example `sshd`).
+//! A message that is a Linux audit record (program `audit`, `auditd`,
+//! `audispd`, or a message like `type=... msg=audit(...)`) is split into
+//! the record's fields instead, with service `auditd` (module `auditd`).
 //!
 //! # The year of RFC 3164 lines
 //! RFC 3164 timestamps have no year. A [`YearResolver`] supplies it from a
@@ -207,6 +210,7 @@ pub fn parse_syslog_line(
         message.timestamp.is_some() || message.hostname.is_some() || message.appname.is_some();
     if !parsed {
         fields.insert("message".to_owned(), Value::from(line.trim()));
+        crate::auditd::lift_from_syslog(&mut fields, &mut meta);
         return Event::new(meta, fields);
     }
     if let Some(host) = message.hostname {
@@ -248,6 +252,7 @@ pub fn parse_syslog_line(
     if message.protocol == Protocol::RFC3164 && civil_date(line) {
         meta.timestamp = meta.timestamp.map(|t| clock.instant(t));
     }
+    crate::auditd::lift_from_syslog(&mut fields, &mut meta);
     Event::new(meta, fields)
 }
 

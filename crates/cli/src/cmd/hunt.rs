@@ -67,7 +67,7 @@ pub struct Args {
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub to: Option<Timestamp>,
     /// Read every file as this format instead of detecting it.
-    /// One of: evtx, json, syslog, access.
+    /// One of: evtx, json, syslog, access, auditd.
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     pub format: Option<Format>,
     /// Only read files matching this glob (repeatable).
@@ -101,7 +101,8 @@ fn parse_level(s: &str) -> Result<Level, String> {
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
-    Format::from_name(s).ok_or_else(|| format!("unknown format {s:?} (evtx, json, syslog, access)"))
+    Format::from_name(s)
+        .ok_or_else(|| format!("unknown format {s:?} (evtx, json, syslog, access, auditd)"))
 }
 
 fn parse_time(s: &str) -> Result<Timestamp, String> {

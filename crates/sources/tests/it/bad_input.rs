@@ -301,3 +301,28 @@ fn generated_broken_evtx_files() {
     assert_eq!(summary.problems[0].kind, ProblemKind::UnknownFormat);
     assert!(summary.problems[0].message.contains("gzip"));
 }
+
+#[test]
+fn audit_records_cut_or_spliced_anywhere_never_panic() {
+    let record = "node=h type=EXECVE msg=audit(1700000000.123:456): argc=3 a0=\"dd\" a1=69663D2F6465762F7A65726F a2_len=4 a2[0]=6273 a2[1]=\"=1\" msg='op=x acct=\"r\" res=ok'\u{1d}UID=\"root\"";
+    let splices = [
+        "\"", "'", "=", " ", "\u{1d}", "#035", "(", ")", ":", "é", "\0",
+    ];
+    let mut lines = 0;
+    for (cut, _) in record.char_indices() {
+        let head = &record[..cut];
+        let _ = watchpost_sources::parse_audit_record(head);
+        for splice in splices {
+            let line = format!("{head}{splice}{}", &record[cut..]);
+            let _ = watchpost_sources::parse_audit_record(&line);
+            lines += 1;
+        }
+    }
+    assert!(lines > 1000);
+    // A long line of words that are no pairs, and one of only quotes.
+    let words = format!("type=X msg=audit(1.0:1): {}", "w ".repeat(200_000));
+    let record = watchpost_sources::parse_audit_record(&words).unwrap();
+    assert_eq!(record.fields["msg"].as_str().map(str::len), Some(399_999));
+    let quotes = format!("type=X msg=audit(1.0:1): a={}", "\"".repeat(100_001));
+    assert!(watchpost_sources::parse_audit_record(&quotes).is_ok());
+}

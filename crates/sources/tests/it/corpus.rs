@@ -691,3 +691,62 @@ fn corpus_pam_style_syslog_tags() {
         .collect();
     assert_eq!(got, want);
 }
+
+/// OMS/auoms records carry an audit record in `SyslogMessage`: its `type`,
+/// serial and pairs become fields, and its time the event's. Expected values
+/// come from the raw JSON, cut apart here with plain string functions.
+#[test]
+fn corpus_auoms_syslog_messages_are_split() {
+    let path = corpus().join("linux/otrf_log4shell_auoms_auditd_syslog.ndjson");
+    let raw: Vec<Value> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (events, summary) = read_all(&path, None);
+    assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+    assert_eq!(events.len(), raw.len());
+    for (event, record) in events.iter().zip(&raw) {
+        let message = record["SyslogMessage"].as_str().unwrap();
+        let kind = message
+            .strip_prefix("type=")
+            .and_then(|m| m.split(' ').next())
+            .unwrap();
+        let stamp = message.split_once("audit(").unwrap().1;
+        let (stamp, _) = stamp.split_once(')').unwrap();
+        let (seconds, serial) = stamp.split_once(':').unwrap();
+        let (whole, millis) = seconds.split_once('.').unwrap();
+        assert_eq!(event.meta.logsource.service, Some("auditd"));
+        assert_eq!(event.get_str("type"), Some(kind));
+        assert_eq!(
+            event.fields.get("serial").and_then(Value::as_u64),
+            Some(serial.parse().unwrap())
+        );
+        let nanos = whole.parse::<i128>().unwrap() * 1_000_000_000
+            + millis.parse::<i128>().unwrap() * 1_000_000;
+        assert_eq!(
+            event.meta.timestamp.map(|t| t.unix_timestamp_nanos()),
+            Some(nanos)
+        );
+        // Each `key=value` of the message whose value is a plain word is a
+        // field with that value (quoted or bracketed values aside).
+        let pairs = message.split_once("): ").unwrap().1;
+        for word in pairs.split(' ') {
+            let Some((key, value)) = word.split_once('=') else {
+                continue;
+            };
+            let plain = !value.is_empty()
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-,/".contains(c));
+            if plain && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                if key == "proctitle" {
+                    continue;
+                }
+                assert_eq!(event.get_str(key), Some(value), "{key} in {message}");
+            }
+        }
+        assert_eq!(event.get_str("Computer"), record["Computer"].as_str());
+    }
+}

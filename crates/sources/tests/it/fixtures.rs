@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use serde_json::json;
-use watchpost_sources::{Format, PathFilter, discover};
+use watchpost_sources::{Format, PathFilter, ProblemKind, discover};
 
 use crate::{data, read_all};
 
@@ -297,5 +297,73 @@ fn access_logs_common_combined_and_wrapped() {
     assert_eq!(
         Format::from_name(Format::AccessLog.name()),
         Some(Format::AccessLog)
+    );
+}
+
+#[test]
+fn audit_log_records_separators_and_bad_lines() {
+    let path = data("audit.log");
+    let (events, summary) = read_all(&path, None);
+    // Lines 1-2 are ausearch separators, 5 is empty, 6 and 7 are no records.
+    let lines: Vec<u64> = events.iter().map(|e| e.meta.record).collect();
+    assert_eq!(lines, [3, 4, 8, 9]);
+    assert_eq!(summary.events, 4);
+    let problems: Vec<(&str, ProblemKind)> = summary
+        .problems
+        .iter()
+        .map(|p| (p.location.as_str(), p.kind))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            ("line 6", ProblemKind::Malformed),
+            ("line 7", ProblemKind::Malformed)
+        ]
+    );
+    assert!(summary.problems[0].message.contains("type="));
+    assert!(
+        summary.problems[1]
+            .message
+            .contains("audit(1700000000.123)")
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.meta.logsource.service == Some("auditd"))
+    );
+    assert_eq!(events[0].meta.host.as_deref(), Some("db1"));
+    assert_eq!(events[0].get_str("SYSCALL"), Some("execve"));
+    assert_eq!(events[0].get_str("key"), Some("(null)"));
+    assert_eq!(events[1].get_str("a0"), Some("id"));
+    let login = &events[2];
+    assert_eq!(login.get_str("type"), Some("USER_LOGIN"));
+    assert_eq!(login.get_str("acct"), Some("root"));
+    assert_eq!(login.get_str("addr"), Some("203.0.113.9"));
+    assert_eq!(login.get_str("res"), Some("failed"));
+    assert_eq!(login.get_str("AUID"), Some("unset"));
+    assert_eq!(login.meta.host.as_deref(), Some("db1"));
+    assert_eq!(events[3].meta.host, None);
+    assert_eq!(
+        events[3].meta.timestamp.map(|t| t.unix_timestamp()),
+        Some(1_700_000_009)
+    );
+
+    // Forcing the format reads the same; forced as syslog, the records are
+    // still recognised line by line.
+    let (forced, _) = read_all(&path, Some(Format::Auditd));
+    assert_eq!(forced.len(), 4);
+    let (as_syslog, _) = read_all(&path, Some(Format::Syslog));
+    let audit: Vec<u64> = as_syslog
+        .iter()
+        .filter(|e| e.meta.logsource.service == Some("auditd"))
+        .map(|e| e.meta.record)
+        .collect();
+    assert_eq!(audit, [3, 4, 8, 9]);
+    for name in ["auditd", "AUDIT"] {
+        assert_eq!(Format::from_name(name), Some(Format::Auditd), "{name}");
+    }
+    assert_eq!(
+        Format::from_name(Format::Auditd.name()),
+        Some(Format::Auditd)
     );
 }

@@ -106,3 +106,8 @@ fn stored_syslog_fuzz_inputs_read_without_panic() {
 fn stored_access_fuzz_inputs_read_without_panic() {
     replay("access", "access.log", Format::AccessLog);
 }
+
+#[test]
+fn stored_auditd_fuzz_inputs_read_without_panic() {
+    replay("auditd", "audit.log", Format::Auditd);
+}

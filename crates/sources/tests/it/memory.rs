@@ -54,6 +54,7 @@ fn memory_and_file_agree_on_every_fixture() {
         ("access_combined.log", 5),
         ("access_wrapped.log", 2),
         ("array.json", 2),
+        ("audit.log", 4),
         ("auth.log", 6),
         ("cloudtrail_records.json", 2),
         ("mixed.ndjson", 5),
@@ -92,6 +93,7 @@ fn memory_and_file_agree_on_forced_formats_and_garbage() {
         Format::Json,
         Format::Syslog,
         Format::AccessLog,
+        Format::Auditd,
     ] {
         agree(&data("auth.log"), Some(format));
         agree(&garbage, Some(format));
