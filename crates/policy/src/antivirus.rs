@@ -14,13 +14,10 @@
 use detect::{Detection, Detector, Level};
 use events::Event;
 
+pub use crate::ids::{CLAMAV_ID, EDR_ID};
+
 use crate::emit::{detection, entity, field};
 use crate::fields;
-
-/// Detection id: ClamAV found malware.
-pub const CLAMAV_ID: &str = "watchpost.policy.antivirus.clamav";
-/// Detection id: an EDR alert.
-pub const EDR_ID: &str = "watchpost.policy.antivirus.edr";
 
 /// What an antivirus record says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -531,7 +531,7 @@ static CATALOGUE: &[Entry] = &[
     },
     // Native: antivirus.
     Entry {
-        id: crate::antivirus::CLAMAV_ID,
+        id: crate::ids::CLAMAV_ID,
         title: "ClamAV found malware",
         policy: Policy::Antivirus,
         level: Level::High,
@@ -544,7 +544,7 @@ static CATALOGUE: &[Entry] = &[
         runbook: RB_AV,
     },
     Entry {
-        id: crate::antivirus::EDR_ID,
+        id: crate::ids::EDR_ID,
         title: "EDR alert",
         policy: Policy::Antivirus,
         level: Level::High,
@@ -558,7 +558,7 @@ static CATALOGUE: &[Entry] = &[
     },
     // Native: login failures.
     Entry {
-        id: crate::login::PER_USER_ID,
+        id: crate::ids::PER_USER_ID,
         title: "Repeated login failures for one user",
         policy: Policy::BruteForce,
         level: Level::Medium,
@@ -571,7 +571,7 @@ static CATALOGUE: &[Entry] = &[
         runbook: RB_BRUTE,
     },
     Entry {
-        id: crate::login::PER_SOURCE_ID,
+        id: crate::ids::PER_SOURCE_ID,
         title: "Repeated login failures from one address",
         policy: Policy::BruteForce,
         level: Level::Medium,
@@ -584,7 +584,7 @@ static CATALOGUE: &[Entry] = &[
         runbook: RB_BRUTE,
     },
     Entry {
-        id: crate::login::SPRAY_ID,
+        id: crate::ids::SPRAY_ID,
         title: "Password spraying: many users failing from one address",
         policy: Policy::BruteForce,
         level: Level::High,
@@ -597,7 +597,7 @@ static CATALOGUE: &[Entry] = &[
         runbook: RB_BRUTE,
     },
     Entry {
-        id: crate::login::SUCCESS_AFTER_ID,
+        id: crate::ids::SUCCESS_AFTER_ID,
         title: "Successful login after a burst of failures",
         policy: Policy::BruteForce,
         level: Level::High,
@@ -612,7 +612,7 @@ static CATALOGUE: &[Entry] = &[
     },
     // Native: gaps.
     Entry {
-        id: crate::gaps::GAP_ID,
+        id: crate::ids::GAP_ID,
         title: "Missing time span in a log source",
         policy: Policy::LogGap,
         level: Level::Medium,
@@ -631,7 +631,7 @@ static CATALOGUE: &[Entry] = &[
         runbook: RB_GAP,
     },
     Entry {
-        id: crate::gaps::SILENT_ID,
+        id: crate::ids::SILENT_ID,
         title: "Log source silent",
         policy: Policy::LogGap,
         level: Level::High,
@@ -642,7 +642,7 @@ static CATALOGUE: &[Entry] = &[
         runbook: RB_GAP,
     },
     Entry {
-        id: crate::gaps::RECOVERED_ID,
+        id: crate::ids::RECOVERED_ID,
         title: "Log source recovered",
         policy: Policy::LogGap,
         level: Level::Informational,
@@ -654,7 +654,7 @@ static CATALOGUE: &[Entry] = &[
             the silent span as a blind spot.",
     },
     Entry {
-        id: crate::gaps::BACKWARDS_ID,
+        id: crate::ids::BACKWARDS_ID,
         title: "Log time went backwards",
         policy: Policy::LogGap,
         level: Level::Low,
@@ -666,7 +666,7 @@ static CATALOGUE: &[Entry] = &[
             inserted or replayed. Timelines built from this source may be out of order.",
     },
     Entry {
-        id: crate::gaps::CLOCK_JUMP_ID,
+        id: crate::ids::CLOCK_JUMP_ID,
         title: "Log time jumped forward",
         policy: Policy::LogGap,
         level: Level::Low,
@@ -679,7 +679,7 @@ static CATALOGUE: &[Entry] = &[
     },
     // Native: reboots.
     Entry {
-        id: crate::reboot::LINUX_ID,
+        id: crate::ids::LINUX_ID,
         title: "Linux host booted without a clean shutdown",
         policy: Policy::UnexpectedReboot,
         level: Level::High,
@@ -690,7 +690,7 @@ static CATALOGUE: &[Entry] = &[
         runbook: RB_REBOOT,
     },
     Entry {
-        id: crate::reboot::WIN_6008_ID,
+        id: crate::ids::WIN_6008_ID,
         title: "Windows: previous shutdown was unexpected",
         policy: Policy::UnexpectedReboot,
         level: Level::High,
@@ -701,7 +701,7 @@ static CATALOGUE: &[Entry] = &[
         runbook: RB_REBOOT,
     },
     Entry {
-        id: crate::reboot::WIN_41_ID,
+        id: crate::ids::WIN_41_ID,
         title: "Windows rebooted without a clean shutdown (Kernel-Power 41)",
         policy: Policy::UnexpectedReboot,
         level: Level::High,
@@ -712,7 +712,7 @@ static CATALOGUE: &[Entry] = &[
         runbook: RB_REBOOT,
     },
     Entry {
-        id: crate::reboot::WIN_1074_ID,
+        id: crate::ids::WIN_1074_ID,
         title: "Windows shutdown or restart initiated",
         policy: Policy::UnexpectedReboot,
         level: Level::Medium,
@@ -726,7 +726,7 @@ static CATALOGUE: &[Entry] = &[
     },
     // Native: performance.
     Entry {
-        id: crate::perf::PERF_ID,
+        id: crate::ids::PERF_ID,
         title: "Sustained performance degradation",
         policy: Policy::Performance,
         level: Level::Medium,

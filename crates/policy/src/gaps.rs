@@ -24,22 +24,13 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+pub use crate::ids::{BACKWARDS_ID, CLOCK_JUMP_ID, GAP_ID, RECOVERED_ID, SILENT_ID};
+
 use detect::{Detection, Detector, Level};
 use events::{Event, LogSource, Meta, SourceId, Timestamp};
 
 use crate::config::{GapsConfig, StateConfig};
 use crate::emit::{detection, entity, field};
-
-/// Detection id: a missing time span.
-pub const GAP_ID: &str = "watchpost.policy.log_gap.gap";
-/// Detection id: a source silent for longer than expected (live).
-pub const SILENT_ID: &str = "watchpost.policy.log_gap.silent";
-/// Detection id: a silent source sends events again (live).
-pub const RECOVERED_ID: &str = "watchpost.policy.log_gap.recovered";
-/// Detection id: time went backwards.
-pub const BACKWARDS_ID: &str = "watchpost.policy.log_gap.time_backwards";
-/// Detection id: time jumped forward by more than `clock_jump`.
-pub const CLOCK_JUMP_ID: &str = "watchpost.policy.log_gap.clock_jump";
 
 const BUCKETS_PER_DOUBLING: f64 = 8.0;
 const NB: usize = 8 * 48 + 2;

@@ -18,6 +18,7 @@ mod config;
 mod emit;
 pub mod fields;
 pub mod gaps;
+mod ids;
 mod item;
 mod keyed;
 pub mod login;

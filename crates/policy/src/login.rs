@@ -19,19 +19,12 @@
 use detect::{Detection, Detector};
 use events::Event;
 
+pub use crate::ids::{PER_SOURCE_ID, PER_USER_ID, SPRAY_ID, SUCCESS_AFTER_ID};
+
 use crate::config::{LoginConfig, StateConfig};
 use crate::emit::{self, detection, entity, field};
 use crate::fields;
 use crate::keyed::{KeyedState, hash_key};
-
-/// Detection id: too many failures for one user.
-pub const PER_USER_ID: &str = "watchpost.policy.login_failures.user";
-/// Detection id: too many failures from one address.
-pub const PER_SOURCE_ID: &str = "watchpost.policy.login_failures.source";
-/// Detection id: password spraying.
-pub const SPRAY_ID: &str = "watchpost.policy.login_failures.spray";
-/// Detection id: success after a burst of failures.
-pub const SUCCESS_AFTER_ID: &str = "watchpost.policy.login_failures.success_after_failures";
 
 /// Whether an attempt failed or succeeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

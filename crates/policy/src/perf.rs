@@ -12,13 +12,12 @@
 use detect::{Detection, Detector};
 use events::Event;
 
+pub use crate::ids::PERF_ID;
+
 use crate::config::{PerformanceConfig, StateConfig};
 use crate::emit::{self, detection, entity, field};
 use crate::fields;
 use crate::keyed::{KeyedState, hash_key};
-
-/// Detection id: sustained degradation.
-pub const PERF_ID: &str = "watchpost.policy.performance.degradation";
 
 /// The request time at the end of an access-log line (nginx
 /// `$request_time` in seconds, as in `... "GET / HTTP/1.1" 200 512 "-"

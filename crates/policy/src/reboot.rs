@@ -23,19 +23,12 @@ use detect::{Detection, Detector, Level};
 use events::{Event, Timestamp};
 use time::Weekday;
 
+pub use crate::ids::{LINUX_ID, WIN_41_ID, WIN_1074_ID, WIN_6008_ID};
+
 use crate::config::{MaintenanceAction, PolicyError, RebootConfig, StateConfig};
 use crate::emit::{self, detection, entity, field};
 use crate::fields;
 use crate::keyed::{KeyedState, hash_key};
-
-/// Detection id: a Linux boot with no clean shutdown before it.
-pub const LINUX_ID: &str = "watchpost.policy.unexpected_reboot.linux";
-/// Detection id: Windows 6008.
-pub const WIN_6008_ID: &str = "watchpost.policy.unexpected_reboot.windows_6008";
-/// Detection id: Windows Kernel-Power 41.
-pub const WIN_41_ID: &str = "watchpost.policy.unexpected_reboot.windows_41";
-/// Detection id: Windows 1074.
-pub const WIN_1074_ID: &str = "watchpost.policy.unexpected_reboot.windows_1074";
 
 const BOOT_GRACE: i64 = 300;
 
