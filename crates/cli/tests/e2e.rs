@@ -140,6 +140,7 @@ struct Api {
 
 impl Api {
     fn new(url: &str) -> Api {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Api {
             url: url.to_owned(),
             rt: tokio::runtime::Builder::new_current_thread()

@@ -66,7 +66,7 @@ fn serve(config: Arc<Mutex<Arc<rustls::ServerConfig>>>) -> u16 {
 
 #[test]
 fn https_certificate_is_fingerprinted_and_a_new_one_is_a_change() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let (first, first_fp) = server_config("leaf1");
     let (second, second_fp) = server_config("leaf2");
     assert_ne!(first_fp, second_fp);
@@ -103,7 +103,7 @@ fn https_certificate_is_fingerprinted_and_a_new_one_is_a_change() {
 
 #[test]
 fn https_with_an_untrusted_certificate_is_unreachable() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let (first, _) = server_config("leaf1");
     let port = serve(Arc::new(Mutex::new(first)));
     let config = WebConfig {

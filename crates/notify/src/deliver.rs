@@ -199,5 +199,5 @@ fn mailbox(address: &str) -> Result<Mailbox, DeliveryError> {
 /// aws-lc-rs and ring are in the dependency graph, and without a chosen
 /// default, building a TLS client configuration can panic. Idempotent.
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -126,7 +126,7 @@ impl ApiClient {
     pub fn new(args: &ApiArgs) -> anyhow::Result<Self> {
         // Both aws-lc-rs and ring are in the dependency graph: pick one
         // before any TLS configuration is built. A second install is a no-op.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()?;

@@ -37,7 +37,7 @@ pub struct Limits {
 pub fn client(limits: &Limits, extra_roots: Vec<reqwest::Certificate>) -> Result<Client, String> {
     // Both aws-lc-rs and ring can be linked in; pick one explicitly. An
     // error only means a provider is already installed.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(limits.connect_timeout)
