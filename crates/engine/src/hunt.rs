@@ -10,12 +10,13 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use detect::{Detection, Level, Pending};
+use detect::{Detection, Level};
 use events::{Event, Timestamp};
 use rayon::prelude::*;
-use sources::{Format, PathFilter, Problem, ReadOptions};
+use sources::{Format, PathFilter, Problem, ProblemKind, ReadOptions};
 
 use crate::Engine;
+use crate::spool::Spool;
 
 /// What a hunt reads, and which events and detections it keeps.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +34,10 @@ pub struct HuntOptions {
     /// How the readers interpret their input (the time zone of RFC 3164
     /// syslog lines, ...).
     pub read: ReadOptions,
+    /// Bytes of events kept for the ordered stage that are held in memory
+    /// before they are spilled to a temporary file (`None`:
+    /// [`crate::DEFAULT_BUDGET`]).
+    pub memory_budget: Option<usize>,
 }
 
 impl HuntOptions {
@@ -84,6 +89,12 @@ pub struct HuntReport {
     pub events: u64,
     /// Bytes read (as stored).
     pub bytes: u64,
+    /// Events kept for the ordered stage (correlations and policy
+    /// detectors).
+    pub kept: u64,
+    /// Events kept for the ordered stage that were spilled to disk (0 when
+    /// they fitted the memory budget).
+    pub spilled: u64,
 }
 
 impl Engine {
@@ -106,7 +117,9 @@ impl Engine {
         let events = AtomicU64::new(0);
         let bytes = AtomicU64::new(0);
         let detections: Mutex<Vec<Detection>> = Mutex::new(Vec::new());
-        let pending: Mutex<Vec<Pending>> = Mutex::new(Vec::new());
+        let spool = Mutex::new(Spool::new(
+            options.memory_budget.unwrap_or(crate::DEFAULT_BUDGET),
+        ));
         let file_problems: Mutex<Vec<Problem>> = Mutex::new(Vec::new());
         let skipped: Mutex<Vec<Skipped>> = Mutex::new(Vec::new());
 
@@ -123,7 +136,7 @@ impl Engine {
                 lock(&detections).extend(found);
             }
             if !kept.is_empty() {
-                lock(&pending).extend(kept);
+                lock(&spool).extend(kept);
             }
             progress.events(total);
         };
@@ -144,8 +157,27 @@ impl Engine {
         });
 
         let mut detections = detections.into_inner().expect("no panics hold the lock");
-        let pending = pending.into_inner().expect("no panics hold the lock");
-        self.ordered().run(pending, &mut detections);
+        let spool = spool.into_inner().expect("no panics hold the lock");
+        let spilled = spool.spilled;
+        let kept = spool.kept;
+        if let Some(e) = &spool.spill_error {
+            problems.push(Problem::new(
+                "spool",
+                "",
+                ProblemKind::Unreadable,
+                format!("cannot spill kept events to disk, kept in memory instead: {e}"),
+            ));
+        }
+        let mut ordered = self.ordered();
+        if let Err(e) = spool.drain(self, |p| ordered.observe(p, &mut detections)) {
+            problems.push(Problem::new(
+                "spool",
+                "",
+                ProblemKind::Unreadable,
+                format!("cannot read spilled events back; the ordered stage stopped: {e}"),
+            ));
+        }
+        ordered.finish(&mut detections);
         if let Some(min) = options.min_level {
             detections.retain(|d| d.level >= min);
         }
@@ -164,6 +196,8 @@ impl Engine {
             skipped,
             events: events.load(Ordering::Relaxed),
             bytes: bytes.load(Ordering::Relaxed),
+            kept,
+            spilled,
         }
     }
 }

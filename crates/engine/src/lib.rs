@@ -21,6 +21,7 @@
 pub mod gaps;
 mod hunt;
 mod load;
+mod spool;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use rules::RuleError;
 
 pub use hunt::{HuntOptions, HuntReport, Progress, Skipped, sort_detections};
 pub use load::load_rule_paths;
+pub use spool::DEFAULT_BUDGET;
 
 /// What an [`Engine`] is built from.
 #[derive(Debug, Clone, Default)]
@@ -174,6 +176,15 @@ impl Engine {
             found.into_iter().flatten().collect(),
             kept.into_iter().flatten().collect(),
         )
+    }
+
+    /// Matches one event again for its base-rule matches (a spilled event
+    /// read back); its other detections were reported when it was first
+    /// matched, and are dropped.
+    pub(crate) fn scan_one(&self, event: Event) -> Pending {
+        let mut out = Vec::new();
+        let sigma = self.matcher.scan(&event, &mut out);
+        Pending { event, sigma }
     }
 
     /// Stage two: a fresh ordered stage (correlation state and policy

@@ -1,7 +1,8 @@
 //! Golden-file tests: the detections of [`Engine::hunt`] over the shared
 //! corpus, with the SigmaHQ rules of each family and the default policy
 //! pack, must stay exactly those in `tests/golden/`, with one worker thread
-//! and with several.
+//! and with several, and with the kept events held in memory or spilled to
+//! disk after every batch.
 //!
 //! The golden files were recorded with `watchpost hunt --jsonl` (run from
 //! the corpus folder, so file names are relative to it) before the engine
@@ -33,7 +34,12 @@ fn corpus() -> PathBuf {
 /// Hunts like `watchpost hunt --jsonl -r RULES... PATHS...` from the corpus
 /// folder, on `threads` worker threads; each detection as JSON, with its
 /// file relative to the corpus.
-fn hunt(rules: &[&str], paths: &[&str], threads: usize) -> Vec<Value> {
+fn hunt(
+    rules: &[&str],
+    paths: &[&str],
+    threads: usize,
+    budget: Option<usize>,
+) -> (Vec<Value>, (u64, u64)) {
     let root = corpus();
     let config = EngineConfig {
         rules: rules.iter().map(|r| root.join(r)).collect(),
@@ -51,10 +57,19 @@ fn hunt(rules: &[&str], paths: &[&str], threads: usize) -> Vec<Value> {
             "{:?}",
             engine.rule_errors()
         );
-        engine.hunt(&paths, &HuntOptions::default(), &())
+        let options = HuntOptions {
+            memory_budget: budget,
+            ..HuntOptions::default()
+        };
+        engine.hunt(&paths, &options, &())
     });
+    assert!(
+        report.problems.iter().all(|p| p.source != "spool"),
+        "{:?}",
+        report.problems
+    );
     let prefix = format!("{}/", root.display());
-    report
+    let detections = report
         .detections
         .iter()
         .map(|d| {
@@ -63,7 +78,8 @@ fn hunt(rules: &[&str], paths: &[&str], threads: usize) -> Vec<Value> {
             v["file"] = Value::from(file.strip_prefix(&prefix).unwrap_or(&file));
             v
         })
-        .collect()
+        .collect();
+    (detections, (report.kept, report.spilled))
 }
 
 fn golden(name: &str) -> Vec<Value> {
@@ -81,8 +97,14 @@ fn golden(name: &str) -> Vec<Value> {
 fn check(name: &str, rules: &[&str], paths: &[&str]) {
     let want = golden(name);
     assert!(!want.is_empty(), "{name}: the golden file is empty");
-    for threads in [1, 4] {
-        let got = hunt(rules, paths, threads);
+    // (threads, memory budget): in memory, and spilled after every batch.
+    for (threads, budget) in [(1, None), (4, None), (4, Some(0))] {
+        let (got, (kept, spilled)) = hunt(rules, paths, threads, budget);
+        let want_spilled = if budget == Some(0) { kept } else { 0 };
+        assert_eq!(
+            spilled, want_spilled,
+            "{name}: {kept} kept, budget {budget:?}"
+        );
         let mut diffs = Vec::new();
         for i in 0..got.len().max(want.len()) {
             if got.get(i) != want.get(i) {
@@ -96,7 +118,7 @@ fn check(name: &str, rules: &[&str], paths: &[&str]) {
         }
         assert!(
             diffs.is_empty(),
-            "{name} with {threads} threads: {} detections, golden {}; {} lines differ; first:\n{}",
+            "{name} with {threads} threads, budget {budget:?}: {} detections, golden {}; {} lines differ; first:\n{}",
             got.len(),
             want.len(),
             diffs.len(),

@@ -266,6 +266,12 @@ impl Summary<'_> {
             report.bytes,
             report.bytes as f64 / (1024.0 * 1024.0)
         );
+        if report.spilled > 0 {
+            eprintln!(
+                "ordered stage: {} events kept, {} spilled to disk",
+                report.kept, report.spilled
+            );
+        }
         if !report.skipped.is_empty() {
             eprintln!(
                 "skipped: {} files that are not logs (--format forces a format)",

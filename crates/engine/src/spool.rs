@@ -1,0 +1,282 @@
+//! [`Spool`]: the events a run keeps for its ordered stage, held in memory
+//! up to a budget and spilled to disk past it, then handed back in
+//! [`Pending::order`].
+//!
+//! The ordered stage needs every kept event before it can feed the first
+//! one (files are read in parallel, in no time order), so a long hunt used
+//! to hold them all in memory. Here, once the kept events pass the budget,
+//! they are sorted and written to a temporary file (a run); at the end the
+//! runs and what is still in memory are merged, one event at a time. Memory
+//! stays near the budget however large the input.
+//!
+//! A spilled event is written as JSON (its fields and metadata). Its
+//! base-rule matches are not written: they are found again, when it is
+//! read back, by matching it once more ([`Engine::scan_one`]); matching is
+//! deterministic, so the result is the same.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::sync::Arc;
+
+use detect::Pending;
+use events::{Event, LogSource, Map, Meta, Timestamp, Value};
+
+use crate::Engine;
+
+/// The default budget: bytes of kept events held in memory before they
+/// are spilled (an estimate of their size, see [`event_bytes`]).
+pub const DEFAULT_BUDGET: usize = 32 * 1024 * 1024;
+
+/// Kept events of one run.
+pub(crate) struct Spool {
+    budget: usize,
+    buf: Vec<Pending>,
+    buf_bytes: usize,
+    dir: Option<tempfile::TempDir>,
+    runs: Vec<std::path::PathBuf>,
+    /// Events kept.
+    pub(crate) kept: u64,
+    /// Events written to disk.
+    pub(crate) spilled: u64,
+    /// Why spilling stopped working, if it did (the events then stay in
+    /// memory: nothing is lost).
+    pub(crate) spill_error: Option<String>,
+}
+
+impl Spool {
+    pub(crate) fn new(budget: usize) -> Self {
+        Spool {
+            budget,
+            buf: Vec::new(),
+            buf_bytes: 0,
+            dir: None,
+            runs: Vec::new(),
+            kept: 0,
+            spilled: 0,
+            spill_error: None,
+        }
+    }
+
+    /// Keeps events; spills when the budget is passed.
+    pub(crate) fn extend(&mut self, kept: Vec<Pending>) {
+        self.kept += kept.len() as u64;
+        for p in kept {
+            self.buf_bytes += event_bytes(&p.event);
+            self.buf.push(p);
+        }
+        if self.buf_bytes > self.budget && self.spill_error.is_none() {
+            if let Err(e) = self.spill() {
+                self.spill_error = Some(e.to_string());
+            }
+        }
+    }
+
+    /// Sorts the buffer and writes it out as one run.
+    fn spill(&mut self) -> std::io::Result<()> {
+        if self.dir.is_none() {
+            self.dir = Some(
+                tempfile::Builder::new()
+                    .prefix("watchpost-spool")
+                    .tempdir()?,
+            );
+        }
+        let dir = self.dir.as_ref().expect("created above").path();
+        let path = dir.join(format!("run-{}", self.runs.len()));
+        let mut out = BufWriter::new(File::create(&path)?);
+        self.buf.sort_by(Pending::order);
+        for p in &self.buf {
+            serde_json::to_writer(&mut out, &Spilled::from(&p.event))?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+        self.spilled += self.buf.len() as u64;
+        self.runs.push(path);
+        self.buf = Vec::new();
+        self.buf_bytes = 0;
+        Ok(())
+    }
+
+    /// Feeds every kept event, in [`Pending::order`], to `feed`. Spilled
+    /// events are matched again by `engine` as they are read back.
+    pub(crate) fn drain(
+        mut self,
+        engine: &Engine,
+        mut feed: impl FnMut(&Pending),
+    ) -> Result<(), String> {
+        self.buf.sort_by(Pending::order);
+        if self.runs.is_empty() {
+            for p in &self.buf {
+                feed(p);
+            }
+            return Ok(());
+        }
+        let mut names = Interner::default();
+        let mut readers = Vec::new();
+        for path in &self.runs {
+            let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            readers.push(BufReader::new(file).lines());
+        }
+        let mut heap = BinaryHeap::new();
+        let next = |i: usize,
+                    readers: &mut Vec<std::io::Lines<BufReader<File>>>,
+                    names: &mut Interner|
+         -> Result<Option<Pending>, String> {
+            match readers[i].next() {
+                None => Ok(None),
+                Some(line) => {
+                    let line = line.map_err(|e| format!("reading the spool: {e}"))?;
+                    let s: Spilled =
+                        serde_json::from_str(&line).map_err(|e| format!("spool: {e}"))?;
+                    Ok(Some(engine.scan_one(s.into_event(names))))
+                }
+            }
+        };
+        for i in 0..readers.len() {
+            if let Some(p) = next(i, &mut readers, &mut names)? {
+                heap.push(Head { pending: p, run: i });
+            }
+        }
+        let mut memory = self.buf.iter().peekable();
+        loop {
+            let from_memory = match (memory.peek(), heap.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some(m), Some(h)) => Pending::order(m, &h.pending) != Ordering::Greater,
+            };
+            if from_memory {
+                feed(memory.next().expect("peeked"));
+            } else {
+                let head = heap.pop().expect("peeked");
+                feed(&head.pending);
+                if let Some(p) = next(head.run, &mut readers, &mut names)? {
+                    heap.push(Head {
+                        pending: p,
+                        run: head.run,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The next event of one run, ordered for a min-heap.
+struct Head {
+    pending: Pending,
+    run: usize,
+}
+
+impl PartialEq for Head {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Head {}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Head {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: BinaryHeap is a max-heap. Ties go to the earlier run.
+        Pending::order(&other.pending, &self.pending).then(other.run.cmp(&self.run))
+    }
+}
+
+/// An event as written to the spool.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Spilled {
+    s: String,
+    r: u64,
+    t: Option<i128>,
+    h: Option<String>,
+    p: Option<String>,
+    v: Option<String>,
+    c: Option<String>,
+    f: Map<String, Value>,
+}
+
+impl From<&Event> for Spilled {
+    fn from(e: &Event) -> Self {
+        Spilled {
+            s: e.meta.source.to_string(),
+            r: e.meta.record,
+            t: e.meta.timestamp.map(Timestamp::unix_timestamp_nanos),
+            h: e.meta.host.clone(),
+            p: e.meta.logsource.product.map(str::to_string),
+            v: e.meta.logsource.service.map(str::to_string),
+            c: e.meta.logsource.category.map(str::to_string),
+            f: e.fields.clone(),
+        }
+    }
+}
+
+impl Spilled {
+    fn into_event(self, names: &mut Interner) -> Event {
+        let mut meta = Meta::new(names.source(&self.s), self.r);
+        meta.timestamp = self
+            .t
+            .and_then(|t| Timestamp::from_unix_timestamp_nanos(t).ok());
+        meta.host = self.h;
+        meta.logsource = LogSource {
+            product: self.p.map(|p| names.name(&p)),
+            service: self.v.map(|v| names.name(&v)),
+            category: self.c.map(|c| names.name(&c)),
+        };
+        Event::new(meta, self.f)
+    }
+}
+
+/// Shares the source names and logsource names of events read back.
+///
+/// Logsource names are `&'static str` in [`LogSource`]; the few distinct
+/// ones met while reading back (a handful per run) are leaked once each.
+#[derive(Default)]
+struct Interner {
+    sources: HashMap<String, Arc<str>>,
+    names: HashMap<String, &'static str>,
+}
+
+impl Interner {
+    fn source(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.sources.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.sources.insert(s.to_string(), a.clone());
+        a
+    }
+
+    fn name(&mut self, s: &str) -> &'static str {
+        if let Some(n) = self.names.get(s) {
+            return n;
+        }
+        let n: &'static str = Box::leak(s.to_string().into_boxed_str());
+        self.names.insert(s.to_string(), n);
+        n
+    }
+}
+
+/// An estimate of the memory an event takes: its text plus a fixed cost
+/// per JSON value and per map entry.
+pub(crate) fn event_bytes(e: &Event) -> usize {
+    fn value(v: &Value) -> usize {
+        32 + match v {
+            Value::String(s) => s.len(),
+            Value::Array(a) => a.iter().map(value).sum(),
+            Value::Object(m) => map(m),
+            _ => 0,
+        }
+    }
+    fn map(m: &Map<String, Value>) -> usize {
+        m.iter().map(|(k, v)| 48 + k.len() + value(v)).sum()
+    }
+    256 + map(&e.fields) + e.meta.host.as_ref().map_or(0, String::len)
+}
