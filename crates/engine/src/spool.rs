@@ -66,10 +66,11 @@ impl Spool {
             self.buf_bytes += event_bytes(&p.event);
             self.buf.push(p);
         }
-        if self.buf_bytes > self.budget && self.spill_error.is_none() {
-            if let Err(e) = self.spill() {
-                self.spill_error = Some(e.to_string());
-            }
+        if self.buf_bytes > self.budget
+            && self.spill_error.is_none()
+            && let Err(e) = self.spill()
+        {
+            self.spill_error = Some(e.to_string());
         }
     }
 
