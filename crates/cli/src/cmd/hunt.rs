@@ -90,6 +90,11 @@ pub struct Args {
     /// order.
     #[arg(long, value_name = "ZONE")]
     pub timezone: Option<String>,
+    /// MiB of events kept for correlations and policy detectors that are
+    /// held in memory; past it they are spilled to a temporary file and
+    /// merged back in time order [default: 32].
+    #[arg(long, value_name = "MIB")]
+    pub memory_budget: Option<usize>,
     /// Worker threads (default: one per core).
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
@@ -182,6 +187,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             exclude: args.exclude.clone(),
         },
         read: ReadOptions { timezone },
+        memory_budget: args.memory_budget.map(|mib| mib.saturating_mul(1024 * 1024)),
     };
     let config = EngineConfig {
         rules: args.rules.clone(),
