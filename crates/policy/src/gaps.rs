@@ -125,6 +125,11 @@ impl Gaps {
         }
     }
 
+    /// Sources held.
+    pub fn keys(&self) -> usize {
+        self.sources.len()
+    }
+
     /// The threshold (ms) of a source now, if known.
     fn threshold(&self, s: &SourceState) -> Option<i64> {
         if let Some(min) = self.config.min_gap {

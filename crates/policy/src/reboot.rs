@@ -144,6 +144,11 @@ impl Reboots {
         })
     }
 
+    /// Hosts held.
+    pub fn keys(&self) -> usize {
+        self.hosts.len()
+    }
+
     /// Applies maintenance windows; `None` means suppressed.
     fn finalise(&self, mut d: Detection, ts: Timestamp) -> Option<Detection> {
         if self.windows.iter().any(|w| w.contains(ts)) {
