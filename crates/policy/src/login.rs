@@ -195,7 +195,11 @@ impl Window {
 /// in the order first seen. One user (the usual case) is held inline.
 #[derive(Debug)]
 enum Users {
-    Inline { len: u8, seen: u32, user: u64 },
+    Inline {
+        len: u8,
+        seen: u32,
+        user: u64,
+    },
     #[allow(
         clippy::box_collection,
         reason = "a thin pointer keeps the enum at 16 bytes"
