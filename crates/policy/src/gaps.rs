@@ -50,21 +50,53 @@ struct Pending {
     after_seen: usize,
 }
 
+/// A source's key: its input and host. The text is held here only.
+type SourceKey = (SourceId, Option<Box<str>>);
+
+/// One source: 32 bytes until its second event (or a silence), then the
+/// learned cadence and the reports in a box of their own.
 #[derive(Debug)]
 struct SourceState {
-    source: SourceId,
-    host: Option<String>,
-    logsource: LogSource,
     last: i64,
     last_record: u64,
-    hist: Vec<u32>,
+    /// Index in [`Gaps::logsources`].
+    logsource: u32,
+    learned: Option<Box<Learned>>,
+}
+
+#[derive(Debug, Default)]
+struct Learned {
+    /// Gap histogram: (bucket, count), by bucket, non-zero counts only.
+    hist: Vec<(u16, u32)>,
     samples: u64,
     candidates: Vec<Span>,
     dropped: u64,
+    /// The times of the events before `last`, oldest first: with `last`,
+    /// the last `dense_window` event times.
     ring: VecDeque<i64>,
     pending: Vec<Pending>,
     dense: Vec<(Span, i64)>,
     silent_since: Option<i64>,
+}
+
+impl SourceState {
+    fn learned(&mut self) -> &mut Learned {
+        self.learned.get_or_insert_with(Box::default)
+    }
+
+    fn samples(&self) -> u64 {
+        self.learned.as_ref().map_or(0, |l| l.samples)
+    }
+}
+
+impl Learned {
+    fn count(&mut self, bucket: usize) {
+        let b = bucket as u16;
+        match self.hist.binary_search_by_key(&b, |(k, _)| *k) {
+            Ok(i) => self.hist[i].1 += 1,
+            Err(i) => self.hist.insert(i, (b, 1)),
+        }
+    }
 }
 
 /// Kinds of gap reports, as the `kind` field names them.
@@ -79,7 +111,10 @@ pub mod kind {
 #[derive(Debug)]
 pub struct Gaps {
     config: GapsConfig,
-    sources: BTreeMap<(SourceId, Option<String>), SourceState>,
+    sources: BTreeMap<SourceKey, SourceState>,
+    /// The logsources sources were first seen with (a closed taxonomy, so
+    /// few): sources hold an index here.
+    logsources: Vec<LogSource>,
     max_sources: usize,
 }
 
@@ -121,30 +156,14 @@ impl Gaps {
         Self {
             config,
             sources: BTreeMap::new(),
+            logsources: Vec::new(),
             max_sources: state.max_keys,
         }
     }
 
-    /// The threshold (ms) of a source now, if known.
-    fn threshold(&self, s: &SourceState) -> Option<i64> {
-        if let Some(min) = self.config.min_gap {
-            return Some(i64::try_from(min.0).unwrap_or(i64::MAX / 1000) * 1000);
-        }
-        if s.samples < self.config.min_samples.max(1) {
-            return None;
-        }
-        let target = (self.config.quantile.clamp(0.0, 1.0) * s.samples as f64).ceil() as u64;
-        let mut cum = 0u64;
-        let mut q = 0.0;
-        for (b, n) in s.hist.iter().enumerate() {
-            cum += u64::from(*n);
-            if cum >= target.max(1) {
-                q = bucket_upper_ms(b);
-                break;
-            }
-        }
-        let floor = self.config.floor.0 as f64 * 1000.0;
-        Some((q * self.config.factor).max(floor) as i64)
+    /// Sources held.
+    pub fn keys(&self) -> usize {
+        self.sources.len()
     }
 
     fn candidate_cutoff(&self) -> i64 {
@@ -153,17 +172,24 @@ impl Gaps {
         i64::try_from(cut).unwrap_or(i64::MAX / 1000) * 1000
     }
 
-    fn report(&self, s: &SourceState, span: Span, expected: i64, kind: &str) -> Detection {
+    fn report(
+        &self,
+        key: &SourceKey,
+        s: &SourceState,
+        span: Span,
+        expected: i64,
+        kind: &str,
+    ) -> Detection {
         let meta = Meta {
-            source: s.source.clone(),
+            source: key.0.clone(),
             record: span.record,
             timestamp: ts_of(span.to),
-            host: s.host.clone(),
-            logsource: s.logsource,
+            host: key.1.as_deref().map(str::to_string),
+            logsource: self.logsources[s.logsource as usize],
         };
         let mut d = detection(GAP_ID, &meta, meta.timestamp, None);
-        entity(&mut d, "host", s.host.as_deref());
-        field(&mut d, "source", &*s.source);
+        entity(&mut d, "host", key.1.as_deref());
+        field(&mut d, "source", &*key.0);
         field(&mut d, "from", rfc3339(span.from));
         field(&mut d, "to", rfc3339(span.to));
         field(&mut d, "seconds", secs_text(span.to - span.from));
@@ -171,6 +197,30 @@ impl Gaps {
         field(&mut d, "kind", kind);
         d
     }
+}
+
+/// The threshold (ms) of a source now, if known.
+fn threshold(config: &GapsConfig, s: &SourceState) -> Option<i64> {
+    if let Some(min) = config.min_gap {
+        return Some(i64::try_from(min.0).unwrap_or(i64::MAX / 1000) * 1000);
+    }
+    let samples = s.samples();
+    if samples < config.min_samples.max(1) {
+        return None;
+    }
+    let target = (config.quantile.clamp(0.0, 1.0) * samples as f64).ceil() as u64;
+    let mut cum = 0u64;
+    let mut q = 0.0;
+    let hist = s.learned.as_ref().map_or(&[][..], |l| &l.hist[..]);
+    for (b, n) in hist {
+        cum += u64::from(*n);
+        if cum >= target.max(1) {
+            q = bucket_upper_ms(usize::from(*b));
+            break;
+        }
+    }
+    let floor = config.floor.0 as f64 * 1000.0;
+    Some((q * config.factor).max(floor) as i64)
 }
 
 /// Milliseconds as seconds text (`1234.5`, `60`).
@@ -201,7 +251,10 @@ impl Detector for Gaps {
             return;
         };
         let now = ms(ts);
-        let key = (event.meta.source.clone(), event.meta.host.clone());
+        let key: SourceKey = (
+            event.meta.source.clone(),
+            event.meta.host.as_deref().map(Box::from),
+        );
         let cutoff = self.candidate_cutoff();
         let cfg = self.config.clone();
         if !self.sources.contains_key(&key) {
@@ -210,33 +263,36 @@ impl Detector for Gaps {
                 if let Some(k) = self
                     .sources
                     .iter()
-                    .min_by_key(|(k, s)| (s.last, (*k).clone()))
+                    .min_by(|a, b| (a.1.last, a.0).cmp(&(b.1.last, b.0)))
                     .map(|(k, _)| k.clone())
                 {
                     self.sources.remove(&k);
                 }
             }
+            let logsource = match self
+                .logsources
+                .iter()
+                .position(|l| *l == event.meta.logsource)
+            {
+                Some(i) => i,
+                None => {
+                    self.logsources.push(event.meta.logsource);
+                    self.logsources.len() - 1
+                }
+            };
             self.sources.insert(
                 key,
                 SourceState {
-                    source: event.meta.source.clone(),
-                    host: event.meta.host.clone(),
-                    logsource: event.meta.logsource,
                     last: now,
                     last_record: event.meta.record,
-                    hist: vec![0; NB],
-                    samples: 0,
-                    candidates: Vec::new(),
-                    dropped: 0,
-                    ring: VecDeque::from([now]),
-                    pending: Vec::new(),
-                    dense: Vec::new(),
-                    silent_since: None,
+                    logsource: u32::try_from(logsource).unwrap_or(u32::MAX),
+                    learned: None,
                 },
             );
             return;
         }
         let s = self.sources.get_mut(&key).expect("present");
+        let (source, host) = (&key.0, key.1.as_deref());
         let step = now - s.last;
         let tolerance = i64::try_from(cfg.backwards_tolerance.0).unwrap_or(i64::MAX / 1000) * 1000;
         let jump = i64::try_from(cfg.clock_jump.0).unwrap_or(i64::MAX / 1000) * 1000;
@@ -245,10 +301,10 @@ impl Detector for Gaps {
             to: now,
             record: event.meta.record,
         };
-        if let Some(since) = s.silent_since.take() {
+        if let Some(since) = s.learned.as_mut().and_then(|l| l.silent_since.take()) {
             let mut d = detection(RECOVERED_ID, &event.meta, Some(ts), None);
-            entity(&mut d, "host", s.host.as_deref());
-            field(&mut d, "source", &*s.source);
+            entity(&mut d, "host", host);
+            field(&mut d, "source", &**source);
             field(&mut d, "from", rfc3339(since));
             field(&mut d, "to", rfc3339(now));
             field(&mut d, "seconds", secs_text(now - since));
@@ -256,8 +312,8 @@ impl Detector for Gaps {
         }
         if step < -tolerance {
             let mut d = detection(BACKWARDS_ID, &event.meta, Some(ts), None);
-            entity(&mut d, "host", s.host.as_deref());
-            field(&mut d, "source", &*s.source);
+            entity(&mut d, "host", host);
+            field(&mut d, "source", &**source);
             field(&mut d, "from", rfc3339(s.last));
             field(&mut d, "to", rfc3339(now));
             field(&mut d, "seconds", secs_text(step));
@@ -266,28 +322,32 @@ impl Detector for Gaps {
             // Follow the clock from here.
             s.last = now;
             s.last_record = event.meta.record;
-            s.ring.clear();
-            s.ring.push_back(now);
+            if let Some(l) = &mut s.learned {
+                l.ring.clear();
+            }
             return;
         }
         if step < 0 {
             // Small reordering: not a sample, keep the latest time.
             return;
         }
+        let last = s.last;
+        let w = cfg.dense_window.max(2);
+        let l = s.learned.get_or_insert_with(Box::default);
         if step > jump {
             let mut d = detection(CLOCK_JUMP_ID, &event.meta, Some(ts), None);
-            entity(&mut d, "host", s.host.as_deref());
-            field(&mut d, "source", &*s.source);
-            field(&mut d, "from", rfc3339(s.last));
+            entity(&mut d, "host", host);
+            field(&mut d, "source", &**source);
+            field(&mut d, "from", rfc3339(last));
             field(&mut d, "to", rfc3339(now));
             field(&mut d, "seconds", secs_text(step));
             out.push(d);
         } else {
-            s.hist[bucket(step)] += 1;
-            s.samples += 1;
+            l.count(bucket(step));
+            l.samples += 1;
             if step >= cutoff {
-                if s.candidates.len() >= cfg.max_candidates.max(1) {
-                    let (i, smallest) = s
+                if l.candidates.len() >= cfg.max_candidates.max(1) {
+                    let (i, smallest) = l
                         .candidates
                         .iter()
                         .enumerate()
@@ -295,22 +355,21 @@ impl Detector for Gaps {
                         .map(|(i, c)| (i, c.to - c.from))
                         .expect("non-empty");
                     if smallest < step {
-                        s.candidates.remove(i);
-                        s.candidates.push(span);
+                        l.candidates.remove(i);
+                        l.candidates.push(span);
                     }
-                    s.dropped += 1;
+                    l.dropped += 1;
                 } else {
-                    s.candidates.push(span);
+                    l.candidates.push(span);
                 }
             }
             // Local density on both sides of a gap.
-            let w = cfg.dense_window.max(2);
             let floor = i64::try_from(cfg.floor.0).unwrap_or(i64::MAX / 1000) * 1000;
-            for p in &mut s.pending {
+            for p in &mut l.pending {
                 p.after_seen += 1;
             }
             let mut confirmed = Vec::new();
-            s.pending.retain(|p| {
+            l.pending.retain(|p| {
                 if p.after_seen + 1 < w {
                     return true;
                 }
@@ -323,13 +382,15 @@ impl Detector for Gaps {
                 }
                 false
             });
-            if s.dense.len() < cfg.max_candidates {
-                s.dense.extend(confirmed);
+            if l.dense.len() < cfg.max_candidates {
+                l.dense.extend(confirmed);
             }
-            if s.ring.len() >= w && step >= floor {
-                let before = ((s.last - s.ring[0]) / (w as i64 - 1)).max(1000);
-                if (step as f64) >= before as f64 * cfg.dense_factor && s.pending.len() < 64 {
-                    s.pending.push(Pending {
+            // The last `w` times are the ring and `last`.
+            if l.ring.len() + 1 >= w && step >= floor {
+                let oldest = l.ring.front().copied().unwrap_or(last);
+                let before = ((last - oldest) / (w as i64 - 1)).max(1000);
+                if (step as f64) >= before as f64 * cfg.dense_factor && l.pending.len() < 64 {
+                    l.pending.push(Pending {
                         span,
                         before,
                         after_seen: 0,
@@ -337,9 +398,9 @@ impl Detector for Gaps {
                 }
             }
         }
-        s.ring.push_back(now);
-        while s.ring.len() > cfg.dense_window.max(2) {
-            s.ring.pop_front();
+        l.ring.push_back(last);
+        while l.ring.len() + 1 > w {
+            l.ring.pop_front();
         }
         s.last = now;
         s.last_record = event.meta.record;
@@ -347,27 +408,26 @@ impl Detector for Gaps {
 
     fn advance(&mut self, now: Timestamp, out: &mut Vec<Detection>) {
         let now = ms(now);
-        let keys: Vec<_> = self.sources.keys().cloned().collect();
-        for key in keys {
-            let threshold = match self.threshold(&self.sources[&key]) {
-                Some(t) => t,
-                None => continue,
+        for (key, s) in &mut self.sources {
+            let Some(threshold) = threshold(&self.config, s) else {
+                continue;
             };
-            let s = self.sources.get_mut(&key).expect("present");
-            if s.silent_since.is_some() || now - s.last <= threshold {
+            if s.learned.as_ref().is_some_and(|l| l.silent_since.is_some())
+                || now - s.last <= threshold
+            {
                 continue;
             }
-            s.silent_since = Some(s.last);
+            s.learned().silent_since = Some(s.last);
             let meta = Meta {
-                source: s.source.clone(),
+                source: key.0.clone(),
                 record: s.last_record,
                 timestamp: ts_of(now),
-                host: s.host.clone(),
-                logsource: s.logsource,
+                host: key.1.as_deref().map(str::to_string),
+                logsource: self.logsources[s.logsource as usize],
             };
             let mut d = detection(SILENT_ID, &meta, meta.timestamp, None);
-            entity(&mut d, "host", s.host.as_deref());
-            field(&mut d, "source", &*s.source);
+            entity(&mut d, "host", key.1.as_deref());
+            field(&mut d, "source", &*key.0);
             field(&mut d, "silent_since", rfc3339(s.last));
             field(&mut d, "seconds", secs_text(now - s.last));
             field(&mut d, "expected_seconds", secs_text(threshold));
@@ -376,32 +436,63 @@ impl Detector for Gaps {
     }
 
     fn finish(&mut self, out: &mut Vec<Detection>) {
-        for s in self.sources.values() {
-            let threshold = self.threshold(s);
+        for (key, s) in &self.sources {
+            let Some(l) = &s.learned else {
+                continue;
+            };
+            let threshold = threshold(&self.config, s);
             let mut found: Vec<(Span, i64, &str)> = Vec::new();
             if let Some(t) = threshold {
-                for c in &s.candidates {
+                for c in &l.candidates {
                     if c.to - c.from > t {
                         found.push((*c, t, kind::GAP));
                     }
                 }
             }
-            for (span, expected) in &s.dense {
+            for (span, expected) in &l.dense {
                 if !found.iter().any(|(f, _, _)| f == span) {
                     found.push((*span, *expected, kind::MISSING_WINDOW));
                 }
             }
             found.sort_by_key(|(span, _, _)| (span.from, span.to));
             for (span, expected, kind) in found {
-                let mut d = self.report(s, span, expected, kind);
+                let mut d = self.report(key, s, span, expected, kind);
                 if kind == kind::MISSING_WINDOW {
                     d.level = Level::Low;
                 }
-                if s.dropped > 0 {
-                    field(&mut d, "gaps_not_kept", s.dropped);
+                if l.dropped > 0 {
+                    field(&mut d, "gaps_not_kept", l.dropped);
                 }
                 out.push(d);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(host: &str, secs: i64) -> Event {
+        let mut meta = Meta::new(SourceId::from("input"), 1);
+        meta.timestamp = Timestamp::from_unix_timestamp(secs).ok();
+        meta.host = Some(host.to_string());
+        Event::new(meta, events::Map::new())
+    }
+
+    /// Per-source state and key, in bytes: a source seen once holds no
+    /// more than these (and its host text).
+    #[test]
+    fn per_source_state_is_compact() {
+        assert_eq!(std::mem::size_of::<SourceState>(), 32);
+        assert_eq!(std::mem::size_of::<SourceKey>(), 32);
+        let mut g = Gaps::new(GapsConfig::default(), &StateConfig::default());
+        let mut out = Vec::new();
+        g.observe(&event("a", 1_700_000_000), &mut out);
+        g.observe(&event("b", 1_700_000_000), &mut out);
+        g.observe(&event("b", 1_700_000_060), &mut out);
+        let learned: Vec<bool> = g.sources.values().map(|s| s.learned.is_some()).collect();
+        assert_eq!(learned, [false, true]);
+        assert_eq!(g.logsources.len(), 1);
     }
 }

@@ -60,46 +60,240 @@ fn rel(t: i64) -> u32 {
     u32::try_from((t - BASE).clamp(0, i64::from(u32::MAX))).unwrap_or(u32::MAX)
 }
 
-#[derive(Debug, Default)]
-struct Window {
-    /// Failure times in the window, oldest first, at most the largest
-    /// threshold that reads them.
+/// Failure times held inline by a [`Window`]; more go to the heap.
+const INLINE_TIMES: usize = 2;
+
+/// The failure times of one key in the window (oldest first, at most the
+/// largest threshold that reads them) and its cooldown. Most keys fail
+/// once or twice: their times are held inline in 16 bytes, and only a key
+/// with more failures in the window allocates.
+#[derive(Debug)]
+enum Window {
+    Inline {
+        len: u8,
+        cooldown_until: u32,
+        times: [u32; INLINE_TIMES],
+    },
+    Heap(Box<HeapWindow>),
+}
+
+#[derive(Debug)]
+struct HeapWindow {
     times: Vec<u32>,
     cooldown_until: u32,
 }
 
+impl Default for Window {
+    fn default() -> Self {
+        Window::Inline {
+            len: 0,
+            cooldown_until: 0,
+            times: [0; INLINE_TIMES],
+        }
+    }
+}
+
 impl Window {
+    fn times(&self) -> &[u32] {
+        match self {
+            Window::Inline { len, times, .. } => &times[..usize::from(*len)],
+            Window::Heap(h) => &h.times,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.times().len()
+    }
+
+    fn cooldown_until(&self) -> u32 {
+        match self {
+            Window::Inline { cooldown_until, .. } => *cooldown_until,
+            Window::Heap(h) => h.cooldown_until,
+        }
+    }
+
+    fn set_cooldown_until(&mut self, t: u32) {
+        match self {
+            Window::Inline { cooldown_until, .. } => *cooldown_until = t,
+            Window::Heap(h) => h.cooldown_until = t,
+        }
+    }
+
     fn push(&mut self, now: i64, n: u32, window: i64, cap: usize) {
         let t = rel(now);
-        if self.times.capacity() == 0 {
-            self.times.reserve_exact(2);
-        }
-        for _ in 0..n.min(u32::try_from(cap).unwrap_or(u32::MAX)) {
-            self.times.push(t);
+        let k = n.min(u32::try_from(cap).unwrap_or(u32::MAX)) as usize;
+        match self {
+            Window::Inline { len, times, .. } if usize::from(*len) + k <= INLINE_TIMES => {
+                let l = usize::from(*len);
+                times[l..l + k].fill(t);
+                *len += k as u8;
+            }
+            Window::Inline {
+                len,
+                cooldown_until,
+                times,
+            } => {
+                let mut v = Vec::with_capacity(usize::from(*len) + k);
+                v.extend_from_slice(&times[..usize::from(*len)]);
+                v.resize(v.len() + k, t);
+                *self = Window::Heap(Box::new(HeapWindow {
+                    times: v,
+                    cooldown_until: *cooldown_until,
+                }));
+            }
+            Window::Heap(h) => h.times.resize(h.times.len() + k, t),
         }
         self.prune(now, window);
-        if self.times.len() > cap {
-            let extra = self.times.len() - cap;
-            self.times.drain(..extra);
+        if self.len() > cap {
+            self.drop_oldest(self.len() - cap);
         }
     }
 
     fn prune(&mut self, now: i64, window: i64) {
         let now = i64::from(rel(now));
         let keep = self
-            .times
+            .times()
             .iter()
             .position(|t| now - i64::from(*t) <= window)
-            .unwrap_or(self.times.len());
-        self.times.drain(..keep);
+            .unwrap_or(self.len());
+        self.drop_oldest(keep);
+    }
+
+    fn clear(&mut self) {
+        self.drop_oldest(self.len());
+    }
+
+    /// Drops the `k` oldest times; a window that fits inline again moves
+    /// back inline.
+    fn drop_oldest(&mut self, k: usize) {
+        if k == 0 {
+            return;
+        }
+        match self {
+            Window::Inline { len, times, .. } => {
+                let l = usize::from(*len);
+                times.copy_within(k..l, 0);
+                *len = (l - k) as u8;
+            }
+            Window::Heap(h) => {
+                h.times.drain(..k);
+                if h.times.len() <= INLINE_TIMES {
+                    let mut times = [0; INLINE_TIMES];
+                    times[..h.times.len()].copy_from_slice(&h.times);
+                    *self = Window::Inline {
+                        len: h.times.len() as u8,
+                        cooldown_until: h.cooldown_until,
+                        times,
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Distinct users failing from one address: (user hash, last failure),
+/// in the order first seen. One user (the usual case) is held inline.
+#[derive(Debug)]
+enum Users {
+    Inline {
+        len: u8,
+        seen: u32,
+        user: u64,
+    },
+    #[allow(
+        clippy::box_collection,
+        reason = "a thin pointer keeps the enum at 16 bytes"
+    )]
+    Heap(Box<Vec<(u64, u32)>>),
+}
+
+impl Default for Users {
+    fn default() -> Self {
+        Users::Inline {
+            len: 0,
+            seen: 0,
+            user: 0,
+        }
+    }
+}
+
+impl Users {
+    fn len(&self) -> usize {
+        match self {
+            Users::Inline { len, .. } => usize::from(*len),
+            Users::Heap(v) => v.len(),
+        }
+    }
+
+    /// Keeps the users whose last failure is within `window` of `t`.
+    fn retain_recent(&mut self, t: u32, window: i64) {
+        let recent = |seen: u32| i64::from(t) - i64::from(seen) <= window;
+        match self {
+            Users::Inline { len, seen, .. } => {
+                if *len == 1 && !recent(*seen) {
+                    *len = 0;
+                }
+            }
+            Users::Heap(v) => {
+                v.retain(|(_, seen)| recent(*seen));
+                self.fit();
+            }
+        }
+    }
+
+    /// Marks `user` as failing at `t`, adding it last when new.
+    fn touch(&mut self, user: u64, t: u32) {
+        match self {
+            Users::Inline { len: 0, .. } => {
+                *self = Users::Inline {
+                    len: 1,
+                    seen: t,
+                    user,
+                };
+            }
+            Users::Inline {
+                seen, user: held, ..
+            } if *held == user => *seen = t,
+            Users::Inline {
+                seen, user: held, ..
+            } => {
+                *self = Users::Heap(Box::new(vec![(*held, *seen), (user, t)]));
+            }
+            Users::Heap(v) => match v.iter_mut().find(|(u, _)| *u == user) {
+                Some(slot) => slot.1 = t,
+                None => v.push((user, t)),
+            },
+        }
+    }
+
+    /// Drops the user seen first.
+    fn remove_first(&mut self) {
+        match self {
+            Users::Inline { len, .. } => *len = 0,
+            Users::Heap(v) => {
+                v.remove(0);
+                self.fit();
+            }
+        }
+    }
+
+    /// Moves a list of at most one user back inline.
+    fn fit(&mut self) {
+        if let Users::Heap(v) = self
+            && v.len() <= 1
+        {
+            *self = match v.first() {
+                Some(&(user, seen)) => Users::Inline { len: 1, seen, user },
+                None => Users::default(),
+            };
+        }
     }
 }
 
 #[derive(Debug, Default)]
 struct SourceState {
     failures: Window,
-    /// Distinct users failing from this address: (user hash, last failure).
-    users: Vec<(u64, u32)>,
+    users: Users,
     spray_cooldown_until: u32,
 }
 
@@ -219,9 +413,9 @@ impl LoginFailures {
             let cap = cfg.per_user.max(cfg.success_after).max(1) as usize;
             let w = self.by_user.entry(key, now, Window::default);
             w.push(now, a.count, window, cap);
-            if w.times.len() >= cfg.per_user as usize && rel(now) >= w.cooldown_until {
-                w.cooldown_until = rel(now.saturating_add(cooldown));
-                let n = w.times.len();
+            if w.len() >= cfg.per_user as usize && rel(now) >= w.cooldown_until() {
+                w.set_cooldown_until(rel(now.saturating_add(cooldown)));
+                let n = w.len();
                 let mut d = detection(PER_USER_ID, &event.meta, event.meta.timestamp, None);
                 entity(&mut d, "user", Some(user));
                 if a.host_scoped {
@@ -238,11 +432,12 @@ impl LoginFailures {
                 .by_source
                 .entry(hash_key(&[ip]), now, SourceState::default);
             s.failures.push(now, a.count, window, cap);
-            if s.failures.times.len() >= cfg.per_source as usize
-                && rel(now) >= s.failures.cooldown_until
+            if s.failures.len() >= cfg.per_source as usize
+                && rel(now) >= s.failures.cooldown_until()
             {
-                s.failures.cooldown_until = rel(now.saturating_add(cooldown));
-                let n = s.failures.times.len();
+                s.failures
+                    .set_cooldown_until(rel(now.saturating_add(cooldown)));
+                let n = s.failures.len();
                 let mut d = detection(PER_SOURCE_ID, &event.meta, event.meta.timestamp, None);
                 entity(&mut d, "source_ip", Some(ip));
                 entity(&mut d, "host", host.as_deref());
@@ -251,20 +446,11 @@ impl LoginFailures {
             }
             if let Some(user) = &a.user {
                 let t = rel(now);
-                s.users
-                    .retain(|(_, seen)| i64::from(t) - i64::from(*seen) <= window);
-                let uh = hash_key(&[&user.to_lowercase()]);
-                match s.users.iter_mut().find(|(u, _)| *u == uh) {
-                    Some(slot) => slot.1 = t,
-                    None => {
-                        // Most addresses try one user: grow one at a time.
-                        s.users.reserve_exact(1);
-                        s.users.push((uh, t));
-                    }
-                }
+                s.users.retain_recent(t, window);
+                s.users.touch(hash_key(&[&user.to_lowercase()]), t);
                 let cap = cfg.spray_users.max(1) as usize;
                 if s.users.len() > cap {
-                    s.users.remove(0);
+                    s.users.remove_first();
                 }
                 if s.users.len() >= cfg.spray_users as usize && t >= s.spray_cooldown_until {
                     s.spray_cooldown_until = rel(now.saturating_add(cooldown));
@@ -290,8 +476,8 @@ impl LoginFailures {
             let key = user_key(a, user, host.as_deref());
             if let Some(w) = self.by_user.get_mut(&key) {
                 w.prune(now, window);
-                by_user = w.times.len();
-                w.times.clear();
+                by_user = w.len();
+                w.clear();
             }
         }
         let mut by_source = 0;
@@ -299,7 +485,7 @@ impl LoginFailures {
             && let Some(s) = self.by_source.get_mut(&hash_key(&[ip]))
         {
             s.failures.prune(now, window);
-            by_source = s.failures.times.len();
+            by_source = s.failures.len();
         }
         let needed = cfg.success_after.max(1) as usize;
         if by_user >= needed || by_source >= needed {
@@ -581,5 +767,93 @@ impl Detector for LoginFailures {
             Outcome::Failure => self.failure(event, &attempt, now, out),
             Outcome::Success => self.success(event, &attempt, now, out),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Per-key state, in bytes: a user's window and an address's state,
+    /// and their slots in the keyed tables (key hash, last seen, state).
+    #[test]
+    fn per_key_state_is_compact() {
+        assert_eq!(std::mem::size_of::<Window>(), 16);
+        assert_eq!(std::mem::size_of::<Users>(), 16);
+        assert_eq!(std::mem::size_of::<SourceState>(), 40);
+        assert_eq!(KeyedState::<u64, Window>::SLOT_BYTES, 32);
+        assert_eq!(KeyedState::<u64, SourceState>::SLOT_BYTES, 56);
+    }
+
+    const T0: i64 = 1_700_000_000;
+
+    fn inline(w: &Window) -> bool {
+        matches!(w, Window::Inline { .. })
+    }
+
+    #[test]
+    fn window_spills_past_two_times_and_comes_back() {
+        let mut w = Window::default();
+        w.push(T0, 1, 60, 10);
+        w.push(T0 + 1, 1, 60, 10);
+        assert!(inline(&w));
+        assert_eq!(w.times(), [rel(T0), rel(T0 + 1)]);
+        w.set_cooldown_until(7);
+        w.push(T0 + 2, 3, 60, 10);
+        assert!(!inline(&w));
+        assert_eq!(w.len(), 5);
+        assert_eq!(w.cooldown_until(), 7);
+        // 62 s on, the first two times have left the window; three stay.
+        w.prune(T0 + 62, 60);
+        assert_eq!(w.len(), 3);
+        assert!(!inline(&w));
+        // Two minutes later none is left, and the window is inline again.
+        w.prune(T0 + 120, 60);
+        assert_eq!(w.len(), 0);
+        assert!(inline(&w));
+        assert_eq!(w.cooldown_until(), 7);
+    }
+
+    #[test]
+    fn window_keeps_the_newest_up_to_the_cap() {
+        let mut w = Window::default();
+        for i in 0..6 {
+            w.push(T0 + i, 1, 600, 4);
+        }
+        assert_eq!(
+            w.times(),
+            [rel(T0 + 2), rel(T0 + 3), rel(T0 + 4), rel(T0 + 5)]
+        );
+        // `message repeated 9 times` counts at most the cap.
+        w.push(T0 + 10, 9, 600, 4);
+        assert_eq!(w.times(), [rel(T0 + 10); 4]);
+        w.clear();
+        assert_eq!(w.len(), 0);
+        assert!(inline(&w));
+    }
+
+    #[test]
+    fn users_keep_order_and_expire() {
+        let mut u = Users::default();
+        u.touch(1, 100);
+        u.touch(1, 110);
+        assert_eq!(u.len(), 1);
+        assert!(matches!(u, Users::Inline { seen: 110, .. }));
+        u.touch(2, 120);
+        u.touch(3, 130);
+        assert_eq!(u.len(), 3);
+        u.remove_first();
+        u.retain_recent(185, 60);
+        // User 2 (last failed at 120) is more than 60 s old at 185.
+        assert!(matches!(
+            u,
+            Users::Inline {
+                len: 1,
+                user: 3,
+                seen: 130
+            }
+        ));
+        u.retain_recent(191, 60);
+        assert_eq!(u.len(), 0);
     }
 }

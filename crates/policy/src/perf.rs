@@ -197,3 +197,15 @@ impl Detector for Performance {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Per-series state, in bytes, and its slot in the keyed table.
+    #[test]
+    fn per_series_state_is_compact() {
+        assert_eq!(std::mem::size_of::<Series>(), 32);
+        assert_eq!(KeyedState::<u64, Series>::SLOT_BYTES, 48);
+    }
+}

@@ -110,14 +110,31 @@ impl MaintenanceWindow {
     }
 }
 
-#[derive(Debug, Default)]
+/// "No time" in a [`HostState`] field (an event time is never this), so
+/// optional times take 8 bytes rather than 16.
+const NONE: i64 = i64::MIN;
+
+#[derive(Debug)]
 struct HostState {
     last_event: i64,
     /// The last event before the current burst (events less than
     /// `BOOT_GRACE` apart), so a boot's own first lines are not "before".
     before_burst: i64,
-    clean_shutdown: Option<i64>,
-    last_boot: Option<i64>,
+    /// The last clean shutdown since the last boot, or [`NONE`].
+    clean_shutdown: i64,
+    /// The last boot, or [`NONE`].
+    last_boot: i64,
+}
+
+impl Default for HostState {
+    fn default() -> Self {
+        Self {
+            last_event: 0,
+            before_burst: 0,
+            clean_shutdown: NONE,
+            last_boot: NONE,
+        }
+    }
 }
 
 /// The reboot detector.
@@ -142,6 +159,11 @@ impl Reboots {
             // Hosts can be quiet for weeks between reboots.
             hosts: KeyedState::new(state.idle_ttl.0.max(90 * 86_400), state.max_keys),
         })
+    }
+
+    /// Hosts held.
+    pub fn keys(&self) -> usize {
+        self.hosts.len()
     }
 
     /// Applies maintenance windows; `None` means suppressed.
@@ -308,21 +330,21 @@ impl Detector for Reboots {
         let known = self.hosts.get(&key).is_some();
         let state = self.hosts.entry(key, now, HostState::default);
         match marker {
-            Some(Lifecycle::Shutdown) => state.clean_shutdown = Some(now),
+            Some(Lifecycle::Shutdown) => state.clean_shutdown = now,
             Some(Lifecycle::Boot) => {
-                let same_boot = state.last_boot.is_some_and(|b| now - b <= BOOT_GRACE);
+                let same_boot = state.last_boot != NONE && now - state.last_boot <= BOOT_GRACE;
                 let previous = if now - state.last_event <= BOOT_GRACE {
                     state.before_burst
                 } else {
                     state.last_event
                 };
-                let clean = state.clean_shutdown.take();
-                state.last_boot = Some(now);
+                let clean = std::mem::replace(&mut state.clean_shutdown, NONE) != NONE;
+                state.last_boot = now;
                 if now - state.last_event > BOOT_GRACE {
                     state.before_burst = state.last_event;
                 }
                 state.last_event = now;
-                if same_boot || !known || clean.is_some() {
+                if same_boot || !known || clean {
                     return;
                 }
                 let mut d = detection(LINUX_ID, &event.meta, Some(ts), None);
@@ -340,5 +362,17 @@ impl Detector for Reboots {
             state.before_burst = state.last_event;
         }
         state.last_event = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Per-host state, in bytes, and its slot in the keyed table.
+    #[test]
+    fn per_host_state_is_compact() {
+        assert_eq!(std::mem::size_of::<HostState>(), 32);
+        assert_eq!(KeyedState::<u64, HostState>::SLOT_BYTES, 48);
     }
 }
