@@ -44,7 +44,7 @@ pub use ids::{
 pub use incident::{
     DomainError, Impact, Incident, Note, Task, TimelineEvent, Timestamps, Transition,
 };
-pub use outbox::{OutboxKind, OutboxMessage};
+pub use outbox::{AccessPayload, IncidentPayload, OutboxKind, OutboxMessage, OutboxPayload};
 pub use report::{Attachment, NewAttachment, NewReport, Report};
 pub use staged::StagedAttachment;
 pub use store::{

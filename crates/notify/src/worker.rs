@@ -12,8 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use incidents::{OutboxKind, OutboxMessage, Store, StoreError, Viewer};
-use serde_json::Value;
+use incidents::{OutboxKind, OutboxMessage, OutboxPayload, Store, StoreError, Viewer};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -26,8 +25,6 @@ use crate::notice::{Destination, Notice, NoticeKind, destinations_for};
 const LEASE: Duration = Duration::minutes(5);
 /// Messages claimed per pass.
 const BATCH: u32 = 50;
-/// The payload key naming a per-destination child message's destination.
-const DESTINATION_KEY: &str = "destination";
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +85,7 @@ impl Notifier {
         summary: &mut PassSummary,
     ) -> Result<(), StoreError> {
         let notice = notice_from(&message);
-        match destination_of(&message.payload) {
+        match destination_of(&message) {
             Some(Ok(destination)) => {
                 self.deliver_one(system, &message, destination, &notice, now, summary)
                     .await
@@ -189,8 +186,10 @@ impl Notifier {
     }
 }
 
-fn destination_of(payload: &Value) -> Option<Result<Destination, String>> {
-    let name = payload.get(DESTINATION_KEY)?.as_str().unwrap_or_default();
+/// The destination a fanned-out child message is for: `None` for a message
+/// as enqueued by a change, `Err` with the name if it is unknown.
+fn destination_of(message: &OutboxMessage) -> Option<Result<Destination, String>> {
+    let name = message.payload.destination()?;
     Some(
         Destination::ALL
             .into_iter()
@@ -202,64 +201,36 @@ fn destination_of(payload: &Value) -> Option<Result<Destination, String>> {
 /// Builds the notice from a message. The message's `sensitive` flag and the
 /// payload's are combined: either one makes the notice sensitive.
 pub fn notice_from(message: &OutboxMessage) -> Notice {
-    if message.kind == OutboxKind::AccessChanged {
-        let change = message
-            .payload
-            .get("change")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        return Notice {
+    let at = message
+        .created_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    match &message.payload {
+        OutboxPayload::Access(access) => Notice {
             kind: NoticeKind::AccessChanged,
             incident_id: String::new(),
-            title: change.clone(),
+            title: access.change.clone(),
             category: String::new(),
             severity: String::new(),
             status: String::new(),
             sensitive: true,
-            change,
-            at: message
-                .created_at
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-        };
-    }
-    let incident = message.payload.get("incident").unwrap_or(&Value::Null);
-    let text = |key: &str| {
-        incident
-            .get(key)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let payload_sensitive = incident
-        .get("sensitive")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    Notice {
-        kind: match message.kind {
-            OutboxKind::IncidentOpened => NoticeKind::Created,
-            OutboxKind::IncidentChanged | OutboxKind::AccessChanged => NoticeKind::Updated,
+            change: access.change.clone(),
+            at,
         },
-        incident_id: message
-            .incident_id
-            .map(|i| i.to_string())
-            .unwrap_or_default(),
-        title: text("title"),
-        category: text("category"),
-        severity: text("severity"),
-        status: text("status"),
-        sensitive: message.sensitive || payload_sensitive,
-        change: message
-            .payload
-            .get("change")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        at: message
-            .created_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
+        OutboxPayload::Incident(incident) => Notice {
+            kind: match message.kind {
+                OutboxKind::IncidentOpened => NoticeKind::Created,
+                OutboxKind::IncidentChanged | OutboxKind::AccessChanged => NoticeKind::Updated,
+            },
+            incident_id: incident.id.to_string(),
+            title: incident.title.clone(),
+            category: incident.category.to_string(),
+            severity: incident.severity.to_string(),
+            status: incident.status.to_string(),
+            sensitive: message.sensitive || incident.sensitive,
+            change: incident.change.clone(),
+            at,
+        },
     }
 }
 

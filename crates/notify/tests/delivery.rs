@@ -311,7 +311,7 @@ async fn new_incident_is_emailed_and_webhooked_and_a_failed_webhook_is_retried()
         .await
         .unwrap()
         .into_iter()
-        .find(|m| m.payload.get("destination").and_then(|d| d.as_str()) == Some("webhook"))
+        .find(|m| m.payload.destination() == Some("webhook"))
         .expect("a webhook message in the outbox");
     assert_eq!(seen[1].delivery_id, webhook_message.id.to_string());
     // The signature covers the id: the accepted request verifies with its
@@ -414,7 +414,7 @@ async fn pending_messages_survive_a_restart() {
         assert!(
             pending
                 .iter()
-                .any(|m| m.payload.get("destination").and_then(|d| d.as_str()) == Some("webhook")),
+                .any(|m| m.payload.destination() == Some("webhook")),
             "the webhook message is still pending: {pending:?}"
         );
         store.close().await;
