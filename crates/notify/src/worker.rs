@@ -4,7 +4,7 @@
 //! two workers never deliver the same message at once, and a worker that
 //! dies leaves its messages to be claimed again when the lease ends. A
 //! message about an incident change is first fanned out into one message per
-//! destination ([`destinations`]), so a failing webhook is retried without
+//! destination ([`destinations_for`]), so a failing webhook is retried without
 //! re-sending the emails that already went out. A failed delivery is
 //! recorded by the store with its next attempt time (exponential backoff);
 //! messages live in the database, so they survive a restart.
@@ -12,14 +12,16 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use incidents::{OutboxKind, OutboxMessage, OutboxPayload, Store, StoreError, Viewer};
+use incidents::{OutboxMessage, Store, StoreError, Viewer};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::channel::Destination;
 use crate::config::NotifyConfig;
-use crate::deliver::{Deliverer, DeliveryError};
-use crate::notice::{Destination, Notice, NoticeKind, destinations_for};
+use crate::deliver::{Deliverer, DeliveryError, chain};
+use crate::notice::Notice;
+use crate::routing::destinations_for;
 
 /// How long a claimed message is reserved for this worker.
 const LEASE: Duration = Duration::minutes(5);
@@ -84,7 +86,7 @@ impl Notifier {
         now: OffsetDateTime,
         summary: &mut PassSummary,
     ) -> Result<(), StoreError> {
-        let notice = notice_from(&message);
+        let notice = Notice::from_message(&message);
         match destination_of(&message) {
             Some(Ok(destination)) => {
                 self.deliver_one(system, &message, destination, &notice, now, summary)
@@ -148,9 +150,10 @@ impl Notifier {
             }
             Err(error) => {
                 summary.failed += 1;
+                let error = chain(&error);
                 let after = self
                     .store
-                    .mark_outbox_failed(system, message.id, &error.to_string(), now)
+                    .mark_outbox_failed(system, message.id, &error, now)
                     .await?;
                 tracing::warn!(
                     message = %message.id,
@@ -190,48 +193,7 @@ impl Notifier {
 /// as enqueued by a change, `Err` with the name if it is unknown.
 fn destination_of(message: &OutboxMessage) -> Option<Result<Destination, String>> {
     let name = message.payload.destination()?;
-    Some(
-        Destination::ALL
-            .into_iter()
-            .find(|d| d.as_str() == name)
-            .ok_or_else(|| name.to_owned()),
-    )
-}
-
-/// Builds the notice from a message. The message's `sensitive` flag and the
-/// payload's are combined: either one makes the notice sensitive.
-pub fn notice_from(message: &OutboxMessage) -> Notice {
-    let at = message
-        .created_at
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    match &message.payload {
-        OutboxPayload::Access(access) => Notice {
-            kind: NoticeKind::AccessChanged,
-            incident_id: String::new(),
-            title: access.change.clone(),
-            category: String::new(),
-            severity: String::new(),
-            status: String::new(),
-            sensitive: true,
-            change: access.change.clone(),
-            at,
-        },
-        OutboxPayload::Incident(incident) => Notice {
-            kind: match message.kind {
-                OutboxKind::IncidentOpened => NoticeKind::Created,
-                OutboxKind::IncidentChanged | OutboxKind::AccessChanged => NoticeKind::Updated,
-            },
-            incident_id: incident.id.to_string(),
-            title: incident.title.clone(),
-            category: incident.category.to_string(),
-            severity: incident.severity.to_string(),
-            status: incident.status.to_string(),
-            sensitive: message.sensitive || incident.sensitive,
-            change: incident.change.clone(),
-            at,
-        },
-    }
+    Some(Destination::parse(name).ok_or_else(|| name.to_owned()))
 }
 
 /// Starts the worker loop: a pass every `poll_interval_ms`, until `stop`
