@@ -14,12 +14,12 @@ use axum::http::{Method, StatusCode};
 use axum::routing::MethodRouter;
 use incidents::enums::Role;
 
-use crate::AppState;
 use crate::handlers::{
     alerts, attachments, audit, incidents as inc, meta, metrics, reports, suppressions, tokens,
     users,
 };
 use crate::schema::Schema;
+use crate::state::AppState;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
