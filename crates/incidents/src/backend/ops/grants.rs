@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use super::checks::{forbid, to_json};
 use super::outbox::enqueue_access;
-use super::users::{audit_token, insert_token};
+use super::tokens::{audit_token, insert_token};
 use super::visible::{load_user, user_by_id};
 use crate::access::Viewer;
 use crate::audit::unix_micros;
