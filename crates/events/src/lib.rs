@@ -6,13 +6,18 @@
 //! record number), when it happened, which host it is about, and its Sigma
 //! [`LogSource`].
 //!
+//! It also holds [`Category`], the incident category that both the policy
+//! catalogue and the incident store use, so the two agree on one type.
+//!
 //! This crate is pure data. It must not depend on IO, async runtimes, the
 //! wall clock, or any rule engine: `sources` fills events in, `detect`
 //! reads them.
 
+mod category;
 mod event;
 mod logsource;
 
+pub use category::{Category, ParseEnumError};
 pub use event::{Event, Meta, SourceId};
 pub use logsource::LogSource;
 

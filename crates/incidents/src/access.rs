@@ -90,9 +90,34 @@ impl Viewer {
         report.reporter == Some(self.user_id) || self.can_add_notes()
     }
 
+    /// May see alerts at all (which ones is the SQL visibility rule's part):
+    /// everyone but a `reporter`.
+    pub fn can_see_alerts(&self) -> bool {
+        self.is_system() || self.role != Role::Reporter
+    }
+
     /// May ingest, promote and dismiss alerts and manage suppressions.
     pub fn can_handle_alerts(&self) -> bool {
         self.can_manage_incidents()
+    }
+
+    /// May read the response metrics (time to acknowledge and to resolve):
+    /// the staff roles, not a `reporter`. The store computes metrics over
+    /// what any viewer sees; the API offers them to these roles.
+    pub fn can_read_metrics(&self) -> bool {
+        self.is_system() || self.role != Role::Reporter
+    }
+
+    /// May ask for a need-to-know role for someone, read the requests, and
+    /// reject one: admins and responders.
+    pub fn can_ask_for_roles(&self) -> bool {
+        self.can_admin_users() || self.role == Role::Responder
+    }
+
+    /// May approve a need-to-know role request (the second person of the
+    /// two): a responder only (and the system, on the server host).
+    pub fn can_approve_roles(&self) -> bool {
+        self.is_system() || self.role == Role::Responder
     }
 
     /// May manage users and tokens of others.
@@ -198,7 +223,7 @@ fn unlinked_or_in_visible_incident(q: &mut Sql, v: &Viewer, alias: &str) {
 pub(crate) fn alert_visible(q: &mut Sql, v: &Viewer, alias: &str) {
     if v.sees_everything() {
         q.push("1 = 1");
-    } else if v.role == Role::Reporter {
+    } else if !v.can_see_alerts() {
         q.push("1 = 0");
     } else {
         q.push("(").push(alias).push(".incident_id IS NULL AND ");
@@ -273,4 +298,60 @@ pub fn redact_for_reporter(i: &mut crate::Incident) {
     i.resolution = None;
     i.group_key = None;
     i.merged_into = None;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every capability for every role, written out by hand: (role,
+    /// manage incidents, add notes, see alerts, handle alerts, read
+    /// metrics, admin users, read audit, ask for roles, approve roles).
+    #[allow(clippy::type_complexity)]
+    const CAPABILITIES: &[(Role, [bool; 9])] = &[
+        (
+            Role::Reporter,
+            [
+                false, false, false, false, false, false, false, false, false,
+            ],
+        ),
+        (
+            Role::Responder,
+            [true, true, true, true, true, false, true, true, true],
+        ),
+        (
+            Role::FinanceOps,
+            [false, true, true, false, true, false, false, false, false],
+        ),
+        (
+            Role::Admin,
+            [true, true, true, true, true, true, true, true, false],
+        ),
+    ];
+
+    fn capabilities(v: &Viewer) -> [bool; 9] {
+        [
+            v.can_manage_incidents(),
+            v.can_add_notes(),
+            v.can_see_alerts(),
+            v.can_handle_alerts(),
+            v.can_read_metrics(),
+            v.can_admin_users(),
+            v.can_read_audit(),
+            v.can_ask_for_roles(),
+            v.can_approve_roles(),
+        ]
+    }
+
+    #[test]
+    fn capabilities_by_role() {
+        for (role, expected) in CAPABILITIES {
+            let v = Viewer::new(UserId::new(), *role);
+            assert_eq!(capabilities(&v), *expected, "{role}");
+            assert!(!v.can_deliver(), "{role} delivers");
+        }
+        let system = Viewer::system();
+        assert_eq!(capabilities(&system), [true; 9]);
+        assert!(system.can_deliver());
+    }
 }

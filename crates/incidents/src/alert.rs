@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::enums::AlertLevel;
+use crate::enums::{AlertLevel, Category};
 use crate::ids::{AlertId, IncidentId, SuppressionId, UserId};
+use crate::incident::{Incident, Opening};
 
 /// Input: one detection to turn into an alert.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +46,56 @@ impl NewAlert {
             k.push_str(value);
         }
         k
+    }
+
+    /// The category of an incident an alert opens.
+    pub const INCIDENT_CATEGORY: Category = Category::SecurityIncident;
+
+    /// The most characters of the title of an incident an alert opens.
+    pub const TITLE_CHARS: usize = 300;
+
+    /// The title of an incident the alert opens: the rule title and the
+    /// entities, at most [`TITLE_CHARS`](Self::TITLE_CHARS) characters, as in
+    /// `Brute force (host=web1, user=root)`.
+    pub fn incident_title(&self) -> String {
+        let mut t = self.rule_title.clone();
+        let ents: Vec<String> = self
+            .entities
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !ents.is_empty() {
+            t.push_str(" (");
+            t.push_str(&ents.join(", "));
+            t.push(')');
+        }
+        t.chars().take(Self::TITLE_CHARS).collect()
+    }
+
+    /// The incident the alert opens at `at`: a security incident whose
+    /// severity follows the alert's level, not sensitive, holding this one
+    /// alert and its grouping key.
+    pub fn incident(&self, at: OffsetDateTime) -> Incident {
+        let mut i = Incident::open(
+            Opening {
+                title: self.incident_title(),
+                description: format!(
+                    "Opened by detection rule {} ({}).",
+                    self.rule_title, self.rule_id
+                ),
+                category: Self::INCIDENT_CATEGORY,
+                severity: self.level.severity(),
+                sensitive: false,
+                occurred_at: Some(self.detected_at),
+                detected_at: Some(self.detected_at),
+                reported_at: at,
+            },
+            at,
+        );
+        i.alert_count = 1;
+        i.group_key = Some(self.group_key());
+        i.last_alert_at = Some(self.detected_at);
+        i
     }
 }
 
@@ -180,5 +231,66 @@ impl SuppressionRule {
                 .entities
                 .iter()
                 .all(|(k, v)| alert.entities.get(k) == Some(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::enums::{Severity, Status};
+
+    fn alert(level: AlertLevel, entities: &[(&str, &str)]) -> NewAlert {
+        NewAlert {
+            rule_id: "r-1".into(),
+            rule_title: "Brute force".into(),
+            level,
+            entities: entities
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            evidence: Vec::new(),
+            policy: None,
+            detected_at: datetime!(2026-11-30 11:59 UTC),
+        }
+    }
+
+    #[test]
+    fn the_incident_title_names_the_rule_and_entities() {
+        assert_eq!(alert(AlertLevel::High, &[]).incident_title(), "Brute force");
+        assert_eq!(
+            alert(AlertLevel::High, &[("user", "root"), ("host", "web1")]).incident_title(),
+            "Brute force (host=web1, user=root)"
+        );
+        let long = "v".repeat(400);
+        let title = alert(AlertLevel::High, &[("host", &long)]).incident_title();
+        assert_eq!(title.chars().count(), 300);
+        assert!(title.starts_with("Brute force (host=vvv"));
+    }
+
+    #[test]
+    fn an_alert_opens_a_security_incident_at_its_level() {
+        let at = datetime!(2026-11-30 12:00 UTC);
+        // (level, severity), by hand.
+        for (level, severity) in [
+            (AlertLevel::Critical, Severity::Sev1),
+            (AlertLevel::High, Severity::Sev2),
+            (AlertLevel::Medium, Severity::Sev3),
+            (AlertLevel::Low, Severity::Sev4),
+            (AlertLevel::Informational, Severity::Sev4),
+        ] {
+            let i = alert(level, &[("host", "web1")]).incident(at);
+            assert_eq!(i.severity, severity, "{level}");
+            assert_eq!(i.category, Category::SecurityIncident);
+            assert_eq!(i.status, Status::Triage);
+            assert!(!i.sensitive);
+            assert_eq!(i.description, "Opened by detection rule Brute force (r-1).");
+            assert_eq!(i.alert_count, 1);
+            assert_eq!(i.group_key.as_deref(), Some("r-1\u{1f}host=web1"));
+            assert_eq!(i.last_alert_at, Some(datetime!(2026-11-30 11:59 UTC)));
+            assert_eq!(i.times.detected_at, Some(datetime!(2026-11-30 11:59 UTC)));
+            assert_eq!(i.times.reported_at, at);
+        }
     }
 }

@@ -2,23 +2,24 @@
 //! statuses, ...). Each one has a stable wire name used in JSON, in the
 //! database and on the command line; [`ParseEnumError`] lists the allowed
 //! values so the API can answer an unknown value with a helpful message.
+//!
+//! [`Category`] is defined in `events` (the policy catalogue uses it too)
+//! and re-exported here; the store encodes it, like every enum here, as its
+//! wire name (`as_str` to write, `FromStr` to read).
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// An unknown name for one of the domain's enums.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {kind} {value:?}; allowed values: {allowed}")]
-pub struct ParseEnumError {
-    /// Which enum was being parsed (for example `category`).
-    pub kind: &'static str,
-    /// The rejected input.
-    pub value: String,
-    /// The allowed names, comma separated.
-    pub allowed: String,
-}
+/// An unknown name for one of the domain's enums (shared with
+/// [`Category`], which lives in `events`).
+pub use events::ParseEnumError;
+
+/// Report and incident categories, from the policy's list plus `other`.
+/// The one category type of the workspace: it lives in `events` so that the
+/// policy catalogue uses it too.
+pub use events::Category;
 
 macro_rules! str_enum {
     ($(#[$doc:meta])* $name:ident, $kind:literal { $($(#[$vdoc:meta])* $variant:ident => $wire:literal),+ $(,)? }) => {
@@ -85,42 +86,6 @@ impl Channel {
     /// parties) accept reports without a reporter.
     pub const fn allows_anonymous(self) -> bool {
         matches!(self, Channel::Email | Channel::ThirdParty)
-    }
-}
-
-str_enum!(
-    /// Report and incident categories, from the policy's list plus `other`.
-    Category, "category" {
-        /// A security incident.
-        SecurityIncident => "security_incident",
-        /// A physical injury.
-        PhysicalInjury => "physical_injury",
-        /// Theft.
-        Theft => "theft",
-        /// Damage to property.
-        PropertyDamage => "property_damage",
-        /// Denial of service.
-        DenialOfService => "denial_of_service",
-        /// Threats.
-        Threats => "threats",
-        /// Harassment.
-        Harassment => "harassment",
-        /// Abuse of user accounts.
-        AccountAbuse => "account_abuse",
-        /// Forgery.
-        Forgery => "forgery",
-        /// Misrepresentation.
-        Misrepresentation => "misrepresentation",
-        /// Anything else.
-        Other => "other",
-    }
-);
-
-impl Category {
-    /// Categories that are always handled as sensitive, whatever the
-    /// reporter ticked.
-    pub const fn always_sensitive(self) -> bool {
-        matches!(self, Category::Harassment | Category::PhysicalInjury)
     }
 }
 

@@ -171,6 +171,64 @@ pub struct Transition {
     pub at: OffsetDateTime,
 }
 
+/// What a new incident is opened with. Everything else starts empty: in
+/// `triage`, no owner, impact, resolution or alerts, not disclosed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opening {
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Category.
+    pub category: Category,
+    /// Severity.
+    pub severity: Severity,
+    /// Whether need-to-know was asked for (a category that is always
+    /// sensitive makes it so anyway).
+    pub sensitive: bool,
+    /// When it happened, if known.
+    pub occurred_at: Option<OffsetDateTime>,
+    /// When a detection saw it, if one did.
+    pub detected_at: Option<OffsetDateTime>,
+    /// When it was reported (the start of TTA and TTR).
+    pub reported_at: OffsetDateTime,
+}
+
+impl Incident {
+    /// A new incident in `triage`, created at `now`. It is sensitive when
+    /// asked for or when its category is always sensitive.
+    pub fn open(opening: Opening, now: OffsetDateTime) -> Incident {
+        Incident {
+            id: IncidentId::new(),
+            title: opening.title,
+            description: opening.description,
+            category: opening.category,
+            severity: opening.severity,
+            status: Status::Triage,
+            sensitive: opening.sensitive || opening.category.always_sensitive(),
+            owner: None,
+            impact: None,
+            resolution: None,
+            disclosure: Disclosure::None,
+            merged_into: None,
+            alert_count: 0,
+            group_key: None,
+            last_alert_at: None,
+            times: Timestamps {
+                occurred_at: opening.occurred_at,
+                detected_at: opening.detected_at,
+                reported_at: opening.reported_at,
+                acknowledged_at: None,
+                contained_at: None,
+                resolved_at: None,
+                closed_at: None,
+            },
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 impl Incident {
     /// Time to acknowledge: `acknowledged_at − reported_at`, never negative.
     pub fn tta(&self) -> Option<Duration> {
@@ -412,6 +470,8 @@ pub struct Task {
 
 #[cfg(test)]
 mod tests {
+    use time::macros::datetime;
+
     use super::*;
 
     fn incident(at: OffsetDateTime) -> Incident {
@@ -459,6 +519,41 @@ mod tests {
 
     /// Every (from, to) pair of statuses, checked against the documented
     /// graph, with preconditions satisfied so only the graph decides.
+    #[test]
+    fn an_opened_incident_starts_in_triage_and_sensitive_categories_stay_sensitive() {
+        let at = datetime!(2026-11-30 12:00 UTC);
+        let opening = |category, sensitive| Opening {
+            title: "t".into(),
+            description: "d".into(),
+            category,
+            severity: Severity::Sev2,
+            sensitive,
+            occurred_at: None,
+            detected_at: Some(at),
+            reported_at: at,
+        };
+        // (category, sensitive asked for, sensitive), by hand.
+        for (category, asked, expected) in [
+            (Category::Theft, false, false),
+            (Category::Theft, true, true),
+            (Category::Harassment, false, true),
+            (Category::PhysicalInjury, false, true),
+            (Category::SecurityIncident, false, false),
+        ] {
+            let i = Incident::open(opening(category, asked), at);
+            assert_eq!(i.sensitive, expected, "{category}");
+            assert_eq!(i.status, Status::Triage);
+            assert_eq!(i.severity, Severity::Sev2);
+            assert_eq!(
+                (i.owner, i.alert_count, i.disclosure),
+                (None, 0, Disclosure::None)
+            );
+            assert_eq!(i.times.detected_at, Some(at));
+            assert_eq!(i.times.acknowledged_at, None);
+            assert_eq!((i.created_at, i.updated_at), (at, at));
+        }
+    }
+
     #[test]
     fn every_status_pair_follows_the_graph() {
         use Status::*;

@@ -21,6 +21,7 @@ pub mod alert;
 pub mod audit;
 mod backend;
 pub mod enums;
+mod error;
 pub mod ids;
 pub mod incident;
 pub mod outbox;
@@ -42,9 +43,9 @@ pub use ids::{
     TaskId, TimelineId, TokenId, UserId,
 };
 pub use incident::{
-    DomainError, Impact, Incident, Note, Task, TimelineEvent, Timestamps, Transition,
+    DomainError, Impact, Incident, Note, Opening, Task, TimelineEvent, Timestamps, Transition,
 };
-pub use outbox::{OutboxKind, OutboxMessage};
+pub use outbox::{AccessPayload, IncidentPayload, OutboxKind, OutboxMessage, OutboxPayload};
 pub use report::{Attachment, NewAttachment, NewReport, Report};
 pub use staged::StagedAttachment;
 pub use store::{

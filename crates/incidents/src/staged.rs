@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::store::{Result, StoreError};
+use crate::error::{Result, StoreError};
 
 /// An upload being written to a temporary file; see the module docs.
 #[derive(Debug)]

@@ -1124,24 +1124,16 @@ mod cases {
             .unwrap();
         assert!(first.sensitive);
         assert_eq!(first.kind, OutboxKind::IncidentOpened);
-        assert_eq!(first.payload["incident"]["id"], r.incident_id.to_string());
-        for key in [
-            "id",
-            "title",
-            "category",
-            "severity",
-            "status",
-            "sensitive",
-            "change",
-        ] {
-            assert!(
-                !first.payload[key].is_null(),
-                "payload has {key}: {}",
-                first.payload
-            );
-        }
-        assert_eq!(first.payload["status"], "triage");
-        assert_eq!(first.payload["sensitive"], true);
+        let OutboxPayload::Incident(p) = &first.payload else {
+            panic!("an incident payload: {:?}", first.payload);
+        };
+        assert_eq!(p.id, r.incident_id);
+        assert_eq!(p.incident.id, r.incident_id);
+        assert_eq!(p.category, Category::Harassment);
+        assert_eq!(p.status, Status::Triage);
+        assert!(p.sensitive);
+        assert_eq!(p.action, "incident.open");
+        assert!(!p.change.is_empty() && !p.title.is_empty());
         assert!(pending.iter().any(|m| !m.sensitive));
         // Only the system viewer delivers.
         assert!(matches!(
@@ -1232,7 +1224,7 @@ mod cases {
             kids.iter()
                 .all(|k| k.sensitive && k.parent_id == Some(parent.id))
         );
-        assert_eq!(kids[1].payload["destination"], "finance-email");
+        assert_eq!(kids[1].payload.destination(), Some("finance-email"));
         let pending = s
             .list_outbox(&sys, Some(OutboxStatus::Pending))
             .await

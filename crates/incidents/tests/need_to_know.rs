@@ -66,7 +66,7 @@ async fn shared_notices(store: &dyn Store) -> String {
         .unwrap()
         .into_iter()
         .filter(|m| !m.sensitive)
-        .map(|m| m.payload.to_string())
+        .map(|m| m.payload.to_json().to_string())
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -527,7 +527,7 @@ mod cases {
         let notices = s.list_outbox(&Viewer::system(), None).await.unwrap();
         let grants: Vec<_> = notices
             .iter()
-            .filter(|m| m.payload["action"] == "user.role_grant")
+            .filter(|m| m.payload.action() == "user.role_grant")
             .collect();
         assert_eq!(grants.len(), 1);
         assert!(grants[0].sensitive);

@@ -725,7 +725,7 @@ impl World {
             if !self.seen_outbox.insert(msg.id) || msg.sensitive {
                 continue;
             }
-            let text = msg.payload.to_string();
+            let text = msg.payload.to_json().to_string();
             for (id, inc) in &m.incidents {
                 if inc.sensitive {
                     assert!(

@@ -27,6 +27,23 @@ pub mod ports;
 pub mod state;
 pub mod web;
 
+/// An error and its sources, `: `-separated (a source whose text the
+/// previous message already holds is left out): the one-line reason shown
+/// for an unreachable URL or a skipped snapshot file.
+pub fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
 /// The `file` of a detection that is about a monitored URL, not a log.
 pub(crate) fn source_id(s: &str) -> events::SourceId {
     std::sync::Arc::from(s)

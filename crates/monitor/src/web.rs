@@ -25,7 +25,20 @@ use serde::Serialize;
 
 pub use baseline::WebState;
 pub use compare::Fingerprint;
-pub use config::{UrlConfig, WebConfig};
+pub use config::{InvalidConfig, UrlConfig, WebConfig};
+pub use fetch::FetchError;
+
+/// Why a URL could not be approved: the configuration (its CA
+/// certificates) cannot be used, or the URL cannot be fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// The configuration cannot be used.
+    #[error(transparent)]
+    Config(#[from] InvalidConfig),
+    /// The URL cannot be fetched.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+}
 
 /// One HTTP response, after same-site redirects: what [`fetch`] returns
 /// and [`compare::fingerprint`] reads.
@@ -93,12 +106,10 @@ pub enum Status {
 /// Checks every URL of `config` once against `state`, recording a baseline
 /// for URLs that have none. Returns one outcome per URL, in config order.
 pub async fn check_once(config: &WebConfig, state: &mut WebState, now: Timestamp) -> Vec<Outcome> {
-    let client = match config
-        .extra_roots()
-        .and_then(|roots| fetch::client(&config.limits(), roots))
-    {
+    let client = match client(config) {
         Ok(client) => client,
-        Err(reason) => {
+        Err(error) => {
+            let reason = crate::describe(&error);
             return config
                 .url
                 .iter()
@@ -128,25 +139,18 @@ async fn check_url(
 ) -> Outcome {
     let page = match fetch::fetch(client, &url.url, &config.limits()).await {
         Ok(page) => page,
-        Err(reason) => {
+        Err(error) => {
             return Outcome {
                 url: url.url.clone(),
-                status: Status::Unreachable { reason },
+                status: Status::Unreachable {
+                    reason: crate::describe(&error),
+                },
                 notes: Vec::new(),
             };
         }
     };
     let notes = page_notes(&page, config.max_bytes);
-    let current = match compare::fingerprint(&page, &url.ignore_patterns(), now) {
-        Ok(fp) => fp,
-        Err(reason) => {
-            return Outcome {
-                url: url.url.clone(),
-                status: Status::Unreachable { reason },
-                notes,
-            };
-        }
-    };
+    let current = compare::fingerprint(&page, &url.ignore_patterns(), now);
     let status = match state.urls.get(&url.url) {
         None => {
             state.urls.insert(url.url.clone(), current);
@@ -181,13 +185,18 @@ pub async fn approve(
     url: &UrlConfig,
     state: &mut WebState,
     now: Timestamp,
-) -> Result<(Fingerprint, Vec<String>), String> {
-    let client = fetch::client(&config.limits(), config.extra_roots()?)?;
+) -> Result<(Fingerprint, Vec<String>), WebError> {
+    let client = client(config)?;
     let page = fetch::fetch(&client, &url.url, &config.limits()).await?;
     let notes = page_notes(&page, config.max_bytes);
-    let fp = compare::fingerprint(&page, &url.ignore_patterns(), now)?;
+    let fp = compare::fingerprint(&page, &url.ignore_patterns(), now);
     state.urls.insert(url.url.clone(), fp.clone());
     Ok((fp, notes))
+}
+
+/// The HTTP client for `config`: its limits and its extra CA certificates.
+fn client(config: &WebConfig) -> Result<reqwest::Client, WebError> {
+    Ok(fetch::client(&config.limits(), config.extra_roots()?)?)
 }
 
 fn page_notes(page: &Page, max_bytes: u64) -> Vec<String> {

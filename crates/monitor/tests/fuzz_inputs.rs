@@ -50,7 +50,7 @@ fn stored_nmap_fuzz_inputs_parse_without_panic() {
     for (path, content) in stored_inputs("nmap") {
         match nmap::parse(&content, &Arc::from("fuzz.xml")) {
             Ok(parsed) => check_problems(&path, &parsed),
-            Err(message) => assert!(!message.is_empty(), "{}", path.display()),
+            Err(error) => assert!(!error.to_string().is_empty(), "{}", path.display()),
         }
     }
 }
@@ -85,7 +85,7 @@ fn stored_osquery_fuzz_inputs_parse_without_panic() {
         let text = String::from_utf8_lossy(&content);
         match osquery::parse(&text, "fuzz", &Arc::from("fuzz.json")) {
             Ok(parsed) => check_problems(&path, &parsed),
-            Err(message) => assert!(!message.is_empty(), "{}", path.display()),
+            Err(error) => assert!(!error.to_string().is_empty(), "{}", path.display()),
         }
     }
 }

@@ -1,130 +1,94 @@
 //! Notification configuration: the `[notify]` table of the server config.
 //!
-//! Every struct refuses unknown keys. Nothing is sent unless a destination is
+//! The file's shape is fixed (the keys are documented in the crate's
+//! README): the recipients' email addresses, `from` and `poll_interval_ms`
+//! at the top of `[notify]`, then `[notify.smtp]` and `[notify.webhook]`.
+//! It is read into one `Config` per channel ([`email::Config`],
+//! [`webhook::Config`]); a channel without its table is off.
+//!
+//! Every table refuses unknown keys. Nothing is sent unless a destination is
 //! configured.
 
 use serde::Deserialize;
 
+use crate::channel::{email, webhook};
+pub use crate::secret::Secret;
+
 /// Where and how notifications are delivered.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "NotifyTable")]
 pub struct NotifyConfig {
-    /// The Security Team's address. Receives every incident, sensitive or not.
-    pub security_team: Option<String>,
-    /// The Head of Finance & Operations' address. Receives sensitive
-    /// incidents only.
-    pub finance_ops: Option<String>,
-    /// A shared mailbox (e.g. an IT list) that receives non-sensitive
-    /// incidents only. Sensitive incidents are never sent here.
-    pub shared_mailbox: Option<String>,
-    /// The sender address of emails.
-    #[serde(default = "default_from")]
-    pub from: String,
-    /// The SMTP relay. Without it no email is sent.
-    pub smtp: Option<SmtpConfig>,
-    /// The generic signed webhook (a shared destination: it never receives
-    /// sensitive incidents).
-    pub webhook: Option<WebhookConfig>,
+    /// Email: on when `[notify.smtp]` is set.
+    pub email: Option<email::Config>,
+    /// The generic signed webhook (`[notify.webhook]`).
+    pub webhook: Option<webhook::Config>,
     /// How often the worker looks for due messages, in milliseconds
     /// (default 1000). Retries back off exponentially (see the store's
     /// outbox).
-    #[serde(default = "default_poll_ms")]
     pub poll_interval_ms: u64,
 }
 
-fn default_poll_ms() -> u64 {
-    1_000
-}
-
 impl Default for NotifyConfig {
+    /// What an absent `[notify]` table means: no channel, the default poll
+    /// interval.
     fn default() -> Self {
         Self {
-            security_team: None,
-            finance_ops: None,
-            shared_mailbox: None,
-            from: default_from(),
-            smtp: None,
+            email: None,
             webhook: None,
             poll_interval_ms: default_poll_ms(),
         }
     }
 }
 
-fn default_from() -> String {
-    "watchpost@localhost".to_owned()
-}
-
-/// How the SMTP connection is secured.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SmtpTls {
-    /// Plain text (only for a relay on loopback).
-    None,
-    /// STARTTLS, required.
-    #[default]
-    Starttls,
-    /// Implicit TLS (SMTPS).
-    Tls,
-}
-
-/// An SMTP relay.
-#[derive(Debug, Clone, Deserialize)]
+/// The `[notify]` table as written in the file.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SmtpConfig {
-    /// Host name or IP address.
-    pub host: String,
-    /// Port (587 for STARTTLS, 465 for TLS, 25 for plain).
-    #[serde(default = "default_smtp_port")]
-    pub port: u16,
-    /// Transport security.
-    #[serde(default)]
-    pub tls: SmtpTls,
-    /// User name for authentication, if the relay needs it.
-    pub username: Option<String>,
-    /// Password for authentication. Never logged.
-    pub password: Option<Secret>,
+struct NotifyTable {
+    /// The Security Team's address.
+    security_team: Option<String>,
+    /// The Head of Finance & Operations' address.
+    finance_ops: Option<String>,
+    /// A shared mailbox (non-sensitive incidents only).
+    shared_mailbox: Option<String>,
+    /// The sender address of emails.
+    #[serde(default = "email::default_from")]
+    from: String,
+    /// The SMTP relay. Without it no email is sent.
+    smtp: Option<email::SmtpConfig>,
+    /// The webhook.
+    webhook: Option<webhook::Config>,
+    /// The worker's poll interval.
+    #[serde(default = "default_poll_ms")]
+    poll_interval_ms: u64,
 }
 
-fn default_smtp_port() -> u16 {
-    587
+fn default_poll_ms() -> u64 {
+    1_000
 }
 
-/// The generic webhook.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookConfig {
-    /// The URL that receives a signed JSON POST.
-    pub url: String,
-    /// The HMAC-SHA256 key. Never logged.
-    pub secret: Secret,
-}
-
-/// A secret string (password, signing key): its `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that uses it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(..)")
+impl From<NotifyTable> for NotifyConfig {
+    fn from(table: NotifyTable) -> Self {
+        let email = table.smtp.map(|smtp| email::Config {
+            from: table.from,
+            smtp,
+            to: email::Addresses {
+                security_team: table.security_team,
+                finance_ops: table.finance_ops,
+                shared_mailbox: table.shared_mailbox,
+            },
+        });
+        Self {
+            email,
+            webhook: table.webhook,
+            poll_interval_ms: table.poll_interval_ms,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channel::email::SmtpTls;
 
     #[test]
     fn secrets_are_not_shown_by_debug() {
@@ -145,5 +109,81 @@ mod tests {
         let err =
             toml::from_str::<NotifyConfig>("security_team = \"a@b\"\nwebhok = 1\n").unwrap_err();
         assert!(err.to_string().contains("webhok"), "{err}");
+        let err = toml::from_str::<NotifyConfig>("[smtp]\nhost = \"h\"\nhots = 1\n").unwrap_err();
+        assert!(err.to_string().contains("hots"), "{err}");
+        let err =
+            toml::from_str::<NotifyConfig>("[webhook]\nurl = \"u\"\nsecret = \"s\"\nsecrit = 1\n")
+                .unwrap_err();
+        assert!(err.to_string().contains("secrit"), "{err}");
+    }
+
+    /// The documented file (crates/notify/README.md) reads into one config
+    /// per channel, every key where it belongs.
+    #[test]
+    fn the_documented_keys_reach_their_channel() {
+        let config: NotifyConfig = toml::from_str(
+            r#"
+security_team = "security@example.com"
+finance_ops = "finance-ops@example.com"
+shared_mailbox = "it@example.com"
+from = "watchpost@example.com"
+poll_interval_ms = 250
+
+[smtp]
+host = "smtp.example.com"
+port = 465
+tls = "tls"
+username = "watchpost"
+password = "pw"
+
+[webhook]
+url = "https://hooks.example.com/watchpost"
+secret = "a long random string"
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.poll_interval_ms, 250);
+        let email = config.email.expect("email is on");
+        assert_eq!(email.from, "watchpost@example.com");
+        assert_eq!(
+            email.to.security_team.as_deref(),
+            Some("security@example.com")
+        );
+        assert_eq!(
+            email.to.finance_ops.as_deref(),
+            Some("finance-ops@example.com")
+        );
+        assert_eq!(email.to.shared_mailbox.as_deref(), Some("it@example.com"));
+        assert_eq!(email.smtp.host, "smtp.example.com");
+        assert_eq!(email.smtp.port, 465);
+        assert_eq!(email.smtp.tls, SmtpTls::Tls);
+        assert_eq!(email.smtp.username.as_deref(), Some("watchpost"));
+        assert_eq!(
+            email
+                .smtp
+                .password
+                .map(|p| p.expose().to_owned())
+                .as_deref(),
+            Some("pw")
+        );
+        let webhook = config.webhook.expect("webhook is on");
+        assert_eq!(webhook.url, "https://hooks.example.com/watchpost");
+        assert_eq!(webhook.secret.expose(), "a long random string");
+    }
+
+    #[test]
+    fn defaults_and_channels_off() {
+        let config: NotifyConfig = toml::from_str("security_team = \"a@b\"\n").unwrap();
+        assert!(config.email.is_none(), "no [smtp]: no email");
+        assert!(config.webhook.is_none());
+        assert_eq!(config.poll_interval_ms, 1000);
+        let config: NotifyConfig = toml::from_str("[smtp]\nhost = \"h\"\n").unwrap();
+        let email = config.email.unwrap();
+        assert_eq!(email.from, "watchpost@localhost");
+        assert_eq!((email.smtp.port, email.smtp.tls), (587, SmtpTls::Starttls));
+        assert_eq!(email.to, email::Addresses::default());
+        let config = NotifyConfig::default();
+        assert!(config.email.is_none() && config.webhook.is_none());
+        assert_eq!(config.poll_interval_ms, 1000);
     }
 }

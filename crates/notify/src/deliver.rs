@@ -1,98 +1,78 @@
-//! Delivery of one [`Notice`] to one [`Destination`]: email over SMTP
-//! (lettre) and the signed webhook (reqwest).
+//! Delivery of one [`Notice`] to one [`Destination`]: the channels, built
+//! once from the configuration, and the last check that a sensitive notice
+//! never leaves for a shared destination.
 
-use std::time::Duration;
+use crate::channel::{Destination, email, webhook};
+use crate::config::NotifyConfig;
+use crate::notice::Notice;
 
-use lettre::message::{Mailbox, header::ContentType};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-
-use crate::config::{NotifyConfig, SmtpTls};
-use crate::notice::{Destination, Notice};
-use crate::signature::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
-
-/// Why one delivery failed. The worker retries it later.
+/// Why one delivery failed. The worker retries it later. The error of the
+/// channel is kept as the [`source`](std::error::Error::source); [`chain`]
+/// writes the whole chain.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     /// The destination is not configured (any more).
     #[error("destination {0} is not configured")]
     NotConfigured(&'static str),
-    /// An address in the configuration is not a valid mailbox.
-    #[error("invalid address {address:?}: {reason}")]
-    Address {
-        /// The address.
-        address: String,
-        /// Why it is invalid.
-        reason: String,
-    },
-    /// Building the message failed.
-    #[error("could not build the email: {0}")]
-    Build(String),
-    /// The SMTP relay refused or could not be reached.
-    #[error("smtp: {0}")]
-    Smtp(String),
-    /// The webhook could not be reached.
-    #[error("webhook: {0}")]
-    Http(String),
-    /// The webhook answered with a non-2xx status.
-    #[error("webhook answered {0}")]
-    Status(u16),
     /// A sensitive notice was about to go to a shared destination. Never sent.
     #[error("refused to send a sensitive incident to the shared destination {0}")]
     SensitiveToShared(&'static str),
+    /// The email channel failed.
+    #[error(transparent)]
+    Email(#[from] email::Error),
+    /// The webhook channel failed.
+    #[error(transparent)]
+    Webhook(#[from] webhook::Error),
 }
 
-/// Sends notices. Holds the SMTP transport and HTTP client, built once.
+/// An error and its sources, `: `-separated (a source whose text the
+/// previous message already holds is left out).
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// Sends notices through the configured channels.
 pub struct Deliverer {
     config: NotifyConfig,
-    smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
-    http: reqwest::Client,
+    email: Option<email::Email>,
+    webhook: Option<webhook::Webhook>,
 }
 
 impl std::fmt::Debug for Deliverer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The config holds secrets: show only which destinations exist.
+        // The config holds secrets: show only which channels exist.
         f.debug_struct("Deliverer")
-            .field("smtp", &self.smtp.is_some())
-            .field("webhook", &self.config.webhook.is_some())
+            .field("email", &self.email.is_some())
+            .field("webhook", &self.webhook.is_some())
             .finish()
     }
 }
 
 impl Deliverer {
-    /// Builds the transports from the configuration.
+    /// Builds the channels from the configuration.
     pub fn new(config: NotifyConfig) -> Result<Self, DeliveryError> {
         install_crypto_provider();
-        let smtp = match &config.smtp {
-            None => None,
-            Some(smtp) => {
-                let builder = match smtp.tls {
-                    SmtpTls::None => {
-                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
-                    }
-                    SmtpTls::Starttls => {
-                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
-                            .map_err(|e| DeliveryError::Smtp(e.to_string()))?
-                    }
-                    SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)
-                        .map_err(|e| DeliveryError::Smtp(e.to_string()))?,
-                };
-                let mut builder = builder
-                    .port(smtp.port)
-                    .timeout(Some(Duration::from_secs(30)));
-                if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
-                    builder = builder
-                        .credentials(Credentials::new(user.clone(), password.expose().to_owned()));
-                }
-                Some(builder.build())
-            }
-        };
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| DeliveryError::Http(e.to_string()))?;
-        Ok(Self { config, smtp, http })
+        let email = config.email.clone().map(email::Email::new).transpose()?;
+        let webhook = config
+            .webhook
+            .clone()
+            .map(webhook::Webhook::new)
+            .transpose()?;
+        Ok(Self {
+            config,
+            email,
+            webhook,
+        })
     }
 
     /// The configuration in use.
@@ -113,91 +93,108 @@ impl Deliverer {
             return Err(DeliveryError::SensitiveToShared(destination.as_str()));
         }
         match destination {
-            Destination::SecurityTeam => {
-                self.email(self.config.security_team.as_deref(), destination, notice)
-                    .await
+            Destination::Email(recipient) => {
+                let email = self
+                    .email
+                    .as_ref()
+                    .ok_or(DeliveryError::NotConfigured("smtp"))?;
+                let to = email
+                    .config()
+                    .to
+                    .of(recipient)
+                    .ok_or(DeliveryError::NotConfigured(destination.as_str()))?;
+                Ok(email.send(to, notice).await?)
             }
-            Destination::FinanceOps => {
-                self.email(self.config.finance_ops.as_deref(), destination, notice)
-                    .await
+            Destination::Webhook => {
+                let webhook = self
+                    .webhook
+                    .as_ref()
+                    .ok_or(DeliveryError::NotConfigured("webhook"))?;
+                Ok(webhook.send(notice, delivery_id).await?)
             }
-            Destination::SharedMailbox => {
-                self.email(self.config.shared_mailbox.as_deref(), destination, notice)
-                    .await
-            }
-            Destination::Webhook => self.webhook(notice, delivery_id).await,
-        }
-    }
-
-    async fn email(
-        &self,
-        to: Option<&str>,
-        destination: Destination,
-        notice: &Notice,
-    ) -> Result<(), DeliveryError> {
-        let to = to.ok_or(DeliveryError::NotConfigured(destination.as_str()))?;
-        let smtp = self
-            .smtp
-            .as_ref()
-            .ok_or(DeliveryError::NotConfigured("smtp"))?;
-        let message = Message::builder()
-            .from(mailbox(&self.config.from)?)
-            .to(mailbox(to)?)
-            .subject(notice.subject())
-            .header(ContentType::TEXT_PLAIN)
-            .body(notice.text_body())
-            .map_err(|e| DeliveryError::Build(e.to_string()))?;
-        smtp.send(message)
-            .await
-            .map_err(|e| DeliveryError::Smtp(e.to_string()))?;
-        Ok(())
-    }
-
-    async fn webhook(&self, notice: &Notice, delivery_id: &str) -> Result<(), DeliveryError> {
-        let webhook = self
-            .config
-            .webhook
-            .as_ref()
-            .ok_or(DeliveryError::NotConfigured("webhook"))?;
-        let body = serde_json::to_vec(notice).map_err(|e| DeliveryError::Build(e.to_string()))?;
-        let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
-        let signature = sign(
-            webhook.secret.expose().as_bytes(),
-            delivery_id,
-            timestamp,
-            &body,
-        );
-        let response = self
-            .http
-            .post(&webhook.url)
-            .header("content-type", "application/json")
-            .header(DELIVERY_HEADER, delivery_id)
-            .header(TIMESTAMP_HEADER, timestamp.to_string())
-            .header(SIGNATURE_HEADER, signature)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| DeliveryError::Http(e.without_url().to_string()))?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(DeliveryError::Status(response.status().as_u16()))
         }
     }
 }
 
-fn mailbox(address: &str) -> Result<Mailbox, DeliveryError> {
-    address
-        .parse()
-        .map_err(|e: lettre::address::AddressError| DeliveryError::Address {
-            address: address.to_owned(),
-            reason: e.to_string(),
-        })
-}
-
-/// Installs the process-wide rustls crypto provider (aws-lc-rs). Both
-/// aws-lc-rs and ring are in the dependency graph, and without a chosen
-/// default, building a TLS client configuration can panic. Idempotent.
+/// Installs the process-wide rustls crypto provider: ring, the one provider
+/// of the workspace (reqwest is built without one of its own, so a client
+/// cannot be built before this). Idempotent.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notice::NoticeKind;
+    use crate::recipient::Recipient;
+
+    fn notice(sensitive: bool) -> Notice {
+        Notice {
+            kind: NoticeKind::Created,
+            incident_id: "i1".into(),
+            title: "t".into(),
+            category: "theft".into(),
+            severity: "SEV3".into(),
+            status: "triage".into(),
+            sensitive,
+            change: "opened".into(),
+            at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn sensitive_notices_are_refused_for_shared_destinations_before_any_channel() {
+        let deliverer = Deliverer::new(NotifyConfig::default()).unwrap();
+        for destination in [Destination::Email(Recipient::Shared), Destination::Webhook] {
+            let error = deliverer
+                .deliver(destination, &notice(true), "d1")
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, DeliveryError::SensitiveToShared(name) if name == destination.as_str()),
+                "{error}"
+            );
+        }
+        let error = deliverer
+            .deliver(Destination::Webhook, &notice(false), "d1")
+            .await
+            .unwrap_err();
+        assert_eq!(error.to_string(), "destination webhook is not configured");
+    }
+
+    #[tokio::test]
+    async fn a_failed_request_keeps_its_cause() {
+        // A port that was just free: the connection is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let webhook = webhook::Webhook::new(webhook::Config {
+            url: format!("http://127.0.0.1:{port}/hook?token=t0ps3cret"),
+            secret: crate::secret::Secret::new("s"),
+        })
+        .unwrap();
+        let error = DeliveryError::from(webhook.send(&notice(false), "d1").await.unwrap_err());
+        assert!(matches!(
+            error,
+            DeliveryError::Webhook(webhook::Error::Http(_))
+        ));
+        assert!(std::error::Error::source(&error).is_some(), "{error:?}");
+        let text = chain(&error);
+        assert!(text.starts_with("webhook request failed: "), "{text}");
+        assert!(!text.contains("t0ps3cret"), "the URL is left out: {text}");
+    }
+
+    #[test]
+    fn chains_skip_repeated_text() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] Inner);
+        #[derive(Debug, thiserror::Error)]
+        #[error("inner")]
+        struct Inner;
+        assert_eq!(chain(&Outer(Inner)), "outer: inner");
+    }
 }

@@ -1,13 +1,10 @@
-//! What is notified ([`Notice`]) and to whom ([`destinations`]).
-//!
-//! Routing invariant: a sensitive incident is only ever addressed to the
-//! Security Team and finance-ops addresses, never to a shared destination
-//! (the shared mailbox or the webhook). [`destinations`] is the one place that
-//! decides this.
+//! What is notified: a [`Notice`], independent of who is told (see
+//! [`crate::recipient`]) and of how it travels (see [`crate::channel`]). The
+//! webhook's body is a notice as JSON, so its fields are an API contract.
 
+use incidents::{OutboxKind, OutboxMessage, OutboxPayload};
 use serde::{Deserialize, Serialize};
-
-use crate::config::NotifyConfig;
+use time::format_description::well_known::Rfc3339;
 
 /// What happened to the incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,238 +42,187 @@ pub struct Notice {
     pub at: String,
 }
 
-/// One place a notice can be delivered to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Destination {
-    /// The Security Team's address.
-    SecurityTeam,
-    /// The Head of Finance & Operations' address (sensitive incidents only).
-    FinanceOps,
-    /// A shared mailbox (non-sensitive incidents only).
-    SharedMailbox,
-    /// The generic signed webhook (non-sensitive incidents only).
-    Webhook,
-}
-
-impl Destination {
-    /// Every destination.
-    pub const ALL: [Destination; 4] = [
-        Self::SecurityTeam,
-        Self::FinanceOps,
-        Self::SharedMailbox,
-        Self::Webhook,
-    ];
-
-    /// Whether the destination is shared (seen by people outside need-to-know).
-    pub fn is_shared(self) -> bool {
-        matches!(self, Self::SharedMailbox | Self::Webhook)
-    }
-
-    /// A stable name for logs and storage.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SecurityTeam => "security_team",
-            Self::FinanceOps => "finance_ops",
-            Self::SharedMailbox => "shared_mailbox",
-            Self::Webhook => "webhook",
-        }
-    }
-}
-
-/// The configured destinations a notice goes to. Sensitive notices go only
-/// to the Security Team and finance-ops; others go to the Security Team, the
-/// shared mailbox and the webhook.
-pub fn destinations(config: &NotifyConfig, sensitive: bool) -> Vec<Destination> {
-    let email = config.smtp.is_some();
-    let mut out = Vec::new();
-    if email && config.security_team.is_some() {
-        out.push(Destination::SecurityTeam);
-    }
-    if sensitive {
-        if email && config.finance_ops.is_some() {
-            out.push(Destination::FinanceOps);
-        }
-    } else {
-        if email && config.shared_mailbox.is_some() {
-            out.push(Destination::SharedMailbox);
-        }
-        if config.webhook.is_some() {
-            out.push(Destination::Webhook);
-        }
-    }
-    debug_assert!(!sensitive || out.iter().all(|d| !d.is_shared()));
-    out
-}
-
-/// The configured destinations of one notice: access changes go to the
-/// Security Team alone; incident notices as [`destinations`] decides.
-pub fn destinations_for(config: &NotifyConfig, notice: &Notice) -> Vec<Destination> {
-    if notice.kind == NoticeKind::AccessChanged {
-        return destinations(config, true)
-            .into_iter()
-            .filter(|d| *d == Destination::SecurityTeam)
-            .collect();
-    }
-    destinations(config, notice.sensitive)
-}
-
 impl Notice {
-    /// The email subject.
-    pub fn subject(&self) -> String {
-        let what = match self.kind {
-            NoticeKind::Created => "new incident",
-            NoticeKind::Updated => "incident updated",
-            NoticeKind::AccessChanged => {
-                return format!(
-                    "[watchpost] access change [sensitive]: {}",
-                    one_line(&self.title)
-                );
-            }
-        };
-        let sensitive = if self.sensitive { " [sensitive]" } else { "" };
-        format!(
-            "[watchpost] {} {what}{sensitive}: {}",
-            self.severity,
-            one_line(&self.title)
-        )
-    }
-
-    /// The plain-text email body.
-    pub fn text_body(&self) -> String {
-        if self.kind == NoticeKind::AccessChanged {
-            return format!(
-                "Access to sensitive incidents changed\n\
-                 Change:   {change}\n\
-                 At:       {at}\n",
-                change = one_line(&self.change),
-                at = self.at,
-            );
+    /// The notice an outbox message announces. The message's `sensitive`
+    /// flag and the payload's are combined: either one makes the notice
+    /// sensitive. An access change is always sensitive.
+    pub fn from_message(message: &OutboxMessage) -> Self {
+        let at = message.created_at.format(&Rfc3339).unwrap_or_default();
+        match &message.payload {
+            OutboxPayload::Access(access) => Notice {
+                kind: NoticeKind::AccessChanged,
+                incident_id: String::new(),
+                title: access.change.clone(),
+                category: String::new(),
+                severity: String::new(),
+                status: String::new(),
+                sensitive: true,
+                change: access.change.clone(),
+                at,
+            },
+            OutboxPayload::Incident(incident) => Notice {
+                kind: match message.kind {
+                    OutboxKind::IncidentOpened => NoticeKind::Created,
+                    OutboxKind::IncidentChanged | OutboxKind::AccessChanged => NoticeKind::Updated,
+                },
+                incident_id: incident.id.to_string(),
+                title: incident.title.clone(),
+                category: incident.category.to_string(),
+                severity: incident.severity.to_string(),
+                status: incident.status.to_string(),
+                sensitive: message.sensitive || incident.sensitive,
+                change: incident.change.clone(),
+                at,
+            },
         }
-        format!(
-            "Incident {id}\n\
-             Title:    {title}\n\
-             Severity: {severity}\n\
-             Category: {category}\n\
-             Status:   {status}\n\
-             Change:   {change}\n\
-             At:       {at}\n",
-            id = self.incident_id,
-            title = one_line(&self.title),
-            severity = self.severity,
-            category = self.category,
-            status = self.status,
-            change = one_line(&self.change),
-            at = self.at,
-        )
     }
-}
-
-/// Collapses line breaks so user text cannot inject headers or fake lines.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use incidents::{OutboxId, OutboxStatus};
+    use serde_json::json;
+    use time::macros::datetime;
+
     use super::*;
-    use crate::config::{SmtpConfig, SmtpTls, WebhookConfig};
 
-    fn full_config() -> NotifyConfig {
-        NotifyConfig {
-            security_team: Some("sec@example.test".into()),
-            finance_ops: Some("fin@example.test".into()),
-            shared_mailbox: Some("it@example.test".into()),
-            smtp: Some(SmtpConfig {
-                host: "127.0.0.1".into(),
-                port: 25,
-                tls: SmtpTls::None,
-                username: None,
-                password: None,
-            }),
-            webhook: Some(WebhookConfig {
-                url: "http://127.0.0.1:1/".into(),
-                secret: crate::config::Secret::new("s"),
-            }),
-            ..Default::default()
+    /// An outbox message whose payload is stored JSON, decoded as the store
+    /// decodes it.
+    fn message(kind: OutboxKind, sensitive: bool, payload: serde_json::Value) -> OutboxMessage {
+        OutboxMessage {
+            id: OutboxId::new(),
+            kind,
+            incident_id: None,
+            sensitive,
+            payload: OutboxPayload::decode(kind, &payload.to_string()).unwrap(),
+            destination: None,
+            parent_id: None,
+            status: OutboxStatus::Pending,
+            attempts: 0,
+            next_attempt_at: datetime!(2026-11-30 12:05 UTC),
+            lease_until: None,
+            last_error: None,
+            created_at: datetime!(2026-11-30 12:05 UTC),
+        }
+    }
+
+    fn incident_payload(sensitive: bool) -> serde_json::Value {
+        let id = "0193a4b2-7c1d-7e00-8000-000000000001";
+        json!({
+            "id": id, "title": "theft report: laptop gone", "category": "theft",
+            "severity": "SEV3", "status": "investigating", "sensitive": sensitive,
+            "owner": null, "action": "incident.transition",
+            "change": "status triage -> investigating",
+            "incident": {
+                "id": id, "title": "theft report: laptop gone", "description": "",
+                "category": "theft", "severity": "SEV3", "status": "investigating",
+                "sensitive": sensitive, "owner": null, "impact": null, "resolution": null,
+                "disclosure": "none", "merged_into": null, "alert_count": 0,
+                "group_key": null, "last_alert_at": null,
+                "times": {
+                    "occurred_at": null, "detected_at": null,
+                    "reported_at": "2026-11-30T12:00:00Z",
+                    "acknowledged_at": "2026-11-30T12:05:00Z", "contained_at": null,
+                    "resolved_at": null, "closed_at": null
+                },
+                "created_at": "2026-11-30T12:00:00Z", "updated_at": "2026-11-30T12:05:00Z"
+            }
+        })
+    }
+
+    #[test]
+    fn an_incident_message_becomes_a_notice() {
+        let notice = Notice::from_message(&message(
+            OutboxKind::IncidentChanged,
+            false,
+            incident_payload(false),
+        ));
+        assert_eq!(
+            notice,
+            Notice {
+                kind: NoticeKind::Updated,
+                incident_id: "0193a4b2-7c1d-7e00-8000-000000000001".into(),
+                title: "theft report: laptop gone".into(),
+                category: "theft".into(),
+                severity: "SEV3".into(),
+                status: "investigating".into(),
+                sensitive: false,
+                change: "status triage -> investigating".into(),
+                at: "2026-11-30T12:05:00Z".into(),
+            }
+        );
+        let opened = Notice::from_message(&message(
+            OutboxKind::IncidentOpened,
+            false,
+            incident_payload(false),
+        ));
+        assert_eq!(opened.kind, NoticeKind::Created);
+    }
+
+    #[test]
+    fn either_flag_makes_a_notice_sensitive() {
+        for (message_flag, payload_flag, expected) in [
+            (false, false, false),
+            (true, false, true),
+            (false, true, true),
+            (true, true, true),
+        ] {
+            let notice = Notice::from_message(&message(
+                OutboxKind::IncidentOpened,
+                message_flag,
+                incident_payload(payload_flag),
+            ));
+            assert_eq!(notice.sensitive, expected, "{message_flag} {payload_flag}");
         }
     }
 
     #[test]
-    fn sensitive_notices_never_reach_a_shared_destination() {
-        let config = full_config();
+    fn an_access_message_becomes_a_sensitive_notice() {
+        let notice = Notice::from_message(&message(
+            OutboxKind::AccessChanged,
+            true,
+            json!({
+                "action": "user.role_grant",
+                "change": "sock is now responder (was reporter)",
+                "access": { "previous_role": "reporter" }
+            }),
+        ));
         assert_eq!(
-            destinations(&config, true),
-            [Destination::SecurityTeam, Destination::FinanceOps]
-        );
-        assert_eq!(
-            destinations(&config, false),
-            [
-                Destination::SecurityTeam,
-                Destination::SharedMailbox,
-                Destination::Webhook
-            ]
-        );
-        for d in Destination::ALL {
-            assert_eq!(
-                d.is_shared(),
-                matches!(d, Destination::SharedMailbox | Destination::Webhook)
-            );
-        }
-    }
-
-    #[test]
-    fn unconfigured_destinations_are_skipped() {
-        let config = NotifyConfig::default();
-        assert!(destinations(&config, false).is_empty());
-        assert!(destinations(&config, true).is_empty());
-    }
-
-    #[test]
-    fn access_changes_go_to_the_security_team_alone() {
-        let mut notice = Notice {
-            kind: NoticeKind::AccessChanged,
-            incident_id: String::new(),
-            title: "sock is now responder (was reporter)".into(),
-            category: String::new(),
-            severity: String::new(),
-            status: String::new(),
-            sensitive: true,
-            change: "sock is now responder (was reporter)".into(),
-            at: "2026-01-01T00:00:00Z".into(),
-        };
-        assert_eq!(
-            destinations_for(&full_config(), &notice),
-            vec![Destination::SecurityTeam]
-        );
-        assert_eq!(
-            notice.subject(),
-            "[watchpost] access change [sensitive]: sock is now responder (was reporter)"
-        );
-        // The same flags on an incident notice reach finance-ops too.
-        notice.kind = NoticeKind::Updated;
-        assert_eq!(
-            destinations_for(&full_config(), &notice),
-            vec![Destination::SecurityTeam, Destination::FinanceOps]
+            notice,
+            Notice {
+                kind: NoticeKind::AccessChanged,
+                incident_id: String::new(),
+                title: "sock is now responder (was reporter)".into(),
+                category: String::new(),
+                severity: String::new(),
+                status: String::new(),
+                sensitive: true,
+                change: "sock is now responder (was reporter)".into(),
+                at: "2026-11-30T12:05:00Z".into(),
+            }
         );
     }
 
     #[test]
-    fn user_text_cannot_break_lines() {
-        let notice = Notice {
-            kind: NoticeKind::Created,
-            incident_id: "i1".into(),
-            title: "a\r\nBcc: x@evil".into(),
-            category: "theft".into(),
-            severity: "SEV2".into(),
-            status: "triage".into(),
-            sensitive: false,
-            change: "opened".into(),
-            at: "2026-01-01T00:00:00Z".into(),
-        };
-        assert!(!notice.subject().contains('\n'));
-        assert_eq!(notice.text_body().lines().count(), 7);
+    fn the_webhook_body_keeps_its_field_names() {
+        let notice = Notice::from_message(&message(
+            OutboxKind::IncidentOpened,
+            false,
+            incident_payload(false),
+        ));
+        assert_eq!(
+            serde_json::to_value(&notice).unwrap(),
+            json!({
+                "kind": "created",
+                "incident_id": "0193a4b2-7c1d-7e00-8000-000000000001",
+                "title": "theft report: laptop gone",
+                "category": "theft",
+                "severity": "SEV3",
+                "status": "investigating",
+                "sensitive": false,
+                "change": "status triage -> investigating",
+                "at": "2026-11-30T12:05:00Z"
+            })
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! two workers never deliver the same message at once, and a worker that
 //! dies leaves its messages to be claimed again when the lease ends. A
 //! message about an incident change is first fanned out into one message per
-//! destination ([`destinations`]), so a failing webhook is retried without
+//! destination ([`destinations_for`]), so a failing webhook is retried without
 //! re-sending the emails that already went out. A failed delivery is
 //! recorded by the store with its next attempt time (exponential backoff);
 //! messages live in the database, so they survive a restart.
@@ -12,22 +12,21 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use incidents::{OutboxKind, OutboxMessage, Store, StoreError, Viewer};
-use serde_json::Value;
+use incidents::{OutboxMessage, Store, StoreError, Viewer};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::channel::Destination;
 use crate::config::NotifyConfig;
-use crate::deliver::{Deliverer, DeliveryError};
-use crate::notice::{Destination, Notice, NoticeKind, destinations_for};
+use crate::deliver::{Deliverer, DeliveryError, chain};
+use crate::notice::Notice;
+use crate::routing::destinations_for;
 
 /// How long a claimed message is reserved for this worker.
 const LEASE: Duration = Duration::minutes(5);
 /// Messages claimed per pass.
 const BATCH: u32 = 50;
-/// The payload key naming a per-destination child message's destination.
-const DESTINATION_KEY: &str = "destination";
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -87,8 +86,8 @@ impl Notifier {
         now: OffsetDateTime,
         summary: &mut PassSummary,
     ) -> Result<(), StoreError> {
-        let notice = notice_from(&message);
-        match destination_of(&message.payload) {
+        let notice = Notice::from_message(&message);
+        match destination_of(&message) {
             Some(Ok(destination)) => {
                 self.deliver_one(system, &message, destination, &notice, now, summary)
                     .await
@@ -151,9 +150,10 @@ impl Notifier {
             }
             Err(error) => {
                 summary.failed += 1;
+                let error = chain(&error);
                 let after = self
                     .store
-                    .mark_outbox_failed(system, message.id, &error.to_string(), now)
+                    .mark_outbox_failed(system, message.id, &error, now)
                     .await?;
                 tracing::warn!(
                     message = %message.id,
@@ -189,78 +189,11 @@ impl Notifier {
     }
 }
 
-fn destination_of(payload: &Value) -> Option<Result<Destination, String>> {
-    let name = payload.get(DESTINATION_KEY)?.as_str().unwrap_or_default();
-    Some(
-        Destination::ALL
-            .into_iter()
-            .find(|d| d.as_str() == name)
-            .ok_or_else(|| name.to_owned()),
-    )
-}
-
-/// Builds the notice from a message. The message's `sensitive` flag and the
-/// payload's are combined: either one makes the notice sensitive.
-pub fn notice_from(message: &OutboxMessage) -> Notice {
-    if message.kind == OutboxKind::AccessChanged {
-        let change = message
-            .payload
-            .get("change")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        return Notice {
-            kind: NoticeKind::AccessChanged,
-            incident_id: String::new(),
-            title: change.clone(),
-            category: String::new(),
-            severity: String::new(),
-            status: String::new(),
-            sensitive: true,
-            change,
-            at: message
-                .created_at
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-        };
-    }
-    let incident = message.payload.get("incident").unwrap_or(&Value::Null);
-    let text = |key: &str| {
-        incident
-            .get(key)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let payload_sensitive = incident
-        .get("sensitive")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    Notice {
-        kind: match message.kind {
-            OutboxKind::IncidentOpened => NoticeKind::Created,
-            OutboxKind::IncidentChanged | OutboxKind::AccessChanged => NoticeKind::Updated,
-        },
-        incident_id: message
-            .incident_id
-            .map(|i| i.to_string())
-            .unwrap_or_default(),
-        title: text("title"),
-        category: text("category"),
-        severity: text("severity"),
-        status: text("status"),
-        sensitive: message.sensitive || payload_sensitive,
-        change: message
-            .payload
-            .get("change")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        at: message
-            .created_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-    }
+/// The destination a fanned-out child message is for: `None` for a message
+/// as enqueued by a change, `Err` with the name if it is unknown.
+fn destination_of(message: &OutboxMessage) -> Option<Result<Destination, String>> {
+    let name = message.payload.destination()?;
+    Some(Destination::parse(name).ok_or_else(|| name.to_owned()))
 }
 
 /// Starts the worker loop: a pass every `poll_interval_ms`, until `stop`

@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use incidents::{Category, Channel, NewReport, NewUser, Role, Store, Viewer};
-use notify::config::{SmtpConfig, SmtpTls, WebhookConfig};
+use notify::channel::{email, webhook};
 use notify::signature::{
     DELIVERY_HEADER, SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER, verify,
 };
@@ -141,20 +141,24 @@ async fn receiver(fail_first: usize) -> Receiver {
 fn config(webhook_url: &str, tag: &str) -> NotifyConfig {
     let (host, port, _) = smtp_env();
     NotifyConfig {
-        security_team: Some(format!("security+{tag}@example.test")),
-        finance_ops: Some(format!("finance+{tag}@example.test")),
-        shared_mailbox: Some(format!("shared+{tag}@example.test")),
-        from: "watchpost@example.test".to_owned(),
-        smtp: Some(SmtpConfig {
-            host,
-            port,
-            tls: SmtpTls::None,
-            username: None,
-            password: None,
+        email: Some(email::Config {
+            from: "watchpost@example.test".to_owned(),
+            smtp: email::SmtpConfig {
+                host,
+                port,
+                tls: email::SmtpTls::None,
+                username: None,
+                password: None,
+            },
+            to: email::Addresses {
+                security_team: Some(format!("security+{tag}@example.test")),
+                finance_ops: Some(format!("finance+{tag}@example.test")),
+                shared_mailbox: Some(format!("shared+{tag}@example.test")),
+            },
         }),
-        webhook: Some(WebhookConfig {
+        webhook: Some(webhook::Config {
             url: webhook_url.to_owned(),
-            secret: notify::config::Secret::new(SECRET),
+            secret: notify::secret::Secret::new(SECRET),
         }),
         poll_interval_ms: 20,
     }
@@ -311,7 +315,7 @@ async fn new_incident_is_emailed_and_webhooked_and_a_failed_webhook_is_retried()
         .await
         .unwrap()
         .into_iter()
-        .find(|m| m.payload.get("destination").and_then(|d| d.as_str()) == Some("webhook"))
+        .find(|m| m.payload.destination() == Some("webhook"))
         .expect("a webhook message in the outbox");
     assert_eq!(seen[1].delivery_id, webhook_message.id.to_string());
     // The signature covers the id: the accepted request verifies with its
@@ -414,7 +418,7 @@ async fn pending_messages_survive_a_restart() {
         assert!(
             pending
                 .iter()
-                .any(|m| m.payload.get("destination").and_then(|d| d.as_str()) == Some("webhook")),
+                .any(|m| m.payload.destination() == Some("webhook")),
             "the webhook message is still pending: {pending:?}"
         );
         store.close().await;

@@ -8,52 +8,9 @@ use detect::Level;
 use crate::Policy;
 use serde::Serialize;
 
-/// Incident categories a policy detection maps to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    /// A security incident (compromise, malware, evasion).
-    SecurityIncident,
-    /// Injury to a person.
-    PhysicalInjury,
-    /// Theft.
-    Theft,
-    /// Damage to property.
-    PropertyDamage,
-    /// Loss or degradation of service.
-    DenialOfService,
-    /// Threats.
-    Threats,
-    /// Harassment.
-    Harassment,
-    /// Misuse or takeover of an account.
-    AccountAbuse,
-    /// Forgery.
-    Forgery,
-    /// Misrepresentation.
-    Misrepresentation,
-    /// Anything else.
-    Other,
-}
-
-impl Category {
-    /// The snake_case name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Category::SecurityIncident => "security_incident",
-            Category::PhysicalInjury => "physical_injury",
-            Category::Theft => "theft",
-            Category::PropertyDamage => "property_damage",
-            Category::DenialOfService => "denial_of_service",
-            Category::Threats => "threats",
-            Category::Harassment => "harassment",
-            Category::AccountAbuse => "account_abuse",
-            Category::Forgery => "forgery",
-            Category::Misrepresentation => "misrepresentation",
-            Category::Other => "other",
-        }
-    }
-}
+/// Incident categories a policy detection maps to: the one category type
+/// of the workspace, shared with the incident store.
+pub use events::Category;
 
 /// Where a catalogue entry's detections come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -107,9 +107,9 @@ impl Config {
         }
         if self
             .notify
-            .smtp
+            .email
             .as_ref()
-            .is_some_and(|smtp| smtp.password.is_some())
+            .is_some_and(|email| email.smtp.password.is_some())
         {
             keys.push("notify.smtp.password");
         }
@@ -196,7 +196,10 @@ secret = "s"
 "#;
         let config = Config::parse(Path::new("c.toml"), text).unwrap();
         assert_eq!(config.listen.unwrap().port(), 0);
-        assert_eq!(config.notify.smtp.unwrap().port, 2525);
+        let email = config.notify.email.unwrap();
+        assert_eq!(email.smtp.port, 2525);
+        assert_eq!(email.to.security_team.as_deref(), Some("sec@example.test"));
+        assert!(config.notify.webhook.is_some());
     }
 
     #[test]

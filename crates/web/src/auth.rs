@@ -7,47 +7,23 @@
 //! token, or a disabled user, is 401. A role the route does not list is 403.
 //! The authenticated [`Caller`] is put in the request for handlers.
 //!
+//! Handlers read the caller through [`crate::caller`], not through this
+//! module: this module reads the route table, which names the handlers.
+//!
 //! Resource-level visibility is not decided here: the store answers
 //! "not found" for what the caller may not see.
 
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::AUTHORIZATION;
-use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use incidents::access::Viewer;
-use incidents::user::{TokenHash, User};
+use incidents::user::TokenHash;
 
-use crate::AppState;
+pub use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::routes::{self, Access};
+use crate::state::AppState;
 use crate::token;
-
-/// The authenticated user making the request.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The user.
-    pub user: User,
-}
-
-impl Caller {
-    /// The store viewer for this caller.
-    pub fn viewer(&self) -> Viewer {
-        Viewer::new(self.user.id, self.user.role)
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Caller>()
-            .cloned()
-            .ok_or(ApiError::Unauthorized)
-    }
-}
 
 /// The middleware that enforces the route table's access rules.
 pub async fn authorize(

@@ -3,7 +3,9 @@
 //!
 //! - [`routes::ROUTES`] is the one route table: method, path, summary, who
 //!   may call it, and the handler. [`router`] is built from it alone.
-//! - [`auth::authorize`] enforces the table's roles on every request.
+//! - [`auth::authorize`] enforces the table's roles on every request;
+//!   handlers read the authenticated [`caller::Caller`] (so no handler
+//!   depends on the route table that names it).
 //! - [`error::ApiError`] is the one error format, `{"error":{"code","message"}}`,
 //!   also for 404/405/408/413 answered by the framework (rewritten by a
 //!   middleware).
@@ -33,22 +35,24 @@ use axum::http::header::CONTENT_TYPE;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
-use incidents::Store;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 pub mod auth;
+pub mod caller;
 pub mod error;
 pub mod extract;
 mod handlers;
 pub mod openapi;
 pub mod routes;
 pub mod schema;
+mod state;
 pub mod stats;
 pub mod token;
 pub mod types;
 
 pub use error::ApiError;
+pub use state::{ApiDocument, AppState};
 
 /// The default largest request body: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -72,19 +76,6 @@ impl Default for RouterOptions {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
-    }
-}
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    /// The incident store (visibility is enforced inside it).
-    pub store: Arc<dyn Store>,
-}
-
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").finish_non_exhaustive()
     }
 }
 
@@ -152,6 +143,7 @@ pub fn router_with_stats(
         .layer(middleware::from_fn(uniform_errors))
         .layer(middleware::from_fn_with_state(stats.clone(), stats::count))
         .layer(axum::Extension(stats))
+        .layer(axum::Extension(ApiDocument(Arc::new(openapi::document()))))
         .with_state(state)
 }
 

@@ -14,12 +14,12 @@ use axum::http::{Method, StatusCode};
 use axum::routing::MethodRouter;
 use incidents::enums::Role;
 
-use crate::AppState;
 use crate::handlers::{
     alerts, attachments, audit, incidents as inc, meta, metrics, reports, suppressions, tokens,
     users,
 };
 use crate::schema::Schema;
+use crate::state::AppState;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,4 +284,132 @@ pub fn find(method: &Method, matched_path: &str) -> Option<&'static Route> {
     ROUTES
         .iter()
         .find(|r| r.method == *method && r.path == matched_path)
+}
+
+#[cfg(test)]
+mod tests {
+    use incidents::UserId;
+    use incidents::access::Viewer;
+
+    use super::*;
+
+    /// The rule of the incident store's [`Viewer`] that each route's roles
+    /// follow, by operation, written out by hand.
+    #[derive(Clone, Copy)]
+    enum Rule {
+        /// No token needed.
+        Public,
+        /// Any authenticated user: the store decides row by row what they
+        /// see and may change.
+        Anyone,
+        /// Exactly the roles whose viewer passes this check.
+        Viewer(fn(&Viewer) -> bool),
+    }
+
+    const RULES: &[(&str, Rule)] = &[
+        ("get_health", Rule::Public),
+        ("get_openapi", Rule::Public),
+        ("get_me", Rule::Anyone),
+        ("get_stats", Rule::Viewer(Viewer::can_admin_users)),
+        ("create_report", Rule::Anyone),
+        ("list_reports", Rule::Anyone),
+        ("get_report", Rule::Anyone),
+        ("upload_attachment", Rule::Anyone),
+        ("get_attachment", Rule::Anyone),
+        ("list_incidents", Rule::Anyone),
+        ("get_incident", Rule::Anyone),
+        (
+            "update_incident",
+            Rule::Viewer(Viewer::can_manage_incidents),
+        ),
+        ("change_status", Rule::Viewer(Viewer::can_manage_incidents)),
+        (
+            "assign_incident",
+            Rule::Viewer(Viewer::can_manage_incidents),
+        ),
+        ("add_note", Rule::Viewer(Viewer::can_add_notes)),
+        ("create_task", Rule::Viewer(Viewer::can_manage_incidents)),
+        ("update_task", Rule::Viewer(Viewer::can_manage_incidents)),
+        ("link_incident", Rule::Viewer(Viewer::can_manage_incidents)),
+        ("merge_incident", Rule::Viewer(Viewer::can_manage_incidents)),
+        ("set_impact", Rule::Viewer(Viewer::can_manage_incidents)),
+        ("close_incident", Rule::Viewer(Viewer::can_manage_incidents)),
+        ("list_alerts", Rule::Viewer(Viewer::can_see_alerts)),
+        ("get_alert", Rule::Viewer(Viewer::can_see_alerts)),
+        ("promote_alert", Rule::Viewer(Viewer::can_handle_alerts)),
+        ("dismiss_alert", Rule::Viewer(Viewer::can_handle_alerts)),
+        ("list_suppressions", Rule::Viewer(Viewer::can_handle_alerts)),
+        (
+            "create_suppression",
+            Rule::Viewer(Viewer::can_handle_alerts),
+        ),
+        (
+            "delete_suppression",
+            Rule::Viewer(Viewer::can_handle_alerts),
+        ),
+        ("list_users", Rule::Viewer(Viewer::can_admin_users)),
+        ("create_user", Rule::Viewer(Viewer::can_admin_users)),
+        ("disable_user", Rule::Viewer(Viewer::can_admin_users)),
+        ("set_user_role", Rule::Viewer(Viewer::can_admin_users)),
+        ("list_role_grants", Rule::Viewer(Viewer::can_ask_for_roles)),
+        ("create_role_grant", Rule::Viewer(Viewer::can_ask_for_roles)),
+        (
+            "approve_role_grant",
+            Rule::Viewer(Viewer::can_approve_roles),
+        ),
+        ("reject_role_grant", Rule::Viewer(Viewer::can_ask_for_roles)),
+        ("list_tokens", Rule::Anyone),
+        ("create_token", Rule::Anyone),
+        ("revoke_token", Rule::Anyone),
+        ("rotate_token", Rule::Anyone),
+        ("get_metrics", Rule::Viewer(Viewer::can_read_metrics)),
+        ("list_audit", Rule::Viewer(Viewer::can_read_audit)),
+        ("verify_audit", Rule::Viewer(Viewer::can_read_audit)),
+    ];
+
+    const ROLES: [Role; 4] = [
+        Role::Reporter,
+        Role::Responder,
+        Role::FinanceOps,
+        Role::Admin,
+    ];
+
+    #[test]
+    fn every_route_has_one_rule() {
+        let mut ops: Vec<&str> = ROUTES.iter().map(|r| r.operation).collect();
+        ops.sort_unstable();
+        let mut ruled: Vec<&str> = RULES.iter().map(|(op, _)| *op).collect();
+        ruled.sort_unstable();
+        assert_eq!(
+            ops, ruled,
+            "a route was added or removed: name the Viewer rule it follows in RULES"
+        );
+    }
+
+    /// The route table's roles and the store's `Viewer` rules agree: a role
+    /// the table lets through is one the store lets act, and the other way
+    /// round.
+    #[test]
+    fn route_roles_agree_with_the_viewer_rules() {
+        for route in ROUTES {
+            let (_, rule) = RULES
+                .iter()
+                .find(|(op, _)| *op == route.operation)
+                .unwrap_or_else(|| panic!("{} has no rule", route.operation));
+            for role in ROLES {
+                let viewer = Viewer::new(UserId::new(), role);
+                let (table, rules) = match (*rule, route.access) {
+                    (Rule::Public, access) => (access == Access::Public, true),
+                    (_, Access::Public) => (false, true),
+                    (Rule::Anyone, access) => (access.allows(role), true),
+                    (Rule::Viewer(allows), access) => (access.allows(role), allows(&viewer)),
+                };
+                assert_eq!(
+                    table, rules,
+                    "{} {} ({}): the route table and the Viewer rules disagree for {role}",
+                    route.method, route.path, route.operation
+                );
+            }
+        }
+    }
 }

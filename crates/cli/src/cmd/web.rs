@@ -91,7 +91,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     if !args.urls.is_empty() {
         let urls: Vec<_> = args.urls.iter().map(|u| config.url_or_default(u)).collect();
         for url in &urls {
-            url.validate().map_err(anyhow::Error::msg)?;
+            url.validate()?;
         }
         config.url = urls;
     }
@@ -166,12 +166,12 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 fn approve(args: ApproveArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
     let url = config.url_or_default(&args.url);
-    url.validate().map_err(anyhow::Error::msg)?;
+    url.validate()?;
     let mut web_state = state::load::<WebState>(&args.state, STATE_KIND)?.unwrap_or_default();
     let now = time::OffsetDateTime::now_utc();
     let (fingerprint, notes) = run_blocking(approve_url(&config, &url, &mut web_state, now))
         .context("cannot start the runtime")?
-        .map_err(|reason| anyhow::anyhow!("{} is unreachable: {reason}", args.url))?;
+        .with_context(|| format!("{} is unreachable", args.url))?;
     state::save(&args.state, STATE_KIND, &web_state)?;
     for note in notes {
         eprintln!("note: {}", term::line(&note));

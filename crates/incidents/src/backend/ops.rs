@@ -24,6 +24,7 @@ mod outbox;
 mod paging;
 mod reports;
 mod timeline;
+mod tokens;
 mod users;
 mod visible;
 

@@ -10,7 +10,7 @@ use crate::alert::{Alert, AlertDisposition, SuppressionRule};
 use crate::audit::{AuditEntry, RawAuditRow};
 use crate::enums::OutboxStatus;
 use crate::incident::{Incident, Note, Task, TimelineEvent, Timestamps};
-use crate::outbox::{OutboxKind, OutboxMessage};
+use crate::outbox::{OutboxKind, OutboxMessage, OutboxPayload};
 use crate::report::{Attachment, Report};
 use crate::store::{Result, StoreError};
 use crate::user::{ApiToken, User};
@@ -456,13 +456,15 @@ impl DomainRow for OutboxRow {
     type Domain = OutboxMessage;
 
     fn into_domain(self) -> Result<OutboxMessage> {
+        let kind = OutboxKind::parse(&self.kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("outbox kind {:?}", self.kind)))?;
         Ok(OutboxMessage {
             id: parse_col("outbox id", &self.id)?,
-            kind: OutboxKind::parse(&self.kind)
-                .ok_or_else(|| StoreError::Corrupt(format!("outbox kind {:?}", self.kind)))?,
+            kind,
             incident_id: opt(self.incident_id, |s| parse_col("incident id", s))?,
             sensitive: self.sensitive != 0,
-            payload: json("outbox payload", &self.payload)?,
+            payload: OutboxPayload::decode(kind, &self.payload)
+                .map_err(|e| StoreError::Corrupt(format!("outbox payload: {e}")))?,
             status: parse_col::<OutboxStatus>("outbox status", &self.status)?,
             attempts: i32::try_from(self.attempts).unwrap_or(i32::MAX),
             next_attempt_at: from_micros(self.next_attempt_at),

@@ -20,8 +20,30 @@ use quick_xml::events::{BytesStart, Event};
 
 use super::{Observation, Parsed, PortKey, Protocol, Service};
 
+/// Why an nmap file is unusable as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum NmapError {
+    /// Not well-formed XML.
+    #[error("malformed XML at line {line}")]
+    Malformed {
+        /// The 1-based line of the error.
+        line: u64,
+        /// The XML reader's error.
+        source: quick_xml::Error,
+    },
+    /// No root element at all.
+    #[error("not an nmap XML file: no <nmaprun> element")]
+    NoRoot,
+    /// Another root element.
+    #[error("not an nmap XML file: the root element is <{0}>, not <nmaprun>")]
+    OtherRoot(String),
+    /// The scan stopped before `</nmaprun>`.
+    #[error("truncated nmap XML: <nmaprun> is never closed (interrupted scan?)")]
+    Truncated,
+}
+
 /// Parses one nmap XML document. `Err` means the whole file is unusable.
-pub fn parse(data: &[u8], file: &SourceId) -> Result<Parsed, String> {
+pub fn parse(data: &[u8], file: &SourceId) -> Result<Parsed, NmapError> {
     let mut reader = quick_xml::Reader::from_reader(data);
     let mut lines = LineCounter::default();
     let mut out = Parsed::default();
@@ -33,9 +55,9 @@ pub fn parse(data: &[u8], file: &SourceId) -> Result<Parsed, String> {
 
     loop {
         let position = reader.buffer_position();
-        let event = reader.read_event().map_err(|e| {
-            let at = lines.line_at(data, reader.error_position());
-            format!("malformed XML at line {at}: {e}")
+        let event = reader.read_event().map_err(|source| NmapError::Malformed {
+            line: lines.line_at(data, reader.error_position()),
+            source,
         })?;
         match event {
             Event::Eof => break,
@@ -81,21 +103,18 @@ pub fn parse(data: &[u8], file: &SourceId) -> Result<Parsed, String> {
         }
     }
     if !root_open {
-        return Err("not an nmap XML file: no <nmaprun> element".into());
+        return Err(NmapError::NoRoot);
     }
     if !root_closed {
-        return Err("truncated nmap XML: <nmaprun> is never closed (interrupted scan?)".into());
+        return Err(NmapError::Truncated);
     }
     Ok(out)
 }
 
 /// Checks that the root element is `<nmaprun>` and returns the scan start.
-fn check_root(e: &BytesStart<'_>) -> Result<Option<Timestamp>, String> {
+fn check_root(e: &BytesStart<'_>) -> Result<Option<Timestamp>, NmapError> {
     if e.local_name().as_ref() != "nmaprun" {
-        return Err(format!(
-            "not an nmap XML file: the root element is <{}>, not <nmaprun>",
-            e.local_name().as_ref()
-        ));
+        return Err(NmapError::OtherRoot(e.local_name().as_ref().to_owned()));
     }
     Ok(attr(e, "start")
         .and_then(|s| s.parse::<i64>().ok())

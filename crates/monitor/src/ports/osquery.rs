@@ -24,8 +24,19 @@ use serde_json::{Map, Value};
 
 use super::{Observation, Parsed, PortKey, Protocol, Service};
 
+/// Why an osquery file is unusable as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum OsqueryError {
+    /// JSON, but neither rows nor log records.
+    #[error("not osquery results: expected a JSON array of rows or log records")]
+    NotResults,
+    /// Neither one JSON document nor a log of JSON lines.
+    #[error("not valid JSON")]
+    Json(#[source] serde_json::Error),
+}
+
 /// Parses osquery output; `host` is used for plain result arrays.
-pub fn parse(text: &str, host: &str, file: &SourceId) -> Result<Parsed, String> {
+pub fn parse(text: &str, host: &str, file: &SourceId) -> Result<Parsed, OsqueryError> {
     let trimmed = text.trim_start();
     // One JSON document (an array of rows, or one pretty-printed log record).
     let whole = serde_json::from_str::<Value>(trimmed);
@@ -42,9 +53,7 @@ pub fn parse(text: &str, host: &str, file: &SourceId) -> Result<Parsed, String> 
             }
         }
         Ok(Value::Object(record)) => log_record(&record, host, file, 1, &mut state, &mut problems),
-        Ok(_) => {
-            return Err("not osquery results: expected a JSON array of rows or log records".into());
-        }
+        Ok(_) => return Err(OsqueryError::NotResults),
         Err(whole_error) => {
             // A log: one record per line.
             let mut any = false;
@@ -63,7 +72,7 @@ pub fn parse(text: &str, host: &str, file: &SourceId) -> Result<Parsed, String> 
                 }
             }
             if !any {
-                return Err(format!("not valid JSON: {whole_error}"));
+                return Err(OsqueryError::Json(whole_error));
             }
         }
     }
@@ -258,15 +267,12 @@ mod tests {
 
     #[test]
     fn malformed_json_is_an_error() {
-        assert!(
-            parse("[{\"port\": ", "h", &"f".into())
-                .unwrap_err()
-                .contains("not valid JSON")
-        );
-        assert!(
-            parse("42", "h", &"f".into())
-                .unwrap_err()
-                .contains("not osquery results")
-        );
+        let error = parse("[{\"port\": ", "h", &"f".into()).unwrap_err();
+        assert!(matches!(error, OsqueryError::Json(_)), "{error:?}");
+        let text = crate::describe(&error);
+        assert!(text.starts_with("not valid JSON: EOF"), "{text}");
+        let error = parse("42", "h", &"f".into()).unwrap_err();
+        assert!(matches!(error, OsqueryError::NotResults), "{error:?}");
+        assert!(error.to_string().contains("not osquery results"));
     }
 }

@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 use events::SourceId;
 
+use super::nmap::NmapError;
+use super::osquery::OsqueryError;
 use super::{Parsed, Problem, Snapshot, netstat, nmap, osquery, ss};
 
 /// A snapshot file format.
@@ -60,21 +62,46 @@ pub fn detect_format(data: &[u8]) -> Option<Format> {
     }
 }
 
+/// Why a snapshot file is unusable as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// Nothing but white space.
+    #[error("empty file")]
+    Empty,
+    /// No format recognised from the content.
+    #[error("unrecognised format (expected nmap XML, ss, netstat or osquery JSON)")]
+    Unrecognised,
+    /// An unusable nmap file.
+    #[error(transparent)]
+    Nmap(#[from] NmapError),
+    /// An unusable osquery file.
+    #[error(transparent)]
+    Osquery(#[from] OsqueryError),
+}
+
 /// Parses one snapshot from memory. `name` is the file name used for the
 /// source id and the default host.
-pub fn parse_bytes(data: &[u8], name: &str, options: &ReadOptions) -> Result<Parsed, String> {
+pub fn parse_bytes(
+    data: &[u8],
+    name: &str,
+    options: &ReadOptions,
+) -> Result<Parsed, SnapshotError> {
     let file: SourceId = Arc::from(name);
     let host = options
         .host
         .clone()
         .unwrap_or_else(|| host_from_file_name(name));
     match detect_format(data) {
-        Some(Format::Nmap) => nmap::parse(data, &file),
-        Some(Format::Osquery) => osquery::parse(&String::from_utf8_lossy(data), &host, &file),
+        Some(Format::Nmap) => Ok(nmap::parse(data, &file)?),
+        Some(Format::Osquery) => Ok(osquery::parse(
+            &String::from_utf8_lossy(data),
+            &host,
+            &file,
+        )?),
         Some(Format::Ss) => Ok(ss::parse(&String::from_utf8_lossy(data), &host, &file)),
         Some(Format::Netstat) => Ok(netstat::parse(&String::from_utf8_lossy(data), &host, &file)),
-        None if data.iter().all(u8::is_ascii_whitespace) => Err("empty file".into()),
-        None => Err("unrecognised format (expected nmap XML, ss, netstat or osquery JSON)".into()),
+        None if data.iter().all(u8::is_ascii_whitespace) => Err(SnapshotError::Empty),
+        None => Err(SnapshotError::Unrecognised),
     }
 }
 
@@ -121,10 +148,10 @@ pub fn read_files<P: AsRef<Path>>(paths: &[P], options: &ReadOptions) -> (Snapsh
                     snapshot.insert(observation);
                 }
             }
-            Err(reason) => problems.push(Problem {
+            Err(error) => problems.push(Problem {
                 file: name,
                 line: None,
-                reason,
+                reason: crate::describe(&error),
                 skipped_file: true,
             }),
         }

@@ -86,11 +86,11 @@ pub struct Fingerprint {
 }
 
 /// Computes the fingerprint of a page.
-pub fn fingerprint(page: &Page, ignore: &[Regex], now: Timestamp) -> Result<Fingerprint, String> {
+pub fn fingerprint(page: &Page, ignore: &[Regex], now: Timestamp) -> Fingerprint {
     let html = String::from_utf8_lossy(&page.body);
     let normalised = normalise(&html, ignore);
     let content_hash = hex::encode(Sha256::digest(normalised.as_bytes()));
-    Ok(Fingerprint {
+    Fingerprint {
         status: page.status,
         final_url: page.final_url.clone(),
         redirects: page.redirects.clone(),
@@ -103,7 +103,7 @@ pub fn fingerprint(page: &Page, ignore: &[Regex], now: Timestamp) -> Result<Fing
         bytes: page.body.len() as u64,
         truncated: page.truncated,
         taken_at: now,
-    })
+    }
 }
 
 static COMMENT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?s)<!--.*?-->").unwrap());
@@ -562,7 +562,7 @@ mod tests {
     }
 
     fn fp(body: &str) -> Fingerprint {
-        fingerprint(&page(body), &[], datetime!(2026-11-30 12:00 UTC)).unwrap()
+        fingerprint(&page(body), &[], datetime!(2026-11-30 12:00 UTC))
     }
 
     #[test]

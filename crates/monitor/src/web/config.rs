@@ -91,21 +91,102 @@ impl Default for WebConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config file {}: {source}", path.display())]
+    #[error("cannot read config file {}", path.display())]
     Read {
         /// The file.
-        path: std::path::PathBuf,
+        path: PathBuf,
         /// The IO error.
         source: std::io::Error,
     },
-    /// The file is not valid TOML or has unknown or wrong keys.
-    #[error("config file {}: {message}", path.display())]
+    /// The file is not valid TOML, has unknown or wrong keys, or has
+    /// values that cannot be used.
+    #[error("config file {}", path.display())]
     Invalid {
         /// The file.
-        path: std::path::PathBuf,
-        /// The parser's message, with line and column.
-        message: String,
+        path: PathBuf,
+        /// What is wrong.
+        source: InvalidConfig,
     },
+}
+
+/// What is wrong with a `[web]` table.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidConfig {
+    /// Not TOML, or unknown or wrong keys (the parser's message, with line
+    /// and column).
+    #[error("{}", .0.to_string().trim_end())]
+    Toml(toml::de::Error),
+    /// A similarity ratio outside 0.0 to 1.0.
+    #[error("{key} must be between 0.0 and 1.0, not {value}")]
+    Ratio {
+        /// The key.
+        key: &'static str,
+        /// The value.
+        value: f64,
+    },
+    /// `max_bytes` is 0.
+    #[error("web.max_bytes must be more than 0")]
+    NoBytes,
+    /// A URL that does not parse.
+    #[error("web.url {url:?}")]
+    Url {
+        /// The URL as written.
+        url: String,
+        /// Why it does not parse.
+        source: url::ParseError,
+    },
+    /// A URL that is not http or https.
+    #[error("web.url {url:?}: only http and https are supported")]
+    Scheme {
+        /// The URL as written.
+        url: String,
+    },
+    /// An `ignore` pattern that is not a regular expression.
+    #[error("web.url {url:?}: ignore pattern {pattern:?}")]
+    Pattern {
+        /// The URL the pattern is for.
+        url: String,
+        /// The pattern.
+        pattern: String,
+        /// Why it does not compile.
+        source: Box<regex::Error>,
+    },
+    /// A `ca_certificates` file could not be read.
+    #[error("cannot read CA certificate file {}", path.display())]
+    CaRead {
+        /// The file.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// A `ca_certificates` file is not PEM.
+    #[error("CA certificate file {}", path.display())]
+    CaParse {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be read as certificates.
+        source: reqwest::Error,
+    },
+    /// A `ca_certificates` file holds no certificate.
+    #[error("CA certificate file {} holds no PEM certificate", path.display())]
+    CaEmpty {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// A duration that is not `<number><unit>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// No number first.
+    #[error("invalid duration {0:?}: expected a number and a unit, as in \"5m\"")]
+    Number(String),
+    /// An unknown unit.
+    #[error("invalid duration {0:?}: the unit must be ms, s, m, h or d")]
+    Unit(String),
+    /// More milliseconds than fit.
+    #[error("duration {0:?} is too long")]
+    TooLong(String),
 }
 
 #[derive(Deserialize)]
@@ -122,25 +203,25 @@ impl WebConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_toml(&text).map_err(|message| ConfigError::Invalid {
+        Self::from_toml(&text).map_err(|source| ConfigError::Invalid {
             path: path.to_path_buf(),
-            message,
+            source,
         })
     }
 
     /// Parses a whole TOML config document and validates its `[web]` table.
-    pub fn from_toml(text: &str) -> Result<Self, String> {
-        let file: File = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+    pub fn from_toml(text: &str) -> Result<Self, InvalidConfig> {
+        let file: File = toml::from_str(text).map_err(InvalidConfig::Toml)?;
         let config = file.web.unwrap_or_default();
         config.validate()?;
         Ok(config)
     }
 
     /// Checks values serde cannot: URLs, patterns, ratios.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         check_ratio("web.min_similarity", self.min_similarity)?;
         if self.max_bytes == 0 {
-            return Err("web.max_bytes must be more than 0".into());
+            return Err(InvalidConfig::NoBytes);
         }
         for url in &self.url {
             url.validate()?;
@@ -150,18 +231,21 @@ impl WebConfig {
     }
 
     /// Reads the `ca_certificates` files.
-    pub fn extra_roots(&self) -> Result<Vec<reqwest::Certificate>, String> {
+    pub fn extra_roots(&self) -> Result<Vec<reqwest::Certificate>, InvalidConfig> {
         let mut out = Vec::new();
         for path in &self.ca_certificates {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("cannot read CA certificate file {}: {e}", path.display()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| format!("CA certificate file {}: {e}", path.display()))?;
+            let pem = std::fs::read(path).map_err(|source| InvalidConfig::CaRead {
+                path: path.clone(),
+                source,
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| {
+                InvalidConfig::CaParse {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
             if certs.is_empty() {
-                return Err(format!(
-                    "CA certificate file {} holds no PEM certificate",
-                    path.display()
-                ));
+                return Err(InvalidConfig::CaEmpty { path: path.clone() });
             }
             out.extend(certs);
         }
@@ -201,18 +285,22 @@ impl UrlConfig {
     }
 
     /// Checks the URL and patterns.
-    pub fn validate(&self) -> Result<(), String> {
-        let parsed =
-            reqwest::Url::parse(&self.url).map_err(|e| format!("web.url {:?}: {e}", self.url))?;
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        let parsed = reqwest::Url::parse(&self.url).map_err(|source| InvalidConfig::Url {
+            url: self.url.clone(),
+            source,
+        })?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!(
-                "web.url {:?}: only http and https are supported",
-                self.url
-            ));
+            return Err(InvalidConfig::Scheme {
+                url: self.url.clone(),
+            });
         }
         for pattern in &self.ignore {
-            Regex::new(pattern)
-                .map_err(|e| format!("web.url {:?}: ignore pattern {pattern:?}: {e}", self.url))?;
+            Regex::new(pattern).map_err(|source| InvalidConfig::Pattern {
+                url: self.url.clone(),
+                pattern: pattern.clone(),
+                source: Box::new(source),
+            })?;
         }
         if let Some(ratio) = self.min_similarity {
             check_ratio("min_similarity", ratio)?;
@@ -230,11 +318,11 @@ impl UrlConfig {
     }
 }
 
-fn check_ratio(name: &str, value: f64) -> Result<(), String> {
+fn check_ratio(key: &'static str, value: f64) -> Result<(), InvalidConfig> {
     if (0.0..=1.0).contains(&value) {
         Ok(())
     } else {
-        Err(format!("{name} must be between 0.0 and 1.0, not {value}"))
+        Err(InvalidConfig::Ratio { key, value })
     }
 }
 
@@ -258,30 +346,26 @@ fn default_interval() -> Duration {
 }
 
 /// Parses `500ms`, `30s`, `5m`, `1h`, `1d`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| {
-        format!("invalid duration {text:?}: expected a number and a unit, as in \"5m\"")
-    })?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| DurationError::Number(text.to_owned()))?;
     let unit_ms: u64 = match unit {
         "ms" => 1,
         "s" => 1000,
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
-        _ => {
-            return Err(format!(
-                "invalid duration {text:?}: the unit must be ms, s, m, h or d"
-            ));
-        }
+        _ => return Err(DurationError::Unit(text.to_owned())),
     };
     n.checked_mul(unit_ms)
         .map(Duration::from_millis)
-        .ok_or_else(|| format!("duration {text:?} is too long"))
+        .ok_or_else(|| DurationError::TooLong(text.to_owned()))
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -333,7 +417,7 @@ ignore = ['\d+ visitors']
             ("[web]\nmin_similarity = 2.0", "between 0.0 and 1.0"),
         ];
         for (text, expected) in cases {
-            let err = WebConfig::from_toml(text).unwrap_err();
+            let err = crate::describe(&WebConfig::from_toml(text).unwrap_err());
             assert!(err.contains(expected), "{text}: {err}");
         }
     }
@@ -342,6 +426,14 @@ ignore = ['\d+ visitors']
     fn durations_parse() {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
-        assert!(parse_duration("m").is_err());
+        assert_eq!(parse_duration("m"), Err(DurationError::Number("m".into())));
+        assert_eq!(
+            parse_duration("5y").unwrap_err().to_string(),
+            "invalid duration \"5y\": the unit must be ms, s, m, h or d"
+        );
+        assert!(matches!(
+            parse_duration("99999999999999999d"),
+            Err(DurationError::TooLong(_))
+        ));
     }
 }

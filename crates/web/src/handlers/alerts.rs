@@ -5,10 +5,10 @@ use incidents::{AlertDisposition, AlertFilter, AlertId, IncidentId, PageRequest}
 use serde::Deserialize;
 
 use super::{page_limit, parse_id};
-use crate::AppState;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
+use crate::state::AppState;
 use crate::types::{AlertResponse, DismissRequest, IncidentResponse, Page};
 
 /// Query of `GET /api/v1/alerts`.

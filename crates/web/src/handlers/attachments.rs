@@ -28,10 +28,10 @@ use incidents::{AttachmentId, ReportId};
 use serde::Deserialize;
 
 use super::parse_id;
-use crate::AppState;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
+use crate::state::AppState;
 use crate::types::AttachmentResponse;
 
 /// The longest accepted file name, in characters.

@@ -3,10 +3,10 @@
 use axum::extract::State;
 use serde::Deserialize;
 
-use crate::AppState;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
+use crate::state::AppState;
 use crate::types::{AuditPage, AuditVerifyResponse};
 
 /// Query of `GET /api/v1/audit`.

@@ -10,10 +10,10 @@ use incidents::{
 use serde::Deserialize;
 
 use super::{page_limit, parse_id, parse_list, parse_time};
-use crate::AppState;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
+use crate::state::AppState;
 use crate::types::{
     AssignRequest, CloseRequest, ImpactBody, IncidentDetailResponse, IncidentResponse,
     IncidentUpdateRequest, LinkRequest, MergeRequest, NewNoteRequest, NewTaskRequest, NoteResponse,

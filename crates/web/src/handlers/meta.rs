@@ -1,14 +1,13 @@
 //! Health, the OpenAPI document, and the caller's own user.
 
-use std::sync::OnceLock;
-
+use axum::Extension;
 use axum::extract::State;
 use incidents::Viewer;
 
-use crate::AppState;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::Json;
+use crate::state::{ApiDocument, AppState};
 use crate::types::{HealthResponse, UserResponse};
 
 /// `GET /api/v1/health`: answers `ok` when the database answers.
@@ -20,10 +19,9 @@ pub async fn get_health(State(state): State<AppState>) -> Result<Json<HealthResp
     }))
 }
 
-/// `GET /api/v1/openapi.json`.
-pub async fn get_openapi() -> Json<serde_json::Value> {
-    static DOC: OnceLock<serde_json::Value> = OnceLock::new();
-    Json(DOC.get_or_init(crate::openapi::document).clone())
+/// `GET /api/v1/openapi.json`: the document the router was built with.
+pub async fn get_openapi(Extension(doc): Extension<ApiDocument>) -> Json<serde_json::Value> {
+    Json(doc.0.as_ref().clone())
 }
 
 /// `GET /api/v1/me`.

@@ -6,10 +6,10 @@ use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 
 use super::parse_time;
-use crate::AppState;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
+use crate::state::AppState;
 use crate::types::MetricsResponse;
 
 /// Query of `GET /api/v1/metrics`: the period (default the last 30 days).

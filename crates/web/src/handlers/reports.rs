@@ -6,10 +6,10 @@ use incidents::{Category, Channel, NewReport, PageRequest, ReportFilter, ReportI
 use serde::Deserialize;
 
 use super::{page_limit, parse_id, parse_list};
-use crate::AppState;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
+use crate::state::AppState;
 use crate::types::{NewReportRequest, Page, ReportResponse};
 
 /// The largest accepted description, in bytes.

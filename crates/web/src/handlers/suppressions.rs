@@ -8,10 +8,10 @@ use incidents::{NewSuppression, SuppressionId};
 use time::OffsetDateTime;
 
 use super::parse_id;
-use crate::AppState;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::Json;
+use crate::state::AppState;
 use crate::types::{NewSuppressionRequest, SuppressionResponse};
 
 /// The most entity values a rule may match on (the same cap as an alert's

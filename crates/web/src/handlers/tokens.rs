@@ -9,11 +9,11 @@ use axum::http::StatusCode;
 use incidents::{NewToken, TokenHash, TokenId};
 use time::{Duration, OffsetDateTime};
 
-use crate::AppState;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::handlers::parse_id;
+use crate::state::AppState;
 use crate::token::{self, MAX_EXPIRES_IN_DAYS};
 use crate::types::{CreatedTokenResponse, NewTokenRequest, TokenResponse};
 

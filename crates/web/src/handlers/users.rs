@@ -6,10 +6,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use incidents::{NewUser, RoleGrantId, TokenHash};
 
-use crate::AppState;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::Json;
+use crate::state::AppState;
 use crate::token;
 use crate::types::{
     CreatedUserResponse, NewUserRequest, RoleChangeRequest, RoleGrantRequest, RoleGrantResponse,

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::checks::{check_len, forbid, to_json};
-use super::incidents::{insert_incident, new_incident, record_opened, save_incident};
+use super::incidents::{insert_incident, record_opened, save_incident};
 use super::paging::{cursor_of, keyset, page_limit, paginate};
 use super::timeline::add_timeline;
 use super::visible::{incident_sensitive, load_alert};
@@ -21,7 +21,6 @@ use crate::backend::rows::{
 use crate::backend::{
     Change, SqlStore, Tx, append_audit, exec, fetch_domain, fetch_one, fetch_opt, now, opt_micros,
 };
-use crate::enums::Category;
 use crate::ids::{AlertId, IncidentId, SuppressionId};
 use crate::incident::Incident;
 use crate::query::{Arg, Sql};
@@ -29,19 +28,6 @@ use crate::store::{AlertFilter, Page, PageRequest, Result, StoreError};
 
 /// Largest accepted evidence (serialised) per alert.
 const MAX_EVIDENCE_BYTES: usize = 1024 * 1024;
-
-/// The title of an incident opened by an alert: the rule title and the
-/// entities, at most 300 characters.
-fn alert_title(a: &NewAlert) -> String {
-    let mut t = a.rule_title.clone();
-    let ents: Vec<String> = a.entities.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    if !ents.is_empty() {
-        t.push_str(" (");
-        t.push_str(&ents.join(", "));
-        t.push(')');
-    }
-    t.chars().take(300).collect()
-}
 
 /// A new alert from its ingest request and what became of it.
 fn alert_to_domain(
@@ -129,20 +115,7 @@ impl SqlStore {
         a: &NewAlert,
         at: OffsetDateTime,
     ) -> Result<Incident> {
-        let mut i = new_incident(
-            alert_title(a),
-            format!("Opened by detection rule {} ({}).", a.rule_title, a.rule_id),
-            Category::SecurityIncident,
-            a.level.severity(),
-            false,
-            Some(a.detected_at),
-            Some(a.detected_at),
-            at,
-            at,
-        );
-        i.alert_count = 1;
-        i.group_key = Some(a.group_key());
-        i.last_alert_at = Some(a.detected_at);
+        let i = a.incident(at);
         insert_incident(tx, &i).await?;
         record_opened(
             tx,

@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use super::checks::{forbid, to_json};
 use super::outbox::enqueue_access;
-use super::users::{audit_token, insert_token};
+use super::tokens::{audit_token, insert_token};
 use super::visible::{load_user, user_by_id};
 use crate::access::Viewer;
 use crate::audit::unix_micros;
@@ -167,7 +167,7 @@ impl SqlStore {
         let mut tx = self.begin().await?;
         let subject = load_user(&mut *tx, v, user_by_id(user)).await?;
         forbid(
-            v.can_admin_users() || v.role == Role::Responder,
+            v.can_ask_for_roles(),
             "only admins and responders ask for need-to-know roles",
         )?;
         if subject.role == role {
@@ -257,7 +257,7 @@ impl SqlStore {
         token: TokenHash,
     ) -> Result<(User, ApiToken)> {
         forbid(
-            v.is_system() || v.role == Role::Responder,
+            v.can_approve_roles(),
             "only a responder approves a need-to-know role",
         )?;
         let mut tx = self.begin().await?;
@@ -312,7 +312,7 @@ impl SqlStore {
 
     pub(super) async fn reject_role(&self, v: &Viewer, id: RoleGrantId) -> Result<RoleGrant> {
         forbid(
-            v.can_admin_users() || v.role == Role::Responder,
+            v.can_ask_for_roles(),
             "only admins and responders decide on role requests",
         )?;
         let mut tx = self.begin().await?;
@@ -352,7 +352,7 @@ impl SqlStore {
 
     pub(super) async fn list_role_grants(&self, v: &Viewer) -> Result<Vec<RoleGrant>> {
         forbid(
-            v.can_admin_users() || v.role == Role::Responder,
+            v.can_ask_for_roles(),
             "only admins and responders read role requests",
         )?;
         let mut q = Sql::new(&format!(

@@ -9,9 +9,8 @@ use time::OffsetDateTime;
 use super::checks::{MAX_TEXT, check_len, forbid, not_future, to_json};
 use super::outbox::enqueue;
 use super::paging::{cursor_of, keyset, page_limit, paginate};
-use super::reports::fill_attachments;
 use super::timeline::add_timeline;
-use super::visible::{is_participant, load_incident};
+use super::visible::{fill_attachments, is_participant, load_incident};
 use crate::access::{
     Viewer, alert_visible, incident_visible_scoped, reads_in_full, redact_for_reporter,
     redacted_title, report_visible, visible_cte,
@@ -25,58 +24,15 @@ use crate::backend::{
     Change, SqlStore, Tx, append_audit, exec, fetch_all, fetch_domain, fetch_opt, now, opt_micros,
     parse_col,
 };
-use crate::enums::{Category, Disclosure, Role, Severity, Status};
+use crate::enums::{Category, Role};
 use crate::ids::IncidentId;
-use crate::incident::{Incident, Timestamps, validate_title};
+use crate::incident::{Incident, Opening, validate_title};
 use crate::outbox::OutboxKind;
 use crate::query::{Arg, Sql};
 use crate::report::Report;
 use crate::store::{
     IncidentDetail, IncidentFilter, NewIncident, Page, PageRequest, Result, StoreError,
 };
-
-/// A new incident in triage, built from its parts.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn new_incident(
-    title: String,
-    description: String,
-    category: Category,
-    severity: Severity,
-    sensitive: bool,
-    occurred_at: Option<OffsetDateTime>,
-    detected_at: Option<OffsetDateTime>,
-    reported_at: OffsetDateTime,
-    now: OffsetDateTime,
-) -> Incident {
-    Incident {
-        id: IncidentId::new(),
-        title,
-        description,
-        category,
-        severity,
-        status: Status::Triage,
-        sensitive: sensitive || category.always_sensitive(),
-        owner: None,
-        impact: None,
-        resolution: None,
-        disclosure: Disclosure::None,
-        merged_into: None,
-        alert_count: 0,
-        group_key: None,
-        last_alert_at: None,
-        times: Timestamps {
-            occurred_at,
-            detected_at,
-            reported_at,
-            acknowledged_at: None,
-            contained_at: None,
-            resolved_at: None,
-            closed_at: None,
-        },
-        created_at: now,
-        updated_at: now,
-    }
-}
 
 /// The incident columns written on insert and save (all but `id` and
 /// `created_at`).
@@ -321,15 +277,17 @@ impl SqlStore {
         let reported_at = new.reported_at.unwrap_or(at);
         not_future("reported_at", reported_at, at)?;
         let reported_at = reported_at.min(at);
-        let i = new_incident(
-            title,
-            new.description,
-            new.category,
-            new.severity,
-            new.sensitive,
-            new.occurred_at,
-            new.detected_at,
-            reported_at,
+        let i = Incident::open(
+            Opening {
+                title,
+                description: new.description,
+                category: new.category,
+                severity: new.severity,
+                sensitive: new.sensitive,
+                occurred_at: new.occurred_at,
+                detected_at: new.detected_at,
+                reported_at,
+            },
             at,
         );
         let mut tx = self.begin().await?;

@@ -2,10 +2,10 @@
 //! the change they announce, then claimed, fanned out and marked by the
 //! delivery worker (the system viewer only).
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
-use super::checks::{check_len, forbid, to_json};
+use super::checks::{check_len, forbid};
 use crate::access::Viewer;
 use crate::audit::unix_micros;
 use crate::backend::rows::{OUTBOX_COLS, OutboxRow};
@@ -13,7 +13,7 @@ use crate::backend::{SqlStore, Tx, exec, fetch_domain, fetch_one};
 use crate::enums::OutboxStatus;
 use crate::ids::OutboxId;
 use crate::incident::Incident;
-use crate::outbox::{MAX_ATTEMPTS, OutboxKind, OutboxMessage, backoff};
+use crate::outbox::{MAX_ATTEMPTS, OutboxKind, OutboxMessage, OutboxPayload, backoff};
 use crate::query::{Arg, Sql};
 use crate::store::{Result, StoreError};
 
@@ -27,13 +27,7 @@ pub(super) async fn enqueue(
     change: &str,
     at: OffsetDateTime,
 ) -> Result<()> {
-    // Everything a notifier renders, so it never has to read the incident
-    // back (which, for a sensitive one, would need a visibility bypass).
-    let payload = json!({
-        "id": i.id, "title": i.title, "category": i.category, "severity": i.severity,
-        "status": i.status, "sensitive": i.sensitive, "owner": i.owner,
-        "action": action, "change": change, "incident": to_json(i),
-    });
+    let payload = OutboxPayload::incident(i, action, change);
     let m = OutboxMessage {
         id: OutboxId::new(),
         kind,
@@ -66,7 +60,7 @@ pub(super) async fn enqueue_access(
         kind: OutboxKind::AccessChanged,
         incident_id: None,
         sensitive: true,
-        payload: json!({ "action": action, "change": change, "access": details }),
+        payload: OutboxPayload::access(action, change, details),
         status: OutboxStatus::Pending,
         attempts: 0,
         next_attempt_at: at,
@@ -89,7 +83,7 @@ async fn insert_message(tx: &mut Tx, m: &OutboxMessage) -> Result<()> {
         Arg::from(m.kind.as_str()),
         Arg::from(m.incident_id.map(|i| i.to_string())),
         Arg::from(m.sensitive),
-        Arg::from(m.payload.to_string()),
+        Arg::from(m.payload.to_json().to_string()),
         Arg::from(m.status.as_str()),
         Arg::from(i64::from(m.attempts)),
         Arg::from(unix_micros(m.next_attempt_at)),
@@ -232,10 +226,7 @@ impl SqlStore {
         }
         let mut children = Vec::new();
         for d in destinations {
-            let mut payload = parent.payload.clone();
-            if let Value::Object(m) = &mut payload {
-                m.insert("destination".into(), Value::from(d.as_str()));
-            }
+            let payload = parent.payload.clone().with_destination(d);
             let child = OutboxMessage {
                 id: OutboxId::new(),
                 kind: parent.kind,

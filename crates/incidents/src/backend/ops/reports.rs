@@ -12,55 +12,26 @@
 //! writers are serialised, so two racing requests cannot both slip under a
 //! limit.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, Executor};
 
 use super::checks::{MAX_TEXT, check_len, forbid, not_future, to_json};
-use super::incidents::{insert_incident, new_incident, record_opened};
+use super::incidents::{insert_incident, record_opened};
 use super::paging::{cursor_of, keyset, page_limit, paginate};
 use super::timeline::add_timeline;
-use super::visible::load_report;
+use super::visible::{fill_attachments, load_report};
 use crate::access::{Viewer, report_visible};
 use crate::audit::unix_micros;
-use crate::backend::rows::{ATTACHMENT_COLS, AttachmentRow, DomainRow, REPORT_COLS, ReportRow};
+use crate::backend::rows::{ATTACHMENT_COLS, AttachmentRow, REPORT_COLS, ReportRow};
 use crate::backend::{
-    Change, SqlStore, Tx, append_audit, exec, fetch_all, fetch_domain, fetch_one, fetch_opt, now,
-    opt_micros,
+    Change, SqlStore, Tx, append_audit, exec, fetch_domain, fetch_one, fetch_opt, now, opt_micros,
 };
-use crate::enums::Severity;
 use crate::ids::{AttachmentId, ReportId};
 use crate::query::{Arg, Sql};
 use crate::report::{Attachment, NewAttachment, NewReport, Report};
 use crate::staged::{Finished, StagedAttachment, io};
 use crate::store::{Page, PageRequest, ReportFilter, Result, StoreError};
-
-/// Fills in the attachments of each report, with one query for them all
-/// (the reports must already have passed the visibility check).
-pub(super) async fn fill_attachments<'e, E: Executor<'e, Database = Any>>(
-    e: E,
-    reports: &mut [Report],
-) -> Result<()> {
-    if reports.is_empty() {
-        return Ok(());
-    }
-    let mut q = Sql::new(&format!(
-        "SELECT {ATTACHMENT_COLS} FROM attachments a WHERE a.report_id IN "
-    ));
-    q.bind_list(reports.iter().map(|r| r.id.to_string()))
-        .push(" ORDER BY a.id");
-    let mut by_report: BTreeMap<ReportId, Vec<Attachment>> = BTreeMap::new();
-    for row in fetch_all::<_, AttachmentRow>(e, &q).await? {
-        let a = row.into_domain()?;
-        by_report.entry(a.report_id).or_default().push(a);
-    }
-    for r in reports {
-        r.attachments = by_report.remove(&r.id).unwrap_or_default();
-    }
-    Ok(())
-}
 
 /// The most attachments one report may carry (filed with it and added
 /// later together).
@@ -411,26 +382,8 @@ impl SqlStore {
         for a in &new.attachments {
             attachments.push(self.store_attachment(report_id, a).await?);
         }
-        let sensitive = new.sensitive || new.category.always_sensitive();
-        let first_line: String = new
-            .description
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .take(80)
-            .collect();
-        let incident = new_incident(
-            format!("{} report: {}", new.category, first_line.trim()),
-            new.description.clone(),
-            new.category,
-            Severity::Sev3,
-            sensitive,
-            new.occurred_at,
-            None,
-            at,
-            at,
-        );
+        let incident = new.incident(at);
+        let sensitive = incident.sensitive;
         let report = Report {
             id: report_id,
             reporter: (!new.anonymous).then_some(v.user_id),

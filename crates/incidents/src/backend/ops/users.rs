@@ -3,15 +3,15 @@
 
 use serde_json::Value;
 
-use super::checks::{check_len, forbid, is_unique_violation, to_json};
+use super::checks::{forbid, is_unique_violation, to_json};
 use super::grants::{announce_new_user, may_create_with};
+use super::tokens::{audit_token, insert_token};
 use super::visible::{load_user, user_by_id};
 use crate::access::Viewer;
 use crate::audit::unix_micros;
 use crate::backend::rows::{DomainRow, TOKEN_COLS, TokenRow, USER_COLS, UserRow};
 use crate::backend::{
-    Change, SqlStore, Tx, append_audit, exec, fetch_domain, fetch_one, fetch_opt, from_micros, now,
-    opt_micros,
+    Change, SqlStore, Tx, append_audit, exec, fetch_domain, fetch_one, fetch_opt, now,
 };
 use crate::enums::Role;
 use crate::ids::{TokenId, UserId};
@@ -316,44 +316,6 @@ where
     fetch_one::<_, TokenRow>(e, &q, "token").await
 }
 
-/// Inserts a token row for `user`.
-pub(super) async fn insert_token(
-    tx: &mut Tx,
-    user: UserId,
-    new: &NewToken,
-    at: time::OffsetDateTime,
-) -> Result<ApiToken> {
-    check_len("label", &new.label, 0, 200)?;
-    let token = ApiToken {
-        id: TokenId::new(),
-        user_id: user,
-        label: new.label.clone(),
-        created_at: at,
-        expires_at: new.expires_at.map(|e| from_micros(unix_micros(e))),
-        revoked: false,
-    };
-    let mut q = Sql::new(
-        "INSERT INTO api_tokens (id, user_id, label, token_hash, revoked, created_at, expires_at) VALUES ",
-    );
-    q.bind_list([
-        Arg::from(token.id.to_string()),
-        Arg::from(user.to_string()),
-        Arg::from(token.label.clone()),
-        Arg::from(new.hash.to_hex()),
-        Arg::from(token.revoked),
-        Arg::from(unix_micros(at)),
-        opt_micros(token.expires_at),
-    ]);
-    if let Err(e) = exec(&mut **tx, &q).await {
-        return Err(if is_unique_violation(&e) {
-            StoreError::Conflict("this token already exists".into())
-        } else {
-            e
-        });
-    }
-    Ok(token)
-}
-
 /// Marks `token` revoked; returns it as it now is.
 async fn revoke(tx: &mut Tx, token: &ApiToken) -> Result<ApiToken> {
     let mut q = Sql::new("UPDATE api_tokens SET revoked = 1 WHERE id = ");
@@ -363,32 +325,4 @@ async fn revoke(tx: &mut Tx, token: &ApiToken) -> Result<ApiToken> {
         revoked: true,
         ..token.clone()
     })
-}
-
-/// Appends a token action's audit entry (token metadata only: never the
-/// token or its hash).
-pub(super) async fn audit_token(
-    tx: &mut Tx,
-    v: &Viewer,
-    action: &'static str,
-    token: &ApiToken,
-    before: Value,
-    after: Value,
-) -> Result<()> {
-    append_audit(
-        tx,
-        v,
-        now(),
-        Change {
-            action,
-            entity: "token",
-            entity_id: token.id.to_string(),
-            incident_id: None,
-            related_incident_id: None,
-            before,
-            after,
-        },
-    )
-    .await?;
-    Ok(())
 }

@@ -1,21 +1,25 @@
 //! Single-row reads through the viewer's visibility predicate (see
 //! [`crate::access`]): a row the viewer may not see reads as "not found".
 //! Every operation that acts on an existing incident, alert, report or user
-//! loads it through here first. Nothing here writes.
+//! loads it through here first, and reports read through here get their
+//! attachments ([`fill_attachments`]). Nothing here writes.
+
+use std::collections::BTreeMap;
 
 use sqlx::{Any, Executor};
 
 use crate::access::{Viewer, alert_visible, incident_visible, report_visible};
 use crate::alert::Alert;
 use crate::backend::rows::{
-    ALERT_COLS, AlertRow, INCIDENT_COLS, IncidentRow, REPORT_COLS, ReportRow, USER_COLS, UserRow,
+    ALERT_COLS, ATTACHMENT_COLS, AlertRow, AttachmentRow, DomainRow, INCIDENT_COLS, IncidentRow,
+    REPORT_COLS, ReportRow, USER_COLS, UserRow,
 };
-use crate::backend::{Tx, fetch_one, fetch_opt};
+use crate::backend::{Tx, fetch_all, fetch_one, fetch_opt};
 use crate::enums::Role;
 use crate::ids::{AlertId, IncidentId, ReportId, UserId};
 use crate::incident::Incident;
 use crate::query::Sql;
-use crate::report::Report;
+use crate::report::{Attachment, Report};
 use crate::store::{Result, StoreError};
 use crate::user::User;
 
@@ -114,4 +118,29 @@ pub(super) async fn incident_sensitive<'e, E: Executor<'e, Database = Any>>(
     Ok(fetch_opt::<_, (i64,)>(e, &q)
         .await?
         .is_none_or(|(s,)| s != 0))
+}
+
+/// Fills in the attachments of each report, with one query for them all
+/// (the reports must already have passed the visibility check).
+pub(super) async fn fill_attachments<'e, E: Executor<'e, Database = Any>>(
+    e: E,
+    reports: &mut [Report],
+) -> Result<()> {
+    if reports.is_empty() {
+        return Ok(());
+    }
+    let mut q = Sql::new(&format!(
+        "SELECT {ATTACHMENT_COLS} FROM attachments a WHERE a.report_id IN "
+    ));
+    q.bind_list(reports.iter().map(|r| r.id.to_string()))
+        .push(" ORDER BY a.id");
+    let mut by_report: BTreeMap<ReportId, Vec<Attachment>> = BTreeMap::new();
+    for row in fetch_all::<_, AttachmentRow>(e, &q).await? {
+        let a = row.into_domain()?;
+        by_report.entry(a.report_id).or_default().push(a);
+    }
+    for r in reports {
+        r.attachments = by_report.remove(&r.id).unwrap_or_default();
+    }
+    Ok(())
 }

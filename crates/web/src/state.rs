@@ -1,0 +1,24 @@
+//! What every handler shares: the store, and the API's own description.
+
+use std::sync::Arc;
+
+use incidents::Store;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The incident store (visibility is enforced inside it).
+    pub store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+/// The OpenAPI document ([`crate::openapi::document`]), built once with the
+/// router and handed to the handler that serves it, so that handlers do not
+/// depend on the route table the document is made from.
+#[derive(Debug, Clone)]
+pub struct ApiDocument(pub Arc<serde_json::Value>);
