@@ -44,6 +44,7 @@ mod handlers;
 pub mod openapi;
 pub mod routes;
 pub mod schema;
+mod state_checks;
 pub mod stats;
 pub mod token;
 pub mod types;
