@@ -34,8 +34,7 @@ mod opt_whole {
         }
         match n.as_f64() {
             Some(f) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => {
-                // Whole and in range: exact.
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                // Whole and in range: the cast is exact.
                 Ok(Some(f as u32))
             }
             _ => Err(D::Error::custom(format!(
