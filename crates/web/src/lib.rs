@@ -47,6 +47,7 @@ pub mod openapi;
 pub mod routes;
 pub mod schema;
 mod state;
+mod state_checks;
 pub mod stats;
 pub mod token;
 pub mod types;

@@ -1,11 +1,13 @@
 //! The OpenAPI 3.1 document, generated from the route table so that it
 //! lists exactly the routes the router serves, with who may call each one
-//! (`x-roles`).
+//! (`x-roles`). Request schemas state every constraint the server enforces
+//! that JSON Schema can express ([`crate::schema`]): a request valid by the
+//! document is never refused as invalid (400 or 422).
 
 use serde_json::{Map, Value, json};
 
 use crate::routes::{Access, ROUTES};
-use crate::schema::Schema;
+use crate::schema::{self, Schema};
 
 /// Builds the document.
 pub fn document() -> Value {
@@ -39,10 +41,10 @@ pub fn document() -> Value {
             .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
-            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": schema::path_param(name) }))
             .chain(route.query.iter().map(|p| {
                 json!({ "name": p.name, "in": "query", "required": p.required,
-                        "description": p.description, "schema": { "type": "string" } })
+                        "description": p.description, "schema": schema::query_param(p.name) })
             }))
             .collect();
         if !params.is_empty() {
@@ -65,7 +67,7 @@ pub fn document() -> Value {
         "info": {
             "title": "watchpost API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Incident response system of record. Errors are always {\"error\":{\"code\",\"message\"}}."
+            "description": "Incident response system of record. Errors are always {\"error\":{\"code\",\"message\"}}. A request valid by this document is never refused as invalid (400 or 422); what depends on the server's state (a time that must be in the past or the future, a named user who must exist, an illegal status move, a duplicate) is 409."
         },
         "paths": paths,
         "components": {

@@ -1,11 +1,93 @@
 //! JSON Schemas of the request and response bodies, for the OpenAPI
 //! document. Enum values come from the domain's own lists, so the document
 //! cannot drift from what the API accepts.
+//!
+//! A request schema states every constraint the server enforces that JSON
+//! Schema can express: lengths (in characters, as the store counts them),
+//! ranges, enums, list sizes, "exactly one of", formats. A request that is
+//! valid by its schema is never refused as invalid (400 or 422); what
+//! depends on the server's state (a time relative to now, a user name that
+//! must exist, an illegal status move) is a 409. `tests/schema.rs` checks
+//! each schema's fields and required-ness against the type in
+//! [`crate::types`], and `scripts/schemathesis` checks the server against
+//! the document.
 
 use incidents::enums::{
     AlertLevel, Category, Channel, Disclosure, ImpactLevel, Resolution, Role, Severity, Status,
 };
 use serde_json::{Value, json};
+
+/// Longest free text (descriptions, notes, impact summaries), in characters:
+/// the store's limit.
+pub const MAX_TEXT: u32 = 20_000;
+/// Longest incident title, in characters (after trimming).
+pub const MAX_TITLE: u32 = 300;
+/// Longest task title, in characters.
+pub const MAX_TASK_TITLE: u32 = 500;
+/// Longest report location, in characters.
+pub const MAX_LOCATION: u32 = 500;
+/// Most entries in each list of an impact assessment, and the longest entry.
+pub const MAX_IMPACT_ENTRIES: u32 = 100;
+/// Longest impact list entry, in characters.
+pub const MAX_IMPACT_ENTRY: u32 = 500;
+/// Most participants added at once.
+pub const MAX_PARTICIPANTS: u32 = 100;
+/// Longest reason (dismissal, suppression), in characters.
+pub const MAX_REASON: u32 = 2_000;
+/// Longest rule id of a suppression, in characters.
+pub const MAX_RULE_ID: u32 = 200;
+/// Most entity values a suppression matches on.
+pub const MAX_ENTITIES: u32 = 32;
+/// Longest entity name of a suppression, in characters.
+pub const MAX_ENTITY_NAME: u32 = 200;
+/// Longest entity value of a suppression, in characters.
+pub const MAX_ENTITY_VALUE: u32 = 1_000;
+/// Longest token label, in characters.
+pub const MAX_LABEL: u32 = 200;
+/// Longest uploaded file name, in characters.
+pub const MAX_FILENAME: u32 = 255;
+/// A user name: what the store accepts.
+pub const USER_NAME: &str = "^[A-Za-z0-9._@-]{1,64}$";
+/// Text that is not blank: at least one character that is not white space
+/// (`\s`, and U+0085, which ECMAScript's `\s` lacks but Rust trims).
+pub const NOT_BLANK: &str = "[^\\s\\u0085]";
+/// A file name: not blank, no control characters (`char::is_control`).
+pub const FILENAME: &str =
+    "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\u0085\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$";
+
+/// A string of `min` to `max` characters.
+fn text(min: u32, max: u32) -> Value {
+    json!({ "type": "string", "minLength": min, "maxLength": max })
+}
+
+/// A string of 1 to `max` characters, not blank.
+fn not_blank(max: u32) -> Value {
+    json!({ "type": "string", "minLength": 1, "maxLength": max, "pattern": NOT_BLANK })
+}
+
+/// A user name.
+fn user_name() -> Value {
+    json!({ "type": "string", "pattern": USER_NAME })
+}
+
+/// The schema of a path parameter, by name: ids are UUIDs, `name` a user
+/// name.
+pub fn path_param(name: &str) -> Value {
+    match name {
+        "name" => user_name(),
+        _ => json!({ "type": "string", "format": "uuid" }),
+    }
+}
+
+/// The schema of a documented query parameter, by name.
+pub fn query_param(name: &str) -> Value {
+    match name {
+        "filename" => {
+            json!({ "type": "string", "minLength": 1, "maxLength": MAX_FILENAME, "pattern": FILENAME })
+        }
+        _ => json!({ "type": "string" }),
+    }
+}
 
 /// A named body schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -29,8 +111,10 @@ pub enum Schema {
     ReportList,
     Attachment,
     Incident,
+    Times,
     IncidentList,
     IncidentDetail,
+    Timeline,
     IncidentUpdate,
     StatusChange,
     Assign,
@@ -49,7 +133,9 @@ pub enum Schema {
     Suppression,
     SuppressionList,
     NewSuppression,
+    MetricRow,
     Metrics,
+    AuditEntry,
     AuditList,
     AuditVerify,
     RoleChange,
@@ -66,20 +152,48 @@ fn reference(schema: Schema) -> Value {
     json!({ "$ref": format!("#/components/schemas/{}", schema.name()) })
 }
 
-fn page(item: Schema) -> Value {
-    json!({
-        "type": "object",
-        "required": ["items"],
-        "properties": {
-            "items": { "type": "array", "items": reference(item) },
-            "next_cursor": { "type": ["string", "null"] },
-            "total": { "type": "integer" },
-        }
-    })
+/// An enum's values and `null`.
+fn nullable<T: std::fmt::Display>(all: &[T]) -> Value {
+    let mut values = names(all);
+    if let Value::Array(values) = &mut values {
+        values.push(Value::Null);
+    }
+    values
 }
 
+/// Roles set directly (`PUT /api/v1/users/{name}/role`).
+const APPROVAL_FREE: [Role; 2] = [Role::Reporter, Role::Admin];
+/// Roles given through role grants.
+const NEED_TO_KNOW: [Role; 2] = [Role::Responder, Role::FinanceOps];
+
+fn page(item: Schema) -> Value {
+    record(
+        json!({
+            "items": { "type": "array", "items": reference(item) },
+            "next_cursor": { "type": ["string", "null"] },
+            "total": { "type": "integer", "minimum": 0 },
+        }),
+        &["total"],
+    )
+}
+
+/// A request body: these properties, `required` ones, no others.
 fn object(required: &[&str], properties: Value) -> Value {
     json!({ "type": "object", "required": required, "properties": properties, "additionalProperties": false })
+}
+
+/// A response body: every property is always present but `optional`.
+fn record(properties: Value, optional: &[&str]) -> Value {
+    let required: Vec<&str> = properties
+        .as_object()
+        .map(|p| {
+            p.keys()
+                .map(String::as_str)
+                .filter(|k| !optional.contains(k))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({ "type": "object", "required": required, "properties": properties })
 }
 
 impl Schema {
@@ -103,8 +217,10 @@ impl Schema {
         Schema::ReportList,
         Schema::Attachment,
         Schema::Incident,
+        Schema::Times,
         Schema::IncidentList,
         Schema::IncidentDetail,
+        Schema::Timeline,
         Schema::IncidentUpdate,
         Schema::StatusChange,
         Schema::Assign,
@@ -123,7 +239,9 @@ impl Schema {
         Schema::Suppression,
         Schema::SuppressionList,
         Schema::NewSuppression,
+        Schema::MetricRow,
         Schema::Metrics,
+        Schema::AuditEntry,
         Schema::AuditList,
         Schema::AuditVerify,
         Schema::RoleChange,
@@ -157,191 +275,307 @@ impl Schema {
         let time = json!({ "type": "string", "format": "date-time" });
         let opt_time = json!({ "type": ["string", "null"], "format": "date-time" });
         let id = json!({ "type": "string", "format": "uuid" });
+        let opt_id = json!({ "type": ["string", "null"], "format": "uuid" });
         let opt_str = json!({ "type": ["string", "null"] });
-        let strs = json!({ "type": "array", "items": { "type": "string" } });
+        let string = json!({ "type": "string" });
+        let boolean = json!({ "type": "boolean" });
+        let integer = json!({ "type": "integer" });
         let category = json!({ "type": "string", "enum": names(Category::ALL) });
         let severity = json!({ "type": "string", "enum": names(Severity::ALL) });
         let status = json!({ "type": "string", "enum": names(Status::ALL) });
         let role = json!({ "type": "string", "enum": names(Role::ALL) });
         let impact = json!({ "type": "string", "enum": names(ImpactLevel::ALL) });
+        let disclosure = json!({ "type": "string", "enum": names(Disclosure::ALL) });
+        let channel = json!({ "type": "string", "enum": names(Channel::ALL) });
+        let entities = json!({ "type": "object", "additionalProperties": { "type": "string" } });
         match self {
             Schema::Object => json!({ "type": "object" }),
+            // Uploads are refused empty, so no stored file is empty either.
             Schema::Binary => {
-                json!({ "type": "string", "contentMediaType": "application/octet-stream" })
+                json!({ "type": "string", "format": "binary", "minLength": 1,
+                        "contentMediaType": "application/octet-stream" })
             }
-            Schema::Health => json!({ "type": "object", "properties": {
-                "status": { "type": "string" }, "version": { "type": "string" } } }),
+            Schema::Health => record(json!({ "status": string, "version": string }), &[]),
             Schema::Stats => {
                 let count = json!({ "type": "integer", "minimum": 0 });
-                json!({ "type": "object", "properties": {
-                    "requests": count,
-                    "refused": { "type": "object", "properties": {
+                let refused = record(
+                    json!({
                         "bad_request": count, "unauthorized": count, "forbidden": count,
                         "not_found": count, "method_not_allowed": count,
                         "request_timeout": count, "payload_too_large": count,
                         "unprocessable": count, "too_many_requests": count,
-                        "server_error": count, "over_capacity": count } } } })
+                        "server_error": count, "over_capacity": count }),
+                    &[],
+                );
+                record(json!({ "requests": count, "refused": refused }), &[])
             }
             Schema::Error => json!({ "type": "object", "required": ["error"], "properties": {
                 "error": { "type": "object", "required": ["code", "message"], "properties": {
                     "code": { "type": "string" }, "message": { "type": "string" } } } } }),
-            Schema::User => json!({ "type": "object", "properties": {
-                "id": id, "name": { "type": "string" }, "role": role,
-                "disabled": { "type": "boolean" }, "created_at": time } }),
+            Schema::User => record(
+                json!({ "id": id, "name": string, "role": role, "disabled": boolean,
+                        "created_at": time }),
+                &[],
+            ),
             Schema::UserList => json!({ "type": "array", "items": reference(Schema::User) }),
             Schema::NewUser => object(
                 &["name", "role"],
-                json!({
-                "name": { "type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$" }, "role": role }),
+                json!({ "name": user_name(), "role": role }),
             ),
-            Schema::CreatedUser => json!({ "type": "object", "properties": {
-                "user": reference(Schema::User), "token": { "type": "string" } } }),
-            Schema::Token => json!({ "type": "object", "properties": {
-                "id": id, "user_id": id, "label": { "type": "string" }, "created_at": time,
-                "expires_at": opt_time, "expired": { "type": "boolean" },
-                "revoked": { "type": "boolean" } } }),
-            Schema::TokenList => json!({ "type": "array", "items": reference(Schema::Token) }),
-            Schema::NewToken => object(
+            Schema::CreatedUser => record(
+                json!({ "user": reference(Schema::User), "token": string }),
                 &[],
-                json!({
-                "label": { "type": "string", "maxLength": 200 }, "expires_at": opt_time,
-                "expires_in_days": { "type": "integer", "minimum": 1, "maximum": 3650 } }),
             ),
-            Schema::CreatedToken => json!({ "type": "object", "properties": {
-                "api_token": reference(Schema::Token), "token": { "type": "string" } } }),
+            Schema::Token => record(
+                json!({
+                    "id": id, "user_id": id, "label": string, "created_at": time,
+                    "expires_at": opt_time, "expired": boolean, "revoked": boolean }),
+                &[],
+            ),
+            Schema::TokenList => json!({ "type": "array", "items": reference(Schema::Token) }),
+            // At most one of the two expiries.
+            Schema::NewToken => {
+                let mut schema = object(
+                    &[],
+                    json!({
+                        "label": { "type": ["string", "null"], "maxLength": MAX_LABEL },
+                        "expires_at": opt_time,
+                        "expires_in_days": { "type": ["integer", "null"], "minimum": 1,
+                                             "maximum": crate::token::MAX_EXPIRES_IN_DAYS } }),
+                );
+                schema["not"] = json!({ "required": ["expires_at", "expires_in_days"] });
+                schema
+            }
+            Schema::CreatedToken => record(
+                json!({ "api_token": reference(Schema::Token), "token": string }),
+                &[],
+            ),
             Schema::NewReport => object(
                 &["category", "description"],
                 json!({
-                "category": category, "description": { "type": "string" },
-                "sensitive": { "type": "boolean" }, "occurred_at": opt_time,
-                "location": opt_str,
-                "channel": { "type": "string", "enum": names(Channel::ALL) } }),
+                    "category": category, "description": not_blank(MAX_TEXT),
+                    "sensitive": boolean, "occurred_at": opt_time,
+                    "location": { "type": ["string", "null"], "maxLength": MAX_LOCATION },
+                    "channel": { "type": ["string", "null"], "enum": nullable(Channel::ALL) } }),
             ),
-            Schema::Report => json!({ "type": "object", "properties": {
-                "id": id, "reporter_id": opt_str, "channel": { "type": "string" },
-                "category": category, "description": { "type": "string" },
-                "occurred_at": opt_time, "location": opt_str, "sensitive": { "type": "boolean" },
-                "incident_id": id, "incident_status": status,
-                "attachments": { "type": "array", "items": reference(Schema::Attachment) },
-                "created_at": time } }),
+            Schema::Report => record(
+                json!({
+                    "id": id, "reporter_id": opt_id, "channel": channel,
+                    "category": category, "description": string,
+                    "occurred_at": opt_time, "location": opt_str, "sensitive": boolean,
+                    "incident_id": id, "incident_status": status,
+                    "attachments": { "type": "array", "items": reference(Schema::Attachment) },
+                    "created_at": time }),
+                &[],
+            ),
             Schema::ReportList => page(Schema::Report),
-            Schema::Attachment => json!({ "type": "object", "properties": {
-                "id": id, "filename": { "type": "string" }, "content_type": { "type": "string" },
-                "size": { "type": "integer" }, "sha256": { "type": "string" },
-                "url": { "type": "string" } } }),
-            Schema::Incident => json!({ "type": "object", "properties": {
-                "id": id, "title": { "type": "string" }, "description": { "type": "string" },
-                "category": category, "severity": severity, "status": status,
-                "sensitive": { "type": "boolean" }, "owner_id": opt_str,
-                "impact": { "oneOf": [reference(Schema::Impact), { "type": "null" }] },
-                "resolution": { "type": ["string", "null"], "enum": names(Resolution::ALL) },
-                "disclosure": { "type": "string", "enum": names(Disclosure::ALL) },
-                "merged_into": opt_str, "alert_count": { "type": "integer" },
-                "times": { "type": "object" }, "created_at": time, "updated_at": time } }),
+            Schema::Attachment => record(
+                json!({
+                    "id": id, "filename": string, "content_type": string,
+                    "size": { "type": "integer", "minimum": 1 }, "sha256": string,
+                    "url": string }),
+                &[],
+            ),
+            Schema::Incident => record(
+                json!({
+                    "id": id, "title": string, "description": string,
+                    "category": category, "severity": severity, "status": status,
+                    "sensitive": boolean, "owner_id": opt_id,
+                    "impact": { "oneOf": [reference(Schema::Impact), { "type": "null" }] },
+                    "resolution": { "type": ["string", "null"], "enum": nullable(Resolution::ALL) },
+                    "disclosure": disclosure,
+                    "merged_into": opt_id, "alert_count": integer,
+                    "times": reference(Schema::Times), "created_at": time, "updated_at": time }),
+                &[],
+            ),
+            Schema::Times => record(
+                json!({
+                    "occurred_at": opt_time, "detected_at": opt_time, "reported_at": time,
+                    "acknowledged_at": opt_time, "contained_at": opt_time,
+                    "resolved_at": opt_time, "closed_at": opt_time }),
+                &[],
+            ),
             Schema::IncidentList => page(Schema::Incident),
-            Schema::IncidentDetail => json!({ "type": "object", "properties": {
-                "incident": reference(Schema::Incident),
-                "notes": { "type": "array", "items": reference(Schema::Note) },
-                "tasks": { "type": "array", "items": reference(Schema::Task) },
-                "timeline": { "type": "array", "items": { "type": "object" } },
-                "reports": { "type": "array", "items": reference(Schema::Report) },
-                "alerts": { "type": "array", "items": reference(Schema::Alert) },
-                "participant_ids": strs } }),
+            Schema::IncidentDetail => record(
+                json!({
+                    "incident": reference(Schema::Incident),
+                    "notes": { "type": "array", "items": reference(Schema::Note) },
+                    "tasks": { "type": "array", "items": reference(Schema::Task) },
+                    "timeline": { "type": "array", "items": reference(Schema::Timeline) },
+                    "reports": { "type": "array", "items": reference(Schema::Report) },
+                    "alerts": { "type": "array", "items": reference(Schema::Alert) },
+                    "participant_ids": { "type": "array", "items": id } }),
+                &[],
+            ),
+            Schema::Timeline => record(
+                json!({ "id": id, "at": time, "actor_id": id, "kind": string, "message": string }),
+                &[],
+            ),
             Schema::IncidentUpdate => object(
                 &[],
                 json!({
-                "title": { "type": "string" }, "description": { "type": "string" },
-                "category": category, "severity": severity,
-                "disclosure": { "type": "string", "enum": names(Disclosure::ALL) } }),
+                    "title": { "type": ["string", "null"], "minLength": 1, "maxLength": MAX_TITLE,
+                               "pattern": NOT_BLANK },
+                    "description": { "type": ["string", "null"], "maxLength": MAX_TEXT },
+                    "category": { "type": ["string", "null"], "enum": nullable(Category::ALL) },
+                    "severity": { "type": ["string", "null"], "enum": nullable(Severity::ALL) },
+                    "disclosure": { "type": ["string", "null"], "enum": nullable(Disclosure::ALL) } }),
             ),
             Schema::StatusChange => {
                 object(&["status"], json!({ "status": status, "at": opt_time }))
             }
-            Schema::Assign => object(&[], json!({ "owner": opt_str, "participants": strs })),
-            Schema::NewNote => object(&["body"], json!({ "body": { "type": "string" } })),
-            Schema::Note => json!({ "type": "object", "properties": {
-                "id": id, "author_id": id, "body": { "type": "string" }, "created_at": time } }),
+            // An empty owner clears it.
+            Schema::Assign => object(
+                &[],
+                json!({
+                    "owner": { "type": ["string", "null"], "pattern": "^[A-Za-z0-9._@-]{0,64}$" },
+                    "participants": { "type": "array", "maxItems": MAX_PARTICIPANTS,
+                                      "items": user_name() } }),
+            ),
+            Schema::NewNote => object(&["body"], json!({ "body": not_blank(MAX_TEXT) })),
+            Schema::Note => record(
+                json!({ "id": id, "author_id": id, "body": string, "created_at": time }),
+                &[],
+            ),
             Schema::NewTask => object(
                 &["title"],
                 json!({
-                "title": { "type": "string" }, "owner": opt_str, "due_at": opt_time }),
+                    "title": text(1, MAX_TASK_TITLE),
+                    "owner": { "type": ["string", "null"], "pattern": USER_NAME },
+                    "due_at": opt_time }),
             ),
-            Schema::Task => json!({ "type": "object", "properties": {
-                "id": id, "title": { "type": "string" }, "owner_id": opt_str, "due_at": opt_time,
-                "done": { "type": "boolean" }, "created_at": time } }),
+            Schema::Task => record(
+                json!({
+                    "id": id, "title": string, "owner_id": opt_id, "due_at": opt_time,
+                    "done": boolean, "created_at": time }),
+                &[],
+            ),
             Schema::TaskUpdate => object(
                 &[],
                 json!({
-                "title": { "type": "string" }, "owner": opt_str, "due_at": opt_time,
-                "done": { "type": "boolean" } }),
+                    "title": { "type": ["string", "null"], "minLength": 1, "maxLength": MAX_TASK_TITLE },
+                    "owner": { "type": ["string", "null"], "pattern": USER_NAME },
+                    "due_at": opt_time,
+                    "done": { "type": ["boolean", "null"] } }),
             ),
-            Schema::Link => object(&[], json!({ "report_id": opt_str, "alert_id": opt_str })),
+            // Exactly one of the two.
+            Schema::Link => {
+                let mut schema = object(&[], json!({ "report_id": id, "alert_id": id }));
+                schema["minProperties"] = json!(1);
+                schema["maxProperties"] = json!(1);
+                schema
+            }
             Schema::Merge => object(&["into"], json!({ "into": id })),
-            Schema::Impact => object(
-                &["confidentiality", "integrity", "availability"],
-                json!({
-                "confidentiality": impact, "integrity": impact, "availability": impact,
-                "affected_assets": strs, "affected_users": strs, "affected_data": strs,
-                "summary": { "type": "string" } }),
-            ),
+            Schema::Impact => {
+                let list = json!({ "type": "array", "maxItems": MAX_IMPACT_ENTRIES,
+                                   "items": text(1, MAX_IMPACT_ENTRY) });
+                object(
+                    &["confidentiality", "integrity", "availability"],
+                    json!({
+                        "confidentiality": impact, "integrity": impact, "availability": impact,
+                        "affected_assets": list, "affected_users": list, "affected_data": list,
+                        "summary": text(0, MAX_TEXT) }),
+                )
+            }
             Schema::Close => object(
                 &["resolution"],
                 json!({
-                "resolution": { "type": "string", "enum": names(Resolution::ALL) }, "at": opt_time }),
+                    "resolution": { "type": "string", "enum": names(Resolution::ALL) },
+                    "at": opt_time }),
             ),
-            Schema::Alert => json!({ "type": "object", "properties": {
-                "id": id, "rule_id": { "type": "string" }, "rule_title": { "type": "string" },
-                "level": { "type": "string", "enum": names(AlertLevel::ALL) },
-                "entities": { "type": "object", "additionalProperties": { "type": "string" } },
-                "evidence": { "type": "array" }, "policy": opt_str, "detected_at": time,
-                "incident_id": opt_str, "disposition": { "type": "string" }, "created_at": time } }),
+            Schema::Alert => record(
+                json!({
+                    "id": id, "rule_id": string, "rule_title": string,
+                    "level": { "type": "string", "enum": names(AlertLevel::ALL) },
+                    "entities": entities, "evidence": { "type": "array" }, "policy": opt_str,
+                    "detected_at": time, "incident_id": opt_id, "disposition": string,
+                    "created_at": time }),
+                &[],
+            ),
             Schema::AlertList => page(Schema::Alert),
-            Schema::Dismiss => object(&[], json!({ "reason": opt_str })),
-            Schema::Suppression => json!({ "type": "object", "properties": {
-                "id": id, "rule_id": { "type": "string" },
-                "entities": { "type": "object", "additionalProperties": { "type": "string" } },
-                "reason": { "type": "string" }, "expires_at": opt_time,
-                "active": { "type": "boolean" }, "created_by": id, "created_at": time } }),
+            Schema::Dismiss => object(
+                &[],
+                json!({ "reason": { "type": ["string", "null"], "maxLength": MAX_REASON } }),
+            ),
+            Schema::Suppression => record(
+                json!({
+                    "id": id, "rule_id": string, "entities": entities, "reason": string,
+                    "expires_at": opt_time, "active": boolean, "created_by": id,
+                    "created_at": time }),
+                &[],
+            ),
             Schema::SuppressionList => {
                 json!({ "type": "array", "items": reference(Schema::Suppression) })
             }
             Schema::NewSuppression => object(
                 &["rule_id", "reason"],
                 json!({
-                "rule_id": { "type": "string", "minLength": 1, "maxLength": 200 },
-                "entities": { "type": "object", "maxProperties": 32, "additionalProperties": { "type": "string" } },
-                "reason": { "type": "string", "minLength": 1, "maxLength": 2000 },
-                "expires_at": opt_time }),
+                    "rule_id": text(1, MAX_RULE_ID),
+                    "entities": { "type": "object", "maxProperties": MAX_ENTITIES,
+                                  "propertyNames": not_blank(MAX_ENTITY_NAME),
+                                  "additionalProperties": text(0, MAX_ENTITY_VALUE) },
+                    "reason": text(1, MAX_REASON),
+                    "expires_at": opt_time }),
             ),
-            Schema::Metrics => {
-                let row = json!({ "type": "object", "properties": {
-                    "key": { "type": "string" }, "count": { "type": "integer" },
-                    "acknowledged": { "type": "integer" }, "resolved": { "type": "integer" },
-                    "tta_mean_secs": { "type": ["number", "null"] },
-                    "tta_p50_secs": { "type": ["number", "null"] },
-                    "ttr_mean_secs": { "type": ["number", "null"] },
-                    "ttr_p50_secs": { "type": ["number", "null"] } } });
-                json!({ "type": "object", "properties": {
-                    "from": time, "to": time, "total": row,
-                    "by_severity": { "type": "array", "items": row },
-                    "by_category": { "type": "array", "items": row } } })
+            Schema::MetricRow => {
+                let secs = json!({ "type": ["number", "null"], "minimum": 0 });
+                let count = json!({ "type": "integer", "minimum": 0 });
+                record(
+                    json!({
+                        "key": string, "count": count, "acknowledged": count,
+                        "resolved": count, "tta_mean_secs": secs, "tta_p50_secs": secs,
+                        "ttr_mean_secs": secs, "ttr_p50_secs": secs }),
+                    &[],
+                )
             }
-            Schema::AuditList => json!({ "type": "object", "properties": {
-                "items": { "type": "array", "items": { "type": "object" } },
-                "next_after": { "type": ["integer", "null"] } } }),
-            Schema::AuditVerify => json!({ "type": "object", "properties": {
-                "ok": { "type": "boolean" }, "entries": { "type": "integer" },
-                "first_bad_seq": { "type": ["integer", "null"] }, "reason": opt_str } }),
-            Schema::RoleChange => object(&["role"], json!({ "role": role })),
+            Schema::Metrics => {
+                let row = reference(Schema::MetricRow);
+                let rows = json!({ "type": "array", "items": row });
+                record(
+                    json!({ "from": time, "to": time, "total": row,
+                            "by_severity": rows, "by_category": rows }),
+                    &[],
+                )
+            }
+            Schema::AuditEntry => record(
+                json!({
+                    "seq": { "type": "integer", "minimum": 1 }, "at": time, "actor_id": id,
+                    "action": string, "entity": string, "entity_id": string,
+                    "incident_id": opt_id, "related_incident_id": id,
+                    "before": {}, "after": {}, "hash": string }),
+                &["related_incident_id"],
+            ),
+            Schema::AuditList => record(
+                json!({
+                    "items": { "type": "array", "items": reference(Schema::AuditEntry) },
+                    "next_after": { "type": ["integer", "null"] } }),
+                &[],
+            ),
+            Schema::AuditVerify => record(
+                json!({
+                    "ok": boolean, "entries": integer,
+                    "first_bad_seq": { "type": ["integer", "null"] }, "reason": opt_str }),
+                &[],
+            ),
+            // Only roles that need no approval; the others go through role
+            // grants (403 here).
+            Schema::RoleChange => object(
+                &["role"],
+                json!({ "role": { "type": "string", "enum": names(&APPROVAL_FREE) } }),
+            ),
             Schema::NewRoleGrant => object(
                 &["user", "role"],
-                json!({ "user": { "type": "string" }, "role": role }),
+                json!({ "user": user_name(),
+                        "role": { "type": "string", "enum": names(&NEED_TO_KNOW) } }),
             ),
-            Schema::RoleGrant => json!({ "type": "object", "properties": {
-                "id": id, "user_id": id, "role": role,
-                "status": { "type": "string", "enum": ["pending", "approved", "rejected"] },
-                "requested_by": id, "requested_at": time,
-                "decided_by": opt_str, "decided_at": opt_time } }),
+            Schema::RoleGrant => record(
+                json!({
+                    "id": id, "user_id": id, "role": role,
+                    "status": { "type": "string", "enum": ["pending", "approved", "rejected"] },
+                    "requested_by": id, "requested_at": time,
+                    "decided_by": opt_id, "decided_at": opt_time }),
+                &[],
+            ),
             Schema::RoleGrantList => {
                 json!({ "type": "array", "items": reference(Schema::RoleGrant) })
             }

@@ -18,6 +18,33 @@ mod opt_time {
     pub use time::serde::rfc3339::option::*;
 }
 
+/// An optional whole number that may be written as `5` or `5.0`: JSON (and
+/// JSON Schema's `integer`) does not tell them apart.
+mod opt_whole {
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+            return Ok(None);
+        };
+        if let Some(u) = n.as_u64() {
+            return u32::try_from(u)
+                .map(Some)
+                .map_err(|_| D::Error::custom(format!("{n} is out of range")));
+        }
+        match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => {
+                // Whole and in range: the cast is exact.
+                Ok(Some(f as u32))
+            }
+            _ => Err(D::Error::custom(format!(
+                "{n} is not a whole number from 0 to {}",
+                u32::MAX
+            ))),
+        }
+    }
+}
+
 /// `GET /api/v1/health`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HealthResponse {
@@ -725,8 +752,8 @@ pub struct NewTokenRequest {
     /// When it stops working (RFC 3339, in the future).
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
-    /// Or: how many days from now it works (1 to 3650).
-    #[serde(default)]
+    /// Or: how many days from now it works (1 to 3650; `30.0` is `30`).
+    #[serde(default, deserialize_with = "opt_whole::deserialize")]
     pub expires_in_days: Option<u32>,
 }
 

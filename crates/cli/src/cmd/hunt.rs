@@ -187,7 +187,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             exclude: args.exclude.clone(),
         },
         read: ReadOptions { timezone },
-        memory_budget: args.memory_budget.map(|mib| mib.saturating_mul(1024 * 1024)),
+        memory_budget: args
+            .memory_budget
+            .map(|mib| mib.saturating_mul(1024 * 1024)),
     };
     let config = EngineConfig {
         rules: args.rules.clone(),

@@ -8,12 +8,14 @@ use incidents::{
     Severity, Status, TaskId, TaskPatch, UserId, Viewer,
 };
 use serde::Deserialize;
+use time::OffsetDateTime;
 
 use super::{page_limit, parse_id, parse_list, parse_time};
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::state::AppState;
+use crate::state_checks;
 use crate::types::{
     AssignRequest, CloseRequest, ImpactBody, IncidentDetailResponse, IncidentResponse,
     IncidentUpdateRequest, LinkRequest, MergeRequest, NewNoteRequest, NewTaskRequest, NoteResponse,
@@ -52,7 +54,7 @@ async fn user_id_by_name(
     match state.store.get_user_by_name(viewer, name).await {
         Ok(user) => Ok(user.id),
         Err(incidents::StoreError::NotFound(_)) => {
-            Err(ApiError::Unprocessable(format!("no user named {name:?}")))
+            Err(ApiError::Conflict(format!("no user named {name:?}")))
         }
         Err(other) => Err(other.into()),
     }
@@ -150,6 +152,7 @@ pub async fn change_status(
     Json(request): Json<StatusChangeRequest>,
 ) -> Result<Json<IncidentResponse>, ApiError> {
     let id: IncidentId = parse_id(&id)?;
+    state_checks::not_future("at", request.at, OffsetDateTime::now_utc())?;
     let incident = state
         .store
         .transition_incident(&caller.viewer(), id, request.status, request.at)
@@ -352,6 +355,7 @@ pub async fn close_incident(
     Json(request): Json<CloseRequest>,
 ) -> Result<Json<IncidentResponse>, ApiError> {
     let id: IncidentId = parse_id(&id)?;
+    state_checks::not_future("at", request.at, OffsetDateTime::now_utc())?;
     let incident = state
         .store
         .close_incident(&caller.viewer(), id, request.resolution, None, request.at)

@@ -10,10 +10,8 @@ use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::state::AppState;
+use crate::state_checks;
 use crate::types::{NewReportRequest, Page, ReportResponse};
-
-/// The largest accepted description, in bytes.
-const MAX_DESCRIPTION: usize = 64 * 1024;
 
 /// `POST /api/v1/reports`.
 pub async fn create_report(
@@ -26,11 +24,12 @@ pub async fn create_report(
             "description: must not be empty".to_owned(),
         ));
     }
-    if request.description.len() > MAX_DESCRIPTION {
-        return Err(ApiError::Unprocessable(format!(
-            "description: at most {MAX_DESCRIPTION} bytes"
-        )));
-    }
+    // Its length (at most 20 000 characters) is the store's to check.
+    state_checks::not_future(
+        "occurred_at",
+        request.occurred_at,
+        time::OffsetDateTime::now_utc(),
+    )?;
     let report = state
         .store
         .file_report(

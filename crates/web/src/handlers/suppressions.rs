@@ -12,6 +12,7 @@ use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::state::AppState;
+use crate::state_checks;
 use crate::types::{NewSuppressionRequest, SuppressionResponse};
 
 /// The most entity values a rule may match on (the same cap as an alert's
@@ -41,11 +42,7 @@ pub async fn create_suppression(
     Json(request): Json<NewSuppressionRequest>,
 ) -> Result<(StatusCode, Json<SuppressionResponse>), ApiError> {
     let now = OffsetDateTime::now_utc();
-    if request.expires_at.is_some_and(|at| at <= now) {
-        return Err(ApiError::Unprocessable(
-            "expires_at: must be in the future".to_owned(),
-        ));
-    }
+    state_checks::in_future("expires_at", request.expires_at, now)?;
     if request.entities.len() > MAX_ENTITIES {
         return Err(ApiError::Unprocessable(format!(
             "entities: at most {MAX_ENTITIES} values"
@@ -54,10 +51,10 @@ pub async fn create_suppression(
     if request
         .entities
         .iter()
-        .any(|(k, v)| k.trim().is_empty() || k.len() > 200 || v.len() > 1000)
+        .any(|(k, v)| k.trim().is_empty() || k.chars().count() > 200 || v.chars().count() > 1000)
     {
         return Err(ApiError::Unprocessable(
-            "entities: names must be 1..=200 bytes and values at most 1000 bytes".to_owned(),
+            "entities: names must be 1 to 200 characters, not blank, and values at most 1000 characters".to_owned(),
         ));
     }
     let rule = state

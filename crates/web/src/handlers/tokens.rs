@@ -39,7 +39,7 @@ fn expiry(
         (Some(_), Some(_)) => Err(ApiError::Unprocessable(
             "give expires_at or expires_in_days, not both".to_owned(),
         )),
-        (Some(at), None) if at <= now => Err(ApiError::Unprocessable(
+        (Some(at), None) if at <= now => Err(ApiError::Conflict(
             "expires_at: must be in the future".to_owned(),
         )),
         (Some(at), None) => Ok(Some(at)),

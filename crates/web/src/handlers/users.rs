@@ -113,7 +113,7 @@ pub async fn create_role_grant(
     let user = match state.store.get_user_by_name(&viewer, &request.user).await {
         Ok(user) => user,
         Err(incidents::StoreError::NotFound(_)) => {
-            return Err(ApiError::Unprocessable(format!(
+            return Err(ApiError::Conflict(format!(
                 "no user named {:?}",
                 request.user
             )));
