@@ -5,7 +5,7 @@
 //! and no whitespace. The [`AuditKey`] is kept outside the database (a
 //! `0600` file, by default `audit.key` in the data directory), so someone
 //! who can only write to the database cannot recompute the chain after an
-//! edit. [`ChainVerifier`] recomputes the chain in `seq` order, one entry
+//! edit. `ChainVerifier` recomputes the chain in `seq` order, one entry
 //! at a time (constant memory), and names the first entry that was edited,
 //! removed or reordered. The store appends entries in the same transaction
 //! as the change itself.
@@ -289,7 +289,7 @@ pub(crate) fn unix_micros(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000) as i64
 }
 
-/// The first bad entry found by [`verify_chain`].
+/// The first bad entry found by `verify_chain`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditFault {
     /// The seq of the first entry that doesn't verify (for a removed entry,
