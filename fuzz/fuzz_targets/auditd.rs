@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
         data,
         Some(Format::Auditd),
         Some(modified),
+        &Default::default(),
         &|batch| {
             seen.fetch_add(batch.len() as u64, Ordering::Relaxed);
         },
