@@ -10,12 +10,13 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use detect::{Detection, Level};
+use detect::Level;
 use events::{Event, Timestamp};
 use rayon::prelude::*;
 use sources::{Format, PathFilter, Problem, ProblemKind, ReadOptions};
 
 use crate::Engine;
+use crate::found::{Collector, Detections};
 use crate::spool::Spool;
 
 /// What a hunt reads, and which events and detections it keeps.
@@ -77,8 +78,9 @@ pub struct Skipped {
 /// What a hunt found.
 #[derive(Debug, Default)]
 pub struct HuntReport {
-    /// Detections, in [`sort_detections`] order.
-    pub detections: Vec<Detection>,
+    /// Detections at or above the minimum level, in
+    /// [`crate::detection_order`]; past the memory budget, partly on disk.
+    pub detections: Detections,
     /// Input problems, sorted by source, location and message.
     pub problems: Vec<Problem>,
     /// Files read.
@@ -116,10 +118,9 @@ impl Engine {
 
         let events = AtomicU64::new(0);
         let bytes = AtomicU64::new(0);
-        let detections: Mutex<Vec<Detection>> = Mutex::new(Vec::new());
-        let spool = Mutex::new(Spool::new(
-            options.memory_budget.unwrap_or(crate::DEFAULT_BUDGET),
-        ));
+        let budget = options.memory_budget.unwrap_or(crate::DEFAULT_BUDGET);
+        let detections = Mutex::new(Collector::new(budget, options.min_level));
+        let spool = Mutex::new(Spool::new(budget));
         let file_problems: Mutex<Vec<Problem>> = Mutex::new(Vec::new());
         let skipped: Mutex<Vec<Skipped>> = Mutex::new(Vec::new());
 
@@ -156,7 +157,7 @@ impl Engine {
             }
         });
 
-        let mut detections = detections.into_inner().expect("no panics hold the lock");
+        let mut collector = detections.into_inner().expect("no panics hold the lock");
         let spool = spool.into_inner().expect("no panics hold the lock");
         let spilled = spool.spilled;
         let kept = spool.kept;
@@ -169,7 +170,14 @@ impl Engine {
             ));
         }
         let mut ordered = self.ordered();
-        if let Err(e) = spool.drain(self, |p| ordered.observe(p, &mut detections)) {
+        let mut found = Vec::new();
+        let drained = spool.drain(self, |p| {
+            ordered.observe(p, &mut found);
+            if found.len() >= 1024 {
+                collector.extend(found.drain(..));
+            }
+        });
+        if let Err(e) = drained {
             problems.push(Problem::new(
                 "spool",
                 "",
@@ -177,11 +185,17 @@ impl Engine {
                 format!("cannot read spilled events back; the ordered stage stopped: {e}"),
             ));
         }
-        ordered.finish(&mut detections);
-        if let Some(min) = options.min_level {
-            detections.retain(|d| d.level >= min);
+        ordered.finish(&mut found);
+        collector.extend(found);
+        if let Some(e) = &collector.spill_error {
+            problems.push(Problem::new(
+                "spool",
+                "",
+                ProblemKind::Unreadable,
+                format!("cannot spill detections to disk, kept in memory instead: {e}"),
+            ));
         }
-        sort_detections(&mut detections);
+        let detections = collector.finish();
 
         problems.extend(file_problems.into_inner().expect("no panics hold the lock"));
         problems.sort_by(|a, b| {
@@ -204,31 +218,4 @@ impl Engine {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().expect("no panics hold the lock")
-}
-
-/// Sorts detections into their one stable order: time, file, record,
-/// rule id, rule title, then the rest of the content.
-pub fn sort_detections(detections: &mut [Detection]) {
-    detections.sort_by(|a, b| {
-        (
-            a.timestamp,
-            &a.file,
-            a.record,
-            &a.rule_id,
-            &a.rule_title,
-            a.level,
-            &a.fields,
-            &a.entities,
-        )
-            .cmp(&(
-                b.timestamp,
-                &b.file,
-                b.record,
-                &b.rule_id,
-                &b.rule_title,
-                b.level,
-                &b.fields,
-                &b.entities,
-            ))
-    });
 }

@@ -18,9 +18,11 @@
 //! `detect`, `policy`) do no IO; reading rule files and log files happens
 //! here and in `sources`.
 
+mod found;
 pub mod gaps;
 mod hunt;
 mod load;
+mod runs;
 mod spool;
 
 use std::path::PathBuf;
@@ -32,7 +34,8 @@ use policy::{PolicyAnnotator, PolicyConfig, PolicyError};
 use rayon::prelude::*;
 use rules::RuleError;
 
-pub use hunt::{HuntOptions, HuntReport, Progress, Skipped, sort_detections};
+pub use found::{Detections, detection_order, sort_detections};
+pub use hunt::{HuntOptions, HuntReport, Progress, Skipped};
 pub use load::load_rule_paths;
 pub use spool::DEFAULT_BUDGET;
 

@@ -71,6 +71,8 @@ fn hunt(
     let prefix = format!("{}/", root.display());
     let detections = report
         .detections
+        .to_vec()
+        .expect("the detections read back")
         .iter()
         .map(|d| {
             let mut v = serde_json::to_value(d).unwrap();

@@ -47,6 +47,8 @@ fn hunt(paths: &[PathBuf], options: &HuntOptions) -> HuntReport {
 fn login_detections(report: &HuntReport) -> Vec<(String, String, String)> {
     report
         .detections
+        .to_vec()
+        .unwrap()
         .iter()
         .filter(|d| d.rule_id.starts_with("watchpost.policy.login_failures."))
         .map(|d| {

@@ -92,7 +92,7 @@ pub struct Args {
     pub timezone: Option<String>,
     /// MiB of events kept for correlations and policy detectors that are
     /// held in memory; past it they are spilled to a temporary file and
-    /// merged back in time order [default: 32].
+    /// merged back in time order [default: 8].
     #[arg(long, value_name = "MIB")]
     pub memory_budget: Option<usize>,
     /// Worker threads (default: one per core).
@@ -274,10 +274,12 @@ impl Summary<'_> {
             report.bytes,
             report.bytes as f64 / (1024.0 * 1024.0)
         );
-        if report.spilled > 0 {
+        if report.spilled > 0 || report.detections.spilled() > 0 {
             eprintln!(
-                "ordered stage: {} events kept, {} spilled to disk",
-                report.kept, report.spilled
+                "spilled to disk: {} of {} events kept for the ordered stage, {} detections",
+                report.spilled,
+                report.kept,
+                report.detections.spilled()
             );
         }
         if !report.skipped.is_empty() {
@@ -309,14 +311,12 @@ impl Summary<'_> {
         if self.rule_errors.len() > SHOW_FIRST {
             eprintln!("  ... (`watchpost rules check` lists them all)");
         }
-        let mut per_level: BTreeMap<Level, usize> = BTreeMap::new();
-        for d in &report.detections {
-            *per_level.entry(d.level).or_default() += 1;
-        }
         let levels: Vec<String> = Level::ALL
             .iter()
             .rev()
-            .filter_map(|l| per_level.get(l).map(|n| format!("{l} {n}")))
+            .map(|l| (l, report.detections.count(*l)))
+            .filter(|(_, n)| *n > 0)
+            .map(|(l, n)| format!("{l} {n}"))
             .collect();
         if levels.is_empty() {
             eprintln!("detections: 0");

@@ -8,6 +8,7 @@
 use std::io::{self, BufWriter, Write};
 
 use detect::Detection;
+use engine::Detections;
 use time::format_description::well_known::Rfc3339;
 
 use crate::term;
@@ -28,23 +29,33 @@ pub enum OutputFormat {
 /// Widest a table column gets before it is cut.
 const COLUMN_MAX: usize = 60;
 
-/// Prints every detection to stdout.
-pub fn print(detections: &[Detection], format: OutputFormat) -> io::Result<()> {
+/// Prints every detection to stdout, one at a time: a run's detections
+/// may be partly on disk (see [`engine::Detections`]).
+pub fn print(detections: &Detections, format: OutputFormat) -> io::Result<()> {
     let stdout = io::stdout();
     let mut w = BufWriter::new(stdout.lock());
+    let each = || detections.iter().map(|d| d.map_err(io::Error::other));
     match format {
         OutputFormat::Json => {
-            term::json::to_writer(&mut w, detections)?;
+            // The bytes of one JSON array, written element by element.
+            w.write_all(b"[")?;
+            for (i, d) in each().enumerate() {
+                if i > 0 {
+                    w.write_all(b",")?;
+                }
+                term::json::to_writer(&mut w, &d?)?;
+            }
+            w.write_all(b"]")?;
             writeln!(w)?;
         }
         OutputFormat::Jsonl => {
-            for d in detections {
-                term::json::to_writer(&mut w, d)?;
+            for d in each() {
+                term::json::to_writer(&mut w, &d?)?;
                 writeln!(w)?;
             }
         }
-        OutputFormat::Csv => write_csv(&mut w, detections)?,
-        OutputFormat::Table => write_table(&mut w, detections)?,
+        OutputFormat::Csv => write_csv(&mut w, each())?,
+        OutputFormat::Table => write_table(&mut w, each)?,
     }
     w.flush()
 }
@@ -75,23 +86,28 @@ fn cut(s: &str, max: usize) -> String {
     }
 }
 
-fn write_table(w: &mut impl Write, detections: &[Detection]) -> io::Result<()> {
+/// One table row of a detection.
+fn table_row(d: &Detection) -> [String; 6] {
+    [
+        time_text(d),
+        d.level.to_string(),
+        cut(&d.rule_title, COLUMN_MAX),
+        cut(d.host.as_deref().unwrap_or("-"), COLUMN_MAX),
+        cut(&format!("{}:{}", d.file, d.record), COLUMN_MAX),
+        term::line(&fields_text(d)).into_owned(),
+    ]
+}
+
+/// The aligned table: one pass over the detections for the column widths,
+/// a second to print, so no more than one row is held at a time.
+fn write_table<I: Iterator<Item = io::Result<Detection>>>(
+    w: &mut impl Write,
+    each: impl Fn() -> I,
+) -> io::Result<()> {
     let header = ["TIME", "LEVEL", "RULE", "HOST", "FILE", "FIELDS"];
-    let rows: Vec<[String; 6]> = detections
-        .iter()
-        .map(|d| {
-            [
-                time_text(d),
-                d.level.to_string(),
-                cut(&d.rule_title, COLUMN_MAX),
-                cut(d.host.as_deref().unwrap_or("-"), COLUMN_MAX),
-                cut(&format!("{}:{}", d.file, d.record), COLUMN_MAX),
-                term::line(&fields_text(d)).into_owned(),
-            ]
-        })
-        .collect();
     let mut widths = header.map(|h| h.chars().count());
-    for row in &rows {
+    for d in each() {
+        let row = table_row(&d?);
         for (i, cell) in row.iter().enumerate().take(5) {
             widths[i] = widths[i].max(cell.chars().count());
         }
@@ -103,7 +119,8 @@ fn write_table(w: &mut impl Write, detections: &[Detection]) -> io::Result<()> {
         writeln!(w, "{}", cells[5])
     };
     line(w, header)?;
-    for row in &rows {
+    for d in each() {
+        let row = table_row(&d?);
         line(w, [&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]])?;
     }
     Ok(())
@@ -121,12 +138,16 @@ fn csv_cell(s: &str) -> String {
     }
 }
 
-fn write_csv(w: &mut impl Write, detections: &[Detection]) -> io::Result<()> {
+fn write_csv(
+    w: &mut impl Write,
+    detections: impl Iterator<Item = io::Result<Detection>>,
+) -> io::Result<()> {
     writeln!(
         w,
         "timestamp,level,rule_id,rule_title,host,file,record,policy,fields"
     )?;
     for d in detections {
+        let d = &d?;
         let cells = [
             d.timestamp
                 .and_then(|t| t.format(&Rfc3339).ok())
