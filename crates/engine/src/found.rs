@@ -8,14 +8,15 @@
 //! the runs and what is still in memory, one detection at a time.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Lines, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use detect::{Detection, Level};
 use events::{LogSource, Timestamp};
+
+use crate::runs::{Head, Interner, RunWriter, with_offset};
 
 /// The one stable order of detections: time, file, record, rule id, rule
 /// title, then the rest of the content.
@@ -115,9 +116,13 @@ impl Collector {
         if self.runs.len() >= crate::runs::MAX_RUNS {
             let merged = dir.join(format!("merged-{spilled}"));
             let mut names = Interner::default();
-            crate::runs::compact(&self.runs, &merged, |s: &Spilled| {
-                Key(s.clone().into_detection(&mut names))
-            })?;
+            crate::runs::compact(
+                &self.runs,
+                &merged,
+                |s: Spilled| s.into_detection(&mut names),
+                |w: &mut RunWriter, d: &Detection| serde_json::to_writer(w, &Spilled::from(d)),
+                detection_order,
+            )?;
             self.runs = vec![merged];
         }
         let path = dir.join(format!("run-{spilled}"));
@@ -199,7 +204,7 @@ impl Detections {
 struct Merge<'a> {
     mem: std::iter::Peekable<std::slice::Iter<'a, Detection>>,
     readers: Vec<Lines<BufReader<File>>>,
-    heap: BinaryHeap<Head>,
+    heap: BinaryHeap<Head<Detection>>,
     names: Interner,
     error: Option<String>,
     started: bool,
@@ -238,7 +243,7 @@ impl<'a> Merge<'a> {
         }
         for run in 0..self.readers.len() {
             if let Some(d) = self.read(run)? {
-                self.heap.push(Head { detection: d, run });
+                self.heap.push(Head::new(d, run, detection_order));
             }
         }
         Ok(())
@@ -263,79 +268,26 @@ impl Iterator for Merge<'_> {
             (None, None) => return None,
             (Some(_), None) => true,
             (None, Some(_)) => false,
-            (Some(m), Some(h)) => detection_order(m, &h.detection) != Ordering::Greater,
+            (Some(m), Some(h)) => detection_order(m, &h.value) != Ordering::Greater,
         };
         if from_memory {
             return self.mem.next().cloned().map(Ok);
         }
         let head = self.heap.pop().expect("peeked");
         match self.read(head.run) {
-            Ok(Some(d)) => self.heap.push(Head {
-                detection: d,
-                run: head.run,
-            }),
+            Ok(Some(d)) => self.heap.push(Head::new(d, head.run, detection_order)),
             Ok(None) => {}
             Err(e) => {
                 self.error = Some(e.clone());
                 return Some(Err(e));
             }
         }
-        Some(Ok(head.detection))
-    }
-}
-
-/// The next detection of one run, ordered for a min-heap.
-struct Head {
-    detection: Detection,
-    run: usize,
-}
-
-impl PartialEq for Head {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Head {}
-
-impl PartialOrd for Head {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Head {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: BinaryHeap is a max-heap. Ties go to the earlier run.
-        detection_order(&other.detection, &self.detection).then(other.run.cmp(&self.run))
-    }
-}
-
-/// A detection ordered by [`detection_order`].
-struct Key(Detection);
-
-impl PartialEq for Key {
-    fn eq(&self, other: &Self) -> bool {
-        detection_order(&self.0, &other.0) == Ordering::Equal
-    }
-}
-
-impl Eq for Key {}
-
-impl PartialOrd for Key {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Key {
-    fn cmp(&self, other: &Self) -> Ordering {
-        detection_order(&self.0, &other.0)
+        Some(Ok(head.value))
     }
 }
 
 /// A detection as written to disk.
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Spilled {
     id: String,
     title: String,
@@ -402,40 +354,6 @@ impl Spilled {
     }
 }
 
-/// Shares file names, and the `&'static str` names of logsources and
-/// policy items, among detections read back. The few distinct static names
-/// (a handful per run) are leaked once each per read.
-#[derive(Default)]
-struct Interner {
-    sources: HashMap<String, Arc<str>>,
-    names: HashMap<String, &'static str>,
-}
-
-impl Interner {
-    fn source(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.sources.get(s) {
-            return a.clone();
-        }
-        let a: Arc<str> = Arc::from(s);
-        self.sources.insert(s.to_string(), a.clone());
-        a
-    }
-
-    fn name(&mut self, s: &str) -> &'static str {
-        if let Some(n) = self.names.get(s) {
-            return n;
-        }
-        let n: &'static str = Box::leak(s.to_string().into_boxed_str());
-        self.names.insert(s.to_string(), n);
-        n
-    }
-}
-
-/// `t` at the UTC offset of `seconds` (UTC when it is out of range).
-fn with_offset(t: Timestamp, seconds: i32) -> Timestamp {
-    time::UtcOffset::from_whole_seconds(seconds).map_or(t, |o| t.to_offset(o))
-}
-
 /// An estimate of the memory a detection takes.
 fn detection_bytes(d: &Detection) -> usize {
     let map = |m: &BTreeMap<String, String>| -> usize {
@@ -457,6 +375,8 @@ fn detection_bytes(d: &Detection) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     fn detection(second: i64, record: u64) -> Detection {

@@ -15,15 +15,15 @@
 //! deterministic, so the result is the same.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::sync::Arc;
 
 use detect::Pending;
 use events::{Event, LogSource, Map, Meta, Timestamp, Value};
 
 use crate::Engine;
+use crate::runs::{Head, Interner, RunWriter, with_offset};
 
 /// The default budget: bytes of kept events (and, separately, of
 /// detections) held in memory before they are spilled, as estimated from
@@ -93,7 +93,13 @@ impl Spool {
             .to_path_buf();
         if self.runs.len() >= crate::runs::MAX_RUNS {
             let merged = dir.join(format!("merged-{}", self.spilled));
-            crate::runs::compact(&self.runs, &merged, |s: &Spilled| (s.t, s.s.clone(), s.r))?;
+            crate::runs::compact(
+                &self.runs,
+                &merged,
+                |s: Spilled| s,
+                |w: &mut RunWriter, s: &Spilled| serde_json::to_writer(w, s),
+                |a, b| (a.t, &a.s, a.r).cmp(&(b.t, &b.s, b.r)),
+            )?;
             self.runs = vec![merged];
         }
         let path = dir.join(format!("run-{}", self.spilled));
@@ -148,7 +154,7 @@ impl Spool {
         };
         for i in 0..readers.len() {
             if let Some(p) = next(i, &mut readers, &mut names)? {
-                heap.push(Head { pending: p, run: i });
+                heap.push(Head::new(p, i, Pending::order));
             }
         }
         let mut memory = self.buf.iter().peekable();
@@ -157,49 +163,19 @@ impl Spool {
                 (None, None) => break,
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
-                (Some(m), Some(h)) => Pending::order(m, &h.pending) != Ordering::Greater,
+                (Some(m), Some(h)) => Pending::order(m, &h.value) != Ordering::Greater,
             };
             if from_memory {
                 feed(memory.next().expect("peeked"));
             } else {
                 let head = heap.pop().expect("peeked");
-                feed(&head.pending);
+                feed(&head.value);
                 if let Some(p) = next(head.run, &mut readers, &mut names)? {
-                    heap.push(Head {
-                        pending: p,
-                        run: head.run,
-                    });
+                    heap.push(Head::new(p, head.run, Pending::order));
                 }
             }
         }
         Ok(())
-    }
-}
-
-/// The next event of one run, ordered for a min-heap.
-struct Head {
-    pending: Pending,
-    run: usize,
-}
-
-impl PartialEq for Head {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Head {}
-
-impl PartialOrd for Head {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Head {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: BinaryHeap is a max-heap. Ties go to the earlier run.
-        Pending::order(&other.pending, &self.pending).then(other.run.cmp(&self.run))
     }
 }
 
@@ -253,41 +229,6 @@ impl Spilled {
     }
 }
 
-/// Shares the source names and logsource names of events read back.
-///
-/// Logsource names are `&'static str` in [`LogSource`]; the few distinct
-/// ones met while reading back (a handful per run) are leaked once each.
-#[derive(Default)]
-struct Interner {
-    sources: HashMap<String, Arc<str>>,
-    names: HashMap<String, &'static str>,
-}
-
-impl Interner {
-    fn source(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.sources.get(s) {
-            return a.clone();
-        }
-        let a: Arc<str> = Arc::from(s);
-        self.sources.insert(s.to_string(), a.clone());
-        a
-    }
-
-    fn name(&mut self, s: &str) -> &'static str {
-        if let Some(n) = self.names.get(s) {
-            return n;
-        }
-        let n: &'static str = Box::leak(s.to_string().into_boxed_str());
-        self.names.insert(s.to_string(), n);
-        n
-    }
-}
-
-/// `t` at the UTC offset of `seconds` (UTC when it is out of range).
-fn with_offset(t: Timestamp, seconds: i32) -> Timestamp {
-    time::UtcOffset::from_whole_seconds(seconds).map_or(t, |o| t.to_offset(o))
-}
-
 /// An estimate of the memory an event takes: its text plus a fixed cost
 /// per JSON value and per map entry.
 pub(crate) fn event_bytes(e: &Event) -> usize {
@@ -307,6 +248,8 @@ pub(crate) fn event_bytes(e: &Event) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
