@@ -19,6 +19,9 @@ use events::Event;
 use serde_json::{Value, json};
 use watchpost_detect as detect;
 
+mod common;
+use common::{load_dirs, yaml_files};
+
 /// A fixture of `tests/data`.
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -179,50 +182,6 @@ fn corpus() -> PathBuf {
 }
 
 /// YAML files under `dir`, counted by walking it here.
-/// Parses every rule file under `dir` (sorted), as the engine reads them.
-fn load_dir(dir: &Path) -> (rules::RuleSet, Vec<rules::RuleError>) {
-    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
-                out.push(p);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(dir, &mut files);
-    files.sort();
-    let mut set = rules::RuleSet::default();
-    let mut errors = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f).unwrap();
-        let (s, e) = rules::load_str(&f.display().to_string(), &text);
-        set.extend(s);
-        errors.extend(e);
-    }
-    (set, errors)
-}
-
-fn yaml_files(dir: &Path) -> usize {
-    let mut n = 0;
-    for entry in std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .flatten()
-    {
-        let path = entry.path();
-        if path.is_dir() {
-            n += yaml_files(&path);
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yml" | "yaml")
-        ) {
-            n += 1;
-        }
-    }
-    n
-}
 
 #[test]
 fn corpus_auditd_binary_padding() {
@@ -236,13 +195,13 @@ fn corpus_auditd_binary_padding() {
     assert_eq!(fired(&m, &read(&data("audit_syslog.log"))), want);
 
     // Every rule of linux/auditd loads.
-    let files = yaml_files(&auditd);
+    let files = yaml_files(&auditd).len();
     assert!(
         files >= 50,
         "only {files} rule files in {}",
         auditd.display()
     );
-    let (set, errors) = load_dir(&auditd);
+    let (set, errors) = load_dirs(std::slice::from_ref(&auditd));
     let (m, compile) = Matcher::new(&set);
     assert!(
         errors.is_empty() && compile.is_empty(),

@@ -5,65 +5,15 @@ use std::time::Instant;
 
 use watchpost_detect::Matcher;
 
+mod common;
+use common::{load_dirs, yaml_files};
+
 fn corpus() -> PathBuf {
     PathBuf::from(
         std::env::var("WATCHPOST_CORPUS").expect(
             "WATCHPOST_CORPUS is not set: point it at the shared corpus (e.g. ../shared/data)",
         ),
     )
-}
-
-/// Counts rule documents independently: YAML files, plus extra `---`
-/// documents, under the directory.
-fn count_yaml_files(dir: &std::path::Path) -> usize {
-    walkdir_count(dir)
-}
-
-fn walkdir_count(dir: &std::path::Path) -> usize {
-    let mut n = 0;
-    for entry in std::fs::read_dir(dir)
-        .expect("readable corpus dir")
-        .flatten()
-    {
-        let p = entry.path();
-        if p.is_dir() {
-            n += walkdir_count(&p);
-        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
-            n += 1;
-        }
-    }
-    n
-}
-
-/// Reads every rule file under the folders (sorted), as the engine does.
-fn load_paths(dirs: &[PathBuf]) -> (rules::RuleSet, Vec<rules::RuleError>) {
-    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir)
-            .expect("readable corpus dir")
-            .flatten()
-        {
-            let p = entry.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
-                out.push(p);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    for d in dirs {
-        walk(d, &mut files);
-    }
-    files.sort();
-    let mut set = rules::RuleSet::default();
-    let mut errors = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f).expect("readable rule");
-        let (s, e) = rules::load_str(&f.display().to_string(), &text);
-        set.extend(s);
-        errors.extend(e);
-    }
-    (set, errors)
 }
 
 #[test]
@@ -80,8 +30,8 @@ fn corpus_sigma_rules_load_rate() {
         })
         .collect();
     assert!(!dirs.is_empty());
-    let files: usize = dirs.iter().map(|d| count_yaml_files(d)).sum();
-    let (set, mut errors) = load_paths(&dirs);
+    let files: usize = dirs.iter().map(|d| yaml_files(d).len()).sum();
+    let (set, mut errors) = load_dirs(&dirs);
     let (m, compile) = Matcher::new(&set);
     errors.extend(compile);
     let loaded = m.rule_count() + set.correlations.len() + set.filters.len();
@@ -101,9 +51,9 @@ fn corpus_sigma_rules_load_rate() {
 #[test]
 fn corpus_windows_rules_all_load() {
     let dir = corpus().join("sigma/rules/windows");
-    let files = count_yaml_files(&dir);
+    let files = yaml_files(&dir).len();
     let start = Instant::now();
-    let (set, errors) = load_paths(std::slice::from_ref(&dir));
+    let (set, errors) = load_dirs(std::slice::from_ref(&dir));
     let (m, compile) = Matcher::new(&set);
     let elapsed = start.elapsed();
     eprintln!(
