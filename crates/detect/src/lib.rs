@@ -4,8 +4,9 @@
 //! from the events themselves or from an injected clock, so the same events
 //! always give the same detections, in `hunt` and in the live server.
 //!
-//! - [`routing`] says which Sigma logsources an event belongs to (the one
-//!   table is in `docs/logsource-mapping.md`).
+//! - [`routing`] turns the logsource decision ([`events::taxonomy`]; the
+//!   one table is in `docs/logsource-mapping.md`) into the views rules are
+//!   compared with, and the field renames they read through.
 //! - [`Matcher`] compiles Sigma rules (rsigma-eval, pinned and kept behind
 //!   this crate's boundary) grouped by logsource, and matches events from
 //!   any number of threads.

@@ -2,7 +2,8 @@
 //!
 //! Rules are compiled in parallel and grouped into one rsigma-eval
 //! `Engine` per distinct logsource `(product, service, category)`. An event
-//! is routed ([`crate::routing`]) to its views; each view looks up the
+//! is routed ([`events::taxonomy::route`], seen through
+//! [`crate::routing`]) to its views; each view looks up the
 //! groups whose logsource it satisfies (every field the rule sets equals
 //! the view's), so an event meets only the rules of its logsource. A group
 //! whose rules set no logsource at all sees every event, and events of an
@@ -17,7 +18,9 @@ use rsigma_eval::{CompiledRule, Engine, EvaluationResult};
 use rsigma_parser::{Detection as SigmaDetection, SigmaRule};
 use rules::{RuleError, RuleSet};
 
-use crate::routing::{Renames, View, route};
+use events::taxonomy::route;
+
+use crate::routing::{Renames, View, for_each_view};
 use crate::view::EventView;
 use crate::{Detection, Level};
 
@@ -270,7 +273,7 @@ impl Matcher {
         let mut seen = [usize::MAX; 48];
         let mut nseen = 0;
         let mut pending = CorrelationInput::default();
-        route.for_each_view(|view| {
+        for_each_view(&route, |view| {
             self.scan_view(event, &view, &mut seen, &mut nseen, out, &mut pending);
         });
         pending
@@ -338,7 +341,7 @@ impl Matcher {
         }
         let mut needed: Vec<usize> = Vec::new();
         for event in events {
-            route(event).for_each_view(|view| {
+            for_each_view(&route(event), |view| {
                 self.for_each_group(&view, |g, _| {
                     if self.groups[g].engine.get().is_none() && !needed.contains(&g) {
                         needed.push(g);

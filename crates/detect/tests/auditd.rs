@@ -13,9 +13,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use detect::routing::route;
+use detect::routing::for_each_view;
 use detect::{Detection, Matcher};
 use events::Event;
+use events::taxonomy::route;
 use serde_json::{Value, json};
 use watchpost_detect as detect;
 
@@ -113,7 +114,9 @@ fn raw_audit_log_is_detected_split_and_routed() {
     );
     let views = {
         let mut views = Vec::new();
-        route(execve).for_each_view(|v| views.push((v.product, v.service, v.category)));
+        for_each_view(&route(execve), |v| {
+            views.push((v.product, v.service, v.category))
+        });
         views
     };
     assert_eq!(

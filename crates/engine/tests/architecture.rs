@@ -216,6 +216,55 @@ fn rsigma_stays_behind_rules_and_detect() {
     }
 }
 
+/// One logsource decision: outside tests, a logsource is built only by
+/// `events`' taxonomy module (and the type's own constructors), and where
+/// the engine reads a stored one back from its spill files. Parsers take
+/// the taxonomy's constants and functions; `detect` only reads the route.
+#[test]
+fn logsources_are_decided_in_one_place() {
+    const BUILDERS: [&str; 4] = [
+        "LogSource::service(",
+        "LogSource::product(",
+        "LogSource {",
+        ".with_category(",
+    ];
+    const ALLOWED: [&str; 4] = [
+        "crates/events/src/logsource.rs",
+        "crates/events/src/taxonomy.rs",
+        "crates/engine/src/spool.rs",
+        "crates/engine/src/found.rs",
+    ];
+    let root = workspace_root();
+    let mut files = Vec::new();
+    rust_files(&root.join("crates"), &mut files);
+    let mut found = Vec::new();
+    let mut allowed_seen = 0;
+    for file in files {
+        let rel = file
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if !rel.contains("/src/") {
+            continue;
+        }
+        let code = code_only(&std::fs::read_to_string(&file).unwrap());
+        let code = code.split("#[cfg(test)]").next().unwrap_or("");
+        let builds = BUILDERS.iter().any(|b| code.contains(b));
+        if ALLOWED.contains(&rel.as_str()) {
+            allowed_seen += usize::from(builds);
+        } else if builds {
+            found.push(rel);
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "logsources decided outside the taxonomy: {found:?}"
+    );
+    // The scan sees the places that do build logsources.
+    assert_eq!(allowed_seen, ALLOWED.len());
+}
+
 /// A module of a crate, as its path from the crate root (`a::b`).
 type Module = String;
 

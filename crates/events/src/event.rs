@@ -60,25 +60,9 @@ impl Event {
         Self { meta, fields }
     }
 
-    /// Looks a field up by name. A name with dots is first tried as a
-    /// literal key (`Source Name`, `a.b` as one key), then as a path into
-    /// nested objects (`userIdentity.type`).
+    /// Looks a field up by name (see [`lookup`]).
     pub fn get(&self, name: &str) -> Option<&Value> {
-        if let Some(value) = self.fields.get(name) {
-            return Some(value);
-        }
-        if !name.contains('.') {
-            return None;
-        }
-        let mut parts = name.split('.');
-        let mut current = self.fields.get(parts.next()?)?;
-        for part in parts {
-            current = match current {
-                Value::Object(map) => map.get(part)?,
-                _ => return None,
-            };
-        }
-        Some(current)
+        lookup(&self.fields, name)
     }
 
     /// Looks a field up and returns it as text when it is a string.
@@ -94,6 +78,27 @@ impl Event {
             _ => None,
         }
     }
+}
+
+/// Looks a field of a record up by name. A name with dots is first tried
+/// as a literal key (`Source Name`, `a.b` as one key), then as a path into
+/// nested objects (`userIdentity.type`).
+pub fn lookup<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if let Some(value) = fields.get(name) {
+        return Some(value);
+    }
+    if !name.contains('.') {
+        return None;
+    }
+    let mut parts = name.split('.');
+    let mut current = fields.get(parts.next()?)?;
+    for part in parts {
+        current = match current {
+            Value::Object(map) => map.get(part)?,
+            _ => return None,
+        };
+    }
+    Some(current)
 }
 
 #[cfg(test)]

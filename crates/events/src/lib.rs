@@ -6,6 +6,8 @@
 //! record number), when it happened, which host it is about, and its Sigma
 //! [`LogSource`].
 //!
+//! [`taxonomy`] is the one place that decides an event's logsource.
+//!
 //! It also holds [`Category`], the incident category that both the policy
 //! catalogue and the incident store use, so the two agree on one type.
 //!
@@ -16,9 +18,10 @@
 mod category;
 mod event;
 mod logsource;
+pub mod taxonomy;
 
 pub use category::{Category, ParseEnumError};
-pub use event::{Event, Meta, SourceId};
+pub use event::{Event, Meta, SourceId, lookup};
 pub use logsource::LogSource;
 
 /// Re-exported so that every crate names field values the same way.

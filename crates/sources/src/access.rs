@@ -62,19 +62,12 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use events::{Event, LogSource, Map, Meta, SourceId, Value};
+use events::{Event, Map, Meta, SourceId, Value, taxonomy};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
 use crate::lines;
 use crate::{FileSummary, ProblemKind, ReadCtx};
-
-/// The logsource of every access-log event.
-pub(crate) const WEBSERVER: LogSource = LogSource {
-    product: None,
-    service: None,
-    category: Some("webserver"),
-};
 
 /// One parsed access-log line, borrowing from it.
 #[derive(Debug)]
@@ -101,7 +94,7 @@ pub(crate) fn is_access_line(line: &str) -> bool {
 /// that is not one keeps its text in `message` (see the module docs).
 pub fn parse_access_line(line: &str, source: &SourceId, line_number: u64) -> Event {
     let mut meta = Meta::new(Arc::clone(source), line_number);
-    meta.logsource = WEBSERVER;
+    meta.logsource = taxonomy::WEBSERVER;
     let mut fields = Map::new();
     let Some(parsed) = parse(line) else {
         fields.insert("message".to_owned(), Value::from(line.trim()));
@@ -392,7 +385,7 @@ mod tests {
     fn check(line: &str, want: Value) -> Event {
         let e = parse_line(line);
         assert_eq!(Value::Object(e.fields.clone()), want, "{line}");
-        assert_eq!(e.meta.logsource, WEBSERVER);
+        assert_eq!(e.meta.logsource, events::taxonomy::WEBSERVER);
         e
     }
 

@@ -68,18 +68,11 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use events::{Event, LogSource, Map, Meta, SourceId, Value};
+use events::{Event, Map, Meta, SourceId, Value, taxonomy};
 use time::OffsetDateTime;
 
 use crate::lines;
 use crate::{FileSummary, ProblemKind, ReadCtx};
-
-/// The logsource of every audit record.
-pub(crate) const AUDITD: LogSource = LogSource {
-    product: Some("linux"),
-    service: Some("auditd"),
-    category: None,
-};
 
 /// Fields whose unquoted values auditd writes hex-encoded (the escaped
 /// fields of auparse's field table), besides `EXECVE`'s `aN`.
@@ -215,7 +208,7 @@ pub fn parse_audit_record(text: &str) -> Result<AuditRecord, String> {
 pub fn parse_audit_line(line: &str, source: &SourceId, line_number: u64) -> Result<Event, String> {
     let record = parse_audit_record(line)?;
     let mut meta = Meta::new(Arc::clone(source), line_number);
-    meta.logsource = AUDITD;
+    meta.logsource = taxonomy::AUDITD;
     meta.timestamp = Some(record.time);
     meta.host = record.node;
     Ok(Event::new(meta, record.fields))
@@ -306,7 +299,7 @@ pub(crate) fn lift_from_syslog(fields: &mut Map<String, Value>, meta: &mut Meta)
     };
     fields.remove("message");
     fields.extend(record.fields);
-    meta.logsource = AUDITD;
+    meta.logsource = taxonomy::AUDITD;
     meta.timestamp = Some(record.time);
     if record.node.is_some() {
         meta.host = record.node;
@@ -665,7 +658,7 @@ mod tests {
         .unwrap();
         assert_eq!(event.meta.host.as_deref(), Some("web1"));
         assert_eq!(event.meta.record, 3);
-        assert_eq!(event.meta.logsource, AUDITD);
+        assert_eq!(event.meta.logsource, events::taxonomy::AUDITD);
     }
 
     #[test]
@@ -819,7 +812,7 @@ mod tests {
             &mut crate::LocalClock::new(crate::TimeZone::UTC),
             &Arc::from("messages"),
             1,
-            LogSource::service("linux", "syslog"),
+            events::LogSource::service("linux", "syslog"),
         )
     }
 
@@ -860,7 +853,7 @@ mod tests {
         ];
         for (line, program, node) in lines {
             let event = syslog(&line);
-            assert_eq!(event.meta.logsource, AUDITD, "{line}");
+            assert_eq!(event.meta.logsource, events::taxonomy::AUDITD, "{line}");
             assert_eq!(
                 event.meta.timestamp, raw.meta.timestamp,
                 "the record's time, not the header's: {line}"

@@ -1,28 +1,5 @@
-//! Recognises what a JSON record is: its Sigma logsource, its time and its
-//! host.
-//!
-//! # Logsource classification
-//!
-//! The first row whose test passes wins.
-//!
-//! | test on the record | product | service |
-//! |---|---|---|
-//! | `eventSource` and `eventName` | `aws` | `cloudtrail` |
-//! | `protoPayload.@type` (or `protoPayload.at_sign_type`) ends with `AuditLog`, or a `protoPayload` object without a type, or `logName` contains `cloudaudit.googleapis.com` | `gcp` | `gcp.audit` |
-//! | `apiVersion` starts with `audit.k8s.io/`, or `kind` `Event` with `verb` and `objectRef` | `kubernetes` | `audit` |
-//! | `eventType` (or `eventtype`) and `actor` or `displayMessage` (or `displaymessage`) | `okta` | `okta` |
-//! | `kind` starts with `admin#reports#activity`, or `id.applicationName` | `google_workspace` | `admin` |
-//! | `Workload` or `Operation`, and `RecordType` (any of them also in lower case) | `m365` | `audit` |
-//! | `category` is `SignInLogs` / `NonInteractiveUserSignInLogs` / ... sign-ins | `azure` | `signinlogs` |
-//! | `properties.activityDisplayName` or `category` `AuditLogs` with `operationName` | `azure` | `auditlogs` |
-//! | `operationName` and a `resourceId` under `/subscriptions/` | `azure` | `activitylogs` |
-//! | `action` and `actor` | `github` | `audit` |
-//! | `@stream` or `_path` naming a Zeek log, with `uid` or `ts` | `zeek` | the log name (`conn`, `dns`, `http`, ...) |
-//! | `SyslogMessage` starting with `type=`, or `type` plus `msg` `audit(...)` | `linux` | `auditd` |
-//! | anything else | unknown | unknown |
-//!
-//! Windows events exported to JSON (`{"Event": {"System": ...}}`) never get
-//! here: they are flattened like EVTX records (see the `evtx` module).
+//! Reads a JSON record's time and host. Its logsource is decided by
+//! [`events::taxonomy::of_json`], with every other logsource decision.
 //!
 //! # Time
 //! The first of these fields that parses: `eventTime` (or `eventtime`),
@@ -46,7 +23,7 @@
 //!
 //! Pure: no IO.
 
-use events::{LogSource, Map, Value};
+use events::{Map, Value, lookup};
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
@@ -77,144 +54,16 @@ const TIME_FIELDS: &[&str] = &[
     "protoPayload.requestMetadata.requestAttributes.time",
 ];
 
-/// Zeek logs watchpost knows by name.
-const ZEEK_LOGS: &[&str] = &[
-    "conn",
-    "dns",
-    "http",
-    "ssl",
-    "x509",
-    "files",
-    "smb_files",
-    "smb_mapping",
-    "dce_rpc",
-    "kerberos",
-    "ntlm",
-    "rdp",
-    "ssh",
-    "smtp",
-    "ftp",
-    "notice",
-    "weird",
-    "pe",
-    "dpd",
-    "software",
-    "dhcp",
-    "sip",
-    "snmp",
-    "tunnel",
-    "radius",
-    "mysql",
-    "irc",
-    "capture_loss",
-    "loaded_scripts",
-    "packet_filter",
-    "reporter",
-    "stats",
-];
-
-/// Looks a dotted path up in a record.
-fn get<'a>(fields: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
-    if let Some(v) = fields.get(path) {
-        return Some(v);
-    }
-    let mut parts = path.split('.');
-    let mut current = fields.get(parts.next()?)?;
-    for part in parts {
-        current = current.as_object()?.get(part)?;
-    }
-    Some(current)
-}
-
 /// A string field.
 fn get_str<'a>(fields: &'a Map<String, Value>, path: &str) -> Option<&'a str> {
-    get(fields, path).and_then(Value::as_str)
-}
-
-/// True when the field exists and is not null.
-fn has(fields: &Map<String, Value>, path: &str) -> bool {
-    get(fields, path).is_some_and(|v| !v.is_null())
-}
-
-/// The Sigma logsource of a JSON record (see the module table).
-pub(crate) fn logsource(fields: &Map<String, Value>) -> LogSource {
-    if has(fields, "eventSource") && has(fields, "eventName") {
-        return LogSource::service("aws", "cloudtrail");
-    }
-    let proto_type = get_str(fields, "protoPayload.@type")
-        .or_else(|| get_str(fields, "protoPayload.at_sign_type"));
-    let log_name = get_str(fields, "logName").or_else(|| get_str(fields, "logname"));
-    if proto_type.is_some_and(|t| t.ends_with("AuditLog"))
-        || (proto_type.is_none() && get(fields, "protoPayload").is_some_and(Value::is_object))
-        || log_name.is_some_and(|n| n.contains("cloudaudit.googleapis.com"))
-    {
-        return LogSource::service("gcp", "gcp.audit");
-    }
-    if get_str(fields, "apiVersion").is_some_and(|v| v.starts_with("audit.k8s.io/"))
-        || (get_str(fields, "kind") == Some("Event")
-            && has(fields, "verb")
-            && has(fields, "objectRef"))
-    {
-        return LogSource::service("kubernetes", "audit");
-    }
-    if (has(fields, "eventType") || has(fields, "eventtype"))
-        && ["actor", "displayMessage", "displaymessage"]
-            .iter()
-            .any(|k| has(fields, k))
-    {
-        return LogSource::service("okta", "okta");
-    }
-    if get_str(fields, "kind").is_some_and(|k| k.starts_with("admin#reports#activity"))
-        || has(fields, "id.applicationName")
-    {
-        return LogSource::service("google_workspace", "admin");
-    }
-    if ["Workload", "Operation", "workload", "operation"]
-        .iter()
-        .any(|k| has(fields, k))
-        && (has(fields, "RecordType") || has(fields, "recordtype"))
-    {
-        return LogSource::service("m365", "audit");
-    }
-    let category = get_str(fields, "category").unwrap_or("");
-    if category.ends_with("SignInLogs") || category.ends_with("SignInLogsRaw") {
-        return LogSource::service("azure", "signinlogs");
-    }
-    if has(fields, "operationName")
-        && (category == "AuditLogs" || has(fields, "properties.activityDisplayName"))
-    {
-        return LogSource::service("azure", "auditlogs");
-    }
-    if has(fields, "operationName")
-        && get_str(fields, "resourceId")
-            .is_some_and(|r| r.to_ascii_lowercase().starts_with("/subscriptions/"))
-    {
-        return LogSource::service("azure", "activitylogs");
-    }
-    if has(fields, "action") && has(fields, "actor") {
-        return LogSource::service("github", "audit");
-    }
-    if let Some(stream) = get_str(fields, "@stream").or_else(|| get_str(fields, "_path"))
-        && (has(fields, "uid") || has(fields, "ts"))
-    {
-        return match ZEEK_LOGS.iter().find(|name| **name == stream) {
-            Some(name) => LogSource::service("zeek", name),
-            None => LogSource::product("zeek"),
-        };
-    }
-    if get_str(fields, "SyslogMessage").is_some_and(|m| m.starts_with("type="))
-        || (has(fields, "type") && get_str(fields, "msg").is_some_and(|m| m.starts_with("audit(")))
-    {
-        return LogSource::service("linux", "auditd");
-    }
-    LogSource::default()
+    lookup(fields, path).and_then(Value::as_str)
 }
 
 /// The record's time, from the first usable field of the module list.
 pub(crate) fn timestamp(fields: &Map<String, Value>) -> Option<OffsetDateTime> {
     TIME_FIELDS
         .iter()
-        .find_map(|name| get(fields, name).and_then(parse_time_value))
+        .find_map(|name| lookup(fields, name).and_then(parse_time_value))
 }
 
 /// The record's host, when it names one.
@@ -288,87 +137,6 @@ mod tests {
 
     fn obj(value: Value) -> Map<String, Value> {
         value.as_object().expect("object").clone()
-    }
-
-    #[test]
-    fn classifies_each_known_shape() {
-        let cases = [
-            (
-                json!({"eventSource": "iam.amazonaws.com", "eventName": "CreateUser"}),
-                Some("aws"),
-                Some("cloudtrail"),
-            ),
-            (
-                json!({"protoPayload": {"@type": "type.googleapis.com/google.cloud.audit.AuditLog"}}),
-                Some("gcp"),
-                Some("gcp.audit"),
-            ),
-            (
-                json!({"protoPayload": {"at_sign_type": "type.googleapis.com/google.cloud.audit.AuditLog"}}),
-                Some("gcp"),
-                Some("gcp.audit"),
-            ),
-            (
-                json!({"apiVersion": "audit.k8s.io/v1", "verb": "create"}),
-                Some("kubernetes"),
-                Some("audit"),
-            ),
-            (
-                json!({"eventType": "user.session.start", "actor": {"id": "1"}}),
-                Some("okta"),
-                Some("okta"),
-            ),
-            (
-                json!({"kind": "admin#reports#activity", "id": {"applicationName": "admin"}}),
-                Some("google_workspace"),
-                Some("admin"),
-            ),
-            (
-                json!({"Workload": "Exchange", "Operation": "New-InboxRule", "RecordType": 1}),
-                Some("m365"),
-                Some("audit"),
-            ),
-            (
-                json!({"category": "SignInLogs", "operationName": "Sign-in activity"}),
-                Some("azure"),
-                Some("signinlogs"),
-            ),
-            (
-                json!({"operationName": "Add member", "properties": {"activityDisplayName": "Add member"}}),
-                Some("azure"),
-                Some("auditlogs"),
-            ),
-            (
-                json!({"operationName": "MICROSOFT.COMPUTE/VM/WRITE", "resourceId": "/SUBSCRIPTIONS/1/x"}),
-                Some("azure"),
-                Some("activitylogs"),
-            ),
-            (
-                json!({"action": "repo.destroy", "actor": "octocat"}),
-                Some("github"),
-                Some("audit"),
-            ),
-            (
-                json!({"@stream": "dns", "uid": "C1", "ts": 1.5}),
-                Some("zeek"),
-                Some("dns"),
-            ),
-            (
-                json!({"_path": "conn", "uid": "C1"}),
-                Some("zeek"),
-                Some("conn"),
-            ),
-            (
-                json!({"SyslogMessage": "type=AUOMS_EXECVE audit(1:2): x"}),
-                Some("linux"),
-                Some("auditd"),
-            ),
-            (json!({"message": "hello"}), None, None),
-        ];
-        for (record, product, service) in cases {
-            let ls = logsource(&obj(record.clone()));
-            assert_eq!((ls.product, ls.service), (product, service), "{record}");
-        }
     }
 
     #[test]

@@ -43,7 +43,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use events::{Event, LogSource, Map, Meta, SourceId, Value};
+use events::{Event, Map, Meta, SourceId, Value, taxonomy};
 use evtx::err::EvtxError;
 use evtx::{EvtxParser, ParserSettings};
 use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
@@ -286,7 +286,7 @@ pub fn flatten_evtx(value: Value, source: SourceId, fallback_record: u64) -> Opt
 /// The event of flattened Windows fields, with its metadata.
 fn windows_event(fields: Map<String, Value>, source: SourceId, fallback_record: u64) -> Event {
     let mut meta = Meta::new(source, fallback_record);
-    meta.logsource = LogSource::product("windows");
+    meta.logsource = taxonomy::WINDOWS;
     if let Some(record) = fields.get("EventRecordID").and_then(as_u64) {
         meta.record = record;
     }

@@ -27,7 +27,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::sync::Arc;
 
-use events::{Event, Map, Meta, SourceId, Value};
+use events::{Event, Map, Meta, SourceId, Value, taxonomy};
 
 use crate::lines;
 use crate::{FileSummary, ProblemKind, ReadCtx, classify, evtx};
@@ -241,10 +241,10 @@ fn object_event(map: Map<String, Value>, source: &SourceId, number: u64) -> Even
 /// adds its fields (module `auditd`).
 fn plain_event(mut map: Map<String, Value>, source: &SourceId, number: u64) -> Event {
     let mut meta = Meta::new(Arc::clone(source), number);
-    meta.logsource = classify::logsource(&map);
+    meta.logsource = taxonomy::of_json(&map);
     meta.timestamp = classify::timestamp(&map);
     meta.host = classify::host(&map);
-    if meta.logsource == crate::auditd::AUDITD {
+    if meta.logsource == taxonomy::AUDITD {
         crate::auditd::lift_from_json(&mut map, &mut meta);
     }
     Event::new(meta, map)

@@ -8,8 +8,9 @@
 //! The pieces:
 //! - [`discover`] walks paths into a sorted list of files (module `walk`);
 //! - [`read_file`] detects a file's [`Format`] (module `sniff`) and hands it
-//!   to the matching reader: `evtx`, `json` (with `classify` for the Sigma
-//!   logsource and timestamp of JSON records), `syslog`, `access` (Apache
+//!   to the matching reader: `evtx`, `json` (with `classify` for the time
+//!   and host of JSON records; their logsource is
+//!   `events::taxonomy::of_json`), `syslog`, `access` (Apache
 //!   and nginx access logs, `category: webserver`) or `auditd` (Linux audit
 //!   records, also when carried in syslog or JSON); text readers share the
 //!   bounded line splitter of module `lines`;

@@ -35,7 +35,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use chrono::FixedOffset;
-use events::{Event, LogSource, Map, Meta, SourceId, Value};
+use events::{Event, LogSource, Map, Meta, SourceId, Value, taxonomy};
 use syslog_loose::{ProcId, Protocol, Variant};
 use time::OffsetDateTime;
 
@@ -77,17 +77,6 @@ impl YearResolver {
     }
 }
 
-/// The logsource of a syslog file, from its name.
-pub(crate) fn file_logsource(name: &str) -> LogSource {
-    let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let file = file.to_ascii_lowercase();
-    if file.starts_with("auth.log") || file.starts_with("secure") || file.contains("_auth.log") {
-        LogSource::service("linux", "auth")
-    } else {
-        LogSource::service("linux", "syslog")
-    }
-}
-
 /// Reads a syslog file line by line.
 pub(crate) fn read(
     ctx: &ReadCtx<'_>,
@@ -113,7 +102,7 @@ pub(crate) fn read(
         u32::from(reference.day()),
     );
     let mut clock = LocalClock::new(zone.clone());
-    let logsource = file_logsource(ctx.name);
+    let logsource = taxonomy::of_syslog_file(ctx.name);
     for item in LineBlocks::new(reader) {
         match item {
             LineItem::Block { first_line, data } => {
@@ -429,19 +418,5 @@ mod tests {
         let b = parse("Jan  1 00:00:01 h cron[1]: b", &mut years);
         assert_eq!(a.meta.timestamp.expect("time").year(), 2024);
         assert_eq!(b.meta.timestamp.expect("time").year(), 2025);
-    }
-
-    #[test]
-    fn service_comes_from_the_file_name() {
-        assert_eq!(file_logsource("/var/log/auth.log.1").service, Some("auth"));
-        assert_eq!(
-            file_logsource("/var/log/secure-20240101").service,
-            Some("auth")
-        );
-        assert_eq!(
-            file_logsource("/x/elastic_examples_suspicious_login_auth.log").service,
-            Some("auth")
-        );
-        assert_eq!(file_logsource("/var/log/messages").service, Some("syslog"));
     }
 }
