@@ -92,7 +92,7 @@ pub struct Args {
     pub timezone: Option<String>,
     /// MiB of events kept for correlations and policy detectors that are
     /// held in memory; past it they are spilled to a temporary file and
-    /// merged back in time order [default: 8].
+    /// merged back in time order [default: 4].
     #[arg(long, value_name = "MIB")]
     pub memory_budget: Option<usize>,
     /// Worker threads (default: one per core).
