@@ -55,7 +55,15 @@ pub struct Stateful<'m> {
     detectors: Vec<Box<dyn Detector>>,
     /// Each detector's selector, in the same order.
     selectors: Vec<std::sync::Arc<dyn Selector>>,
+    /// Event time (Unix seconds) at which correlation state was last
+    /// expired.
+    evicted_at: i64,
 }
+
+/// How often, in event time, correlation state older than each rule's
+/// timespan is dropped. Expiring drops only what no later event could
+/// count (events come in time order), so it never changes a detection.
+const EVICT_EVERY_SECS: i64 = 60;
 
 impl std::fmt::Debug for Stateful<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -155,6 +163,7 @@ impl<'m> Stateful<'m> {
                 correlations_loaded,
                 detectors,
                 selectors,
+                evicted_at: i64::MIN,
             },
             errors,
         )
@@ -226,6 +235,7 @@ impl<'m> Stateful<'m> {
         annotator: &dyn Annotator,
         out: &mut Vec<Detection>,
     ) {
+        self.expire(now.unix_timestamp());
         let mut buf = Vec::new();
         for d in &mut self.detectors {
             d.advance(now, &mut buf);
@@ -288,7 +298,9 @@ impl<'m> Stateful<'m> {
             }
             return;
         };
-        for r in engine.process_with_detections(view, results, ts.unix_timestamp()) {
+        let secs = ts.unix_timestamp();
+        let expire = secs.saturating_sub(self.evicted_at) >= EVICT_EVERY_SECS;
+        for r in engine.process_with_detections(view, results, secs) {
             match &r.body {
                 ResultBody::Correlation(body) => {
                     let mut fields = BTreeMap::new();
@@ -313,5 +325,25 @@ impl<'m> Stateful<'m> {
                 _ => out.push(self.matcher.detection(&r, view)),
             }
         }
+        if expire {
+            self.expire(secs);
+        }
+    }
+
+    /// Drops correlation state that has fallen out of every rule's
+    /// timespan at event time `now_secs`.
+    fn expire(&mut self, now_secs: i64) {
+        if let Some(engine) = self.correlations.as_mut() {
+            engine.evict_expired(now_secs);
+            self.evicted_at = now_secs;
+        }
+    }
+
+    /// Correlation groups holding state (windows still open), for tests and
+    /// metrics.
+    pub fn correlation_state(&self) -> usize {
+        self.correlations
+            .as_ref()
+            .map_or(0, |e| e.state_count() + e.event_buffer_count())
     }
 }

@@ -437,6 +437,61 @@ fn event_count_correlation_uses_event_time_in_order() {
     assert_eq!(corr[0].fields.get("User").map(String::as_str), Some("bob"));
 }
 
+/// Correlation state is dropped once event time has moved past the
+/// rule's timespan: a thousand users who each fail once leave no open
+/// window an hour later, and a user who then fails three times still fires.
+#[test]
+fn correlation_state_expires_by_the_rules_timespan() {
+    let text = "title: failed logon\nid: 00000000-0000-0000-0000-0000000000c1\nname: failed_logon\nlevel: low\nlogsource:\n  product: test\ndetection:\n  sel:\n    Action: fail\n  condition: sel\n---\ntitle: many failures\nid: 00000000-0000-0000-0000-0000000000c2\nlevel: high\ncorrelation:\n  type: event_count\n  rules:\n    - failed_logon\n  group-by:\n    - User\n  timespan: 5m\n  condition:\n    gte: 3\n";
+    let (set, errors) = rules::load_str("c.yml", text);
+    assert!(errors.is_empty(), "{errors:?}");
+    let (m, _) = Matcher::new(&set);
+    let (mut stage, errors) = Stateful::new(&m, Vec::new());
+    assert!(errors.is_empty(), "{errors:?}");
+    let base = time::macros::datetime!(2024-01-01 00:00 UTC);
+    let mut record = 0;
+    let mut feed = |stage: &mut Stateful<'_>, user: &str, secs: i64, out: &mut Vec<_>| {
+        record += 1;
+        let mut e = event(
+            LogSource::product("test"),
+            json!({"Action": "fail", "User": user}),
+        );
+        e.meta.record = record;
+        e.meta.timestamp = Some(base + time::Duration::seconds(secs));
+        let sigma = m.scan(&e, &mut Vec::new());
+        stage.observe(
+            &detect::Pending { event: e, sigma },
+            &watchpost_detect::NoAnnotation,
+            out,
+        );
+    };
+    let mut out = Vec::new();
+    for i in 0..1000 {
+        feed(&mut stage, &format!("user{i}"), i / 10, &mut out);
+    }
+    assert!(out.iter().all(|d| !d.rule_id.ends_with("c2")), "{out:#?}");
+    assert!(
+        stage.correlation_state() >= 1000,
+        "one open window per user: {}",
+        stage.correlation_state()
+    );
+    // An hour later, three failures of one user.
+    for secs in [3600, 3610, 3620] {
+        feed(&mut stage, "late", secs, &mut out);
+    }
+    assert!(
+        stage.correlation_state() <= 2,
+        "windows older than 5 minutes are gone: {}",
+        stage.correlation_state()
+    );
+    let fired: Vec<_> = out.iter().filter(|d| d.rule_id.ends_with("c2")).collect();
+    assert_eq!(fired.len(), 1, "{out:#?}");
+    assert_eq!(
+        fired[0].fields.get("User").map(String::as_str),
+        Some("late")
+    );
+}
+
 /// One Security 4688 is both a `security` event (its own field names) and a
 /// `process_creation` event (Sysmon names through renames). Correlations
 /// over rules of both views read each match's group-by under that match's
