@@ -9,8 +9,11 @@
 //!   located problems ([`HuntReport`]). `watchpost hunt` is a thin caller.
 //! - [`gaps::find`] runs the policy gap detector over log files
 //!   (`watchpost gaps`).
+//! - [`Engine::stream`] runs the same two stages over events that keep
+//!   arriving: a per-source reorder window and a watermark put the kept
+//!   events in time order without waiting for the end ([`Stream`]).
 //! - [`Engine::scan`] and [`Engine::ordered`] are the two stages on their
-//!   own, for a caller that brings its own event stream (the live server).
+//!   own.
 //!
 //! The engine owns no globals and no thread-locals: every piece of a run
 //! hangs off the `Engine` value or the run itself. Parallelism is rayon's,
@@ -24,6 +27,7 @@ mod hunt;
 mod load;
 mod runs;
 mod spool;
+mod stream;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,6 +42,7 @@ pub use found::{Detections, detection_order, sort_detections};
 pub use hunt::{HuntOptions, HuntReport, Progress, Skipped};
 pub use load::load_rule_paths;
 pub use spool::DEFAULT_BUDGET;
+pub use stream::{Stream, StreamConfig, StreamStats};
 
 /// What an [`Engine`] is built from.
 #[derive(Debug, Clone, Default)]

@@ -2,7 +2,9 @@
 //! corpus, with the SigmaHQ rules of each family and the default policy
 //! pack, must stay exactly those in `tests/golden/`, with one worker thread
 //! and with several, and with the kept events held in memory or spilled to
-//! disk after every batch.
+//! disk after every batch. The same events given to [`Engine::stream`] in
+//! time order, each out of order by up to half the reorder window, must
+//! give the same detections, none of them late.
 //!
 //! The golden files were recorded with `watchpost hunt --jsonl` (run from
 //! the corpus folder, so file names are relative to it) before the engine
@@ -18,10 +20,14 @@
 //! (and likewise for each case below).
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
 
+use detect::Detection;
+use events::{Event, Timestamp};
 use policy::PolicyConfig;
 use serde_json::Value;
-use watchpost_engine::{Engine, EngineConfig, HuntOptions};
+use watchpost_engine::{Engine, EngineConfig, HuntOptions, StreamConfig, sort_detections};
 
 fn corpus() -> PathBuf {
     PathBuf::from(
@@ -68,11 +74,17 @@ fn hunt(
         "{:?}",
         report.problems
     );
-    let prefix = format!("{}/", root.display());
     let detections = report
         .detections
         .to_vec()
-        .expect("the detections read back")
+        .expect("the detections read back");
+    (as_json(&detections), (report.kept, report.spilled))
+}
+
+/// Detections as `hunt --jsonl` writes them, files relative to the corpus.
+fn as_json(detections: &[Detection]) -> Vec<Value> {
+    let prefix = format!("{}/", corpus().display());
+    detections
         .iter()
         .map(|d| {
             let mut v = serde_json::to_value(d).unwrap();
@@ -80,8 +92,65 @@ fn hunt(
             v["file"] = Value::from(file.strip_prefix(&prefix).unwrap_or(&file));
             v
         })
-        .collect();
-    (detections, (report.kept, report.spilled))
+        .collect()
+}
+
+/// The reorder window of [`stream`].
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// Runs the corpus through [`Engine::stream`] as a live server would see
+/// it: the events of every file, interleaved in time order, each source
+/// out of order by up to half the window (a fixed pseudo-random delay per
+/// event), in batches of 200. Returns the sorted detections, and the stream's
+/// counts.
+fn stream(rules: &[&str], paths: &[&str]) -> (Vec<Value>, watchpost_engine::StreamStats) {
+    let root = corpus();
+    let config = EngineConfig {
+        rules: rules.iter().map(|r| root.join(r)).collect(),
+        policy: Some(PolicyConfig::default()),
+    };
+    let engine = Engine::load(config).expect("the rules load");
+    let paths: Vec<PathBuf> = paths.iter().map(|p| root.join(p)).collect();
+    let (files, problems) = sources::discover(&paths, &Default::default());
+    assert!(problems.is_empty(), "{problems:?}");
+    let events: Mutex<Vec<Event>> = Mutex::new(Vec::new());
+    for file in &files {
+        sources::read_file(file, None, &Default::default(), &|batch| {
+            events.lock().unwrap().extend(batch)
+        });
+    }
+    let mut events = events.into_inner().unwrap();
+    // Arrival time: the event's own time plus a delay below half the
+    // window, from a fixed linear congruential sequence.
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut arrival = |e: &Event| -> Option<Timestamp> {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let delay = (seed >> 33) % (WINDOW.as_secs() / 2);
+        e.meta.timestamp.map(|t| t + Duration::from_secs(delay))
+    };
+    let mut keyed: Vec<(Option<Timestamp>, Event)> =
+        events.drain(..).map(|e| (arrival(&e), e)).collect();
+    keyed.sort_by(|a, b| {
+        (a.0, &a.1.meta.source, a.1.meta.record).cmp(&(b.0, &b.1.meta.source, b.1.meta.record))
+    });
+    let mut live = engine.stream(StreamConfig {
+        window: WINDOW,
+        ..StreamConfig::default()
+    });
+    let mut found = Vec::new();
+    let epoch = Timestamp::UNIX_EPOCH;
+    for chunk in keyed.chunks(200) {
+        // The caller's clock: the arrival time of the batch's last event.
+        let now = chunk.last().and_then(|c| c.0).unwrap_or(epoch);
+        let batch = chunk.iter().map(|c| c.1.clone()).collect();
+        found.extend(live.push(batch, now));
+    }
+    let (rest, stats) = live.finish();
+    found.extend(rest);
+    sort_detections(&mut found);
+    (as_json(&found), stats)
 }
 
 fn golden(name: &str) -> Vec<Value> {
@@ -107,17 +176,7 @@ fn check(name: &str, rules: &[&str], paths: &[&str]) {
             spilled, want_spilled,
             "{name}: {kept} kept, budget {budget:?}"
         );
-        let mut diffs = Vec::new();
-        for i in 0..got.len().max(want.len()) {
-            if got.get(i) != want.get(i) {
-                diffs.push(format!(
-                    "line {}:\n  want {}\n  got  {}",
-                    i + 1,
-                    want.get(i).map_or("(none)".into(), Value::to_string),
-                    got.get(i).map_or("(none)".into(), Value::to_string)
-                ));
-            }
-        }
+        let diffs = differences(&want, &got);
         assert!(
             diffs.is_empty(),
             "{name} with {threads} threads, budget {budget:?}: {} detections, golden {}; {} lines differ; first:\n{}",
@@ -127,6 +186,39 @@ fn check(name: &str, rules: &[&str], paths: &[&str]) {
             diffs[..diffs.len().min(5)].join("\n")
         );
     }
+    let (got, stats) = stream(rules, paths);
+    let diffs = differences(&want, &got);
+    assert!(
+        diffs.is_empty(),
+        "{name} streamed: {} detections, golden {}; {} lines differ; first:\n{}",
+        got.len(),
+        want.len(),
+        diffs.len(),
+        diffs[..diffs.len().min(5)].join("\n")
+    );
+    assert_eq!((stats.late, stats.forced), (0, 0), "{name}: {stats:?}");
+    // Streaming, not holding everything to the end.
+    if stats.kept > 1000 {
+        assert!(
+            (stats.peak_buffered as u64) < stats.kept / 2,
+            "{name}: {stats:?}"
+        );
+    }
+}
+
+/// The lines where `got` differs from `want`.
+fn differences(want: &[Value], got: &[Value]) -> Vec<String> {
+    (0..got.len().max(want.len()))
+        .filter(|&i| got.get(i) != want.get(i))
+        .map(|i| {
+            format!(
+                "line {}:\n  want {}\n  got  {}",
+                i + 1,
+                want.get(i).map_or("(none)".into(), Value::to_string),
+                got.get(i).map_or("(none)".into(), Value::to_string)
+            )
+        })
+        .collect()
 }
 
 #[test]

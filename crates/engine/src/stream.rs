@@ -1,0 +1,272 @@
+//! [`Stream`]: the ordered stage driven by events as they arrive, for a
+//! caller that never sees the end of its input (the live server).
+//!
+//! [`Engine::hunt`] knows its whole input, so it sorts every kept event
+//! (spilling past its memory budget) and feeds the ordered stage in exact
+//! time order. A live stream cannot wait for the end. Here each source (a
+//! file, a syslog peer, an HTTP sender: whatever [`events::Meta::source`]
+//! names) may deliver its events out of time order by up to a *window*;
+//! kept events wait in a reorder buffer until every active source has
+//! moved past them, then are fed in [`Pending::order`]:
+//!
+//! - a source's *watermark* is the latest event time it has sent, minus
+//!   the window: it promises nothing older;
+//! - the stream's watermark is the lowest watermark of the sources that
+//!   are active (sent something within `idle` of the caller's clock); a
+//!   quiet source stops holding the others back;
+//! - buffered events at or before the stream's watermark are fed, oldest
+//!   first, and so is everything once no source is active.
+//!
+//! What does not fit is counted, never dropped:
+//! - an event older than one already fed (its source was further out of
+//!   order than the window, or it arrived after going quiet) is *late*: it
+//!   is fed at once, out of order;
+//! - an event without a time cannot be ordered, and is fed at once;
+//! - past the memory budget (a source whose clock lags the others holds
+//!   the watermark back), the oldest buffered events are fed early, and
+//!   counted as *forced*.
+//!
+//! Correlation state expires by each rule's timespan as event time moves
+//! on ([`detect::Stateful`]); policy detectors keep theirs in bounded,
+//! idle-expiring maps. Memory therefore stays bounded however long the
+//! stream runs. Given the same events within the window, a stream gives
+//! the same detections as a hunt (`tests/golden.rs` checks it on the
+//! corpus).
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap};
+use std::time::Duration;
+
+use detect::{Detection, Pending};
+use events::{Event, SourceId, Timestamp};
+
+use crate::spool::event_bytes;
+use crate::{Engine, Ordered};
+
+/// How a [`Stream`] orders events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamConfig {
+    /// How far out of time order one source's events may arrive and still
+    /// be fed in order. Stateful detections wait this long (in event time)
+    /// for their events.
+    pub window: Duration,
+    /// A source that has sent nothing for this long, by the caller's clock,
+    /// stops holding the others back.
+    pub idle: Duration,
+    /// Bytes of kept events (as estimated from their contents) held in the
+    /// reorder buffer before the oldest are fed regardless of the
+    /// watermark.
+    pub budget: usize,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        StreamConfig {
+            window: Duration::from_secs(5),
+            idle: Duration::from_secs(5),
+            budget: crate::DEFAULT_BUDGET,
+        }
+    }
+}
+
+/// Counts of what a [`Stream`] did with the events it was given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Events matched.
+    pub events: u64,
+    /// Events kept for the ordered stage.
+    pub kept: u64,
+    /// Kept events fed out of order because an event after them had
+    /// already been fed.
+    pub late: u64,
+    /// Kept events with no time, fed as they came.
+    pub undated: u64,
+    /// Kept events fed before the watermark reached them, because the
+    /// reorder buffer passed its budget.
+    pub forced: u64,
+    /// The most kept events the reorder buffer held at once.
+    pub peak_buffered: usize,
+}
+
+struct Source {
+    /// Latest event time seen.
+    latest: Timestamp,
+    /// The caller's clock when the source last sent a kept event.
+    heard: Timestamp,
+}
+
+/// A kept event in the reorder buffer, ordered oldest first.
+struct Queued(Pending);
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> Ordering {
+        Pending::order(&self.0, &other.0)
+    }
+}
+
+/// A detection run over events that keep arriving. See the module
+/// documentation.
+pub struct Stream<'e> {
+    engine: &'e Engine,
+    ordered: Ordered<'e>,
+    config: StreamConfig,
+    sources: HashMap<SourceId, Source>,
+    buffer: BinaryHeap<Reverse<Queued>>,
+    buffered_bytes: usize,
+    /// The time of the last kept event fed in order.
+    fed: Option<Timestamp>,
+    stats: StreamStats,
+}
+
+impl std::fmt::Debug for Stream<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("config", &self.config)
+            .field("sources", &self.sources.len())
+            .field("buffered", &self.buffer.len())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl Engine {
+    /// Starts a stream: a detection run over events that keep arriving.
+    pub fn stream(&self, config: StreamConfig) -> Stream<'_> {
+        Stream {
+            engine: self,
+            ordered: self.ordered(),
+            config,
+            sources: HashMap::new(),
+            buffer: BinaryHeap::new(),
+            buffered_bytes: 0,
+            fed: None,
+            stats: StreamStats::default(),
+        }
+    }
+}
+
+impl Stream<'_> {
+    /// Matches a batch of events that arrived at `now` (the caller's
+    /// clock). Returns the detections that are ready: every detection that
+    /// needs no other event, and those of the ordered stage that the
+    /// watermark has reached.
+    pub fn push(&mut self, batch: Vec<Event>, now: Timestamp) -> Vec<Detection> {
+        self.stats.events += batch.len() as u64;
+        let (mut out, kept) = self.engine.scan(batch);
+        self.stats.kept += kept.len() as u64;
+        for p in kept {
+            let Some(t) = p.event.meta.timestamp else {
+                self.stats.undated += 1;
+                self.ordered.observe(&p, &mut out);
+                continue;
+            };
+            match self.sources.get_mut(&p.event.meta.source) {
+                Some(s) => {
+                    s.latest = s.latest.max(t);
+                    s.heard = now;
+                }
+                None => {
+                    self.sources.insert(
+                        p.event.meta.source.clone(),
+                        Source {
+                            latest: t,
+                            heard: now,
+                        },
+                    );
+                }
+            }
+            if self.fed.is_some_and(|fed| t < fed) {
+                self.stats.late += 1;
+                self.ordered.observe(&p, &mut out);
+                continue;
+            }
+            self.buffered_bytes += event_bytes(&p.event);
+            self.buffer.push(Reverse(Queued(p)));
+        }
+        self.stats.peak_buffered = self.stats.peak_buffered.max(self.buffer.len());
+        self.release(now, &mut out);
+        out
+    }
+
+    /// The caller's clock reached `now` with no new event: feeds what the
+    /// watermark now allows (quiet sources stop holding it back), and tells
+    /// the policy detectors that time has reached `now`.
+    pub fn tick(&mut self, now: Timestamp) -> Vec<Detection> {
+        let mut out = Vec::new();
+        self.release(now, &mut out);
+        self.ordered.advance(now, &mut out);
+        out
+    }
+
+    /// End of input: feeds everything still buffered, in order, and
+    /// finishes the ordered stage.
+    pub fn finish(mut self) -> (Vec<Detection>, StreamStats) {
+        let mut out = Vec::new();
+        while let Some(Reverse(Queued(p))) = self.buffer.pop() {
+            self.ordered.observe(&p, &mut out);
+        }
+        self.ordered.finish(&mut out);
+        (out, self.stats)
+    }
+
+    /// What the stream has done so far.
+    pub fn stats(&self) -> StreamStats {
+        self.stats
+    }
+
+    /// Kept events waiting in the reorder buffer.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// The stream's watermark at `now`: no active source will send an
+    /// event older than this (within the window). `None` when no source is
+    /// active: everything may be fed.
+    fn watermark(&self, now: Timestamp) -> Option<Timestamp> {
+        self.sources
+            .values()
+            .filter(|s| now - s.heard < self.config.idle)
+            .map(|s| s.latest - self.config.window)
+            .min()
+    }
+
+    /// Feeds buffered events the watermark has reached, then the oldest
+    /// ones while the buffer is over its budget.
+    fn release(&mut self, now: Timestamp, out: &mut Vec<Detection>) {
+        let watermark = self.watermark(now);
+        while let Some(Reverse(Queued(head))) = self.buffer.peek() {
+            let t = head.event.meta.timestamp;
+            let ready = match (watermark, t) {
+                (None, _) => true,
+                (Some(w), Some(t)) => t <= w,
+                (Some(_), None) => true,
+            };
+            let over = self.buffered_bytes > self.config.budget;
+            if !ready && !over {
+                break;
+            }
+            let Reverse(Queued(p)) = self.buffer.pop().expect("peeked");
+            self.buffered_bytes = self.buffered_bytes.saturating_sub(event_bytes(&p.event));
+            if !ready {
+                self.stats.forced += 1;
+            }
+            self.fed = p.event.meta.timestamp.or(self.fed);
+            self.ordered.observe(&p, out);
+        }
+        // Sources quiet for long enough are forgotten: they hold nothing
+        // back, and a source that comes back starts afresh.
+        let idle = self.config.idle;
+        self.sources.retain(|_, s| now - s.heard < idle * 4);
+    }
+}

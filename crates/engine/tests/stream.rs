@@ -1,0 +1,189 @@
+//! [`Engine::stream`] on hand-written event sequences: events out of order
+//! within the window are put back in order, detections come out as soon as
+//! the watermark passes them, and what does not fit (late events, a buffer
+//! over budget) is fed and counted, never dropped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use events::{Event, LogSource, Meta, Timestamp};
+use serde_json::json;
+use time::macros::datetime;
+use watchpost_engine::{Engine, EngineConfig, StreamConfig};
+
+/// Three failed logons of one user within five minutes.
+const RULES: &str = "title: failed logon
+id: 00000000-0000-0000-0000-0000000000c1
+name: failed_logon
+level: low
+logsource:
+  product: test
+detection:
+  sel:
+    Action: fail
+  condition: sel
+---
+title: many failures
+id: 00000000-0000-0000-0000-0000000000c2
+level: high
+correlation:
+  type: event_count
+  rules:
+    - failed_logon
+  group-by:
+    - User
+  timespan: 5m
+  condition:
+    gte: 3
+";
+
+const BASE: Timestamp = datetime!(2024-01-01 00:00 UTC);
+
+fn engine() -> (Engine, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
+    let engine = Engine::load(EngineConfig {
+        rules: vec![dir.path().to_path_buf()],
+        policy: None,
+    })
+    .unwrap();
+    assert!(
+        engine.rule_errors().is_empty(),
+        "{:?}",
+        engine.rule_errors()
+    );
+    (engine, dir)
+}
+
+/// A failed logon of `user` at `secs` after `BASE`, from `source`.
+fn fail(source: &str, record: u64, user: &str, secs: i64) -> Event {
+    let mut meta = Meta::new(Arc::from(source), record);
+    meta.timestamp = Some(BASE + time::Duration::seconds(secs));
+    meta.logsource = LogSource::product("test");
+    let serde_json::Value::Object(fields) = json!({"Action": "fail", "User": user}) else {
+        unreachable!()
+    };
+    Event::new(meta, fields)
+}
+
+fn at(secs: i64) -> Timestamp {
+    BASE + time::Duration::seconds(secs)
+}
+
+fn correlations(found: &[detect::Detection]) -> Vec<(u64, String)> {
+    found
+        .iter()
+        .filter(|d| d.rule_id.ends_with("c2"))
+        .map(|d| (d.record, d.fields["User"].clone()))
+        .collect()
+}
+
+#[test]
+fn events_out_of_order_within_the_window_fire_in_time_order_before_the_end() {
+    let (engine, _dir) = engine();
+    let mut live = engine.stream(StreamConfig {
+        window: Duration::from_secs(60),
+        idle: Duration::from_secs(3600),
+        budget: usize::MAX,
+    });
+    // Given at 40 s, 0 s, 20 s: in time order the third failure is record 1.
+    let mut found = Vec::new();
+    for (record, secs) in [(1, 40), (2, 0), (3, 20)] {
+        found.extend(live.push(vec![fail("auth.log", record, "bob", secs)], at(secs)));
+    }
+    assert_eq!(correlations(&found), vec![], "the window is still open");
+    assert_eq!(live.buffered(), 3);
+    // An event past 40 s + the window moves the watermark beyond them all.
+    found.extend(live.push(vec![fail("auth.log", 4, "eve", 200)], at(200)));
+    assert_eq!(correlations(&found), vec![(1, "bob".to_string())]);
+    assert_eq!(live.buffered(), 1, "eve's event waits for the window");
+    let (rest, stats) = live.finish();
+    assert_eq!(correlations(&rest), vec![]);
+    assert_eq!(
+        (stats.events, stats.kept, stats.late, stats.forced),
+        (4, 4, 0, 0)
+    );
+}
+
+#[test]
+fn an_event_older_than_one_already_fed_is_late_and_still_counted() {
+    let (engine, _dir) = engine();
+    let mut live = engine.stream(StreamConfig {
+        window: Duration::from_secs(10),
+        idle: Duration::from_secs(3600),
+        budget: usize::MAX,
+    });
+    let mut found = Vec::new();
+    found.extend(live.push(vec![fail("a", 1, "bob", 100)], at(100)));
+    found.extend(live.push(vec![fail("a", 2, "bob", 120)], at(120)));
+    assert_eq!(live.buffered(), 1, "100 s was fed once 120 s arrived");
+    // 50 s is 70 s behind the source: past the window, and older than the
+    // event already fed. It is fed at once, and still counts.
+    found.extend(live.push(vec![fail("a", 3, "bob", 50)], at(121)));
+    assert_eq!(live.stats().late, 1);
+    let (rest, stats) = live.finish();
+    found.extend(rest);
+    assert_eq!(stats.late, 1);
+    assert_eq!(
+        correlations(&found),
+        vec![(2, "bob".to_string())],
+        "three failures within 5 minutes, counted in the order they were fed"
+    );
+}
+
+#[test]
+fn a_quiet_source_stops_holding_the_others_back() {
+    let (engine, _dir) = engine();
+    let mut live = engine.stream(StreamConfig {
+        window: Duration::from_secs(10),
+        idle: Duration::from_secs(30),
+        budget: usize::MAX,
+    });
+    // Source "a" sends once and goes quiet; "b" keeps sending, an hour
+    // ahead in event time.
+    live.push(vec![fail("a", 1, "ann", 0)], at(0));
+    for (i, secs) in [3600, 3601, 3602].into_iter().enumerate() {
+        live.push(vec![fail("b", i as u64 + 1, "bob", secs)], at(5 + i as i64));
+    }
+    // "a" holds the watermark at 0 s - 10 s: nothing is fed.
+    assert_eq!(live.buffered(), 4);
+    // 30 s after "a" was last heard, only "b" counts: its watermark
+    // (3602 s - 10 s) passes "a"'s event, not "b"'s.
+    let found = live.tick(at(31));
+    assert_eq!(live.buffered(), 3);
+    assert_eq!(correlations(&found), vec![]);
+    // Once "b" is quiet too, everything is fed: bob's third failure fires.
+    let found = live.tick(at(40));
+    assert_eq!(live.buffered(), 0);
+    assert_eq!(correlations(&found), vec![(3, "bob".to_string())]);
+}
+
+#[test]
+fn past_its_budget_the_buffer_feeds_its_oldest_events_early() {
+    let (engine, _dir) = engine();
+    let mut live = engine.stream(StreamConfig {
+        window: Duration::from_secs(3600),
+        idle: Duration::from_secs(3600),
+        budget: 1,
+    });
+    let mut found = Vec::new();
+    for (record, secs) in [(1, 0), (2, 10), (3, 20)] {
+        found.extend(live.push(vec![fail("a", record, "bob", secs)], at(secs)));
+    }
+    assert_eq!(live.buffered(), 0, "nothing is held past a 1-byte budget");
+    assert_eq!(live.stats().forced, 3);
+    assert_eq!(correlations(&found), vec![(3, "bob".to_string())]);
+}
+
+#[test]
+fn events_without_a_time_are_fed_at_once() {
+    let (engine, _dir) = engine();
+    let mut live = engine.stream(StreamConfig::default());
+    let mut undated = fail("a", 1, "bob", 0);
+    undated.meta.timestamp = None;
+    let found = live.push(vec![undated.clone(), undated.clone(), undated], at(0));
+    assert_eq!(live.buffered(), 0);
+    assert_eq!(live.stats().undated, 3);
+    // Without event times the correlation cannot count them.
+    assert_eq!(correlations(&found), vec![]);
+}
