@@ -284,7 +284,11 @@ pub fn flatten_evtx(value: Value, source: SourceId, fallback_record: u64) -> Opt
 }
 
 /// The event of flattened Windows fields, with its metadata.
-fn windows_event(fields: Map<String, Value>, source: SourceId, fallback_record: u64) -> Event {
+pub(crate) fn windows_event(
+    fields: Map<String, Value>,
+    source: SourceId,
+    fallback_record: u64,
+) -> Event {
     let mut meta = Meta::new(source, fallback_record);
     meta.logsource = taxonomy::WINDOWS;
     if let Some(record) = fields.get("EventRecordID").and_then(as_u64) {
@@ -294,10 +298,12 @@ fn windows_event(fields: Map<String, Value>, source: SourceId, fallback_record: 
         .get("Computer")
         .and_then(Value::as_str)
         .map(str::to_owned);
+    // EVTX and Winlogbeat write RFC 3339; NXLog's `EventTime` is
+    // `YYYY-MM-DD hh:mm:ss`, read as UTC.
     meta.timestamp = fields
         .get("TimeCreated_SystemTime")
         .and_then(Value::as_str)
-        .and_then(parse_time);
+        .and_then(|t| parse_time(t).or_else(|| crate::classify::parse_time_value(&Value::from(t))));
     Event::new(meta, fields)
 }
 
@@ -415,7 +421,7 @@ fn element_text(value: Value) -> Value {
 }
 
 /// Inserts a named data field, and its space-free alias.
-fn insert_named(out: &mut Map<String, Value>, name: String, value: Value) {
+pub(crate) fn insert_named(out: &mut Map<String, Value>, name: String, value: Value) {
     if name.contains(' ') {
         let alias: String = name.chars().filter(|c| *c != ' ').collect();
         if !alias.is_empty() {
@@ -443,7 +449,7 @@ fn flatten_event_data(data: Value, out: &mut Map<String, Value>) {
 }
 
 /// Inserts unnamed `<Data>` values as `Data` plus `Data1..DataN`.
-fn insert_unnamed(out: &mut Map<String, Value>, value: Value) {
+pub(crate) fn insert_unnamed(out: &mut Map<String, Value>, value: Value) {
     match value {
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {

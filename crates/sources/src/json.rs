@@ -33,6 +33,7 @@ use crate::lines;
 use crate::{FileSummary, ProblemKind, ReadCtx, classify, evtx};
 
 mod document;
+mod shipper;
 
 /// How many events the document reader hands over at once.
 const BATCH: usize = 1024;
@@ -234,7 +235,14 @@ fn object_event(map: Map<String, Value>, source: &SourceId, number: u64) -> Even
             None => plain_event(Map::new(), source, number),
         };
     }
-    plain_event(map, source, number)
+    match shipper::windows_fields(map) {
+        Ok(fields) => {
+            let mut event = evtx::windows_event(fields, Arc::clone(source), number);
+            event.meta.record = number;
+            event
+        }
+        Err(map) => plain_event(map, source, number),
+    }
 }
 
 /// A JSON record as is, classified; an audit record in `SyslogMessage`
