@@ -33,6 +33,7 @@ use crate::lines;
 use crate::{FileSummary, ProblemKind, ReadCtx, classify, evtx};
 
 mod document;
+mod envelope;
 mod shipper;
 
 /// How many events the document reader hands over at once.
@@ -203,16 +204,10 @@ pub fn parse_json_document(value: Value, source: &SourceId, first_record: u64) -
         .collect()
 }
 
-/// The records of a CloudTrail file object, or the object back when it is
-/// not one.
-fn records(mut map: Map<String, Value>) -> Result<Vec<Value>, Map<String, Value>> {
-    if map.len() == 1
-        && matches!(map.get("Records"), Some(Value::Array(_)))
-        && let Some(Value::Array(items)) = map.remove("Records")
-    {
-        return Ok(items);
-    }
-    Err(map)
+/// The records of a CloudTrail file or a delivery envelope
+/// ([`envelope`]), or the object back when it is not one.
+fn records(map: Map<String, Value>) -> Result<Vec<Value>, Map<String, Value>> {
+    envelope::records(map)
 }
 
 /// One record's event; non-objects are skipped.
