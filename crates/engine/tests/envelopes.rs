@@ -236,7 +236,10 @@ fn corpus_gcp_audit_through_pubsub_reads_as_the_bare_entries() {
         let got = read_events(&wrapped);
         assert_eq!(got.len(), entries.len(), "{}", path.display());
         assert_eq!(got, bare, "{}", path.display());
-        audit += bare.iter().filter(|(ls, _, _)| ls.contains("gcp.audit")).count();
+        audit += bare
+            .iter()
+            .filter(|(ls, _, _)| ls.contains("gcp.audit"))
+            .count();
         compared += got.len();
     }
     assert!(compared > 10, "{compared} entries compared");

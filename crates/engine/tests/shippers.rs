@@ -4,8 +4,9 @@
 //! Every record of EVTX-ATTACK-SAMPLES is written (rendered by the `evtx`
 //! crate, as `evtx_dump -o json` does) into the JSON layout of each
 //! shipper, as its documentation shows it: Winlogbeat's ECS document
-//! (`winlog.*`, `@timestamp` in milliseconds) and NXLog's flat
-//! `im_msvistalog` object (`EventTime` in seconds). Hunting those files
+//! (`winlog.*`, `@timestamp` in milliseconds), NXLog's flat
+//! `im_msvistalog` object (`EventTime` in seconds), and the body of the
+//! OpenTelemetry Collector's `windowseventlog` receiver (array format). Hunting those files
 //! must give the detections of the golden file (`tests/golden/evtx.jsonl`,
 //! recorded from the `.evtx` files), matched by file, record, rule and
 //! time at the shipper's precision.
@@ -169,6 +170,50 @@ fn winlogbeat(r: &Record) -> Value {
         "host": {"name": r.system["Computer"]},
         "winlog": winlog,
     })
+}
+
+/// The OpenTelemetry Collector `windowseventlog` receiver's log body for a
+/// record, with event data in its array format (every value text, unnamed
+/// data under the empty name). The receiver does not read `UserData`.
+fn opentelemetry(r: &Record) -> Value {
+    let provider = attrs(r.system.get("Provider"));
+    let execution = attrs(r.system.get("Execution"));
+    let as_text = |v: &Value| match v {
+        Value::String(s) => Value::from(s.as_str()),
+        Value::Null => Value::from(""),
+        other => Value::from(other.to_string()),
+    };
+    let mut data: Vec<Value> = r
+        .named
+        .iter()
+        .map(|(k, v)| json!({ k.as_str(): as_text(v) }))
+        .collect();
+    data.extend(r.unnamed.iter().map(|v| json!({ "": as_text(v) })));
+    let mut body = json!({
+        "channel": r.system["Channel"],
+        "computer": r.system["Computer"],
+        "event_id": {"id": event_id(r), "qualifiers": 0},
+        "provider": {
+            "name": provider.get("Name").cloned().unwrap_or_default(),
+            "guid": provider.get("Guid").cloned().unwrap_or_default(),
+            "event_source": "",
+        },
+        "record_id": record_id(r),
+        "system_time": system_time(r),
+        "level": "Information",
+        "task": "",
+        "opcode": "",
+        "keywords": [],
+        "message": "",
+        "event_data": {"data": data},
+    });
+    if let Some(pid) = execution.get("ProcessID") {
+        body["execution"] = json!({"process_id": pid, "thread_id": execution.get("ThreadID")});
+    }
+    if let Some(sid) = attrs(r.system.get("Security")).get("UserID") {
+        body["security"] = json!({"user_id": sid});
+    }
+    body
 }
 
 /// NXLog's `im_msvistalog` object for a record.
@@ -347,6 +392,11 @@ fn check(name: &str, layout: fn(&Record) -> Value, digits: usize, lost: &[&str],
 #[test]
 fn corpus_winlogbeat_layout_gives_the_evtx_detections() {
     check("winlogbeat", winlogbeat, 3, &[], &[]);
+}
+
+#[test]
+fn corpus_opentelemetry_layout_gives_the_evtx_detections() {
+    check("opentelemetry", opentelemetry, 7, &[], &[]);
 }
 
 #[test]

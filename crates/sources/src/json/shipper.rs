@@ -10,6 +10,12 @@
 //! - **NXLog** `im_msvistalog` with `to_json()`: a flat object, with
 //!   `SourceName` as the provider, `Hostname`, `RecordNumber`, `EventTime`
 //!   and the event data fields beside them.
+//! - The **OpenTelemetry Collector**'s `windowseventlog` receiver (the log
+//!   record's body, as JSON): `channel`, `computer`, `event_id.id`,
+//!   `provider.name`, `record_id`, `system_time`, `execution`, `security`,
+//!   and `event_data` either as a map (unnamed data as `param1..N`) or, in
+//!   its array format, as `data: [{"Name": value}, ...]` (unnamed data
+//!   under the empty name).
 //!
 //! Each is recognised by its shape and mapped by a hand-written table;
 //! anything else is left as it is.
@@ -27,6 +33,9 @@ pub(crate) fn windows_fields(
     if is_nxlog(&map) {
         return Ok(from_nxlog(map));
     }
+    if is_otel(&map) {
+        return Ok(from_otel(map));
+    }
     Err(map)
 }
 
@@ -39,6 +48,81 @@ fn is_nxlog(map: &Map<String, Value>) -> bool {
         && map.contains_key("EventID")
         && map.contains_key("Channel")
         && (map.contains_key("SourceModuleType") || map.contains_key("EventTime"))
+}
+
+fn is_otel(map: &Map<String, Value>) -> bool {
+    map.contains_key("channel")
+        && map.contains_key("system_time")
+        && matches!(map.get("event_id"), Some(Value::Object(e)) if e.contains_key("id"))
+        && matches!(map.get("provider"), Some(Value::Object(p)) if p.contains_key("name"))
+}
+
+/// The OpenTelemetry receiver's keys, and objects of keys, that name an
+/// EVTX `System` field.
+const OTEL_SYSTEM: &[(&str, &str, &str)] = &[
+    ("channel", "", "Channel"),
+    ("computer", "", "Computer"),
+    ("record_id", "", "EventRecordID"),
+    ("system_time", "", "TimeCreated_SystemTime"),
+    ("version", "", "Version"),
+    ("event_id", "id", "EventID"),
+    ("event_id", "qualifiers", "Qualifiers"),
+    ("provider", "name", "Provider_Name"),
+    ("provider", "guid", "Provider_Guid"),
+    ("provider", "event_source", "Provider_EventSourceName"),
+    ("execution", "process_id", "ProcessID"),
+    ("execution", "thread_id", "ThreadID"),
+    ("security", "user_id", "Security_UserID"),
+    ("correlation", "activity_id", "ActivityID"),
+    ("correlation", "related_activity_id", "RelatedActivityID"),
+];
+
+fn from_otel(map: Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (key, inner, to) in OTEL_SYSTEM {
+        let value = if inner.is_empty() {
+            map.get(*key)
+        } else {
+            map.get(*key).and_then(|v| v.get(*inner))
+        };
+        // The receiver writes every field, empty when the event has none.
+        let Some(value) = value.filter(|v| !v.is_null() && *v != "") else {
+            continue;
+        };
+        if *to == "Qualifiers" && (value == 0 || value == "0") {
+            continue;
+        }
+        out.insert((*to).to_owned(), system_value(to, value.clone()));
+    }
+    let Some(Value::Object(mut data)) = map.get("event_data").cloned() else {
+        return out;
+    };
+    data.remove("name");
+    data.remove("binary");
+    match data.remove("data") {
+        Some(Value::Array(items)) => {
+            let mut unnamed = Vec::new();
+            for item in items {
+                let Value::Object(one) = item else { continue };
+                for (name, value) in one {
+                    if name.is_empty() {
+                        unnamed.push(value);
+                    } else {
+                        super::super::evtx::insert_named(&mut out, name, value);
+                    }
+                }
+            }
+            if !unnamed.is_empty() {
+                super::super::evtx::insert_unnamed(&mut out, Value::Array(unnamed));
+            }
+        }
+        Some(other) => {
+            data.insert("data".to_owned(), other);
+            event_data(data, &mut out);
+        }
+        None => event_data(data, &mut out),
+    }
+    out
 }
 
 /// Winlogbeat's `winlog` keys that name an EVTX `System` field.
@@ -319,6 +403,46 @@ mod tests {
         let got = windows_fields(doc).unwrap();
         assert_eq!(got["EventType"], json!("SetValue"));
         assert_eq!(got["Provider_Name"], json!("Microsoft-Windows-Sysmon"));
+    }
+
+    #[test]
+    fn opentelemetry_body_becomes_evtx_fields() {
+        // The body the receiver writes (array format for event data).
+        let body = obj(json!({
+            "channel": "Security", "computer": "WIN-1.example.com",
+            "event_id": {"id": 4688, "qualifiers": 0},
+            "provider": {"name": "Microsoft-Windows-Security-Auditing", "guid": "{54849625-5478-4994-a5ba-3e3b0328c30d}", "event_source": ""},
+            "record_id": 1234, "system_time": "2019-03-18T16:57:38.1234567Z",
+            "level": "Information", "task": "Process Creation", "opcode": "Info",
+            "keywords": ["Audit Success"], "message": "A new process has been created.",
+            "execution": {"process_id": 4, "thread_id": 96},
+            "event_data": {"data": [{"NewProcessName": "C:\\Windows\\System32\\whoami.exe"}, {"": "x"}]}
+        }));
+        let got = windows_fields(body).unwrap();
+        let want = obj(json!({
+            "Channel": "Security",
+            "Computer": "WIN-1.example.com",
+            "EventRecordID": 1234,
+            "TimeCreated_SystemTime": "2019-03-18T16:57:38.1234567Z",
+            "EventID": 4688,
+            "Provider_Name": "Microsoft-Windows-Security-Auditing",
+            "Provider_Guid": "{54849625-5478-4994-a5ba-3e3b0328c30d}",
+            "ProcessID": 4,
+            "ThreadID": 96,
+            "NewProcessName": "C:\\Windows\\System32\\whoami.exe",
+            "Data1": "x",
+            "Data": ["x"]
+        }));
+        assert_eq!(got, want);
+        // Map format: named keys, unnamed as paramN.
+        let body = obj(json!({
+            "channel": "Application", "system_time": "2019-03-18T16:57:38Z",
+            "event_id": {"id": 15457}, "provider": {"name": "MSSQLSERVER"},
+            "event_data": {"param1": "xp_cmdshell", "param2": "0", "binary": "AB"}
+        }));
+        let got = windows_fields(body).unwrap();
+        assert_eq!(got["Data"], json!(["xp_cmdshell", "0"]));
+        assert!(!got.contains_key("binary"));
     }
 
     #[test]
