@@ -14,17 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use base64::Engine as _;
-use policy::PolicyConfig;
 use serde_json::{Value, json};
-use watchpost_engine::{Engine, EngineConfig, HuntOptions};
 
-fn corpus() -> PathBuf {
-    PathBuf::from(
-        std::env::var("WATCHPOST_CORPUS").expect(
-            "WATCHPOST_CORPUS is not set: point it at the shared corpus (e.g. ../shared/data)",
-        ),
-    )
-}
+mod common;
+use common::{corpus, golden, hunt_dir};
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
@@ -93,26 +86,14 @@ fn check_cloudtrail(name: &str, wrap: fn(&[Value]) -> Vec<Value>) {
             path.strip_prefix(&root).unwrap().display().to_string(),
         );
     }
-    let engine = Engine::load(EngineConfig {
-        rules: vec![root.join("sigma/rules/cloud")],
-        policy: Some(PolicyConfig::default()),
-    })
-    .unwrap();
-    let report = engine.hunt(&[dir.path().to_path_buf()], &HuntOptions::default(), &());
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
     let mut got: BTreeMap<Key, usize> = BTreeMap::new();
-    for d in report.detections.to_vec().unwrap() {
+    for d in hunt_dir("sigma/rules/cloud", dir.path()) {
         let v = serde_json::to_value(&d).unwrap();
         let file = origin[&d.file.to_string()].clone();
         *got.entry(key(&v, file)).or_default() += 1;
     }
-    let golden = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/cloud.jsonl"),
-    )
-    .unwrap();
     let mut want: BTreeMap<Key, usize> = BTreeMap::new();
-    for line in golden.lines() {
-        let v: Value = serde_json::from_str(line).unwrap();
+    for v in golden("cloud") {
         let file = v["file"].as_str().unwrap().to_string();
         if file.starts_with("cloud/aws_cloudtrail/") {
             *want.entry(key(&v, file)).or_default() += 1;

@@ -19,7 +19,7 @@
 //!
 //! (and likewise for each case below).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -29,13 +29,8 @@ use policy::PolicyConfig;
 use serde_json::Value;
 use watchpost_engine::{Engine, EngineConfig, HuntOptions, StreamConfig, sort_detections};
 
-fn corpus() -> PathBuf {
-    PathBuf::from(
-        std::env::var("WATCHPOST_CORPUS").expect(
-            "WATCHPOST_CORPUS is not set: point it at the shared corpus (e.g. ../shared/data)",
-        ),
-    )
-}
+mod common;
+use common::{corpus, golden};
 
 /// Hunts like `watchpost hunt --jsonl -r RULES... PATHS...` from the corpus
 /// folder, on `threads` worker threads; each detection as JSON, with its
@@ -151,17 +146,6 @@ fn stream(rules: &[&str], paths: &[&str]) -> (Vec<Value>, watchpost_engine::Stre
     found.extend(rest);
     sort_detections(&mut found);
     (as_json(&found), stats)
-}
-
-fn golden(name: &str) -> Vec<Value> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format!("{name}.jsonl"));
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 /// Compares with the golden file and names the first lines that differ.

@@ -13,19 +13,12 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use policy::PolicyConfig;
 use serde_json::{Map, Value, json};
-use watchpost_engine::{Engine, EngineConfig, HuntOptions};
 
-fn corpus() -> PathBuf {
-    PathBuf::from(
-        std::env::var("WATCHPOST_CORPUS").expect(
-            "WATCHPOST_CORPUS is not set: point it at the shared corpus (e.g. ../shared/data)",
-        ),
-    )
-}
+mod common;
+use common::{corpus, golden, hunt_dir};
 
 /// `{"#attributes": {..}}` of an element.
 fn attrs(v: Option<&Value>) -> Map<String, Value> {
@@ -319,15 +312,8 @@ fn hunt_layout(
             out.write_all(b"\n").unwrap();
         }
     }
-    let engine = Engine::load(EngineConfig {
-        rules: vec![root.join("sigma/rules/windows")],
-        policy: Some(PolicyConfig::default()),
-    })
-    .unwrap();
-    let report = engine.hunt(&[dir.path().to_path_buf()], &HuntOptions::default(), &());
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
     let mut got = BTreeMap::new();
-    for d in report.detections.to_vec().unwrap() {
+    for d in hunt_dir("sigma/rules/windows", dir.path()) {
         let v = serde_json::to_value(&d).unwrap();
         let (file, record) = origin
             .get(&(d.file.to_string(), d.record))
@@ -336,12 +322,7 @@ fn hunt_layout(
         *got.entry(key(&v, file, record, digits)).or_insert(0) += 1;
     }
     let mut want = BTreeMap::new();
-    let golden = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/evtx.jsonl"),
-    )
-    .unwrap();
-    for line in golden.lines() {
-        let v: Value = serde_json::from_str(line).unwrap();
+    for v in golden("evtx") {
         let file = v["file"].as_str().unwrap().to_string();
         let record = v["record"].as_u64().unwrap();
         *want.entry(key(&v, file, record, digits)).or_insert(0) += 1;
