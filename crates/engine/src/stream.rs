@@ -246,11 +246,10 @@ impl Stream<'_> {
     fn release(&mut self, now: Timestamp, out: &mut Vec<Detection>) {
         let watermark = self.watermark(now);
         while let Some(Reverse(Queued(head))) = self.buffer.peek() {
-            let t = head.event.meta.timestamp;
-            let ready = match (watermark, t) {
-                (None, _) => true,
+            // Only dated events are buffered.
+            let ready = match (watermark, head.event.meta.timestamp) {
                 (Some(w), Some(t)) => t <= w,
-                (Some(_), None) => true,
+                _ => true,
             };
             let over = self.buffered_bytes > self.config.budget;
             if !ready && !over {

@@ -90,7 +90,7 @@ pub(crate) fn parse_time_value(value: &Value) -> Option<OffsetDateTime> {
 }
 
 /// Parses a time written as text.
-fn parse_time_text(text: &str) -> Option<OffsetDateTime> {
+pub(crate) fn parse_time_text(text: &str) -> Option<OffsetDateTime> {
     let text = text.trim();
     if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
         return Some(t);
@@ -135,9 +135,7 @@ mod tests {
 
     use super::*;
 
-    fn obj(value: Value) -> Map<String, Value> {
-        value.as_object().expect("object").clone()
-    }
+    use crate::test_util::obj;
 
     #[test]
     fn finds_times_in_all_usual_shapes() {

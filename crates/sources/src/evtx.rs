@@ -303,7 +303,7 @@ pub(crate) fn windows_event(
     meta.timestamp = fields
         .get("TimeCreated_SystemTime")
         .and_then(Value::as_str)
-        .and_then(|t| parse_time(t).or_else(|| crate::classify::parse_time_value(&Value::from(t))));
+        .and_then(|t| parse_time(t).or_else(|| crate::classify::parse_time_text(t)));
     Event::new(meta, fields)
 }
 

@@ -400,3 +400,17 @@ impl<'a> ReadCtx<'a> {
         }
     }
 }
+
+/// Helpers the unit tests of several modules share.
+#[cfg(test)]
+mod test_util {
+    use events::{Map, Value};
+
+    /// The object of a `json!` literal.
+    pub(crate) fn obj(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(m) => m,
+            other => panic!("not an object: {other}"),
+        }
+    }
+}

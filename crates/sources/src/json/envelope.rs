@@ -109,13 +109,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn obj(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
+    use crate::test_util::obj;
 
     fn record() -> Value {
         json!({"eventSource": "cloudtrail.amazonaws.com", "eventName": "DeleteTrail", "eventTime": "2024-07-31T09:00:00Z"})

@@ -77,7 +77,7 @@ const OTEL_SYSTEM: &[(&str, &str, &str)] = &[
     ("correlation", "related_activity_id", "RelatedActivityID"),
 ];
 
-fn from_otel(map: Map<String, Value>) -> Map<String, Value> {
+fn from_otel(mut map: Map<String, Value>) -> Map<String, Value> {
     let mut out = Map::new();
     for (key, inner, to) in OTEL_SYSTEM {
         let value = if inner.is_empty() {
@@ -94,7 +94,7 @@ fn from_otel(map: Map<String, Value>) -> Map<String, Value> {
         }
         out.insert((*to).to_owned(), system_value(to, value.clone()));
     }
-    let Some(Value::Object(mut data)) = map.get("event_data").cloned() else {
+    let Some(Value::Object(mut data)) = map.remove("event_data") else {
         return out;
     };
     data.remove("name");
@@ -286,13 +286,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn obj(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
+    use crate::test_util::obj;
 
     #[test]
     fn winlogbeat_becomes_evtx_fields() {
