@@ -402,9 +402,13 @@ fn filter_rules_apply() {
     assert_eq!(out.len(), 1);
 }
 
+/// A failed logon rule, and a correlation firing on three of one user's
+/// within five minutes.
+const FAILED_LOGONS: &str = "title: failed logon\nid: 00000000-0000-0000-0000-0000000000c1\nname: failed_logon\nlevel: low\nlogsource:\n  product: test\ndetection:\n  sel:\n    Action: fail\n  condition: sel\n---\ntitle: many failures\nid: 00000000-0000-0000-0000-0000000000c2\nlevel: high\ncorrelation:\n  type: event_count\n  rules:\n    - failed_logon\n  group-by:\n    - User\n  timespan: 5m\n  condition:\n    gte: 3\n";
+
 #[test]
 fn event_count_correlation_uses_event_time_in_order() {
-    let text = "title: failed logon\nid: 00000000-0000-0000-0000-0000000000c1\nname: failed_logon\nlevel: low\nlogsource:\n  product: test\ndetection:\n  sel:\n    Action: fail\n  condition: sel\n---\ntitle: many failures\nid: 00000000-0000-0000-0000-0000000000c2\nlevel: high\ncorrelation:\n  type: event_count\n  rules:\n    - failed_logon\n  group-by:\n    - User\n  timespan: 5m\n  condition:\n    gte: 3\n";
+    let text = FAILED_LOGONS;
     let (set, errors) = rules::load_str("c.yml", text);
     assert!(errors.is_empty(), "{errors:?}");
     let (m, errors) = Matcher::new(&set);
@@ -442,7 +446,7 @@ fn event_count_correlation_uses_event_time_in_order() {
 /// window an hour later, and a user who then fails three times still fires.
 #[test]
 fn correlation_state_expires_by_the_rules_timespan() {
-    let text = "title: failed logon\nid: 00000000-0000-0000-0000-0000000000c1\nname: failed_logon\nlevel: low\nlogsource:\n  product: test\ndetection:\n  sel:\n    Action: fail\n  condition: sel\n---\ntitle: many failures\nid: 00000000-0000-0000-0000-0000000000c2\nlevel: high\ncorrelation:\n  type: event_count\n  rules:\n    - failed_logon\n  group-by:\n    - User\n  timespan: 5m\n  condition:\n    gte: 3\n";
+    let text = FAILED_LOGONS;
     let (set, errors) = rules::load_str("c.yml", text);
     assert!(errors.is_empty(), "{errors:?}");
     let (m, _) = Matcher::new(&set);
