@@ -15,7 +15,10 @@
 //!   records, also when carried in syslog or JSON); text readers share the
 //!   bounded line splitter of module `lines`;
 //! - [`read_bytes`] does what [`read_file`] does for a file's content held
-//!   in memory (the fuzz targets read through it).
+//!   in memory (the fuzz targets read through it);
+//! - [`framing`] splits a syslog-over-TCP byte stream (RFC 6587) into
+//!   messages as the bytes arrive, for a live input to parse with
+//!   [`parse_syslog_line`]; it does no IO itself.
 //!
 //! Parsing functions are pure (bytes or values in, events out); only
 //! [`read_file`] and [`discover`] touch the file system.
@@ -32,6 +35,7 @@ mod access;
 mod auditd;
 mod classify;
 mod evtx;
+pub mod framing;
 mod json;
 mod lines;
 mod sniff;
