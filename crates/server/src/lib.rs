@@ -9,6 +9,9 @@
 //! stdout is a terminal; otherwise it is written to
 //! `DATA_DIR/first-admin-token` (`0600`) and only that path is printed.
 //!
+//! [`spool`] is the durable, append-only event spool that live inputs will
+//! write to before acknowledging an event (not wired in yet).
+//!
 //! It also offers the store-level administration used by the CLI
 //! (`users add|list|disable`, `tokens list|create|revoke|rotate`,
 //! `audit verify`), so the CLI stays thin.
@@ -30,6 +33,7 @@ use incidents::{AuditKey, TokenId};
 pub mod at_rest;
 pub mod config;
 pub mod connections;
+pub mod spool;
 
 pub use config::Config;
 
