@@ -25,24 +25,32 @@ pub const FILE_MODE: u32 = 0o600;
 
 /// Creates `dir` (and missing parents) `0700`, or tightens an existing one.
 pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    make_private_dir(dir).with_context(|| format!("cannot create directory {}", dir.display()))
+}
+
+/// [`create_private_dir`] for callers with an error type of their own (the
+/// error does not name `dir`).
+pub fn make_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, DIR_MODE);
-    builder
-        .create(dir)
-        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
-    tighten(dir, DIR_MODE)
+    builder.create(dir)?;
+    tighten_io(dir, DIR_MODE)
+}
+
+/// Sets `options` to create files owner-only (`0600`) on Unix.
+pub fn owner_only(options: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(options, FILE_MODE);
+    options
 }
 
 /// Creates an empty SQLite database file `0600` if there is none yet, so
 /// that SQLite (and its `-wal` and `-shm` files) inherit that mode.
 pub fn precreate_private_file(path: &Path) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, FILE_MODE);
-    match options.open(path) {
+    match owner_only(options.write(true).create_new(true)).open(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
@@ -107,8 +115,12 @@ pub fn mode_of(path: &Path) -> std::io::Result<Option<u32>> {
 /// Sets `path` to `mode` when it grants anything `mode` does not, with a
 /// warning naming the path and the mode it had.
 fn tighten(path: &Path, mode: u32) -> anyhow::Result<()> {
-    let Some(current) = mode_of(path).with_context(|| format!("cannot read {}", path.display()))?
-    else {
+    tighten_io(path, mode).with_context(|| format!("cannot restrict {}", path.display()))
+}
+
+/// [`tighten`] with an error that does not name `path`.
+fn tighten_io(path: &Path, mode: u32) -> std::io::Result<()> {
+    let Some(current) = mode_of(path)? else {
         return Ok(());
     };
     if current & !mode == 0 {
@@ -117,8 +129,7 @@ fn tighten(path: &Path, mode: u32) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-            .with_context(|| format!("cannot restrict {}", path.display()))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     }
     tracing::warn!(
         path = %path.display(),

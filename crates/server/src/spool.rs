@@ -1029,8 +1029,7 @@ fn create_segment(dir: &Path, first: u64) -> Result<(File, PathBuf), SpoolError>
     // A file of this name can only be an empty one left by a failed
     // creation: no record at `first` exists anywhere else.
     options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, crate::at_rest::FILE_MODE);
+    crate::at_rest::owner_only(&mut options);
     let file = options.open(&path).map_err(|source| SpoolError::Io {
         path: path.clone(),
         action: "create a segment",
@@ -1129,8 +1128,7 @@ fn write_committed(dir: &Path, offset: u64) -> Result<(), SpoolError> {
     };
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, crate::at_rest::FILE_MODE);
+    crate::at_rest::owner_only(&mut options);
     let mut file = options
         .open(&temp)
         .map_err(io(&temp, "create the committed offset"))?;
@@ -1144,15 +1142,12 @@ fn write_committed(dir: &Path, offset: u64) -> Result<(), SpoolError> {
     sync_dir(dir)
 }
 
-/// Creates the spool directory `0700` when missing.
+/// Creates the spool directory `0700` when missing, or tightens an existing
+/// one that others may read.
 fn create_private_dir(dir: &Path) -> Result<(), SpoolError> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, crate::at_rest::DIR_MODE);
-    builder.create(dir).map_err(|source| SpoolError::Io {
+    crate::at_rest::make_private_dir(dir).map_err(|source| SpoolError::Io {
         path: dir.to_owned(),
-        action: "create the spool directory",
+        action: "create or restrict the spool directory",
         source,
     })
 }
@@ -1162,8 +1157,7 @@ fn lock_dir(dir: &Path) -> Result<File, SpoolError> {
     let path = dir.join(LOCK_FILE);
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, crate::at_rest::FILE_MODE);
+    crate::at_rest::owner_only(&mut options);
     let file = options.open(&path).map_err(|source| SpoolError::Io {
         path: path.clone(),
         action: "open the lock file",

@@ -511,3 +511,27 @@ fn config_reads_a_spool_table_with_defaults() {
     );
     assert!(toml::from_str::<File>("[spool]\nsegment_byte = 1\n").is_err());
 }
+
+#[cfg(unix)]
+#[test]
+fn spool_files_are_owner_only_and_a_loose_directory_is_tightened() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("spool");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let spool = open(&dir);
+    spool.append(&[b"one".as_slice()]).unwrap();
+    spool.commit(1).unwrap();
+
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700, "the spool directory");
+    for name in ["lock", "committed"] {
+        assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+    }
+    for name in segment_files(&dir) {
+        assert_eq!(mode(&dir.join(&name)), 0o600, "{name}");
+    }
+    assert!(!segment_files(&dir).is_empty());
+}
