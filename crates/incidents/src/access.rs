@@ -25,6 +25,16 @@
 //!   second incident (links, merges) only when both are. Entries written
 //!   while the incident was sensitive stay hidden from an admin who is not
 //!   named on it, even after its sensitivity is cleared.
+//! - **`ingest`** (a log shipper's token): nothing at all. It sees no
+//!   incident, report, alert, note, task, timeline line, audit entry, user
+//!   (not even itself) or token, even when named as a participant or
+//!   owner, and every write is `Forbidden` before anything is looked up.
+//!   It may only send events, which the server turns into alerts as the
+//!   system actor.
+//!
+//! Architecture invariant: capabilities are granted by naming the roles
+//! that have them ([`Viewer::is_staff`], [`Viewer::is_person`], ...), never
+//! as "every role but `reporter`", so that a new role starts with nothing.
 
 use serde::Serialize;
 
@@ -67,6 +77,33 @@ impl Viewer {
         self.user_id == UserId::SYSTEM
     }
 
+    /// The staff: `responder`, `finance-ops`, `admin`, and the system.
+    /// They see alerts and metrics, and read in full every incident they
+    /// see; a `reporter` reads only what they are named on, and an
+    /// `ingest` token reads nothing.
+    pub fn is_staff(&self) -> bool {
+        self.is_system() || matches!(self.role, Role::Responder | Role::FinanceOps | Role::Admin)
+    }
+
+    /// A person's account (every role but `ingest`), or the system actor,
+    /// which acts for the people who run the server. Everything the store
+    /// offers needs it: an `ingest` token is a machine's, sees nothing and
+    /// is refused every write (`Forbidden`).
+    pub fn is_person(&self) -> bool {
+        self.is_system()
+            || matches!(
+                self.role,
+                Role::Reporter | Role::Responder | Role::FinanceOps | Role::Admin
+            )
+    }
+
+    /// May send log events to the server's intake (an `ingest` token, and
+    /// only that). The system actor runs the detection pipeline itself and
+    /// doesn't need it; people send reports, not events.
+    pub fn can_send_events(&self) -> bool {
+        !self.is_system() && self.role == Role::Ingest
+    }
+
     /// Sees every incident, sensitive or not.
     pub(crate) fn sees_everything(&self) -> bool {
         self.is_system() || matches!(self.role, Role::Responder | Role::FinanceOps)
@@ -87,13 +124,14 @@ impl Viewer {
     /// Since a reporter sees no report but their own, everyone who sees a
     /// report may add to it; the check keeps that explicit.
     pub fn can_add_attachments(&self, report: &crate::Report) -> bool {
-        report.reporter == Some(self.user_id) || self.can_add_notes()
+        self.is_person() && (report.reporter == Some(self.user_id) || self.can_add_notes())
     }
 
     /// May see alerts at all (which ones is the SQL visibility rule's part):
-    /// everyone but a `reporter`.
+    /// the staff ([`Viewer::is_staff`]), not a `reporter` or an `ingest`
+    /// token.
     pub fn can_see_alerts(&self) -> bool {
-        self.is_system() || self.role != Role::Reporter
+        self.is_staff()
     }
 
     /// May ingest, promote and dismiss alerts and manage suppressions.
@@ -102,10 +140,11 @@ impl Viewer {
     }
 
     /// May read the response metrics (time to acknowledge and to resolve):
-    /// the staff roles, not a `reporter`. The store computes metrics over
-    /// what any viewer sees; the API offers them to these roles.
+    /// the staff ([`Viewer::is_staff`]), not a `reporter` or an `ingest`
+    /// token. The store computes metrics over what any viewer sees; the API
+    /// offers them to these roles.
     pub fn can_read_metrics(&self) -> bool {
-        self.is_system() || self.role != Role::Reporter
+        self.is_staff()
     }
 
     /// May ask for a need-to-know role for someone, read the requests, and
@@ -142,6 +181,11 @@ pub(crate) fn incident_visible(q: &mut Sql, v: &Viewer, alias: &str) {
         q.push("1 = 1");
         return;
     }
+    if !v.is_person() {
+        // An ingest token sees nothing, even where it is named.
+        q.push("1 = 0");
+        return;
+    }
     q.push("(");
     if v.role == Role::Admin {
         q.push(alias).push(".sensitive = 0 OR ");
@@ -163,7 +207,10 @@ pub(crate) fn incident_visible(q: &mut Sql, v: &Viewer, alias: &str) {
 /// This keeps a reporter's list cost proportional to their own incidents,
 /// whatever the planner estimates for the table.
 pub(crate) fn visible_cte(q: &mut Sql, v: &Viewer) -> bool {
-    if v.sees_everything() || v.role != Role::Reporter {
+    // Only a reporter's set is small and explicit: the staff see by role,
+    // and an ingest token sees nothing.
+    let reporter = v.role == Role::Reporter && !v.is_system();
+    if !reporter {
         return false;
     }
     q.push("WITH vis AS MATERIALIZED (SELECT p.incident_id AS id FROM incident_participants p WHERE p.user_id = ")
@@ -190,11 +237,15 @@ pub(crate) fn report_visible(q: &mut Sql, v: &Viewer, alias: &str) {
         q.push("1 = 1");
         return;
     }
+    if !v.is_person() {
+        q.push("1 = 0");
+        return;
+    }
     q.push("(")
         .push(alias)
         .push(".reporter_id = ")
         .bind(v.user_id.to_string());
-    if v.role != Role::Reporter {
+    if v.is_staff() {
         q.push(" OR ");
         in_visible_incident(q, v, alias);
     }
@@ -264,12 +315,17 @@ pub(crate) fn audit_visible(q: &mut Sql, v: &Viewer, alias: &str) {
 }
 
 /// Whether `v` reads an incident they see in full (description, title,
-/// timeline): everyone who sees it, except a `reporter` who is not a named
-/// participant (they read the redacted form, [`redact_for_reporter`]).
-/// The SQL form for incident row `alias`; pair it with visibility.
+/// timeline): the staff who see it, and a `reporter` who is a named
+/// participant; any other reporter reads the redacted form
+/// ([`redact_for_reporter`]), and an `ingest` token nothing. The SQL form
+/// for incident row `alias`; pair it with visibility.
 pub(crate) fn reads_in_full(q: &mut Sql, v: &Viewer, alias: &str) {
-    if v.role != Role::Reporter || v.is_system() {
+    if v.is_staff() {
         q.push("1 = 1");
+        return;
+    }
+    if !v.is_person() {
+        q.push("1 = 0");
         return;
     }
     q.push(alias)
@@ -306,30 +362,43 @@ mod tests {
 
     /// Every capability for every role, written out by hand: (role,
     /// manage incidents, add notes, see alerts, handle alerts, read
-    /// metrics, admin users, read audit, ask for roles, approve roles).
+    /// metrics, admin users, read audit, ask for roles, approve roles,
+    /// staff, person, send events).
     #[allow(clippy::type_complexity)]
-    const CAPABILITIES: &[(Role, [bool; 9])] = &[
+    const CAPABILITIES: &[(Role, [bool; 12])] = &[
         (
             Role::Reporter,
             [
-                false, false, false, false, false, false, false, false, false,
+                false, false, false, false, false, false, false, false, false, false, true, false,
             ],
         ),
         (
             Role::Responder,
-            [true, true, true, true, true, false, true, true, true],
+            [
+                true, true, true, true, true, false, true, true, true, true, true, false,
+            ],
         ),
         (
             Role::FinanceOps,
-            [false, true, true, false, true, false, false, false, false],
+            [
+                false, true, true, false, true, false, false, false, false, true, true, false,
+            ],
         ),
         (
             Role::Admin,
-            [true, true, true, true, true, true, true, true, false],
+            [
+                true, true, true, true, true, true, true, true, false, true, true, false,
+            ],
+        ),
+        (
+            Role::Ingest,
+            [
+                false, false, false, false, false, false, false, false, false, false, false, true,
+            ],
         ),
     ];
 
-    fn capabilities(v: &Viewer) -> [bool; 9] {
+    fn capabilities(v: &Viewer) -> [bool; 12] {
         [
             v.can_manage_incidents(),
             v.can_add_notes(),
@@ -340,18 +409,48 @@ mod tests {
             v.can_read_audit(),
             v.can_ask_for_roles(),
             v.can_approve_roles(),
+            v.is_staff(),
+            v.is_person(),
+            v.can_send_events(),
         ]
     }
 
     #[test]
     fn capabilities_by_role() {
+        assert_eq!(CAPABILITIES.len(), Role::ALL.len(), "a role is missing");
         for (role, expected) in CAPABILITIES {
             let v = Viewer::new(UserId::new(), *role);
             assert_eq!(capabilities(&v), *expected, "{role}");
             assert!(!v.can_deliver(), "{role} delivers");
+            assert!(!v.sees_everything() || role.has_need_to_know(), "{role}");
         }
         let system = Viewer::system();
-        assert_eq!(capabilities(&system), [true; 9]);
+        let mut expected = [true; 12];
+        expected[11] = false;
+        assert_eq!(capabilities(&system), expected);
         assert!(system.can_deliver());
+    }
+
+    /// An ingest token's predicates match no row, whatever it is named on.
+    #[test]
+    fn ingest_predicates_match_nothing() {
+        let v = Viewer::new(UserId::new(), Role::Ingest);
+        type Predicate = fn(&mut Sql, &Viewer, &str);
+        let cases: [(&str, Predicate); 5] = [
+            ("incident", incident_visible),
+            ("report", report_visible),
+            ("alert", alert_visible),
+            ("audit", audit_visible),
+            ("full", reads_in_full),
+        ];
+        for (what, predicate) in cases {
+            let mut q = Sql::default();
+            predicate(&mut q, &v, "x");
+            assert_eq!(q.text, "1 = 0", "{what}");
+            assert!(q.args.is_empty(), "{what}");
+        }
+        let mut q = Sql::default();
+        assert!(!visible_cte(&mut q, &v));
+        assert!(q.text.is_empty());
     }
 }

@@ -1,6 +1,8 @@
 //! [`Alert`]: a detection turned into something a responder handles.
-//! Alerts group into incidents by rule and entity keys within a window, or
-//! are suppressed by a [`SuppressionRule`].
+//! Alerts group into incidents by rule and entity keys within a window, are
+//! suppressed by a [`SuppressionRule`], or wait in the alert queue
+//! ([`NewAlert::queue_only`]). An alert with a [`NewAlert::key`] is stored
+//! once: ingesting it again answers the first one.
 
 use std::collections::BTreeMap;
 
@@ -32,12 +34,49 @@ pub struct NewAlert {
     /// When the detection happened (the matching event's time).
     #[serde(with = "time::serde::rfc3339")]
     pub detected_at: OffsetDateTime,
+    /// A deterministic identity of the detection (rule, entity keys, time
+    /// bucket), chosen by the caller; a second alert with the same key is
+    /// not stored again: ingest answers the first one's outcome, so a
+    /// replay or a retry never duplicates an alert. 1 to
+    /// [`MAX_KEY_BYTES`](Self::MAX_KEY_BYTES) bytes of printable ASCII
+    /// (space to `~`); see [`NewAlert::valid_key`].
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Keep the alert in the alert queue without opening or joining an
+    /// incident (detections below the server's incident level); a
+    /// responder may promote it later.
+    #[serde(default)]
+    pub queue_only: bool,
+    /// The grouping key, when the caller groups alerts otherwise than by
+    /// rule and entities (live detection groups the alerts of one policy
+    /// item on one host: a brute force that trips both the per-user and
+    /// the per-address threshold is one incident). 1 to
+    /// [`MAX_GROUP_BYTES`](Self::MAX_GROUP_BYTES) bytes.
+    #[serde(default)]
+    pub group: Option<String>,
 }
 
 impl NewAlert {
-    /// The grouping key: the rule id and the sorted entity keys, e.g.
-    /// `rule\u{1f}host=a\u{1f}user=b`.
+    /// The longest [`key`](Self::key), in bytes.
+    pub const MAX_KEY_BYTES: usize = 200;
+
+    /// Whether `key` is an acceptable [`key`](Self::key): 1 to
+    /// [`MAX_KEY_BYTES`](Self::MAX_KEY_BYTES) bytes, each printable ASCII
+    /// (space to `~`).
+    pub fn valid_key(key: &str) -> bool {
+        (1..=Self::MAX_KEY_BYTES).contains(&key.len())
+            && key.bytes().all(|b| (b' '..=b'~').contains(&b))
+    }
+
+    /// The longest [`group`](Self::group), in bytes.
+    pub const MAX_GROUP_BYTES: usize = 1000;
+
+    /// The grouping key: [`group`](Self::group) when set, else the rule id
+    /// and the sorted entity keys, e.g. `rule\u{1f}host=a\u{1f}user=b`.
     pub fn group_key(&self) -> String {
+        if let Some(group) = &self.group {
+            return group.clone();
+        }
         let mut k = self.rule_id.clone();
         for (name, value) in &self.entities {
             k.push('\u{1f}');
@@ -111,6 +150,9 @@ pub enum AlertDisposition {
     Suppressed,
     /// A responder dismissed it.
     Dismissed,
+    /// Kept in the alert queue without an incident
+    /// ([`NewAlert::queue_only`]); a responder may promote or dismiss it.
+    Queued,
 }
 
 impl AlertDisposition {
@@ -121,6 +163,7 @@ impl AlertDisposition {
             AlertDisposition::Grouped => "grouped",
             AlertDisposition::Suppressed => "suppressed",
             AlertDisposition::Dismissed => "dismissed",
+            AlertDisposition::Queued => "queued",
         }
     }
 
@@ -131,6 +174,7 @@ impl AlertDisposition {
             "grouped" => AlertDisposition::Grouped,
             "suppressed" => AlertDisposition::Suppressed,
             "dismissed" => AlertDisposition::Dismissed,
+            "queued" => AlertDisposition::Queued,
             _ => return None,
         })
     }
@@ -156,7 +200,8 @@ pub struct Alert {
     /// Detection time.
     #[serde(with = "time::serde::rfc3339")]
     pub detected_at: OffsetDateTime,
-    /// The incident it belongs to (none when suppressed or dismissed).
+    /// The incident it belongs to (none when suppressed, dismissed or
+    /// queued).
     pub incident_id: Option<IncidentId>,
     /// Whether the alert was ever part of a sensitive incident (dismissed
     /// or linked away from one): then it stays visible only to those who
@@ -170,6 +215,10 @@ pub struct Alert {
     /// When ingested.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The deterministic identity it was ingested with
+    /// ([`NewAlert::key`]), if any; unique among alerts.
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
 /// What ingesting an alert did.
@@ -177,10 +226,16 @@ pub struct Alert {
 pub struct AlertOutcome {
     /// The stored alert.
     pub alert_id: AlertId,
-    /// Opened, grouped or suppressed.
+    /// Opened, grouped, suppressed or queued (for a duplicate: the stored
+    /// alert's disposition now, which a responder may have changed).
     pub disposition: AlertDisposition,
-    /// The incident it opened or joined.
+    /// The incident it opened or joined (for a duplicate: the stored
+    /// alert's incident now).
     pub incident_id: Option<IncidentId>,
+    /// The alert's [`NewAlert::key`] was already stored: nothing was
+    /// written, and the rest of the outcome describes that first alert.
+    #[serde(default)]
+    pub duplicate: bool,
 }
 
 /// Suppress alerts of a rule (optionally only for some entity values) until
@@ -253,7 +308,60 @@ mod tests {
             evidence: Vec::new(),
             policy: None,
             detected_at: datetime!(2026-11-30 11:59 UTC),
+            key: None,
+            queue_only: false,
+            group: None,
         }
+    }
+
+    #[test]
+    fn keys_are_short_printable_ascii() {
+        // (key, valid), by hand.
+        let longest = "k".repeat(200);
+        let too_long = "k".repeat(201);
+        for (key, valid) in [
+            ("sigma:4625|host=web1|2026-11-30T11", true),
+            ("a", true),
+            (" ~", true),
+            (longest.as_str(), true),
+            ("", false),
+            (too_long.as_str(), false),
+            ("tab\there", false),
+            ("new\nline", false),
+            ("caf\u{e9}", false),
+            ("nul\0", false),
+            ("del\u{7f}", false),
+        ] {
+            assert_eq!(NewAlert::valid_key(key), valid, "{key:?}");
+        }
+    }
+
+    #[test]
+    fn dispositions_round_trip_their_names() {
+        // (disposition, name), by hand.
+        for (d, name) in [
+            (AlertDisposition::Opened, "opened"),
+            (AlertDisposition::Grouped, "grouped"),
+            (AlertDisposition::Suppressed, "suppressed"),
+            (AlertDisposition::Dismissed, "dismissed"),
+            (AlertDisposition::Queued, "queued"),
+        ] {
+            assert_eq!(d.as_str(), name);
+            assert_eq!(AlertDisposition::parse(name), Some(d));
+            assert_eq!(serde_json::to_value(d).unwrap(), serde_json::json!(name));
+        }
+        assert_eq!(AlertDisposition::parse("queue"), None);
+    }
+
+    #[test]
+    fn key_and_queue_only_default_when_absent() {
+        let a: NewAlert = serde_json::from_value(serde_json::json!({
+            "rule_id": "r-1", "rule_title": "Brute force", "level": "high",
+            "detected_at": "2026-11-30T11:59:00Z",
+        }))
+        .unwrap();
+        assert_eq!(a.key, None);
+        assert!(!a.queue_only);
     }
 
     #[test]

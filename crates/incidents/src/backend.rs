@@ -59,6 +59,12 @@ impl Tx {
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
         self.inner.commit().await
     }
+
+    /// Rolls the transaction back now (dropping it also rolls back, but
+    /// only when its connection is next used).
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
 }
 
 /// The SQL store.

@@ -231,13 +231,17 @@ str_enum!(
         FinanceOps => "finance-ops",
         /// Administers users; sees non-sensitive incidents only.
         Admin => "admin",
+        /// A machine that sends log events (a log shipper's token): may
+        /// only send events; sees and changes nothing else.
+        Ingest => "ingest",
     }
 );
 
 impl Role {
     /// Whether the role sees every incident, sensitive ones included
     /// (`responder`, `finance-ops`). Granting it needs two people: see
-    /// [`crate::RoleGrant`].
+    /// [`crate::RoleGrant`]. Every other role (`reporter`, `admin`,
+    /// `ingest`) is set directly.
     pub const fn has_need_to_know(self) -> bool {
         matches!(self, Role::Responder | Role::FinanceOps)
     }

@@ -321,7 +321,10 @@ pub struct Metrics {
 
 /// The incident response store. Object-safe: hold it as `Arc<dyn Store>`.
 ///
-/// See `API.md` in this crate for who may call each method.
+/// See `API.md` in this crate for who may call each method. An `ingest`
+/// viewer (a log shipper's token) reads nothing (empty lists, zero totals,
+/// `NotFound`) and every write it calls is `Forbidden` before anything is
+/// looked up; see [`crate::access`].
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Which database this is.
@@ -338,9 +341,11 @@ pub trait Store: Send + Sync + 'static {
     /// Number of users (admins and the system viewer); used to decide
     /// first-start bootstrap.
     async fn count_users(&self, viewer: &Viewer) -> Result<i64>;
-    /// Lists users by name (admins; other roles see only themselves).
+    /// Lists users by name (admins and responders; other people see only
+    /// themselves, an `ingest` token no one).
     async fn list_users(&self, viewer: &Viewer) -> Result<Vec<User>>;
-    /// One user (admins and responders see anyone; others only themselves).
+    /// One user (admins and responders see anyone; other people only
+    /// themselves, an `ingest` token no one).
     async fn get_user(&self, viewer: &Viewer, id: UserId) -> Result<User>;
     /// One user by name (same visibility as [`Store::get_user`]).
     async fn get_user_by_name(&self, viewer: &Viewer, name: &str) -> Result<User>;
@@ -348,7 +353,8 @@ pub trait Store: Send + Sync + 'static {
     async fn set_user_disabled(&self, viewer: &Viewer, id: UserId, disabled: bool) -> Result<User>;
     /// Sets a user's role directly (admins). A need-to-know role
     /// (`responder`, `finance-ops`) only on the server host (system viewer);
-    /// others must [`Store::request_role`].
+    /// others must [`Store::request_role`]. `reporter`, `admin` and
+    /// `ingest` are set directly.
     async fn set_user_role(&self, viewer: &Viewer, id: UserId, role: Role) -> Result<User>;
     /// Asks for a user to get a need-to-know role (admins, responders): a
     /// pending [`RoleGrant`], audited and notified to the Security Team.
@@ -392,7 +398,8 @@ pub trait Store: Send + Sync + 'static {
     async fn rotate_token(&self, viewer: &Viewer, id: TokenId, hash: TokenHash)
     -> Result<ApiToken>;
     /// Lists a user's tokens, revoked and expired ones included, oldest
-    /// first (admins, or the user).
+    /// first (admins, or the user; others `NotFound`). An `ingest` token
+    /// may not list its own (`Forbidden`): an admin manages them.
     async fn list_tokens(&self, viewer: &Viewer, user: UserId) -> Result<Vec<ApiToken>>;
     /// Resolves a bearer token's hash to its enabled user and viewer. This is
     /// the one call without a viewer: it is how a viewer is obtained.
@@ -401,7 +408,7 @@ pub trait Store: Send + Sync + 'static {
 
     // ----- reports -----
 
-    /// Files a report (any role) and opens an incident in `triage` linked to
+    /// Files a report (any person's role, not `ingest`) and opens an incident in `triage` linked to
     /// it, carrying `sensitive` over (forced for harassment and physical
     /// injury). Attachments are written to content-addressed files first.
     /// A user who filed [`StoreOptions::max_reports_per_hour`] reports in
@@ -470,8 +477,12 @@ pub trait Store: Send + Sync + 'static {
 
     // ----- alerts -----
 
-    /// Ingests a detection (responders, admins, system): suppressed, grouped
-    /// into an open incident, or opening a new one.
+    /// Ingests a detection (responders, admins, system): suppressed, queued
+    /// ([`NewAlert::queue_only`]), grouped into an open incident, or opening
+    /// a new one. With a [`NewAlert::key`] already stored it writes nothing
+    /// and answers that alert as it is now, with
+    /// [`AlertOutcome::duplicate`] set; two concurrent ingests of one key
+    /// (two processes included) store one alert.
     async fn ingest_alert(&self, viewer: &Viewer, new: NewAlert) -> Result<AlertOutcome>;
     /// One visible alert.
     async fn get_alert(&self, viewer: &Viewer, id: AlertId) -> Result<Alert>;
@@ -482,8 +493,8 @@ pub trait Store: Send + Sync + 'static {
         filter: &AlertFilter,
         page: &PageRequest,
     ) -> Result<Page<Alert>>;
-    /// Opens an incident from an unlinked (suppressed or dismissed) alert.
-    /// A linked alert gives `Conflict`.
+    /// Opens an incident from an unlinked (queued, suppressed or dismissed)
+    /// alert. A linked alert gives `Conflict`.
     async fn promote_alert(&self, viewer: &Viewer, id: AlertId) -> Result<Incident>;
     /// Dismisses an alert: it is unlinked from its incident (whose alert
     /// count drops).

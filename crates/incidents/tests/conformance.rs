@@ -50,6 +50,9 @@ fn alert(rule: &str, user: &str, at: OffsetDateTime) -> NewAlert {
         evidence: vec![serde_json::json!({"EventID": 4625, "user": user})],
         policy: Some("brute_force".into()),
         detected_at: at,
+        key: None,
+        queue_only: false,
+        group: None,
     }
 }
 
@@ -95,6 +98,17 @@ async fn incident_in(store: &dyn Store, v: &Viewer, status: Status) -> IncidentI
         }
     }
     i.id
+}
+
+/// One number from raw SQL on the store's database (counting rows by hand).
+async fn raw_count(ctx: &Ctx, sql: &str) -> i64 {
+    let pool = ctx.raw().await;
+    let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    pool.close().await;
+    n
 }
 
 mod cases {
@@ -2224,6 +2238,466 @@ mod cases {
         assert!(reads(&all_audit(s, &c.admin).await).is_empty());
         assert!(s.verify_audit(&sys()).await.unwrap().is_ok());
     }
+
+    /// A key makes ingest idempotent: the same key again answers the first
+    /// alert and writes nothing; another key is another alert (grouped as
+    /// usual); alerts without a key never collide.
+    pub async fn alert_keys_make_ingest_idempotent(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let v = &c.responder;
+        let t = now() - Duration::minutes(10);
+        let keyed = |key: &str, at: OffsetDateTime| NewAlert {
+            key: Some(key.into()),
+            ..alert("r-brute", "mallory", at)
+        };
+        let key = "r-brute|user=mallory|10:00";
+        let first = s.ingest_alert(v, keyed(key, t)).await.unwrap();
+        let iid = first.incident_id.expect("opens an incident");
+        assert_eq!(
+            first,
+            AlertOutcome {
+                alert_id: first.alert_id,
+                disposition: AlertDisposition::Opened,
+                incident_id: Some(iid),
+                duplicate: false,
+            }
+        );
+        assert_eq!(
+            s.get_alert(v, first.alert_id).await.unwrap().key.as_deref(),
+            Some(key)
+        );
+        let audit = raw_count(ctx, "SELECT COUNT(*) FROM audit_log").await;
+        let timeline = raw_count(ctx, "SELECT COUNT(*) FROM timeline").await;
+        let outbox = raw_count(ctx, "SELECT COUNT(*) FROM outbox").await;
+
+        // A replay, and a retry carrying other evidence: the first one's
+        // outcome, and nothing written.
+        let mut retry = keyed(key, t);
+        retry.evidence = vec![serde_json::json!({"EventID": 4625, "retry": true})];
+        for again in [keyed(key, t), retry] {
+            assert_eq!(
+                s.ingest_alert(v, again).await.unwrap(),
+                AlertOutcome {
+                    alert_id: first.alert_id,
+                    disposition: AlertDisposition::Opened,
+                    incident_id: Some(iid),
+                    duplicate: true,
+                }
+            );
+        }
+        assert_eq!(raw_count(ctx, "SELECT COUNT(*) FROM alerts").await, 1);
+        assert_eq!(
+            raw_count(
+                ctx,
+                "SELECT COUNT(*) FROM alerts WHERE dedup_key = 'r-brute|user=mallory|10:00'"
+            )
+            .await,
+            1
+        );
+        assert_eq!(raw_count(ctx, "SELECT COUNT(*) FROM incidents").await, 1);
+        assert_eq!(
+            raw_count(ctx, "SELECT COUNT(*) FROM audit_log").await,
+            audit
+        );
+        assert_eq!(
+            raw_count(ctx, "SELECT COUNT(*) FROM timeline").await,
+            timeline
+        );
+        assert_eq!(raw_count(ctx, "SELECT COUNT(*) FROM outbox").await, outbox);
+        assert_eq!(
+            s.get_incident(v, iid).await.unwrap().incident.alert_count,
+            1
+        );
+
+        // The next time bucket is another key: a second alert, grouped
+        // into the same incident.
+        let next = s
+            .ingest_alert(
+                v,
+                keyed("r-brute|user=mallory|10:05", t + Duration::minutes(5)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(next.disposition, AlertDisposition::Grouped);
+        assert_eq!(next.incident_id, Some(iid));
+        assert!(!next.duplicate);
+        assert_ne!(next.alert_id, first.alert_id);
+        // Alerts without a key are never duplicates of each other.
+        for _ in 0..2 {
+            let out = s
+                .ingest_alert(v, alert("r-brute", "mallory", t + Duration::minutes(6)))
+                .await
+                .unwrap();
+            assert_eq!(
+                (out.disposition, out.incident_id, out.duplicate),
+                (AlertDisposition::Grouped, Some(iid), false)
+            );
+        }
+        assert_eq!(raw_count(ctx, "SELECT COUNT(*) FROM alerts").await, 4);
+        assert_eq!(
+            raw_count(ctx, "SELECT COUNT(*) FROM alerts WHERE dedup_key IS NULL").await,
+            2
+        );
+        assert_eq!(
+            s.get_incident(v, iid).await.unwrap().incident.alert_count,
+            4
+        );
+
+        // A replay after a responder dismissed the alert answers it as it
+        // is now, and still writes nothing.
+        s.dismiss_alert(v, first.alert_id, "noise").await.unwrap();
+        let audit = raw_count(ctx, "SELECT COUNT(*) FROM audit_log").await;
+        assert_eq!(
+            s.ingest_alert(v, keyed(key, t)).await.unwrap(),
+            AlertOutcome {
+                alert_id: first.alert_id,
+                disposition: AlertDisposition::Dismissed,
+                incident_id: None,
+                duplicate: true,
+            }
+        );
+        assert_eq!(
+            raw_count(ctx, "SELECT COUNT(*) FROM audit_log").await,
+            audit
+        );
+        assert_eq!(
+            s.get_incident(v, iid).await.unwrap().incident.alert_count,
+            3
+        );
+
+        // Keys that are empty, longer than 200 bytes or not printable
+        // ASCII are refused; nothing is stored.
+        let long = "k".repeat(201);
+        for bad in ["", long.as_str(), "tab\there", "naïve", "line\n"] {
+            let e = s.ingest_alert(v, keyed(bad, t)).await.unwrap_err();
+            assert!(
+                matches!(&e, StoreError::Invalid(m) if m.contains("key")),
+                "{bad:?}: {e:?}"
+            );
+        }
+        s.ingest_alert(v, keyed(&"k".repeat(200), t)).await.unwrap();
+        assert_eq!(raw_count(ctx, "SELECT COUNT(*) FROM alerts").await, 5);
+        assert!(s.verify_audit(&sys()).await.unwrap().is_ok());
+    }
+
+    /// `queue_only` keeps an alert in the queue without an incident; a
+    /// responder promotes or dismisses it. Suppression comes first.
+    pub async fn queued_alerts_wait_for_a_responder(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let v = &c.responder;
+        let t = now();
+        let queued = |rule: &str, user: &str| NewAlert {
+            level: AlertLevel::Low,
+            queue_only: true,
+            group: None,
+            ..alert(rule, user, t)
+        };
+        let a = s
+            .ingest_alert(&sys(), queued("r-low", "eve"))
+            .await
+            .unwrap();
+        assert_eq!(
+            a,
+            AlertOutcome {
+                alert_id: a.alert_id,
+                disposition: AlertDisposition::Queued,
+                incident_id: None,
+                duplicate: false,
+            }
+        );
+        // The same rule and entities again: queued too, never grouped.
+        let b = s
+            .ingest_alert(&sys(), queued("r-low", "eve"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (b.disposition, b.incident_id),
+            (AlertDisposition::Queued, None)
+        );
+        assert_eq!(raw_count(ctx, "SELECT COUNT(*) FROM incidents").await, 0);
+        assert_eq!(raw_count(ctx, "SELECT COUNT(*) FROM timeline").await, 0);
+        let stored = s.get_alert(v, a.alert_id).await.unwrap();
+        assert_eq!(
+            (stored.disposition, stored.incident_id, stored.key),
+            (AlertDisposition::Queued, None, None)
+        );
+        let audit = all_audit(s, &sys()).await;
+        let queue_entries: Vec<&str> = audit
+            .iter()
+            .filter(|e| e.action == "alert.queue")
+            .map(|e| e.entity_id.as_str())
+            .collect();
+        assert_eq!(
+            queue_entries,
+            vec![a.alert_id.to_string(), b.alert_id.to_string()]
+        );
+        // The queue is the alert list filtered on the disposition: staff
+        // see it, a reporter does not.
+        let queue = AlertFilter {
+            disposition: Some(AlertDisposition::Queued),
+            ..AlertFilter::default()
+        };
+        let ids = |p: Page<Alert>| p.items.iter().map(|a| a.id).collect::<Vec<_>>();
+        let page = PageRequest::first(50);
+        assert_eq!(
+            ids(s.list_alerts(v, &queue, &page).await.unwrap()),
+            vec![b.alert_id, a.alert_id]
+        );
+        assert_eq!(
+            ids(s.list_alerts(&c.admin, &queue, &page).await.unwrap()),
+            vec![b.alert_id, a.alert_id]
+        );
+        assert_eq!(
+            ids(s.list_alerts(&c.reporter_a, &queue, &page).await.unwrap()),
+            vec![]
+        );
+
+        // A responder promotes one: it opens its own incident.
+        let inc = s.promote_alert(v, a.alert_id).await.unwrap();
+        assert_eq!(inc.alert_count, 1);
+        assert_eq!(inc.severity, Severity::Sev4);
+        assert_eq!(inc.group_key.as_deref(), Some("r-low\u{1f}user=eve"));
+        let promoted = s.get_alert(v, a.alert_id).await.unwrap();
+        assert_eq!(
+            (promoted.disposition, promoted.incident_id),
+            (AlertDisposition::Opened, Some(inc.id))
+        );
+        assert!(matches!(
+            s.promote_alert(v, a.alert_id).await,
+            Err(StoreError::Conflict(_))
+        ));
+        // And dismisses the other: the queue is empty.
+        let dismissed = s
+            .dismiss_alert(v, b.alert_id, "below the bar")
+            .await
+            .unwrap();
+        assert_eq!(
+            (dismissed.disposition, dismissed.incident_id),
+            (AlertDisposition::Dismissed, None)
+        );
+        assert_eq!(ids(s.list_alerts(v, &queue, &page).await.unwrap()), vec![]);
+
+        // Suppression comes first: a suppressed detection stays suppressed.
+        let rule = s
+            .create_suppression(
+                v,
+                NewSuppression {
+                    rule_id: "r-low".into(),
+                    entities: BTreeMap::new(),
+                    reason: "known scanner".into(),
+                    expires_at: None,
+                },
+            )
+            .await
+            .unwrap();
+        let sup = s
+            .ingest_alert(&sys(), queued("r-low", "eve"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (sup.disposition, sup.incident_id),
+            (AlertDisposition::Suppressed, None)
+        );
+        assert_eq!(
+            s.get_alert(v, sup.alert_id).await.unwrap().suppressed_by,
+            Some(rule.id)
+        );
+
+        // Queued and keyed: a replay answers the queued alert.
+        let keyed = NewAlert {
+            key: Some("r-info|user=zed|12:00".into()),
+            ..queued("r-info", "zed")
+        };
+        let q = s.ingest_alert(&sys(), keyed.clone()).await.unwrap();
+        assert_eq!(q.disposition, AlertDisposition::Queued);
+        assert_eq!(
+            s.ingest_alert(&sys(), keyed).await.unwrap(),
+            AlertOutcome {
+                duplicate: true,
+                ..q
+            }
+        );
+        // One incident in all: the promoted one.
+        assert_eq!(raw_count(ctx, "SELECT COUNT(*) FROM incidents").await, 1);
+        assert_eq!(raw_count(ctx, "SELECT COUNT(*) FROM alerts").await, 4);
+        assert!(s.verify_audit(&sys()).await.unwrap().is_ok());
+    }
+
+    /// Eight ingests of one key at once, through two stores on the same
+    /// database (two processes): one alert, one incident; the other seven
+    /// answer it. Eight different keys at once: eight alerts, one incident.
+    pub async fn concurrent_ingests_of_one_key_store_one_alert(ctx: &Ctx) {
+        let one = ctx.store.clone();
+        let two = incidents::open_with(
+            &ctx.url,
+            StoreOptions {
+                data_dir: Some(ctx.dir.path().to_owned()),
+                max_connections: 4,
+                ..StoreOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let t = now();
+        let race = async |rule: &str, keys: Vec<String>| -> Vec<AlertOutcome> {
+            let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(keys.len()));
+            let mut tasks = Vec::new();
+            for (n, key) in keys.into_iter().enumerate() {
+                let store = if n % 2 == 0 { one.clone() } else { two.clone() };
+                let barrier = barrier.clone();
+                let new = NewAlert {
+                    key: Some(key),
+                    ..alert(rule, "mallory", t)
+                };
+                tasks.push(tokio::spawn(async move {
+                    barrier.wait().await;
+                    store.ingest_alert(&Viewer::system(), new).await.unwrap()
+                }));
+            }
+            let mut out = Vec::new();
+            for task in tasks {
+                out.push(task.await.unwrap());
+            }
+            out
+        };
+
+        let outcomes = race("r-race", vec!["r-race|user=mallory|0".to_owned(); 8]).await;
+        let stored: Vec<&AlertOutcome> = outcomes.iter().filter(|o| !o.duplicate).collect();
+        assert_eq!(stored.len(), 1, "{outcomes:?}");
+        let first = *stored[0];
+        assert_eq!(first.disposition, AlertDisposition::Opened);
+        for o in &outcomes {
+            assert_eq!(
+                (o.alert_id, o.disposition, o.incident_id),
+                (first.alert_id, first.disposition, first.incident_id)
+            );
+        }
+        assert_eq!(raw_count(ctx, "SELECT COUNT(*) FROM alerts").await, 1);
+        assert_eq!(raw_count(ctx, "SELECT COUNT(*) FROM incidents").await, 1);
+        assert_eq!(raw_count(ctx, "SELECT alert_count FROM incidents").await, 1);
+        for action in ["alert.open", "incident.open"] {
+            assert_eq!(
+                raw_count(
+                    ctx,
+                    &format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}'")
+                )
+                .await,
+                1,
+                "{action}"
+            );
+        }
+
+        let keys = (0..8)
+            .map(|n| format!("r-race2|user=mallory|{n}"))
+            .collect();
+        let outcomes = race("r-race2", keys).await;
+        let opened = outcomes
+            .iter()
+            .filter(|o| o.disposition == AlertDisposition::Opened)
+            .count();
+        let grouped = outcomes
+            .iter()
+            .filter(|o| o.disposition == AlertDisposition::Grouped)
+            .count();
+        assert_eq!((opened, grouped), (1, 7), "{outcomes:?}");
+        assert!(outcomes.iter().all(|o| !o.duplicate));
+        let incident = outcomes[0].incident_id;
+        assert!(outcomes.iter().all(|o| o.incident_id == incident));
+        assert_eq!(
+            raw_count(ctx, "SELECT COUNT(*) FROM alerts WHERE rule_id = 'r-race2'").await,
+            8
+        );
+        let i = one
+            .get_incident(&sys(), incident.unwrap())
+            .await
+            .unwrap()
+            .incident;
+        assert_eq!(i.alert_count, 8);
+        two.close().await;
+        assert!(one.verify_audit(&sys()).await.unwrap().is_ok());
+    }
+
+    /// When the first alert with a key is committed only after a second
+    /// ingest has looked for it (another writer held it uncommitted), the
+    /// second ingest is settled by the unique index (PostgreSQL) or the
+    /// write lock (SQLite): it answers the first, and everything it wrote
+    /// (its incident, timeline, audit entries) is rolled back.
+    pub async fn a_racing_first_alert_wins(ctx: &Ctx) {
+        use sqlx::Executor;
+        let s = ctx.store.clone();
+        let key = "r-held|user=root|bucket";
+        let audit = raw_count(ctx, "SELECT COUNT(*) FROM audit_log").await;
+        let pool = ctx.raw().await;
+        let mut writer = pool.begin().await.unwrap();
+        let first = AlertId::new();
+        let micros = now().unix_timestamp() * 1_000_000;
+        writer
+            .execute(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO alerts (id, rule_id, rule_title, level, entities, evidence, detected_at, disposition, created_at, dedup_key) \
+                 VALUES ('{first}', 'r-held', 'Rule r-held', 'high', '{{}}', '[]', {micros}, 'queued', {micros}, '{key}')"
+            )))
+            .await
+            .unwrap();
+        let ingest = tokio::spawn({
+            let s = s.clone();
+            async move {
+                s.ingest_alert(
+                    &Viewer::system(),
+                    NewAlert {
+                        key: Some(key.into()),
+                        ..alert("r-held", "root", now())
+                    },
+                )
+                .await
+            }
+        });
+        if s.backend() == Backend::Postgres {
+            // Wait until the ingest's insert is blocked on the held row.
+            let watch = ctx.raw().await;
+            let mut waited = 0;
+            loop {
+                let (n,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                )
+                .fetch_one(&watch)
+                .await
+                .unwrap();
+                if n > 0 {
+                    break;
+                }
+                waited += 1;
+                assert!(waited < 500, "the ingest never reached the held row");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            watch.close().await;
+        } else {
+            // SQLite: the ingest waits for the write lock meanwhile.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        writer.commit().await.unwrap();
+        pool.close().await;
+        let out = ingest.await.unwrap().unwrap();
+        assert_eq!(
+            out,
+            AlertOutcome {
+                alert_id: first,
+                disposition: AlertDisposition::Queued,
+                incident_id: None,
+                duplicate: true,
+            }
+        );
+        assert_eq!(raw_count(ctx, "SELECT COUNT(*) FROM alerts").await, 1);
+        assert_eq!(raw_count(ctx, "SELECT COUNT(*) FROM incidents").await, 0);
+        assert_eq!(raw_count(ctx, "SELECT COUNT(*) FROM timeline").await, 0);
+        assert_eq!(raw_count(ctx, "SELECT COUNT(*) FROM outbox").await, 0);
+        assert_eq!(
+            raw_count(ctx, "SELECT COUNT(*) FROM audit_log").await,
+            audit
+        );
+        assert!(s.verify_audit(&sys()).await.unwrap().is_ok());
+    }
 }
 
 on_both_databases!(
@@ -2250,6 +2724,10 @@ on_both_databases!(
     verify_streams_in_constant_memory,
     tokens_expire_revoke_and_rotate,
     sensitive_reads_are_audited,
+    alert_keys_make_ingest_idempotent,
+    queued_alerts_wait_for_a_responder,
+    concurrent_ingests_of_one_key_store_one_alert,
+    a_racing_first_alert_wins,
 );
 
 /// Per-user limits on both databases, with small limits: reports per hour

@@ -71,6 +71,54 @@ async fn shared_notices(store: &dyn Store) -> String {
         .join("\n")
 }
 
+/// Rows in every table a store call could write to, for proving that a
+/// refused call wrote nothing.
+async fn row_counts(ctx: &Ctx) -> Vec<(&'static str, i64)> {
+    let pool = ctx.raw().await;
+    let mut out = Vec::new();
+    for table in [
+        "users",
+        "api_tokens",
+        "role_grants",
+        "incidents",
+        "incident_participants",
+        "reports",
+        "attachments",
+        "alerts",
+        "suppressions",
+        "timeline",
+        "notes",
+        "tasks",
+        "audit_log",
+        "outbox",
+    ] {
+        let (n,): (i64,) =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        out.push((table, n));
+    }
+    pool.close().await;
+    out
+}
+
+/// Asserts that `result` is `Forbidden`.
+fn forbidden<T: std::fmt::Debug>(what: &str, result: Result<T>) {
+    assert!(
+        matches!(result, Err(StoreError::Forbidden(_))),
+        "{what}: expected Forbidden, got {result:?}"
+    );
+}
+
+/// Asserts that `result` is `NotFound`.
+fn not_found<T: std::fmt::Debug>(what: &str, result: Result<T>) {
+    assert!(
+        matches!(result, Err(StoreError::NotFound(_))),
+        "{what}: expected NotFound, got {result:?}"
+    );
+}
+
 mod cases {
     use super::*;
 
@@ -291,6 +339,9 @@ mod cases {
                     evidence: vec![serde_json::json!({"EventID": 4625})],
                     policy: None,
                     detected_at: at,
+                    key: None,
+                    queue_only: false,
+                    group: None,
                 },
             )
             .await
@@ -544,6 +595,545 @@ mod cases {
             .unwrap();
         assert_eq!(direct.role, Role::FinanceOps);
     }
+
+    /// An `ingest` token (a log shipper's) sees nothing and changes
+    /// nothing: not the incidents, reports, alerts, notes, tasks, timeline
+    /// or audit entries of anyone, not even where it is named as a
+    /// participant, owner or task owner; not users, grants or tokens, its
+    /// own included. Every write is `Forbidden` and writes nothing. Its
+    /// account is made on the server host (or by an admin) without a
+    /// two-person grant.
+    pub async fn ingest_token_sees_and_changes_nothing(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let sys = Viewer::system();
+
+        // The CLI makes the shipper's account and token as the system; an
+        // admin may make one too. Neither asks for a grant or tells the
+        // Security Team.
+        let shipper = user(s, "shipper", Role::Ingest).await;
+        let second = s
+            .create_user(
+                &c.admin,
+                NewUser {
+                    name: "shipper-2".into(),
+                    role: Role::Ingest,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!((shipper.role, second.role), (Role::Ingest, Role::Ingest));
+        assert_eq!(s.list_role_grants(&c.admin).await.unwrap(), vec![]);
+        assert_eq!(
+            s.list_outbox(&sys, Some(OutboxStatus::Pending))
+                .await
+                .unwrap(),
+            vec![]
+        );
+        let hash = TokenHash::of("wp_shipper_token");
+        let token = s
+            .create_token(&sys, shipper.id, "log shipper", hash)
+            .await
+            .unwrap();
+        let (who, ing) = s.authenticate(hash).await.unwrap().unwrap();
+        assert_eq!(who.id, shipper.id);
+        assert_eq!(ing, Viewer::new(shipper.id, Role::Ingest));
+        assert!(ing.can_send_events());
+        assert!(!ing.is_person() && !ing.is_staff());
+        // The admin manages it like any account's.
+        assert_eq!(
+            s.list_tokens(&c.admin, shipper.id).await.unwrap(),
+            vec![token.clone()]
+        );
+
+        // Sensitive and non-sensitive records of every kind, with the
+        // shipper named on each incident, owning one and a task.
+        let theft = s
+            .file_report(&c.reporter_a, report(Category::Theft, false, "laptop gone"))
+            .await
+            .unwrap();
+        let harassment = s
+            .file_report(
+                &c.reporter_b,
+                report(Category::Harassment, false, "pestered"),
+            )
+            .await
+            .unwrap();
+        let attachment = s
+            .add_attachment(
+                &c.reporter_a,
+                theft.id,
+                NewAttachment {
+                    filename: "photo.txt".into(),
+                    content_type: "text/plain".into(),
+                    bytes: b"evidence".to_vec(),
+                },
+            )
+            .await
+            .unwrap();
+        let plain = s
+            .create_incident(&c.responder, manual("plain", false))
+            .await
+            .unwrap();
+        let secret = s
+            .create_incident(&c.responder, manual("secret", true))
+            .await
+            .unwrap();
+        let at = time::OffsetDateTime::now_utc();
+        let detection = |rule: &str, queue_only: bool| NewAlert {
+            rule_id: rule.into(),
+            rule_title: format!("Rule {rule}"),
+            level: AlertLevel::High,
+            entities: BTreeMap::from([("host".to_owned(), "web1".to_owned())]),
+            evidence: vec![serde_json::json!({"EventID": 4625})],
+            policy: None,
+            detected_at: at,
+            key: Some(format!("{rule}|host=web1")),
+            queue_only,
+            group: None,
+        };
+        let opened = s
+            .ingest_alert(&sys, detection("r-open", false))
+            .await
+            .unwrap();
+        let queued = s
+            .ingest_alert(&sys, detection("r-low", true))
+            .await
+            .unwrap();
+        let rule = s
+            .create_suppression(
+                &c.responder,
+                NewSuppression {
+                    rule_id: "r-noisy".into(),
+                    entities: BTreeMap::new(),
+                    reason: "noise".into(),
+                    expires_at: None,
+                },
+            )
+            .await
+            .unwrap();
+        let suppressed = s
+            .ingest_alert(&sys, detection("r-noisy", false))
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                opened.disposition,
+                queued.disposition,
+                suppressed.disposition
+            ),
+            (
+                AlertDisposition::Opened,
+                AlertDisposition::Queued,
+                AlertDisposition::Suppressed
+            )
+        );
+        let incidents = [
+            theft.incident_id,
+            harassment.incident_id,
+            plain.id,
+            secret.id,
+            opened.incident_id.unwrap(),
+        ];
+        for i in incidents {
+            s.add_participant(&c.responder, i, shipper.id)
+                .await
+                .unwrap();
+            s.add_note(&c.responder, i, "looked at it").await.unwrap();
+        }
+        s.assign_incident(&c.responder, secret.id, Some(shipper.id))
+            .await
+            .unwrap();
+        let task = s
+            .add_task(
+                &c.responder,
+                secret.id,
+                NewTask {
+                    title: "rotate keys".into(),
+                    owner: Some(shipper.id),
+                    due_at: None,
+                },
+            )
+            .await
+            .unwrap();
+        s.transition_incident(&c.responder, plain.id, Status::Investigating, None)
+            .await
+            .unwrap();
+        let grant = s
+            .request_role(&c.admin, c.reporter_a.user_id, Role::FinanceOps)
+            .await
+            .unwrap();
+        let message = s
+            .list_outbox(&sys, Some(OutboxStatus::Pending))
+            .await
+            .unwrap()[0]
+            .id;
+        // The staff do see it all: five incidents, two reports, three alerts.
+        let all = IncidentFilter::default();
+        let page = PageRequest::default();
+        assert_eq!(s.count_incidents(&c.responder, &all).await.unwrap(), 5);
+        let staff_reports = s
+            .list_reports(&c.responder, &ReportFilter::default(), &page)
+            .await
+            .unwrap();
+        assert_eq!(staff_reports.items.len(), 2);
+        let staff_alerts = s
+            .list_alerts(&c.responder, &AlertFilter::default(), &page)
+            .await
+            .unwrap();
+        assert_eq!(staff_alerts.items.len(), 3);
+
+        let before = row_counts(ctx).await;
+
+        // Reads: empty lists, zero totals, "not found".
+        let empty_incidents = Page {
+            items: vec![],
+            next_cursor: None,
+        };
+        for filter in [
+            IncidentFilter::default(),
+            text_filter("secret"),
+            text_filter("report"),
+            IncidentFilter {
+                status: vec![Status::Triage, Status::Investigating],
+                ..IncidentFilter::default()
+            },
+        ] {
+            assert_eq!(
+                s.list_incidents(&ing, &filter, &page).await.unwrap(),
+                empty_incidents,
+                "{filter:?}"
+            );
+            assert_eq!(s.count_incidents(&ing, &filter).await.unwrap(), 0);
+        }
+        for i in incidents {
+            not_found("get_incident", s.get_incident(&ing, i).await);
+        }
+        assert_eq!(
+            s.list_reports(&ing, &ReportFilter::default(), &page)
+                .await
+                .unwrap(),
+            Page {
+                items: vec![],
+                next_cursor: None
+            }
+        );
+        for r in [theft.id, harassment.id] {
+            not_found("get_report", s.get_report(&ing, r).await);
+        }
+        not_found(
+            "read_attachment",
+            s.read_attachment(&ing, attachment.id).await,
+        );
+        for disposition in [
+            None,
+            Some(AlertDisposition::Opened),
+            Some(AlertDisposition::Queued),
+            Some(AlertDisposition::Suppressed),
+        ] {
+            let filter = AlertFilter {
+                disposition,
+                ..AlertFilter::default()
+            };
+            assert_eq!(
+                s.list_alerts(&ing, &filter, &page).await.unwrap(),
+                Page {
+                    items: vec![],
+                    next_cursor: None
+                },
+                "{disposition:?}"
+            );
+        }
+        for a in [opened.alert_id, queued.alert_id, suppressed.alert_id] {
+            not_found("get_alert", s.get_alert(&ing, a).await);
+        }
+        let metrics = s
+            .metrics(
+                &ing,
+                MetricsQuery {
+                    from: at - time::Duration::days(1),
+                    to: at + time::Duration::days(1),
+                },
+            )
+            .await
+            .unwrap();
+        let zero = |key: &str| MetricRow {
+            key: key.into(),
+            count: 0,
+            acknowledged: 0,
+            tta_mean_secs: None,
+            tta_p50_secs: None,
+            resolved: 0,
+            ttr_mean_secs: None,
+            ttr_p50_secs: None,
+        };
+        assert_eq!(metrics.total, zero("all"));
+        assert_eq!(
+            metrics.by_severity,
+            vec![zero("SEV1"), zero("SEV2"), zero("SEV3"), zero("SEV4")]
+        );
+        assert_eq!(metrics.by_category, vec![]);
+        assert_eq!(s.list_users(&ing).await.unwrap(), vec![]);
+        for u in [shipper.id, c.admin.user_id, c.reporter_a.user_id] {
+            not_found("get_user", s.get_user(&ing, u).await);
+        }
+        not_found(
+            "get_user_by_name",
+            s.get_user_by_name(&ing, "shipper").await,
+        );
+        not_found("get_token", s.get_token(&ing, token.id).await);
+        // What a reporter is refused to read, it is refused too; and its
+        // own tokens are managed by an admin, not listed by it.
+        forbidden("list_tokens", s.list_tokens(&ing, shipper.id).await);
+        forbidden("count_users", s.count_users(&ing).await);
+        forbidden("list_role_grants", s.list_role_grants(&ing).await);
+        forbidden("list_suppressions", s.list_suppressions(&ing).await);
+        forbidden("list_audit", s.list_audit(&ing, 0, 1000).await);
+        forbidden("verify_audit", s.verify_audit(&ing).await);
+        forbidden("list_outbox", s.list_outbox(&ing, None).await);
+
+        // Writes: every one refused.
+        let file = || NewAttachment {
+            filename: "x.txt".into(),
+            content_type: "text/plain".into(),
+            bytes: b"x".to_vec(),
+        };
+        forbidden(
+            "file_report",
+            s.file_report(&ing, report(Category::Theft, false, "from a machine"))
+                .await,
+        );
+        let mut anonymous = report(Category::Theft, false, "anonymous");
+        anonymous.channel = Channel::Email;
+        anonymous.anonymous = true;
+        forbidden(
+            "file_report anonymous",
+            s.file_report(&ing, anonymous).await,
+        );
+        forbidden(
+            "add_attachment",
+            s.add_attachment(&ing, theft.id, file()).await,
+        );
+        forbidden("stage_attachment", s.stage_attachment(&ing).await);
+        let mut staged = s.stage_attachment(&c.responder).await.unwrap();
+        staged.write(b"staged").await.unwrap();
+        forbidden(
+            "add_staged_attachment",
+            s.add_staged_attachment(&ing, theft.id, "s.txt".into(), "text/plain".into(), staged)
+                .await,
+        );
+        forbidden(
+            "create_token",
+            s.create_token(&ing, shipper.id, "mine", TokenHash::of("wp_own"))
+                .await,
+        );
+        forbidden(
+            "issue_token",
+            s.issue_token(
+                &ing,
+                shipper.id,
+                NewToken {
+                    label: "mine".into(),
+                    hash: TokenHash::of("wp_issued"),
+                    expires_at: None,
+                },
+            )
+            .await,
+        );
+        forbidden("revoke_token", s.revoke_token(&ing, token.id).await);
+        forbidden(
+            "rotate_token",
+            s.rotate_token(&ing, token.id, TokenHash::of("wp_rotated"))
+                .await,
+        );
+        forbidden(
+            "create_user",
+            s.create_user(
+                &ing,
+                NewUser {
+                    name: "made-by-a-machine".into(),
+                    role: Role::Reporter,
+                },
+            )
+            .await,
+        );
+        forbidden(
+            "set_user_disabled",
+            s.set_user_disabled(&ing, shipper.id, true).await,
+        );
+        forbidden(
+            "set_user_role",
+            s.set_user_role(&ing, shipper.id, Role::Admin).await,
+        );
+        forbidden(
+            "request_role",
+            s.request_role(&ing, shipper.id, Role::Responder).await,
+        );
+        forbidden(
+            "approve_role",
+            s.approve_role(&ing, grant.id, TokenHash::of("wp_grant"))
+                .await,
+        );
+        forbidden("reject_role", s.reject_role(&ing, grant.id).await);
+        forbidden(
+            "ingest_alert",
+            s.ingest_alert(&ing, detection("r-machine", false)).await,
+        );
+        forbidden(
+            "promote_alert",
+            s.promote_alert(&ing, queued.alert_id).await,
+        );
+        forbidden(
+            "dismiss_alert",
+            s.dismiss_alert(&ing, opened.alert_id, "noise").await,
+        );
+        forbidden(
+            "create_suppression",
+            s.create_suppression(
+                &ing,
+                NewSuppression {
+                    rule_id: "r-open".into(),
+                    entities: BTreeMap::new(),
+                    reason: "quiet".into(),
+                    expires_at: None,
+                },
+            )
+            .await,
+        );
+        forbidden(
+            "delete_suppression",
+            s.delete_suppression(&ing, rule.id).await,
+        );
+        forbidden(
+            "create_incident",
+            s.create_incident(&ing, manual("by a machine", false)).await,
+        );
+        forbidden(
+            "update_incident",
+            s.update_incident(
+                &ing,
+                plain.id,
+                IncidentPatch {
+                    title: Some("renamed".into()),
+                    ..IncidentPatch::default()
+                },
+            )
+            .await,
+        );
+        forbidden(
+            "transition_incident",
+            s.transition_incident(&ing, plain.id, Status::Contained, None)
+                .await,
+        );
+        forbidden(
+            "assign_incident",
+            s.assign_incident(&ing, plain.id, Some(shipper.id)).await,
+        );
+        forbidden(
+            "add_participant",
+            s.add_participant(&ing, plain.id, c.admin.user_id).await,
+        );
+        forbidden(
+            "add_participants",
+            s.add_participants(&ing, plain.id, &[c.admin.user_id]).await,
+        );
+        forbidden(
+            "remove_participant",
+            s.remove_participant(&ing, plain.id, shipper.id).await,
+        );
+        let impact = Impact {
+            confidentiality: ImpactLevel::Low,
+            integrity: ImpactLevel::None,
+            availability: ImpactLevel::None,
+            affected_assets: vec![],
+            affected_users: vec![],
+            affected_data: vec![],
+            summary: "none".into(),
+        };
+        forbidden(
+            "set_impact",
+            s.set_impact(&ing, plain.id, impact.clone()).await,
+        );
+        forbidden(
+            "set_resolution",
+            s.set_resolution(&ing, plain.id, Resolution::FalsePositive)
+                .await,
+        );
+        forbidden(
+            "close_incident",
+            s.close_incident(
+                &ing,
+                plain.id,
+                Resolution::FalsePositive,
+                Some(impact),
+                None,
+            )
+            .await,
+        );
+        forbidden(
+            "merge_incidents",
+            s.merge_incidents(&ing, plain.id, secret.id).await,
+        );
+        forbidden("link_report", s.link_report(&ing, plain.id, theft.id).await);
+        forbidden(
+            "link_alert",
+            s.link_alert(&ing, plain.id, queued.alert_id).await,
+        );
+        for i in incidents {
+            forbidden("add_note", s.add_note(&ing, i, "hello").await);
+        }
+        forbidden(
+            "add_task",
+            s.add_task(
+                &ing,
+                secret.id,
+                NewTask {
+                    title: "mine".into(),
+                    owner: None,
+                    due_at: None,
+                },
+            )
+            .await,
+        );
+        forbidden(
+            "update_task",
+            s.update_task(
+                &ing,
+                task.id,
+                TaskPatch {
+                    done: Some(true),
+                    ..TaskPatch::default()
+                },
+            )
+            .await,
+        );
+        forbidden(
+            "claim_outbox",
+            s.claim_outbox(&ing, 10, time::Duration::minutes(1), at)
+                .await,
+        );
+        forbidden(
+            "mark_outbox_sent",
+            s.mark_outbox_sent(&ing, message, at).await,
+        );
+        forbidden(
+            "mark_outbox_failed",
+            s.mark_outbox_failed(&ing, message, "down", at).await,
+        );
+        forbidden(
+            "fan_out_outbox",
+            s.fan_out_outbox(&ing, message, &["security-team".to_owned()], at)
+                .await,
+        );
+
+        // Nothing was written by any of it, and no staged file is left.
+        assert_eq!(row_counts(ctx).await, before);
+        let incoming = ctx.dir.path().join("attachments").join("incoming");
+        assert_eq!(std::fs::read_dir(&incoming).unwrap().count(), 0);
+        // Its token still works (nothing was revoked or rotated).
+        assert!(s.authenticate(hash).await.unwrap().is_some());
+        assert!(s.verify_audit(&sys).await.unwrap().is_ok());
+    }
 }
 
 on_both_databases!(
@@ -556,4 +1146,5 @@ on_both_databases!(
     search_folds_non_ascii_alike,
     admins_cannot_grant_need_to_know,
     impact_lists_are_capped,
+    ingest_token_sees_and_changes_nothing,
 );

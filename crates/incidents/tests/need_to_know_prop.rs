@@ -1,6 +1,9 @@
 //! Need-to-know as a property: random sequences of operations (file, link,
 //! merge, move, dismiss, edit, role change, ...) by random actors, on
-//! SQLite and PostgreSQL. After every step, for every user, everything the
+//! SQLite and PostgreSQL. The cast includes an `ingest` token (a log
+//! shipper's), which is named as a participant like anyone else, and the
+//! user whose role changes is sometimes made `ingest` too: either must see
+//! nothing at all. After every step, for every user, everything the
 //! store answers them (lists, totals, single reads, search hits and totals,
 //! metrics, the audit feed) and every notice that may reach a shared
 //! destination is checked against a model of the access rules written here
@@ -107,6 +110,7 @@ impl Model {
             Role::Responder | Role::FinanceOps => true,
             Role::Admin => !inc.sensitive || named,
             Role::Reporter => named,
+            Role::Ingest => false,
         }
     }
 
@@ -117,6 +121,9 @@ impl Model {
 
     fn sees_report(&self, u: UserId, r: ReportId) -> bool {
         let rep = &self.reports[&r];
+        if self.roles[&u] == Role::Ingest {
+            return false;
+        }
         rep.reporter == u
             || self.sees_all(u)
             || (self.roles[&u] == Role::Admin && self.sees_incident(u, rep.incident))
@@ -125,7 +132,7 @@ impl Model {
     fn sees_alert(&self, u: UserId, a: AlertId) -> bool {
         let al = &self.alerts[&a];
         match self.roles[&u] {
-            Role::Reporter => false,
+            Role::Reporter | Role::Ingest => false,
             Role::Responder | Role::FinanceOps => true,
             Role::Admin => match al.incident {
                 Some(i) => self.sees_incident(u, i),
@@ -408,6 +415,9 @@ impl World {
                             evidence: vec![serde_json::json!({ "EventID": 4625 })],
                             policy: None,
                             detected_at: time::OffsetDateTime::now_utc(),
+                            key: None,
+                            queue_only: false,
+                            group: None,
                         },
                     )
                     .await
@@ -498,12 +508,21 @@ impl World {
                     self.model.roles.insert(self.mover, Role::FinanceOps);
                     "grant finance-ops".into()
                 } else {
+                    // From finance-ops, sometimes to a machine's role; from
+                    // that, back to reporter.
+                    let role = if self.model.roles[&self.mover] == Role::FinanceOps
+                        && rng.random_bool(0.5)
+                    {
+                        Role::Ingest
+                    } else {
+                        Role::Reporter
+                    };
                     self.store
-                        .set_user_role(&admin, self.mover, Role::Reporter)
+                        .set_user_role(&admin, self.mover, role)
                         .await
                         .unwrap();
-                    self.model.roles.insert(self.mover, Role::Reporter);
-                    "back to reporter".into()
+                    self.model.roles.insert(self.mover, role);
+                    format!("mover to {role}")
                 }
             }
             _ => "skip".into(),
@@ -680,6 +699,18 @@ impl World {
             }
         }
 
+        // An ingest token sees no user (not even itself) and no audit entry.
+        if v.role == Role::Ingest {
+            assert_eq!(s.list_users(&v).await.unwrap(), vec![], "{who}: users");
+            assert!(
+                matches!(
+                    s.list_audit(&v, 0, 1000).await,
+                    Err(StoreError::Forbidden(_))
+                ),
+                "{who}: audit"
+            );
+        }
+
         // The audit feed.
         if matches!(v.role, Role::Admin | Role::Responder) {
             let mut after = 0;
@@ -793,6 +824,8 @@ async fn run(make: impl AsyncFn() -> Ctx, default_cases: u64) {
         model.roles.insert(finance, Role::FinanceOps);
         let admin = user(&*store, "ada", Role::Admin).await.id;
         model.roles.insert(admin, Role::Admin);
+        let shipper = user(&*store, "shipper", Role::Ingest).await.id;
+        model.roles.insert(shipper, Role::Ingest);
         let mut world = World {
             store,
             model,

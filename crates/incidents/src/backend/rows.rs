@@ -164,7 +164,7 @@ impl DomainRow for AttachmentRow {
     }
 }
 
-pub(crate) const ALERT_COLS: &str = "a.id, a.rule_id, a.rule_title, a.level, a.entities, a.evidence, a.policy, a.detected_at, a.incident_id, a.disposition, a.suppressed_by, a.created_at, a.sensitive";
+pub(crate) const ALERT_COLS: &str = "a.id, a.rule_id, a.rule_title, a.level, a.entities, a.evidence, a.policy, a.detected_at, a.incident_id, a.disposition, a.suppressed_by, a.created_at, a.sensitive, a.dedup_key";
 
 #[derive(FromRow)]
 pub(crate) struct AlertRow {
@@ -181,6 +181,7 @@ pub(crate) struct AlertRow {
     suppressed_by: Option<String>,
     created_at: i64,
     sensitive: i64,
+    dedup_key: Option<String>,
 }
 
 impl DomainRow for AlertRow {
@@ -203,6 +204,7 @@ impl DomainRow for AlertRow {
             })?,
             suppressed_by: opt(self.suppressed_by, |s| parse_col("suppression id", s))?,
             created_at: from_micros(self.created_at),
+            key: self.dedup_key,
         })
     }
 }

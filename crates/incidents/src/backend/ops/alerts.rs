@@ -1,11 +1,18 @@
-//! Alerts from detections: ingesting one (suppressed, grouped into an
-//! open incident, or opening a new one), reading, promoting and dismissing
-//! alerts, and the suppression rules.
+//! Alerts from detections: ingesting one (suppressed, queued, grouped into
+//! an open incident, or opening a new one; once per key), reading,
+//! promoting and dismissing alerts, and the suppression rules.
+//!
+//! An alert with a key is stored once. A second ingest of the key is
+//! answered from a read (no write lock), or, when it raced the first, from
+//! a second look under the write lock; should both miss it, the unique
+//! index on `alerts.dedup_key` refuses the insert, the transaction rolls
+//! back, and the first alert is answered. A duplicate writes nothing: no
+//! alert, incident change, timeline line or audit entry.
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::checks::{check_len, forbid, to_json};
+use super::checks::{check_len, forbid, is_unique_violation, people_only, to_json};
 use super::incidents::{insert_incident, record_opened, save_incident};
 use super::paging::{cursor_of, keyset, page_limit, paginate};
 use super::timeline::add_timeline;
@@ -52,10 +59,10 @@ fn alert_to_domain(
         disposition,
         suppressed_by,
         created_at: at,
+        key: a.key.clone(),
     }
 }
 
-/// Inserts a new alert row.
 /// An alert leaves incident `incident`: its alert count drops by one (never
 /// below zero) and it counts as updated at `at`.
 pub(super) async fn release_alert(
@@ -73,9 +80,11 @@ pub(super) async fn release_alert(
     Ok(())
 }
 
+/// Inserts a new alert row (with its key: a second row with the same key
+/// is a unique violation).
 async fn insert_alert(tx: &mut Tx, a: &Alert) -> Result<()> {
     let mut q = Sql::new(
-        "INSERT INTO alerts (id, rule_id, rule_title, level, entities, evidence, policy, detected_at, incident_id, disposition, suppressed_by, created_at) VALUES ",
+        "INSERT INTO alerts (id, rule_id, rule_title, level, entities, evidence, policy, detected_at, incident_id, disposition, suppressed_by, created_at, dedup_key) VALUES ",
     );
     q.bind_list([
         Arg::from(a.id.to_string()),
@@ -90,6 +99,7 @@ async fn insert_alert(tx: &mut Tx, a: &Alert) -> Result<()> {
         Arg::from(a.disposition.as_str()),
         Arg::from(a.suppressed_by.map(|s| s.to_string())),
         Arg::from(unix_micros(a.created_at)),
+        Arg::from(a.key.clone()),
     ]);
     exec(&mut **tx, &q).await?;
     Ok(())
@@ -103,7 +113,116 @@ fn alert_audit(a: &Alert) -> Value {
         "incident_id": a.incident_id, "sensitive": a.sensitive,
         "disposition": a.disposition.as_str(),
         "suppressed_by": a.suppressed_by, "evidence_events": a.evidence.len(),
+        "key": a.key,
     })
+}
+
+/// Checks an ingest request against the limits (`Invalid`).
+fn check_new_alert(new: &NewAlert) -> Result<()> {
+    check_len("rule_id", &new.rule_id, 1, 200)?;
+    check_len("rule_title", &new.rule_title, 1, 500)?;
+    if let Some(group) = &new.group
+        && !(1..=NewAlert::MAX_GROUP_BYTES).contains(&group.len())
+    {
+        return Err(StoreError::Invalid(format!(
+            "group: 1 to {} bytes (got {})",
+            NewAlert::MAX_GROUP_BYTES,
+            group.len()
+        )));
+    }
+    if new.entities.len() > 32
+        || new
+            .entities
+            .iter()
+            .any(|(k, v)| k.is_empty() || k.len() > 64 || v.len() > 1024)
+    {
+        return Err(StoreError::Invalid(
+            "entities: at most 32 keys of 1 to 64 bytes, values up to 1024 bytes".into(),
+        ));
+    }
+    let evidence_bytes = to_json(&new.evidence).to_string().len();
+    if new.evidence.len() > 100 || evidence_bytes > MAX_EVIDENCE_BYTES {
+        return Err(StoreError::Invalid(format!(
+            "evidence: at most 100 events and {MAX_EVIDENCE_BYTES} bytes (got {} events, {evidence_bytes} bytes)",
+            new.evidence.len()
+        )));
+    }
+    if let Some(key) = &new.key
+        && !NewAlert::valid_key(key)
+    {
+        return Err(StoreError::Invalid(format!(
+            "key: 1 to {} bytes of printable ASCII (got {} bytes)",
+            NewAlert::MAX_KEY_BYTES,
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+/// What ingesting `alert` (just stored) did.
+fn outcome(alert: &Alert) -> AlertOutcome {
+    AlertOutcome {
+        alert_id: alert.id,
+        disposition: alert.disposition,
+        incident_id: alert.incident_id,
+        duplicate: false,
+    }
+}
+
+/// What a second ingest of key `key` answers: the stored alert with that
+/// key, as it is now, marked a duplicate; `None` when no alert has it.
+/// Like grouping, this does not apply the caller's visibility: ingest is
+/// the pipeline's (system) or a responder's or admin's call.
+async fn outcome_of_key<'e, E>(e: E, key: &str) -> Result<Option<AlertOutcome>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let mut q = Sql::new(&format!(
+        "SELECT {ALERT_COLS} FROM alerts a WHERE a.dedup_key = "
+    ));
+    q.bind(key);
+    Ok(fetch_opt::<_, AlertRow>(e, &q)
+        .await?
+        .map(AlertRow::into_domain)
+        .transpose()?
+        .map(|first| AlertOutcome {
+            duplicate: true,
+            ..outcome(&first)
+        }))
+}
+
+/// Stores an alert that joins no incident (suppressed or queued) inside
+/// `tx`, with its audit entry.
+async fn keep_unlinked(
+    tx: &mut Tx,
+    v: &Viewer,
+    new: &NewAlert,
+    disposition: AlertDisposition,
+    suppressed_by: Option<SuppressionId>,
+    at: OffsetDateTime,
+) -> Result<AlertOutcome> {
+    let alert = alert_to_domain(AlertId::new(), new, None, disposition, suppressed_by, at);
+    insert_alert(tx, &alert).await?;
+    append_audit(
+        tx,
+        v,
+        at,
+        Change {
+            action: if disposition == AlertDisposition::Queued {
+                "alert.queue"
+            } else {
+                "alert.suppress"
+            },
+            entity: "alert",
+            entity_id: alert.id.to_string(),
+            incident_id: None,
+            related_incident_id: None,
+            before: Value::Null,
+            after: alert_audit(&alert),
+        },
+    )
+    .await?;
+    Ok(outcome(&alert))
 }
 
 impl SqlStore {
@@ -134,74 +253,70 @@ impl SqlStore {
             v.can_handle_alerts(),
             "only responders and admins ingest alerts",
         )?;
-        check_len("rule_id", &new.rule_id, 1, 200)?;
-        check_len("rule_title", &new.rule_title, 1, 500)?;
-        if new.entities.len() > 32
-            || new
-                .entities
-                .iter()
-                .any(|(k, v)| k.is_empty() || k.len() > 64 || v.len() > 1024)
+        check_new_alert(&new)?;
+        let key = new.key.as_deref();
+        // A replay is answered from a read, without the write lock.
+        if let Some(key) = key
+            && let Some(first) = outcome_of_key(&self.reader, key).await?
         {
-            return Err(StoreError::Invalid(
-                "entities: at most 32 keys of 1 to 64 bytes, values up to 1024 bytes".into(),
-            ));
+            return Ok(first);
         }
-        let evidence_bytes = to_json(&new.evidence).to_string().len();
-        if new.evidence.len() > 100 || evidence_bytes > MAX_EVIDENCE_BYTES {
-            return Err(StoreError::Invalid(format!(
-                "evidence: at most 100 events and {MAX_EVIDENCE_BYTES} bytes (got {} events, {evidence_bytes} bytes)",
-                new.evidence.len()
-            )));
-        }
-        let at = now();
         let mut tx = self.begin().await?;
-        // Suppression first.
+        // Again under the write lock, which serialises writers: a
+        // concurrent ingest of the same key may have committed meanwhile.
+        if let Some(key) = key
+            && let Some(first) = outcome_of_key(&mut *tx, key).await?
+        {
+            tx.rollback().await?;
+            return Ok(first);
+        }
+        match self.store_alert(&mut tx, v, &new).await {
+            Ok(outcome) => {
+                tx.commit().await?;
+                Ok(outcome)
+            }
+            Err(error) => {
+                // The unique index on the key settles a race the lock did
+                // not (a writer that bypassed it): everything this ingest
+                // wrote is rolled back, and the first alert stands.
+                if let Some(key) = key
+                    && is_unique_violation(&error)
+                {
+                    tx.rollback().await?;
+                    if let Some(first) = outcome_of_key(&self.reader, key).await? {
+                        return Ok(first);
+                    }
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Stores a new alert inside `tx` (without committing): suppressed,
+    /// queued, grouped into an open incident, or opening a new one.
+    async fn store_alert(&self, tx: &mut Tx, v: &Viewer, new: &NewAlert) -> Result<AlertOutcome> {
+        let at = now();
+        // Suppression first, then the queue.
         let mut q = Sql::new(&format!(
             "SELECT {SUPPRESSION_COLS} FROM suppressions s WHERE s.rule_id = "
         ));
         q.bind(new.rule_id.clone()).push(" ORDER BY s.created_at");
-        let rules: Vec<SuppressionRule> = fetch_domain::<_, SuppressionRow>(&mut *tx, &q).await?;
-        if let Some(rule) = rules.iter().find(|r| r.matches(&new, at)) {
-            let alert = alert_to_domain(
-                AlertId::new(),
-                &new,
-                None,
-                AlertDisposition::Suppressed,
-                Some(rule.id),
-                at,
-            );
-            insert_alert(&mut tx, &alert).await?;
-            append_audit(
-                &mut tx,
-                v,
-                at,
-                Change {
-                    action: "alert.suppress",
-                    entity: "alert",
-                    entity_id: alert.id.to_string(),
-                    incident_id: None,
-                    related_incident_id: None,
-                    before: Value::Null,
-                    after: alert_audit(&alert),
-                },
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(AlertOutcome {
-                alert_id: alert.id,
-                disposition: AlertDisposition::Suppressed,
-                incident_id: None,
-            });
+        let rules: Vec<SuppressionRule> = fetch_domain::<_, SuppressionRow>(&mut **tx, &q).await?;
+        if let Some(rule) = rules.iter().find(|r| r.matches(new, at)) {
+            return keep_unlinked(tx, v, new, AlertDisposition::Suppressed, Some(rule.id), at)
+                .await;
+        }
+        if new.queue_only {
+            return keep_unlinked(tx, v, new, AlertDisposition::Queued, None, at).await;
         }
         // Grouping: the open incident with the same key whose last alert is
         // within the window.
-        let key = new.group_key();
         let mut q = Sql::new(&format!(
             "SELECT {INCIDENT_COLS} FROM incidents i WHERE i.group_key = "
         ));
-        q.bind(key)
+        q.bind(new.group_key())
             .push(" AND i.status NOT IN ('closed', 'declined', 'merged') ORDER BY i.last_alert_at DESC LIMIT 1");
-        let open = fetch_opt::<_, IncidentRow>(&mut *tx, &q)
+        let open = fetch_opt::<_, IncidentRow>(&mut **tx, &q)
             .await?
             .map(IncidentRow::into_domain)
             .transpose()?;
@@ -216,16 +331,16 @@ impl SqlStore {
             after.updated_at = at;
             let alert = alert_to_domain(
                 AlertId::new(),
-                &new,
+                new,
                 Some(after.id),
                 AlertDisposition::Grouped,
                 None,
                 at,
             );
-            insert_alert(&mut tx, &alert).await?;
-            save_incident(&mut tx, &after).await?;
+            insert_alert(tx, &alert).await?;
+            save_incident(tx, &after).await?;
             add_timeline(
-                &mut tx,
+                tx,
                 after.id,
                 at,
                 v.user_id,
@@ -234,7 +349,7 @@ impl SqlStore {
             )
             .await?;
             append_audit(
-                &mut tx,
+                tx,
                 v,
                 at,
                 Change {
@@ -248,25 +363,20 @@ impl SqlStore {
                 },
             )
             .await?;
-            tx.commit().await?;
-            return Ok(AlertOutcome {
-                alert_id: alert.id,
-                disposition: AlertDisposition::Grouped,
-                incident_id: Some(after.id),
-            });
+            return Ok(outcome(&alert));
         }
-        let incident = self.open_for_alert(&mut tx, v, &new, at).await?;
+        let incident = self.open_for_alert(tx, v, new, at).await?;
         let alert = alert_to_domain(
             AlertId::new(),
-            &new,
+            new,
             Some(incident.id),
             AlertDisposition::Opened,
             None,
             at,
         );
-        insert_alert(&mut tx, &alert).await?;
+        insert_alert(tx, &alert).await?;
         append_audit(
-            &mut tx,
+            tx,
             v,
             at,
             Change {
@@ -280,12 +390,7 @@ impl SqlStore {
             },
         )
         .await?;
-        tx.commit().await?;
-        Ok(AlertOutcome {
-            alert_id: alert.id,
-            disposition: AlertDisposition::Opened,
-            incident_id: Some(incident.id),
-        })
+        Ok(outcome(&alert))
     }
 
     pub(super) async fn get_alert(&self, v: &Viewer, id: AlertId) -> Result<Alert> {
@@ -318,6 +423,7 @@ impl SqlStore {
     }
 
     pub(super) async fn promote_alert(&self, v: &Viewer, id: AlertId) -> Result<Incident> {
+        people_only(v)?;
         let mut tx = self.begin().await?;
         let before = load_alert(&mut *tx, v, id).await?;
         forbid(
@@ -338,6 +444,11 @@ impl SqlStore {
             evidence: Vec::new(),
             policy: before.policy.clone(),
             detected_at: before.detected_at,
+            // The alert is already stored (with its key): this only
+            // describes the incident to open.
+            key: None,
+            queue_only: false,
+            group: None,
         };
         let incident = self.open_for_alert(&mut tx, v, &new, at).await?;
         let mut after = before.clone();
@@ -375,6 +486,7 @@ impl SqlStore {
         id: AlertId,
         reason: &str,
     ) -> Result<Alert> {
+        people_only(v)?;
         check_len("reason", reason, 0, 2000)?;
         let mut tx = self.begin().await?;
         let before = load_alert(&mut *tx, v, id).await?;

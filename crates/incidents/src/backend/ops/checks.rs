@@ -1,10 +1,11 @@
 //! Argument checks shared by every store operation: who may act
-//! ([`forbid`]), text lengths, times in the future, and the JSON form of a
+//! ([`forbid`], [`people_only`]), text lengths, times in the future, and the JSON form of a
 //! value for the audit trail. No SQL here.
 
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
+use crate::access::Viewer;
 use crate::store::{Result, StoreError};
 
 /// Longest accepted free text (descriptions, notes, impact summaries), in
@@ -18,6 +19,16 @@ pub(super) fn forbid(ok: bool, why: &'static str) -> Result<()> {
     } else {
         Err(StoreError::Forbidden(why))
     }
+}
+
+/// `Forbidden` for an `ingest` token ([`Viewer::is_person`]): the first
+/// check of every write, before anything is looked up, so the answer is
+/// the same whatever the arguments name.
+pub(super) fn people_only(v: &Viewer) -> Result<()> {
+    forbid(
+        v.is_person(),
+        "an ingest token only sends events: it reads and changes nothing",
+    )
 }
 
 /// `Invalid` unless `s` has `min` to `max` characters.

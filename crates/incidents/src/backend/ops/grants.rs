@@ -17,7 +17,7 @@
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::checks::{forbid, to_json};
+use super::checks::{forbid, people_only, to_json};
 use super::outbox::enqueue_access;
 use super::tokens::{audit_token, insert_token};
 use super::visible::{load_user, user_by_id};
@@ -139,6 +139,7 @@ fn pending(grant: &RoleGrant) -> Result<()> {
 
 impl SqlStore {
     pub(super) async fn set_user_role(&self, v: &Viewer, id: UserId, role: Role) -> Result<User> {
+        people_only(v)?;
         let mut tx = self.begin().await?;
         let before = load_user(&mut *tx, v, user_by_id(id)).await?;
         forbid(v.can_admin_users(), "only admins change roles")?;
@@ -159,6 +160,7 @@ impl SqlStore {
         user: UserId,
         role: Role,
     ) -> Result<RoleGrant> {
+        people_only(v)?;
         if !role.has_need_to_know() {
             return Err(StoreError::Invalid(format!(
                 "only the need-to-know roles (responder, finance-ops) are granted; set {role} directly"

@@ -24,7 +24,7 @@ use crate::backend::{
     Change, SqlStore, Tx, append_audit, exec, fetch_all, fetch_domain, fetch_opt, now, opt_micros,
     parse_col,
 };
-use crate::enums::{Category, Role};
+use crate::enums::Category;
 use crate::ids::IncidentId;
 use crate::incident::{Incident, Opening, validate_title};
 use crate::outbox::OutboxKind;
@@ -181,9 +181,13 @@ fn text_matches(q: &mut Sql, v: &Viewer, text: &str) {
             .bind(pattern.clone())
             .push(" ESCAPE '\\')");
     };
-    if v.role != Role::Reporter || v.is_system() {
+    if v.is_staff() {
         q.push(" AND ");
         full_text(q);
+        return;
+    }
+    if !v.is_person() {
+        q.push(" AND 1 = 0");
         return;
     }
     let categories: Vec<&'static str> = Category::ALL
@@ -311,9 +315,8 @@ impl SqlStore {
             self.record_read(v, "incident.read", "incident", id.to_string(), id)
                 .await?;
         }
-        let full = v.role != Role::Reporter
-            || v.is_system()
-            || is_participant(&self.reader, id, v.user_id).await?;
+        let full =
+            v.is_staff() || (v.is_person() && is_participant(&self.reader, id, v.user_id).await?);
         let mut q = Sql::new(&format!(
             "SELECT {REPORT_COLS} FROM reports r JOIN incidents ri ON ri.id = r.incident_id WHERE r.incident_id = "
         ));
@@ -396,7 +399,7 @@ impl SqlStore {
         incident_filter(&mut q, v, filter, cte);
         keyset(&mut q, "i", page, limit)?;
         let mut items = fetch_domain::<_, IncidentRow>(&self.reader, &q).await?;
-        if v.role == Role::Reporter && !v.is_system() && !items.is_empty() {
+        if !v.is_staff() && !items.is_empty() {
             let mut q = Sql::new("SELECT incident_id FROM incident_participants WHERE user_id = ");
             q.bind(v.user_id.to_string());
             let named: std::collections::HashSet<String> =

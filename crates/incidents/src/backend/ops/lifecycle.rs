@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::checks::{MAX_TEXT, check_impact, check_len, forbid, not_future, to_json};
+use super::checks::{MAX_TEXT, check_impact, check_len, forbid, not_future, people_only, to_json};
 use super::incidents::save_incident;
 use super::outbox::enqueue;
 use super::timeline::add_timeline;
@@ -137,6 +137,7 @@ impl SqlStore {
         id: IncidentId,
         patch: IncidentPatch,
     ) -> Result<Incident> {
+        people_only(v)?;
         let mut tx = self.begin().await?;
         let before = self.managed(&mut tx, v, id).await?;
         let only_disclosure = patch.title.is_none()
@@ -209,6 +210,7 @@ impl SqlStore {
         to: Status,
         at: Option<OffsetDateTime>,
     ) -> Result<Incident> {
+        people_only(v)?;
         let mut tx = self.begin().await?;
         let before = self.managed(&mut tx, v, id).await?;
         let now = now();
@@ -236,6 +238,7 @@ impl SqlStore {
         id: IncidentId,
         owner: Option<UserId>,
     ) -> Result<Incident> {
+        people_only(v)?;
         let mut tx = self.begin().await?;
         let before = self.managed(&mut tx, v, id).await?;
         before.ensure_open()?;
@@ -273,6 +276,7 @@ impl SqlStore {
         id: IncidentId,
         users: &[UserId],
     ) -> Result<()> {
+        people_only(v)?;
         if users.len() > MAX_PARTICIPANTS_AT_ONCE {
             return Err(StoreError::Invalid(format!(
                 "at most {MAX_PARTICIPANTS_AT_ONCE} participants at once"
@@ -305,6 +309,7 @@ impl SqlStore {
         id: IncidentId,
         user: UserId,
     ) -> Result<()> {
+        people_only(v)?;
         let mut tx = self.begin().await?;
         self.managed(&mut tx, v, id).await?;
         let at = now();
@@ -349,6 +354,7 @@ impl SqlStore {
         id: IncidentId,
         impact: Impact,
     ) -> Result<Incident> {
+        people_only(v)?;
         check_impact(&impact)?;
         let mut tx = self.begin().await?;
         let before = self.managed(&mut tx, v, id).await?;
@@ -377,6 +383,7 @@ impl SqlStore {
         id: IncidentId,
         resolution: Resolution,
     ) -> Result<Incident> {
+        people_only(v)?;
         let mut tx = self.begin().await?;
         let before = self.managed(&mut tx, v, id).await?;
         before.ensure_open()?;
@@ -406,6 +413,7 @@ impl SqlStore {
         impact: Option<Impact>,
         at: Option<OffsetDateTime>,
     ) -> Result<Incident> {
+        people_only(v)?;
         if let Some(m) = &impact {
             check_impact(m)?;
         }
@@ -441,6 +449,7 @@ impl SqlStore {
         source: IncidentId,
         target: IncidentId,
     ) -> Result<Incident> {
+        people_only(v)?;
         let mut tx = self.begin().await?;
         let src_before = self.managed(&mut tx, v, source).await?;
         let tgt_before = self.managed(&mut tx, v, target).await?;
@@ -538,6 +547,7 @@ impl SqlStore {
         id: IncidentId,
         report: ReportId,
     ) -> Result<()> {
+        people_only(v)?;
         let mut tx = self.begin().await?;
         let before = self.managed(&mut tx, v, id).await?;
         let r = load_report(&mut *tx, v, report).await?;
@@ -594,6 +604,7 @@ impl SqlStore {
         id: IncidentId,
         alert: AlertId,
     ) -> Result<()> {
+        people_only(v)?;
         let mut tx = self.begin().await?;
         let before = self.managed(&mut tx, v, id).await?;
         let a = load_alert(&mut *tx, v, alert).await?;

@@ -16,7 +16,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, Executor};
 
-use super::checks::{MAX_TEXT, check_len, forbid, not_future, to_json};
+use super::checks::{MAX_TEXT, check_len, forbid, not_future, people_only, to_json};
 use super::incidents::{insert_incident, record_opened};
 use super::paging::{cursor_of, keyset, page_limit, paginate};
 use super::timeline::add_timeline;
@@ -199,6 +199,7 @@ impl SqlStore {
     }
 
     pub(super) async fn stage_attachment(&self, v: &Viewer) -> Result<StagedAttachment> {
+        people_only(v)?;
         let mut conn = self.reader.acquire().await?;
         let allowance = self.attachment_allowance(&mut conn, v).await?;
         drop(conn);
@@ -271,6 +272,7 @@ impl SqlStore {
         report: ReportId,
         new: NewAttachment,
     ) -> Result<Attachment> {
+        people_only(v)?;
         // Who may, and whether it fits, before anything is written to disk.
         let r = load_report(&self.reader, v, report).await?;
         may_attach(v, &r)?;
@@ -293,6 +295,7 @@ impl SqlStore {
         content_type: String,
         staged: StagedAttachment,
     ) -> Result<Attachment> {
+        people_only(v)?;
         check_len("attachment filename", &filename, 1, 255)?;
         check_len("attachment content type", &content_type, 0, 255)?;
         // Who may, before the file is kept.
@@ -349,6 +352,7 @@ impl SqlStore {
     }
 
     pub(super) async fn file_report(&self, v: &Viewer, new: NewReport) -> Result<Report> {
+        people_only(v)?;
         check_len("description", &new.description, 1, MAX_TEXT)?;
         if let Some(l) = &new.location {
             check_len("location", l, 0, 500)?;

@@ -4,13 +4,12 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::checks::{MAX_TEXT, check_len, forbid, to_json};
+use super::checks::{MAX_TEXT, check_len, forbid, people_only, to_json};
 use super::visible::{is_participant, load_incident, user_exists};
 use crate::access::{Viewer, incident_visible};
 use crate::audit::unix_micros;
 use crate::backend::rows::{TASK_COLS, TaskRow};
 use crate::backend::{Change, SqlStore, Tx, append_audit, exec, fetch_one, now, opt_micros};
-use crate::enums::Role;
 use crate::ids::{IncidentId, NoteId, TaskId, TimelineId, UserId};
 use crate::incident::{Note, Task};
 use crate::query::{Arg, Sql};
@@ -41,6 +40,7 @@ pub(super) async fn add_timeline(
 
 impl SqlStore {
     pub(super) async fn add_note(&self, v: &Viewer, id: IncidentId, body: &str) -> Result<Note> {
+        people_only(v)?;
         check_len("note", body, 1, MAX_TEXT)?;
         let mut tx = self.begin().await?;
         load_incident(&mut *tx, v, id).await?;
@@ -87,6 +87,7 @@ impl SqlStore {
     }
 
     pub(super) async fn add_task(&self, v: &Viewer, id: IncidentId, new: NewTask) -> Result<Task> {
+        people_only(v)?;
         check_len("task title", &new.title, 1, 500)?;
         let mut tx = self.begin().await?;
         let i = self.managed(&mut tx, v, id).await?;
@@ -151,6 +152,7 @@ impl SqlStore {
         id: TaskId,
         patch: TaskPatch,
     ) -> Result<Task> {
+        people_only(v)?;
         let mut tx = self.begin().await?;
         let mut q = Sql::new(&format!(
             "SELECT {TASK_COLS} FROM tasks k JOIN incidents i ON i.id = k.incident_id WHERE k.id = "
@@ -158,9 +160,7 @@ impl SqlStore {
         q.bind(id.to_string()).push(" AND ");
         incident_visible(&mut q, v, "i");
         let before = fetch_one::<_, TaskRow>(&mut *tx, &q, "task").await?;
-        if v.role == Role::Reporter
-            && !is_participant(&mut *tx, before.incident_id, v.user_id).await?
-        {
+        if !v.is_staff() && !is_participant(&mut *tx, before.incident_id, v.user_id).await? {
             return Err(StoreError::NotFound("task"));
         }
         forbid(

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::checks::{forbid, is_unique_violation, to_json};
+use super::checks::{forbid, is_unique_violation, people_only, to_json};
 use super::grants::{announce_new_user, may_create_with};
 use super::tokens::{audit_token, insert_token};
 use super::visible::{load_user, user_by_id};
@@ -82,7 +82,10 @@ impl SqlStore {
 
     pub(super) async fn list_users(&self, v: &Viewer) -> Result<Vec<User>> {
         let mut q = Sql::new(&format!("SELECT {USER_COLS} FROM users u"));
-        if !(v.can_admin_users() || v.role == Role::Responder) {
+        if !v.is_person() {
+            // An ingest token sees no user, not even itself.
+            q.push(" WHERE 1 = 0");
+        } else if !(v.can_admin_users() || v.role == Role::Responder) {
             q.push(" WHERE u.id = ").bind(v.user_id.to_string());
         }
         q.push(" ORDER BY u.name");
@@ -105,6 +108,7 @@ impl SqlStore {
         id: UserId,
         disabled: bool,
     ) -> Result<User> {
+        people_only(v)?;
         let mut tx = self.begin().await?;
         let before = load_user(&mut *tx, v, user_by_id(id)).await?;
         forbid(v.can_admin_users(), "only admins disable users")?;
@@ -143,6 +147,7 @@ impl SqlStore {
         label: &str,
         hash: TokenHash,
     ) -> Result<ApiToken> {
+        people_only(v)?;
         let mut tx = self.begin().await?;
         let owner = load_user(&mut *tx, v, user_by_id(user)).await?;
         forbid(
@@ -180,6 +185,7 @@ impl SqlStore {
         user: UserId,
         new: NewToken,
     ) -> Result<ApiToken> {
+        people_only(v)?;
         let at = now();
         if new.expires_at.is_some_and(|e| e <= at) {
             return Err(StoreError::Invalid(
@@ -212,6 +218,7 @@ impl SqlStore {
     }
 
     pub(super) async fn revoke_token(&self, v: &Viewer, id: TokenId) -> Result<()> {
+        people_only(v)?;
         let mut tx = self.begin().await?;
         let before = load_token(&mut *tx, v, id).await?;
         if before.revoked {
@@ -237,6 +244,7 @@ impl SqlStore {
         id: TokenId,
         hash: TokenHash,
     ) -> Result<ApiToken> {
+        people_only(v)?;
         let mut tx = self.begin().await?;
         let before = load_token(&mut *tx, v, id).await?;
         forbid(
@@ -272,6 +280,7 @@ impl SqlStore {
     }
 
     pub(super) async fn list_tokens(&self, v: &Viewer, user: UserId) -> Result<Vec<ApiToken>> {
+        people_only(v)?;
         if !(v.can_admin_users() || v.user_id == user) {
             return Err(StoreError::NotFound("user"));
         }
@@ -300,8 +309,8 @@ impl SqlStore {
     }
 }
 
-/// A token the viewer may see (admins and the system see all, others their
-/// own); any other is "not found".
+/// A token the viewer may see (admins and the system see all, people their
+/// own, an ingest token none); any other is "not found".
 async fn load_token<'e, E>(e: E, v: &Viewer, id: TokenId) -> Result<ApiToken>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
@@ -310,7 +319,9 @@ where
         "SELECT {TOKEN_COLS} FROM api_tokens t WHERE t.id = "
     ));
     q.bind(id.to_string());
-    if !v.can_admin_users() {
+    if !v.is_person() {
+        q.push(" AND 1 = 0");
+    } else if !v.can_admin_users() {
         q.push(" AND t.user_id = ").bind(v.user_id.to_string());
     }
     fetch_one::<_, TokenRow>(e, &q, "token").await

@@ -71,14 +71,18 @@ pub(super) fn user_by_id(id: UserId) -> Sql {
 }
 
 /// Runs a query for one user and returns it if `v` may see it: admins,
-/// responders and the system see everyone, others only themselves.
+/// responders and the system see everyone, other people only themselves,
+/// an ingest token no one.
 pub(super) async fn load_user<'e, E: Executor<'e, Database = Any>>(
     e: E,
     v: &Viewer,
     sql: Sql,
 ) -> Result<User> {
     let user = fetch_one::<_, UserRow>(e, &sql, "user").await?;
-    if v.is_system() || matches!(v.role, Role::Admin | Role::Responder) || user.id == v.user_id {
+    let sees = v.is_system()
+        || matches!(v.role, Role::Admin | Role::Responder)
+        || (v.is_person() && user.id == v.user_id);
+    if sees {
         Ok(user)
     } else {
         Err(StoreError::NotFound("user"))
