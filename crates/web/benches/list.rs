@@ -91,9 +91,7 @@ async fn run(n: usize) {
     println!("seeded {n} incidents in {:.1?}", seeding.elapsed());
 
     let router = web::router(
-        web::AppState {
-            store: store.clone(),
-        },
+        web::AppState::new(store.clone()),
         web::DEFAULT_MAX_BODY_BYTES,
     );
     let queries = [

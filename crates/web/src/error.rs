@@ -57,6 +57,16 @@ pub enum ApiError {
     /// value, a missing field). The message names the allowed values.
     #[error("{0}")]
     Unprocessable(String),
+    /// The server cannot take the request now (its event spool is full,
+    /// or it takes no events); retry after `retry_after_secs` (sent as
+    /// `Retry-After`).
+    #[error("{message}")]
+    Unavailable {
+        /// Why.
+        message: String,
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
     /// Something failed inside the server. The cause is logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -92,6 +102,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -111,6 +122,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::RequestTimeout => "request_timeout",
             Self::Unprocessable(_) => "invalid_value",
+            Self::Unavailable { .. } => "unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -134,6 +146,9 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status(), Json(body)).into_response();
         if let Self::TooManyRequests {
+            retry_after_secs, ..
+        }
+        | Self::Unavailable {
             retry_after_secs, ..
         } = self
         {

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod attachments;
 pub mod audit;
+pub mod events;
 pub mod incidents;
 pub mod meta;
 pub mod metrics;

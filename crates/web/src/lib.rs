@@ -41,6 +41,7 @@ use tower_http::timeout::TimeoutLayer;
 pub mod auth;
 pub mod caller;
 pub mod error;
+pub mod events;
 pub mod extract;
 mod handlers;
 pub mod openapi;
@@ -111,12 +112,20 @@ pub fn router_with_stats(
     stats: Arc<stats::RequestStats>,
 ) -> Router {
     let attachment_bytes = state.store.max_attachment_bytes();
-    let largest_body = options.max_body_bytes.max(attachment_bytes);
+    let event_bytes = state
+        .events
+        .as_ref()
+        .map_or(options.max_body_bytes, |sink| sink.max_body_bytes());
+    let largest_body = options
+        .max_body_bytes
+        .max(attachment_bytes)
+        .max(event_bytes);
     let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
     for route in routes::ROUTES {
         let limit = match route.body_limit {
             routes::BodyLimit::Standard => options.max_body_bytes,
             routes::BodyLimit::Attachment => attachment_bytes,
+            routes::BodyLimit::Events => event_bytes,
         };
         let handler = (route.handler)().route_layer(RequestBodyLimitLayer::new(limit));
         let merged = match by_path.remove(route.path) {

@@ -15,8 +15,8 @@ use axum::routing::MethodRouter;
 use incidents::enums::Role;
 
 use crate::handlers::{
-    alerts, attachments, audit, incidents as inc, meta, metrics, reports, suppressions, tokens,
-    users,
+    alerts, attachments, audit, events, incidents as inc, meta, metrics, reports, suppressions,
+    tokens, users,
 };
 use crate::schema::Schema;
 use crate::state::AppState;
@@ -48,6 +48,9 @@ pub enum BodyLimit {
     /// The store's attachment cap ([`incidents::Store::max_attachment_bytes`],
     /// 10 MiB by default): for routes whose body is an uploaded file.
     Attachment,
+    /// The event sink's cap ([`crate::events::EventSink::max_body_bytes`],
+    /// 16 MiB compressed by default): for batches of log events.
+    Events,
 }
 
 /// A query parameter of a route, for the OpenAPI document.
@@ -98,6 +101,8 @@ impl std::fmt::Debug for Route {
     }
 }
 
+/// Every role of a person: everyone but `ingest` (a log shipper's account,
+/// which may only send events).
 const ALL: &[Role] = &[
     Role::Reporter,
     Role::Responder,
@@ -110,6 +115,7 @@ const STAFF: &[Role] = &[Role::Responder, Role::FinanceOps, Role::Admin];
 const ADMINS: &[Role] = &[Role::Admin];
 const AUDITORS: &[Role] = &[Role::Responder, Role::Admin];
 const RESPONDERS: &[Role] = &[Role::Responder];
+const SHIPPERS: &[Role] = &[Role::Ingest];
 
 macro_rules! route {
     (@ $method:ident $path:literal, $access:expr, $op:ident => $module:ident, $summary:literal, $req:expr, $resp:expr,
@@ -201,6 +207,9 @@ pub static ROUTES: &[Route] = &[
     route!(POST "/api/v1/incidents/{id}/close", Access::Roles(MANAGERS), close_incident => inc,
         "Close with a resolution (needs an impact assessment).", Some(Schema::Close), Schema::Incident),
     // Alerts.
+    route!(POST "/api/v1/alerts", Access::Roles(MANAGERS), create_alerts => alerts,
+        "Store detections found elsewhere (watchpost hunt --submit) as alerts, in order: each is suppressed, grouped into an open incident, opens one, or is queued (queue_only), as live detections are; one whose key is already stored is answered as a duplicate and not stored again.",
+        Some(Schema::NewAlerts), Schema::AlertOutcomes),
     route!(GET "/api/v1/alerts", Access::Roles(STAFF), list_alerts => alerts,
         "Alerts visible to the caller.", None, Schema::AlertList),
     route!(GET "/api/v1/alerts/{id}", Access::Roles(STAFF), get_alert => alerts,
@@ -253,6 +262,30 @@ pub static ROUTES: &[Route] = &[
     route!(POST "/api/v1/tokens/{id}/rotate", Access::Roles(ALL), rotate_token => tokens,
         "Rotate your API token: revokes it and answers a new one with the same label and lifetime (shown once).", None, Schema::CreatedToken,
         status: CREATED),
+    // Events from log shippers.
+    route!(POST "/api/v1/events", Access::Roles(SHIPPERS), post_events => events,
+    "Send log events: NDJSON or a JSON array (default), or raw lines of another format (format=syslog, access, auditd), optionally gzip-compressed (Content-Encoding: gzip). Answered only once the accepted lines are stored durably, with the numbers of the refused lines and why; 429 or 503 with Retry-After when the server cannot take them now.",
+    Some(Schema::EventLines), Schema::EventReceipt,
+    status: OK,
+    body_limit: BodyLimit::Events,
+    query: &[QueryParam {
+        name: "format",
+        required: false,
+        description: "json (default: NDJSON or a JSON array), syslog (RFC 3164 or 5424 lines), access (web server access log lines) or auditd (audit.log lines).",
+    }, QueryParam {
+        name: "source",
+        required: false,
+        description: "The source type, e.g. auth.log or cloudtrail (the X-Watchpost-Source header wins): 1 to 63 characters of letters, digits and ._/-.",
+    }]),
+    route!(POST "/v1/logs", Access::Roles(SHIPPERS), post_otlp_logs => events,
+    "OTLP/HTTP logs export (OpenTelemetry): an ExportLogsServiceRequest as application/x-protobuf or application/json, optionally gzip-compressed; each log record becomes an event. Answered, once the records are stored durably, with an ExportLogsServiceResponse (partial_success counts refused records) in the request's encoding; errors are google.rpc.Status bodies (429 and 503 with Retry-After).",
+    Some(Schema::Otlp), Schema::Otlp,
+    status: OK,
+    body_limit: BodyLimit::Events,
+    query: &[]),
+    route!(GET "/metrics", Access::Roles(ADMINS), get_prometheus => meta,
+        "The server's own metrics in the Prometheus text format: requests by status, events in and rejected per source, detections, alerts, spool size and queue depth, and the spooled-to-detected latency histogram.",
+        None, Schema::Prometheus),
     // Metrics.
     route!(GET "/api/v1/metrics", Access::Roles(STAFF), get_metrics => metrics,
         "Time to acknowledge and to resolve per severity and category over a period.", None, Schema::Metrics),
@@ -334,6 +367,7 @@ mod tests {
         ("merge_incident", Rule::Viewer(Viewer::can_manage_incidents)),
         ("set_impact", Rule::Viewer(Viewer::can_manage_incidents)),
         ("close_incident", Rule::Viewer(Viewer::can_manage_incidents)),
+        ("create_alerts", Rule::Viewer(Viewer::can_handle_alerts)),
         ("list_alerts", Rule::Viewer(Viewer::can_see_alerts)),
         ("get_alert", Rule::Viewer(Viewer::can_see_alerts)),
         ("promote_alert", Rule::Viewer(Viewer::can_handle_alerts)),
@@ -362,16 +396,20 @@ mod tests {
         ("create_token", Rule::Anyone),
         ("revoke_token", Rule::Anyone),
         ("rotate_token", Rule::Anyone),
+        ("post_events", Rule::Viewer(Viewer::can_send_events)),
+        ("post_otlp_logs", Rule::Viewer(Viewer::can_send_events)),
+        ("get_prometheus", Rule::Viewer(Viewer::can_admin_users)),
         ("get_metrics", Rule::Viewer(Viewer::can_read_metrics)),
         ("list_audit", Rule::Viewer(Viewer::can_read_audit)),
         ("verify_audit", Rule::Viewer(Viewer::can_read_audit)),
     ];
 
-    const ROLES: [Role; 4] = [
+    const ROLES: [Role; 5] = [
         Role::Reporter,
         Role::Responder,
         Role::FinanceOps,
         Role::Admin,
+        Role::Ingest,
     ];
 
     #[test]
@@ -401,7 +439,9 @@ mod tests {
                 let (table, rules) = match (*rule, route.access) {
                     (Rule::Public, access) => (access == Access::Public, true),
                     (_, Access::Public) => (false, true),
-                    (Rule::Anyone, access) => (access.allows(role), true),
+                    // Anyone who is a person: an ingest account only sends
+                    // events.
+                    (Rule::Anyone, access) => (access.allows(role), role != Role::Ingest),
                     (Rule::Viewer(allows), access) => (access.allows(role), allows(&viewer)),
                 };
                 assert_eq!(

@@ -142,6 +142,12 @@ pub enum Schema {
     NewRoleGrant,
     RoleGrant,
     RoleGrantList,
+    EventLines,
+    EventReceipt,
+    Prometheus,
+    NewAlerts,
+    AlertOutcomes,
+    Otlp,
 }
 
 fn names<T: std::fmt::Display>(all: &[T]) -> Value {
@@ -162,7 +168,7 @@ fn nullable<T: std::fmt::Display>(all: &[T]) -> Value {
 }
 
 /// Roles set directly (`PUT /api/v1/users/{name}/role`).
-const APPROVAL_FREE: [Role; 2] = [Role::Reporter, Role::Admin];
+const APPROVAL_FREE: [Role; 3] = [Role::Reporter, Role::Admin, Role::Ingest];
 /// Roles given through role grants.
 const NEED_TO_KNOW: [Role; 2] = [Role::Responder, Role::FinanceOps];
 
@@ -248,6 +254,12 @@ impl Schema {
         Schema::NewRoleGrant,
         Schema::RoleGrant,
         Schema::RoleGrantList,
+        Schema::EventLines,
+        Schema::EventReceipt,
+        Schema::Prometheus,
+        Schema::NewAlerts,
+        Schema::AlertOutcomes,
+        Schema::Otlp,
     ];
 
     /// The component name.
@@ -261,6 +273,9 @@ impl Schema {
     pub fn media_type(self) -> &'static str {
         match self {
             Schema::Binary => "application/octet-stream",
+            Schema::EventLines => "application/x-ndjson",
+            Schema::Prometheus => "text/plain",
+            Schema::Otlp => "application/x-protobuf",
             _ => "application/json",
         }
     }
@@ -295,6 +310,60 @@ impl Schema {
                 json!({ "type": "string", "format": "binary", "minLength": 1,
                         "contentMediaType": "application/octet-stream" })
             }
+            // NDJSON, a JSON array, or raw log lines: text the sink splits
+            // and reads line by line.
+            Schema::EventLines => {
+                json!({ "type": "string", "contentMediaType": "application/x-ndjson" })
+            }
+            Schema::Prometheus => json!({ "type": "string" }),
+            // OTLP's protobuf messages (or their OTLP/JSON form).
+            Schema::Otlp => json!({ "type": "string", "format": "binary" }),
+            // The store's limits: entity names of 1 to 64 bytes (ASCII
+            // here), values of at most 1024 bytes (256 characters here),
+            // keys of printable ASCII, groups of at most 1000 bytes.
+            Schema::NewAlerts => {
+                let alert = object(
+                    &["rule_id", "rule_title", "level", "detected_at"],
+                    json!({
+                        "rule_id": not_blank(200), "rule_title": not_blank(500),
+                        "level": { "type": "string", "enum": names(AlertLevel::ALL) },
+                        "entities": { "type": "object", "maxProperties": 32,
+                            "propertyNames": { "pattern": "^[A-Za-z0-9_.@-]{1,64}$" },
+                            "additionalProperties": { "type": "string", "maxLength": 256 } },
+                        "evidence": { "type": "array", "maxItems": 100,
+                            "items": { "type": "object" } },
+                        "policy": { "type": ["string", "null"], "maxLength": 64 },
+                        "detected_at": time,
+                        "key": { "type": ["string", "null"], "pattern": "^[ -~]{1,200}$" },
+                        "queue_only": boolean,
+                        "group": { "type": ["string", "null"], "minLength": 1, "maxLength": 250 } }),
+                );
+                object(
+                    &["alerts"],
+                    json!({ "alerts": { "type": "array", "minItems": 1, "maxItems": 500,
+                                        "items": alert } }),
+                )
+            }
+            Schema::AlertOutcomes => {
+                let outcome = record(
+                    json!({ "alert_id": id, "disposition": string, "incident_id": opt_id,
+                            "duplicate": boolean }),
+                    &[],
+                );
+                record(
+                    json!({ "outcomes": { "type": "array", "items": outcome } }),
+                    &[],
+                )
+            }
+            Schema::EventReceipt => {
+                let count = json!({ "type": "integer", "minimum": 0 });
+                let line = record(json!({ "line": count, "reason": string }), &[]);
+                record(
+                    json!({ "accepted": count, "rejected": count,
+                            "rejected_lines": { "type": "array", "items": line } }),
+                    &[],
+                )
+            }
             Schema::Health => record(json!({ "status": string, "version": string }), &[]),
             Schema::Stats => {
                 let count = json!({ "type": "integer", "minimum": 0 });
@@ -307,7 +376,19 @@ impl Schema {
                         "server_error": count, "over_capacity": count }),
                     &[],
                 );
-                record(json!({ "requests": count, "refused": refused }), &[])
+                let mut ingest = record(
+                    json!({
+                        "accepted": count, "rejected": count, "spooled": count,
+                        "processed": count, "reordering": count, "detections": count,
+                        "alerts": count, "duplicate_alerts": count }),
+                    &[],
+                );
+                // Null when the server runs no live detection.
+                ingest["type"] = json!(["object", "null"]);
+                record(
+                    json!({ "requests": count, "refused": refused, "ingest": ingest }),
+                    &[],
+                )
             }
             Schema::Error => json!({ "type": "object", "required": ["error"], "properties": {
                 "error": { "type": "object", "required": ["code", "message"], "properties": {

@@ -9,6 +9,19 @@ use incidents::Store;
 pub struct AppState {
     /// The incident store (visibility is enforced inside it).
     pub store: Arc<dyn Store>,
+    /// Where `POST /api/v1/events` puts events; `None` answers 503 (the
+    /// server runs no live detection).
+    pub events: Option<crate::events::SharedSink>,
+}
+
+impl AppState {
+    /// State over `store` that takes no events.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        AppState {
+            store,
+            events: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {

@@ -38,6 +38,9 @@ pub struct StatsSnapshot {
     pub requests: u64,
     /// Refused requests by kind.
     pub refused: RefusedCounts,
+    /// Live detection's counts (null when the server runs none).
+    #[serde(default)]
+    pub ingest: Option<crate::events::IngestStatus>,
 }
 
 /// Refused requests by kind (HTTP status).
@@ -88,6 +91,35 @@ impl RequestStats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The counts in the Prometheus text format.
+    pub fn prometheus(&self) -> String {
+        use std::fmt::Write as _;
+        let s = self.snapshot();
+        let r = s.refused;
+        let mut out = String::new();
+        out.push_str("# HELP watchpost_http_requests_total API requests answered.\n");
+        out.push_str("# TYPE watchpost_http_requests_total counter\n");
+        let _ = writeln!(out, "watchpost_http_requests_total {}", s.requests);
+        out.push_str("# HELP watchpost_http_refused_total API requests refused, by kind.\n");
+        out.push_str("# TYPE watchpost_http_refused_total counter\n");
+        for (kind, n) in [
+            ("bad_request", r.bad_request),
+            ("unauthorized", r.unauthorized),
+            ("forbidden", r.forbidden),
+            ("not_found", r.not_found),
+            ("method_not_allowed", r.method_not_allowed),
+            ("request_timeout", r.request_timeout),
+            ("payload_too_large", r.payload_too_large),
+            ("unprocessable", r.unprocessable),
+            ("too_many_requests", r.too_many_requests),
+            ("server_error", r.server_error),
+            ("over_capacity", r.over_capacity),
+        ] {
+            let _ = writeln!(out, "watchpost_http_refused_total{{kind=\"{kind}\"}} {n}");
+        }
+        out
+    }
+
     /// Counts one connection refused over the connection cap.
     pub fn record_over_capacity(&self) {
         self.over_capacity.fetch_add(1, Ordering::Relaxed);
@@ -111,6 +143,7 @@ impl RequestStats {
                 server_error: get(&self.server_error),
                 over_capacity: get(&self.over_capacity),
             },
+            ingest: None,
         }
     }
 }

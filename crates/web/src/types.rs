@@ -530,6 +530,96 @@ pub struct CloseRequest {
     pub at: Option<OffsetDateTime>,
 }
 
+/// `POST /api/v1/alerts`: detections found elsewhere (`hunt --submit`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAlertsRequest {
+    /// 1 to 500 alerts, stored in order.
+    pub alerts: Vec<NewAlertRequest>,
+}
+
+/// One detection to store as an alert.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAlertRequest {
+    /// The Sigma rule id or detector id.
+    pub rule_id: String,
+    /// The rule's title.
+    pub rule_title: String,
+    /// Level.
+    pub level: AlertLevel,
+    /// Entity keys (`host`, `user`, `source_ip`, ...).
+    #[serde(default)]
+    pub entities: BTreeMap<String, String>,
+    /// Evidence events.
+    #[serde(default)]
+    pub evidence: Vec<serde_json::Value>,
+    /// The policy item, for policy detections.
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// When it happened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub detected_at: OffsetDateTime,
+    /// The deterministic key: an alert with a key already stored is not
+    /// stored again.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Keep it in the alert queue without an incident.
+    #[serde(default)]
+    pub queue_only: bool,
+    /// The grouping key (default: rule and entities).
+    #[serde(default)]
+    pub group: Option<String>,
+}
+
+impl From<NewAlertRequest> for incidents::NewAlert {
+    fn from(r: NewAlertRequest) -> Self {
+        incidents::NewAlert {
+            rule_id: r.rule_id,
+            rule_title: r.rule_title,
+            level: r.level,
+            entities: r.entities,
+            evidence: r.evidence,
+            policy: r.policy,
+            detected_at: r.detected_at,
+            key: r.key,
+            queue_only: r.queue_only,
+            group: r.group,
+        }
+    }
+}
+
+/// What happened to each submitted alert, in order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertOutcomesResponse {
+    /// One per submitted alert.
+    pub outcomes: Vec<AlertOutcomeResponse>,
+}
+
+/// What happened to one submitted alert.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertOutcomeResponse {
+    /// The stored alert (the earlier one, for a duplicate).
+    pub alert_id: String,
+    /// `opened`, `grouped`, `suppressed`, `dismissed` or `queued`.
+    pub disposition: String,
+    /// The incident it opened or joined.
+    pub incident_id: Option<String>,
+    /// True when an alert with its key was already stored.
+    pub duplicate: bool,
+}
+
+impl From<incidents::AlertOutcome> for AlertOutcomeResponse {
+    fn from(o: incidents::AlertOutcome) -> Self {
+        Self {
+            alert_id: o.alert_id.to_string(),
+            disposition: o.disposition.as_str().to_owned(),
+            incident_id: o.incident_id.map(|i| i.to_string()),
+            duplicate: o.duplicate,
+        }
+    }
+}
+
 /// `POST /api/v1/alerts/{id}/dismiss`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

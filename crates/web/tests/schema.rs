@@ -99,6 +99,7 @@ fn cases() -> Vec<Case> {
             server_error: 0,
             over_capacity: 0,
         },
+        ingest: Some(web::events::IngestStatus::default()),
     })
     .unwrap();
     let page = |item: Value| json!({ "items": [item], "next_cursor": "c", "total": 1 });
@@ -126,6 +127,25 @@ fn cases() -> Vec<Case> {
             sample: stats,
             rt: as_is,
         },
+        response(
+            Schema::EventReceipt,
+            json!({ "accepted": 3, "rejected": 1,
+                    "rejected_lines": [{ "line": 2, "reason": "invalid JSON" }] }),
+            rt::<web::events::Receipt>,
+        ),
+        request(
+            Schema::NewAlerts,
+            json!({ "alerts": [{ "rule_id": "r", "rule_title": "t", "level": "high",
+                "entities": { "host": "h" }, "evidence": [{}], "policy": "p",
+                "detected_at": AT, "key": "k", "queue_only": false, "group": "g" }] }),
+            rt::<NewAlertsRequest>,
+        ),
+        response(
+            Schema::AlertOutcomes,
+            json!({ "outcomes": [{ "alert_id": ID, "disposition": "opened",
+                "incident_id": ID, "duplicate": false }] }),
+            rt::<AlertOutcomesResponse>,
+        ),
         response(Schema::User, user.clone(), rt::<UserResponse>),
         request(
             Schema::NewUser,

@@ -9,7 +9,9 @@ use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::state::AppState;
-use crate::types::{AlertResponse, DismissRequest, IncidentResponse, Page};
+use crate::types::{
+    AlertOutcomesResponse, AlertResponse, DismissRequest, IncidentResponse, NewAlertsRequest, Page,
+};
 
 /// Query of `GET /api/v1/alerts`.
 #[derive(Debug, Default, Deserialize)]
@@ -19,7 +21,7 @@ pub struct AlertListQuery {
     rule_id: Option<String>,
     /// Only alerts of this incident.
     incident_id: Option<String>,
-    /// Only this disposition: opened, grouped, suppressed or dismissed.
+    /// Only this disposition: opened, grouped, suppressed, dismissed or queued.
     disposition: Option<String>,
     /// Page size.
     limit: Option<u32>,
@@ -37,7 +39,7 @@ pub async fn list_alerts(
         None => None,
         Some(raw) => Some(AlertDisposition::parse(raw).ok_or_else(|| {
             ApiError::Unprocessable(format!(
-                "unknown disposition {raw:?}; allowed values: opened, grouped, suppressed, dismissed"
+                "unknown disposition {raw:?}; allowed values: opened, grouped, suppressed, dismissed, queued"
             ))
         })?),
     };
@@ -108,4 +110,30 @@ pub async fn dismiss_alert(
             .await?
             .into(),
     ))
+}
+
+/// The most alerts one `POST /api/v1/alerts` takes.
+pub const MAX_SUBMITTED_ALERTS: usize = 500;
+
+/// `POST /api/v1/alerts`: stores detections found elsewhere (`hunt
+/// --submit`), each suppressed, grouped, opened or queued as live ones
+/// are; an alert whose key is already stored is answered as a duplicate.
+pub async fn create_alerts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewAlertsRequest>,
+) -> Result<Json<AlertOutcomesResponse>, ApiError> {
+    if body.alerts.is_empty() || body.alerts.len() > MAX_SUBMITTED_ALERTS {
+        return Err(ApiError::Unprocessable(format!(
+            "alerts: 1 to {MAX_SUBMITTED_ALERTS} (got {})",
+            body.alerts.len()
+        )));
+    }
+    let viewer = caller.viewer();
+    let mut outcomes = Vec::with_capacity(body.alerts.len());
+    for alert in body.alerts {
+        let outcome = state.store.ingest_alert(&viewer, alert.into()).await?;
+        outcomes.push(outcome.into());
+    }
+    Ok(Json(AlertOutcomesResponse { outcomes }))
 }

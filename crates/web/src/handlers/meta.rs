@@ -31,7 +31,29 @@ pub async fn get_me(caller: Caller) -> Json<UserResponse> {
 
 /// `GET /api/v1/stats`: requests answered and refused since start.
 pub async fn get_stats(
+    State(state): State<AppState>,
     axum::Extension(stats): axum::Extension<std::sync::Arc<crate::stats::RequestStats>>,
 ) -> Json<crate::stats::StatsSnapshot> {
-    Json(stats.snapshot())
+    let mut snapshot = stats.snapshot();
+    snapshot.ingest = state.events.as_ref().map(|sink| sink.status());
+    Json(snapshot)
+}
+
+/// `GET /metrics`: the request counts and live detection's metrics in the
+/// Prometheus text format.
+pub async fn get_prometheus(
+    State(state): State<AppState>,
+    axum::Extension(stats): axum::Extension<std::sync::Arc<crate::stats::RequestStats>>,
+) -> impl axum::response::IntoResponse {
+    let mut text = stats.prometheus();
+    if let Some(sink) = &state.events {
+        text.push_str(&sink.prometheus());
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
 }

@@ -1,0 +1,160 @@
+//! Event intake: the seam between `POST /api/v1/events` and whatever keeps
+//! the events (the server's durable spool). This crate knows HTTP only: it
+//! reads the body, the format and the source, hands them to an
+//! [`EventSink`], and turns the sink's answer into a status code.
+//!
+//! The sink decides what a line is and whether it is accepted, and answers
+//! only once what it accepted is durable: a 2xx answer is the
+//! acknowledgement a sender may forget its events on.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::body::Bytes;
+use serde::Serialize;
+
+/// Where accepted events go.
+#[async_trait]
+pub trait EventSink: Send + Sync + 'static {
+    /// Stores what `batch` holds that can be read as events, and answers
+    /// which lines were taken and which were refused (and why). Returns only
+    /// once the accepted lines are durable.
+    async fn submit(&self, batch: EventBatch) -> Result<Receipt, Refusal>;
+
+    /// Stores the log records of an OTLP/HTTP logs export request
+    /// (`POST /v1/logs`) and answers in OTLP's own terms: the export
+    /// response, or a `google.rpc.Status` error body, in the request's
+    /// encoding.
+    async fn submit_otlp(&self, batch: OtlpBatch) -> OtlpAnswer;
+
+    /// The largest request body the sink takes, compressed, in bytes.
+    fn max_body_bytes(&self) -> usize;
+
+    /// Counts of what the sink took and what detection made of it.
+    fn status(&self) -> IngestStatus;
+
+    /// The sink's metrics in the Prometheus text format (each line ends
+    /// with a newline; label values escaped).
+    fn prometheus(&self) -> String;
+}
+
+/// What live detection has taken and done since the server started (the
+/// spool offsets persist across restarts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct IngestStatus {
+    /// Lines accepted (stored in the spool) since start.
+    pub accepted: u64,
+    /// Lines refused since start.
+    pub rejected: u64,
+    /// The spool's end: records ever stored.
+    pub spooled: u64,
+    /// Records detection has processed (the spool offset it reached).
+    pub processed: u64,
+    /// Events held in the reorder window, not yet fed to stateful
+    /// detection.
+    pub reordering: u64,
+    /// Detections found since start.
+    pub detections: u64,
+    /// Alerts stored since start.
+    pub alerts: u64,
+    /// Alerts found again (after a restart's replay, or a resent batch)
+    /// and not stored twice.
+    pub duplicate_alerts: u64,
+}
+
+/// A shared sink, as the router keeps it.
+pub type SharedSink = Arc<dyn EventSink>;
+
+/// One request's events, as sent.
+#[derive(Debug, Clone)]
+pub struct EventBatch {
+    /// The name of the user (an `ingest` account) that sent them.
+    pub sender: String,
+    /// The body, still compressed when `gzip` is set.
+    pub body: Bytes,
+    /// `Content-Encoding: gzip`.
+    pub gzip: bool,
+    /// The `format` query parameter (`json` by default; any format `hunt`
+    /// reads line by line: `syslog`, `access`, `auditd`).
+    pub format: Option<String>,
+    /// The source type, from the `X-Watchpost-Source` header or the
+    /// `source` query parameter (e.g. `auth.log`, `cloudtrail`).
+    pub source: Option<String>,
+}
+
+/// The answer to a batch: how many lines were accepted and which were not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Receipt {
+    /// Lines (NDJSON lines, JSON array elements or raw log lines) stored.
+    pub accepted: u64,
+    /// Lines refused.
+    pub rejected: u64,
+    /// The refused lines, by 1-based number, with the reason (the first
+    /// [`MAX_LISTED_REJECTIONS`]; `rejected` counts them all).
+    pub rejected_lines: Vec<RejectedLine>,
+}
+
+/// How many refused lines a [`Receipt`] lists one by one.
+pub const MAX_LISTED_REJECTIONS: usize = 1000;
+
+/// One refused line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RejectedLine {
+    /// The 1-based line number (or array element number) in the body.
+    pub line: u64,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+/// Why a whole batch was refused: nothing of it was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The request is wrong as a whole (unknown format, bad gzip, a body
+    /// that is not a JSON array or NDJSON).
+    BadRequest(String),
+    /// The body, once decompressed, is larger than the sink takes.
+    TooLarge(String),
+    /// The detection pipeline is behind; the sender should slow down and
+    /// retry after this many seconds (429).
+    Busy {
+        /// What is behind.
+        message: String,
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
+    /// The events cannot be stored now (the spool is full, the disk
+    /// failed): retry later (503).
+    Unavailable {
+        /// Why.
+        message: String,
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
+}
+
+/// One OTLP/HTTP logs export request, as sent.
+#[derive(Debug, Clone)]
+pub struct OtlpBatch {
+    /// The name of the `ingest` account that sent it.
+    pub sender: String,
+    /// The body, still compressed when `gzip` is set.
+    pub body: Bytes,
+    /// `Content-Encoding: gzip`.
+    pub gzip: bool,
+    /// The `Content-Type` (`application/x-protobuf` or `application/json`).
+    pub content_type: String,
+}
+
+/// An OTLP answer: status, body and its type, and `Retry-After` for 429
+/// and 503.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtlpAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body's `Content-Type`.
+    pub content_type: &'static str,
+    /// An `ExportLogsServiceResponse` or a `google.rpc.Status`.
+    pub body: Vec<u8>,
+    /// Seconds for `Retry-After`.
+    pub retry_after_secs: Option<u64>,
+}
