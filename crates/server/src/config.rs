@@ -58,6 +58,19 @@ pub struct Config {
     /// Notifications: email and webhook destinations, retry policy.
     #[serde(default)]
     pub notify: notify::NotifyConfig,
+    /// Sigma rule files and folders the live detection runs (with the
+    /// bundled policy pack), like `hunt -r`; `serve -r` adds to them.
+    #[serde(default)]
+    pub rules: Vec<PathBuf>,
+    /// Run without the bundled policy pack and native policy detectors.
+    #[serde(default)]
+    pub no_policy: bool,
+    /// Thresholds of the native policy detectors (`[policy.login]`,
+    /// `[policy.reboot]`, ...; see docs/policy.md).
+    pub policy: Option<policy::PolicyConfig>,
+    /// Live inputs, the event spool and the detection worker.
+    #[serde(default)]
+    pub ingest: crate::ingest::IngestConfig,
 }
 
 /// A configuration file that could not be used.

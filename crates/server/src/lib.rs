@@ -9,8 +9,10 @@
 //! stdout is a terminal; otherwise it is written to
 //! `DATA_DIR/first-admin-token` (`0600`) and only that path is printed.
 //!
-//! [`spool`] is the durable, append-only event spool that live inputs will
-//! write to before acknowledging an event (not wired in yet).
+//! [`ingest`] is live detection: the API's event sink, the syslog and OTLP
+//! inputs, the durable event spool ([`spool`]) they write to before
+//! acknowledging an event, and the detection worker that turns what it
+//! reads into alerts and incidents.
 //!
 //! It also offers the store-level administration used by the CLI
 //! (`users add|list|disable`, `tokens list|create|revoke|rotate`,
@@ -33,6 +35,7 @@ use incidents::{AuditKey, TokenId};
 pub mod at_rest;
 pub mod config;
 pub mod connections;
+pub mod ingest;
 pub mod spool;
 
 pub use config::Config;
@@ -321,6 +324,10 @@ pub struct ServeOptions {
     pub listen: Option<SocketAddr>,
     /// `--config`.
     pub config: Option<PathBuf>,
+    /// `-r/--rules`: Sigma rule files and folders, added to the config's.
+    pub rules: Vec<PathBuf>,
+    /// `--no-policy`.
+    pub no_policy: bool,
 }
 
 /// Runs the server on a new multi-threaded runtime until SIGTERM or Ctrl-C.
@@ -422,6 +429,33 @@ pub async fn serve(
     }
     tracing::info!(address = %local, "watchpost API listening");
 
+    let ingest = start_ingest(
+        &config,
+        &options.rules,
+        options.no_policy,
+        &location.data_dir,
+        store.clone(),
+    )
+    .await?;
+    // Live inputs: bound before serving (a port in use or a bad certificate
+    // fails at start), stopped before detection (each hands over what it
+    // read).
+    let (inputs_stop, inputs_shutdown) = tokio::sync::watch::channel(false);
+    let mut inputs = tokio::task::JoinSet::new();
+    match &ingest {
+        Some(live) => {
+            for input in &config.ingest.syslog {
+                let bound = ingest::syslog::bind(input.clone()).await?;
+                tracing::info!(address = %bound.local_addr(), protocol = ?input.protocol, "syslog input listening");
+                inputs.spawn(bound.run(live.intake(), inputs_shutdown.clone()));
+            }
+        }
+        None if !config.ingest.syslog.is_empty() => {
+            tracing::warn!("live detection is off: the syslog inputs are not started");
+        }
+        None => {}
+    }
+
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = notify::worker::spawn(store.clone(), config.notify.clone(), stop_rx)
         .context("cannot start the notification worker")?;
@@ -430,6 +464,9 @@ pub async fn serve(
     let app = web::router_with_stats(
         web::AppState {
             store: store.clone(),
+            events: ingest
+                .as_ref()
+                .map(|i| i.intake() as web::events::SharedSink),
         },
         web::RouterOptions {
             max_body_bytes: config.max_body_bytes.unwrap_or(web::DEFAULT_MAX_BODY_BYTES),
@@ -448,6 +485,20 @@ pub async fn serve(
         "connection limits"
     );
     connections::serve(listener, app, limits, stats, shutdown).await;
+    let _ = inputs_stop.send(true);
+    while let Some(ended) = inputs.join_next().await {
+        match ended {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(error = %format!("{error:#}"), "a live input failed"),
+            Err(error) => tracing::warn!(%error, "a live input task failed"),
+        }
+    }
+    if let Some(ingest) = ingest {
+        tracing::info!("HTTP server stopped; stopping detection");
+        if let Err(error) = tokio::task::spawn_blocking(move || ingest.stop()).await {
+            tracing::warn!(%error, "detection did not stop cleanly");
+        }
+    }
     tracing::info!("HTTP server stopped; stopping the notifier");
     let _ = stop_tx.send(true);
     if let Err(error) = worker.await {
@@ -456,6 +507,44 @@ pub async fn serve(
     store.close().await;
     tracing::info!("store closed");
     Ok(())
+}
+
+/// Loads the rules and starts live detection. No rules and no policy pack
+/// (`no_policy` with no rules) runs none: the events route answers 503.
+async fn start_ingest(
+    config: &Config,
+    extra_rules: &[PathBuf],
+    no_policy: bool,
+    data_dir: &Path,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<Option<ingest::Ingest>> {
+    let mut rules = config.rules.clone();
+    rules.extend(extra_rules.iter().cloned());
+    let policy = if no_policy || config.no_policy {
+        None
+    } else {
+        Some(config.policy.clone().unwrap_or_default())
+    };
+    if rules.is_empty() && policy.is_none() {
+        tracing::warn!("no rules and no policy pack: live detection is off");
+        return Ok(None);
+    }
+    let started = std::time::Instant::now();
+    let engine = tokio::task::spawn_blocking(move || {
+        engine::Engine::load(engine::EngineConfig { rules, policy })
+    })
+    .await??;
+    for error in engine.rule_errors().iter().take(20) {
+        tracing::warn!(file = %error.file, rule = ?error.rule_id, reason = %error.reason, "rule not loaded");
+    }
+    tracing::info!(
+        rules = engine.rules_loaded(),
+        failed = engine.rule_errors().len(),
+        millis = started.elapsed().as_millis() as u64,
+        "rules loaded"
+    );
+    let ingest = ingest::Ingest::start(&config.ingest, data_dir, Arc::new(engine), store)?;
+    Ok(Some(ingest))
 }
 
 /// On first start (no users at all) creates `admin` with a token. The token

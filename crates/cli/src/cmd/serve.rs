@@ -20,6 +20,13 @@ pub struct Args {
     /// Optional TOML configuration file.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Sigma rule files or folders for live detection (repeatable; added to
+    /// the config's `rules`). The bundled policy pack is loaded too.
+    #[arg(short = 'r', long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Do not load the bundled policy pack and native policy detectors.
+    #[arg(long)]
+    pub no_policy: bool,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
@@ -29,6 +36,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         database_url: args.database_url,
         listen: args.listen,
         config: args.config,
+        rules: args.rules,
+        no_policy: args.no_policy,
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,280 @@
+//! The detection worker: one thread that reads the spool in order, parses
+//! each record, drives [`engine::Stream`], stores every detection as an
+//! alert, and moves the spool's committed offset.
+//!
+//! # What the committed offset means
+//!
+//! The committed offset is where detection restarts after a crash. Moving
+//! it past an event would lose the state that event built (a login failure
+//! counted towards a brute force), so the worker commits only events older,
+//! in event time, than the *replay horizon* behind the newest event seen:
+//! replaying from there rebuilds the state that a detection within the
+//! horizon needs. Alerts found again by the replay carry the key they had
+//! the first time ([`super::alerts::alert_key`]), and the store does not
+//! store them twice. The detector state itself is not serialised: the
+//! replayed events are the checkpoint. When the spool passes half its cap
+//! the worker commits everything it has processed instead, and logs that
+//! the replay depth was cut (events are never refused for want of replay
+//! depth).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use detect::{Detection, Level};
+use engine::{Engine, StreamConfig};
+use events::Event;
+use incidents::access::Viewer;
+use incidents::{Store, StoreError};
+use serde_json::{Value, json};
+use sources::{Format, TimeZone};
+use time::OffsetDateTime;
+
+use super::record::{self, SourceIds};
+use super::{Shared, alerts};
+
+/// Records read from the spool at a time.
+const READ_BATCH: usize = 4096;
+/// How often the committed offset is written at most.
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
+/// How long the worker waits for records before ticking the stream.
+const IDLE_WAIT: Duration = Duration::from_millis(100);
+
+/// What the worker needs besides the shared state.
+pub(super) struct WorkerConfig {
+    pub engine: Arc<Engine>,
+    pub store: Arc<dyn Store>,
+    pub runtime: tokio::runtime::Handle,
+    pub stream: StreamConfig,
+    pub incident_level: Level,
+    pub replay_horizon: Duration,
+    pub timezone: TimeZone,
+}
+
+/// A batch read from the spool, kept until the committed offset passes it.
+struct Read {
+    start: u64,
+    /// The latest event time in it (`None`: no event had a time).
+    latest: Option<i64>,
+}
+
+/// Runs until `shared.stop` is set.
+pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
+    let WorkerConfig {
+        engine,
+        store,
+        runtime,
+        stream: stream_config,
+        incident_level,
+        replay_horizon,
+        timezone,
+    } = config;
+    let spool = &shared.spool;
+    let mut stream = engine.stream(stream_config);
+    let mut pos = spool.committed();
+    let replay_end = spool.end();
+    if replay_end > pos {
+        tracing::info!(
+            from = pos,
+            to = replay_end,
+            "replaying spooled events from the committed offset"
+        );
+    }
+    let horizon = i64::try_from(replay_horizon.as_secs()).unwrap_or(i64::MAX);
+    let mut ids = SourceIds::default();
+    let mut reads: VecDeque<Read> = VecDeque::new();
+    let mut latest: Option<i64> = None;
+    let mut last_commit = Instant::now();
+    // Whether every detection was stored (false only when stopping while
+    // the store is unreachable: then nothing more is processed or
+    // committed, and a restart finds the same detections again).
+    let deliver = |detections: Vec<Detection>, batch: &[(u64, Vec<u8>)]| -> bool {
+        for d in detections {
+            shared.metrics.detections.fetch_add(1, Ordering::Relaxed);
+            let evidence = evidence(&d, batch, &shared);
+            let alert = alerts::new_alert(&d, evidence, incident_level, OffsetDateTime::now_utc());
+            if !store_alert(&shared, &runtime, store.as_ref(), alert) {
+                return false;
+            }
+        }
+        true
+    };
+    while !shared.stop.load(Ordering::Relaxed) {
+        let batch = match spool.read_from(pos, READ_BATCH) {
+            Ok(batch) => batch,
+            Err(error) => {
+                tracing::error!(%error, offset = pos, "cannot read the event spool; retrying");
+                shared.wait_stop(Duration::from_secs(1));
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            if !spool.wait_for(pos, IDLE_WAIT) {
+                let detections = stream.tick(OffsetDateTime::now_utc());
+                if !deliver(detections, &[]) {
+                    return;
+                }
+                shared.set_buffered(stream.buffered());
+            }
+            continue;
+        }
+        let start = batch[0].0;
+        let mut events: Vec<Event> = Vec::with_capacity(batch.len());
+        let mut batch_latest = None;
+        for (offset, bytes) in &batch {
+            match record::decode(bytes) {
+                Ok(r) => {
+                    let source = ids.get(r.source);
+                    match record::parse(&r, &source, *offset, &timezone) {
+                        Ok(parsed) => events.extend(parsed),
+                        Err(reason) => {
+                            shared.metrics.unreadable.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(offset, %reason, "a spooled record no longer parses");
+                        }
+                    }
+                }
+                Err(reason) => {
+                    shared.metrics.unreadable.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(offset, %reason, "a spooled record cannot be decoded");
+                }
+            }
+        }
+        for e in &events {
+            if let Some(t) = e.meta.timestamp.map(OffsetDateTime::unix_timestamp) {
+                batch_latest = batch_latest.max(Some(t));
+            }
+        }
+        latest = latest.max(batch_latest);
+        let count = events.len() as u64;
+        let detections = stream.push(events, OffsetDateTime::now_utc());
+        if !deliver(detections, &batch) {
+            return;
+        }
+        pos = batch.last().map_or(pos, |(o, _)| o + 1);
+        shared.metrics.events.fetch_add(count, Ordering::Relaxed);
+        shared.processed.store(pos, Ordering::Release);
+        shared.set_buffered(stream.buffered());
+        shared.observe_latency(pos);
+        reads.push_back(Read {
+            start,
+            latest: batch_latest,
+        });
+        if last_commit.elapsed() >= COMMIT_EVERY {
+            commit(&shared, &mut reads, latest, horizon, pos);
+            last_commit = Instant::now();
+        }
+    }
+    commit(&shared, &mut reads, latest, horizon, pos);
+    tracing::info!(processed = pos, "detection worker stopped");
+}
+
+/// Commits the batches older than the replay horizon (all processed ones
+/// when the spool is past half full).
+fn commit(
+    shared: &Shared,
+    reads: &mut VecDeque<Read>,
+    latest: Option<i64>,
+    horizon: i64,
+    pos: u64,
+) {
+    let spool = &shared.spool;
+    let stats = spool.stats();
+    let crowded = stats.bytes_on_disk > shared.spool_max_bytes / 2;
+    let cutoff = latest.map_or(i64::MIN, |l| l.saturating_sub(horizon));
+    let mut to = None;
+    if crowded {
+        reads.clear();
+        to = Some(pos);
+        if stats.committed < pos {
+            tracing::warn!(
+                bytes = stats.bytes_on_disk,
+                "the event spool is past half full: committing everything processed, so a crash now replays less than the replay horizon"
+            );
+        }
+    } else {
+        while reads
+            .front()
+            .is_some_and(|r| r.latest.is_none_or(|t| t < cutoff))
+        {
+            reads.pop_front();
+            to = Some(reads.front().map_or(pos, |r| r.start));
+        }
+    }
+    if let Some(to) = to
+        && let Err(error) = spool.commit(to)
+    {
+        tracing::error!(%error, offset = to, "cannot commit the event spool offset");
+    }
+}
+
+/// The evidence of a detection: the line it matched (or the last line of
+/// a group), as sent, with its source. Found in `batch` or read back from
+/// the spool by offset (the event's record number); the detection's own
+/// fields when it is gone.
+fn evidence(d: &Detection, batch: &[(u64, Vec<u8>)], shared: &Shared) -> Value {
+    let found = match batch.binary_search_by_key(&d.record, |(o, _)| *o) {
+        Ok(i) => Some(batch[i].1.clone()),
+        Err(_) => shared
+            .spool
+            .read_from(d.record, 1)
+            .ok()
+            .and_then(|mut v| v.pop())
+            .filter(|(o, _)| *o == d.record)
+            .map(|(_, b)| b),
+    };
+    let record = found.as_deref().and_then(|b| record::decode(b).ok());
+    match record {
+        Some(r) if r.source == &*d.file => {
+            let body = match r.format {
+                Format::Json => serde_json::from_slice::<Value>(r.line)
+                    .unwrap_or_else(|_| Value::from(String::from_utf8_lossy(r.line))),
+                _ => Value::from(String::from_utf8_lossy(r.line).trim_end().to_owned()),
+            };
+            json!({ "source": r.source, "format": r.format.name(), "event": body })
+        }
+        _ => json!({ "source": &*d.file, "fields": d.fields }),
+    }
+}
+
+/// Stores one alert, retrying while the store is unreachable (the offset
+/// does not move meanwhile, so nothing is skipped). An alert the store
+/// refuses as invalid is logged and counted. False when the worker is
+/// stopping and the alert could not be stored.
+fn store_alert(
+    shared: &Shared,
+    runtime: &tokio::runtime::Handle,
+    store: &dyn Store,
+    alert: incidents::NewAlert,
+) -> bool {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match runtime.block_on(store.ingest_alert(&Viewer::system(), alert.clone())) {
+            Ok(outcome) => {
+                let counter = if outcome.duplicate {
+                    &shared.metrics.alerts_duplicate
+                } else {
+                    &shared.metrics.alerts
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+            Err(StoreError::Invalid(reason)) => {
+                shared
+                    .metrics
+                    .alerts_refused
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(rule = %alert.rule_id, %reason, "the store refused an alert");
+                return true;
+            }
+            Err(error) => {
+                if shared.stop.load(Ordering::Relaxed) {
+                    return false;
+                }
+                tracing::error!(%error, "cannot store an alert; retrying");
+                shared.wait_stop(wait);
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
