@@ -4,6 +4,7 @@
 //! engine and hunt options, shows progress, and prints the report.
 
 mod output;
+mod submit;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -98,6 +99,23 @@ pub struct Args {
     /// Worker threads (default: one per core).
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Also send the detections to a watchpost server (its base URL) as
+    /// alerts, keyed as live detection keys them: sending twice stores
+    /// nothing twice. Needs a responder's or admin's `--token`.
+    #[arg(long, value_name = "URL")]
+    pub submit: Option<String>,
+    /// The API token for `--submit`.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "WATCHPOST_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// With `--submit`: the lowest level that opens or joins an incident;
+    /// lower detections wait in the server's alert queue.
+    #[arg(long, value_name = "LEVEL", value_parser = parse_level, default_value = "medium", requires = "submit")]
+    pub incident_level: Level,
 }
 
 fn parse_level(s: &str) -> Result<Level, String> {
@@ -195,6 +213,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         rules: args.rules.clone(),
         policy,
     };
+    let submit_token = match (&args.submit, &args.token) {
+        (Some(_), None) => anyhow::bail!("--submit needs --token (or WATCHPOST_TOKEN)"),
+        (_, token) => token.clone(),
+    };
     let (engine, report, rules_elapsed) = pool.install(|| -> anyhow::Result<_> {
         let rules_started = Instant::now();
         let engine = Engine::load(config)?;
@@ -209,6 +231,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })?;
 
     output::print(&report.detections, args.output())?;
+    if let (Some(url), Some(token)) = (&args.submit, &submit_token) {
+        submit::submit(url, token, report.detections.iter(), args.incident_level)?;
+    }
     let summary = Summary {
         report: &report,
         rules_loaded: engine.rules_loaded(),

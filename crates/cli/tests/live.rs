@@ -1,0 +1,1108 @@
+//! Live detection through the real `watchpost serve`: events posted to
+//! `POST /api/v1/events` with an `ingest` token are spooled, detected and
+//! stored as alerts and incidents; bad lines are refused by number; an
+//! ingest token reads nothing; and a server killed with SIGKILL mid-stream
+//! loses no acknowledged event and duplicates no alert.
+//!
+//! Every socket talks to 127.0.0.1 only. Waiting for detection polls the
+//! server's own counters (`GET /api/v1/stats`) with a deadline.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+const BIN: &str = env!("CARGO_BIN_EXE_watchpost");
+
+/// The config of every server here: detection flushes a quiet source's
+/// events after 200 ms.
+const CONFIG: &str = "[ingest]\nreorder_idle_millis = 200\n";
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(dir: &Path, data: &Path) -> Server {
+        Self::start_with(dir, data, CONFIG)
+    }
+
+    fn start_with(dir: &Path, data: &Path, config_text: &str) -> Server {
+        let config = dir.join("watchpost.toml");
+        std::fs::write(&config, config_text).unwrap();
+        let mut n = 0;
+        let log = loop {
+            let log = dir.join(format!("serve-{n}.log"));
+            if !log.exists() {
+                break log;
+            }
+            n += 1;
+        };
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .arg("--config")
+            .arg(&config)
+            .env("WATCHPOST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("watchpost serve exited before listening")
+                .unwrap();
+            if let Some(url) = line.strip_prefix("listening on http://") {
+                break url.trim().parse().unwrap();
+            }
+        };
+        Server { child, addr, log }
+    }
+
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Creates a user with the CLI; returns its token.
+fn add_user(data: &Path, name: &str, role: &str) -> String {
+    let out = Command::new(BIN)
+        .args(["users", "add", name, "--role", role, "--data-dir"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+fn admin_token(data: &Path) -> String {
+    std::fs::read_to_string(data.join("first-admin-token"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+struct Answer {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    }
+}
+
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP answer");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    Answer {
+        status,
+        head,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+fn get(addr: SocketAddr, path: &str, token: &str) -> Answer {
+    request(addr, "GET", path, token, &[], b"")
+}
+
+fn post_lines(addr: SocketAddr, token: &str, query: &str, body: &[u8]) -> Answer {
+    request(
+        addr,
+        "POST",
+        &format!("/api/v1/events{query}"),
+        token,
+        &[("Content-Type", "application/x-ndjson")],
+        body,
+    )
+}
+
+/// Waits until detection has processed everything spooled and fed every
+/// reordered event; returns the ingest counters.
+fn wait_idle(addr: SocketAddr, admin: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stats = get(addr, "/api/v1/stats", admin).json();
+        let ingest = &stats["ingest"];
+        if ingest["processed"] == ingest["spooled"] && ingest["reordering"] == 0 {
+            return ingest.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "detection did not catch up: {stats}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An RFC 3164 timestamp (`Dec  3 10:00:01`) for `t`, in UTC (the
+/// server's default zone for syslog).
+fn rfc3164(t: OffsetDateTime) -> String {
+    let f = format_description!("[month repr:short] [day padding:space] [hour]:[minute]:[second]");
+    t.format(&f).unwrap()
+}
+
+/// `n` sshd password failures for `user` from `ip`, one a second ending
+/// at `end`, hand-written in the OpenSSH format.
+fn failures(end: OffsetDateTime, host: &str, user: &str, ip: &str, n: i64) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let t = end - time::Duration::seconds(n - 1 - i);
+            format!(
+                "{} {host} sshd[{}]: Failed password for {user} from {ip} port {} ssh2",
+                rfc3164(t),
+                4000 + i,
+                50_000 + i
+            )
+        })
+        .collect()
+}
+
+fn list(addr: SocketAddr, path: &str, token: &str) -> Vec<Value> {
+    let answer = get(addr, path, token);
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    answer.json()["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn an_sshd_brute_force_over_http_opens_one_incident_with_its_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(dir.path(), &data);
+    let admin = admin_token(&data);
+    let shipper = add_user(&data, "shipper", "ingest");
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let lines = failures(now, "bastion", "root", "203.0.113.9", 12);
+    let body = lines.join("\n") + "\n";
+    let started = Instant::now();
+    let answer = post_lines(
+        server.addr,
+        &shipper,
+        "?format=syslog&source=auth.log",
+        body.as_bytes(),
+    );
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.json()["accepted"], 12);
+    assert_eq!(answer.json()["rejected"], 0);
+    // The incident appears without any further input.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while list(server.addr, "/api/v1/incidents", &admin).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no incident; log:\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let latency = started.elapsed();
+    eprintln!("last line posted to incident listed: {latency:?}");
+    let ingest = wait_idle(server.addr, &admin);
+    let incidents = list(server.addr, "/api/v1/incidents", &admin);
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    let incident = &incidents[0];
+    assert_eq!(incident["category"], "security_incident");
+    let id = incident["id"].as_str().unwrap();
+    let detail = get(server.addr, &format!("/api/v1/incidents/{id}"), &admin).json();
+    let alerts = detail["alerts"].as_array().unwrap();
+    assert!(!alerts.is_empty());
+    // The evidence is a line that was sent, with its source.
+    let evidence = &alerts[0]["evidence"][0];
+    assert_eq!(evidence["source"], "shipper/auth.log");
+    assert_eq!(evidence["format"], "syslog");
+    let line = evidence["event"].as_str().unwrap();
+    assert!(lines.iter().any(|l| l == line), "{line}");
+    assert_eq!(alerts[0]["entities"]["host"], "bastion");
+    assert_eq!(ingest["accepted"], 12);
+    assert_eq!(ingest["processed"], 12);
+    // The same counts in the Prometheus format, for admins only.
+    let metrics = get(server.addr, "/metrics", &admin);
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = String::from_utf8(metrics.body).unwrap();
+    for line in [
+        "watchpost_events_accepted_total{source=\"shipper/auth.log\"} 12",
+        "watchpost_events_rejected_total{source=\"shipper/auth.log\"} 0",
+        "watchpost_events_processed_total 12",
+        "watchpost_spool_pending_records 0",
+        "watchpost_event_latency_seconds_count 12",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+    }
+    assert_eq!(get(server.addr, "/metrics", &shipper).status, 403);
+}
+
+#[test]
+fn bad_lines_are_refused_by_number_and_the_rest_go_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(dir.path(), &data);
+    let shipper = add_user(&data, "shipper", "ingest");
+    let long = format!("{{\"message\":\"{}\"}}", "a".repeat(1 << 20));
+    let body = format!("{{\"EventID\":1}}\nnot json\n\n{{\"a\":\n42\n{long}\n[{{\"b\":2}}]\n");
+    let answer = post_lines(server.addr, &shipper, "", body.as_bytes());
+    assert_eq!(answer.status, 200);
+    let receipt = answer.json();
+    assert_eq!(receipt["accepted"], 2, "{receipt}");
+    assert_eq!(receipt["rejected"], 4, "{receipt}");
+    let numbers: Vec<u64> = receipt["rejected_lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, [2, 4, 5, 6]);
+    assert!(
+        receipt["rejected_lines"][3]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("over the limit"),
+        "{receipt}"
+    );
+    // The refused lines are in the dead-letter file with their reasons.
+    let dead = std::fs::read_to_string(data.join("dead-letter.ndjson")).unwrap();
+    assert_eq!(dead.lines().count(), 4);
+    assert!(dead.lines().next().unwrap().contains("\"line\":2"));
+
+    // A JSON array body: one line per element.
+    let answer = post_lines(server.addr, &shipper, "", br#"[{"a":1}, {"b":2}, 3]"#);
+    assert_eq!(answer.json()["accepted"], 2);
+    assert_eq!(answer.json()["rejected_lines"][0]["line"], 3);
+    // gzip.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(b"{\"a\":1}\n{\"a\":2}\n").unwrap();
+    let gz = gz.finish().unwrap();
+    let answer = request(
+        server.addr,
+        "POST",
+        "/api/v1/events",
+        &shipper,
+        &[("Content-Encoding", "gzip")],
+        &gz,
+    );
+    assert_eq!(answer.json()["accepted"], 2);
+    // Whole-request refusals name the problem.
+    let answer = post_lines(server.addr, &shipper, "?format=evtx", b"x");
+    assert_eq!(answer.status, 400);
+    let answer = request(
+        server.addr,
+        "POST",
+        "/api/v1/events",
+        &shipper,
+        &[("Content-Encoding", "gzip")],
+        b"not gzip",
+    );
+    assert_eq!(answer.status, 400);
+    let answer = post_lines(server.addr, &shipper, "?source=bad%20name", b"{}");
+    assert_eq!(answer.status, 400);
+    let answer = post_lines(server.addr, &shipper, "", b"[{\"a\":1},");
+    assert_eq!(answer.status, 400);
+}
+
+#[test]
+fn an_ingest_token_only_sends_events_and_no_one_else_may() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(dir.path(), &data);
+    let admin = admin_token(&data);
+    let shipper = add_user(&data, "shipper", "ingest");
+    let reporter = add_user(&data, "rita", "reporter");
+    let responder = add_user(&data, "rex", "responder");
+    // A report exists, so "nothing visible" is not "nothing there".
+    let answer = request(
+        server.addr,
+        "POST",
+        "/api/v1/reports",
+        &reporter,
+        &[("Content-Type", "application/json")],
+        br#"{"category":"theft","description":"Laptop gone from desk 4"}"#,
+    );
+    assert_eq!(
+        answer.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    for path in [
+        "/api/v1/me",
+        "/api/v1/incidents",
+        "/api/v1/reports",
+        "/api/v1/alerts",
+        "/api/v1/stats",
+        "/api/v1/users",
+        "/api/v1/audit",
+        "/api/v1/metrics",
+        "/api/v1/users/shipper/tokens",
+    ] {
+        assert_eq!(get(server.addr, path, &shipper).status, 403, "GET {path}");
+    }
+    let answer = request(
+        server.addr,
+        "POST",
+        "/api/v1/reports",
+        &shipper,
+        &[("Content-Type", "application/json")],
+        br#"{"category":"theft","description":"y"}"#,
+    );
+    assert_eq!(answer.status, 403);
+    for token in [&admin, &reporter, &responder] {
+        let answer = post_lines(server.addr, token, "", b"{\"a\":1}\n");
+        assert_eq!(answer.status, 403);
+    }
+    assert_eq!(post_lines(server.addr, "wrong", "", b"{}").status, 401);
+    assert_eq!(
+        post_lines(server.addr, &shipper, "", b"{\"a\":1}").status,
+        200
+    );
+}
+
+/// Sends `batches` to the server; each must be acknowledged.
+fn send_all(addr: SocketAddr, token: &str, batches: &[String]) {
+    for batch in batches {
+        let answer = post_lines(
+            addr,
+            token,
+            "?format=syslog&source=auth.log",
+            batch.as_bytes(),
+        );
+        assert_eq!(
+            answer.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        assert_eq!(answer.json()["rejected"], 0);
+    }
+}
+
+/// Alert keys (`rule_id` and entities) and the incident count.
+fn outcome(addr: SocketAddr, admin: &str) -> (Vec<String>, usize) {
+    let mut alerts: Vec<String> = list(addr, "/api/v1/alerts?limit=500", admin)
+        .iter()
+        .map(|a| format!("{} {} {}", a["rule_id"], a["entities"], a["detected_at"]))
+        .collect();
+    alerts.sort();
+    let incidents = list(addr, "/api/v1/incidents?limit=500", admin).len();
+    (alerts, incidents)
+}
+
+#[test]
+fn a_server_killed_mid_stream_loses_and_duplicates_nothing() {
+    // 40 attackers, each 12 failures against a user of their own on one
+    // of four hosts, interleaved; 30 batches of 16 lines.
+    let end = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::minutes(1);
+    let mut lines = Vec::new();
+    for i in 0..12 {
+        for a in 0..40 {
+            let t = end - time::Duration::seconds(11 - i);
+            lines.push(format!(
+                "{} host{} sshd[{}]: Failed password for user{a} from 198.51.100.{a} port {} ssh2",
+                rfc3164(t),
+                a % 4,
+                1000 + a,
+                40_000 + i * 100 + a
+            ));
+        }
+    }
+    let batches: Vec<String> = lines.chunks(16).map(|c| c.join("\n") + "\n").collect();
+    assert_eq!(batches.len(), 30);
+
+    // One clean run.
+    let clean_dir = tempfile::tempdir().unwrap();
+    let data = clean_dir.path().join("data");
+    let server = Server::start(clean_dir.path(), &data);
+    let admin = admin_token(&data);
+    let shipper = add_user(&data, "shipper", "ingest");
+    send_all(server.addr, &shipper, &batches);
+    let clean_ingest = wait_idle(server.addr, &admin);
+    let clean = outcome(server.addr, &admin);
+    drop(server);
+    assert_eq!(clean_ingest["accepted"], 480);
+    assert!(clean.0.len() >= 40, "{clean:#?}");
+
+    // The same, killed with SIGKILL after half the batches were
+    // acknowledged, then restarted for the other half.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(dir.path(), &data);
+    let admin = admin_token(&data);
+    let shipper = add_user(&data, "shipper", "ingest");
+    send_all(server.addr, &shipper, &batches[..15]);
+    server.kill9();
+    let server = Server::start(dir.path(), &data);
+    // Nothing was committed yet (every event is within the replay
+    // horizon), so the restart replays the spool from the start.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !server.log_text().contains("replaying spooled events") {
+        assert!(
+            Instant::now() < deadline,
+            "no replay: {}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    send_all(server.addr, &shipper, &batches[15..]);
+    let ingest = wait_idle(server.addr, &admin);
+    assert_eq!(
+        ingest["spooled"], 480,
+        "every acknowledged line is in the spool once"
+    );
+    let killed = outcome(server.addr, &admin);
+    assert_eq!(killed, clean);
+}
+
+fn corpus() -> PathBuf {
+    PathBuf::from(
+        std::env::var("WATCHPOST_CORPUS")
+            .expect("WATCHPOST_CORPUS must point at the shared corpus (../shared/data)"),
+    )
+}
+
+/// The first `n` sshd `Failed password` lines of the address with the
+/// most of them in a real sshd log, their RFC 3164 times replaced by
+/// times one second apart ending now.
+fn replayed_brute_force(path: &Path, n: usize) -> (String, Vec<String>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let failed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("sshd[") && l.contains("Failed password"))
+        .collect();
+    let ip_of = |l: &str| {
+        let rest = &l[l.find(" from ").unwrap() + 6..];
+        rest.split(' ').next().unwrap().to_owned()
+    };
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for l in &failed {
+        *counts.entry(ip_of(l)).or_default() += 1;
+    }
+    let (ip, count) = counts.iter().max_by_key(|(_, c)| **c).unwrap();
+    assert!(*count >= n, "{ip} has only {count} failures");
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let lines = failed
+        .iter()
+        .filter(|l| ip_of(l) == *ip)
+        .take(n)
+        .enumerate()
+        .map(|(i, l)| {
+            // An RFC 3164 time is the first 15 characters.
+            let t = now - time::Duration::seconds((n - 1 - i) as i64);
+            format!("{}{}", rfc3164(t), &l[15..])
+        })
+        .collect();
+    (ip.clone(), lines)
+}
+
+#[test]
+fn corpus_real_sshd_failures_replayed_now_over_http_open_one_incident() {
+    let (ip, lines) = replayed_brute_force(&corpus().join("linux/loghub_OpenSSH_2k.log"), 15);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(dir.path(), &data);
+    let admin = admin_token(&data);
+    let shipper = add_user(&data, "shipper", "ingest");
+    let body = lines.join("\n") + "\n";
+    let answer = post_lines(
+        server.addr,
+        &shipper,
+        "?format=syslog&source=auth.log",
+        body.as_bytes(),
+    );
+    assert_eq!(
+        answer.json()["accepted"],
+        15,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(30);
+    while list(server.addr, "/api/v1/incidents", &admin).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no incident; log:\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    eprintln!(
+        "last line acknowledged to incident listed: {:?}",
+        started.elapsed()
+    );
+    wait_idle(server.addr, &admin);
+    let incidents = list(server.addr, "/api/v1/incidents", &admin);
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    let id = incidents[0]["id"].as_str().unwrap();
+    let detail = get(server.addr, &format!("/api/v1/incidents/{id}"), &admin).json();
+    for alert in detail["alerts"].as_array().unwrap() {
+        assert_eq!(alert["entities"]["source_ip"], ip.as_str(), "{alert}");
+        let line = alert["evidence"][0]["event"].as_str().unwrap();
+        assert!(lines.iter().any(|l| l == line), "{line}");
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}
+
+/// Waits for `n` incidents; returns them.
+fn wait_incidents(server: &Server, admin: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let incidents = list(server.addr, "/api/v1/incidents", admin);
+        if incidents.len() >= n {
+            return incidents;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} incidents; log:\n{}",
+            incidents.len(),
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Vector's `http` sink configured as in the README (`encoding.codec =
+/// "text"`, newline framing, gzip, bearer auth) sends the raw lines it
+/// tailed, gzip-compressed, one request per batch, with these headers.
+#[test]
+fn vectors_http_sink_request_is_taken_as_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(dir.path(), &data);
+    let admin = admin_token(&data);
+    let shipper = add_user(&data, "vector", "ingest");
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let body = failures(now, "web-3", "deploy", "192.0.2.77", 11).join("\n") + "\n";
+    let answer = request(
+        server.addr,
+        "POST",
+        "/api/v1/events?format=syslog&source=auth.log",
+        &shipper,
+        &[
+            ("Content-Type", "text/plain"),
+            ("Content-Encoding", "gzip"),
+            ("User-Agent", "Vector/0.51.0 (x86_64-unknown-linux-gnu)"),
+            ("Accept-Encoding", "zstd,gzip,deflate,br"),
+        ],
+        &gzip(body.as_bytes()),
+    );
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.json()["accepted"], 11);
+    let incidents = wait_incidents(&server, &admin, 1);
+    assert!(
+        incidents[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("host=web-3"),
+        "{incidents:#?}"
+    );
+}
+
+/// Fluent Bit's `http` output with `Format json_lines` (as in the README)
+/// sends one JSON object per record with its own date key added
+/// (`Json_date_key date`, `Json_date_format iso8601`), as
+/// `application/json`, here gzip-compressed (`Compress gzip`).
+#[test]
+fn fluent_bits_http_output_request_is_taken_as_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(dir.path(), &data);
+    let admin = admin_token(&data);
+    let shipper = add_user(&data, "fluent-bit", "ingest");
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let at = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    // A hand-written CloudTrail record of a trail being stopped, as a
+    // Fluent Bit tail of CloudTrail JSON lines forwards it.
+    let body = format!(
+        concat!(
+            r#"{{"date":"{at}","eventVersion":"1.08","userIdentity":{{"type":"IAMUser","userName":"mallory","accountId":"111122223333"}},"#,
+            r#""eventTime":"{at}","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"eu-west-1","#,
+            r#""sourceIPAddress":"198.51.100.23","requestParameters":{{"name":"org-trail"}},"eventID":"7a1b2c3d-0000-4000-8000-000000000001","#,
+            r#""eventType":"AwsApiCall","recipientAccountId":"111122223333"}}"#,
+            "\n",
+            r#"{{"date":"{at}","log":"plain text that is still JSON-wrapped"}}"#,
+            "\n"
+        ),
+        at = at
+    );
+    let answer = request(
+        server.addr,
+        "POST",
+        "/api/v1/events?source=cloudtrail",
+        &shipper,
+        &[
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "gzip"),
+            ("User-Agent", "Fluent-Bit"),
+        ],
+        &gzip(body.as_bytes()),
+    );
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.json()["accepted"], 2);
+    let incidents = wait_incidents(&server, &admin, 1);
+    assert!(
+        incidents[0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("AWS CloudTrail logging stopped"),
+        "{incidents:#?}"
+    );
+}
+
+#[test]
+fn hunt_submit_files_an_archives_detections_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(dir.path(), &data);
+    let admin = admin_token(&data);
+    let responder = add_user(&data, "rex", "responder");
+    // An archived auth.log: 12 failures from one address a week ago.
+    let end = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::days(7);
+    let log = dir.path().join("auth.log");
+    std::fs::write(
+        &log,
+        failures(end, "bastion", "root", "203.0.113.50", 12).join("\n") + "\n",
+    )
+    .unwrap();
+    let hunt = |extra: &[&str]| {
+        Command::new(BIN)
+            .arg("hunt")
+            .arg(&log)
+            .args(["--jsonl", "--submit", &format!("http://{}", server.addr)])
+            .args(extra)
+            .env("WATCHPOST_TOKEN", &responder)
+            .output()
+            .unwrap()
+    };
+    let first = hunt(&[]);
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let found = String::from_utf8(first.stdout).unwrap().lines().count();
+    assert!(found >= 1);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        stderr.contains(&format!("{found} alerts stored, 0 already there")),
+        "{stderr}"
+    );
+    let alerts = list(server.addr, "/api/v1/alerts", &admin);
+    assert_eq!(alerts.len(), found);
+    assert_eq!(list(server.addr, "/api/v1/incidents", &admin).len(), 1);
+    // Sending again stores nothing.
+    let second = hunt(&[]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains(&format!("0 alerts stored, {found} already there")),
+        "{stderr}"
+    );
+    assert_eq!(list(server.addr, "/api/v1/alerts", &admin).len(), found);
+    // A token that may not file alerts is refused, and says so.
+    let reporter = add_user(&data, "rita", "reporter");
+    let refused = Command::new(BIN)
+        .arg("hunt")
+        .arg(&log)
+        .args([
+            "--submit",
+            &format!("http://{}", server.addr),
+            "--token",
+            &reporter,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("403"));
+}
+
+/// The address a syslog input logged that it listens on.
+fn syslog_address(server: &Server) -> SocketAddr {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = server.log_text();
+        if let Some(line) = log.lines().find(|l| l.contains("syslog input listening")) {
+            let at = line.find("address=").unwrap() + "address=".len();
+            return line[at..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+        }
+        assert!(Instant::now() < deadline, "no syslog input: {log}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn an_sshd_brute_force_over_syslog_tcp_opens_one_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = format!(
+        "{CONFIG}[[ingest.syslog]]\nlisten = \"127.0.0.1:0\"\nprotocol = \"tcp\"\nsource = \"auth.log\"\n"
+    );
+    let server = Server::start_with(dir.path(), &data, &config);
+    let admin = admin_token(&data);
+    let addr = syslog_address(&server);
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let lines = failures(now, "gateway", "admin", "203.0.113.80", 12);
+    // RFC 6587 octet counting, as syslog-ng's and rsyslog's TCP outputs
+    // frame messages.
+    let mut stream = TcpStream::connect(addr).unwrap();
+    for line in &lines {
+        let message = format!("<38>{line}");
+        stream
+            .write_all(format!("{} {message}", message.len()).as_bytes())
+            .unwrap();
+    }
+    stream.flush().unwrap();
+    let incidents = wait_incidents(&server, &admin, 1);
+    wait_idle(server.addr, &admin);
+    let incidents_now = list(server.addr, "/api/v1/incidents", &admin);
+    assert_eq!(incidents_now.len(), 1, "{incidents:#?}");
+    let id = incidents_now[0]["id"].as_str().unwrap();
+    let detail = get(server.addr, &format!("/api/v1/incidents/{id}"), &admin).json();
+    let evidence = &detail["alerts"][0]["evidence"][0];
+    assert_eq!(evidence["source"], "syslog/127.0.0.1/auth.log");
+    let line = evidence["event"].as_str().unwrap();
+    assert!(lines.iter().any(|l| format!("<38>{l}") == line), "{line}");
+}
+
+/// A program a test needs, from the environment `scripts/services start`
+/// prints.
+fn required_tool(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run `eval \"$(scripts/services start)\"` (scripts/test does)")
+    })
+}
+
+/// A child process killed when the test ends.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until the Prometheus text has every line of `want`.
+fn wait_metrics(server: &Server, admin: &str, want: &[String], context: &dyn Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = String::from_utf8(get(server.addr, "/metrics", admin).body).unwrap();
+        if want.iter().all(|w| text.lines().any(|l| l == w)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "want {want:?} in\n{text}\nlog:\n{}\n{}",
+            server.log_text(),
+            context()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Debian's syslog-ng tails a file and forwards each line twice: over TCP
+/// with octet counting (its `syslog()` destination) and in batches to
+/// `POST /api/v1/events` (its `http()` destination). Both copies arrive;
+/// the login-failure detector counts them per host and user, so the
+/// per-user and the per-address thresholds each fire once (then cool
+/// down), and the two alerts make one incident.
+#[test]
+fn syslog_ng_forwards_a_tailed_file_over_tcp_and_http() {
+    let syslog_ng = required_tool("WATCHPOST_TEST_SYSLOG_NG");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = format!(
+        "{CONFIG}[[ingest.syslog]]\nlisten = \"127.0.0.1:0\"\nprotocol = \"tcp\"\nsource = \"auth.log\"\n"
+    );
+    let server = Server::start_with(dir.path(), &data, &config);
+    let admin = admin_token(&data);
+    let shipper = add_user(&data, "syslog-ng", "ingest");
+    let tcp = syslog_address(&server);
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let lines = failures(now, "bastion", "root", "203.0.113.66", 12);
+    let d = dir.path();
+    std::fs::write(d.join("in.log"), lines.join("\n") + "\n").unwrap();
+    let conf = format!(
+        r#"@version: 3.38
+options {{ keep-hostname(yes); }};
+source s_in {{ file("{input}" follow-freq(1)); }};
+destination d_tcp {{ syslog("127.0.0.1" transport("tcp") port({tcp_port})); }};
+destination d_http {{
+    http(url("http://{api}/api/v1/events?format=syslog&source=auth.log")
+         method("POST")
+         headers("Authorization: Bearer {token}")
+         body("<${{PRI}}>${{DATE}} ${{HOST}} ${{MSGHDR}}${{MSG}}")
+         batch-lines(100) batch-timeout(200));
+}};
+log {{ source(s_in); destination(d_tcp); destination(d_http); }};
+"#,
+        input = d.join("in.log").display(),
+        tcp_port = tcp.port(),
+        api = server.addr,
+        token = shipper,
+    );
+    std::fs::write(d.join("sng.conf"), conf).unwrap();
+    let _syslog_ng = Reaped(
+        Command::new(&syslog_ng)
+            .arg("-f")
+            .arg(d.join("sng.conf"))
+            .arg("-R")
+            .arg(d.join("persist"))
+            .arg("-c")
+            .arg(d.join("ctl"))
+            .arg("-p")
+            .arg(d.join("pid"))
+            .args(["-Fe", "--no-caps"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(d.join("syslog-ng.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_metrics(
+        &server,
+        &admin,
+        &[
+            "watchpost_events_accepted_total{source=\"syslog/127.0.0.1/auth.log\"} 12".to_owned(),
+            "watchpost_events_accepted_total{source=\"syslog-ng/auth.log\"} 12".to_owned(),
+        ],
+        &|| std::fs::read_to_string(d.join("syslog-ng.log")).unwrap_or_default(),
+    );
+    wait_idle(server.addr, &admin);
+    let incidents = list(server.addr, "/api/v1/incidents", &admin);
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    let stats = get(server.addr, "/api/v1/stats", &admin).json();
+    assert_eq!(stats["ingest"]["accepted"], 24, "{stats}");
+    assert_eq!(stats["ingest"]["alerts"], 2, "{stats}");
+}
+
+/// The OpenTelemetry Python SDK's OTLP/HTTP log exporter (protobuf) ships
+/// a Python application's log records to `/v1/logs`; the attributes of
+/// each record are its event's fields. Here an application logs the
+/// CloudTrail records it handles, one of which stops a trail.
+#[test]
+fn the_opentelemetry_python_sdk_ships_logs_to_v1_logs() {
+    let python = required_tool("WATCHPOST_TEST_OTEL_PYTHON");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(dir.path(), &data);
+    let admin = admin_token(&data);
+    let shipper = add_user(&data, "otel-app", "ingest");
+    let script = r#"
+import logging, sys
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+endpoint, token, at = sys.argv[1], sys.argv[2], sys.argv[3]
+provider = LoggerProvider(resource=Resource.create({"service.name": "trail-auditor"}))
+exporter = OTLPLogExporter(endpoint=endpoint, headers={"Authorization": "Bearer " + token})
+provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+log = logging.getLogger("trail-auditor")
+log.addHandler(LoggingHandler(level=logging.INFO, logger_provider=provider))
+log.setLevel(logging.INFO)
+for i, name in enumerate(["DescribeTrails", "GetTrailStatus", "StopLogging"]):
+    log.warning("CloudTrail call", extra={
+        "eventVersion": "1.08", "eventTime": at, "eventSource": "cloudtrail.amazonaws.com",
+        "eventName": name, "awsRegion": "eu-west-1", "sourceIPAddress": "198.51.100.23",
+        "eventType": "AwsApiCall", "recipientAccountId": "111122223333",
+        "eventID": "7a1b2c3d-0000-4000-8000-00000000000%d" % i,
+    })
+provider.shutdown()
+"#;
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let at = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let out = Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .arg(format!("http://{}/v1/logs", server.addr))
+        .arg(&shipper)
+        .arg(&at)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The SDK logs export failures without failing: check what arrived.
+    wait_metrics(
+        &server,
+        &admin,
+        &["watchpost_events_accepted_total{source=\"otel-app/otlp\"} 3".to_owned()],
+        &|| String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    let incidents = wait_incidents(&server, &admin, 1);
+    assert!(
+        incidents[0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("AWS CloudTrail logging stopped"),
+        "{incidents:#?}"
+    );
+    // The wrong content type is refused in OTLP's terms.
+    let answer = request(
+        server.addr,
+        "POST",
+        "/v1/logs",
+        &shipper,
+        &[("Content-Type", "text/plain")],
+        b"x",
+    );
+    assert_eq!(answer.status, 415);
+    // And only ingest accounts may send.
+    assert_eq!(
+        request(
+            server.addr,
+            "POST",
+            "/v1/logs",
+            &admin,
+            &[("Content-Type", "application/json")],
+            b"{}"
+        )
+        .status,
+        403
+    );
+}
+
+#[test]
+fn a_full_spool_refuses_with_503_and_acknowledges_nothing_it_did_not_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = format!("{CONFIG}spool_max_bytes = 65536\nspool_segment_bytes = 16384\n");
+    let server = Server::start_with(dir.path(), &data, &config);
+    let admin = admin_token(&data);
+    let shipper = add_user(&data, "shipper", "ingest");
+    // 200 lines of about 500 bytes: more than the whole spool.
+    let line = format!("{{\"message\":\"{}\"}}", "x".repeat(480));
+    let big = (0..200)
+        .map(|_| line.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let answer = post_lines(server.addr, &shipper, "", big.as_bytes());
+    assert_eq!(
+        answer.status,
+        503,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.header("retry-after").as_deref(), Some("10"));
+    assert_eq!(answer.json()["error"]["code"], "unavailable");
+    assert!(
+        answer.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("spool is full")
+    );
+    let ingest = get(server.addr, "/api/v1/stats", &admin).json()["ingest"].clone();
+    assert_eq!(
+        ingest["spooled"], 0,
+        "nothing of the refused request is stored"
+    );
+    // What fits is taken.
+    let answer = post_lines(server.addr, &shipper, "", line.as_bytes());
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json()["accepted"], 1);
+}
