@@ -5,10 +5,11 @@
 //! detection, found again when the spool replays after a crash or when a
 //! sender retries a batch, gets the same key and is not stored twice.
 //! - A detection about one event (a Sigma rule without entities) is keyed
-//!   by the rule, the event's time and host, and the event's key fields
-//!   ([`Detection::fields`]), never by where the event was read from: the
-//!   same line sent twice, or read by `hunt` from a file, gets the same
-//!   key.
+//!   by the rule, the event's time and host, its key fields
+//!   ([`Detection::fields`]) and the event's identity: live, the line as
+//!   sent (so the same line sent twice gets the same key, and two
+//!   different events in one second do not); in `hunt`, the file and
+//!   record (so submitting the same hunt twice stores nothing twice).
 //! - A detection about many events (a correlation, a policy detector: it
 //!   names entities) is keyed by the rule, the host, the entity keys and
 //!   the hour its time falls in, so a replay that rebuilds the state fires
@@ -37,9 +38,10 @@ pub fn alert_level(level: Level) -> AlertLevel {
     }
 }
 
-/// The deterministic key of a detection: `wp1-` and the hex SHA-256 of
-/// its parts, each length-prefixed so no two part lists collide.
-pub fn alert_key(d: &Detection) -> String {
+/// The deterministic key of a detection whose event is `identity` (see
+/// the module doc): `wp1-` and the hex SHA-256 of its parts, each
+/// length-prefixed so no two part lists collide.
+pub fn alert_key(d: &Detection, identity: &[u8]) -> String {
     let mut h = Sha256::new();
     let mut part = |bytes: &[u8]| {
         h.update((bytes.len() as u64).to_le_bytes());
@@ -55,6 +57,7 @@ pub fn alert_key(d: &Detection) -> String {
             part(k.as_bytes());
             part(v.as_bytes());
         }
+        part(identity);
     } else {
         part(b"entities");
         for (k, v) in &d.entities {
@@ -75,6 +78,7 @@ pub fn alert_key(d: &Detection) -> String {
 /// `incident_level`). `now` stands in for a detection without a time.
 pub fn new_alert(
     d: &Detection,
+    identity: &[u8],
     evidence: Value,
     incident_level: Level,
     now: OffsetDateTime,
@@ -89,7 +93,7 @@ pub fn new_alert(
     if let Some(host) = d.host.as_ref().filter(|h| !h.is_empty() && h.len() <= 1024) {
         entities.insert("host".to_owned(), host.clone());
     }
-    let key = alert_key(d);
+    let key = alert_key(d, identity);
     NewAlert {
         rule_id: d.rule_id.chars().take(200).collect(),
         rule_title: if d.rule_title.is_empty() {
@@ -154,16 +158,18 @@ mod tests {
         let mut moved = a.clone();
         moved.record = 99;
         moved.file = Arc::from("other");
-        assert_eq!(alert_key(&a), alert_key(&moved));
+        assert_eq!(alert_key(&a, b"line"), alert_key(&moved, b"line"));
+        // The same fields and second, another event: another key.
+        assert_ne!(alert_key(&a, b"line"), alert_key(&a, b"line 2"));
         let mut other = a.clone();
         other
             .fields
             .insert("CommandLine".into(), "whoami /all".into());
-        assert_ne!(alert_key(&a), alert_key(&other));
+        assert_ne!(alert_key(&a, b"line"), alert_key(&other, b"line"));
         let mut later = a.clone();
         later.timestamp = Some(OffsetDateTime::from_unix_timestamp(1_001).unwrap());
-        assert_ne!(alert_key(&a), alert_key(&later));
-        let key = alert_key(&a);
+        assert_ne!(alert_key(&a, b"line"), alert_key(&later, b"line"));
+        let key = alert_key(&a, b"line");
         assert_eq!(key.len(), 4 + 64);
         assert!(key.starts_with("wp1-"));
     }
@@ -171,12 +177,13 @@ mod tests {
     #[test]
     fn keys_of_detections_with_entities_share_an_hour() {
         // 7200 and 10799 are in the same hour; 10800 starts the next.
-        let a = alert_key(&detection(&[("user", "root")], 7_200));
+        let a = alert_key(&detection(&[("user", "root")], 7_200), b"x");
         let mut b = detection(&[("user", "root")], 10_799);
         b.fields.insert("other".into(), "1".into());
-        let b = alert_key(&b);
-        let c = alert_key(&detection(&[("user", "root")], 10_800));
-        let d = alert_key(&detection(&[("user", "admin")], 7_200));
+        // The event that tipped it over does not matter.
+        let b = alert_key(&b, b"y");
+        let c = alert_key(&detection(&[("user", "root")], 10_800), b"x");
+        let d = alert_key(&detection(&[("user", "admin")], 7_200), b"x");
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, d);
@@ -186,7 +193,7 @@ mod tests {
     fn alerts_below_the_incident_level_stay_queued() {
         let now = OffsetDateTime::UNIX_EPOCH;
         let mut d = detection(&[("user", "root")], 1);
-        let alert = new_alert(&d, json!({}), Level::Medium, now);
+        let alert = new_alert(&d, b"", json!({}), Level::Medium, now);
         assert!(!alert.queue_only);
         assert_eq!(
             alert.entities.get("host").map(String::as_str),
@@ -194,9 +201,9 @@ mod tests {
         );
         assert_eq!(alert.entities.get("user").map(String::as_str), Some("root"));
         d.level = Level::Low;
-        assert!(new_alert(&d, json!({}), Level::Medium, now).queue_only);
+        assert!(new_alert(&d, b"", json!({}), Level::Medium, now).queue_only);
         d.level = Level::Medium;
-        assert!(!new_alert(&d, json!({}), Level::Medium, now).queue_only);
+        assert!(!new_alert(&d, b"", json!({}), Level::Medium, now).queue_only);
     }
 
     #[test]

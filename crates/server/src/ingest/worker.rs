@@ -71,102 +71,122 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
         timezone,
     } = config;
     let spool = &shared.spool;
-    let mut stream = engine.stream(stream_config);
-    let mut pos = spool.committed();
-    let replay_end = spool.end();
-    if replay_end > pos {
-        tracing::info!(
-            from = pos,
-            to = replay_end,
-            "replaying spooled events from the committed offset"
-        );
-    }
     let horizon = i64::try_from(replay_horizon.as_secs()).unwrap_or(i64::MAX);
     let mut ids = SourceIds::default();
-    let mut reads: VecDeque<Read> = VecDeque::new();
-    let mut latest: Option<i64> = None;
-    let mut last_commit = Instant::now();
     // Whether every detection was stored (false only when stopping while
     // the store is unreachable: then nothing more is processed or
     // committed, and a restart finds the same detections again).
     let deliver = |detections: Vec<Detection>, batch: &[(u64, Vec<u8>)]| -> bool {
         for d in detections {
             shared.metrics.detections.fetch_add(1, Ordering::Relaxed);
-            let evidence = evidence(&d, batch, &shared);
-            let alert = alerts::new_alert(&d, evidence, incident_level, OffsetDateTime::now_utc());
+            let (identity, evidence) = evidence(&d, batch, &shared);
+            let alert = alerts::new_alert(
+                &d,
+                &identity,
+                evidence,
+                incident_level,
+                OffsetDateTime::now_utc(),
+            );
             if !store_alert(&shared, &runtime, store.as_ref(), alert) {
                 return false;
             }
         }
         true
     };
-    while !shared.stop.load(Ordering::Relaxed) {
-        let batch = match spool.read_from(pos, READ_BATCH) {
-            Ok(batch) => batch,
-            Err(error) => {
-                tracing::error!(%error, offset = pos, "cannot read the event spool; retrying");
-                shared.wait_stop(Duration::from_secs(1));
+    let mut engine = engine;
+    // One pass per set of rules: a reload starts a new stream on the new
+    // engine from the committed offset, so the replay rebuilds detector
+    // state under the new rules, and alerts found again are not stored
+    // twice (their keys).
+    'engines: loop {
+        let mut stream = engine.stream(stream_config);
+        let mut pos = spool.committed();
+        let replay_end = spool.end();
+        if replay_end > pos {
+            tracing::info!(
+                from = pos,
+                to = replay_end,
+                "replaying spooled events from the committed offset"
+            );
+        }
+        let mut reads: VecDeque<Read> = VecDeque::new();
+        let mut latest: Option<i64> = None;
+        let mut last_commit = Instant::now();
+        while !shared.stop.load(Ordering::Relaxed) {
+            if let Some(new) = shared.take_reload() {
+                drop(stream);
+                engine = new;
+                shared.processed.store(spool.committed(), Ordering::Release);
+                continue 'engines;
+            }
+            let batch = match spool.read_from(pos, READ_BATCH) {
+                Ok(batch) => batch,
+                Err(error) => {
+                    tracing::error!(%error, offset = pos, "cannot read the event spool; retrying");
+                    shared.wait_stop(Duration::from_secs(1));
+                    continue;
+                }
+            };
+            if batch.is_empty() {
+                if !spool.wait_for(pos, IDLE_WAIT) {
+                    let detections = stream.tick(OffsetDateTime::now_utc());
+                    if !deliver(detections, &[]) {
+                        return;
+                    }
+                    shared.set_buffered(stream.buffered());
+                }
                 continue;
             }
-        };
-        if batch.is_empty() {
-            if !spool.wait_for(pos, IDLE_WAIT) {
-                let detections = stream.tick(OffsetDateTime::now_utc());
-                if !deliver(detections, &[]) {
-                    return;
-                }
-                shared.set_buffered(stream.buffered());
-            }
-            continue;
-        }
-        let start = batch[0].0;
-        let mut events: Vec<Event> = Vec::with_capacity(batch.len());
-        let mut batch_latest = None;
-        for (offset, bytes) in &batch {
-            match record::decode(bytes) {
-                Ok(r) => {
-                    let source = ids.get(r.source);
-                    match record::parse(&r, &source, *offset, &timezone) {
-                        Ok(parsed) => events.extend(parsed),
-                        Err(reason) => {
-                            shared.metrics.unreadable.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(offset, %reason, "a spooled record no longer parses");
+            let start = batch[0].0;
+            let mut events: Vec<Event> = Vec::with_capacity(batch.len());
+            let mut batch_latest = None;
+            for (offset, bytes) in &batch {
+                match record::decode(bytes) {
+                    Ok(r) => {
+                        let source = ids.get(r.source);
+                        match record::parse(&r, &source, *offset, &timezone) {
+                            Ok(parsed) => events.extend(parsed),
+                            Err(reason) => {
+                                shared.metrics.unreadable.fetch_add(1, Ordering::Relaxed);
+                                tracing::warn!(offset, %reason, "a spooled record no longer parses");
+                            }
                         }
                     }
-                }
-                Err(reason) => {
-                    shared.metrics.unreadable.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(offset, %reason, "a spooled record cannot be decoded");
+                    Err(reason) => {
+                        shared.metrics.unreadable.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(offset, %reason, "a spooled record cannot be decoded");
+                    }
                 }
             }
-        }
-        for e in &events {
-            if let Some(t) = e.meta.timestamp.map(OffsetDateTime::unix_timestamp) {
-                batch_latest = batch_latest.max(Some(t));
+            for e in &events {
+                if let Some(t) = e.meta.timestamp.map(OffsetDateTime::unix_timestamp) {
+                    batch_latest = batch_latest.max(Some(t));
+                }
+            }
+            latest = latest.max(batch_latest);
+            let count = events.len() as u64;
+            let detections = stream.push(events, OffsetDateTime::now_utc());
+            if !deliver(detections, &batch) {
+                return;
+            }
+            pos = batch.last().map_or(pos, |(o, _)| o + 1);
+            shared.metrics.events.fetch_add(count, Ordering::Relaxed);
+            shared.processed.store(pos, Ordering::Release);
+            shared.set_buffered(stream.buffered());
+            shared.observe_latency(pos);
+            reads.push_back(Read {
+                start,
+                latest: batch_latest,
+            });
+            if last_commit.elapsed() >= COMMIT_EVERY {
+                commit(&shared, &mut reads, latest, horizon, pos);
+                last_commit = Instant::now();
             }
         }
-        latest = latest.max(batch_latest);
-        let count = events.len() as u64;
-        let detections = stream.push(events, OffsetDateTime::now_utc());
-        if !deliver(detections, &batch) {
-            return;
-        }
-        pos = batch.last().map_or(pos, |(o, _)| o + 1);
-        shared.metrics.events.fetch_add(count, Ordering::Relaxed);
-        shared.processed.store(pos, Ordering::Release);
-        shared.set_buffered(stream.buffered());
-        shared.observe_latency(pos);
-        reads.push_back(Read {
-            start,
-            latest: batch_latest,
-        });
-        if last_commit.elapsed() >= COMMIT_EVERY {
-            commit(&shared, &mut reads, latest, horizon, pos);
-            last_commit = Instant::now();
-        }
+        commit(&shared, &mut reads, latest, horizon, pos);
+        tracing::info!(processed = pos, "detection worker stopped");
+        return;
     }
-    commit(&shared, &mut reads, latest, horizon, pos);
-    tracing::info!(processed = pos, "detection worker stopped");
 }
 
 /// Commits the batches older than the replay horizon (all processed ones
@@ -211,8 +231,9 @@ fn commit(
 /// The evidence of a detection: the line it matched (or the last line of
 /// a group), as sent, with its source. Found in `batch` or read back from
 /// the spool by offset (the event's record number); the detection's own
-/// fields when it is gone.
-fn evidence(d: &Detection, batch: &[(u64, Vec<u8>)], shared: &Shared) -> Value {
+/// fields when it is gone. Also returns the event's identity for its key:
+/// the line as sent, or the fields when the line is gone.
+fn evidence(d: &Detection, batch: &[(u64, Vec<u8>)], shared: &Shared) -> (Vec<u8>, Value) {
     let found = match batch.binary_search_by_key(&d.record, |(o, _)| *o) {
         Ok(i) => Some(batch[i].1.clone()),
         Err(_) => shared
@@ -231,9 +252,15 @@ fn evidence(d: &Detection, batch: &[(u64, Vec<u8>)], shared: &Shared) -> Value {
                     .unwrap_or_else(|_| Value::from(String::from_utf8_lossy(r.line))),
                 _ => Value::from(String::from_utf8_lossy(r.line).trim_end().to_owned()),
             };
-            json!({ "source": r.source, "format": r.format.name(), "event": body })
+            (
+                r.line.to_vec(),
+                json!({ "source": r.source, "format": r.format.name(), "event": body }),
+            )
         }
-        _ => json!({ "source": &*d.file, "fields": d.fields }),
+        _ => {
+            let evidence = json!({ "source": &*d.file, "fields": d.fields });
+            (evidence.to_string().into_bytes(), evidence)
+        }
     }
 }
 

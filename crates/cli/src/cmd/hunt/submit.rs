@@ -1,7 +1,8 @@
 //! `hunt --submit URL --token T`: a hunt's detections sent to a server as
 //! alerts (`POST /api/v1/alerts`), with the keys live detection gives them
-//! (`server::ingest::alerts`), so an analyst can file what an archive shows
-//! and sending twice stores nothing twice.
+//! (`server::ingest::alerts`: rule, entities and time bucket; an event's
+//! identity is its file and record), so an analyst can file what an
+//! archive shows and sending twice stores nothing twice.
 
 use detect::{Detection, Level};
 use serde_json::json;
@@ -31,8 +32,12 @@ fn alert(d: &Detection, incident_level: Level) -> web::types::NewAlertRequest {
         "record": d.record,
         "fields": d.fields,
     });
+    // A hunt's events are identified by file and record, so the same hunt
+    // submitted twice gives the same keys.
+    let identity = format!("{}\u{1f}{}", &*d.file, d.record);
     let a = server::ingest::alerts::new_alert(
         d,
+        identity.as_bytes(),
         evidence,
         incident_level,
         time::OffsetDateTime::now_utc(),
