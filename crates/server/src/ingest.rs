@@ -174,9 +174,83 @@ pub(crate) struct Shared {
     /// Appends not yet processed: (end offset, records, when spooled).
     appended: Mutex<VecDeque<(u64, u64, Instant)>>,
     sources: Mutex<BTreeMap<String, SourceCounts>>,
+    /// What the running engine was built from, for reloads.
+    engine_config: engine::EngineConfig,
+    /// The running rules' load errors (`file: reason`), so a reload can
+    /// tell new errors from old ones.
+    rule_errors: Mutex<Vec<String>>,
+    /// A new engine for the worker to switch to.
+    reload: Mutex<Option<Arc<Engine>>>,
+    /// Serialises reloads.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+/// One rule load error as text.
+fn error_text(e: &rules::RuleError) -> String {
+    format!("{}: {}", e.file, e.reason)
 }
 
 impl Shared {
+    /// The engine a reload left for the worker, if any.
+    fn take_reload(&self) -> Option<Arc<Engine>> {
+        self.reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// Loads the rules again. A reload whose rules fail where the running
+    /// ones did not (a new bad file, a broken edit) is refused and the
+    /// running rules stay; otherwise the worker switches to the new
+    /// engine and replays from the committed offset.
+    async fn reload_rules(&self) -> Result<web::events::RulesReloaded, String> {
+        let _one = self.reloading.lock().await;
+        let config = self.engine_config.clone();
+        let started = Instant::now();
+        let engine = tokio::task::spawn_blocking(move || Engine::load(config))
+            .await
+            .map_err(|e| format!("the rule loader failed: {e}"))?
+            .map_err(|e| e.to_string())?;
+        let errors: Vec<String> = engine.rule_errors().iter().map(error_text).collect();
+        let known = self
+            .rule_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let new: Vec<String> = errors
+            .iter()
+            .filter(|e| !known.contains(e))
+            .cloned()
+            .collect();
+        if !new.is_empty() {
+            tracing::warn!(
+                new_errors = new.len(),
+                "rule reload refused; the running rules stay"
+            );
+            return Err(format!(
+                "the running rules stay: {} rule file(s) fail that did not before: {}",
+                new.len(),
+                new.iter().take(20).cloned().collect::<Vec<_>>().join("; ")
+            ));
+        }
+        let loaded = engine.rules_loaded();
+        *self
+            .rule_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = errors.clone();
+        *self.reload.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(engine));
+        tracing::info!(
+            rules = loaded,
+            failed = errors.len(),
+            millis = started.elapsed().as_millis() as u64,
+            "rules reloaded"
+        );
+        Ok(web::events::RulesReloaded {
+            rules_loaded: loaded as u64,
+            rule_errors: errors,
+        })
+    }
+
     fn wait_stop(&self, timeout: Duration) {
         let guard = self
             .stop_lock
@@ -252,6 +326,7 @@ impl Ingest {
     pub fn start(
         config: &IngestConfig,
         data_dir: &Path,
+        engine_config: engine::EngineConfig,
         engine: Arc<Engine>,
         store: Arc<dyn incidents::Store>,
     ) -> anyhow::Result<Ingest> {
@@ -297,6 +372,10 @@ impl Ingest {
             metrics: IngestMetrics::default(),
             appended: Mutex::new(VecDeque::new()),
             sources: Mutex::new(BTreeMap::new()),
+            engine_config,
+            rule_errors: Mutex::new(engine.rule_errors().iter().map(error_text).collect()),
+            reload: Mutex::new(None),
+            reloading: tokio::sync::Mutex::new(()),
         });
         let window = Duration::from_secs(
             config
@@ -377,6 +456,12 @@ impl Ingest {
             self.shared.processed.load(Ordering::Acquire),
             self.shared.spool.end(),
         )
+    }
+
+    /// Loads the rules again (SIGHUP, `POST /api/v1/rules/reload`): see
+    /// [`web::events::EventSink::reload_rules`].
+    pub async fn reload_rules(&self) -> Result<web::events::RulesReloaded, String> {
+        self.shared.reload_rules().await
     }
 
     /// Stops the worker (what it has not processed stays in the spool) and
@@ -722,6 +807,10 @@ impl web::events::EventSink for Intake {
 
     fn max_body_bytes(&self) -> usize {
         self.max_body
+    }
+
+    async fn reload_rules(&self) -> Result<web::events::RulesReloaded, String> {
+        self.shared.reload_rules().await
     }
 
     fn prometheus(&self) -> String {

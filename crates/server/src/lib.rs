@@ -456,6 +456,27 @@ pub async fn serve(
         None => {}
     }
 
+    // SIGHUP reloads the rules.
+    #[cfg(unix)]
+    if let Some(live) = &ingest {
+        let intake = live.intake();
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(mut hangups) => {
+                tokio::spawn(async move {
+                    while hangups.recv().await.is_some() {
+                        tracing::info!("SIGHUP received, reloading the rules");
+                        if let Err(error) =
+                            web::events::EventSink::reload_rules(intake.as_ref()).await
+                        {
+                            tracing::error!(%error, "rule reload refused");
+                        }
+                    }
+                });
+            }
+            Err(error) => tracing::warn!(%error, "cannot listen for SIGHUP"),
+        }
+    }
+
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = notify::worker::spawn(store.clone(), config.notify.clone(), stop_rx)
         .context("cannot start the notification worker")?;
@@ -530,10 +551,9 @@ async fn start_ingest(
         return Ok(None);
     }
     let started = std::time::Instant::now();
-    let engine = tokio::task::spawn_blocking(move || {
-        engine::Engine::load(engine::EngineConfig { rules, policy })
-    })
-    .await??;
+    let engine_config = engine::EngineConfig { rules, policy };
+    let for_load = engine_config.clone();
+    let engine = tokio::task::spawn_blocking(move || engine::Engine::load(for_load)).await??;
     for error in engine.rule_errors().iter().take(20) {
         tracing::warn!(file = %error.file, rule = ?error.rule_id, reason = %error.reason, "rule not loaded");
     }
@@ -543,7 +563,13 @@ async fn start_ingest(
         millis = started.elapsed().as_millis() as u64,
         "rules loaded"
     );
-    let ingest = ingest::Ingest::start(&config.ingest, data_dir, Arc::new(engine), store)?;
+    let ingest = ingest::Ingest::start(
+        &config.ingest,
+        data_dir,
+        engine_config,
+        Arc::new(engine),
+        store,
+    )?;
     Ok(Some(ingest))
 }
 

@@ -96,15 +96,15 @@ async fn start(
     ))
     .await
     .unwrap();
-    let engine = tokio::task::spawn_blocking(|| {
-        engine::Engine::load(engine::EngineConfig {
-            rules: vec![],
-            policy: Some(policy::PolicyConfig::default()),
-        })
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let engine_config = engine::EngineConfig {
+        rules: vec![],
+        policy: Some(policy::PolicyConfig::default()),
+    };
+    let for_load = engine_config.clone();
+    let engine = tokio::task::spawn_blocking(move || engine::Engine::load(for_load))
+        .await
+        .unwrap()
+        .unwrap();
     let ingest = Ingest::start(
         &IngestConfig {
             spool_dir: Some(spool_dir.clone()),
@@ -114,6 +114,7 @@ async fn start(
             ..IngestConfig::default()
         },
         &data_dir,
+        engine_config,
         Arc::new(engine),
         store,
     )

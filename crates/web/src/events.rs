@@ -30,6 +30,11 @@ pub trait EventSink: Send + Sync + 'static {
     /// The largest request body the sink takes, compressed, in bytes.
     fn max_body_bytes(&self) -> usize;
 
+    /// Loads the detection rules again without losing events in flight.
+    /// A reload that would make rule files fail that load now is refused
+    /// (the error says which), and the running rules stay.
+    async fn reload_rules(&self) -> Result<RulesReloaded, String>;
+
     /// Counts of what the sink took and what detection made of it.
     fn status(&self) -> IngestStatus;
 
@@ -157,4 +162,13 @@ pub struct OtlpAnswer {
     pub body: Vec<u8>,
     /// Seconds for `Retry-After`.
     pub retry_after_secs: Option<u64>,
+}
+
+/// A successful rule reload.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RulesReloaded {
+    /// Rules now running.
+    pub rules_loaded: u64,
+    /// Rule files that failed to load (as before the reload), with why.
+    pub rule_errors: Vec<String>,
 }

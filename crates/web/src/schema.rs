@@ -148,6 +148,7 @@ pub enum Schema {
     NewAlerts,
     AlertOutcomes,
     Otlp,
+    RulesReloaded,
 }
 
 fn names<T: std::fmt::Display>(all: &[T]) -> Value {
@@ -260,6 +261,7 @@ impl Schema {
         Schema::NewAlerts,
         Schema::AlertOutcomes,
         Schema::Otlp,
+        Schema::RulesReloaded,
     ];
 
     /// The component name.
@@ -273,9 +275,14 @@ impl Schema {
     pub fn media_type(self) -> &'static str {
         match self {
             Schema::Binary => "application/octet-stream",
-            Schema::EventLines => "application/x-ndjson",
+            // NDJSON and raw log lines are text (the route also takes
+            // application/x-ndjson and application/json: it reads the
+            // body whatever its declared type).
+            Schema::EventLines => "text/plain",
             Schema::Prometheus => "text/plain",
-            Schema::Otlp => "application/x-protobuf",
+            // application/x-protobuf or application/json, as OTLP/HTTP
+            // sends them; described as bytes.
+            Schema::Otlp => "application/octet-stream",
             _ => "application/json",
         }
     }
@@ -313,11 +320,16 @@ impl Schema {
             // NDJSON, a JSON array, or raw log lines: text the sink splits
             // and reads line by line.
             Schema::EventLines => {
-                json!({ "type": "string", "contentMediaType": "application/x-ndjson" })
+                json!({ "type": "string" })
             }
             Schema::Prometheus => json!({ "type": "string" }),
             // OTLP's protobuf messages (or their OTLP/JSON form).
             Schema::Otlp => json!({ "type": "string", "format": "binary" }),
+            Schema::RulesReloaded => record(
+                json!({ "rules_loaded": { "type": "integer", "minimum": 0 },
+                        "rule_errors": { "type": "array", "items": string } }),
+                &[],
+            ),
             // The store's limits: entity names of 1 to 64 bytes (ASCII
             // here), values of at most 1024 bytes (256 characters here),
             // keys of printable ASCII, groups of at most 1000 bytes.

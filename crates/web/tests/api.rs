@@ -256,6 +256,10 @@ impl web::events::EventSink for AcceptingSink {
         1 << 20
     }
 
+    async fn reload_rules(&self) -> Result<web::events::RulesReloaded, String> {
+        Ok(web::events::RulesReloaded::default())
+    }
+
     fn status(&self) -> web::events::IngestStatus {
         web::events::IngestStatus::default()
     }
@@ -370,6 +374,7 @@ const EXPECTED_ACCESS: &[(&str, &str, &str)] = &[
     ("POST", "/v1/logs", "i"),
     ("POST", "/api/v1/alerts", "sa"),
     ("GET", "/metrics", "a"),
+    ("POST", "/api/v1/rules/reload", "a"),
     ("GET", "/api/v1/metrics", "sfa"),
     ("GET", "/api/v1/audit", "sa"),
     ("GET", "/api/v1/audit/verify", "sa"),

@@ -146,6 +146,11 @@ fn cases() -> Vec<Case> {
                 "incident_id": ID, "duplicate": false }] }),
             rt::<AlertOutcomesResponse>,
         ),
+        response(
+            Schema::RulesReloaded,
+            json!({ "rules_loaded": 3, "rule_errors": ["a.yml: bad"] }),
+            rt::<web::events::RulesReloaded>,
+        ),
         response(Schema::User, user.clone(), rt::<UserResponse>),
         request(
             Schema::NewUser,

@@ -57,3 +57,21 @@ pub async fn get_prometheus(
         text,
     )
 }
+
+/// `POST /api/v1/rules/reload`: loads the detection rules again (as SIGHUP
+/// does); a reload that would make rule files fail is refused (422) and
+/// the running rules stay.
+pub async fn reload_rules(
+    State(state): State<AppState>,
+) -> Result<Json<crate::events::RulesReloaded>, ApiError> {
+    let Some(sink) = state.events.clone() else {
+        return Err(ApiError::Unavailable {
+            message: "this server runs no live detection".to_owned(),
+            retry_after_secs: 60,
+        });
+    };
+    sink.reload_rules()
+        .await
+        .map(Json)
+        .map_err(ApiError::Unprocessable)
+}
