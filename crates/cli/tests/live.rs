@@ -1238,3 +1238,38 @@ fn rules_reload_on_sighup_and_a_bad_rule_keeps_the_old_ones() {
         403
     );
 }
+
+#[test]
+fn a_tailed_auth_log_opens_an_incident_and_a_restart_reads_only_new_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("auth.log");
+    let config = format!(
+        "{CONFIG}[[ingest.tail]]\npaths = [\"{}\"]\nsource = \"auth.log\"\npoll_millis = 50\n",
+        dir.path().join("auth.log*").display()
+    );
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    std::fs::write(
+        &log,
+        failures(now, "bastion", "root", "203.0.113.90", 12).join("\n") + "\n",
+    )
+    .unwrap();
+    let server = Server::start_with(dir.path(), &data, &config);
+    let admin = admin_token(&data);
+    let source = "watchpost_events_accepted_total{source=\"tail/auth.log/auth.log\"}";
+    wait_metrics(&server, &admin, &[format!("{source} 12")], &|| {
+        String::new()
+    });
+    assert_eq!(wait_incidents(&server, &admin, 1).len(), 1);
+    drop(server);
+    // Two more lines while stopped: a restart reads those two only.
+    let mut more = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    more.write_all(
+        (failures(now, "bastion", "root", "203.0.113.91", 2).join("\n") + "\n").as_bytes(),
+    )
+    .unwrap();
+    let server = Server::start_with(dir.path(), &data, &config);
+    wait_metrics(&server, &admin, &[format!("{source} 2")], &|| String::new());
+    let ingest = wait_idle(server.addr, &admin);
+    assert_eq!(ingest["spooled"], 14, "{ingest}");
+}

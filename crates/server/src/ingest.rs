@@ -46,6 +46,7 @@ pub mod body;
 pub mod otlp;
 pub mod record;
 pub mod syslog;
+pub mod tail;
 mod worker;
 
 /// Default largest request body, compressed: 16 MiB.
@@ -111,6 +112,10 @@ pub struct IngestConfig {
     /// Syslog listeners (`[[ingest.syslog]]`): TCP (RFC 6587, optionally
     /// TLS) or UDP; see [`syslog::SyslogConfig`].
     pub syslog: Vec<syslog::SyslogConfig>,
+    /// Files to follow (`[[ingest.tail]]`): globs polled for new lines,
+    /// rotation and truncation, offsets kept across restarts; see
+    /// [`tail::TailConfig`].
+    pub tail: Vec<tail::TailConfig>,
 }
 
 /// Counters of the live pipeline.

@@ -449,9 +449,14 @@ pub async fn serve(
                 tracing::info!(address = %bound.local_addr(), protocol = ?input.protocol, "syslog input listening");
                 inputs.spawn(bound.run(live.intake(), inputs_shutdown.clone()));
             }
+            for input in &config.ingest.tail {
+                let tail = ingest::tail::start(input.clone(), &location.data_dir)?;
+                tracing::info!(paths = ?input.paths, "tail input started");
+                inputs.spawn(tail.run(live.intake(), inputs_shutdown.clone()));
+            }
         }
-        None if !config.ingest.syslog.is_empty() => {
-            tracing::warn!("live detection is off: the syslog inputs are not started");
+        None if !config.ingest.syslog.is_empty() || !config.ingest.tail.is_empty() => {
+            tracing::warn!("live detection is off: the syslog and tail inputs are not started");
         }
         None => {}
     }
