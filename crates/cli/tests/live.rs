@@ -316,6 +316,15 @@ fn an_sshd_brute_force_over_http_opens_one_incident_with_its_evidence() {
         assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
     }
     assert_eq!(get(server.addr, "/metrics", &shipper).status, 403);
+    // The source, as responders and admins see it.
+    let sources = get(server.addr, "/api/v1/sources", &admin).json();
+    assert_eq!(
+        sources["sources"][0]["name"], "shipper/auth.log",
+        "{sources}"
+    );
+    assert_eq!(sources["sources"][0]["accepted"], 12);
+    assert_eq!(sources["sources"][0]["rejected"], 0);
+    assert_eq!(get(server.addr, "/api/v1/sources", &shipper).status, 403);
 }
 
 #[test]

@@ -164,6 +164,8 @@ pub struct SourceCounts {
     pub rejected: u64,
     /// When a line last arrived (Unix seconds).
     pub last_seen: i64,
+    /// When a line first arrived since start (Unix seconds).
+    pub first_seen: i64,
 }
 
 /// What the intake and the worker share.
@@ -651,6 +653,9 @@ impl Intake {
             counts.accepted += accepted;
             counts.rejected += checked.rejected_count;
             counts.last_seen = time::OffsetDateTime::now_utc().unix_timestamp();
+            if counts.first_seen == 0 {
+                counts.first_seen = counts.last_seen;
+            }
         }
         Ok(Receipt {
             accepted,
@@ -816,6 +821,30 @@ impl web::events::EventSink for Intake {
 
     async fn reload_rules(&self) -> Result<web::events::RulesReloaded, String> {
         self.shared.reload_rules().await
+    }
+
+    fn sources(&self) -> Vec<web::events::SourceHealth> {
+        let sources = self
+            .shared
+            .sources
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let at = |secs: i64| time::OffsetDateTime::from_unix_timestamp(secs).ok();
+        sources
+            .into_iter()
+            .map(|(name, c)| {
+                let minutes = ((c.last_seen - c.first_seen) as f64 / 60.0).max(1.0);
+                web::events::SourceHealth {
+                    name,
+                    accepted: c.accepted,
+                    rejected: c.rejected,
+                    first_seen: at(c.first_seen),
+                    last_seen: at(c.last_seen),
+                    lines_per_minute: (c.accepted + c.rejected) as f64 / minutes,
+                }
+            })
+            .collect()
     }
 
     fn prometheus(&self) -> String {

@@ -35,6 +35,9 @@ pub trait EventSink: Send + Sync + 'static {
     /// (the error says which), and the running rules stay.
     async fn reload_rules(&self) -> Result<RulesReloaded, String>;
 
+    /// Every source heard from since the server started, by name.
+    fn sources(&self) -> Vec<SourceHealth>;
+
     /// Counts of what the sink took and what detection made of it.
     fn status(&self) -> IngestStatus;
 
@@ -171,4 +174,32 @@ pub struct RulesReloaded {
     pub rules_loaded: u64,
     /// Rule files that failed to load (as before the reload), with why.
     pub rule_errors: Vec<String>,
+}
+
+/// One log source (`SENDER/TYPE`, `syslog/PEER/TYPE`, `tail/TYPE/FILE`,
+/// `SENDER/otlp`) as live detection has heard it since the server started.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct SourceHealth {
+    /// The source.
+    pub name: String,
+    /// Lines accepted.
+    pub accepted: u64,
+    /// Lines refused.
+    pub rejected: u64,
+    /// When it first sent a line since start.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub first_seen: Option<time::OffsetDateTime>,
+    /// When it last sent a line.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_seen: Option<time::OffsetDateTime>,
+    /// Lines a minute between its first and last line (at least one
+    /// minute).
+    pub lines_per_minute: f64,
+}
+
+/// `GET /api/v1/sources`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct SourceList {
+    /// Every source heard from since start, by name.
+    pub sources: Vec<SourceHealth>,
 }

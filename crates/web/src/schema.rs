@@ -149,6 +149,7 @@ pub enum Schema {
     AlertOutcomes,
     Otlp,
     RulesReloaded,
+    SourceList,
 }
 
 fn names<T: std::fmt::Display>(all: &[T]) -> Value {
@@ -262,6 +263,7 @@ impl Schema {
         Schema::AlertOutcomes,
         Schema::Otlp,
         Schema::RulesReloaded,
+        Schema::SourceList,
     ];
 
     /// The component name.
@@ -325,6 +327,19 @@ impl Schema {
             Schema::Prometheus => json!({ "type": "string" }),
             // OTLP's protobuf messages (or their OTLP/JSON form).
             Schema::Otlp => json!({ "type": "string", "format": "binary" }),
+            Schema::SourceList => {
+                let count = json!({ "type": "integer", "minimum": 0 });
+                let source = record(
+                    json!({ "name": string, "accepted": count, "rejected": count,
+                            "first_seen": opt_time, "last_seen": opt_time,
+                            "lines_per_minute": { "type": "number", "minimum": 0 } }),
+                    &[],
+                );
+                record(
+                    json!({ "sources": { "type": "array", "items": source } }),
+                    &[],
+                )
+            }
             Schema::RulesReloaded => record(
                 json!({ "rules_loaded": { "type": "integer", "minimum": 0 },
                         "rule_errors": { "type": "array", "items": string } }),

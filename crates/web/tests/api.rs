@@ -260,6 +260,10 @@ impl web::events::EventSink for AcceptingSink {
         Ok(web::events::RulesReloaded::default())
     }
 
+    fn sources(&self) -> Vec<web::events::SourceHealth> {
+        Vec::new()
+    }
+
     fn status(&self) -> web::events::IngestStatus {
         web::events::IngestStatus::default()
     }
@@ -375,6 +379,7 @@ const EXPECTED_ACCESS: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/alerts", "sa"),
     ("GET", "/metrics", "a"),
     ("POST", "/api/v1/rules/reload", "a"),
+    ("GET", "/api/v1/sources", "sa"),
     ("GET", "/api/v1/metrics", "sfa"),
     ("GET", "/api/v1/audit", "sa"),
     ("GET", "/api/v1/audit/verify", "sa"),

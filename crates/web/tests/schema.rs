@@ -151,6 +151,12 @@ fn cases() -> Vec<Case> {
             json!({ "rules_loaded": 3, "rule_errors": ["a.yml: bad"] }),
             rt::<web::events::RulesReloaded>,
         ),
+        response(
+            Schema::SourceList,
+            json!({ "sources": [{ "name": "s/auth.log", "accepted": 3, "rejected": 1,
+                "first_seen": AT, "last_seen": AT, "lines_per_minute": 4.0 }] }),
+            rt::<web::events::SourceList>,
+        ),
         response(Schema::User, user.clone(), rt::<UserResponse>),
         request(
             Schema::NewUser,

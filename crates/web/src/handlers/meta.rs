@@ -75,3 +75,16 @@ pub async fn reload_rules(
         .map(Json)
         .map_err(ApiError::Unprocessable)
 }
+
+/// `GET /api/v1/sources`: the log sources live detection has heard from
+/// since start, with counts, first and last seen, and rate.
+pub async fn list_sources(
+    State(state): State<AppState>,
+) -> Result<Json<crate::events::SourceList>, ApiError> {
+    let sources = state
+        .events
+        .as_ref()
+        .map(|sink| sink.sources())
+        .unwrap_or_default();
+    Ok(Json(crate::events::SourceList { sources }))
+}
