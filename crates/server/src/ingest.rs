@@ -43,6 +43,7 @@ use crate::spool::{Spool, SpoolConfig, SpoolError};
 
 pub mod alerts;
 pub mod body;
+mod deliver;
 pub mod otlp;
 pub mod record;
 pub mod syslog;
@@ -686,14 +687,6 @@ fn check_line(
     record::parse(record, id, number, zone).map(drop)
 }
 
-/// A source type as senders may name it: 1 to 63 characters of ASCII
-/// letters, digits and `._/-`.
-fn valid_source_type(s: &str) -> bool {
-    (1..=record::MAX_SOURCE_LEN - 65).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b'-'))
-}
-
 #[async_trait]
 impl web::events::EventSink for Intake {
     async fn submit(&self, batch: EventBatch) -> Result<Receipt, Refusal> {
@@ -711,7 +704,7 @@ impl web::events::EventSink for Intake {
             .source
             .clone()
             .unwrap_or_else(|| format.name().to_owned());
-        if !valid_source_type(&kind) {
+        if !deliver::valid_source_type(&kind) {
             return Err(Refusal::BadRequest(
                 "source: 1 to 63 characters of letters, digits and ._/-".to_owned(),
             ));
@@ -942,6 +935,14 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// A per-source metric: name, type, help, and its value for a source.
+type PerSource = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&SourceCounts) -> i64,
+);
+
 /// The pipeline's metrics in the Prometheus text format.
 fn prometheus(shared: &Shared) -> String {
     use std::fmt::Write as _;
@@ -957,47 +958,31 @@ fn prometheus(shared: &Shared) -> String {
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    family(
-        &mut out,
-        "watchpost_events_accepted_total",
-        "counter",
-        "Lines accepted into the spool since start, per source.",
-    );
-    for (source, c) in &sources {
-        let _ = writeln!(
-            out,
-            "watchpost_events_accepted_total{{source=\"{}\"}} {}",
-            label(source),
-            c.accepted
-        );
-    }
-    family(
-        &mut out,
-        "watchpost_events_rejected_total",
-        "counter",
-        "Lines refused since start, per source.",
-    );
-    for (source, c) in &sources {
-        let _ = writeln!(
-            out,
-            "watchpost_events_rejected_total{{source=\"{}\"}} {}",
-            label(source),
-            c.rejected
-        );
-    }
-    family(
-        &mut out,
-        "watchpost_source_last_seen_seconds",
-        "gauge",
-        "When a source last sent a line (Unix time).",
-    );
-    for (source, c) in &sources {
-        let _ = writeln!(
-            out,
-            "watchpost_source_last_seen_seconds{{source=\"{}\"}} {}",
-            label(source),
-            c.last_seen
-        );
+    let per_source: [PerSource; 3] = [
+        (
+            "watchpost_events_accepted_total",
+            "counter",
+            "Lines accepted into the spool since start, per source.",
+            |c| i64::try_from(c.accepted).unwrap_or(i64::MAX),
+        ),
+        (
+            "watchpost_events_rejected_total",
+            "counter",
+            "Lines refused since start, per source.",
+            |c| i64::try_from(c.rejected).unwrap_or(i64::MAX),
+        ),
+        (
+            "watchpost_source_last_seen_seconds",
+            "gauge",
+            "When a source last sent a line (Unix time).",
+            |c| c.last_seen,
+        ),
+    ];
+    for (name, kind, help, value) in per_source {
+        family(&mut out, name, kind, help);
+        for (source, c) in &sources {
+            let _ = writeln!(out, "{name}{{source=\"{}\"}} {}", label(source), value(c));
+        }
     }
     for (name, kind, help, value) in [
         (

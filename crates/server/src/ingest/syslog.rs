@@ -44,7 +44,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_trait::async_trait;
 use serde::Deserialize;
 use sources::Format;
 use sources::framing::{Frame, FrameDecoder, FrameError};
@@ -58,6 +57,7 @@ use web::events::{Receipt, Refusal};
 
 use super::Intake;
 use super::body::Line;
+use super::deliver::{self, Delivered, LineSink, stopped, valid_source_type};
 use super::record::MAX_SOURCE_LEN;
 
 /// Default source type: events are from `syslog/<peer ip>/syslog`.
@@ -75,7 +75,7 @@ pub const MAX_BATCH_LINES: usize = 1_000;
 pub const MAX_BATCH_BYTES: usize = 1 << 20;
 /// The longest source type (so that `syslog/<IPv6 address>/<type>` stays
 /// within the spool's source length).
-pub const MAX_SOURCE_TYPE_LEN: usize = 63;
+pub use super::deliver::MAX_SOURCE_TYPE_LEN;
 
 // `syslog/` + the longest IPv6 address (39) + `/` + the longest type.
 const _: () = assert!(7 + 39 + 1 + MAX_SOURCE_TYPE_LEN <= MAX_SOURCE_LEN);
@@ -86,10 +86,6 @@ const READ_BUFFER: usize = 64 << 10;
 const UDP_BUFFER: usize = 1 << 16;
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// The shortest and longest wait before retrying a batch the intake could
-/// not take.
-const MIN_RETRY: Duration = Duration::from_millis(100);
-const MAX_RETRY: Duration = Duration::from_secs(30);
 /// How long to wait after a failed `accept` (e.g. out of file descriptors).
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
@@ -192,13 +188,6 @@ impl SyslogConfig {
     }
 }
 
-/// A source type as the configuration may name it.
-fn valid_source_type(s: &str) -> bool {
-    (1..=MAX_SOURCE_TYPE_LEN).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b'-'))
-}
-
 /// The source of the messages from `peer`: `syslog/<ip>/<type>`, an
 /// IPv4-mapped IPv6 address written as IPv4. At most
 /// [`MAX_SOURCE_LEN`] bytes of `[A-Za-z0-9._/:-]` for a valid type.
@@ -276,29 +265,6 @@ impl SyslogStats {
 
 fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
-}
-
-/// Where a listener's lines go: the [`Intake`] (a fake in unit tests).
-#[async_trait]
-trait LineSink: Send + Sync + 'static {
-    async fn submit_lines(
-        &self,
-        source: &str,
-        format: Format,
-        lines: Vec<Line>,
-    ) -> Result<Receipt, Refusal>;
-}
-
-#[async_trait]
-impl LineSink for Intake {
-    async fn submit_lines(
-        &self,
-        source: &str,
-        format: Format,
-        lines: Vec<Line>,
-    ) -> Result<Receipt, Refusal> {
-        Intake::submit_lines(self, source, format, lines).await
-    }
 }
 
 /// Binds the listener of `config` and serves it until `shutdown` turns
@@ -462,11 +428,6 @@ impl Bound {
         tracing::info!(address = %local_addr, "syslog input stopped");
         Ok(())
     }
-}
-
-/// Resolves when shutdown is asked for (or can no longer be asked for).
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 async fn serve_tcp(
@@ -704,52 +665,28 @@ async fn deliver(
     let lines = std::mem::take(&mut batch.lines);
     batch.bytes = 0;
     let count = lines.len() as u64;
-    let mut refusals = 0u32;
-    loop {
-        // The intake takes the lines by value, and a refused batch must be
-        // sent again whole: keep a copy until it is stored.
-        match sink
-            .submit_lines(source, Format::Syslog, lines.clone())
-            .await
-        {
-            Ok(receipt) => {
-                account(&receipt, input);
-                if refusals > 0 {
-                    tracing::info!(%source, refusals, "the intake took a syslog batch it had refused");
-                }
-                return true;
-            }
-            Err(
-                Refusal::Busy {
-                    message,
-                    retry_after_secs,
-                }
-                | Refusal::Unavailable {
-                    message,
-                    retry_after_secs,
-                },
-            ) => {
-                refusals += 1;
-                let wait = Duration::from_secs(retry_after_secs).clamp(MIN_RETRY, MAX_RETRY);
-                if refusals == 1 {
-                    tracing::warn!(%source, lines = count, reason = %message, wait_millis = wait.as_millis() as u64, "the intake cannot take syslog lines now; not reading this connection until it can");
-                } else {
-                    tracing::debug!(%source, lines = count, reason = %message, "the intake still cannot take syslog lines");
-                }
-                tokio::select! {
-                    biased;
-                    () = stopped(shutdown) => {
-                        add(&input.stats.dropped_at_shutdown, count);
-                        tracing::warn!(%source, lines = count, "shutting down: syslog lines read but not stored");
-                        return false;
-                    }
-                    () = tokio::time::sleep(wait) => {}
-                }
-            }
-            Err(refusal) => {
-                refuse_whole(&refusal, source, count, input);
-                return true;
-            }
+    match deliver::until_taken(
+        sink,
+        source,
+        Format::Syslog,
+        &lines,
+        "syslog lines",
+        shutdown,
+    )
+    .await
+    {
+        Delivered::Taken(receipt) => {
+            account(&receipt, input);
+            true
+        }
+        Delivered::Refused(reason) => {
+            refuse_whole(&reason, source, count, input);
+            true
+        }
+        Delivered::Shutdown => {
+            add(&input.stats.dropped_at_shutdown, count);
+            tracing::warn!(%source, lines = count, "shutting down: syslog lines read but not stored");
+            false
         }
     }
 }
@@ -762,12 +699,8 @@ fn account(receipt: &Receipt, input: &Input) {
 
 /// Counts and logs a batch refused whole for a reason a retry would not
 /// change.
-fn refuse_whole(refusal: &Refusal, source: &str, count: u64, input: &Input) {
+fn refuse_whole(reason: &str, source: &str, count: u64, input: &Input) {
     add(&input.stats.rejected, count);
-    let reason = match refusal {
-        Refusal::BadRequest(reason) | Refusal::TooLarge(reason) => reason.as_str(),
-        Refusal::Busy { message, .. } | Refusal::Unavailable { message, .. } => message.as_str(),
-    };
     tracing::warn!(%source, lines = count, %reason, "the intake refused a syslog batch; dropped");
 }
 
@@ -834,7 +767,9 @@ async fn serve_udp(
                         dropping = true;
                     }
                 }
-                Err(refusal) => refuse_whole(&refusal, &source, count, &input),
+                Err(Refusal::BadRequest(reason) | Refusal::TooLarge(reason)) => {
+                    refuse_whole(&reason, &source, count, &input)
+                }
             }
         }
         add(&input.stats.dropped_udp, dropped);
@@ -904,6 +839,7 @@ mod tests {
     use tokio::io::AsyncWriteExt;
 
     use super::*;
+    use async_trait::async_trait;
 
     /// A sink that answers with the refusals queued, then accepts.
     #[derive(Default)]

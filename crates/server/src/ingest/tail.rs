@@ -72,15 +72,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sources::Format;
 use tokio::sync::watch;
-use web::events::{Receipt, Refusal};
 
 use super::Intake;
 use super::body::Line;
+use super::deliver::{self, Delivered, LineSink, stopped, valid_source_type};
 use super::record::{LINE_FORMATS, MAX_SOURCE_LEN};
 use crate::at_rest;
 
@@ -102,7 +101,7 @@ pub const MAX_BATCH_LINES: usize = 1_000;
 /// by one line).
 pub const MAX_BATCH_BYTES: usize = 1 << 20;
 /// The longest source type.
-pub const MAX_SOURCE_TYPE_LEN: usize = 63;
+pub use super::deliver::MAX_SOURCE_TYPE_LEN;
 /// The state file is written at most this often (and at shutdown).
 pub const STATE_SAVE_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -121,10 +120,6 @@ const MIN_DISTINCTIVE_HEAD: usize = 16;
 const MAX_DRAIN: Duration = Duration::from_secs(1);
 /// How long a file that left its path is kept open at its end, at least.
 const ROTATED_GRACE: Duration = Duration::from_secs(1);
-/// The shortest and longest wait before retrying a batch the intake could
-/// not take.
-const MIN_RETRY: Duration = Duration::from_millis(100);
-const MAX_RETRY: Duration = Duration::from_secs(30);
 /// Extensions of files that are never tailed.
 const COMPRESSED: [&str; 7] = ["gz", "bz2", "xz", "zst", "lz4", "zip", "Z"];
 /// The version of the state file's layout.
@@ -255,13 +250,6 @@ impl TailConfig {
     }
 }
 
-/// A source type as the configuration may name it.
-fn valid_source_type(s: &str) -> bool {
-    (1..=MAX_SOURCE_TYPE_LEN).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b'-'))
-}
-
 /// The source of the lines of `path`: `tail/<type>/<file name>`, the file
 /// name made of `[A-Za-z0-9._:-]` and cut to fit [`MAX_SOURCE_LEN`].
 fn source_name(kind: &str, path: &Path) -> String {
@@ -365,29 +353,6 @@ impl TailStats {
 
 fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
-}
-
-/// Where an input's lines go: the [`Intake`] (a fake in unit tests).
-#[async_trait]
-trait LineSink: Send + Sync + 'static {
-    async fn submit_lines(
-        &self,
-        source: &str,
-        format: Format,
-        lines: Vec<Line>,
-    ) -> Result<Receipt, Refusal>;
-}
-
-#[async_trait]
-impl LineSink for Intake {
-    async fn submit_lines(
-        &self,
-        source: &str,
-        format: Format,
-        lines: Vec<Line>,
-    ) -> Result<Receipt, Refusal> {
-        Intake::submit_lines(self, source, format, lines).await
-    }
 }
 
 /// Starts the input of `config` and follows its files until `shutdown`
@@ -587,11 +552,6 @@ fn stopping(shutdown: &watch::Receiver<bool>) -> bool {
     *shutdown.borrow() || shutdown.has_changed().is_err()
 }
 
-/// Resolves when shutdown is asked for (or can no longer be asked for).
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
-}
-
 /// Hands a batch to the intake, again and again while it is busy or
 /// unavailable. True once it is stored (or refused for good); false when
 /// shutdown came while waiting to retry (nothing is acknowledged then).
@@ -606,53 +566,21 @@ async fn deliver(
         return true;
     }
     let count = batch.lines.len() as u64;
-    let mut refusals = 0u32;
-    loop {
-        // The intake takes the lines by value, and a refused batch must be
-        // sent again whole: keep them until they are stored.
-        match sink
-            .submit_lines(&batch.source, format, batch.lines.clone())
-            .await
-        {
-            Ok(receipt) => {
-                add(&stats.lines, receipt.accepted);
-                add(&stats.rejected, receipt.rejected);
-                if refusals > 0 {
-                    tracing::info!(source = %batch.source, refusals, "the intake took a tail batch it had refused");
-                }
-                return true;
-            }
-            Err(
-                Refusal::Busy {
-                    message,
-                    retry_after_secs,
-                }
-                | Refusal::Unavailable {
-                    message,
-                    retry_after_secs,
-                },
-            ) => {
-                refusals += 1;
-                let wait = Duration::from_secs(retry_after_secs).clamp(MIN_RETRY, MAX_RETRY);
-                if refusals == 1 {
-                    tracing::warn!(source = %batch.source, lines = count, reason = %message, wait_millis = wait.as_millis() as u64, "the intake cannot take tailed lines now; retrying the same lines");
-                } else {
-                    tracing::debug!(source = %batch.source, lines = count, reason = %message, "the intake still cannot take tailed lines");
-                }
-                tokio::select! {
-                    biased;
-                    () = stopped(shutdown) => {
-                        tracing::info!(source = %batch.source, lines = count, "shutting down: tailed lines not stored are read again at the next start");
-                        return false;
-                    }
-                    () = tokio::time::sleep(wait) => {}
-                }
-            }
-            Err(Refusal::BadRequest(reason) | Refusal::TooLarge(reason)) => {
-                add(&stats.rejected, count);
-                tracing::warn!(source = %batch.source, lines = count, %reason, "the intake refused a tail batch; skipped");
-                return true;
-            }
+    let source = batch.source.as_str();
+    match deliver::until_taken(sink, source, format, &batch.lines, "tailed lines", shutdown).await {
+        Delivered::Taken(receipt) => {
+            add(&stats.lines, receipt.accepted);
+            add(&stats.rejected, receipt.rejected);
+            true
+        }
+        Delivered::Refused(reason) => {
+            add(&stats.rejected, count);
+            tracing::warn!(%source, lines = count, %reason, "the intake refused a tail batch; skipped");
+            true
+        }
+        Delivered::Shutdown => {
+            tracing::info!(%source, lines = count, "shutting down: tailed lines not stored are read again at the next start");
+            false
         }
     }
 }
@@ -1715,6 +1643,8 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use async_trait::async_trait;
+    use web::events::{Receipt, Refusal};
 
     #[test]
     fn components_match_like_a_shell() {

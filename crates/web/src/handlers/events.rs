@@ -24,6 +24,27 @@ use crate::state::AppState;
 /// The header that names the source type.
 pub const SOURCE_HEADER: &str = "x-watchpost-source";
 
+/// The event sink, or 503 when the server runs no live detection.
+fn sink(state: &AppState) -> Result<crate::events::SharedSink, ApiError> {
+    state.events.clone().ok_or_else(|| ApiError::Unavailable {
+        message: "this server takes no events: live detection is not configured".to_owned(),
+        retry_after_secs: 60,
+    })
+}
+
+/// Whether the body is gzip-compressed (`Content-Encoding`); any encoding
+/// but gzip and identity is 400.
+fn is_gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
+    match headers.get(CONTENT_ENCODING).map(|v| v.to_str()) {
+        None => Ok(false),
+        Some(Ok(v)) if v.trim().eq_ignore_ascii_case("gzip") => Ok(true),
+        Some(Ok(v)) if v.trim().eq_ignore_ascii_case("identity") => Ok(false),
+        Some(_) => Err(ApiError::BadRequest(
+            "Content-Encoding: only gzip (or identity) is accepted".to_owned(),
+        )),
+    }
+}
+
 /// Query of `POST /api/v1/events`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,22 +63,8 @@ pub async fn post_events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Receipt>), ApiError> {
-    let Some(sink) = state.events.clone() else {
-        return Err(ApiError::Unavailable {
-            message: "this server takes no events: live detection is not configured".to_owned(),
-            retry_after_secs: 60,
-        });
-    };
-    let gzip = match headers.get(CONTENT_ENCODING).map(|v| v.to_str()) {
-        None => false,
-        Some(Ok(v)) if v.trim().eq_ignore_ascii_case("gzip") => true,
-        Some(Ok(v)) if v.trim().eq_ignore_ascii_case("identity") => false,
-        Some(_) => {
-            return Err(ApiError::BadRequest(
-                "Content-Encoding: only gzip (or identity) is accepted".to_owned(),
-            ));
-        }
-    };
+    let sink = sink(&state)?;
+    let gzip = is_gzip(&headers)?;
     let source = match headers.get(SOURCE_HEADER) {
         Some(v) => Some(
             v.to_str()
@@ -106,22 +113,8 @@ pub async fn post_otlp_logs(
     body: Bytes,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let Some(sink) = state.events.clone() else {
-        return Err(ApiError::Unavailable {
-            message: "this server takes no events: live detection is not configured".to_owned(),
-            retry_after_secs: 60,
-        });
-    };
-    let gzip = match headers.get(CONTENT_ENCODING).map(|v| v.to_str()) {
-        None => false,
-        Some(Ok(v)) if v.trim().eq_ignore_ascii_case("gzip") => true,
-        Some(Ok(v)) if v.trim().eq_ignore_ascii_case("identity") => false,
-        Some(_) => {
-            return Err(ApiError::BadRequest(
-                "Content-Encoding: only gzip (or identity) is accepted".to_owned(),
-            ));
-        }
-    };
+    let sink = sink(&state)?;
+    let gzip = is_gzip(&headers)?;
     let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
