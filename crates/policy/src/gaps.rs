@@ -418,10 +418,13 @@ impl Detector for Gaps {
                 continue;
             }
             s.learned().silent_since = Some(s.last);
+            // Dated when the source became overdue, not when the clock was
+            // read: the same silence found again (a replay) is the same
+            // detection.
             let meta = Meta {
                 source: key.0.clone(),
                 record: s.last_record,
-                timestamp: ts_of(now),
+                timestamp: ts_of(s.last.saturating_add(threshold)),
                 host: key.1.as_deref().map(str::to_string),
                 logsource: self.logsources[s.logsource as usize],
             };
@@ -429,7 +432,6 @@ impl Detector for Gaps {
             entity(&mut d, "host", key.1.as_deref());
             field(&mut d, "source", &*key.0);
             field(&mut d, "silent_since", rfc3339(s.last));
-            field(&mut d, "seconds", secs_text(now - s.last));
             field(&mut d, "expected_seconds", secs_text(threshold));
             out.push(d);
         }

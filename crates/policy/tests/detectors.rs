@@ -339,6 +339,10 @@ fn gaps_live_silent_once_then_recovered() {
         "fires once: {out:#?}"
     );
     assert_eq!(out[0].fields["silent_since"], "1970-01-01T02:47:40Z");
+    // Dated when it became overdue (10_060 + 600), whatever the clock read
+    // when it was seen: found again by a replay, it is the same detection.
+    assert_eq!(out[0].timestamp, Some(ts(10_660)));
+    assert_eq!(out[0].fields["expected_seconds"], "600");
     d.observe(&timed("live", 3, 11_100), &mut out);
     let rec = with_id(&out, gaps::RECOVERED_ID);
     assert_eq!(rec.len(), 1);

@@ -40,6 +40,9 @@ const READ_BATCH: usize = 4096;
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 /// How long the worker waits for records before ticking the stream.
 const IDLE_WAIT: Duration = Duration::from_millis(100);
+/// How often the stream is ticked while records keep arriving (so a
+/// source can be seen to fall silent while others are busy).
+const TICK_EVERY: Duration = Duration::from_secs(1);
 
 /// What the worker needs besides the shared state.
 pub(super) struct WorkerConfig {
@@ -112,6 +115,7 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
         let mut reads: VecDeque<Read> = VecDeque::new();
         let mut latest: Option<i64> = None;
         let mut last_commit = Instant::now();
+        let mut last_tick = Instant::now();
         while !shared.stop.load(Ordering::Relaxed) {
             if let Some(new) = shared.take_reload() {
                 drop(stream);
@@ -130,6 +134,7 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
             if batch.is_empty() {
                 if !spool.wait_for(pos, IDLE_WAIT) {
                     let detections = stream.tick(OffsetDateTime::now_utc());
+                    last_tick = Instant::now();
                     if !deliver(detections, &[]) {
                         return;
                     }
@@ -178,6 +183,16 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
                 start,
                 latest: batch_latest,
             });
+            // Ticked only once caught up with the spool: while a backlog
+            // is replayed, the clock runs far ahead of the events, and every
+            // source would look silent.
+            if last_tick.elapsed() >= TICK_EVERY && pos >= spool.end() {
+                let detections = stream.tick(OffsetDateTime::now_utc());
+                last_tick = Instant::now();
+                if !deliver(detections, &[]) {
+                    return;
+                }
+            }
             if last_commit.elapsed() >= COMMIT_EVERY {
                 commit(&shared, &mut reads, latest, horizon, pos);
                 last_commit = Instant::now();
