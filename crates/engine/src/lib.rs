@@ -148,6 +148,12 @@ impl Engine {
         &self.rule_errors
     }
 
+    /// The policy configuration the engine runs with (`None`: no policy
+    /// pack). The live server builds its gap detector from it.
+    pub fn policy(&self) -> Option<&PolicyConfig> {
+        self.policy.as_ref()
+    }
+
     /// The annotator of this engine's detections.
     fn annotator(&self) -> &'static dyn Annotator {
         if self.policy.is_some() {

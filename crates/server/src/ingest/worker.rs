@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use detect::{Detection, Level};
+use detect::{Detection, Detector as _, Level};
 use engine::{Engine, StreamConfig};
 use events::Event;
 use incidents::access::Viewer;
@@ -103,6 +103,13 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
     // twice (their keys).
     'engines: loop {
         let mut stream = engine.stream(stream_config);
+        // The gap detector sees every event, in the spool's order (each
+        // source's own order), beside the stream rather than through its
+        // reorder buffer, which keeps only the events some rule or
+        // detector wants. Rebuilt with the stream, from the same replay.
+        let mut gaps = engine
+            .policy()
+            .map(|p| policy::gaps::Gaps::new(p.gaps.clone(), &p.state));
         let mut pos = spool.committed();
         let replay_end = spool.end();
         if replay_end > pos {
@@ -133,7 +140,7 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
             };
             if batch.is_empty() {
                 if !spool.wait_for(pos, IDLE_WAIT) {
-                    let detections = stream.tick(OffsetDateTime::now_utc());
+                    let detections = tick(&mut stream, gaps.as_mut());
                     last_tick = Instant::now();
                     if !deliver(detections, &[]) {
                         return;
@@ -170,7 +177,13 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
             }
             latest = latest.max(batch_latest);
             let count = events.len() as u64;
-            let detections = stream.push(events, OffsetDateTime::now_utc());
+            let mut detections = Vec::new();
+            if let Some(gaps) = gaps.as_mut() {
+                for e in &events {
+                    gaps.observe(e, &mut detections);
+                }
+            }
+            detections.extend(stream.push(events, OffsetDateTime::now_utc()));
             if !deliver(detections, &batch) {
                 return;
             }
@@ -187,7 +200,7 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
             // is replayed, the clock runs far ahead of the events, and every
             // source would look silent.
             if last_tick.elapsed() >= TICK_EVERY && pos >= spool.end() {
-                let detections = stream.tick(OffsetDateTime::now_utc());
+                let detections = tick(&mut stream, gaps.as_mut());
                 last_tick = Instant::now();
                 if !deliver(detections, &[]) {
                     return;
@@ -202,6 +215,16 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
         tracing::info!(processed = pos, "detection worker stopped");
         return;
     }
+}
+
+/// Tells the stream and the gap detector that the clock reached now.
+fn tick(stream: &mut engine::Stream<'_>, gaps: Option<&mut policy::gaps::Gaps>) -> Vec<Detection> {
+    let now = OffsetDateTime::now_utc();
+    let mut detections = stream.tick(now);
+    if let Some(gaps) = gaps {
+        gaps.advance(now, &mut detections);
+    }
+    detections
 }
 
 /// Commits the batches older than the replay horizon (all processed ones
