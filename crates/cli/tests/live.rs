@@ -878,6 +878,193 @@ fn an_sshd_brute_force_over_syslog_tcp_opens_one_incident() {
     assert!(lines.iter().any(|l| format!("<38>{l}") == line), "{line}");
 }
 
+/// Posts an OTLP logs request to `/v1/logs` as `content_type` to a server
+/// that also runs a Sigma rule of `service: sshd` (low, so its alerts stay
+/// queued); waits for the one incident the brute force should open, checks
+/// its evidence, checks that the sshd rule saw every message, and prints
+/// how long after the post the incident was listed.
+fn otlp_brute_force(content_type: &str, request_body: &[u8], host: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let sshd_rule = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hunt/rules/linux");
+    let server = Server::start_args(
+        dir.path(),
+        &data,
+        CONFIG,
+        &["-r", sshd_rule.to_str().unwrap()],
+    );
+    let admin = admin_token(&data);
+    let shipper = add_user(&data, "shipper", "ingest");
+    let started = Instant::now();
+    let answer = request(
+        server.addr,
+        "POST",
+        "/v1/logs",
+        &shipper,
+        &[("Content-Type", content_type)],
+        request_body,
+    );
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    wait_incidents(&server, &admin, 1);
+    let latency = started.elapsed();
+    eprintln!("OTLP request posted to incident listed: {latency:?}");
+    let ingest = wait_idle(server.addr, &admin);
+    assert_eq!(ingest["accepted"], 12, "{ingest}");
+    let incidents = list(server.addr, "/api/v1/incidents", &admin);
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    assert_eq!(incidents[0]["category"], "security_incident");
+    let id = incidents[0]["id"].as_str().unwrap();
+    let detail = get(server.addr, &format!("/api/v1/incidents/{id}"), &admin).json();
+    let alerts = detail["alerts"].as_array().unwrap();
+    assert!(!alerts.is_empty(), "{detail:#}");
+    for alert in alerts {
+        assert_eq!(alert["entities"]["host"], host, "{alert:#}");
+        let evidence = &alert["evidence"][0];
+        assert_eq!(evidence["source"], "shipper/otlp", "{alert:#}");
+        // The record as the OTLP input made it a JSON object.
+        assert_eq!(evidence["format"], "json", "{alert:#}");
+        let event = evidence["event"].to_string();
+        assert!(event.contains("Failed password for root"), "{event}");
+    }
+    // The records were sshd syslog events: the rule routed to `sshd` saw
+    // all twelve.
+    let sshd_alerts = list(server.addr, "/api/v1/alerts?limit=100", &admin)
+        .into_iter()
+        .filter(|a| a["rule_id"] == "5f7c1d2e-0000-4000-8000-000000000010")
+        .count();
+    assert_eq!(sshd_alerts, 12);
+}
+
+/// The nanoseconds since the epoch of `t`, as OTLP/JSON writes them.
+fn unix_nanos(t: OffsetDateTime) -> String {
+    t.unix_timestamp_nanos().to_string()
+}
+
+/// The OpenTelemetry Collector's `syslog` receiver parses each message
+/// into record attributes (`appname`, `hostname`, `proc_id`, `priority`,
+/// `facility`, `message`), keeps the line as the body and the message's
+/// time as the record's; its `otlphttp` exporter (here with `encoding:
+/// json`) posts an `ExportLogsServiceRequest` to `/v1/logs`. The JSON is
+/// written by hand from the OTLP specification.
+#[test]
+fn an_sshd_brute_force_over_otlp_opens_one_incident() {
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let lines = failures(now, "bastion", "root", "203.0.113.71", 12);
+    let records: Vec<Value> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let at = now - time::Duration::seconds(11 - i as i64);
+            let message = line.split_once("]: ").unwrap().1;
+            let string = |key: &str, value: &str| {
+                serde_json::json!({"key": key, "value": {"stringValue": value}})
+            };
+            let int = |key: &str, value: i64| {
+                serde_json::json!({"key": key, "value": {"intValue": value.to_string()}})
+            };
+            serde_json::json!({
+                "timeUnixNano": unix_nanos(at),
+                "observedTimeUnixNano": unix_nanos(at + time::Duration::milliseconds(3)),
+                "severityNumber": 9,
+                "severityText": "info",
+                "body": {"stringValue": format!("<38>{line}")},
+                "attributes": [
+                    string("appname", "sshd"),
+                    int("facility", 4),
+                    string("hostname", "bastion"),
+                    string("message", message),
+                    int("priority", 38),
+                    string("proc_id", &(4000 + i).to_string()),
+                ]
+            })
+        })
+        .collect();
+    let request = serde_json::json!({
+        "resourceLogs": [{
+            "resource": {"attributes": [
+                {"key": "host.name", "value": {"stringValue": "collector-1"}},
+                {"key": "service.name", "value": {"stringValue": "otelcol-contrib"}}
+            ]},
+            "scopeLogs": [{"scope": {}, "logRecords": records}]
+        }]
+    });
+    otlp_brute_force(
+        "application/json",
+        request.to_string().as_bytes(),
+        "bastion",
+    );
+}
+
+/// Protobuf wire encoding, only what an OTLP logs request needs: a varint.
+fn varint(mut n: u64, out: &mut Vec<u8>) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// A length-delimited field (a message or a string).
+fn field(number: u64, bytes: &[u8], out: &mut Vec<u8>) {
+    varint(number << 3 | 2, out);
+    varint(bytes.len() as u64, out);
+    out.extend_from_slice(bytes);
+}
+
+/// An `AnyValue` holding a string (field 1).
+fn any_string(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    field(1, text.as_bytes(), &mut out);
+    out
+}
+
+/// A `KeyValue` (key 1, value 2) with a string value.
+fn key_value(key: &str, text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    field(1, key.as_bytes(), &mut out);
+    field(2, &any_string(text), &mut out);
+    out
+}
+
+/// The Collector's `filelog` receiver with no operators reads each line of
+/// `/var/log/auth.log` as a string body, with the file's name and path as
+/// attributes and only an observed time; `otlphttp` posts it as binary
+/// protobuf. Encoded by hand from `opentelemetry/proto/logs/v1/logs.proto`:
+/// `ExportLogsServiceRequest.resource_logs` (1) → `ResourceLogs.scope_logs`
+/// (2) → `ScopeLogs.log_records` (2) → `LogRecord` with
+/// `observed_time_unix_nano` (11, fixed64), `body` (5) and `attributes` (6).
+#[test]
+fn an_sshd_brute_force_over_otlp_protobuf_from_the_filelog_receiver_opens_one_incident() {
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let lines = failures(now, "gateway", "root", "203.0.113.72", 12);
+    let mut scope_logs = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let observed =
+            now - time::Duration::seconds(11 - i as i64) + time::Duration::milliseconds(40);
+        let mut record = Vec::new();
+        varint(11 << 3 | 1, &mut record);
+        record.extend_from_slice(&(observed.unix_timestamp_nanos() as u64).to_le_bytes());
+        field(5, &any_string(line), &mut record);
+        field(6, &key_value("log.file.name", "auth.log"), &mut record);
+        field(
+            6,
+            &key_value("log.file.path", "/var/log/auth.log"),
+            &mut record,
+        );
+        field(2, &record, &mut scope_logs);
+    }
+    let mut resource_logs = Vec::new();
+    field(2, &scope_logs, &mut resource_logs);
+    let mut request = Vec::new();
+    field(1, &resource_logs, &mut request);
+    otlp_brute_force("application/x-protobuf", &request, "gateway");
+}
+
 /// A program a test needs, from the environment `scripts/services start`
 /// prints.
 fn required_tool(var: &str) -> String {
@@ -916,7 +1103,8 @@ fn wait_metrics(server: &Server, admin: &str, want: &[String], context: &dyn Fn(
 
 /// Debian's syslog-ng tails a file and forwards each line twice: over TCP
 /// with octet counting (its `syslog()` destination) and in batches to
-/// `POST /api/v1/events` (its `http()` destination). Both copies arrive;
+/// `POST /api/v1/events` (its `http()` destination, one `format-json`
+/// object per message, read back as the syslog line). Both copies arrive;
 /// the login-failure detector counts them per host and user, so the
 /// per-user and the per-address thresholds each fire once (then cool
 /// down), and the two alerts make one incident.
@@ -942,10 +1130,10 @@ options {{ keep-hostname(yes); }};
 source s_in {{ file("{input}" follow-freq(1)); }};
 destination d_tcp {{ syslog("127.0.0.1" transport("tcp") port({tcp_port})); }};
 destination d_http {{
-    http(url("http://{api}/api/v1/events?format=syslog&source=auth.log")
+    http(url("http://{api}/api/v1/events?source=auth.log")
          method("POST")
          headers("Authorization: Bearer {token}")
-         body("<${{PRI}}>${{DATE}} ${{HOST}} ${{MSGHDR}}${{MSG}}")
+         body("$(format-json --scope rfc5424 --scope nv-pairs --key ISODATE)")
          batch-lines(100) batch-timeout(200));
 }};
 log {{ source(s_in); destination(d_tcp); destination(d_http); }};

@@ -18,9 +18,12 @@
 //! is no line to resync on) and is reported with its line and column.
 //!
 //! Records keep their nesting. Windows events exported to JSON are
-//! flattened like EVTX ones; other records get their logsource, time and
-//! host from module `classify`, and a Linux audit record in an OMS/auoms
-//! `SyslogMessage` is split into fields (module `auditd`).
+//! flattened like EVTX ones; syslog messages in a log shipper's JSON layout
+//! (syslog-ng, journald, the OpenTelemetry Collector, Vector, Fluent Bit)
+//! become the event the syslog reader makes of the line (module `syslog`);
+//! other records get their logsource, time and host from module
+//! `classify`, and a Linux audit record in an OMS/auoms `SyslogMessage` is
+//! split into fields (module `auditd`).
 //!
 //! Must not depend on matching.
 
@@ -35,6 +38,7 @@ use crate::{FileSummary, ProblemKind, ReadCtx, classify, evtx};
 mod document;
 mod envelope;
 mod shipper;
+mod syslog;
 
 /// How many events the document reader hands over at once.
 const BATCH: usize = 1024;
@@ -236,7 +240,10 @@ fn object_event(map: Map<String, Value>, source: &SourceId, number: u64) -> Even
             event.meta.record = number;
             event
         }
-        Err(map) => plain_event(map, source, number),
+        Err(map) => match syslog::syslog_event(map, source, number) {
+            Ok(event) => event,
+            Err(map) => plain_event(map, source, number),
+        },
     }
 }
 

@@ -164,7 +164,7 @@ fn civil_date(line: &str) -> bool {
 
 /// The program of a syslog tag: old PAM-style tags name the module in
 /// parentheses (`sshd(pam_unix)`), and the program is what comes before.
-fn program_name(tag: &str) -> &str {
+pub(crate) fn program_name(tag: &str) -> &str {
     match tag.split_once('(') {
         Some((program, rest)) if !program.is_empty() && rest.ends_with(')') => program,
         _ => tag,
