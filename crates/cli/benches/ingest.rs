@@ -16,7 +16,12 @@
 //! - at half the sustained rate: p50/p99 of the acknowledgement (spool
 //!   fsync included), and p50/p99 of spooled-to-detected from the server's
 //!   own histogram (`/metrics`, bucket upper bounds);
-//! - the process's resident memory after the run and its peak.
+//! - the process's resident memory after the run and its peak;
+//! - with `WATCHPOST_BENCH_RSIGMA=/path/to/rsigma`, the same throughput
+//!   load against rsigma's daemon (`rsigma engine daemon --input http`,
+//!   same rules, no policy pack, nothing on disk) in the same run, and the
+//!   ratio. `cargo install rsigma --version 0.23.0 --locked` is the newest
+//!   that builds with this toolchain.
 //!
 //! The load generator shares the two cores with the server, so the figures
 //! are a floor for a server on its own machine.
@@ -272,7 +277,7 @@ fn main() {
                 let _ = stop_rx.await;
             }))
     });
-    runtime.block_on(async {
+    let sustained = runtime.block_on(async {
         // Wait for the listener (rules load first).
         let deadline = Instant::now() + Duration::from_secs(120);
         while TcpStream::connect(port).await.is_err() {
@@ -290,41 +295,9 @@ fn main() {
         };
 
         // Throughput: CONNECTIONS senders for LOAD_SECS, then drain.
-        let sent = Arc::new(AtomicU64::new(0));
-        let refused = Arc::new(AtomicU64::new(0));
         let started = Instant::now();
-        let mut tasks = Vec::new();
-        for c in 0..CONNECTIONS {
-            let (bodies, query) = if c == 0 {
-                (syslog_bodies.clone(), "?format=syslog&source=auth.log")
-            } else {
-                (json_bodies.clone(), "?source=mixed")
-            };
-            let token = token.clone();
-            let sent = Arc::clone(&sent);
-            let refused = Arc::clone(&refused);
-            tasks.push(tokio::spawn(async move {
-                let mut conn = Conn::open(port).await;
-                let path = format!("/api/v1/events{query}");
-                let mut i = c;
-                while started.elapsed() < Duration::from_secs(LOAD_SECS) {
-                    let body = &bodies[i % bodies.len()];
-                    i += 1;
-                    let (status, _) = conn.call("POST", &path, &token, body).await;
-                    if status == 200 {
-                        sent.fetch_add(BATCH as u64, Ordering::Relaxed);
-                    } else {
-                        refused.fetch_add(1, Ordering::Relaxed);
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
+        let (acked, refused) = blast(port, &token, &syslog_bodies, &json_bodies).await;
         let acked_secs = started.elapsed().as_secs_f64();
-        let acked = sent.load(Ordering::Relaxed);
         loop {
             let (spooled, processed) = stats(admin.clone()).await;
             if processed >= spooled {
@@ -335,9 +308,8 @@ fn main() {
         let drained_secs = started.elapsed().as_secs_f64();
         let sustained = acked as f64 / drained_secs;
         println!(
-            "throughput: {acked} events acknowledged in {acked_secs:.1} s ({:.0}/s), all detected after {drained_secs:.1} s: sustained {sustained:.0} events/s ({} requests refused with 429/503)",
+            "throughput: {acked} events acknowledged in {acked_secs:.1} s ({:.0}/s), all detected after {drained_secs:.1} s: sustained {sustained:.0} events/s ({refused} requests refused with 429/503)",
             acked as f64 / acked_secs,
-            refused.load(Ordering::Relaxed)
         );
         println!("ratio to the engine alone: {:.2}x", sustained / reference);
 
@@ -388,6 +360,7 @@ fn main() {
         }) {
             println!("  {line}");
         }
+        sustained
     });
     println!(
         "memory: resident {} MiB now, peak {} MiB (server and load generator)",
@@ -396,4 +369,171 @@ fn main() {
     );
     let _ = stop_tx.send(());
     server.join().unwrap().unwrap();
+    match std::env::var_os("WATCHPOST_BENCH_RSIGMA") {
+        Some(bin) => runtime.block_on(rsigma_daemon(
+            Path::new(&bin),
+            &corpus.join("sigma/rules"),
+            &syslog_bodies,
+            &json_bodies,
+            sustained,
+        )),
+        None => println!(
+            "rsigma daemon: not measured (set WATCHPOST_BENCH_RSIGMA to an `rsigma` binary, e.g. from `cargo install rsigma --version 0.23.0 --locked`)"
+        ),
+    }
+}
+
+/// `CONNECTIONS` keep-alive senders post for `LOAD_SECS`: the first sends
+/// auth.log lines as `?format=syslog`, the others JSON lines. Returns the
+/// lines acknowledged and the requests refused.
+async fn blast(
+    port: std::net::SocketAddr,
+    token: &str,
+    syslog_bodies: &[Arc<Vec<u8>>],
+    json_bodies: &[Arc<Vec<u8>>],
+) -> (u64, u64) {
+    let sent = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..CONNECTIONS {
+        let (bodies, query) = if c == 0 {
+            (syslog_bodies.to_vec(), "?format=syslog&source=auth.log")
+        } else {
+            (json_bodies.to_vec(), "?source=mixed")
+        };
+        let token = token.to_owned();
+        let sent = Arc::clone(&sent);
+        let refused = Arc::clone(&refused);
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(port).await;
+            let path = format!("/api/v1/events{query}");
+            let mut i = c;
+            while started.elapsed() < Duration::from_secs(LOAD_SECS) {
+                let body = &bodies[i % bodies.len()];
+                i += 1;
+                let (status, _) = conn.call("POST", &path, &token, body).await;
+                if status == 200 {
+                    sent.fetch_add(BATCH as u64, Ordering::Relaxed);
+                } else {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (
+        sent.load(Ordering::Relaxed),
+        refused.load(Ordering::Relaxed),
+    )
+}
+
+/// A counter's value in a Prometheus text body.
+fn counter(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(0, |v| v as u64)
+}
+
+/// The same load against rsigma's daemon (`rsigma engine daemon --input
+/// http`, the SigmaHQ rules without the policy pack, nothing on disk), in
+/// the same run: its sustained events/s until its own
+/// `rsigma_events_processed_total` has counted every accepted line.
+async fn rsigma_daemon(
+    bin: &Path,
+    rules: &Path,
+    syslog_bodies: &[Arc<Vec<u8>>],
+    json_bodies: &[Arc<Vec<u8>>],
+    watchpost: f64,
+) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut child = match tokio::process::Command::new(bin)
+        .args([
+            "engine",
+            "daemon",
+            "--input",
+            "http",
+            "--output",
+            "file:///dev/null",
+        ])
+        .arg("--rules")
+        .arg(rules)
+        .arg("--api-addr")
+        .arg(port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(error) => {
+            println!("rsigma daemon: cannot start {}: {error}", bin.display());
+            return;
+        }
+    };
+    let metrics = || async move {
+        let mut c = Conn::open(port).await;
+        String::from_utf8(c.call("GET", "/metrics", "", b"").await.1).unwrap_or_default()
+    };
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(120);
+    loop {
+        if TcpStream::connect(port).await.is_ok()
+            && counter(&metrics().await, "rsigma_detection_rules_loaded") > 0
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "rsigma daemon did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "rsigma daemon: {} rules loaded, listening after {:.2} s",
+        counter(&metrics().await, "rsigma_detection_rules_loaded"),
+        started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let (acked, refused) = blast(port, "", syslog_bodies, json_bodies).await;
+    let acked_secs = started.elapsed().as_secs_f64();
+    // It counts events, not lines (a line it cannot read is none): wait
+    // until it has counted every line, or until the count stops moving;
+    // the time is that of its last movement.
+    let mut last = (0, started.elapsed());
+    loop {
+        let processed = counter(&metrics().await, "rsigma_events_processed_total");
+        if processed != last.0 {
+            last = (processed, started.elapsed());
+        }
+        if processed >= acked {
+            break;
+        }
+        if started.elapsed() - last.1 > Duration::from_secs(5) {
+            println!("rsigma daemon: processed count stopped at {processed} of {acked} lines");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let drained_secs = last.1.as_secs_f64();
+    let sustained = acked as f64 / drained_secs;
+    println!(
+        "rsigma daemon throughput: {acked} lines accepted in {acked_secs:.1} s ({:.0}/s), processed after {drained_secs:.1} s: sustained {sustained:.0} events/s ({refused} requests refused)",
+        acked as f64 / acked_secs
+    );
+    println!(
+        "watchpost (durable spool, policy pack) to rsigma daemon (no disk): {:.2}x",
+        watchpost / sustained
+    );
+    let _ = child.kill().await;
 }
