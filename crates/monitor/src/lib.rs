@@ -18,11 +18,14 @@
 //! Decision logic is pure and takes `now` as an argument
 //! ([`ports::baseline`], [`web::compare`]); file and network IO live in
 //! their own modules ([`state`], [`ports::read`], [`web::fetch`]), so the
-//! live server can schedule the same checks that the CLI runs once.
+//! live server can schedule the same checks that the CLI runs once
+//! ([`ports::check`], [`ports::folder`], [`web::fetch_url`] and
+//! [`web::judge`]).
 //!
 //! This crate depends on `events` and `detect` (for the shared
 //! [`detect::Detection`] shape) and on nothing above them.
 
+pub mod duration;
 pub mod ports;
 pub mod state;
 pub mod web;

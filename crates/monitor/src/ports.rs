@@ -9,12 +9,18 @@
 //! (`listening_ports` query results and differential logs). [`read`] does
 //! the file IO and format detection. [`baseline`] is the pure decision:
 //! which observations are new or changed against the approved baseline,
-//! and the detections they become.
+//! and the detections they become. [`check`] is one check against the
+//! baseline state file (the CLI's `ports check`, and each pass of the
+//! server's schedule); [`folder`] tracks the snapshot files the server
+//! looks at on every pass ([`config`], the `[ports]` table).
 //!
 //! Parsers are pure (bytes in, observations and located problems out) and
 //! never panic on bad input.
 
 pub mod baseline;
+pub mod check;
+pub mod config;
+pub mod folder;
 pub mod netstat;
 pub mod nmap;
 pub mod osquery;

@@ -9,8 +9,11 @@
 //! [`Status::Unreachable`], which is not a change. The first check of a URL
 //! with no baseline records one ([`Status::Baselined`]).
 //!
-//! [`check_once`] runs one pass and is what the server schedules;
-//! `watchpost web check` calls it through [`run_blocking`].
+//! [`check_once`] runs one pass over every URL; `watchpost web check`
+//! calls it through [`run_blocking`]. The server checks each URL on its own
+//! `interval`, with the two halves of a check: [`fetch_url`] (network, no
+//! state) and [`judge`] (pure apart from recording a first baseline in the
+//! state it is given).
 
 pub mod baseline;
 pub mod compare;
@@ -27,6 +30,8 @@ pub use baseline::WebState;
 pub use compare::Fingerprint;
 pub use config::{InvalidConfig, UrlConfig, WebConfig};
 pub use fetch::FetchError;
+/// The HTTP client [`client`] builds, for [`fetch_url`].
+pub use reqwest::Client;
 
 /// Why a URL could not be approved: the configuration (its CA
 /// certificates) cannot be used, or the URL cannot be fetched.
@@ -74,6 +79,11 @@ pub struct Outcome {
     /// to another site that was not followed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The fingerprint of this fetch (`None` when the URL was
+    /// unreachable). Not printed: it is what a caller compares or keys
+    /// alerts on (with the approved one in the state).
+    #[serde(skip)]
+    pub fingerprint: Option<Fingerprint>,
 }
 
 /// The result of checking one URL.
@@ -119,25 +129,43 @@ pub async fn check_once(config: &WebConfig, state: &mut WebState, now: Timestamp
                         reason: reason.clone(),
                     },
                     notes: Vec::new(),
+                    fingerprint: None,
                 })
                 .collect();
         }
     };
     let mut out = Vec::with_capacity(config.url.len());
     for url in &config.url {
-        out.push(check_url(&client, config, url, state, now).await);
+        let fetched = fetch_url(&client, config, url).await;
+        out.push(judge(config, url, fetched, state, now));
     }
     out
 }
 
-async fn check_url(
+/// Fetches one watched URL with the limits of `config`: the network half
+/// of a check, which needs no state (the server fetches URLs on their own
+/// schedules and takes the state only for [`judge`]).
+pub async fn fetch_url(
     client: &reqwest::Client,
     config: &WebConfig,
     url: &UrlConfig,
+) -> Result<Page, FetchError> {
+    fetch::fetch(client, &url.url, &config.limits()).await
+}
+
+/// The outcome of one fetch of `url` against its baseline in `state`: a
+/// failed fetch is [`Status::Unreachable`]; with no baseline, the page's
+/// fingerprint becomes one ([`Status::Baselined`], the only case that
+/// changes `state`); otherwise it is compared with the approved
+/// fingerprint, which a check never replaces.
+pub fn judge(
+    config: &WebConfig,
+    url: &UrlConfig,
+    fetched: Result<Page, FetchError>,
     state: &mut WebState,
     now: Timestamp,
 ) -> Outcome {
-    let page = match fetch::fetch(client, &url.url, &config.limits()).await {
+    let page = match fetched {
         Ok(page) => page,
         Err(error) => {
             return Outcome {
@@ -146,6 +174,7 @@ async fn check_url(
                     reason: crate::describe(&error),
                 },
                 notes: Vec::new(),
+                fingerprint: None,
             };
         }
     };
@@ -153,7 +182,7 @@ async fn check_url(
     let current = compare::fingerprint(&page, &url.ignore_patterns(), now);
     let status = match state.urls.get(&url.url) {
         None => {
-            state.urls.insert(url.url.clone(), current);
+            state.urls.insert(url.url.clone(), current.clone());
             Status::Baselined
         }
         Some(approved) => {
@@ -174,6 +203,7 @@ async fn check_url(
         url: url.url.clone(),
         status,
         notes,
+        fingerprint: Some(current),
     }
 }
 
@@ -195,7 +225,8 @@ pub async fn approve(
 }
 
 /// The HTTP client for `config`: its limits and its extra CA certificates.
-fn client(config: &WebConfig) -> Result<reqwest::Client, WebError> {
+/// Build it once and reuse it for every [`fetch_url`].
+pub fn client(config: &WebConfig) -> Result<reqwest::Client, WebError> {
     Ok(fetch::client(&config.limits(), config.extra_roots()?)?)
 }
 

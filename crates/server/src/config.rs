@@ -71,6 +71,15 @@ pub struct Config {
     /// Live inputs, the event spool and the detection worker.
     #[serde(default)]
     pub ingest: crate::ingest::IngestConfig,
+    /// Port snapshots checked on a schedule (`[ports]`: a folder or globs
+    /// of nmap XML, `ss`, `netstat` and osquery files, an `interval`, the
+    /// baseline `state` file, default `DATA_DIR/ports.json`); see
+    /// docs/monitor.md.
+    pub ports: Option<monitor::ports::config::PortsConfig>,
+    /// The URL monitor (`[web]` limits and `[[web.url]]` entries, each
+    /// checked on its own `interval`; state in `DATA_DIR/web.json`). The
+    /// same table `watchpost web check --config` reads; see docs/monitor.md.
+    pub web: Option<monitor::web::WebConfig>,
 }
 
 /// A configuration file that could not be used.
@@ -289,6 +298,62 @@ secret = "s"
                 .unwrap_err()
                 .to_string();
             assert!(err.starts_with("c.toml:2:"), "{key}: {err}");
+        }
+    }
+
+    #[test]
+    fn monitor_tables_parse() {
+        let text = r#"
+[ports]
+dir = "/var/lib/watchpost/snapshots"
+paths = ["/srv/scans/*.xml"]
+interval = "10m"
+host = "web01"
+
+[web]
+timeout = "5s"
+
+[[web.url]]
+url = "https://www.example.org/"
+interval = "1m"
+"#;
+        let config = Config::parse(Path::new("c.toml"), text).unwrap();
+        let ports = config.ports.unwrap();
+        assert_eq!(
+            ports.dir,
+            Some(PathBuf::from("/var/lib/watchpost/snapshots"))
+        );
+        assert_eq!(ports.paths, ["/srv/scans/*.xml"]);
+        assert_eq!(ports.interval, std::time::Duration::from_secs(600));
+        assert_eq!(ports.state, None);
+        assert_eq!(ports.host.as_deref(), Some("web01"));
+        let web = config.web.unwrap();
+        assert_eq!(web.timeout, std::time::Duration::from_secs(5));
+        assert_eq!(web.url[0].url, "https://www.example.org/");
+        assert_eq!(web.url[0].interval, std::time::Duration::from_secs(60));
+        assert!(
+            Config::parse(Path::new("c.toml"), "")
+                .unwrap()
+                .ports
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn unknown_monitor_keys_name_the_line() {
+        for (text, key) in [
+            ("[ports]\ndir = \"/s\"\nintervall = \"5m\"\n", "intervall"),
+            (
+                "[web]\n\n[[web.url]]\nurl = \"http://x/\"\nevery = \"5m\"\n",
+                "every",
+            ),
+        ] {
+            let err = Config::parse(Path::new("c.toml"), text)
+                .unwrap_err()
+                .to_string();
+            let line = text.lines().position(|l| l.starts_with(key)).unwrap() + 1;
+            assert!(err.starts_with(&format!("c.toml:{line}:")), "{err}");
+            assert!(err.contains(key), "{err}");
         }
     }
 

@@ -12,7 +12,9 @@
 //! [`ingest`] is live detection: the API's event sink, the syslog and OTLP
 //! inputs, the durable event spool ([`spool`]) they write to before
 //! acknowledging an event, and the detection worker that turns what it
-//! reads into alerts and incidents.
+//! reads into alerts and incidents. [`monitors`] runs the port snapshot
+//! and URL checks of the `[ports]` and `[web]` tables on their intervals,
+//! with alerts of their own.
 //!
 //! It also offers the store-level administration used by the CLI
 //! (`users add|list|disable`, `tokens list|create|revoke|rotate`,
@@ -36,6 +38,7 @@ pub mod at_rest;
 pub mod config;
 pub mod connections;
 pub mod ingest;
+pub mod monitors;
 pub mod spool;
 
 pub use config::Config;
@@ -415,6 +418,9 @@ pub async fn serve(
         .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
     let store = open_store_with(&location, store_options(&config)).await?;
     let limits = connection_limits(&config);
+    // Scheduled monitors (port snapshots, URLs): refused before listening
+    // when their tables cannot be used, stopped with the live inputs.
+    let monitors = monitors::Monitors::start(&config, &location.data_dir, store.clone())?;
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -518,6 +524,9 @@ pub async fn serve(
             Ok(Err(error)) => tracing::warn!(error = %format!("{error:#}"), "a live input failed"),
             Err(error) => tracing::warn!(%error, "a live input task failed"),
         }
+    }
+    if let Some(monitors) = monitors {
+        monitors.stop().await;
     }
     if let Some(ingest) = ingest {
         tracing::info!("HTTP server stopped; stopping detection");

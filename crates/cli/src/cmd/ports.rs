@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use monitor::ports::baseline::{Baseline, ChangeKind, STATE_KIND, detection};
+use monitor::ports::check::{Checked, check as ports_check};
 use monitor::ports::read::{ReadOptions, read_files};
 use monitor::ports::{PortKey, Problem, Protocol};
 use monitor::state;
@@ -121,22 +122,20 @@ fn read(files: &[PathBuf], host: Option<String>) -> anyhow::Result<monitor::port
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let now = time::OffsetDateTime::now_utc();
-    let existing = load(&args.state)?;
+    // A bad state file is refused before any snapshot is read.
+    load(&args.state)?;
     let snapshot = read(&args.files, args.host)?;
-    let Some(mut baseline) = existing else {
-        let mut baseline = Baseline::new();
-        for observation in snapshot.ports.values() {
-            baseline.approve(observation, now);
+    let (mut baseline, changes) = match ports_check(&args.state, &snapshot, now)? {
+        Checked::Baselined { baseline } => {
+            eprintln!(
+                "no baseline at {}: recorded the {} open port(s) seen as the baseline; later checks report ports not in it",
+                args.state.display(),
+                baseline.len()
+            );
+            return Ok(ExitCode::SUCCESS);
         }
-        state::save(&args.state, STATE_KIND, &baseline)?;
-        eprintln!(
-            "no baseline at {}: recorded the {} open port(s) seen as the baseline; later checks report ports not in it",
-            args.state.display(),
-            baseline.len()
-        );
-        return Ok(ExitCode::SUCCESS);
+        Checked::Compared { baseline, changes } => (baseline, changes),
     };
-    let changes = baseline.diff(&snapshot);
     if args.jsonl {
         for change in &changes {
             println!("{}", term::json::to_string(&detection(change, now))?);

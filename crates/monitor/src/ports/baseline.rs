@@ -144,6 +144,16 @@ impl Baseline {
         Self::default()
     }
 
+    /// The baseline of a first run: every open port of `snapshot`,
+    /// approved at `now`.
+    pub fn from_snapshot(snapshot: &Snapshot, now: Timestamp) -> Self {
+        let mut baseline = Baseline::new();
+        for observation in snapshot.ports.values() {
+            baseline.approve(observation, now);
+        }
+        baseline
+    }
+
     /// The approved ports, in key order.
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.entries.values()

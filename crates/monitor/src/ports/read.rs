@@ -122,41 +122,56 @@ pub fn read_files<P: AsRef<Path>>(paths: &[P], options: &ReadOptions) -> (Snapsh
     for path in paths {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let data = match std::fs::read(path) {
-            Ok(data) => data,
-            Err(error) => {
-                problems.push(Problem {
-                    file: name,
-                    line: None,
-                    reason: format!("cannot read: {error}"),
-                    skipped_file: true,
-                });
-                continue;
-            }
-        };
-        match parse_bytes(&data, &name, options) {
-            Ok(parsed) => {
-                for (line, reason) in parsed.problems {
-                    problems.push(Problem {
-                        file: name.clone(),
-                        line,
-                        reason,
-                        skipped_file: false,
-                    });
-                }
-                for observation in parsed.observations {
-                    snapshot.insert(observation);
-                }
+        match std::fs::read(path) {
+            Ok(data) => {
+                add_bytes(&data, &name, options, &mut snapshot, &mut problems);
             }
             Err(error) => problems.push(Problem {
                 file: name,
                 line: None,
-                reason: crate::describe(&error),
+                reason: format!("cannot read: {error}"),
                 skipped_file: true,
             }),
         }
     }
     (snapshot, problems)
+}
+
+/// Parses one snapshot file's content (see [`parse_bytes`]) into
+/// `snapshot`, adding its problems to `problems`. Returns false when the
+/// whole file was skipped (its problem says why).
+pub fn add_bytes(
+    data: &[u8],
+    name: &str,
+    options: &ReadOptions,
+    snapshot: &mut Snapshot,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    match parse_bytes(data, name, options) {
+        Ok(parsed) => {
+            for (line, reason) in parsed.problems {
+                problems.push(Problem {
+                    file: name.to_owned(),
+                    line,
+                    reason,
+                    skipped_file: false,
+                });
+            }
+            for observation in parsed.observations {
+                snapshot.insert(observation);
+            }
+            true
+        }
+        Err(error) => {
+            problems.push(Problem {
+                file: name.to_owned(),
+                line: None,
+                reason: crate::describe(&error),
+                skipped_file: true,
+            });
+            false
+        }
+    }
 }
 
 #[cfg(test)]

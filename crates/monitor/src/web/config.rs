@@ -18,9 +18,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use regex::Regex;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use super::fetch::Limits;
+use crate::duration::deserialize as duration;
+pub use crate::duration::{DurationError, parse_duration};
 
 /// The URL monitor settings.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -151,6 +153,12 @@ pub enum InvalidConfig {
         /// Why it does not compile.
         source: Box<regex::Error>,
     },
+    /// An `interval` of zero.
+    #[error("web.url {url:?}: interval must be more than 0")]
+    Interval {
+        /// The URL as written.
+        url: String,
+    },
     /// A `ca_certificates` file could not be read.
     #[error("cannot read CA certificate file {}", path.display())]
     CaRead {
@@ -173,20 +181,6 @@ pub enum InvalidConfig {
         /// The file.
         path: PathBuf,
     },
-}
-
-/// A duration that is not `<number><unit>`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DurationError {
-    /// No number first.
-    #[error("invalid duration {0:?}: expected a number and a unit, as in \"5m\"")]
-    Number(String),
-    /// An unknown unit.
-    #[error("invalid duration {0:?}: the unit must be ms, s, m, h or d")]
-    Unit(String),
-    /// More milliseconds than fit.
-    #[error("duration {0:?} is too long")]
-    TooLong(String),
 }
 
 #[derive(Deserialize)]
@@ -305,6 +299,11 @@ impl UrlConfig {
         if let Some(ratio) = self.min_similarity {
             check_ratio("min_similarity", ratio)?;
         }
+        if self.interval.is_zero() {
+            return Err(InvalidConfig::Interval {
+                url: self.url.clone(),
+            });
+        }
         Ok(())
     }
 
@@ -343,34 +342,6 @@ fn default_min_similarity() -> f64 {
 }
 fn default_interval() -> Duration {
     Duration::from_secs(300)
-}
-
-/// Parses `500ms`, `30s`, `5m`, `1h`, `1d`.
-pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| DurationError::Number(text.to_owned()))?;
-    let unit_ms: u64 = match unit {
-        "ms" => 1,
-        "s" => 1000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(DurationError::Unit(text.to_owned())),
-    };
-    n.checked_mul(unit_ms)
-        .map(Duration::from_millis)
-        .ok_or_else(|| DurationError::TooLong(text.to_owned()))
-}
-
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    parse_duration(&text).map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]
@@ -415,25 +386,14 @@ ignore = ['\d+ visitors']
                 "unknown field `intervall`",
             ),
             ("[web]\nmin_similarity = 2.0", "between 0.0 and 1.0"),
+            (
+                "[[web.url]]\nurl = \"http://x/\"\ninterval = \"0s\"",
+                "interval must be more than 0",
+            ),
         ];
         for (text, expected) in cases {
             let err = crate::describe(&WebConfig::from_toml(text).unwrap_err());
             assert!(err.contains(expected), "{text}: {err}");
         }
-    }
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
-        assert_eq!(parse_duration("m"), Err(DurationError::Number("m".into())));
-        assert_eq!(
-            parse_duration("5y").unwrap_err().to_string(),
-            "invalid duration \"5y\": the unit must be ms, s, m, h or d"
-        );
-        assert!(matches!(
-            parse_duration("99999999999999999d"),
-            Err(DurationError::TooLong(_))
-        ));
     }
 }
