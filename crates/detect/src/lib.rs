@@ -12,14 +12,20 @@
 //!   any number of threads.
 //! - [`Stateful`] feeds the events that correlations and [`Detector`]s need
 //!   in time order.
+//! - [`Catalogue`] lists the rules that run, with their logsources, and
+//!   which of them an event's route feeds (for coverage reports).
 
+mod catalogue;
 mod detection;
 mod matcher;
 pub mod routing;
+mod rule;
 mod stateful;
 mod view;
 
+pub use catalogue::Catalogue;
 pub use detection::{Annotator, Detection, Detector, Level, NoAnnotation, Selector};
 pub use matcher::{CorrelationInput, FIELD_VALUE_MAX, FIELDS_MAX, Matcher};
+pub use rule::{RuleInfo, RuleKind};
 pub use stateful::{Pending, Stateful};
 pub use view::EventView;

@@ -12,6 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, OnceLock};
 
+use events::taxonomy::Route;
 use events::{Event, Value};
 use rayon::prelude::*;
 use rsigma_eval::{CompiledRule, Engine, EvaluationResult};
@@ -21,6 +22,7 @@ use rules::{RuleError, RuleSet};
 use events::taxonomy::route;
 
 use crate::routing::{Renames, View, for_each_view};
+use crate::rule::{RuleInfo, RuleKind};
 use crate::view::EventView;
 use crate::{Detection, Level};
 
@@ -38,6 +40,9 @@ type Key = (u32, u32, u32);
 /// hunt pays only for the logsources its logs contain.
 struct Group {
     rules: Mutex<Option<Vec<CompiledRule>>>,
+    /// The group's rules, as indexes into the matcher's [`RuleInfo`]s
+    /// (kept apart: `rules` moves into the engine).
+    members: Vec<u32>,
     /// Indexes (into the matcher's filters) of the filters that may apply
     /// to this group's rules; the others would leave every rule unchanged.
     filters: Vec<usize>,
@@ -100,6 +105,9 @@ pub struct Matcher {
     index: HashMap<Key, usize>,
     interner: HashMap<String, u32>,
     meta: HashMap<String, RuleMeta>,
+    /// Every detection rule that compiled, in load order, for the
+    /// [`crate::Catalogue`].
+    infos: Vec<RuleInfo>,
     pub(crate) correlation_bases: Vec<SigmaRule>,
     pub(crate) correlations: Vec<rules::CorrelationRule>,
     loaded: usize,
@@ -154,8 +162,9 @@ impl Matcher {
 
         let mut errors = Vec::new();
         let mut interner: HashMap<String, u32> = HashMap::new();
-        let mut by_key: HashMap<Key, Vec<CompiledRule>> = HashMap::new();
+        let mut by_key: HashMap<Key, (Vec<CompiledRule>, Vec<u32>)> = HashMap::new();
         let mut meta = HashMap::new();
+        let mut infos: Vec<RuleInfo> = Vec::new();
         let mut correlation_bases = Vec::new();
         let mut loaded = 0;
         for (source, result) in set.detections.iter().zip(compiled) {
@@ -188,7 +197,21 @@ impl Matcher {
             }
             meta.entry(meta_key(rule.id.as_deref(), &rule.title))
                 .or_insert_with(|| RuleMeta { fields, correlated });
-            by_key.entry(key).or_default().push(rule);
+            let lower = |s: &Option<String>| s.as_deref().map(str::to_ascii_lowercase);
+            let member = u32::try_from(infos.len()).unwrap_or(u32::MAX);
+            infos.push(RuleInfo {
+                id: source.rule().id.clone(),
+                name: source.rule().name.clone(),
+                title: source.rule().title.clone(),
+                level: level(source.rule().level),
+                kind: RuleKind::Detection,
+                product: lower(&ls.product),
+                service: lower(&ls.service),
+                category: lower(&ls.category),
+            });
+            let group = by_key.entry(key).or_default();
+            group.0.push(rule);
+            group.1.push(member);
         }
 
         // Filters are applied when a group is built; check them now, on an
@@ -209,12 +232,13 @@ impl Matcher {
         let groups: Vec<Group> = keys
             .iter()
             .map(|k| {
-                let rules = by_key.remove(k).unwrap_or_default();
+                let (rules, members) = by_key.remove(k).unwrap_or_default();
                 let applicable = (0..filters.len())
                     .filter(|&i| filter_may_apply(filters[i].rule(), &rules))
                     .collect();
                 Group {
                     rules: Mutex::new(Some(rules)),
+                    members,
                     filters: applicable,
                     engine: OnceLock::new(),
                 }
@@ -228,6 +252,7 @@ impl Matcher {
                 index,
                 interner,
                 meta,
+                infos,
                 correlation_bases,
                 correlations: set.correlations.clone(),
                 loaded,
@@ -256,6 +281,39 @@ impl Matcher {
     /// Number of logsource groups.
     pub fn group_count(&self) -> usize {
         self.groups.len()
+    }
+
+    /// Every detection rule that compiled, in load order.
+    pub fn rules(&self) -> &[RuleInfo] {
+        &self.infos
+    }
+
+    /// The detection rules an event of `route` is matched against (the
+    /// rules of every group its views reach, as [`Matcher::scan`] finds
+    /// them), as sorted indexes into [`Matcher::rules`].
+    pub fn rules_fed_by(&self, route: &Route) -> Vec<usize> {
+        let mut groups: Vec<usize> = Vec::new();
+        for_each_view(route, |view| {
+            self.for_each_group(&view, |g, _| {
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
+            });
+        });
+        let mut fed: Vec<usize> = groups
+            .iter()
+            .flat_map(|&g| self.groups[g].members.iter().map(|&i| i as usize))
+            .collect();
+        fed.sort_unstable();
+        fed.dedup();
+        fed
+    }
+
+    /// The correlation rule at `index` of those given to the matcher.
+    pub(crate) fn correlation_rule(&self, index: usize) -> Option<&rsigma_parser::CorrelationRule> {
+        self.correlations
+            .get(index)
+            .map(rules::CorrelationRule::rule)
     }
 
     fn id(&self, s: Option<&str>) -> Option<u32> {

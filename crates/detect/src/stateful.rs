@@ -52,6 +52,9 @@ pub struct Stateful<'m> {
     correlation_only: HashSet<String>,
     /// Correlation rules that compiled and whose rules all loaded.
     correlations_loaded: usize,
+    /// Which ones, as indexes into the matcher's correlation rules, in
+    /// load order.
+    loaded_correlations: Vec<usize>,
     detectors: Vec<Box<dyn Detector>>,
     /// Each detector's selector, in the same order.
     selectors: Vec<std::sync::Arc<dyn Selector>>,
@@ -84,6 +87,7 @@ impl<'m> Stateful<'m> {
         let mut errors = Vec::new();
         let mut correlation_only = HashSet::new();
         let mut correlations_loaded = 0;
+        let mut loaded_correlations = Vec::new();
         let correlations = if matcher.correlations.is_empty() {
             None
         } else {
@@ -105,18 +109,20 @@ impl<'m> Stateful<'m> {
                 known.extend(rule.id.as_deref());
                 known.extend(rule.name.as_deref());
             }
-            let mut waiting: Vec<&rules::CorrelationRule> = matcher.correlations.iter().collect();
+            let mut waiting: Vec<(usize, &rules::CorrelationRule)> =
+                matcher.correlations.iter().enumerate().collect();
             loop {
                 let before = waiting.len();
                 let mut still = Vec::new();
-                for c in waiting {
+                for (index, c) in waiting {
                     if !c.rule().rules.iter().all(|r| known.contains(r.as_str())) {
-                        still.push(c);
+                        still.push((index, c));
                         continue;
                     }
                     match engine.add_correlation(c.rule()) {
                         Ok(()) => {
                             correlations_loaded += 1;
+                            loaded_correlations.push(index);
                             known.extend(c.rule().id.as_deref());
                             known.extend(c.rule().name.as_deref());
                             if !c.rule().generate {
@@ -135,7 +141,7 @@ impl<'m> Stateful<'m> {
                     break;
                 }
             }
-            for c in waiting {
+            for (_, c) in waiting {
                 let missing: Vec<&str> = c
                     .rule()
                     .rules
@@ -161,6 +167,7 @@ impl<'m> Stateful<'m> {
                 correlations,
                 correlation_only,
                 correlations_loaded,
+                loaded_correlations,
                 detectors,
                 selectors,
                 evicted_at: i64::MIN,
@@ -176,6 +183,13 @@ impl<'m> Stateful<'m> {
     /// and building this stage.
     pub fn rules_loaded(&self) -> usize {
         self.matcher.rule_count() + self.correlations_loaded + self.matcher.filter_count()
+    }
+
+    /// The correlation rules that loaded, as indexes into the matcher's
+    /// correlation rules, in load order (a correlation comes after every
+    /// correlation it names): what [`crate::Catalogue::new`] lists.
+    pub fn loaded_correlations(&self) -> &[usize] {
+        &self.loaded_correlations
     }
 
     /// True when some detector wants to see the event.

@@ -32,7 +32,11 @@ mod stream;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use detect::{Annotator, Detection, Detector, Matcher, NoAnnotation, Pending, Selector, Stateful};
+use detect::{
+    Annotator, Catalogue, Detection, Detector, Matcher, NoAnnotation, Pending, RuleInfo, Selector,
+    Stateful,
+};
+use events::taxonomy::Route;
 use events::{Event, Timestamp};
 use policy::{PolicyAnnotator, PolicyConfig, PolicyError};
 use rayon::prelude::*;
@@ -74,6 +78,8 @@ pub enum EngineError {
 /// needs besides its events. Shared by reference between threads.
 pub struct Engine {
     matcher: Matcher,
+    /// The rules that run, for coverage reports.
+    catalogue: Catalogue,
     policy: Option<PolicyConfig>,
     selectors: Vec<Arc<dyn Selector>>,
     rule_errors: Vec<RuleError>,
@@ -119,6 +125,7 @@ impl Engine {
         let rules_loaded = stage.rules_loaded();
         let selectors = stage.selectors();
         let ordered_idle = stage.is_idle();
+        let catalogue = Catalogue::new(&matcher, stage.loaded_correlations());
         drop(stage);
         // The parsed rules are no longer needed. Freeing thousands of them
         // takes tens of milliseconds, which a short hunt would wait for:
@@ -129,6 +136,7 @@ impl Engine {
         }
         Ok(Engine {
             matcher,
+            catalogue,
             policy: config.policy,
             selectors,
             rule_errors,
@@ -152,6 +160,27 @@ impl Engine {
     /// pack). The live server builds its gap detector from it.
     pub fn policy(&self) -> Option<&PolicyConfig> {
         self.policy.as_ref()
+    }
+
+    /// Every Sigma rule that runs (detection rules that compiled, then
+    /// correlations that loaded), with its logsource. The native policy
+    /// detectors are not rules and are not listed.
+    pub fn rules(&self) -> &[RuleInfo] {
+        self.catalogue.rules()
+    }
+
+    /// The rules an event of `route` feeds (the detection rules it is
+    /// matched against, and the correlations counting them), as sorted
+    /// indexes into [`Engine::rules`]. Pure and cheap, but not free: a
+    /// caller asking for many events of few routes should keep the
+    /// answer per route (a [`Route`] is `Copy`, `Eq` and `Hash`).
+    pub fn rules_fed_by(&self, route: &Route) -> Vec<usize> {
+        self.catalogue.fed_by(&self.matcher, route)
+    }
+
+    /// The rules `event` feeds: [`Engine::rules_fed_by`] of its route.
+    pub fn rules_fed_by_event(&self, event: &Event) -> Vec<usize> {
+        self.rules_fed_by(&events::taxonomy::route(event))
     }
 
     /// The annotator of this engine's detections.

@@ -207,7 +207,7 @@ pub fn of_syslog_file(name: &str) -> LogSource {
 
 /// Where an event belongs: one product, up to two services, and any number
 /// of categories (from static tables).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Route {
     /// Sigma product.
     pub product: Option<&'static str>,

@@ -44,6 +44,7 @@ use crate::spool::{Spool, SpoolConfig, SpoolError};
 pub mod alerts;
 pub mod body;
 mod deliver;
+mod health;
 pub mod otlp;
 pub mod record;
 pub mod syslog;
@@ -182,6 +183,12 @@ pub(crate) struct Shared {
     /// Appends not yet processed: (end offset, records, when spooled).
     appended: Mutex<VecDeque<(u64, u64, Instant)>>,
     sources: Mutex<BTreeMap<String, SourceCounts>>,
+    /// Every stream (source, host, log type) the worker has read, with
+    /// its gap history.
+    health: health::Health,
+    /// The engine the worker runs (the coverage answers ask it which
+    /// rules a stream feeds).
+    engine: Mutex<Arc<Engine>>,
     /// What the running engine was built from, for reloads.
     engine_config: engine::EngineConfig,
     /// The running rules' load errors (`file: reason`), so a reload can
@@ -199,12 +206,23 @@ fn error_text(e: &rules::RuleError) -> String {
 }
 
 impl Shared {
-    /// The engine a reload left for the worker, if any.
+    /// The engine a reload left for the worker, if any; from now on the
+    /// running one.
     fn take_reload(&self) -> Option<Arc<Engine>> {
-        self.reload
+        let new = self
+            .reload
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take()
+            .take();
+        if let Some(engine) = &new {
+            *self.engine.lock().unwrap_or_else(PoisonError::into_inner) = Arc::clone(engine);
+        }
+        new
+    }
+
+    /// The engine the worker runs.
+    fn running_engine(&self) -> Arc<Engine> {
+        Arc::clone(&self.engine.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Loads the rules again. A reload whose rules fail where the running
@@ -380,6 +398,8 @@ impl Ingest {
             metrics: IngestMetrics::default(),
             appended: Mutex::new(VecDeque::new()),
             sources: Mutex::new(BTreeMap::new()),
+            health: health::Health::new(health::MAX_STREAMS),
+            engine: Mutex::new(Arc::clone(&engine)),
             engine_config,
             rule_errors: Mutex::new(engine.rule_errors().iter().map(error_text).collect()),
             reload: Mutex::new(None),
@@ -838,6 +858,18 @@ impl web::events::EventSink for Intake {
                 }
             })
             .collect()
+    }
+
+    fn streams(&self) -> web::events::Streams {
+        let engine = self.shared.running_engine();
+        self.shared
+            .health
+            .streams(&engine, time::OffsetDateTime::now_utc())
+    }
+
+    fn coverage(&self) -> web::events::Coverage {
+        let engine = self.shared.running_engine();
+        self.shared.health.coverage(&engine)
     }
 
     fn prometheus(&self) -> String {

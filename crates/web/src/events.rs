@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::body::Bytes;
+use incidents::enums::AlertLevel;
 use serde::Serialize;
 
 /// Where accepted events go.
@@ -37,6 +38,18 @@ pub trait EventSink: Send + Sync + 'static {
 
     /// Every source heard from since the server started, by name.
     fn sources(&self) -> Vec<SourceHealth>;
+
+    /// Every stream (source name, host and log type) detection has read
+    /// since the server started, with its gap history. None by default.
+    fn streams(&self) -> Streams {
+        Streams::default()
+    }
+
+    /// Which streams feed which rules, and which rules never saw an event
+    /// of their logsource since the server started. Empty by default.
+    fn coverage(&self) -> Coverage {
+        Coverage::default()
+    }
 
     /// Counts of what the sink took and what detection made of it.
     fn status(&self) -> IngestStatus;
@@ -202,4 +215,166 @@ pub struct SourceHealth {
 pub struct SourceList {
     /// Every source heard from since start, by name.
     pub sources: Vec<SourceHealth>,
+    /// Every stream (source name, host and log type) detection has read
+    /// since start, by name, host and logsource.
+    #[serde(default)]
+    pub streams: Vec<SourceStream>,
+    /// Events of streams past the number tracked (counted, not listed).
+    #[serde(default)]
+    pub untracked_events: u64,
+}
+
+/// What an [`EventSink`] knows of its streams.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Streams {
+    /// Every stream tracked, by name, host and logsource.
+    pub streams: Vec<SourceStream>,
+    /// Events of streams past the number tracked.
+    pub untracked_events: u64,
+}
+
+/// A Sigma logsource: what kind of log an event is, or what a rule reads.
+/// An unset part is `null`.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+pub struct LogSourceBody {
+    /// For example `windows`, `linux`, `aws`.
+    pub product: Option<String>,
+    /// For example `security`, `sshd`, `cloudtrail`.
+    pub service: Option<String>,
+    /// For example `process_creation`, `webserver`.
+    pub category: Option<String>,
+}
+
+/// One silence of a stream, as the policy gap detector reported it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct LogGap {
+    /// The time of the last event before it.
+    #[serde(with = "time::serde::rfc3339")]
+    pub from: time::OffsetDateTime,
+    /// The time of the first event after it; `null` while it lasts.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub to: Option<time::OffsetDateTime>,
+    /// How long it lasted (so far, while it lasts).
+    pub seconds: f64,
+}
+
+/// One stream: the events of one source name, about one host, of one
+/// logsource (the route's product, first service and first category), as
+/// detection read them since the server started.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct SourceStream {
+    /// The source (`SENDER/TYPE`, `syslog/PEER/TYPE`, `tail/TYPE/FILE`,
+    /// `SENDER/otlp`).
+    pub name: String,
+    /// The host the events are about, when they name one.
+    pub host: Option<String>,
+    /// The log type.
+    pub logsource: LogSourceBody,
+    /// Events read.
+    pub events: u64,
+    /// The earliest event time seen.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub first_event: Option<time::OffsetDateTime>,
+    /// The latest event time seen.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_event: Option<time::OffsetDateTime>,
+    /// When the server received its last event (wall clock).
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_received: time::OffsetDateTime,
+    /// Events a minute between its first and last receipt (at least one
+    /// minute).
+    pub events_per_minute: f64,
+    /// True while the gap detector holds the source (name and host)
+    /// silent.
+    pub silent: bool,
+    /// The time of its last event before the current silence.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub silent_since: Option<time::OffsetDateTime>,
+    /// Its most recent silences (at most 32), oldest first.
+    pub gaps: Vec<LogGap>,
+    /// How many rules its events feed.
+    pub rules: u64,
+}
+
+/// What a rule is: a Sigma detection rule or a correlation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    /// Matched against each event of its logsource.
+    Detection,
+    /// Counts the matches of other rules.
+    Correlation,
+}
+
+impl RuleKind {
+    /// Every kind.
+    pub const ALL: [&'static str; 2] = ["detection", "correlation"];
+}
+
+/// A rule that runs.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct RuleSummary {
+    /// The Sigma `id` (`null` when the rule has none).
+    pub id: Option<String>,
+    /// The title.
+    pub title: String,
+    /// The level.
+    pub level: AlertLevel,
+    /// Detection or correlation.
+    pub kind: RuleKind,
+    /// The logsource it reads (`null` for a correlation, which reads its
+    /// rules' matches).
+    pub logsource: Option<LogSourceBody>,
+}
+
+/// One stream and the rules its events feed.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct CoverageSource {
+    /// The source.
+    pub name: String,
+    /// The host.
+    pub host: Option<String>,
+    /// The log type.
+    pub logsource: LogSourceBody,
+    /// Events read.
+    pub events: u64,
+    /// The rules its events feed.
+    pub rules: Vec<RuleSummary>,
+}
+
+/// One rule that runs and the events of its logsource.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct CoverageRule {
+    /// The Sigma `id`.
+    pub id: Option<String>,
+    /// The title.
+    pub title: String,
+    /// The level.
+    pub level: AlertLevel,
+    /// Detection or correlation.
+    pub kind: RuleKind,
+    /// The logsource it reads.
+    pub logsource: Option<LogSourceBody>,
+    /// Events of its logsource read since start (for a correlation, of
+    /// its rules' logsources).
+    pub events_seen: u64,
+    /// Streams feeding it.
+    pub streams: u64,
+}
+
+/// `GET /api/v1/coverage`: which streams feed which rules, since the
+/// server started.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Coverage {
+    /// Every stream, with the rules it feeds.
+    pub sources: Vec<CoverageSource>,
+    /// Every rule that runs, with the events of its logsource.
+    pub rules: Vec<CoverageRule>,
+    /// The rules that never saw an event of their logsource.
+    pub rules_without_events: Vec<RuleSummary>,
+    /// Events of streams past the number tracked, which feed no count
+    /// here.
+    pub untracked_events: u64,
 }

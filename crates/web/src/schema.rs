@@ -150,6 +150,13 @@ pub enum Schema {
     Otlp,
     RulesReloaded,
     SourceList,
+    LogSource,
+    LogGap,
+    SourceStream,
+    RuleSummary,
+    CoverageSource,
+    CoverageRule,
+    Coverage,
 }
 
 fn names<T: std::fmt::Display>(all: &[T]) -> Value {
@@ -264,6 +271,13 @@ impl Schema {
         Schema::Otlp,
         Schema::RulesReloaded,
         Schema::SourceList,
+        Schema::LogSource,
+        Schema::LogGap,
+        Schema::SourceStream,
+        Schema::RuleSummary,
+        Schema::CoverageSource,
+        Schema::CoverageRule,
+        Schema::Coverage,
     ];
 
     /// The component name.
@@ -336,10 +350,71 @@ impl Schema {
                     &[],
                 );
                 record(
-                    json!({ "sources": { "type": "array", "items": source } }),
+                    json!({ "sources": { "type": "array", "items": source },
+                            "streams": { "type": "array",
+                                         "items": reference(Schema::SourceStream) },
+                            "untracked_events": count }),
                     &[],
                 )
             }
+            Schema::LogSource => record(
+                json!({ "product": opt_str, "service": opt_str, "category": opt_str }),
+                &[],
+            ),
+            Schema::LogGap => record(
+                json!({ "from": time, "to": opt_time,
+                        "seconds": { "type": "number", "minimum": 0 } }),
+                &[],
+            ),
+            Schema::SourceStream => {
+                let count = json!({ "type": "integer", "minimum": 0 });
+                record(
+                    json!({ "name": string, "host": opt_str,
+                            "logsource": reference(Schema::LogSource), "events": count,
+                            "first_event": opt_time, "last_event": opt_time,
+                            "last_received": time,
+                            "events_per_minute": { "type": "number", "minimum": 0 },
+                            "silent": boolean, "silent_since": opt_time,
+                            "gaps": { "type": "array", "maxItems": 32,
+                                      "items": reference(Schema::LogGap) },
+                            "rules": count }),
+                    &[],
+                )
+            }
+            Schema::RuleSummary => record(
+                json!({ "id": opt_str, "title": string,
+                        "level": { "type": "string", "enum": names(AlertLevel::ALL) },
+                        "kind": { "type": "string", "enum": crate::events::RuleKind::ALL },
+                        "logsource": { "oneOf": [reference(Schema::LogSource), { "type": "null" }] } }),
+                &[],
+            ),
+            Schema::CoverageSource => record(
+                json!({ "name": string, "host": opt_str,
+                        "logsource": reference(Schema::LogSource),
+                        "events": { "type": "integer", "minimum": 0 },
+                        "rules": { "type": "array", "items": reference(Schema::RuleSummary) } }),
+                &[],
+            ),
+            Schema::CoverageRule => {
+                let count = json!({ "type": "integer", "minimum": 0 });
+                record(
+                    json!({ "id": opt_str, "title": string,
+                            "level": { "type": "string", "enum": names(AlertLevel::ALL) },
+                            "kind": { "type": "string", "enum": crate::events::RuleKind::ALL },
+                            "logsource": { "oneOf": [reference(Schema::LogSource), { "type": "null" }] },
+                            "events_seen": count, "streams": count }),
+                    &[],
+                )
+            }
+            Schema::Coverage => record(
+                json!({
+                    "sources": { "type": "array", "items": reference(Schema::CoverageSource) },
+                    "rules": { "type": "array", "items": reference(Schema::CoverageRule) },
+                    "rules_without_events": { "type": "array",
+                                              "items": reference(Schema::RuleSummary) },
+                    "untracked_events": { "type": "integer", "minimum": 0 } }),
+                &[],
+            ),
             Schema::RulesReloaded => record(
                 json!({ "rules_loaded": { "type": "integer", "minimum": 0 },
                         "rule_errors": { "type": "array", "items": string } }),

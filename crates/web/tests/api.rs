@@ -380,6 +380,7 @@ const EXPECTED_ACCESS: &[(&str, &str, &str)] = &[
     ("GET", "/metrics", "a"),
     ("POST", "/api/v1/rules/reload", "a"),
     ("GET", "/api/v1/sources", "sa"),
+    ("GET", "/api/v1/coverage", "sa"),
     ("GET", "/api/v1/metrics", "sfa"),
     ("GET", "/api/v1/audit", "sa"),
     ("GET", "/api/v1/audit/verify", "sa"),

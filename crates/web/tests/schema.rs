@@ -102,6 +102,18 @@ fn cases() -> Vec<Case> {
         ingest: Some(web::events::IngestStatus::default()),
     })
     .unwrap();
+    let logsource = json!({ "product": "linux", "service": "sshd", "category": null });
+    let gap = json!({ "from": AT, "to": AT, "seconds": 61.5 });
+    let stream = json!({ "name": "s/auth.log", "host": "bastion", "logsource": logsource,
+        "events": 12, "first_event": AT, "last_event": AT, "last_received": AT,
+        "events_per_minute": 12.0, "silent": true, "silent_since": AT, "gaps": [gap],
+        "rules": 3 });
+    let rule = json!({ "id": "r", "title": "t", "level": "high", "kind": "detection",
+        "logsource": logsource });
+    let covered = json!({ "name": "s/auth.log", "host": "bastion", "logsource": logsource,
+        "events": 12, "rules": [rule] });
+    let rule_coverage = json!({ "id": "r", "title": "t", "level": "high", "kind": "correlation",
+        "logsource": null, "events_seen": 12, "streams": 1 });
     let page = |item: Value| json!({ "items": [item], "next_cursor": "c", "total": 1 });
     let response = |schema: Schema, sample: Value, rt: RoundTrip| Case {
         schema,
@@ -154,8 +166,41 @@ fn cases() -> Vec<Case> {
         response(
             Schema::SourceList,
             json!({ "sources": [{ "name": "s/auth.log", "accepted": 3, "rejected": 1,
-                "first_seen": AT, "last_seen": AT, "lines_per_minute": 4.0 }] }),
+                "first_seen": AT, "last_seen": AT, "lines_per_minute": 4.0 }],
+                "streams": [stream.clone()], "untracked_events": 0 }),
             rt::<web::events::SourceList>,
+        ),
+        response(
+            Schema::LogSource,
+            logsource.clone(),
+            rt::<web::events::LogSourceBody>,
+        ),
+        response(Schema::LogGap, gap, rt::<web::events::LogGap>),
+        response(
+            Schema::SourceStream,
+            stream,
+            rt::<web::events::SourceStream>,
+        ),
+        response(
+            Schema::RuleSummary,
+            rule.clone(),
+            rt::<web::events::RuleSummary>,
+        ),
+        response(
+            Schema::CoverageSource,
+            covered.clone(),
+            rt::<web::events::CoverageSource>,
+        ),
+        response(
+            Schema::CoverageRule,
+            rule_coverage.clone(),
+            rt::<web::events::CoverageRule>,
+        ),
+        response(
+            Schema::Coverage,
+            json!({ "sources": [covered], "rules": [rule_coverage],
+                "rules_without_events": [rule], "untracked_events": 2 }),
+            rt::<web::events::Coverage>,
         ),
         response(Schema::User, user.clone(), rt::<UserResponse>),
         request(

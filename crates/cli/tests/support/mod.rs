@@ -1,8 +1,11 @@
 //! Checks shared by the integration tests: no JSON document repeats a key,
-//! and no output carries a character that drives a terminal.
+//! and no output carries a character that drives a terminal; and
+//! ([`serve`]) a real server to talk to.
 //!
 //! Each test target uses only some of these.
 #![allow(dead_code)]
+
+pub mod serve;
 
 use std::collections::HashSet;
 use std::fmt;

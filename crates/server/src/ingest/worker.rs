@@ -82,6 +82,7 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
     let deliver = |detections: Vec<Detection>, batch: &[(u64, Vec<u8>)]| -> bool {
         for d in detections {
             shared.metrics.detections.fetch_add(1, Ordering::Relaxed);
+            shared.health.detection(&d);
             let (identity, evidence) = evidence(&d, batch, &shared);
             let alert = alerts::new_alert(
                 &d,
@@ -157,7 +158,10 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
                     Ok(r) => {
                         let source = ids.get(r.source);
                         match record::parse(&r, &source, *offset, &timezone) {
-                            Ok(parsed) => events.extend(parsed),
+                            Ok(parsed) => {
+                                shared.health.observe(*offset, r.received, &parsed);
+                                events.extend(parsed);
+                            }
                             Err(reason) => {
                                 shared.metrics.unreadable.fetch_add(1, Ordering::Relaxed);
                                 tracing::warn!(offset, %reason, "a spooled record no longer parses");

@@ -77,14 +77,33 @@ pub async fn reload_rules(
 }
 
 /// `GET /api/v1/sources`: the log sources live detection has heard from
-/// since start, with counts, first and last seen, and rate.
+/// since start, with counts, first and last seen, and rate; and each
+/// stream (source, host, log type) with its gap history.
 pub async fn list_sources(
     State(state): State<AppState>,
 ) -> Result<Json<crate::events::SourceList>, ApiError> {
-    let sources = state
-        .events
-        .as_ref()
-        .map(|sink| sink.sources())
-        .unwrap_or_default();
-    Ok(Json(crate::events::SourceList { sources }))
+    let Some(sink) = state.events.as_ref() else {
+        return Ok(Json(crate::events::SourceList::default()));
+    };
+    let sources = sink.sources();
+    let streams = sink.streams();
+    Ok(Json(crate::events::SourceList {
+        sources,
+        streams: streams.streams,
+        untracked_events: streams.untracked_events,
+    }))
+}
+
+/// `GET /api/v1/coverage`: which streams feed which rules, and which
+/// rules never saw an event of their logsource, since start.
+pub async fn get_coverage(
+    State(state): State<AppState>,
+) -> Result<Json<crate::events::Coverage>, ApiError> {
+    Ok(Json(
+        state
+            .events
+            .as_ref()
+            .map(|sink| sink.coverage())
+            .unwrap_or_default(),
+    ))
 }
