@@ -73,6 +73,7 @@ impl Catalogue {
                 product: None,
                 service: None,
                 category: None,
+                timespan_secs: Some(rule.timespan.seconds),
             });
         }
         Catalogue {

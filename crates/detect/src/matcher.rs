@@ -208,6 +208,7 @@ impl Matcher {
                 product: lower(&ls.product),
                 service: lower(&ls.service),
                 category: lower(&ls.category),
+                timespan_secs: None,
             });
             let group = by_key.entry(key).or_default();
             group.0.push(rule);

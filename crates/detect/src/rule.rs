@@ -45,4 +45,7 @@ pub struct RuleInfo {
     pub service: Option<String>,
     /// The logsource `category`, lower case.
     pub category: Option<String>,
+    /// A correlation's `timespan` in seconds: how much event time its
+    /// state covers (`None` for detection rules, which keep none).
+    pub timespan_secs: Option<u64>,
 }

@@ -31,6 +31,7 @@ mod stream;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use detect::{
     Annotator, Catalogue, Detection, Detector, Matcher, NoAnnotation, Pending, RuleInfo, Selector,
@@ -167,6 +168,22 @@ impl Engine {
     /// detectors are not rules and are not listed.
     pub fn rules(&self) -> &[RuleInfo] {
         self.catalogue.rules()
+    }
+
+    /// The longest span of event time any rule or detector keeps state
+    /// for: the longest correlation `timespan`, and the login-failure
+    /// window of the policy detectors. Replaying this much event time
+    /// rebuilds every such window. (Learned cadences and baselines, and
+    /// cooldowns, reach further back; they are not counted.)
+    pub fn longest_window(&self) -> Duration {
+        let correlations = self
+            .rules()
+            .iter()
+            .filter_map(|r| r.timespan_secs)
+            .max()
+            .unwrap_or(0);
+        let login = self.policy.as_ref().map_or(0, |p| p.login.window.0);
+        Duration::from_secs(correlations.max(login))
     }
 
     /// The rules an event of `route` feeds (the detection rules it is

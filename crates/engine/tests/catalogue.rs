@@ -140,3 +140,49 @@ fn lists_the_rules_that_run_and_what_each_event_feeds() {
     );
     assert!(titles(&windows).is_empty());
 }
+
+#[test]
+fn the_longest_window_is_the_longest_timespan_or_the_login_window() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.yml"), GOOD).unwrap();
+    let load = |policy: Option<policy::PolicyConfig>| {
+        Engine::load(EngineConfig {
+            rules: vec![dir.path().to_path_buf()],
+            policy,
+        })
+        .unwrap()
+    };
+    // "sshd burst": timespan 5m.
+    assert_eq!(load(None).longest_window().as_secs(), 300);
+    // The policy pack brings two correlations of 1h
+    // (rules/policy/win_log_cleared.yml, win_account_lockout.yml), longer
+    // than the login-failure window (10 minutes by default).
+    assert_eq!(
+        load(Some(policy::PolicyConfig::default()))
+            .longest_window()
+            .as_secs(),
+        3600
+    );
+    // A login-failure window of 2 hours is longer still.
+    let mut long_login = policy::PolicyConfig::default();
+    long_login.login.window = policy::Secs(7200);
+    assert_eq!(load(Some(long_login)).longest_window().as_secs(), 7200);
+    // A day-long correlation beside them.
+    std::fs::write(
+        dir.path().join("long.yml"),
+        GOOD.split("---\ntitle: orphan")
+            .next()
+            .unwrap()
+            .replace("00000000a00", "00000000c00")
+            .replace("name: sshd_failures", "name: sshd_failures_long")
+            .replace("- sshd_failures\n", "- sshd_failures_long\n")
+            .replace("timespan: 5m", "timespan: 1d"),
+    )
+    .unwrap();
+    assert_eq!(
+        load(Some(policy::PolicyConfig::default()))
+            .longest_window()
+            .as_secs(),
+        86_400
+    );
+}

@@ -106,7 +106,9 @@ pub struct IngestConfig {
     /// about a source's last events come this long after they arrive.
     pub reorder_idle_millis: Option<u64>,
     /// How much event time a restart replays to rebuild detector state, in
-    /// seconds (default 900).
+    /// seconds (default 900, or the longest correlation `timespan` or
+    /// login-failure window of the running rules when that is longer; at
+    /// least twice the reorder window).
     pub replay_horizon_secs: Option<u64>,
     /// The IANA time zone of RFC 3164 syslog lines, which carry none
     /// (default `UTC`; `local` is this machine's zone).
@@ -410,12 +412,7 @@ impl Ingest {
                 .reorder_window_secs
                 .unwrap_or(DEFAULT_REORDER_WINDOW_SECS),
         );
-        let horizon = Duration::from_secs(
-            config
-                .replay_horizon_secs
-                .unwrap_or(DEFAULT_REPLAY_HORIZON_SECS),
-        )
-        .max(window * 2);
+        let horizon = config.replay_horizon_secs.map(Duration::from_secs);
         let worker_config = worker::WorkerConfig {
             engine,
             store,

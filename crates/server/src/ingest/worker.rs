@@ -51,7 +51,8 @@ pub(super) struct WorkerConfig {
     pub runtime: tokio::runtime::Handle,
     pub stream: StreamConfig,
     pub incident_level: Level,
-    pub replay_horizon: Duration,
+    /// The configured replay horizon (`None`: from the running rules).
+    pub replay_horizon: Option<Duration>,
     pub timezone: TimeZone,
 }
 
@@ -74,7 +75,6 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
         timezone,
     } = config;
     let spool = &shared.spool;
-    let horizon = i64::try_from(replay_horizon.as_secs()).unwrap_or(i64::MAX);
     let mut ids = SourceIds::default();
     // Whether every detection was stored (false only when stopping while
     // the store is unreachable: then nothing more is processed or
@@ -103,6 +103,11 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
     // state under the new rules, and alerts found again are not stored
     // twice (their keys).
     'engines: loop {
+        let horizon = horizon_of(&engine, replay_horizon, stream_config.window);
+        tracing::info!(
+            replay_horizon_secs = horizon,
+            "detection replays this much event time after a restart"
+        );
         let mut stream = engine.stream(stream_config);
         // The gap detector sees every event, in the spool's order (each
         // source's own order), beside the stream rather than through its
@@ -124,6 +129,7 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
         let mut latest: Option<i64> = None;
         let mut last_commit = Instant::now();
         let mut last_tick = Instant::now();
+        let mut crowded = false;
         while !shared.stop.load(Ordering::Relaxed) {
             if let Some(new) = shared.take_reload() {
                 drop(stream);
@@ -211,14 +217,26 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
                 }
             }
             if last_commit.elapsed() >= COMMIT_EVERY {
-                commit(&shared, &mut reads, latest, horizon, pos);
+                commit(&shared, &mut reads, latest, horizon, pos, &mut crowded);
                 last_commit = Instant::now();
             }
         }
-        commit(&shared, &mut reads, latest, horizon, pos);
+        commit(&shared, &mut reads, latest, horizon, pos, &mut crowded);
         tracing::info!(processed = pos, "detection worker stopped");
         return;
     }
+}
+
+/// The replay horizon in seconds: the configured one, else the default
+/// or the longest window the engine's rules and detectors keep, whichever
+/// is longer; never under twice the reorder window.
+fn horizon_of(engine: &Engine, configured: Option<Duration>, window: Duration) -> i64 {
+    let horizon = configured
+        .unwrap_or_else(|| {
+            Duration::from_secs(super::DEFAULT_REPLAY_HORIZON_SECS).max(engine.longest_window())
+        })
+        .max(window * 2);
+    i64::try_from(horizon.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// Tells the stream and the gap detector that the clock reached now.
@@ -239,21 +257,30 @@ fn commit(
     latest: Option<i64>,
     horizon: i64,
     pos: u64,
+    was_crowded: &mut bool,
 ) {
     let spool = &shared.spool;
     let stats = spool.stats();
     let crowded = stats.bytes_on_disk > shared.spool_max_bytes / 2;
     let cutoff = latest.map_or(i64::MIN, |l| l.saturating_sub(horizon));
     let mut to = None;
-    if crowded {
-        reads.clear();
-        to = Some(pos);
-        if stats.committed < pos {
+    if crowded != *was_crowded {
+        *was_crowded = crowded;
+        if crowded {
             tracing::warn!(
                 bytes = stats.bytes_on_disk,
                 "the event spool is past half full: committing everything processed, so a crash now replays less than the replay horizon"
             );
+        } else {
+            tracing::info!(
+                bytes = stats.bytes_on_disk,
+                "the event spool is below half full again: commits keep the replay horizon"
+            );
         }
+    }
+    if crowded {
+        reads.clear();
+        to = Some(pos);
     } else {
         while reads
             .front()
