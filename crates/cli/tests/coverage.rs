@@ -12,13 +12,11 @@ mod support;
 use std::path::Path;
 
 use serde_json::{Value, json};
-use support::serve::{Server, add_user, admin_token, get, poll, post_events, wait_idle};
+use support::serve::{
+    CONFIG, Server, add_user, admin_token, get, poll, post_events, rfc3164, wait_idle,
+};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
-
-/// Detection flushes a quiet source's events after 200 ms.
-const CONFIG: &str = "[ingest]\nreorder_idle_millis = 200\n";
 
 const SSHD_RULE: &str = "title: sshd password failure
 id: 6c0e4d5e-0000-4000-8000-000000000001
@@ -68,13 +66,6 @@ fn rules(dir: &Path) -> String {
         std::fs::write(rules.join(name), text).unwrap();
     }
     rules.to_str().unwrap().to_owned()
-}
-
-/// An RFC 3164 timestamp (`Dec  3 10:00:01`) for `t`, in UTC (the
-/// server's default zone for syslog).
-fn rfc3164(t: OffsetDateTime) -> String {
-    let f = format_description!("[month repr:short] [day padding:space] [hour]:[minute]:[second]");
-    t.format(&f).unwrap()
 }
 
 /// An sshd password failure on `host` at `t`, in the OpenSSH format.

@@ -82,12 +82,7 @@ impl Server {
 
     /// Sends `signal` (e.g. `-INT`, as Ctrl-C does) and returns the exit status.
     fn signal(mut self, signal: &str) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        self.child.wait().unwrap()
+        support::serve::send_signal(&mut self.child, signal)
     }
 }
 

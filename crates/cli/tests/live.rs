@@ -7,209 +7,19 @@
 //! Every socket talks to 127.0.0.1 only. Waiting for detection polls the
 //! server's own counters (`GET /api/v1/stats`) with a deadline.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::serve::{
+    BIN, CONFIG, Server, add_user, admin_token, get, list, post_lines, request, rfc3164, wait_idle,
+};
 use time::OffsetDateTime;
-use time::macros::format_description;
-
-const BIN: &str = env!("CARGO_BIN_EXE_watchpost");
-
-/// The config of every server here: detection flushes a quiet source's
-/// events after 200 ms.
-const CONFIG: &str = "[ingest]\nreorder_idle_millis = 200\n";
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(dir: &Path, data: &Path) -> Server {
-        Self::start_with(dir, data, CONFIG)
-    }
-
-    fn start_with(dir: &Path, data: &Path, config_text: &str) -> Server {
-        Self::start_args(dir, data, config_text, &[])
-    }
-
-    fn start_args(dir: &Path, data: &Path, config_text: &str, args: &[&str]) -> Server {
-        let config = dir.join("watchpost.toml");
-        std::fs::write(&config, config_text).unwrap();
-        let mut n = 0;
-        let log = loop {
-            let log = dir.join(format!("serve-{n}.log"));
-            if !log.exists() {
-                break log;
-            }
-            n += 1;
-        };
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data)
-            .arg("--config")
-            .arg(&config)
-            .args(args)
-            .env("WATCHPOST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("watchpost serve exited before listening")
-                .unwrap();
-            if let Some(url) = line.strip_prefix("listening on http://") {
-                break url.trim().parse().unwrap();
-            }
-        };
-        Server { child, addr, log }
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Creates a user with the CLI; returns its token.
-fn add_user(data: &Path, name: &str, role: &str) -> String {
-    let out = Command::new(BIN)
-        .args(["users", "add", name, "--role", role, "--data-dir"])
-        .arg(data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
-fn admin_token(data: &Path) -> String {
-    std::fs::read_to_string(data.join("first-admin-token"))
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
-struct Answer {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-
-    fn header(&self, name: &str) -> Option<String> {
-        self.head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-        })
-    }
-}
-
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Answer {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("an HTTP answer");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    Answer {
-        status,
-        head,
-        body: raw[split + 4..].to_vec(),
-    }
-}
-
-fn get(addr: SocketAddr, path: &str, token: &str) -> Answer {
-    request(addr, "GET", path, token, &[], b"")
-}
-
-fn post_lines(addr: SocketAddr, token: &str, query: &str, body: &[u8]) -> Answer {
-    request(
-        addr,
-        "POST",
-        &format!("/api/v1/events{query}"),
-        token,
-        &[("Content-Type", "application/x-ndjson")],
-        body,
-    )
-}
-
-/// Waits until detection has processed everything spooled and fed every
-/// reordered event; returns the ingest counters.
-fn wait_idle(addr: SocketAddr, admin: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let stats = get(addr, "/api/v1/stats", admin).json();
-        let ingest = &stats["ingest"];
-        if ingest["processed"] == ingest["spooled"] && ingest["reordering"] == 0 {
-            return ingest.clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "detection did not catch up: {stats}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// An RFC 3164 timestamp (`Dec  3 10:00:01`) for `t`, in UTC (the
-/// server's default zone for syslog).
-fn rfc3164(t: OffsetDateTime) -> String {
-    let f = format_description!("[month repr:short] [day padding:space] [hour]:[minute]:[second]");
-    t.format(&f).unwrap()
-}
 
 /// `n` sshd password failures for `user` from `ip`, one a second ending
 /// at `end`, hand-written in the OpenSSH format.
@@ -227,25 +37,11 @@ fn failures(end: OffsetDateTime, host: &str, user: &str, ip: &str, n: i64) -> Ve
         .collect()
 }
 
-fn list(addr: SocketAddr, path: &str, token: &str) -> Vec<Value> {
-    let answer = get(addr, path, token);
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    answer.json()["items"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 #[test]
 fn an_sshd_brute_force_over_http_opens_one_incident_with_its_evidence() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(dir.path(), &data);
+    let server = Server::start(dir.path(), &data, CONFIG, &[]);
     let admin = admin_token(&data);
     let shipper = add_user(&data, "shipper", "ingest");
     let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
@@ -331,7 +127,7 @@ fn an_sshd_brute_force_over_http_opens_one_incident_with_its_evidence() {
 fn bad_lines_are_refused_by_number_and_the_rest_go_through() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(dir.path(), &data);
+    let server = Server::start(dir.path(), &data, CONFIG, &[]);
     let shipper = add_user(&data, "shipper", "ingest");
     let long = format!("{{\"message\":\"{}\"}}", "a".repeat(1 << 20));
     let body = format!("{{\"EventID\":1}}\nnot json\n\n{{\"a\":\n42\n{long}\n[{{\"b\":2}}]\n");
@@ -398,7 +194,7 @@ fn bad_lines_are_refused_by_number_and_the_rest_go_through() {
 fn an_ingest_token_only_sends_events_and_no_one_else_may() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(dir.path(), &data);
+    let server = Server::start(dir.path(), &data, CONFIG, &[]);
     let admin = admin_token(&data);
     let shipper = add_user(&data, "shipper", "ingest");
     let reporter = add_user(&data, "rita", "reporter");
@@ -505,7 +301,7 @@ fn a_server_killed_mid_stream_loses_and_duplicates_nothing() {
     // One clean run.
     let clean_dir = tempfile::tempdir().unwrap();
     let data = clean_dir.path().join("data");
-    let server = Server::start(clean_dir.path(), &data);
+    let server = Server::start(clean_dir.path(), &data, CONFIG, &[]);
     let admin = admin_token(&data);
     let shipper = add_user(&data, "shipper", "ingest");
     send_all(server.addr, &shipper, &batches);
@@ -519,12 +315,12 @@ fn a_server_killed_mid_stream_loses_and_duplicates_nothing() {
     // acknowledged, then restarted for the other half.
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(dir.path(), &data);
+    let server = Server::start(dir.path(), &data, CONFIG, &[]);
     let admin = admin_token(&data);
     let shipper = add_user(&data, "shipper", "ingest");
     send_all(server.addr, &shipper, &batches[..15]);
     server.kill9();
-    let server = Server::start(dir.path(), &data);
+    let server = Server::start(dir.path(), &data, CONFIG, &[]);
     // Nothing was committed yet (every event is within the replay
     // horizon), so the restart replays the spool from the start.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -592,7 +388,7 @@ fn corpus_real_sshd_failures_replayed_now_over_http_open_one_incident() {
     let (ip, lines) = replayed_brute_force(&corpus().join("linux/loghub_OpenSSH_2k.log"), 15);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(dir.path(), &data);
+    let server = Server::start(dir.path(), &data, CONFIG, &[]);
     let admin = admin_token(&data);
     let shipper = add_user(&data, "shipper", "ingest");
     let body = lines.join("\n") + "\n";
@@ -665,7 +461,7 @@ fn wait_incidents(server: &Server, admin: &str, n: usize) -> Vec<Value> {
 fn vectors_http_sink_request_is_taken_as_documented() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(dir.path(), &data);
+    let server = Server::start(dir.path(), &data, CONFIG, &[]);
     let admin = admin_token(&data);
     let shipper = add_user(&data, "vector", "ingest");
     let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
@@ -708,7 +504,7 @@ fn vectors_http_sink_request_is_taken_as_documented() {
 fn fluent_bits_http_output_request_is_taken_as_documented() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(dir.path(), &data);
+    let server = Server::start(dir.path(), &data, CONFIG, &[]);
     let admin = admin_token(&data);
     let shipper = add_user(&data, "fluent-bit", "ingest");
     let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
@@ -762,7 +558,7 @@ fn fluent_bits_http_output_request_is_taken_as_documented() {
 fn hunt_submit_files_an_archives_detections_once() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(dir.path(), &data);
+    let server = Server::start(dir.path(), &data, CONFIG, &[]);
     let admin = admin_token(&data);
     let responder = add_user(&data, "rex", "responder");
     // An archived auth.log: 12 failures from one address a week ago.
@@ -851,7 +647,7 @@ fn an_sshd_brute_force_over_syslog_tcp_opens_one_incident() {
     let config = format!(
         "{CONFIG}[[ingest.syslog]]\nlisten = \"127.0.0.1:0\"\nprotocol = \"tcp\"\nsource = \"auth.log\"\n"
     );
-    let server = Server::start_with(dir.path(), &data, &config);
+    let server = Server::start(dir.path(), &data, &config, &[]);
     let admin = admin_token(&data);
     let addr = syslog_address(&server);
     let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
@@ -887,7 +683,7 @@ fn otlp_brute_force(content_type: &str, request_body: &[u8], host: &str) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let sshd_rule = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hunt/rules/linux");
-    let server = Server::start_args(
+    let server = Server::start(
         dir.path(),
         &data,
         CONFIG,
@@ -1116,7 +912,7 @@ fn syslog_ng_forwards_a_tailed_file_over_tcp_and_http() {
     let config = format!(
         "{CONFIG}[[ingest.syslog]]\nlisten = \"127.0.0.1:0\"\nprotocol = \"tcp\"\nsource = \"auth.log\"\n"
     );
-    let server = Server::start_with(dir.path(), &data, &config);
+    let server = Server::start(dir.path(), &data, &config, &[]);
     let admin = admin_token(&data);
     let shipper = add_user(&data, "syslog-ng", "ingest");
     let tcp = syslog_address(&server);
@@ -1186,7 +982,7 @@ fn the_opentelemetry_python_sdk_ships_logs_to_v1_logs() {
     let python = required_tool("WATCHPOST_TEST_OTEL_PYTHON");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(dir.path(), &data);
+    let server = Server::start(dir.path(), &data, CONFIG, &[]);
     let admin = admin_token(&data);
     let shipper = add_user(&data, "otel-app", "ingest");
     let script = r#"
@@ -1274,7 +1070,7 @@ fn a_full_spool_refuses_with_503_and_acknowledges_nothing_it_did_not_store() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let config = format!("{CONFIG}spool_max_bytes = 65536\nspool_segment_bytes = 16384\n");
-    let server = Server::start_with(dir.path(), &data, &config);
+    let server = Server::start(dir.path(), &data, &config, &[]);
     let admin = admin_token(&data);
     let shipper = add_user(&data, "shipper", "ingest");
     // 200 lines of about 500 bytes: more than the whole spool.
@@ -1327,7 +1123,7 @@ fn rules_reload_on_sighup_and_a_bad_rule_keeps_the_old_ones() {
         action_rule("5f0c8a34-0000-4000-8000-00000000000a", "alpha"),
     )
     .unwrap();
-    let server = Server::start_args(
+    let server = Server::start(
         dir.path(),
         &data,
         CONFIG,
@@ -1451,7 +1247,7 @@ fn a_tailed_auth_log_opens_an_incident_and_a_restart_reads_only_new_lines() {
         failures(now, "bastion", "root", "203.0.113.90", 12).join("\n") + "\n",
     )
     .unwrap();
-    let server = Server::start_with(dir.path(), &data, &config);
+    let server = Server::start(dir.path(), &data, &config, &[]);
     let admin = admin_token(&data);
     let source = "watchpost_events_accepted_total{source=\"tail/auth.log/auth.log\"}";
     wait_metrics(&server, &admin, &[format!("{source} 12")], &|| {
@@ -1465,7 +1261,7 @@ fn a_tailed_auth_log_opens_an_incident_and_a_restart_reads_only_new_lines() {
         (failures(now, "bastion", "root", "203.0.113.91", 2).join("\n") + "\n").as_bytes(),
     )
     .unwrap();
-    let server = Server::start_with(dir.path(), &data, &config);
+    let server = Server::start(dir.path(), &data, &config, &[]);
     wait_metrics(&server, &admin, &[format!("{source} 2")], &|| String::new());
     let ingest = wait_idle(server.addr, &admin);
     assert_eq!(ingest["spooled"], 14, "{ingest}");

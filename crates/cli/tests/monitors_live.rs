@@ -8,19 +8,21 @@
 //! server's own log (its per-pass debug lines), each with a deadline;
 //! never on a fixed sleep.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::ExitStatus;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+use support::serve::{Server, admin_token, list, poll_every};
 
-const BIN: &str = env!("CARGO_BIN_EXE_watchpost");
-
-/// How long any one thing may take to happen.
-const DEADLINE: Duration = Duration::from_secs(60);
+/// What the server logs (`WATCHPOST_LOG`): its monitors' per-pass debug
+/// lines too, which the tests wait on.
+const LOG_FILTER: &str = "info,watchpost_server::monitors=debug";
 
 /// `ss -ltn` on web01 before: ssh and http.
 const SS_BEFORE: &str = "\
@@ -55,46 +57,7 @@ const SHOP: &str = "<html><head><title>Tea Shop</title><script src=\"/static/app
 const DEFACED: &str = "<html><head><title>HACKED BY CREW</title><script src=\"https://cdn.evil.example/miner.js\"></script></head>\
 <body><h1>owned</h1><p>greetings to all crews</p></body></html>";
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
 impl Server {
-    fn start(dir: &Path, data: &Path, config_text: &str) -> Server {
-        let config = dir.join("watchpost.toml");
-        std::fs::write(&config, config_text).unwrap();
-        let log = dir.join("serve.log");
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data)
-            .arg("--config")
-            .arg(&config)
-            .env("WATCHPOST_LOG", "info,watchpost_server::monitors=debug")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = loop {
-            let Some(line) = lines.next() else {
-                panic!(
-                    "watchpost serve exited before listening:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            };
-            if let Some(url) = line.unwrap().strip_prefix("listening on http://") {
-                break url.trim().parse().unwrap();
-            }
-        };
-        Server { child, addr, log }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
     /// The highest number `marker` (for example `pass=`) is followed by
     /// on a log line that also holds `line` (0 when none).
     fn last_number(&self, line: &str, marker: &str) -> u64 {
@@ -111,71 +74,21 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for the exit.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        self.child.wait().unwrap()
+    fn terminate(self) -> ExitStatus {
+        self.stop("-TERM")
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn admin_token(data: &Path) -> String {
-    std::fs::read_to_string(data.join("first-admin-token"))
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
-/// `GET path` with a bearer token; the status and the JSON body.
-fn get(addr: SocketAddr, path: &str, token: &str) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("an HTTP answer");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = serde_json::from_slice(&raw[split + 4..]).unwrap_or(Value::Null);
-    (status, body)
 }
 
 fn alerts(server: &Server, token: &str) -> Vec<Value> {
-    let (status, body) = get(server.addr, "/api/v1/alerts?limit=100", token);
-    assert_eq!(status, 200, "{body}");
-    body["items"].as_array().cloned().unwrap_or_default()
+    list(server.addr, "/api/v1/alerts?limit=100", token)
 }
 
-/// Polls `what` until it gives `Some`, failing with `describe` and the
-/// server log past the deadline.
-fn wait_for<T>(server: &Server, describe: &str, mut what: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(found) = what() {
-            return found;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {describe}; server log:\n{}",
-            server.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Polls `what` every 50 ms until it gives `Some`, failing with `describe`
+/// and the server log past the deadline.
+fn wait_for<T>(server: &Server, describe: &str, what: impl FnMut() -> Option<T>) -> T {
+    poll_every(Duration::from_millis(50), describe, what, || {
+        format!("server log:\n{}", server.log_text())
+    })
 }
 
 /// Writes `text` to `path` as a snapshot writer should: under a name the
@@ -203,7 +116,7 @@ fn a_new_listening_port_in_a_dropped_snapshot_is_one_alert() {
         "[ports]\ndir = \"{}\"\ninterval = \"1s\"\n",
         toml_path(&snapshots)
     );
-    let server = Server::start(dir.path(), &data, &config);
+    let server = Server::start_logging(dir.path(), &data, &config, &[], LOG_FILTER);
     let admin = admin_token(&data);
 
     // First run: the snapshot becomes the baseline, and nothing is reported.
@@ -345,7 +258,7 @@ fn a_defaced_page_is_one_alert() {
         "no_policy = true\n\n[web]\nconnect_timeout = \"2s\"\ntimeout = \"5s\"\n\n[[web.url]]\nurl = \"{}\"\ninterval = \"1s\"\n",
         site.url()
     );
-    let server = Server::start(dir.path(), &data, &config);
+    let server = Server::start_logging(dir.path(), &data, &config, &[], LOG_FILTER);
     let admin = admin_token(&data);
 
     // The first check records the baseline.

@@ -10,78 +10,29 @@
 //! Every socket talks to 127.0.0.1 only, every loop is bounded, and time
 //! limits are measured by waiting for the server to close the socket.
 
-use std::io::{BufRead, BufReader, Read};
+mod support;
+
+use std::io::Read;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use support::serve::{Answer, Server, parse_answer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const BIN: &str = env!("CARGO_BIN_EXE_watchpost");
-
-/// A running `watchpost serve` with its log in a file.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    data_dir: PathBuf,
-    log: PathBuf,
-}
-
+/// What this file asks of a running server beyond the shared helpers.
 impl Server {
-    /// Starts the server on `data_dir` with `config` as its TOML file.
-    fn start(dir: &Path, data_dir: &Path, config: &str) -> Server {
-        let config_path = dir.join("watchpost.toml");
-        std::fs::write(&config_path, config).unwrap();
-        Self::start_with(dir, data_dir, &config_path)
-    }
-
-    fn start_with(dir: &Path, data_dir: &Path, config_path: &Path) -> Server {
-        let log = dir.join(format!("serve-{}.log", std::process::id()));
-        let log = unique(log);
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .arg("--config")
-            .arg(config_path)
-            .env("WATCHPOST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start watchpost serve");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("watchpost serve exited before printing its address")
-                .unwrap();
-            if let Some(url) = line.strip_prefix("listening on http://") {
-                break url.trim().parse().unwrap();
-            }
-        };
-        Server {
-            child,
-            addr,
-            data_dir: data_dir.to_owned(),
-            log,
-        }
-    }
-
     fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// The first admin's token, from the file the first start wrote.
     fn admin_token(&self) -> String {
-        std::fs::read_to_string(self.data_dir.join("first-admin-token"))
-            .unwrap()
-            .trim()
-            .to_owned()
+        support::serve::admin_token(&self.data)
     }
 
     /// Open file descriptors of the server process.
@@ -101,36 +52,10 @@ impl Server {
             .unwrap_or_else(|| panic!("{key} in {status}"))
     }
 
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
     /// Sends SIGTERM and returns the exit code.
-    fn terminate(mut self) -> Option<i32> {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        self.child.wait().unwrap().code()
+    fn terminate(self) -> Option<i32> {
+        self.stop("-TERM").code()
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn unique(path: PathBuf) -> PathBuf {
-    let mut n = 0;
-    let mut candidate = path.clone();
-    while candidate.exists() {
-        n += 1;
-        candidate = path.with_extension(format!("{n}.log"));
-    }
-    candidate
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -139,39 +64,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// An HTTP answer.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-
-    fn header(&self, name: &str) -> Option<String> {
-        self.head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-        })
-    }
-}
-
-/// Parses a complete `Connection: close` answer.
-fn parse_answer(raw: &[u8]) -> Option<Answer> {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    Some(Answer {
-        status,
-        head,
-        body: raw[split + 4..].to_vec(),
-    })
 }
 
 /// One request on a fresh connection (`Connection: close`), the body sent
@@ -252,6 +144,7 @@ fn a_client_sending_one_byte_a_second_is_cut_off_at_the_header_limit() {
         dir.path(),
         &dir.path().join("data"),
         "header_read_timeout_secs = 2\nkeep_alive_timeout_secs = 60\n",
+        &[],
     );
     let addr = server.addr;
     let (elapsed, sent, answer) = runtime().block_on(async move {
@@ -310,6 +203,7 @@ fn an_idle_keep_alive_connection_is_closed_after_the_idle_limit() {
         dir.path(),
         &dir.path().join("data"),
         "header_read_timeout_secs = 30\nkeep_alive_timeout_secs = 1\n",
+        &[],
     );
     let addr = server.addr;
     let (served, idle_after_response, idle_from_open) = runtime().block_on(async move {
@@ -377,6 +271,7 @@ fn ten_thousand_idle_connections_do_not_exhaust_file_descriptors() {
         &format!(
             "max_connections = {CAP}\nheader_read_timeout_secs = 2\nkeep_alive_timeout_secs = 2\n"
         ),
+        &[],
     );
     let token = server.admin_token();
     let addr = server.addr;
@@ -505,6 +400,7 @@ fn a_50_mib_upload_streams_to_disk_without_growing_peak_memory_by_its_size() {
             64 * MIB,
             256 * MIB
         ),
+        &[],
     );
     let token = server.admin_token();
     let addr = server.addr;
@@ -564,6 +460,7 @@ fn reports_past_the_hourly_limit_and_bytes_past_the_quotas_are_refused_and_nothi
         dir.path(),
         &data,
         "reports_per_hour = 3\nattachment_bytes_per_user = 1000\nattachment_bytes_total = 1500\n",
+        &[],
     );
     let admin = server.admin_token();
     let addr = server.addr;
@@ -704,7 +601,7 @@ fn a_fresh_start_keeps_its_files_owner_only_and_tightens_loose_ones() {
     )
     .unwrap();
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let server = Server::start_with(dir.path(), &data, &config);
+    let server = Server::start_config_file(dir.path(), &data, &config);
     let token = server.admin_token();
     let addr = server.addr;
     let rt = runtime();
@@ -746,7 +643,7 @@ fn a_fresh_start_keeps_its_files_owner_only_and_tightens_loose_ones() {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(loose)).unwrap();
     }
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let again = Server::start_with(dir.path(), &data, &config);
+    let again = Server::start_config_file(dir.path(), &data, &config);
     for (path, expected) in [(&data, 0o700), (&db, 0o600), (&stored, 0o600)] {
         assert_eq!(mode(path), expected, "{}", path.display());
     }

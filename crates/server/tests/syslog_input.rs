@@ -5,21 +5,21 @@
 //! Every message here is written by hand for these tests. Tests wait on
 //! counters with a deadline, never on a fixed sleep.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tempfile::TempDir;
+use support::{Pipeline, wait_until};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::watch;
 use tokio_rustls::rustls;
+use watchpost_server::ingest::SourceCounts;
 use watchpost_server::ingest::syslog::{self, Protocol, SyslogConfig, SyslogCounts, SyslogStats};
-use watchpost_server::ingest::{Ingest, IngestConfig, Intake, SourceCounts, record};
-use watchpost_server::spool::{Spool, SpoolConfig};
-use web::events::{EventSink, IngestStatus};
+use web::events::IngestStatus;
 
 /// RFC 5424, with a message ID and no structured data.
 const RFC5424: &str = "<34>1 2026-12-03T10:00:00.000Z bastion sshd 4242 ID47 - Failed password for invalid user admin from 192.0.2.10 port 50022 ssh2";
@@ -51,11 +51,7 @@ fn message_of(len: usize) -> String {
 
 /// A running pipeline with one syslog listener.
 struct Running {
-    _dir: TempDir,
-    data_dir: PathBuf,
-    spool_dir: PathBuf,
-    ingest: Ingest,
-    intake: Arc<Intake>,
+    pipeline: Pipeline,
     addr: SocketAddr,
     stats: Arc<SyslogStats>,
     stop: watch::Sender<bool>,
@@ -87,52 +83,16 @@ async fn start(
     protocol: Protocol,
     configure: impl FnOnce(&mut SyslogConfig, &std::path::Path),
 ) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("data");
-    let spool_dir = dir.path().join("spool");
-    let store = watchpost_server::open_store(&watchpost_server::StoreLocation::new(
-        Some(data_dir.clone()),
-        None,
-    ))
-    .await
-    .unwrap();
-    let engine_config = engine::EngineConfig {
-        rules: vec![],
-        policy: Some(policy::PolicyConfig::default()),
-    };
-    let for_load = engine_config.clone();
-    let engine = tokio::task::spawn_blocking(move || engine::Engine::load(for_load))
-        .await
-        .unwrap()
-        .unwrap();
-    let ingest = Ingest::start(
-        &IngestConfig {
-            spool_dir: Some(spool_dir.clone()),
-            // Nothing is committed (and so deleted) before the spool is
-            // read back: the replay horizon is a century of event time.
-            replay_horizon_secs: Some(100 * 365 * 86_400),
-            ..IngestConfig::default()
-        },
-        &data_dir,
-        engine_config,
-        Arc::new(engine),
-        store,
-    )
-    .unwrap();
-    let intake = ingest.intake();
+    let pipeline = Pipeline::start().await;
     let mut config = SyslogConfig::new("127.0.0.1:0".parse().unwrap(), protocol);
-    configure(&mut config, dir.path());
+    configure(&mut config, pipeline.dir.path());
     let bound = syslog::bind(config).await.unwrap();
     let (stop, shutdown) = watch::channel(false);
     let addr = bound.local_addr();
     let stats = bound.stats();
-    let task = tokio::spawn(bound.run(Arc::clone(&intake), shutdown));
+    let task = tokio::spawn(bound.run(Arc::clone(&pipeline.intake), shutdown));
     Running {
-        _dir: dir,
-        data_dir,
-        spool_dir,
-        ingest,
-        intake,
+        pipeline,
         addr,
         stats,
         stop,
@@ -143,19 +103,7 @@ async fn start(
 impl Running {
     /// Waits until `done` holds of the listener's and the intake's counts.
     async fn until(&self, what: &str, done: impl Fn(&SyslogCounts, &IngestStatus) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let counts = self.stats.snapshot();
-            let status = EventSink::status(&*self.intake);
-            if done(&counts, &status) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}: {counts:?} {status:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        wait_until(&self.pipeline.intake, what, || self.stats.snapshot(), done).await;
     }
 
     /// Stops the listener, then the pipeline, and reads the spool back.
@@ -167,39 +115,13 @@ impl Running {
             .unwrap()
             .unwrap();
         let counts = self.stats.snapshot();
-        let status = EventSink::status(&*self.intake);
-        let sources = self.ingest.sources();
-        drop(self.intake);
-        let ingest = self.ingest;
-        tokio::task::spawn_blocking(move || ingest.stop())
-            .await
-            .unwrap();
-        let spool = Spool::open(SpoolConfig {
-            dir: self.spool_dir.clone(),
-            ..SpoolConfig::default()
-        })
-        .unwrap();
-        let spooled = spool
-            .read_from(0, 100_000)
-            .unwrap()
-            .into_iter()
-            .map(|(_, bytes)| {
-                let r = record::decode(&bytes).unwrap();
-                assert_eq!(r.format, sources::Format::Syslog);
-                (r.source.to_owned(), r.line.to_vec())
-            })
-            .collect();
-        let dead_letters = std::fs::read_to_string(
-            self.data_dir
-                .join(watchpost_server::ingest::DEAD_LETTER_FILE),
-        )
-        .map_or(0, |text| text.lines().count());
+        let stopped = self.pipeline.stop().await;
         Finished {
             counts,
-            status,
-            sources,
-            spooled,
-            dead_letters,
+            status: stopped.status,
+            sources: stopped.sources,
+            spooled: stopped.spooled,
+            dead_letters: stopped.dead_letters.len(),
         }
     }
 }

@@ -6,18 +6,19 @@
 //! counters with a deadline, never on a fixed sleep; "nothing more arrives"
 //! is checked after the input has completed a few more polls.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tempfile::TempDir;
+use support::{Pipeline, wait_until};
 use tokio::sync::watch;
+use watchpost_server::ingest::SourceCounts;
 use watchpost_server::ingest::tail::{self, StartAt, TailConfig, TailCounts, TailStats};
-use watchpost_server::ingest::{Ingest, IngestConfig, Intake, SourceCounts, record};
-use watchpost_server::spool::{Spool, SpoolConfig};
-use web::events::{EventSink, IngestStatus};
+use web::events::IngestStatus;
 
 /// The `n`th RFC 3164 line of these tests (each one different).
 fn line(n: usize) -> String {
@@ -43,15 +44,6 @@ fn append(path: &Path, text: &str) {
         .open(path)
         .unwrap();
     file.write_all(text.as_bytes()).unwrap();
-}
-
-/// A running pipeline; tail inputs are started on it.
-struct Pipeline {
-    dir: TempDir,
-    data_dir: PathBuf,
-    spool_dir: PathBuf,
-    ingest: Ingest,
-    intake: Arc<Intake>,
 }
 
 /// One running tail input.
@@ -92,48 +84,11 @@ fn sorted(mut lines: Vec<String>) -> Vec<String> {
     lines
 }
 
+/// A running pipeline with a directory for the test's log files.
 async fn pipeline() -> Pipeline {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("data");
-    let spool_dir = dir.path().join("spool");
-    let store = watchpost_server::open_store(&watchpost_server::StoreLocation::new(
-        Some(data_dir.clone()),
-        None,
-    ))
-    .await
-    .unwrap();
-    let engine_config = engine::EngineConfig {
-        rules: vec![],
-        policy: Some(policy::PolicyConfig::default()),
-    };
-    let for_load = engine_config.clone();
-    let engine = tokio::task::spawn_blocking(move || engine::Engine::load(for_load))
-        .await
-        .unwrap()
-        .unwrap();
-    let ingest = Ingest::start(
-        &IngestConfig {
-            spool_dir: Some(spool_dir.clone()),
-            // Nothing is committed (and so deleted) before the spool is
-            // read back: the replay horizon is a century of event time.
-            replay_horizon_secs: Some(100 * 365 * 86_400),
-            ..IngestConfig::default()
-        },
-        &data_dir,
-        engine_config,
-        Arc::new(engine),
-        store,
-    )
-    .unwrap();
-    let intake = ingest.intake();
-    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
-    Pipeline {
-        dir,
-        data_dir,
-        spool_dir,
-        ingest,
-        intake,
-    }
+    let p = Pipeline::start().await;
+    std::fs::create_dir_all(p.logs()).unwrap();
+    p
 }
 
 impl Pipeline {
@@ -171,19 +126,7 @@ impl Pipeline {
         what: &str,
         done: impl Fn(&TailCounts, &IngestStatus) -> bool,
     ) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let counts = running.stats.snapshot();
-            let status = EventSink::status(&*self.intake);
-            if done(&counts, &status) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}: {counts:?} {status:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        wait_until(&self.intake, what, || running.stats.snapshot(), done).await;
     }
 
     /// Waits for three more complete polls, so that anything still to
@@ -196,45 +139,20 @@ impl Pipeline {
 
     /// Stops the pipeline and reads the spool back.
     async fn finish(self) -> Finished {
-        let status = EventSink::status(&*self.intake);
-        let sources = self.ingest.sources();
-        drop(self.intake);
-        let ingest = self.ingest;
-        tokio::task::spawn_blocking(move || ingest.stop())
-            .await
-            .unwrap();
-        let spool = Spool::open(SpoolConfig {
-            dir: self.spool_dir.clone(),
-            ..SpoolConfig::default()
-        })
-        .unwrap();
-        let spooled = spool
-            .read_from(0, 100_000)
-            .unwrap()
-            .into_iter()
-            .map(|(_, bytes)| {
-                let r = record::decode(&bytes).unwrap();
-                assert_eq!(r.format, sources::Format::Syslog);
-                (
-                    r.source.to_owned(),
-                    String::from_utf8(r.line.to_vec()).unwrap(),
-                )
-            })
-            .collect();
-        let dead_letters = std::fs::read_to_string(
-            self.data_dir
-                .join(watchpost_server::ingest::DEAD_LETTER_FILE),
-        )
-        .map_or(Vec::new(), |text| {
-            text.lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect()
-        });
+        let stopped = self.stop().await;
         Finished {
-            status,
-            sources,
-            spooled,
-            dead_letters,
+            status: stopped.status,
+            sources: stopped.sources,
+            spooled: stopped
+                .spooled
+                .into_iter()
+                .map(|(source, line)| (source, String::from_utf8(line).unwrap()))
+                .collect(),
+            dead_letters: stopped
+                .dead_letters
+                .iter()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect(),
         }
     }
 }
