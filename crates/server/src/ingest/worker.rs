@@ -115,7 +115,7 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
         // detector wants. Rebuilt with the stream, from the same replay.
         let mut gaps = engine
             .policy()
-            .map(|p| policy::gaps::Gaps::new(p.gaps.clone(), &p.state));
+            .map(|p| policy::gaps::Gaps::new(live_gaps(&p.gaps), &p.state));
         let mut pos = spool.committed();
         let replay_end = spool.end();
         if replay_end > pos {
@@ -224,6 +224,20 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
         commit(&shared, &mut reads, latest, horizon, pos, &mut crowded);
         tracing::info!(processed = pos, "detection worker stopped");
         return;
+    }
+}
+
+/// The gap detector's configuration for live use: silences and
+/// recoveries only. A live source (`SENDER/TYPE` and host) often merges
+/// several files or processes whose times interleave, so time going
+/// backwards or jumping, which `watchpost gaps` reports for one file, would
+/// be noise here; the gaps found at the end of a file's input never come,
+/// as live input never ends.
+fn live_gaps(config: &policy::GapsConfig) -> policy::GapsConfig {
+    policy::GapsConfig {
+        backwards_tolerance: policy::Secs(u64::MAX),
+        clock_jump: policy::Secs(u64::MAX),
+        ..config.clone()
     }
 }
 
@@ -372,5 +386,67 @@ fn store_alert(
                 wait = (wait * 2).min(Duration::from_secs(10));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use detect::Detector as _;
+    use events::{Event, Map, Meta};
+    use time::OffsetDateTime;
+
+    use super::live_gaps;
+
+    fn at(source: &str, record: u64, unix: i64) -> Event {
+        let mut meta = Meta::new(Arc::from(source), record);
+        meta.timestamp = Some(OffsetDateTime::from_unix_timestamp(unix).unwrap());
+        meta.host = Some("web01".into());
+        Event::new(meta, Map::new())
+    }
+
+    #[test]
+    fn live_gap_detection_ignores_interleaved_and_jumping_times_but_sees_silence() {
+        let config = policy::GapsConfig {
+            min_gap: Some(policy::Secs(600)),
+            ..policy::GapsConfig::default()
+        };
+        let state = policy::StateConfig::default();
+        // Two files merged into one source: times go back an hour and
+        // forward a year. `watchpost gaps` would report both.
+        let merged = [
+            at("shipper/app", 1, 1_700_000_000),
+            at("shipper/app", 2, 1_700_000_060),
+            at("shipper/app", 3, 1_699_996_400),
+            at("shipper/app", 4, 1_700_000_120),
+            at("shipper/app", 5, 1_731_536_120),
+        ];
+        let mut file_mode = policy::gaps::Gaps::new(config.clone(), &state);
+        let mut out = Vec::new();
+        for e in &merged {
+            file_mode.observe(e, &mut out);
+        }
+        let ids: Vec<&str> = out.iter().map(|d| d.rule_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [policy::gaps::BACKWARDS_ID, policy::gaps::CLOCK_JUMP_ID],
+            "{out:#?}"
+        );
+
+        let mut live = policy::gaps::Gaps::new(live_gaps(&config), &state);
+        let mut out = Vec::new();
+        for e in &merged {
+            live.observe(e, &mut out);
+        }
+        assert!(out.is_empty(), "{out:#?}");
+        // Silence past the threshold (600 s after the last event) is
+        // still seen.
+        live.advance(
+            OffsetDateTime::from_unix_timestamp(1_731_536_120 + 601).unwrap(),
+            &mut out,
+        );
+        let ids: Vec<&str> = out.iter().map(|d| d.rule_id.as_str()).collect();
+        assert_eq!(ids, [policy::gaps::SILENT_ID]);
     }
 }
