@@ -79,7 +79,8 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
     // Whether every detection was stored (false only when stopping while
     // the store is unreachable: then nothing more is processed or
     // committed, and a restart finds the same detections again).
-    let deliver = |detections: Vec<Detection>, batch: &[(u64, Vec<u8>)]| -> bool {
+    let mut stored = StoredKeys::default();
+    let mut deliver = |detections: Vec<Detection>, batch: &[(u64, Vec<u8>)]| -> bool {
         for d in detections {
             shared.metrics.detections.fetch_add(1, Ordering::Relaxed);
             shared.health.detection(&d);
@@ -91,8 +92,24 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
                 incident_level,
                 OffsetDateTime::now_utc(),
             );
-            if !store_alert(&shared, &runtime, store.as_ref(), alert) {
-                return false;
+            // A key the store already holds would be answered "duplicate":
+            // skip the round trip (an ongoing brute force, a replay).
+            if alert.key.as_ref().is_some_and(|k| stored.contains(k)) {
+                shared
+                    .metrics
+                    .alerts_duplicate
+                    .fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let key = alert.key.clone();
+            match store_alert(&shared, &runtime, store.as_ref(), alert) {
+                Stored::Held => {
+                    if let Some(key) = key {
+                        stored.insert(key);
+                    }
+                }
+                Stored::Refused => {}
+                Stored::Stopping => return false,
             }
         }
         true
@@ -263,6 +280,36 @@ fn tick(stream: &mut engine::Stream<'_>, gaps: Option<&mut policy::gaps::Gaps>) 
     detections
 }
 
+/// Most alert keys remembered as stored.
+const STORED_KEYS: usize = 65_536;
+
+/// The keys of the alerts this worker stored (or found stored) most
+/// recently, oldest forgotten first. Keys are deterministic and the store
+/// never forgets one, so a key here needs no round trip to be known a
+/// duplicate.
+#[derive(Default)]
+struct StoredKeys {
+    keys: std::collections::HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl StoredKeys {
+    fn contains(&self, key: &str) -> bool {
+        self.keys.contains(key)
+    }
+
+    fn insert(&mut self, key: String) {
+        if self.keys.insert(key.clone()) {
+            self.order.push_back(key);
+            if self.order.len() > STORED_KEYS
+                && let Some(old) = self.order.pop_front()
+            {
+                self.keys.remove(&old);
+            }
+        }
+    }
+}
+
 /// Commits the batches older than the replay horizon (all processed ones
 /// when the spool is past half full).
 fn commit(
@@ -347,16 +394,25 @@ fn evidence(d: &Detection, batch: &[(u64, Vec<u8>)], shared: &Shared) -> (Vec<u8
     }
 }
 
+/// What became of an alert offered to the store.
+enum Stored {
+    /// The store holds it (stored now, or before: a duplicate).
+    Held,
+    /// The store refused it as invalid (logged and counted).
+    Refused,
+    /// The worker is stopping and the store could not be reached.
+    Stopping,
+}
+
 /// Stores one alert, retrying while the store is unreachable (the offset
 /// does not move meanwhile, so nothing is skipped). An alert the store
-/// refuses as invalid is logged and counted. False when the worker is
-/// stopping and the alert could not be stored.
+/// refuses as invalid is logged and counted.
 fn store_alert(
     shared: &Shared,
     runtime: &tokio::runtime::Handle,
     store: &dyn Store,
     alert: incidents::NewAlert,
-) -> bool {
+) -> Stored {
     let mut wait = Duration::from_millis(100);
     loop {
         match runtime.block_on(store.ingest_alert(&Viewer::system(), alert.clone())) {
@@ -367,7 +423,7 @@ fn store_alert(
                     &shared.metrics.alerts
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
-                return true;
+                return Stored::Held;
             }
             Err(StoreError::Invalid(reason)) => {
                 shared
@@ -375,11 +431,11 @@ fn store_alert(
                     .alerts_refused
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(rule = %alert.rule_id, %reason, "the store refused an alert");
-                return true;
+                return Stored::Refused;
             }
             Err(error) => {
                 if shared.stop.load(Ordering::Relaxed) {
-                    return false;
+                    return Stored::Stopping;
                 }
                 tracing::error!(%error, "cannot store an alert; retrying");
                 shared.wait_stop(wait);
@@ -397,7 +453,24 @@ mod tests {
     use events::{Event, Map, Meta};
     use time::OffsetDateTime;
 
-    use super::live_gaps;
+    use super::{STORED_KEYS, StoredKeys, live_gaps};
+
+    #[test]
+    fn stored_keys_forget_the_oldest_past_their_cap() {
+        let mut keys = StoredKeys::default();
+        keys.insert("wp1-a".into());
+        // Inserting a key again does not take a second place.
+        keys.insert("wp1-a".into());
+        for i in 0..STORED_KEYS - 1 {
+            keys.insert(format!("k{i}"));
+        }
+        assert!(keys.contains("wp1-a"), "65,536 keys fit");
+        keys.insert("wp1-b".into());
+        assert!(!keys.contains("wp1-a"), "the oldest is forgotten");
+        assert!(keys.contains("k0") && keys.contains("wp1-b"));
+        assert_eq!(keys.order.len(), 65_536);
+        assert_eq!(keys.keys.len(), 65_536);
+    }
 
     fn at(source: &str, record: u64, unix: i64) -> Event {
         let mut meta = Meta::new(Arc::from(source), record);
