@@ -484,6 +484,20 @@ pub trait Store: Send + Sync + 'static {
     /// [`AlertOutcome::duplicate`] set; two concurrent ingests of one key
     /// (two processes included) store one alert.
     async fn ingest_alert(&self, viewer: &Viewer, new: NewAlert) -> Result<AlertOutcome>;
+    /// Ingests several detections as [`Store::ingest_alert`] would, one by
+    /// one in order, in one transaction where it can (one commit, one
+    /// fsync, for a burst of detections). The answers are in the same
+    /// order; an alert the store refuses (invalid) has its error in its
+    /// place and does not stop the others. The outer error means the store
+    /// could not be used: the batch's transaction stored nothing, though
+    /// when a refusal had sent it down the one-at-a-time path the alerts
+    /// before the failure are stored (a retry of the batch finds the keyed
+    /// ones as duplicates).
+    async fn ingest_alerts(
+        &self,
+        viewer: &Viewer,
+        batch: Vec<NewAlert>,
+    ) -> Result<Vec<Result<AlertOutcome>>>;
     /// One visible alert.
     async fn get_alert(&self, viewer: &Viewer, id: AlertId) -> Result<Alert>;
     /// Visible alerts, newest first.

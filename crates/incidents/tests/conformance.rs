@@ -2239,6 +2239,83 @@ mod cases {
         assert!(s.verify_audit(&sys()).await.unwrap().is_ok());
     }
 
+    /// A batch is stored as the same alerts one at a time would be: a key
+    /// stored before, and a key repeated in the batch, are duplicates; a
+    /// refused alert keeps its error in its place and the others go in.
+    pub async fn alert_batches_store_as_one_at_a_time(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let v = &c.responder;
+        let t = now() - Duration::minutes(10);
+        let keyed = |key: &str, at: OffsetDateTime| NewAlert {
+            key: Some(key.into()),
+            ..alert("r-brute", "mallory", at)
+        };
+        let first = s.ingest_alert(v, keyed("k1", t)).await.unwrap();
+        let opened = first.incident_id.expect("opens an incident");
+        let audit = raw_count(ctx, "SELECT COUNT(*) FROM audit_log").await;
+        let mut invalid = alert("r-bad", "eve", t);
+        invalid.rule_id = String::new();
+        let answers = s
+            .ingest_alerts(
+                v,
+                vec![
+                    keyed("k1", t),
+                    keyed("k2", t + Duration::minutes(1)),
+                    keyed("k2", t + Duration::minutes(1)),
+                    invalid,
+                    alert("r-other", "trent", t),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(answers.len(), 5);
+        assert_eq!(
+            answers[0].as_ref().unwrap(),
+            &AlertOutcome {
+                duplicate: true,
+                ..first
+            }
+        );
+        let grouped = answers[1].as_ref().unwrap();
+        assert_eq!(
+            (grouped.disposition, grouped.incident_id, grouped.duplicate),
+            (AlertDisposition::Grouped, Some(opened), false)
+        );
+        assert_eq!(
+            answers[2].as_ref().unwrap(),
+            &AlertOutcome {
+                duplicate: true,
+                ..*grouped
+            }
+        );
+        assert!(
+            matches!(&answers[3], Err(StoreError::Invalid(m)) if m.contains("rule_id")),
+            "{:?}",
+            answers[3]
+        );
+        let other = answers[4].as_ref().unwrap();
+        assert_eq!(other.disposition, AlertDisposition::Opened);
+        assert_ne!(other.incident_id, Some(opened));
+        // k1, k2 and the unkeyed one; two incidents; one audit entry for
+        // each alert the batch stored.
+        assert_eq!(raw_count(ctx, "SELECT COUNT(*) FROM alerts").await, 3);
+        assert_eq!(raw_count(ctx, "SELECT COUNT(*) FROM incidents").await, 2);
+        assert!(raw_count(ctx, "SELECT COUNT(*) FROM audit_log").await >= audit + 2);
+        let incident = s.get_incident(v, opened).await.unwrap();
+        assert_eq!(incident.incident.alert_count, 2);
+        assert_eq!(incident.alerts.len(), 2);
+        // A batch of one, and an empty batch.
+        let one = s.ingest_alerts(v, vec![keyed("k2", t)]).await.unwrap();
+        assert!(one[0].as_ref().unwrap().duplicate);
+        assert!(s.ingest_alerts(v, Vec::new()).await.unwrap().is_empty());
+        // Reporters may not ingest, in a batch or not.
+        assert!(matches!(
+            s.ingest_alerts(&c.reporter_a, vec![keyed("k9", t)]).await,
+            Err(StoreError::Forbidden(_))
+        ));
+    }
+
     /// A key makes ingest idempotent: the same key again answers the first
     /// alert and writes nothing; another key is another alert (grouped as
     /// usual); alerts without a key never collide.
@@ -2725,6 +2802,7 @@ on_both_databases!(
     tokens_expire_revoke_and_rotate,
     sensitive_reads_are_audited,
     alert_keys_make_ingest_idempotent,
+    alert_batches_store_as_one_at_a_time,
     queued_alerts_wait_for_a_responder,
     concurrent_ingests_of_one_key_store_one_alert,
     a_racing_first_alert_wins,

@@ -212,6 +212,14 @@ impl Store for SqlStore {
         SqlStore::ingest_alert(self, v, new).await
     }
 
+    async fn ingest_alerts(
+        &self,
+        v: &Viewer,
+        batch: Vec<NewAlert>,
+    ) -> Result<Vec<Result<AlertOutcome>>> {
+        SqlStore::ingest_alerts(self, v, batch).await
+    }
+
     async fn get_alert(&self, v: &Viewer, id: AlertId) -> Result<Alert> {
         SqlStore::get_alert(self, v, id).await
     }

@@ -81,6 +81,7 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
     // committed, and a restart finds the same detections again).
     let mut stored = StoredKeys::default();
     let mut deliver = |detections: Vec<Detection>, batch: &[(u64, Vec<u8>)]| -> bool {
+        let mut pending = Vec::with_capacity(detections.len());
         for d in detections {
             shared.metrics.detections.fetch_add(1, Ordering::Relaxed);
             shared.health.detection(&d);
@@ -101,15 +102,35 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
                     .fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let key = alert.key.clone();
-            match store_alert(&shared, &runtime, store.as_ref(), alert) {
-                Stored::Held => {
-                    if let Some(key) = key {
-                        stored.insert(key);
+            pending.push(alert);
+        }
+        // A burst of detections is stored in batches: one transaction (one
+        // fsync) each, not one per alert.
+        for chunk in pending.chunks(ALERT_BATCH) {
+            let Some(answers) = store_alerts(&shared, &runtime, store.as_ref(), chunk) else {
+                return false;
+            };
+            for (alert, answer) in chunk.iter().zip(answers) {
+                match answer {
+                    Ok(outcome) => {
+                        let counter = if outcome.duplicate {
+                            &shared.metrics.alerts_duplicate
+                        } else {
+                            &shared.metrics.alerts
+                        };
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        if let Some(key) = &alert.key {
+                            stored.insert(key.clone());
+                        }
+                    }
+                    Err(error) => {
+                        shared
+                            .metrics
+                            .alerts_refused
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(rule = %alert.rule_id, %error, "the store refused an alert");
                     }
                 }
-                Stored::Refused => {}
-                Stored::Stopping => return false,
             }
         }
         true
@@ -394,50 +415,30 @@ fn evidence(d: &Detection, batch: &[(u64, Vec<u8>)], shared: &Shared) -> (Vec<u8
     }
 }
 
-/// What became of an alert offered to the store.
-enum Stored {
-    /// The store holds it (stored now, or before: a duplicate).
-    Held,
-    /// The store refused it as invalid (logged and counted).
-    Refused,
-    /// The worker is stopping and the store could not be reached.
-    Stopping,
-}
+/// Most alerts stored in one transaction.
+const ALERT_BATCH: usize = 256;
 
-/// Stores one alert, retrying while the store is unreachable (the offset
-/// does not move meanwhile, so nothing is skipped). An alert the store
-/// refuses as invalid is logged and counted.
-fn store_alert(
+/// Stores a batch of alerts, retrying while the store is unreachable (the
+/// offset does not move meanwhile, so nothing is skipped; keyed alerts
+/// stored by a failed attempt come back as duplicates). The answers are in
+/// the batch's order; an alert the store refuses has its error in its
+/// place. `None` when the worker is stopping and the store could not be
+/// reached.
+fn store_alerts(
     shared: &Shared,
     runtime: &tokio::runtime::Handle,
     store: &dyn Store,
-    alert: incidents::NewAlert,
-) -> Stored {
+    batch: &[incidents::NewAlert],
+) -> Option<Vec<Result<incidents::AlertOutcome, StoreError>>> {
     let mut wait = Duration::from_millis(100);
     loop {
-        match runtime.block_on(store.ingest_alert(&Viewer::system(), alert.clone())) {
-            Ok(outcome) => {
-                let counter = if outcome.duplicate {
-                    &shared.metrics.alerts_duplicate
-                } else {
-                    &shared.metrics.alerts
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-                return Stored::Held;
-            }
-            Err(StoreError::Invalid(reason)) => {
-                shared
-                    .metrics
-                    .alerts_refused
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(rule = %alert.rule_id, %reason, "the store refused an alert");
-                return Stored::Refused;
-            }
+        match runtime.block_on(store.ingest_alerts(&Viewer::system(), batch.to_vec())) {
+            Ok(answers) => return Some(answers),
             Err(error) => {
                 if shared.stop.load(Ordering::Relaxed) {
-                    return Stored::Stopping;
+                    return None;
                 }
-                tracing::error!(%error, "cannot store an alert; retrying");
+                tracing::error!(%error, alerts = batch.len(), "cannot store alerts; retrying");
                 shared.wait_stop(wait);
                 wait = (wait * 2).min(Duration::from_secs(10));
             }

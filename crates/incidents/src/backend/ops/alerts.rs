@@ -292,6 +292,75 @@ impl SqlStore {
         }
     }
 
+    /// [`crate::Store::ingest_alerts`]: the valid alerts in one
+    /// transaction, each as [`Self::ingest_alert`] would store it (a key
+    /// already stored, or earlier in the batch, is a duplicate). Anything
+    /// the batch cannot settle alone (an alert the store refuses, a key
+    /// another writer stored meanwhile) rolls the batch back and ingests
+    /// the alerts one at a time instead, so one alert never fails the
+    /// others.
+    pub(super) async fn ingest_alerts(
+        &self,
+        v: &Viewer,
+        batch: Vec<NewAlert>,
+    ) -> Result<Vec<Result<AlertOutcome>>> {
+        forbid(
+            v.can_handle_alerts(),
+            "only responders and admins ingest alerts",
+        )?;
+        if batch.len() <= 1 {
+            let mut out = Vec::with_capacity(batch.len());
+            for new in batch {
+                out.push(per_alert(self.ingest_alert(v, new).await)?);
+            }
+            return Ok(out);
+        }
+        let checks: Vec<Result<()>> = batch.iter().map(check_new_alert).collect();
+        let mut tx = self.begin().await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut settled = true;
+        for (new, check) in batch.iter().zip(&checks) {
+            if check.is_err() {
+                outcomes.push(None);
+                continue;
+            }
+            if let Some(key) = new.key.as_deref()
+                && let Some(first) = outcome_of_key(&mut *tx, key).await?
+            {
+                outcomes.push(Some(first));
+                continue;
+            }
+            match self.store_alert(&mut tx, v, new).await {
+                Ok(outcome) => outcomes.push(Some(outcome)),
+                Err(e) if about_the_alert(&e) || is_unique_violation(&e) => {
+                    settled = false;
+                    break;
+                }
+                // The store cannot be used: nothing of the batch is kept
+                // (dropping the transaction rolls it back).
+                Err(e) => return Err(e),
+            }
+        }
+        if settled {
+            tx.commit().await?;
+            return Ok(outcomes
+                .into_iter()
+                .zip(checks)
+                .map(|(outcome, check)| match (outcome, check) {
+                    (Some(o), _) => Ok(o),
+                    (None, Err(e)) => Err(e),
+                    (None, Ok(())) => unreachable!("every valid alert has an outcome"),
+                })
+                .collect());
+        }
+        tx.rollback().await?;
+        let mut out = Vec::with_capacity(batch.len());
+        for new in batch {
+            out.push(per_alert(self.ingest_alert(v, new).await)?);
+        }
+        Ok(out)
+    }
+
     /// Stores a new alert inside `tx` (without committing): suppressed,
     /// queued, grouped into an open incident, or opening a new one.
     async fn store_alert(&self, tx: &mut Tx, v: &Viewer, new: &NewAlert) -> Result<AlertOutcome> {
@@ -641,4 +710,26 @@ impl SqlStore {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// One alert's answer inside a batch: refusals of that alert stay with it;
+/// a store that cannot be used fails the batch.
+fn per_alert(result: Result<AlertOutcome>) -> Result<Result<AlertOutcome>> {
+    match result {
+        Ok(o) => Ok(Ok(o)),
+        Err(e) if about_the_alert(&e) => Ok(Err(e)),
+        Err(e) => Err(e),
+    }
+}
+
+/// A refusal of one alert (its content), not of the store.
+fn about_the_alert(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Invalid(_)
+            | StoreError::Forbidden(_)
+            | StoreError::Conflict(_)
+            | StoreError::Domain(_)
+            | StoreError::NotFound(_)
+    )
 }
