@@ -104,6 +104,38 @@ pub fn parse(
     number: u64,
     zone: &TimeZone,
 ) -> Result<Vec<Event>, String> {
+    let mut events = parse_line(record, source, number, zone)?;
+    for e in &mut events {
+        if let Some(host) = &mut e.meta.host {
+            cap(host, MAX_HOST_BYTES);
+        }
+    }
+    Ok(events)
+}
+
+/// The longest host name kept (DNS names are at most 253 bytes). A longer
+/// one, which only a hostile or broken sender writes, is cut: hosts key
+/// detector state and source health, which must not grow with a line's
+/// size.
+pub const MAX_HOST_BYTES: usize = 255;
+
+/// Cuts `text` to at most `max` bytes, at a character boundary.
+fn cap(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+}
+
+fn parse_line(
+    record: &Record<'_>,
+    source: &SourceId,
+    number: u64,
+    zone: &TimeZone,
+) -> Result<Vec<Event>, String> {
     if record.line.trim_ascii().is_empty() {
         return Err("empty line".to_owned());
     }
@@ -185,6 +217,32 @@ impl SourceIds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_are_cut_to_255_bytes_at_a_character_boundary() {
+        let zone = TimeZone::UTC;
+        let id: SourceId = Arc::from("shipper/app");
+        let read = |host: &str| {
+            let line = format!(r#"{{"host": "{host}", "message": "x"}}"#);
+            let r = Record {
+                format: Format::Json,
+                received: 1_764_000_000,
+                source: "shipper/app",
+                line: line.as_bytes(),
+            };
+            parse(&r, &id, 1, &zone).unwrap()[0]
+                .meta
+                .host
+                .clone()
+                .unwrap()
+        };
+        assert_eq!(read("web01"), "web01");
+        assert_eq!(read(&"a".repeat(255)), "a".repeat(255));
+        assert_eq!(read(&"b".repeat(100_000)), "b".repeat(255));
+        // 'é' is two bytes: 127 of them are 254 bytes, and the 128th would
+        // pass 255.
+        assert_eq!(read(&"é".repeat(200)), "é".repeat(127));
+    }
 
     #[test]
     fn a_record_reads_back_as_written() {
