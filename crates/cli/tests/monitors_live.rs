@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::serve::{Server, admin_token, list, poll_every};
+use support::serve::{Server, admin_token, get, list, poll_every};
 
 /// What the server logs (`WATCHPOST_LOG`): its monitors' per-pass debug
 /// lines too, which the tests wait on.
@@ -188,6 +188,21 @@ fn a_new_listening_port_in_a_dropped_snapshot_is_one_alert() {
     });
     let found = alerts(&server, &admin);
     assert_eq!(found.len(), 1, "{found:?}");
+    // The monitor's counters on /metrics: one alert stored, the same
+    // finding seen again once, one file refused.
+    let metrics = String::from_utf8(get(server.addr, "/metrics", &admin).body).unwrap();
+    for line in [
+        "watchpost_monitor_alerts_total 1",
+        "watchpost_monitor_duplicate_alerts_total 1",
+        "watchpost_monitor_port_files_refused_total 1",
+        "watchpost_monitor_refused_alerts_total 0",
+        "watchpost_monitor_url_checks_total 0",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} not in\n{metrics}"
+        );
+    }
     // The baseline was not changed by the checks.
     let after: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
     assert_eq!(after, baseline);

@@ -200,6 +200,8 @@ pub(crate) struct Shared {
     reload: Mutex<Option<Arc<Engine>>>,
     /// Serialises reloads.
     reloading: tokio::sync::Mutex<()>,
+    /// The scheduled monitors' counters, for `/metrics`, once they run.
+    monitors: std::sync::OnceLock<Arc<crate::monitors::MonitorStats>>,
 }
 
 /// One rule load error as text.
@@ -406,6 +408,7 @@ impl Ingest {
             rule_errors: Mutex::new(engine.rule_errors().iter().map(error_text).collect()),
             reload: Mutex::new(None),
             reloading: tokio::sync::Mutex::new(()),
+            monitors: std::sync::OnceLock::new(),
         });
         let window = Duration::from_secs(
             config
@@ -454,6 +457,11 @@ impl Ingest {
             intake,
             worker: Some(worker),
         })
+    }
+
+    /// Adds the scheduled monitors' counters to `/metrics`.
+    pub fn show_monitor_metrics(&self, stats: Arc<crate::monitors::MonitorStats>) {
+        let _ = self.shared.monitors.set(stats);
     }
 
     /// The API's sink.
@@ -1112,5 +1120,8 @@ fn prometheus(shared: &Shared) -> String {
         get(&m.latency_sum_micros) as f64 / 1e6
     );
     let _ = writeln!(out, "watchpost_event_latency_seconds_count {cumulative}");
+    if let Some(monitors) = shared.monitors.get() {
+        monitors.write_prometheus(&mut out);
+    }
     out
 }

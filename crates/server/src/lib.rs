@@ -469,6 +469,9 @@ pub async fn serve(
 
     // SIGHUP reloads the rules.
     #[cfg(unix)]
+    if let (Some(live), Some(monitors)) = (&ingest, &monitors) {
+        live.show_monitor_metrics(Arc::clone(monitors.stats()));
+    }
     if let Some(live) = &ingest {
         let intake = live.intake();
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {

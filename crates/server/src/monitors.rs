@@ -84,6 +84,91 @@ pub struct MonitorStats {
 }
 
 impl MonitorStats {
+    /// The counters in the Prometheus text format (appended to the
+    /// server's `/metrics`).
+    pub fn write_prometheus(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let counters: [(&str, &AtomicU64, &str); 11] = [
+            (
+                "watchpost_monitor_port_passes_total",
+                &self.port_passes,
+                "Ports monitor passes run.",
+            ),
+            (
+                "watchpost_monitor_port_files_read_total",
+                &self.port_files_read,
+                "Port snapshot files read and compared (new or changed content).",
+            ),
+            (
+                "watchpost_monitor_port_files_refused_total",
+                &self.port_files_refused,
+                "Port snapshot files refused (unreadable, not a snapshot, malformed).",
+            ),
+            (
+                "watchpost_monitor_port_findings_total",
+                &self.port_detections,
+                "New or changed ports found by comparisons.",
+            ),
+            (
+                "watchpost_monitor_url_checks_total",
+                &self.web_checks,
+                "URL checks run.",
+            ),
+            (
+                "watchpost_monitor_url_changed_total",
+                &self.web_changed,
+                "URL checks that found the page changed.",
+            ),
+            (
+                "watchpost_monitor_url_unreachable_total",
+                &self.web_unreachable,
+                "URL checks that could not fetch the URL.",
+            ),
+            (
+                "watchpost_monitor_url_baselined_total",
+                &self.web_baselined,
+                "URLs that got their first baseline.",
+            ),
+            (
+                "watchpost_monitor_alerts_total",
+                &self.alerts,
+                "Monitor alerts stored.",
+            ),
+            (
+                "watchpost_monitor_duplicate_alerts_total",
+                &self.duplicate_alerts,
+                "Monitor findings whose alert was already stored.",
+            ),
+            (
+                "watchpost_monitor_refused_alerts_total",
+                &self.refused_alerts,
+                "Monitor alerts the store refused.",
+            ),
+        ];
+        for (name, counter, help) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
+        }
+        let gauges: [(&str, &AtomicI64, &str); 2] = [
+            (
+                "watchpost_monitor_port_last_pass_seconds",
+                &self.port_last_pass,
+                "When the last ports pass ended (Unix seconds; 0: none yet).",
+            ),
+            (
+                "watchpost_monitor_url_last_check_seconds",
+                &self.web_last_check,
+                "When the last URL check ended (Unix seconds; 0: none yet).",
+            ),
+        ];
+        for (name, gauge, help) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            let _ = writeln!(out, "{name} {}", gauge.load(Ordering::Relaxed));
+        }
+    }
+
     fn log_totals(&self) {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         tracing::info!(
@@ -169,7 +254,7 @@ impl Monitors {
     }
 
     /// The counters.
-    pub fn stats(&self) -> &MonitorStats {
+    pub fn stats(&self) -> &Arc<MonitorStats> {
         &self.stats
     }
 
