@@ -415,6 +415,40 @@ async fn connections_past_the_cap_are_closed_and_shutdown_ends_open_ones() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_is_closed_after_its_timeout_and_its_message_is_kept() {
+    let running = start(Protocol::Tcp, |config, _| {
+        config.idle_timeout_secs = std::num::NonZeroU64::new(1);
+    })
+    .await;
+    let mut idle = TcpStream::connect(running.addr).await.unwrap();
+    // One whole message, then the start of another that never ends.
+    idle.write_all(format!("{RFC3164}\n<13>Dec").as_bytes())
+        .await
+        .unwrap();
+    running
+        .until("the first message", |c, _| c.accepted == 1)
+        .await;
+    // The sender goes quiet: the server closes the connection.
+    read_to_end_or_reset(&mut idle).await;
+    running
+        .until("the idle close", |c, _| c.idle_closed == 1)
+        .await;
+    let done = running.finish().await;
+    assert_eq!(done.lines(), vec![RFC3164]);
+    assert_eq!((done.counts.connections, done.counts.idle_closed), (1, 1));
+    // The unfinished line is taken as the last one, as at any close: it
+    // is no syslog line, so it is refused (and kept in the dead letters).
+    assert_eq!(
+        (
+            done.counts.frame_errors,
+            done.counts.rejected,
+            done.dead_letters
+        ),
+        (0, 1, 1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_certificate_or_a_port_in_use_fails_at_bind() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = SyslogConfig::new("127.0.0.1:0".parse().unwrap(), Protocol::Tcp);

@@ -116,6 +116,13 @@ pub struct SyslogConfig {
     /// Connections past it are closed at once. Not used for UDP.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Close a TCP connection that sends nothing for this many seconds
+    /// (default: never, as rsyslog and syslog-ng do; 0 is refused). A
+    /// half-received message is handled as at a close. Senders reconnect
+    /// when they next have something to send; set it where idle
+    /// connections from unknown peers must not hold `max_connections`.
+    #[serde(default)]
+    pub idle_timeout_secs: Option<std::num::NonZeroU64>,
 }
 
 /// The certificate and key of a TLS listener.
@@ -160,6 +167,7 @@ impl SyslogConfig {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             tls: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout_secs: None,
         }
     }
 
@@ -220,6 +228,8 @@ pub struct SyslogStats {
     /// TCP messages read but not stored because shutdown came while the
     /// intake was busy or unavailable.
     pub dropped_at_shutdown: AtomicU64,
+    /// TCP connections closed after `idle_timeout_secs` with nothing read.
+    pub idle_closed: AtomicU64,
 }
 
 /// A copy of [`SyslogStats`] at one moment.
@@ -243,6 +253,8 @@ pub struct SyslogCounts {
     pub dropped_udp: u64,
     /// See [`SyslogStats::dropped_at_shutdown`].
     pub dropped_at_shutdown: u64,
+    /// See [`SyslogStats::idle_closed`].
+    pub idle_closed: u64,
 }
 
 impl SyslogStats {
@@ -258,6 +270,7 @@ impl SyslogStats {
             accepted: get(&self.accepted),
             rejected: get(&self.rejected),
             dropped_udp: get(&self.dropped_udp),
+            idle_closed: get(&self.idle_closed),
             dropped_at_shutdown: get(&self.dropped_at_shutdown),
         }
     }
@@ -314,6 +327,9 @@ pub async fn bind(config: SyslogConfig) -> anyhow::Result<Bound> {
             source_type: config.source,
             max_message: config.max_message_bytes,
             max_connections: config.max_connections,
+            idle: config
+                .idle_timeout_secs
+                .map(|s| Duration::from_secs(s.get())),
             stats: Arc::new(SyslogStats::default()),
         }),
     })
@@ -379,6 +395,8 @@ struct Input {
     source_type: String,
     max_message: usize,
     max_connections: usize,
+    /// How long a TCP connection may send nothing (`None`: forever).
+    idle: Option<Duration>,
     stats: Arc<SyslogStats>,
 }
 
@@ -529,6 +547,18 @@ async fn connection(
     }
 }
 
+/// One read, or `None` when nothing came within `idle`.
+async fn read_within<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buffer: &mut [u8],
+    idle: Option<Duration>,
+) -> Option<std::io::Result<usize>> {
+    match idle {
+        None => Some(stream.read(buffer).await),
+        Some(idle) => tokio::time::timeout(idle, stream.read(buffer)).await.ok(),
+    }
+}
+
 /// What one connection has seen, for its closing log line.
 #[derive(Debug, Default)]
 struct ConnectionCounts {
@@ -556,7 +586,15 @@ async fn read_stream<S: AsyncRead + Unpin>(
         let read = tokio::select! {
             biased;
             () = stopped(&mut shutdown) => break,
-            read = stream.read(&mut buffer) => read,
+            read = read_within(&mut stream, &mut buffer, input.idle) => read,
+        };
+        let read = match read {
+            Some(read) => read,
+            None => {
+                add(&input.stats.idle_closed, 1);
+                tracing::debug!(%peer, "closing an idle syslog connection");
+                Ok(0)
+            }
         };
         match read {
             Ok(0) => {
@@ -958,6 +996,10 @@ mod tests {
                 "unknown field",
             ),
             ("protocol = \"tcp\"\n", "missing field `listen`"),
+            (
+                "listen = \"0.0.0.0:514\"\nprotocol = \"tcp\"\nidle_timeout_secs = 0\n",
+                "nonzero",
+            ),
             (
                 "listen = \"0.0.0.0:514\"\nprotocol = \"tcp\"\ntls = { cert = \"c\", key = \"k\", ca = \"x\" }\n",
                 "unknown field",
