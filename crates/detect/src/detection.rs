@@ -186,6 +186,23 @@ pub trait Detector: Send {
 
     /// End of input (a `hunt` run finished). The default does nothing.
     fn finish(&mut self, _out: &mut Vec<Detection>) {}
+
+    /// The detector's state, encoded, for a live run's checkpoint: after a
+    /// restart, [`Detector::restore`] on a detector built from the same
+    /// configuration takes it back, and the detector goes on as if it had
+    /// never stopped. `None` (the default): the detector keeps nothing
+    /// from one event to the next.
+    fn save(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Takes back what [`Detector::save`] gave. On an error (the bytes do
+    /// not decode, or were saved under another configuration) the
+    /// detector is left as it was built, fresh. The default accepts
+    /// anything and keeps nothing.
+    fn restore(&mut self, _state: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -27,5 +27,5 @@ pub use catalogue::Catalogue;
 pub use detection::{Annotator, Detection, Detector, Level, NoAnnotation, Selector};
 pub use matcher::{CorrelationInput, FIELD_VALUE_MAX, FIELDS_MAX, Matcher};
 pub use rule::{RuleInfo, RuleKind};
-pub use stateful::{Pending, Stateful};
+pub use stateful::{Pending, StageState, Stateful};
 pub use view::EventView;

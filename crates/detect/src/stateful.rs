@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use events::Event;
 use rsigma_eval::{
-    CorrelationConfig, CorrelationEngine, EvaluationResult, ResultBody, TimestampFallback,
+    CorrelationConfig, CorrelationEngine, CorrelationSnapshot, EvaluationResult, ResultBody,
+    TimestampFallback,
 };
 use rules::RuleError;
 
@@ -43,6 +44,21 @@ impl Pending {
                 b.event.meta.record,
             ))
     }
+}
+
+/// What [`Stateful::save`] gives: everything the stage carries from one
+/// event to the next.
+#[derive(Debug, Clone, Default)]
+pub struct StageState {
+    /// The correlation engine's windows, suppression times and event
+    /// buffers, keyed by each correlation's id (or name, or title), as
+    /// JSON.
+    pub correlations: Option<Vec<u8>>,
+    /// Event time (Unix seconds) at which correlation state was last
+    /// expired.
+    pub evicted_at: i64,
+    /// Each detector's name and saved state, in the stage's order.
+    pub detectors: Vec<(String, Option<Vec<u8>>)>,
 }
 
 /// Correlation rules and native detectors, fed in time order.
@@ -351,6 +367,61 @@ impl<'m> Stateful<'m> {
             engine.evict_expired(now_secs);
             self.evicted_at = now_secs;
         }
+    }
+
+    /// The stage's state, for a live run's checkpoint: the correlation
+    /// windows (with their suppression times and event buffers), when
+    /// state was last expired, and each detector's [`Detector::save`].
+    pub fn save(&self) -> StageState {
+        StageState {
+            correlations: self
+                .correlations
+                .as_ref()
+                .map(|c| serde_json::to_vec(&c.export_state()).expect("plain data serializes")),
+            evicted_at: self.evicted_at,
+            detectors: self
+                .detectors
+                .iter()
+                .map(|d| (d.name().to_string(), d.save()))
+                .collect(),
+        }
+    }
+
+    /// Takes back what [`Stateful::save`] gave, on a stage built from the
+    /// same rules and detectors. On an error (another set of detectors, a
+    /// detector refusing its state, correlation state of another format)
+    /// the stage may be partly restored: the caller starts a fresh one.
+    pub fn restore(&mut self, state: StageState) -> Result<(), String> {
+        let names: Vec<&str> = self.detectors.iter().map(|d| d.name()).collect();
+        let saved: Vec<&str> = state.detectors.iter().map(|(n, _)| n.as_str()).collect();
+        if names != saved {
+            return Err(format!(
+                "saved with the detectors [{}], running [{}]",
+                saved.join(", "),
+                names.join(", ")
+            ));
+        }
+        match (self.correlations.as_mut(), state.correlations) {
+            (Some(engine), Some(bytes)) => {
+                let snapshot: CorrelationSnapshot = serde_json::from_slice(&bytes)
+                    .map_err(|e| format!("correlation state: {e}"))?;
+                if !engine.import_state(snapshot) {
+                    return Err("correlation state of another format".into());
+                }
+            }
+            (None, None) => {}
+            (Some(_), None) | (None, Some(_)) => {
+                return Err("saved with another set of correlation rules".into());
+            }
+        }
+        for (d, (name, bytes)) in self.detectors.iter_mut().zip(state.detectors) {
+            if let Some(bytes) = bytes {
+                d.restore(&bytes)
+                    .map_err(|e| format!("detector {name}: {e}"))?;
+            }
+        }
+        self.evicted_at = state.evicted_at;
+        Ok(())
     }
 
     /// Correlation groups holding state (windows still open), for tests and

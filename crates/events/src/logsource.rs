@@ -1,5 +1,8 @@
 //! The Sigma logsource of an event: `product`, `service` and `category`.
 
+use std::collections::BTreeSet;
+use std::sync::{Mutex, PoisonError};
+
 use serde::Serialize;
 
 /// The Sigma logsource an event belongs to.
@@ -42,8 +45,39 @@ impl LogSource {
         self
     }
 
+    /// A logsource from names read back from saved state (a detector's
+    /// checkpoint). Names are the taxonomy's, but arrive as text: each
+    /// distinct one is kept once per process ([`intern`]).
+    pub fn from_names(
+        product: Option<&str>,
+        service: Option<&str>,
+        category: Option<&str>,
+    ) -> Self {
+        Self {
+            product: product.map(intern),
+            service: service.map(intern),
+            category: category.map(intern),
+        }
+    }
+
     /// True when nothing is known about the event's origin.
     pub const fn is_unknown(&self) -> bool {
         self.product.is_none() && self.service.is_none() && self.category.is_none()
     }
+}
+
+/// The `&'static str` for a logsource name read back as text. A
+/// [`LogSource`] holds names of the closed taxonomy as `&'static str`, so
+/// each distinct name is leaked once per process and reused: what this
+/// holds is bounded by the distinct names ever read back, and callers
+/// bound the names they accept.
+pub fn intern(name: &str) -> &'static str {
+    static NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = names.get(name) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(Box::from(name));
+    names.insert(leaked);
+    leaked
 }
