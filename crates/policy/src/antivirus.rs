@@ -133,6 +133,8 @@ fn wants(event: &Event) -> bool {
         || event.get("threat.name").is_some()
 }
 
+// Each event is judged alone, so the default `save` (nothing) and
+// `restore` (nothing to take back) are right.
 impl Detector for Antivirus {
     fn name(&self) -> &'static str {
         "antivirus"

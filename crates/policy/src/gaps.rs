@@ -21,29 +21,38 @@
 //! - **Live**: [`Detector::advance`] reports "silent since T" once a source
 //!   has been quiet longer than its threshold, and a recovery when events
 //!   return.
+//!
+//! Saved state ([`Detector::save`]) holds every source: its last event,
+//! the logsource it was first seen with, its learned cadence (histogram
+//! and sample count), the gaps kept for the end of input, the spacing of
+//! its last events, the missing windows pending and found, and whether it
+//! was reported silent.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 
 pub use crate::ids::{BACKWARDS_ID, CLOCK_JUMP_ID, GAP_ID, RECOVERED_ID, SILENT_ID};
 
 use detect::{Detection, Detector, Level};
 use events::{Event, LogSource, Meta, SourceId, Timestamp};
+use serde::{Deserialize, Serialize};
 
 use crate::config::{GapsConfig, StateConfig};
 use crate::emit::{detection, entity, field};
+use crate::saved::{self, RestoreError, Stamp};
 
 const BUCKETS_PER_DOUBLING: f64 = 8.0;
 const NB: usize = 8 * 48 + 2;
 
 /// A gap between two consecutive events of a source, in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Span {
     from: i64,
     to: i64,
     record: u64,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Pending {
     span: Span,
     before: i64,
@@ -64,7 +73,7 @@ struct SourceState {
     learned: Option<Box<Learned>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Learned {
     /// Gap histogram: (bucket, count), by bucket, non-zero counts only.
     hist: Vec<(u16, u32)>,
@@ -116,6 +125,44 @@ pub struct Gaps {
     /// few): sources hold an index here.
     logsources: Vec<LogSource>,
     max_sources: usize,
+    /// The settings that shape the state, as saved state records them.
+    fingerprint: String,
+}
+
+/// The version of the saved state's format.
+const STATE_VERSION: u32 = 1;
+
+/// At most this many logsources, of at most [`MAX_NAME`] bytes a name,
+/// are taken back from saved state (the taxonomy is closed, so real
+/// state holds a few).
+const MAX_LOGSOURCES: usize = 1024;
+const MAX_NAME: usize = 256;
+
+/// Everything the detector learned from events, as saved (borrowed when
+/// saving, owned when read back).
+#[derive(Serialize, Deserialize)]
+struct Saved<'a> {
+    /// [`Gaps::logsources`], as text.
+    logsources: Vec<SavedLogsourceNames<'a>>,
+    /// The sources, by key.
+    sources: Vec<SavedSource<'a>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedLogsourceNames<'a> {
+    product: Option<Cow<'a, str>>,
+    service: Option<Cow<'a, str>>,
+    category: Option<Cow<'a, str>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedSource<'a> {
+    source: Cow<'a, str>,
+    host: Option<Cow<'a, str>>,
+    last: i64,
+    last_record: u64,
+    logsource: u32,
+    learned: Option<Cow<'a, Learned>>,
 }
 
 fn bucket(gap_ms: i64) -> usize {
@@ -154,11 +201,111 @@ impl Gaps {
     /// A detector with the given settings.
     pub fn new(config: GapsConfig, state: &StateConfig) -> Self {
         Self {
+            // Every gap setting shapes what a source keeps; of the state
+            // bounds only the key limit is used.
+            fingerprint: saved::fingerprint(&(&config, state.max_keys)),
             config,
             sources: BTreeMap::new(),
             logsources: Vec::new(),
             max_sources: state.max_keys,
         }
+    }
+
+    fn stamp(&self) -> Stamp<'_> {
+        Stamp {
+            detector: self.name(),
+            version: STATE_VERSION,
+            config: &self.fingerprint,
+            key_hash: None,
+        }
+    }
+
+    fn saved(&self) -> Saved<'_> {
+        let name = |n: Option<&'static str>| n.map(Cow::Borrowed);
+        Saved {
+            logsources: self
+                .logsources
+                .iter()
+                .map(|l| SavedLogsourceNames {
+                    product: name(l.product),
+                    service: name(l.service),
+                    category: name(l.category),
+                })
+                .collect(),
+            sources: self
+                .sources
+                .iter()
+                .map(|(key, s)| SavedSource {
+                    source: Cow::Borrowed(&*key.0),
+                    host: key.1.as_deref().map(Cow::Borrowed),
+                    last: s.last,
+                    last_record: s.last_record,
+                    logsource: s.logsource,
+                    learned: s.learned.as_deref().map(Cow::Borrowed),
+                })
+                .collect(),
+        }
+    }
+
+    /// Decodes and checks everything before changing anything.
+    fn restore_state(&mut self, bytes: &[u8]) -> Result<(), RestoreError> {
+        let saved: Saved<'static> = saved::decode(&self.stamp(), bytes)?;
+        let long_name = saved
+            .logsources
+            .iter()
+            .flat_map(|l| [&l.product, &l.service, &l.category])
+            .flatten()
+            .any(|n| n.len() > MAX_NAME);
+        if saved.logsources.len() > MAX_LOGSOURCES || long_name {
+            return Err(RestoreError::Invalid(
+                "too many or too long logsource names",
+            ));
+        }
+        if saved.sources.len() > self.max_sources.max(1) {
+            return Err(RestoreError::Invalid("more sources than the key limit"));
+        }
+        let mut sources = BTreeMap::new();
+        for s in saved.sources {
+            if s.logsource as usize >= saved.logsources.len() {
+                return Err(RestoreError::Invalid("a source's logsource is unknown"));
+            }
+            let learned = s.learned.map(|l| Box::new(l.into_owned()));
+            let hist = learned.as_ref().map_or(&[][..], |l| &l.hist[..]);
+            if hist.iter().any(|(b, _)| usize::from(*b) >= NB)
+                || hist.windows(2).any(|w| w[0].0 >= w[1].0)
+            {
+                return Err(RestoreError::Invalid(
+                    "a gap histogram is out of order or range",
+                ));
+            }
+            let key: SourceKey = (
+                SourceId::from(s.source.into_owned()),
+                s.host.map(|h| h.into_owned().into_boxed_str()),
+            );
+            let state = SourceState {
+                last: s.last,
+                last_record: s.last_record,
+                logsource: s.logsource,
+                learned,
+            };
+            if sources.insert(key, state).is_some() {
+                return Err(RestoreError::Invalid("a source is saved twice"));
+            }
+        }
+        // Checked: from here nothing fails.
+        self.logsources = saved
+            .logsources
+            .iter()
+            .map(|l| {
+                LogSource::from_names(
+                    l.product.as_deref(),
+                    l.service.as_deref(),
+                    l.category.as_deref(),
+                )
+            })
+            .collect();
+        self.sources = sources;
+        Ok(())
     }
 
     /// Sources held.
@@ -468,6 +615,14 @@ impl Detector for Gaps {
                 out.push(d);
             }
         }
+    }
+
+    fn save(&self) -> Option<Vec<u8>> {
+        saved::encode(&self.stamp(), self.saved())
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        self.restore_state(state).map_err(|e| e.to_string())
     }
 }
 

@@ -2,9 +2,19 @@
 //! bounded. Keys idle for longer than the TTL are dropped, and past the
 //! key limit the least recently seen keys are evicted (ties broken by key,
 //! so eviction is deterministic).
+//!
+//! A table serializes as its entries sorted by key (each with its
+//! last-seen time) and its sweep and eviction counters; [`SavedKeys`]
+//! reads that back, and [`KeyedState::restored`] refills a table built
+//! from configuration. The TTL and key limit come from configuration and
+//! are not written.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+use crate::saved::RestoreError;
 
 /// A 64-bit key for text parts (a fixed-key SipHash, so runs are
 /// reproducible). Tables keyed by it do not own strings, which keeps a key
@@ -15,6 +25,13 @@ pub fn hash_key(parts: &[&str]) -> u64 {
         p.hash(&mut h);
     }
     h.finish()
+}
+
+/// What [`hash_key`] gives for a fixed text in this build: saved state
+/// keyed by the hash records it, and is refused by a build whose hash
+/// differs (the standard library does not promise it never changes).
+pub(crate) fn hash_probe() -> u64 {
+    hash_key(&["watchpost", "saved state"])
 }
 
 /// Per-key state with an idle TTL and a maximum key count.
@@ -138,6 +155,66 @@ impl<K: Hash + Eq + Ord + Clone, V> KeyedState<K, V> {
         }
         self.evicted += (before - self.map.len()) as u64;
     }
+
+    /// A table with this one's TTL and key limit holding `saved`, or an
+    /// error when `saved` repeats a key or holds more keys than the limit.
+    /// `self` is not changed.
+    pub(crate) fn restored(&self, saved: SavedKeys<K, V>) -> Result<Self, RestoreError> {
+        if saved.entries.len() > self.max_keys {
+            return Err(RestoreError::Invalid("more keys than the key limit"));
+        }
+        let mut map = HashMap::with_capacity(saved.entries.len());
+        for (key, seen, value) in saved.entries {
+            if map.insert(key, (seen, value)).is_some() {
+                return Err(RestoreError::Invalid("a key is saved twice"));
+            }
+        }
+        Ok(Self {
+            map,
+            ttl: self.ttl,
+            max_keys: self.max_keys,
+            last_sweep: saved.last_sweep,
+            evicted: saved.evicted,
+        })
+    }
+}
+
+/// The saved form of a [`KeyedState`], borrowed: entries sorted by key, so
+/// the same state always encodes to the same bytes.
+#[derive(Serialize)]
+struct SavedKeysRef<'a, K, V> {
+    entries: Vec<(&'a K, i64, &'a V)>,
+    last_sweep: i64,
+    evicted: u64,
+}
+
+/// Writes the entries (key, last seen, state) sorted by key, the time of
+/// the last sweep and the count of keys dropped; not the TTL or key limit,
+/// which come from configuration.
+impl<K: Serialize + Ord, V: Serialize> Serialize for KeyedState<K, V> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut entries: Vec<(&K, i64, &V)> = self
+            .map
+            .iter()
+            .map(|(k, (seen, v))| (k, *seen, v))
+            .collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        SavedKeysRef {
+            entries,
+            last_sweep: self.last_sweep,
+            evicted: self.evicted,
+        }
+        .serialize(s)
+    }
+}
+
+/// A [`KeyedState`] as saved, read back: put it in a table built from
+/// configuration with [`KeyedState::restored`].
+#[derive(Debug, Deserialize)]
+pub(crate) struct SavedKeys<K, V> {
+    entries: Vec<(K, i64, V)>,
+    last_sweep: i64,
+    evicted: u64,
 }
 
 #[cfg(test)]
@@ -160,5 +237,45 @@ mod tests {
         s.entry(99, 1000, || 0);
         assert_eq!(s.len(), 1);
         assert_eq!(s.evicted(), 11);
+    }
+
+    #[test]
+    fn saved_table_restores_entries_times_and_counters() {
+        let mut s: KeyedState<u64, u32> = KeyedState::new(100, 10);
+        for k in 0..11u64 {
+            *s.entry(k, k as i64, || 0) += 1;
+        }
+        *s.entry(5, 30, || 0) += 1;
+        let text = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            text,
+            r#"{"entries":[[1,1,1],[2,2,1],[3,3,1],[4,4,1],[5,30,2],[6,6,1],[7,7,1],[8,8,1],[9,9,1],[10,10,1]],"last_sweep":0,"evicted":1}"#
+        );
+        let fresh: KeyedState<u64, u32> = KeyedState::new(100, 10);
+        let mut back = fresh
+            .restored(serde_json::from_str(&text).unwrap())
+            .unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        // Both tables go on the same way: key 1 is the oldest, evicted by
+        // a new key, and at 131 everything not seen since 31 is swept.
+        for t in [&mut s, &mut back] {
+            t.entry(11, 40, || 0);
+            assert!(t.get(&1).is_none());
+            t.entry(12, 131, || 0);
+        }
+        assert_eq!(
+            serde_json::to_string(&back).unwrap(),
+            serde_json::to_string(&s).unwrap()
+        );
+        assert_eq!(back.len(), 2);
+    }
+
+    #[test]
+    fn saved_table_over_the_limit_or_with_a_repeated_key_is_refused() {
+        let t: KeyedState<u64, u32> = KeyedState::new(100, 2);
+        let three = r#"{"entries":[[1,1,1],[2,2,1],[3,3,1]],"last_sweep":0,"evicted":0}"#;
+        assert!(t.restored(serde_json::from_str(three).unwrap()).is_err());
+        let twice = r#"{"entries":[[1,1,1],[1,2,1]],"last_sweep":0,"evicted":0}"#;
+        assert!(t.restored(serde_json::from_str(twice).unwrap()).is_err());
     }
 }

@@ -11,6 +11,12 @@
 //! Pure, like `detect`: no IO and no wall clock. Time is event time, or the
 //! time a live driver passes to [`Detector::advance`]. State is bounded:
 //! keys expire after an idle TTL and are evicted past a key limit.
+//!
+//! A live server checkpoints that state: each stateful detector's
+//! [`Detector::save`] writes it as JSON (with a format version and a
+//! fingerprint of the settings that shape it), and [`Detector::restore`]
+//! takes it back into a detector built from the same configuration, which
+//! then goes on as if it had never stopped.
 
 pub mod antivirus;
 mod catalogue;
@@ -24,6 +30,7 @@ mod keyed;
 pub mod login;
 pub mod perf;
 pub mod reboot;
+mod saved;
 
 pub use catalogue::{Category, Entry, Source, catalogue, entry};
 pub use config::{

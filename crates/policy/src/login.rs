@@ -15,16 +15,23 @@
 //! authentication failure; ...`) repeats its `Failed` line and does not
 //! count, while other PAM failures (su, login, old `sshd(pam_unix)` lines)
 //! do; rsyslog's `message repeated N times: [ Failed ... ]` counts N.
+//!
+//! Saved state ([`Detector::save`]) holds the three keyed tables: each
+//! user's and each address's failure times and cooldowns, each address's
+//! recent distinct users and spraying cooldown, and the sshd processes
+//! whose `Invalid user` line is still waiting for its `Failed` line.
 
 use detect::{Detection, Detector};
 use events::Event;
+use serde::{Deserialize, Serialize};
 
 pub use crate::ids::{PER_SOURCE_ID, PER_USER_ID, SPRAY_ID, SUCCESS_AFTER_ID};
 
 use crate::config::{LoginConfig, StateConfig};
 use crate::emit::{self, detection, entity, field};
 use crate::fields;
-use crate::keyed::{KeyedState, hash_key};
+use crate::keyed::{KeyedState, SavedKeys, hash_key};
+use crate::saved::{self, RestoreError, Stamp};
 
 /// Whether an attempt failed or succeeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +74,10 @@ const INLINE_TIMES: usize = 2;
 /// largest threshold that reads them) and its cooldown. Most keys fail
 /// once or twice: their times are held inline in 16 bytes, and only a key
 /// with more failures in the window allocates.
-#[derive(Debug)]
+///
+/// Saved as its times and cooldown, whichever way they are held.
+#[derive(Debug, Deserialize)]
+#[serde(from = "SavedWindow")]
 enum Window {
     Inline {
         len: u8,
@@ -81,6 +91,51 @@ enum Window {
 struct HeapWindow {
     times: Vec<u32>,
     cooldown_until: u32,
+}
+
+#[derive(Serialize)]
+struct SavedWindowRef<'a> {
+    times: &'a [u32],
+    cooldown_until: u32,
+}
+
+#[derive(Deserialize)]
+struct SavedWindow {
+    times: Vec<u32>,
+    cooldown_until: u32,
+}
+
+impl Serialize for Window {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        SavedWindowRef {
+            times: self.times(),
+            cooldown_until: self.cooldown_until(),
+        }
+        .serialize(s)
+    }
+}
+
+impl From<SavedWindow> for Window {
+    fn from(saved: SavedWindow) -> Self {
+        let SavedWindow {
+            times: all,
+            cooldown_until,
+        } = saved;
+        if all.len() <= INLINE_TIMES {
+            let mut times = [0; INLINE_TIMES];
+            times[..all.len()].copy_from_slice(&all);
+            Window::Inline {
+                len: all.len() as u8,
+                cooldown_until,
+                times,
+            }
+        } else {
+            Window::Heap(Box::new(HeapWindow {
+                times: all,
+                cooldown_until,
+            }))
+        }
+    }
 }
 
 impl Default for Window {
@@ -193,7 +248,11 @@ impl Window {
 
 /// Distinct users failing from one address: (user hash, last failure),
 /// in the order first seen. One user (the usual case) is held inline.
-#[derive(Debug)]
+///
+/// Saved as the list of (user hash, last failure), whichever way it is
+/// held.
+#[derive(Debug, Deserialize)]
+#[serde(from = "Vec<(u64, u32)>")]
 enum Users {
     Inline {
         len: u8,
@@ -214,6 +273,24 @@ impl Default for Users {
             seen: 0,
             user: 0,
         }
+    }
+}
+
+impl Serialize for Users {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Users::Inline { len: 0, .. } => s.collect_seq(std::iter::empty::<(u64, u32)>()),
+            Users::Inline { seen, user, .. } => s.collect_seq([(*user, *seen)]),
+            Users::Heap(v) => s.collect_seq(v.iter()),
+        }
+    }
+}
+
+impl From<Vec<(u64, u32)>> for Users {
+    fn from(all: Vec<(u64, u32)>) -> Self {
+        let mut users = Users::Heap(Box::new(all));
+        users.fit();
+        users
     }
 }
 
@@ -290,7 +367,7 @@ impl Users {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct SourceState {
     failures: Window,
     users: Users,
@@ -306,6 +383,27 @@ pub struct LoginFailures {
     /// sshd processes that logged `Invalid user` and whose next
     /// `Failed ... for invalid user` line is the same attempt.
     invalid_pending: KeyedState<u64, ()>,
+    /// The settings that shape the state, as saved state records them.
+    fingerprint: String,
+}
+
+/// The version of the saved state's format.
+const STATE_VERSION: u32 = 1;
+
+/// Everything the detector learned from events, as saved.
+#[derive(Serialize)]
+struct SavedRef<'a> {
+    by_user: &'a KeyedState<u64, Window>,
+    by_source: &'a KeyedState<u64, SourceState>,
+    invalid_pending: &'a KeyedState<u64, ()>,
+}
+
+/// [`SavedRef`], read back.
+#[derive(Deserialize)]
+struct Saved {
+    by_user: SavedKeys<u64, Window>,
+    by_source: SavedKeys<u64, SourceState>,
+    invalid_pending: SavedKeys<u64, ()>,
 }
 
 impl LoginFailures {
@@ -316,8 +414,31 @@ impl LoginFailures {
             by_user: KeyedState::new(ttl, state.max_keys),
             by_source: KeyedState::new(ttl, state.max_keys),
             invalid_pending: KeyedState::new(3600, state.max_keys),
+            // Every threshold and bound shapes the windows and tables.
+            fingerprint: saved::fingerprint(&(&config, state)),
             config,
         }
+    }
+
+    fn stamp(&self) -> Stamp<'_> {
+        Stamp {
+            detector: self.name(),
+            version: STATE_VERSION,
+            config: &self.fingerprint,
+            key_hash: Some(crate::keyed::hash_probe()),
+        }
+    }
+
+    /// Decodes and checks everything before changing anything.
+    fn restore_state(&mut self, bytes: &[u8]) -> Result<(), RestoreError> {
+        let saved: Saved = saved::decode(&self.stamp(), bytes)?;
+        let by_user = self.by_user.restored(saved.by_user)?;
+        let by_source = self.by_source.restored(saved.by_source)?;
+        let invalid_pending = self.invalid_pending.restored(saved.invalid_pending)?;
+        self.by_user = by_user;
+        self.by_source = by_source;
+        self.invalid_pending = invalid_pending;
+        Ok(())
     }
 
     /// Keys held (users, addresses, pending sshd processes).
@@ -767,6 +888,21 @@ impl Detector for LoginFailures {
             Outcome::Failure => self.failure(event, &attempt, now, out),
             Outcome::Success => self.success(event, &attempt, now, out),
         }
+    }
+
+    fn save(&self) -> Option<Vec<u8>> {
+        saved::encode(
+            &self.stamp(),
+            SavedRef {
+                by_user: &self.by_user,
+                by_source: &self.by_source,
+                invalid_pending: &self.invalid_pending,
+            },
+        )
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        self.restore_state(state).map_err(|e| e.to_string())
     }
 }
 

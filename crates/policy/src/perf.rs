@@ -8,16 +8,22 @@
 //! it is above `mean + k·max(deviation, min_relative·mean)`. The detector
 //! fires once when `n` of the last `m` points deviate, and re-arms after
 //! `m` points in a row that do not. Nothing is judged during `warmup`.
+//!
+//! Saved state ([`Detector::save`]) holds every series: its baseline
+//! (mean and deviation, exactly), point count, recent deviations, whether
+//! it is firing and its quiet run.
 
 use detect::{Detection, Detector};
 use events::Event;
+use serde::{Deserialize, Serialize};
 
 pub use crate::ids::PERF_ID;
 
 use crate::config::{PerformanceConfig, StateConfig};
 use crate::emit::{self, detection, entity, field};
 use crate::fields;
-use crate::keyed::{KeyedState, hash_key};
+use crate::keyed::{KeyedState, SavedKeys, hash_key};
+use crate::saved::{self, RestoreError, Stamp, exact_f64};
 
 /// The request time at the end of an access-log line (nginx
 /// `$request_time` in seconds, as in `... "GET / HTTP/1.1" 200 512 "-"
@@ -52,9 +58,11 @@ fn event_time(event: &Event) -> Option<events::Timestamp> {
     })
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Series {
+    #[serde(with = "exact_f64")]
     mean: f64,
+    #[serde(with = "exact_f64")]
     dev: f64,
     points: u32,
     /// Bit i set: the i-th most recent point deviated.
@@ -68,6 +76,23 @@ struct Series {
 pub struct Performance {
     config: PerformanceConfig,
     series: KeyedState<u64, Series>,
+    /// The settings that shape the state, as saved state records them.
+    fingerprint: String,
+}
+
+/// The version of the saved state's format.
+const STATE_VERSION: u32 = 1;
+
+/// Everything the detector learned from events, as saved.
+#[derive(Serialize)]
+struct SavedRef<'a> {
+    series: &'a KeyedState<u64, Series>,
+}
+
+/// [`SavedRef`], read back.
+#[derive(Deserialize)]
+struct Saved {
+    series: SavedKeys<u64, Series>,
 }
 
 impl Performance {
@@ -75,8 +100,27 @@ impl Performance {
     pub fn new(config: PerformanceConfig, state: &StateConfig) -> Self {
         Self {
             series: KeyedState::new(state.idle_ttl.0, state.max_keys),
+            // Every setting shapes the series: their keys, the points
+            // they take and how their baselines move.
+            fingerprint: saved::fingerprint(&(&config, state)),
             config,
         }
+    }
+
+    fn stamp(&self) -> Stamp<'_> {
+        Stamp {
+            detector: self.name(),
+            version: STATE_VERSION,
+            config: &self.fingerprint,
+            key_hash: Some(crate::keyed::hash_probe()),
+        }
+    }
+
+    /// Decodes and checks everything before changing anything.
+    fn restore_state(&mut self, bytes: &[u8]) -> Result<(), RestoreError> {
+        let saved: Saved = saved::decode(&self.stamp(), bytes)?;
+        self.series = self.series.restored(saved.series)?;
+        Ok(())
     }
 
     /// Series held.
@@ -195,6 +239,19 @@ impl Detector for Performance {
             );
             out.push(d);
         }
+    }
+
+    fn save(&self) -> Option<Vec<u8>> {
+        saved::encode(
+            &self.stamp(),
+            SavedRef {
+                series: &self.series,
+            },
+        )
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        self.restore_state(state).map_err(|e| e.to_string())
     }
 }
 

@@ -18,9 +18,16 @@
 //!
 //! A reboot inside a configured maintenance window (UTC) is reported at
 //! `low`, or not at all with `in_maintenance = "suppress"`.
+//!
+//! Saved state ([`Detector::save`]) holds each Linux host's last event,
+//! the last event before its current burst, its last clean shutdown and
+//! its last boot. Windows events leave no state. Maintenance windows only
+//! change what is reported, not the state, so state saved under other
+//! windows is taken back.
 
 use detect::{Detection, Detector, Level};
 use events::{Event, Timestamp};
+use serde::{Deserialize, Serialize};
 use time::Weekday;
 
 pub use crate::ids::{LINUX_ID, WIN_41_ID, WIN_1074_ID, WIN_6008_ID};
@@ -28,7 +35,8 @@ pub use crate::ids::{LINUX_ID, WIN_41_ID, WIN_1074_ID, WIN_6008_ID};
 use crate::config::{MaintenanceAction, PolicyError, RebootConfig, StateConfig};
 use crate::emit::{self, detection, entity, field};
 use crate::fields;
-use crate::keyed::{KeyedState, hash_key};
+use crate::keyed::{KeyedState, SavedKeys, hash_key};
+use crate::saved::{self, RestoreError, Stamp};
 
 const BOOT_GRACE: i64 = 300;
 
@@ -114,7 +122,7 @@ impl MaintenanceWindow {
 /// optional times take 8 bytes rather than 16.
 const NONE: i64 = i64::MIN;
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct HostState {
     last_event: i64,
     /// The last event before the current burst (events less than
@@ -143,6 +151,23 @@ pub struct Reboots {
     windows: Vec<MaintenanceWindow>,
     action: MaintenanceAction,
     hosts: KeyedState<u64, HostState>,
+    /// The settings that shape the state, as saved state records them.
+    fingerprint: String,
+}
+
+/// The version of the saved state's format.
+const STATE_VERSION: u32 = 1;
+
+/// Everything the detector learned from events, as saved.
+#[derive(Serialize)]
+struct SavedRef<'a> {
+    hosts: &'a KeyedState<u64, HostState>,
+}
+
+/// [`SavedRef`], read back.
+#[derive(Deserialize)]
+struct Saved {
+    hosts: SavedKeys<u64, HostState>,
 }
 
 impl Reboots {
@@ -158,7 +183,25 @@ impl Reboots {
             action: config.in_maintenance,
             // Hosts can be quiet for weeks between reboots.
             hosts: KeyedState::new(state.idle_ttl.0.max(90 * 86_400), state.max_keys),
+            // Only the state bounds shape the host table.
+            fingerprint: saved::fingerprint(state),
         })
+    }
+
+    fn stamp(&self) -> Stamp<'_> {
+        Stamp {
+            detector: self.name(),
+            version: STATE_VERSION,
+            config: &self.fingerprint,
+            key_hash: Some(crate::keyed::hash_probe()),
+        }
+    }
+
+    /// Decodes and checks everything before changing anything.
+    fn restore_state(&mut self, bytes: &[u8]) -> Result<(), RestoreError> {
+        let saved: Saved = saved::decode(&self.stamp(), bytes)?;
+        self.hosts = self.hosts.restored(saved.hosts)?;
+        Ok(())
     }
 
     /// Hosts held.
@@ -362,6 +405,14 @@ impl Detector for Reboots {
             state.before_burst = state.last_event;
         }
         state.last_event = now;
+    }
+
+    fn save(&self) -> Option<Vec<u8>> {
+        saved::encode(&self.stamp(), SavedRef { hosts: &self.hosts })
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        self.restore_state(state).map_err(|e| e.to_string())
     }
 }
 
