@@ -21,6 +21,7 @@
 //! `detect`, `policy`) do no IO; reading rule files and log files happens
 //! here and in `sources`.
 
+mod checkpoint;
 mod found;
 pub mod gaps;
 mod hunt;
@@ -43,6 +44,7 @@ use policy::{PolicyAnnotator, PolicyConfig, PolicyError};
 use rayon::prelude::*;
 use rules::RuleError;
 
+pub use checkpoint::Sections;
 pub use found::{Detections, detection_order, sort_detections};
 pub use hunt::{HuntOptions, HuntReport, Progress, Skipped};
 pub use load::load_rule_paths;
@@ -265,7 +267,7 @@ impl Engine {
 /// The ordered stage of one run: correlations and policy detectors, fed in
 /// time order.
 pub struct Ordered<'e> {
-    stage: Stateful<'e>,
+    pub(crate) stage: Stateful<'e>,
     annotator: &'static dyn Annotator,
 }
 

@@ -182,7 +182,7 @@ impl Spool {
 
 /// An event as written to the spool.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Spilled {
+pub(crate) struct Spilled {
     s: String,
     r: u64,
     t: Option<i128>,
@@ -214,7 +214,7 @@ impl From<&Event> for Spilled {
 }
 
 impl Spilled {
-    fn into_event(self, names: &mut Interner) -> Event {
+    pub(crate) fn into_event(self, names: &mut Interner) -> Event {
         let mut meta = Meta::new(names.source(&self.s), self.r);
         meta.timestamp = self
             .t

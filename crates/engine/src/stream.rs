@@ -70,7 +70,7 @@ impl Default for StreamConfig {
 }
 
 /// Counts of what a [`Stream`] did with the events it was given.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StreamStats {
     /// Events matched.
     pub events: u64,
@@ -88,15 +88,15 @@ pub struct StreamStats {
     pub peak_buffered: usize,
 }
 
-struct Source {
+pub(crate) struct Source {
     /// Latest event time seen.
-    latest: Timestamp,
+    pub(crate) latest: Timestamp,
     /// The caller's clock when the source last sent a kept event.
-    heard: Timestamp,
+    pub(crate) heard: Timestamp,
 }
 
 /// A kept event in the reorder buffer, ordered oldest first.
-struct Queued(Pending);
+pub(crate) struct Queued(pub(crate) Pending);
 
 impl PartialEq for Queued {
     fn eq(&self, other: &Self) -> bool {
@@ -118,15 +118,15 @@ impl Ord for Queued {
 /// A detection run over events that keep arriving. See the module
 /// documentation.
 pub struct Stream<'e> {
-    engine: &'e Engine,
-    ordered: Ordered<'e>,
+    pub(crate) engine: &'e Engine,
+    pub(crate) ordered: Ordered<'e>,
     config: StreamConfig,
-    sources: HashMap<SourceId, Source>,
-    buffer: BinaryHeap<Reverse<Queued>>,
-    buffered_bytes: usize,
+    pub(crate) sources: HashMap<SourceId, Source>,
+    pub(crate) buffer: BinaryHeap<Reverse<Queued>>,
+    pub(crate) buffered_bytes: usize,
     /// The time of the last kept event fed in order.
-    fed: Option<Timestamp>,
-    stats: StreamStats,
+    pub(crate) fed: Option<Timestamp>,
+    pub(crate) stats: StreamStats,
 }
 
 impl std::fmt::Debug for Stream<'_> {
