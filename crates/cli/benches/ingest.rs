@@ -357,6 +357,7 @@ fn main() {
             l.starts_with("watchpost_alerts_total")
                 || l.starts_with("watchpost_detections_total")
                 || l.starts_with("watchpost_events_processed_total")
+                || l.starts_with("watchpost_checkpoint")
         }) {
             println!("  {line}");
         }

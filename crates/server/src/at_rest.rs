@@ -227,3 +227,24 @@ mod tests {
         assert!(warn_if_config_exposed(&path, &["notify.smtp.password"]));
     }
 }
+
+/// Replaces `path` with `bytes`: a temporary file (owner-only), fsync,
+/// rename, directory fsync.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".tmp");
+    let temporary = std::path::PathBuf::from(name);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    owner_only(&mut options);
+    let mut file = options.open(&temporary)?;
+    std::io::Write::write_all(&mut file, bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&temporary, path)?;
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}

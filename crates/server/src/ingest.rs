@@ -43,6 +43,7 @@ use crate::spool::{Spool, SpoolConfig, SpoolError};
 
 pub mod alerts;
 pub mod body;
+mod checkpoint;
 mod deliver;
 mod health;
 pub mod otlp;
@@ -62,6 +63,8 @@ pub const DEFAULT_MAX_PENDING_EVENTS: u64 = 2_000_000;
 /// Default replay horizon: 15 minutes of event time (the login-failure
 /// window is 10).
 pub const DEFAULT_REPLAY_HORIZON_SECS: u64 = 900;
+/// Default interval between detection checkpoints: 5 s.
+pub const DEFAULT_CHECKPOINT_INTERVAL_SECS: u64 = 5;
 /// Default reorder window per source: 2 s.
 pub const DEFAULT_REORDER_WINDOW_SECS: u64 = 2;
 /// Default idle time after which a quiet source stops holding others back.
@@ -105,11 +108,18 @@ pub struct IngestConfig {
     /// of the others' events, in milliseconds (default 500). Detections
     /// about a source's last events come this long after they arrive.
     pub reorder_idle_millis: Option<u64>,
-    /// How much event time a restart replays to rebuild detector state, in
-    /// seconds (default 900, or the longest correlation `timespan` or
-    /// login-failure window of the running rules when that is longer; at
-    /// least twice the reorder window).
+    /// How much event time the spool keeps behind the newest event for a
+    /// rule reload to replay, and for a restart without a usable
+    /// checkpoint to rebuild detector state from, in seconds (default 900,
+    /// or the longest correlation `timespan` or login-failure window of the
+    /// running rules when that is longer; at least twice the reorder
+    /// window).
     pub replay_horizon_secs: Option<u64>,
+    /// How often detector state is checkpointed with the offset detection
+    /// has reached, in seconds (default 5; `0` turns checkpoints off, and
+    /// a restart then replays the replay horizon). A restart resumes from
+    /// the last checkpoint and reads on from its offset.
+    pub checkpoint_interval_secs: Option<u64>,
     /// The IANA time zone of RFC 3164 syslog lines, which carry none
     /// (default `UTC`; `local` is this machine's zone).
     pub timezone: Option<String>,
@@ -152,6 +162,17 @@ pub struct IngestMetrics {
     pub latency: [AtomicU64; LATENCY_BUCKETS.len() + 1],
     /// Sum of the latencies, in microseconds.
     pub latency_sum_micros: AtomicU64,
+    /// Detection checkpoints written.
+    pub checkpoints: AtomicU64,
+    /// Detection checkpoints that could not be written.
+    pub checkpoint_failures: AtomicU64,
+    /// The offset of the last checkpoint written.
+    pub checkpoint_offset: AtomicU64,
+    /// The size of the last checkpoint written, in bytes.
+    pub checkpoint_bytes: AtomicU64,
+    /// How long the last checkpoint took to save and write, in
+    /// microseconds.
+    pub checkpoint_micros: AtomicU64,
 }
 
 /// Upper bounds of the latency histogram's buckets, in seconds.
@@ -375,11 +396,12 @@ impl Ingest {
             }
         };
         let defaults = SpoolConfig::default();
+        let spool_dir = config
+            .spool_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("spool"));
         let spool_config = SpoolConfig {
-            dir: config
-                .spool_dir
-                .clone()
-                .unwrap_or_else(|| data_dir.join("spool")),
+            dir: spool_dir.clone(),
             segment_bytes: config.spool_segment_bytes.unwrap_or(defaults.segment_bytes),
             max_bytes: config.spool_max_bytes.unwrap_or(defaults.max_bytes),
         };
@@ -432,6 +454,16 @@ impl Ingest {
             incident_level,
             replay_horizon: horizon,
             timezone: timezone.clone(),
+            checkpoint: match config
+                .checkpoint_interval_secs
+                .unwrap_or(DEFAULT_CHECKPOINT_INTERVAL_SECS)
+            {
+                0 => None,
+                secs => Some(worker::CheckpointConfig {
+                    path: spool_dir.join(checkpoint::FILE),
+                    every: Duration::from_secs(secs),
+                }),
+            },
         };
         let for_worker = Arc::clone(&shared);
         let worker = std::thread::Builder::new()
@@ -1090,6 +1122,48 @@ fn prometheus(shared: &Shared) -> String {
             "gauge",
             "The event spool's cap in bytes.",
             shared.spool_max_bytes,
+        ),
+        (
+            "watchpost_spool_committed_offset",
+            "gauge",
+            "The spool's committed offset: records below it may be deleted.",
+            shared.spool.committed(),
+        ),
+        (
+            "watchpost_detection_processed_offset",
+            "gauge",
+            "The spool offset detection has processed up to.",
+            shared.processed.load(Ordering::Acquire),
+        ),
+        (
+            "watchpost_checkpoints_total",
+            "counter",
+            "Detection checkpoints written since start.",
+            get(&m.checkpoints),
+        ),
+        (
+            "watchpost_checkpoint_failures_total",
+            "counter",
+            "Detection checkpoints that could not be written.",
+            get(&m.checkpoint_failures),
+        ),
+        (
+            "watchpost_checkpoint_offset",
+            "gauge",
+            "The spool offset of the last detection checkpoint written.",
+            get(&m.checkpoint_offset),
+        ),
+        (
+            "watchpost_checkpoint_bytes",
+            "gauge",
+            "The size of the last detection checkpoint, in bytes.",
+            get(&m.checkpoint_bytes),
+        ),
+        (
+            "watchpost_checkpoint_duration_microseconds",
+            "gauge",
+            "How long the last detection checkpoint took to save and write.",
+            get(&m.checkpoint_micros),
         ),
     ] {
         family(&mut out, name, kind, help);

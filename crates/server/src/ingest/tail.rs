@@ -64,7 +64,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::fs::{File, Metadata};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::ops::Bound::{Excluded, Unbounded};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -1122,7 +1122,7 @@ impl Tracker {
         self.last_save = Some(Instant::now());
         let written = serde_json::to_vec_pretty(&state)
             .map_err(std::io::Error::other)
-            .and_then(|bytes| write_atomically(&self.state_path, &bytes));
+            .and_then(|bytes| at_rest::write_atomically(&self.state_path, &bytes));
         match written {
             Ok(()) => {
                 self.dirty = false;
@@ -1318,27 +1318,6 @@ fn is_compressed(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| COMPRESSED.contains(&e))
-}
-
-/// Replaces `path` with `bytes`: a temporary file (owner-only), fsync,
-/// rename, directory fsync.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".tmp");
-    let temporary = PathBuf::from(name);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    at_rest::owner_only(&mut options);
-    let mut file = options.open(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&temporary, path)?;
-    #[cfg(unix)]
-    if let Some(dir) = path.parent() {
-        File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 /// The state file.
@@ -1640,6 +1619,7 @@ fn matches(tokens: &[Token], name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use std::collections::VecDeque;
+    use std::io::Write as _;
     use std::sync::Mutex;
 
     use super::*;

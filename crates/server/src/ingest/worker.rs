@@ -2,22 +2,34 @@
 //! each record, drives [`engine::Stream`], stores every detection as an
 //! alert, and moves the spool's committed offset.
 //!
-//! # What the committed offset means
+//! # Checkpoints and the committed offset
 //!
-//! The committed offset is where detection restarts after a crash. Moving
-//! it past an event would lose the state that event built (a login failure
-//! counted towards a brute force), so the worker commits only events older,
-//! in event time, than the *replay horizon* behind the newest event seen:
-//! replaying from there rebuilds the state that a detection within the
-//! horizon needs. Alerts found again by the replay carry the key they had
-//! the first time ([`super::alerts::alert_key`]), and the store does not
-//! store them twice. The detector state itself is not serialised: the
-//! replayed events are the checkpoint. When the spool passes half its cap
-//! the worker commits everything it has processed instead, and logs that
-//! the replay depth was cut (events are never refused for want of replay
-//! depth).
+//! Every few seconds (`checkpoint_interval_secs`, default 5) the worker
+//! saves its detector state with the offset it has processed up to
+//! ([`super::checkpoint`]): the stream's reorder buffer and correlation
+//! windows, the policy detectors (login-failure windows, performance
+//! baselines, reboot history) and the live gap detector's learned
+//! cadences. A checkpoint is written only once every detection of the
+//! events before its offset is stored. After a crash, detection resumes
+//! from the checkpoint with that state and reads on from its offset, so a
+//! replay finds no alert twice and misses none, however long ago the state
+//! was built.
+//!
+//! The spool's committed offset is separate: it says which records may be
+//! deleted. It stays a *replay horizon* of event time behind the newest
+//! event (and never passes the last checkpoint), so that a rule reload can
+//! replay recent events through the new rules, and so that a checkpoint
+//! that cannot be used (saved under other rules or another version,
+//! damaged, deleted) falls back to replaying from the committed offset,
+//! which rebuilds the state a detection within the horizon needs. Alerts
+//! found again carry the key they had the first time
+//! ([`super::alerts::alert_key`]), and the store does not store them
+//! twice. When the spool passes half its cap the worker commits up to its
+//! last checkpoint instead, and logs that the replay depth was cut (events
+//! are never refused for want of replay depth).
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -44,6 +56,17 @@ const IDLE_WAIT: Duration = Duration::from_millis(100);
 /// source can be seen to fall silent while others are busy).
 const TICK_EVERY: Duration = Duration::from_secs(1);
 
+/// Most batches remembered for the committed offset; past it, a new
+/// batch is merged into the last one (which then commits later, never
+/// earlier).
+const MAX_READS: usize = 4096;
+
+/// Where and how often the worker checkpoints.
+pub(super) struct CheckpointConfig {
+    pub path: PathBuf,
+    pub every: Duration,
+}
+
 /// What the worker needs besides the shared state.
 pub(super) struct WorkerConfig {
     pub engine: Arc<Engine>,
@@ -54,6 +77,9 @@ pub(super) struct WorkerConfig {
     /// The configured replay horizon (`None`: from the running rules).
     pub replay_horizon: Option<Duration>,
     pub timezone: TimeZone,
+    /// `None`: no checkpoints (a restart replays from the committed
+    /// offset).
+    pub checkpoint: Option<CheckpointConfig>,
 }
 
 /// A batch read from the spool, kept until the committed offset passes it.
@@ -73,6 +99,7 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
         incident_level,
         replay_horizon,
         timezone,
+        checkpoint,
     } = config;
     let spool = &shared.spool;
     let mut ids = SourceIds::default();
@@ -136,6 +163,9 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
         true
     };
     let mut engine = engine;
+    // A checkpoint is resumed at start only: after a reload, the new rules
+    // replay from the committed offset.
+    let mut starting = true;
     // One pass per set of rules: a reload starts a new stream on the new
     // engine from the committed offset, so the replay rebuilds detector
     // state under the new rules, and alerts found again are not stored
@@ -144,35 +174,109 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
         let horizon = horizon_of(&engine, replay_horizon, stream_config.window);
         tracing::info!(
             replay_horizon_secs = horizon,
-            "detection replays this much event time after a restart"
+            "detection replays this much event time after a restart without a usable checkpoint"
         );
-        let mut stream = engine.stream(stream_config);
+        let resumed = if std::mem::take(&mut starting) {
+            checkpoint
+                .as_ref()
+                .and_then(|c| resume(&engine, stream_config, &c.path, &shared))
+        } else {
+            None
+        };
+        let from_checkpoint = resumed.is_some();
         // The gap detector sees every event, in the spool's order (each
         // source's own order), beside the stream rather than through its
         // reorder buffer, which keeps only the events some rule or
-        // detector wants. Rebuilt with the stream, from the same replay.
-        let mut gaps = engine
-            .policy()
-            .map(|p| policy::gaps::Gaps::new(live_gaps(&p.gaps), &p.state));
-        let mut pos = spool.committed();
+        // detector wants. Rebuilt with the stream, or resumed with it.
+        let (mut stream, mut gaps, mut pos, mut reads, mut latest) = match resumed {
+            Some(r) => (r.stream, r.gaps, r.offset, r.reads, r.latest),
+            None => (
+                engine.stream(stream_config),
+                engine
+                    .policy()
+                    .map(|p| policy::gaps::Gaps::new(live_gaps(&p.gaps), &p.state)),
+                spool.committed(),
+                VecDeque::new(),
+                None,
+            ),
+        };
+        shared.processed.store(pos, Ordering::Release);
         let replay_end = spool.end();
+        tracing::info!(
+            from = pos,
+            to = replay_end,
+            checkpoint = from_checkpoint,
+            "detection started"
+        );
         if replay_end > pos {
             tracing::info!(
                 from = pos,
                 to = replay_end,
-                "replaying spooled events from the committed offset"
+                "replaying spooled events from the {}",
+                if from_checkpoint {
+                    "checkpoint"
+                } else {
+                    "committed offset"
+                }
             );
         }
-        let mut reads: VecDeque<Read> = VecDeque::new();
-        let mut latest: Option<i64> = None;
+        // The offset of the last checkpoint written (or resumed): the
+        // committed offset never passes it.
+        let mut checkpointed = pos;
+        // Whether state changed since the last checkpoint.
+        let mut dirty = false;
         let mut last_commit = Instant::now();
         let mut last_tick = Instant::now();
+        let mut last_checkpoint = Instant::now();
         let mut crowded = false;
+        let save = |stream: &engine::Stream<'_>,
+                    gaps: Option<&policy::gaps::Gaps>,
+                    pos: u64,
+                    latest: Option<i64>,
+                    reads: &VecDeque<Read>,
+                    checkpointed: &mut u64| {
+            let Some(config) = &checkpoint else {
+                return;
+            };
+            let started = Instant::now();
+            let position = super::checkpoint::Position::new(
+                pos,
+                latest,
+                reads.iter().map(|r| (r.start, r.latest)).collect(),
+            );
+            let bytes = super::checkpoint::encode(
+                &position,
+                &stream.save(),
+                gaps.and_then(|g| g.save()).as_deref(),
+            );
+            match super::checkpoint::write(&config.path, &bytes) {
+                Ok(()) => {
+                    *checkpointed = pos;
+                    let m = &shared.metrics;
+                    m.checkpoints.fetch_add(1, Ordering::Relaxed);
+                    m.checkpoint_offset.store(pos, Ordering::Relaxed);
+                    m.checkpoint_bytes
+                        .store(bytes.len() as u64, Ordering::Relaxed);
+                    m.checkpoint_micros
+                        .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                }
+                Err(error) => {
+                    shared
+                        .metrics
+                        .checkpoint_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(
+                        path = %config.path.display(),
+                        %error,
+                        "cannot write the detection checkpoint; the committed offset waits"
+                    );
+                }
+            }
+        };
         while !shared.stop.load(Ordering::Relaxed) {
             if let Some(new) = shared.take_reload() {
                 drop(stream);
                 engine = new;
-                shared.processed.store(spool.committed(), Ordering::Release);
                 continue 'engines;
             }
             let batch = match spool.read_from(pos, READ_BATCH) {
@@ -185,12 +289,40 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
             };
             if batch.is_empty() {
                 if !spool.wait_for(pos, IDLE_WAIT) {
+                    let buffered = stream.buffered();
                     let detections = tick(&mut stream, gaps.as_mut());
                     last_tick = Instant::now();
+                    dirty |= !detections.is_empty() || stream.buffered() != buffered;
                     if !deliver(detections, &[]) {
                         return;
                     }
                     shared.set_buffered(stream.buffered());
+                }
+                if dirty && last_checkpoint.elapsed() >= checkpoint_every(checkpoint.as_ref()) {
+                    save(
+                        &stream,
+                        gaps.as_ref(),
+                        pos,
+                        latest,
+                        &reads,
+                        &mut checkpointed,
+                    );
+                    last_checkpoint = Instant::now();
+                    dirty = false;
+                }
+                // A checkpoint written while idle lets the committed
+                // offset move on.
+                if !reads.is_empty() && last_commit.elapsed() >= COMMIT_EVERY {
+                    commit(
+                        &shared,
+                        &mut reads,
+                        latest,
+                        horizon,
+                        pos,
+                        checkpointed,
+                        &mut crowded,
+                    );
+                    last_commit = Instant::now();
                 }
                 continue;
             }
@@ -236,14 +368,21 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
                 return;
             }
             pos = batch.last().map_or(pos, |(o, _)| o + 1);
+            dirty = true;
+            if checkpoint.is_none() {
+                checkpointed = pos;
+            }
             shared.metrics.events.fetch_add(count, Ordering::Relaxed);
             shared.processed.store(pos, Ordering::Release);
             shared.set_buffered(stream.buffered());
             shared.observe_latency(pos);
-            reads.push_back(Read {
-                start,
-                latest: batch_latest,
-            });
+            remember(
+                &mut reads,
+                Read {
+                    start,
+                    latest: batch_latest,
+                },
+            );
             // Ticked only once caught up with the spool: while a backlog
             // is replayed, the clock runs far ahead of the events, and every
             // source would look silent.
@@ -254,15 +393,148 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
                     return;
                 }
             }
+            if last_checkpoint.elapsed() >= checkpoint_every(checkpoint.as_ref()) {
+                save(
+                    &stream,
+                    gaps.as_ref(),
+                    pos,
+                    latest,
+                    &reads,
+                    &mut checkpointed,
+                );
+                last_checkpoint = Instant::now();
+                dirty = false;
+            }
             if last_commit.elapsed() >= COMMIT_EVERY {
-                commit(&shared, &mut reads, latest, horizon, pos, &mut crowded);
+                commit(
+                    &shared,
+                    &mut reads,
+                    latest,
+                    horizon,
+                    pos,
+                    checkpointed,
+                    &mut crowded,
+                );
                 last_commit = Instant::now();
             }
         }
-        commit(&shared, &mut reads, latest, horizon, pos, &mut crowded);
-        tracing::info!(processed = pos, "detection worker stopped");
+        if dirty {
+            save(
+                &stream,
+                gaps.as_ref(),
+                pos,
+                latest,
+                &reads,
+                &mut checkpointed,
+            );
+        }
+        commit(
+            &shared,
+            &mut reads,
+            latest,
+            horizon,
+            pos,
+            checkpointed,
+            &mut crowded,
+        );
+        tracing::info!(
+            processed = pos,
+            checkpoint = checkpointed,
+            "detection worker stopped"
+        );
         return;
     }
+}
+
+/// How often checkpoints are written (without checkpoints: as often as
+/// the committed offset moves).
+fn checkpoint_every(config: Option<&CheckpointConfig>) -> Duration {
+    config.map_or(COMMIT_EVERY, |c| c.every)
+}
+
+/// Adds a batch to those the committed offset has yet to pass, merging it
+/// into the last one past [`MAX_READS`].
+fn remember(reads: &mut VecDeque<Read>, read: Read) {
+    let full = reads.len() >= MAX_READS;
+    match reads.back_mut() {
+        Some(last) if full => last.latest = last.latest.max(read.latest),
+        _ => reads.push_back(read),
+    }
+}
+
+/// What a checkpoint gives back.
+struct Resumed<'e> {
+    stream: engine::Stream<'e>,
+    gaps: Option<policy::gaps::Gaps>,
+    offset: u64,
+    reads: VecDeque<Read>,
+    latest: Option<i64>,
+}
+
+/// Takes back the checkpoint at `path`, when there is one that this
+/// engine can resume and that the spool still covers. Otherwise says why
+/// (a warning) and gives `None`: detection replays from the committed
+/// offset.
+fn resume<'e>(
+    engine: &'e Engine,
+    config: StreamConfig,
+    path: &std::path::Path,
+    shared: &Shared,
+) -> Option<Resumed<'e>> {
+    let refuse = |reason: &str| {
+        tracing::warn!(
+            path = %path.display(),
+            reason,
+            "not resuming from the detection checkpoint; replaying from the committed offset"
+        );
+        None
+    };
+    let saved = match super::checkpoint::read(path) {
+        Ok(Some(saved)) => saved,
+        Ok(None) => return None,
+        Err(reason) => return refuse(&reason),
+    };
+    let spool = &shared.spool;
+    let offset = saved.position.offset;
+    if offset < spool.committed() || offset > spool.end() {
+        return refuse(&format!(
+            "its offset {offset} is outside the spool ({} to {})",
+            spool.committed(),
+            spool.end()
+        ));
+    }
+    let stream = match engine.resume(config, &saved.stream) {
+        Ok(stream) => stream,
+        Err(reason) => return refuse(&reason),
+    };
+    let gaps = match (engine.policy(), saved.gaps) {
+        (Some(p), Some(bytes)) => {
+            let mut gaps = policy::gaps::Gaps::new(live_gaps(&p.gaps), &p.state);
+            if let Err(reason) = gaps.restore(&bytes) {
+                return refuse(&format!("the gap detector: {reason}"));
+            }
+            Some(gaps)
+        }
+        (Some(p), None) => Some(policy::gaps::Gaps::new(live_gaps(&p.gaps), &p.state)),
+        (None, _) => None,
+    };
+    tracing::info!(
+        offset,
+        buffered = stream.buffered(),
+        "resumed detection from its checkpoint"
+    );
+    Some(Resumed {
+        stream,
+        gaps,
+        offset,
+        reads: saved
+            .position
+            .reads
+            .into_iter()
+            .map(|(start, latest)| Read { start, latest })
+            .collect(),
+        latest: saved.position.latest,
+    })
 }
 
 /// The gap detector's configuration for live use: silences and
@@ -332,13 +604,15 @@ impl StoredKeys {
 }
 
 /// Commits the batches older than the replay horizon (all processed ones
-/// when the spool is past half full).
+/// when the spool is past half full), never past `checkpointed`: the
+/// records after the last checkpoint are what a restart resumes with.
 fn commit(
     shared: &Shared,
     reads: &mut VecDeque<Read>,
     latest: Option<i64>,
     horizon: i64,
     pos: u64,
+    checkpointed: u64,
     was_crowded: &mut bool,
 ) {
     let spool = &shared.spool;
@@ -360,19 +634,21 @@ fn commit(
             );
         }
     }
-    if crowded {
-        reads.clear();
-        to = Some(pos);
-    } else {
-        while reads
-            .front()
-            .is_some_and(|r| r.latest.is_none_or(|t| t < cutoff))
-        {
-            reads.pop_front();
-            to = Some(reads.front().map_or(pos, |r| r.start));
+    while let Some(front) = reads.front() {
+        // Where the batch ends: where the next one starts.
+        let end = reads.get(1).map_or(pos, |next| next.start);
+        let old = crowded || front.latest.is_none_or(|t| t < cutoff);
+        if !old || end > checkpointed {
+            break;
         }
+        reads.pop_front();
+        to = Some(end);
+    }
+    if crowded {
+        to = Some(checkpointed);
     }
     if let Some(to) = to
+        && to > spool.committed()
         && let Err(error) = spool.commit(to)
     {
         tracing::error!(%error, offset = to, "cannot commit the event spool offset");
