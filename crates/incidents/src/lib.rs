@@ -53,7 +53,7 @@ pub use store::{
     MetricsQuery, NewIncident, NewTask, Page, PageRequest, ReportFilter, Result, Store, StoreError,
     StoreOptions, TaskPatch,
 };
-pub use user::{ApiToken, NewToken, NewUser, RoleGrant, TokenHash, User};
+pub use user::{ApiToken, NewSession, NewToken, NewUser, RoleGrant, TokenHash, User};
 
 use std::sync::Arc;
 

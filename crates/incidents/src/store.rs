@@ -25,7 +25,7 @@ use crate::incident::{Impact, Incident, Note, Task, TimelineEvent};
 use crate::outbox::OutboxMessage;
 use crate::report::{Attachment, NewAttachment, NewReport, Report};
 use crate::staged::StagedAttachment;
-use crate::user::{ApiToken, NewToken, NewUser, RoleGrant, TokenHash, User};
+use crate::user::{ApiToken, NewSession, NewToken, NewUser, RoleGrant, TokenHash, User};
 
 pub use crate::error::{Result, StoreError};
 
@@ -349,12 +349,14 @@ pub trait Store: Send + Sync + 'static {
     async fn get_user(&self, viewer: &Viewer, id: UserId) -> Result<User>;
     /// One user by name (same visibility as [`Store::get_user`]).
     async fn get_user_by_name(&self, viewer: &Viewer, name: &str) -> Result<User>;
-    /// Disables or re-enables a user (admins).
+    /// Disables or re-enables a user (admins). Disabling ends every session
+    /// of the user in the same transaction.
     async fn set_user_disabled(&self, viewer: &Viewer, id: UserId, disabled: bool) -> Result<User>;
     /// Sets a user's role directly (admins). A need-to-know role
     /// (`responder`, `finance-ops`) only on the server host (system viewer);
     /// others must [`Store::request_role`]. `reporter`, `admin` and
-    /// `ingest` are set directly.
+    /// `ingest` are set directly. A change of role (here, or by an approved
+    /// grant) ends every session of the user in the same transaction.
     async fn set_user_role(&self, viewer: &Viewer, id: UserId, role: Role) -> Result<User>;
     /// Asks for a user to get a need-to-know role (admins, responders): a
     /// pending [`RoleGrant`], audited and notified to the Security Team.
@@ -401,10 +403,62 @@ pub trait Store: Send + Sync + 'static {
     /// first (admins, or the user; others `NotFound`). An `ingest` token
     /// may not list its own (`Forbidden`): an admin manages them.
     async fn list_tokens(&self, viewer: &Viewer, user: UserId) -> Result<Vec<ApiToken>>;
-    /// Resolves a bearer token's hash to its enabled user and viewer. This is
-    /// the one call without a viewer: it is how a viewer is obtained.
-    /// Unknown, revoked, expired and disabled all give `None`.
+    /// Resolves a bearer token's hash to its enabled user and viewer. Like
+    /// sign-in ([`Store::password_login`], [`Store::create_session`]) and
+    /// [`Store::session`], it takes no viewer: it is how a viewer is
+    /// obtained. Unknown, revoked, expired and disabled all give `None`.
     async fn authenticate(&self, hash: TokenHash) -> Result<Option<(User, Viewer)>>;
+
+    // ----- passwords and browser sessions -----
+
+    /// Sets a user's password hash (a PHC string; the caller hashes with
+    /// Argon2id), or clears it with `None`. The system viewer (the CLI on the
+    /// server host), an admin, or the user themselves; else `NotFound` for
+    /// users the viewer cannot see, `Forbidden` otherwise. Ends every session
+    /// of the user. Audited as `user.password` (never the hash).
+    ///
+    /// As with tokens ([`Store::create_token`]), an admin may not set the
+    /// password of a `responder` or `finance-ops` user other than themselves
+    /// (`Forbidden`; only the user or the system viewer may): with it the
+    /// admin could sign in as them and read every sensitive incident. An
+    /// admin may still clear it, which only locks the user out. A hash that
+    /// is not PHC-shaped (`$...`, at most 1024 printable ASCII characters)
+    /// is `Invalid`.
+    async fn set_password(&self, viewer: &Viewer, user: UserId, hash: Option<String>)
+    -> Result<()>;
+
+    /// For sign-in, without a viewer (like `authenticate`): the id and password
+    /// hash of the enabled user called `name` who has a password; `None`
+    /// otherwise (unknown, disabled, no password, and the `ingest` role, which
+    /// never signs in to pages).
+    async fn password_login(&self, name: &str) -> Result<Option<(UserId, String)>>;
+
+    /// Starts a browser session for an enabled user: stores `new.id_hash` (the
+    /// SHA-256 of the session id; the id itself is never stored), the CSRF
+    /// token, and the times. Audited as `session.create` (actor: the user).
+    ///
+    /// An unknown user is `NotFound`; a disabled or `ingest` user is
+    /// `Forbidden`; `expires_at` not after `created_at`, or a CSRF token
+    /// of other than 1 to 256 characters, is `Invalid`; an `id_hash` already
+    /// stored is a `Conflict`. The user's sessions that had expired by
+    /// `created_at` are deleted on the way.
+    async fn create_session(&self, new: NewSession) -> Result<()>;
+
+    /// Resolves a session id's hash at `now`: the enabled user, their viewer
+    /// and the session's CSRF token. `None` when unknown, past `expires_at`,
+    /// idle for longer than `idle` since `last_seen`, or the user is disabled
+    /// (expired and idle sessions found here are deleted). Moves `last_seen`
+    /// to `now` when it is more than 60 s old (so a session in use stays
+    /// alive, at most one write a minute).
+    async fn session(
+        &self,
+        id_hash: TokenHash,
+        now: time::OffsetDateTime,
+        idle: std::time::Duration,
+    ) -> Result<Option<(User, Viewer, String)>>;
+
+    /// Ends one session (sign-out). Unknown is fine (no error).
+    async fn delete_session(&self, id_hash: TokenHash) -> Result<()>;
 
     // ----- reports -----
 

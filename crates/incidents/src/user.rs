@@ -1,8 +1,10 @@
-//! Users and API tokens. Only the SHA-256 of a token is stored; the token
-//! itself is shown once by whoever created it. A token may expire, is
-//! revoked one by one, and is rotated (revoked and replaced by a new one
-//! with the same label and lifetime) in one transaction. No type here shows
-//! a token or its hash in `Debug`.
+//! Users, API tokens and browser sessions. Only the SHA-256 of a token or
+//! of a session id is stored; the token itself is shown once by whoever
+//! created it, and a session id lives only in the browser's cookie. A token
+//! may expire, is revoked one by one, and is rotated (revoked and replaced
+//! by a new one with the same label and lifetime) in one transaction. A
+//! user's password hash is stored apart and is never part of [`User`]. No
+//! type here shows a token, a session's CSRF token or a hash in `Debug`.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -111,6 +113,33 @@ impl std::fmt::Debug for NewToken {
     }
 }
 
+/// A browser session to store (see [`crate::Store::create_session`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// Whose session it is (an enabled user).
+    pub user: UserId,
+    /// The SHA-256 of the session id (the id itself is never stored).
+    pub id_hash: TokenHash,
+    /// The session's CSRF token, which forms of the session must carry.
+    pub csrf: String,
+    /// When it starts; also its first `last_seen`.
+    pub created_at: OffsetDateTime,
+    /// When it ends, however recently it was used; after `created_at`.
+    pub expires_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSession")
+            .field("user", &self.user)
+            .field("id_hash", &self.id_hash)
+            .field("csrf", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
 /// The SHA-256 of a bearer token, as stored and looked up.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct TokenHash(pub [u8; 32]);
@@ -162,5 +191,24 @@ mod tests {
             assert!(shown.contains("[redacted]"), "{shown}");
         }
         assert!(format!("{new:?}").contains("laptop"));
+    }
+
+    #[test]
+    fn debug_never_shows_a_session_secret() {
+        let id = "s_0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+        let csrf = "csrf-7d1c0a9b8e6f5d4c3b2a1908f7e6d5c4";
+        let new = NewSession {
+            user: UserId::SYSTEM,
+            id_hash: TokenHash::of(id),
+            csrf: csrf.into(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let hex = TokenHash::of(id).to_hex();
+        for shown in [format!("{new:?}"), format!("{new:#?}")] {
+            assert!(!shown.contains(&hex[..16]), "{shown}");
+            assert!(!shown.contains(&csrf[5..]), "{shown}");
+            assert!(shown.contains("[redacted]"), "{shown}");
+        }
     }
 }

@@ -2808,6 +2808,11 @@ on_both_databases!(
     a_racing_first_alert_wins,
 );
 
+/// Passwords and browser sessions (`sign_in::sqlite::*`,
+/// `sign_in::postgres::*`, `sign_in::existing_data::*`).
+#[path = "conformance/sign_in.rs"]
+mod sign_in;
+
 /// Per-user limits on both databases, with small limits: reports per hour
 /// and attachment bytes per user and in total. A refusal changes nothing.
 mod quotas {

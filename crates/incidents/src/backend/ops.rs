@@ -22,7 +22,9 @@ mod lifecycle;
 mod metrics;
 mod outbox;
 mod paging;
+mod passwords;
 mod reports;
+mod sessions;
 mod timeline;
 mod tokens;
 mod users;
@@ -51,7 +53,7 @@ use crate::store::{
     AlertFilter, Backend, IncidentDetail, IncidentFilter, IncidentPatch, Metrics, MetricsQuery,
     NewIncident, NewTask, Page, PageRequest, ReportFilter, Result, Store, TaskPatch,
 };
-use crate::user::{ApiToken, NewToken, NewUser, RoleGrant, TokenHash, User};
+use crate::user::{ApiToken, NewSession, NewToken, NewUser, RoleGrant, TokenHash, User};
 
 #[async_trait]
 impl Store for SqlStore {
@@ -153,6 +155,33 @@ impl Store for SqlStore {
 
     async fn authenticate(&self, hash: TokenHash) -> Result<Option<(User, Viewer)>> {
         SqlStore::authenticate(self, hash).await
+    }
+
+    // ----- passwords and browser sessions -----
+
+    async fn set_password(&self, v: &Viewer, user: UserId, hash: Option<String>) -> Result<()> {
+        SqlStore::set_password(self, v, user, hash).await
+    }
+
+    async fn password_login(&self, name: &str) -> Result<Option<(UserId, String)>> {
+        SqlStore::password_login(self, name).await
+    }
+
+    async fn create_session(&self, new: NewSession) -> Result<()> {
+        SqlStore::create_session(self, new).await
+    }
+
+    async fn session(
+        &self,
+        id_hash: TokenHash,
+        now: OffsetDateTime,
+        idle: std::time::Duration,
+    ) -> Result<Option<(User, Viewer, String)>> {
+        SqlStore::session(self, id_hash, now, idle).await
+    }
+
+    async fn delete_session(&self, id_hash: TokenHash) -> Result<()> {
+        SqlStore::delete_session(self, id_hash).await
     }
 
     // ----- reports -----

@@ -264,6 +264,18 @@ impl DomainRow for UserRow {
     }
 }
 
+/// A session with its user: [`USER_COLS`] then `s.csrf, s.expires_at,
+/// s.last_seen`. Read only to resolve a session, so it has no domain type
+/// of its own; the session's id hash is not read back.
+#[derive(FromRow)]
+pub(crate) struct SessionRow {
+    #[sqlx(flatten)]
+    pub(crate) user: UserRow,
+    pub(crate) csrf: String,
+    pub(crate) expires_at: i64,
+    pub(crate) last_seen: i64,
+}
+
 pub(crate) const TOKEN_COLS: &str =
     "t.id, t.user_id, t.label, t.revoked, t.created_at, t.expires_at";
 

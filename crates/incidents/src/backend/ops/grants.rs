@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 use super::checks::{forbid, people_only, to_json};
 use super::outbox::enqueue_access;
+use super::sessions::end_sessions;
 use super::tokens::{audit_token, insert_token};
 use super::visible::{load_user, user_by_id};
 use crate::access::Viewer;
@@ -37,7 +38,8 @@ const MAX_GRANTS_LISTED: i64 = 500;
 /// Why an admin alone cannot give a need-to-know role.
 const NEEDS_APPROVAL: &str = "giving the responder or finance-ops role needs a current responder's approval: request it (POST /api/v1/role-grants), or set it on the server host (watchpost users add / set-role)";
 
-/// Writes a user's new role, audits it and tells the Security Team.
+/// Writes a user's new role, ends their browser sessions (a page open with
+/// the old role must not keep it), audits it and tells the Security Team.
 async fn write_role(
     tx: &mut Tx,
     v: &Viewer,
@@ -54,6 +56,7 @@ async fn write_role(
         .push(" WHERE id = ")
         .bind(before.id.to_string());
     exec(&mut **tx, &q).await?;
+    end_sessions(tx, before.id).await?;
     append_audit(
         tx,
         v,

@@ -1,10 +1,12 @@
-//! Users and API tokens: creating and disabling users, issuing and
-//! revoking tokens, and turning a token hash into a [`Viewer`].
+//! Users and API tokens: creating and disabling users (which ends their
+//! browser sessions), issuing and revoking tokens, and turning a token hash
+//! into a [`Viewer`].
 
 use serde_json::Value;
 
 use super::checks::{forbid, is_unique_violation, people_only, to_json};
 use super::grants::{announce_new_user, may_create_with};
+use super::sessions::end_sessions;
 use super::tokens::{audit_token, insert_token};
 use super::visible::{load_user, user_by_id};
 use crate::access::Viewer;
@@ -117,6 +119,9 @@ impl SqlStore {
         let mut q = Sql::new("UPDATE users SET disabled = ");
         q.bind(disabled).push(" WHERE id = ").bind(id.to_string());
         exec(&mut *tx, &q).await?;
+        if disabled {
+            end_sessions(&mut tx, id).await?;
+        }
         append_audit(
             &mut tx,
             v,
