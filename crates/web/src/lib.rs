@@ -1,5 +1,5 @@
-//! Web: the HTTP JSON API under `/api/v1`. The only crate that knows status
-//! codes and response shapes.
+//! Web: the HTTP JSON API under `/api/v1`, and the web pages ([`ui`]). The
+//! only crate that knows status codes and response shapes.
 //!
 //! - [`routes::ROUTES`] is the one route table: method, path, summary, who
 //!   may call it, and the handler. [`router`] is built from it alone.
@@ -52,6 +52,7 @@ mod state_checks;
 pub mod stats;
 pub mod token;
 pub mod types;
+pub mod ui;
 
 pub use error::ApiError;
 pub use state::{ApiDocument, AppState};
@@ -143,7 +144,8 @@ pub fn router_with_stats(
             state.clone(),
             auth::authorize,
         ))
-        .fallback(|| async { ApiError::NotFound })
+        .merge(ui::router(state.clone()))
+        .fallback(fallback)
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(largest_body))
         .layer(TimeoutLayer::with_status_code(
@@ -157,6 +159,16 @@ pub fn router_with_stats(
         .with_state(state)
 }
 
+/// A path nobody serves: the API's 404, or for a page path the pages'
+/// (anonymous callers are sent to sign in).
+async fn fallback(request: Request) -> Response {
+    if ui::is_page_path(request.uri().path()) {
+        ui::not_found(request).await
+    } else {
+        ApiError::NotFound.into_response()
+    }
+}
+
 /// Rewrites error responses produced outside our handlers (405 from the
 /// router, 408 from the time limit, 413 from the body limit) into the API's
 /// error format.
@@ -165,11 +177,12 @@ async fn uniform_errors(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     let status = response.status();
+    // JSON is the API's own error; HTML is a page's.
     let is_json = response
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }

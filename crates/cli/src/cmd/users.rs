@@ -1,4 +1,4 @@
-//! `watchpost users add|list|disable|set-role`: user administration with
+//! `watchpost users add|list|password|disable|set-role`: user administration with
 //! direct access to the store (no server needed). Running on the server
 //! host is what lets these commands give the need-to-know roles
 //! (`responder`, `finance-ops`) without a second person's approval; every
@@ -44,6 +44,24 @@ pub enum Command {
         /// Role: reporter, responder, finance-ops or admin.
         #[arg(long, value_parser = parse_role)]
         role: Role,
+        /// Also set a password for signing in to the web pages, read from
+        /// the first line of standard input (never from the command line,
+        /// where other users could see it).
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Set a user's password for the web pages, read from the first line
+    /// of standard input; `--clear` removes it. Either way the user's
+    /// sessions end.
+    Password {
+        /// The user name.
+        name: String,
+        /// Remove the password instead (the user can no longer sign in to
+        /// the pages; API tokens keep working).
+        #[arg(long)]
+        clear: bool,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -85,10 +103,28 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async move {
         match command {
-            Command::Add { name, role, store } => {
+            Command::Add {
+                name,
+                role,
+                password_stdin,
+                store,
+            } => {
+                // Read and hashed before anything is created, so a bad
+                // password creates nothing.
+                let hash = if password_stdin {
+                    Some(read_password_hash()?)
+                } else {
+                    None
+                };
                 let store = server::open_store(&store.location()).await?;
                 let (user, token) =
                     server::create_user_with_token(store.as_ref(), &name, role).await?;
+                if let Some(hash) = hash {
+                    store
+                        .set_password(&incidents::Viewer::system(), user.id, Some(hash))
+                        .await?;
+                    println!("password set for {}", term::line(&user.name));
+                }
                 println!(
                     "created user {} with role {}",
                     term::line(&user.name),
@@ -139,6 +175,23 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 println!("{} is now {}", user.name, user.role);
                 store.close().await;
             }
+            Command::Password { name, clear, store } => {
+                let hash = if clear {
+                    None
+                } else {
+                    Some(read_password_hash()?)
+                };
+                let store = server::open_store(&store.location()).await?;
+                let system = incidents::Viewer::system();
+                let user = store.get_user_by_name(&system, &name).await?;
+                store.set_password(&system, user.id, hash.clone()).await?;
+                if hash.is_some() {
+                    println!("password set for {}", term::line(&user.name));
+                } else {
+                    println!("password removed for {}", term::line(&user.name));
+                }
+                store.close().await;
+            }
             Command::Disable { name, store } => {
                 let store = server::open_store(&store.location()).await?;
                 let user = server::disable_user(store.as_ref(), &name).await?;
@@ -148,4 +201,14 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Reads a password from the first line of standard input and hashes it
+/// (Argon2id). Refuses one shorter than
+/// [`web::ui::MIN_PASSWORD_CHARS`] characters.
+fn read_password_hash() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    web::ui::hash_password(password).map_err(|e| anyhow::anyhow!(e))
 }

@@ -1,0 +1,150 @@
+//! The web pages: server-rendered HTML (askama templates in
+//! `crates/web/templates/`), no JavaScript needed, no external resources.
+//!
+//! Built today: sign-in with a local password (`/login`, `/logout`), the
+//! report form (`/report`) and the reporter's own reports
+//! (`/my-reports`). The responder and operations pages of the UI issue
+//! are planned, not built: a signed-in user asking for one gets the 404
+//! page.
+//!
+//! - Pages read the store through the same calls as the API, as the
+//!   signed-in user's [`incidents::access::Viewer`]: the store's
+//!   need-to-know rules are the pages' rules too.
+//! - A session is a random 256-bit id in the `__Host-wp_session` cookie
+//!   (`Secure`, `HttpOnly`, `SameSite=Lax`, `Path=/`); the store keeps only
+//!   its SHA-256, with a CSRF token, an absolute expiry ([`SESSION_TTL`])
+//!   and an idle limit ([`SESSION_IDLE`]). Signing in always makes a new
+//!   id ([`session`]).
+//! - Every form carries a CSRF token (the session's, or before sign-in a
+//!   token bound to the `__Host-wp_login` cookie), and every POST is
+//!   refused when `Origin` names another host or `Sec-Fetch-Site` says
+//!   `cross-site` ([`session::same_origin`]).
+//! - Failed sign-ins are limited per user name and per address
+//!   ([`session::Throttle`]).
+//! - Every page is sent with a Content-Security-Policy that allows only
+//!   this server's own styles and nothing else, refuses framing, and is
+//!   not cached ([`security_headers`]).
+//! - An anonymous request for any page other than `/login` is redirected
+//!   to `/login` with 303.
+
+mod pages;
+pub(crate) mod session;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::header::{self, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::state::AppState;
+
+pub use session::{SESSION_IDLE, SESSION_TTL};
+
+/// The page paths built today (the UI issue's contract names more; they
+/// are planned).
+pub const PAGES: &[&str] = &["/login", "/logout", "/report", "/my-reports"];
+
+/// The shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// The longest password accepted (hashing a huge one would be work for
+/// nothing).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Hashes a new password with Argon2id (the crate's defaults: 19 MiB,
+/// 2 passes, 1 lane, as OWASP recommends) and a random salt, as a PHC
+/// string. Refuses a password shorter than [`MIN_PASSWORD_CHARS`] or
+/// longer than [`MAX_PASSWORD_BYTES`].
+pub fn hash_password(password: &str) -> Result<String, String> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(format!(
+            "a password needs at least {MIN_PASSWORD_CHARS} characters"
+        ));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(format!(
+            "a password may have at most {MAX_PASSWORD_BYTES} bytes"
+        ));
+    }
+    pages::hash(password)
+}
+
+/// The stylesheet, served from the binary.
+const CSS: &str = include_str!("../static/app.css");
+
+/// The Content-Security-Policy of every page.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The pages' router. Merged into the API router by [`crate::router_with_stats`].
+pub(crate) fn router(state: AppState) -> Router<AppState> {
+    let throttle = std::sync::Arc::new(session::Throttle::default());
+    Router::new()
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", get(pages::logout_form).post(pages::logout))
+        .route("/report", get(pages::report_form).post(pages::file_report))
+        .route("/my-reports", get(pages::my_reports))
+        .route("/", get(pages::home))
+        .route("/static/app.css", get(stylesheet))
+        .layer(axum::Extension(throttle))
+        .layer(middleware::from_fn_with_state(state, session::load_session))
+        .layer(middleware::from_fn(security_headers))
+}
+
+/// Any other path that is not the API's: a page that does not exist
+/// (yet). Anonymous callers are sent to `/login`, as for every page.
+pub(crate) async fn not_found(request: Request) -> Response {
+    let signed_in = session::has_session_cookie(request.headers());
+    let mut response = if signed_in {
+        pages::not_found_page()
+    } else {
+        pages::to_login()
+    };
+    set_security_headers(response.headers_mut());
+    response
+}
+
+/// True when `path` belongs to the pages rather than the API.
+pub(crate) fn is_page_path(path: &str) -> bool {
+    !(path.starts_with("/api/")
+        || path == "/api"
+        || path.starts_with("/v1/")
+        || path == "/metrics"
+        || path.starts_with("/.well-known/"))
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+/// Adds the pages' security headers to every answer.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    set_security_headers(response.headers_mut());
+    response
+}
+
+fn set_security_headers(headers: &mut axum::http::HeaderMap) {
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
