@@ -85,6 +85,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/my-reports", get(pages::my_reports))
         .route("/", get(pages::home))
         .route("/static/app.css", get(stylesheet))
+        .route("/favicon.ico", get(no_icon))
         .layer(axum::Extension(throttle))
         .layer(middleware::from_fn_with_state(state, session::load_session))
         .layer(middleware::from_fn(security_headers))
@@ -110,6 +111,16 @@ pub(crate) fn is_page_path(path: &str) -> bool {
         || path.starts_with("/v1/")
         || path == "/metrics"
         || path.starts_with("/.well-known/"))
+}
+
+/// Browsers ask for `/favicon.ico` on their own: there is none (and it
+/// must not be sent to sign in, which would start a second sign-in form).
+async fn no_icon() -> Response {
+    (
+        axum::http::StatusCode::NO_CONTENT,
+        [(header::CACHE_CONTROL, "public, max-age=86400")],
+    )
+        .into_response()
 }
 
 async fn stylesheet() -> Response {

@@ -341,6 +341,16 @@ async fn anonymous_page_requests_go_to_sign_in_and_the_api_keeps_its_404() {
         assert!(cookie.contains(attribute), "{cookie}");
     }
     assert_eq!(login.csrf(), login.cookie("__Host-wp_login").unwrap());
+    // Asked again (another tab, or the browser's own requests), the form
+    // keeps the browser's token, so a form already shown stays good.
+    let mut browser = Browser::default();
+    browser.keep(&login);
+    let again = app.get("/login", &browser).await;
+    assert_eq!(again.csrf(), login.csrf());
+    // The browser's own request for an icon is not sent to sign in.
+    let icon = app.get("/favicon.ico", &anon).await;
+    assert_eq!(icon.status, StatusCode::NO_CONTENT);
+    assert!(icon.cookie("__Host-wp_login").is_none());
     // The API's own 404, not a page.
     let api = app.get("/api/v1/nope", &anon).await;
     assert_eq!(api.status, StatusCode::NOT_FOUND);
@@ -525,6 +535,14 @@ async fn a_report_filed_on_the_form_shows_in_my_reports_with_its_tracking_number
         )
         .await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.body
+            .contains("<h2 id=\"error-summary-title\">There is a problem</h2>")
+    );
+    assert!(
+        page.body
+            .contains("<li><a href=\"#description\">Describe what you saw.</a></li>")
+    );
     assert!(
         page.body
             .contains("id=\"category-error\">Choose what kind of event this is.")

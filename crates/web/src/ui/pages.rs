@@ -199,13 +199,13 @@ pub(crate) fn not_found_page() -> Response {
     )
 }
 
-fn forbidden_page(message: &str) -> Response {
+fn forbidden_page(message: &str, signed_in: bool) -> Response {
     render(
         StatusCode::FORBIDDEN,
         &MessagePage {
             title: "Refused",
             message,
-            signed_in: false,
+            signed_in,
         },
     )
 }
@@ -219,16 +219,28 @@ pub(crate) async fn home(session: Option<Extension<Session>>) -> Response {
 }
 
 /// `GET /login`.
-pub(crate) async fn login_form(session: Option<Extension<Session>>) -> Response {
+pub(crate) async fn login_form(
+    session: Option<Extension<Session>>,
+    headers: HeaderMap,
+) -> Response {
     if session.is_some() {
         return see_other("/report");
     }
-    login_page(StatusCode::OK, "", None)
+    login_page(&headers, StatusCode::OK, "", None)
 }
 
-/// The sign-in form with a fresh CSRF token bound to a cookie.
-fn login_page(status: StatusCode, username: &str, error: Option<&str>) -> Response {
-    let token = session::secret();
+/// The sign-in form with a CSRF token bound to a cookie: the browser's
+/// own when it has one (another tab, or a request the browser made on its
+/// own, must not invalidate a form already shown), else a fresh one.
+fn login_page(
+    headers: &HeaderMap,
+    status: StatusCode,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
+    let token = session::cookie(headers, LOGIN_COOKIE)
+        .filter(|t| session::looks_like_secret(t))
+        .map_or_else(session::secret, str::to_owned);
     let mut response = render(
         status,
         &LoginPage {
@@ -267,11 +279,15 @@ pub(crate) async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     if !same_origin(&headers) {
-        return forbidden_page("This form was sent from another site, and was refused.");
+        return forbidden_page(
+            "This form was sent from another site, and was refused.",
+            false,
+        );
     }
     let bound = session::cookie(&headers, LOGIN_COOKIE).unwrap_or("");
     if bound.is_empty() || !same_secret(bound, &form.csrf) {
         return login_page(
+            &headers,
             StatusCode::FORBIDDEN,
             &form.username,
             Some("The form had expired. Please sign in again."),
@@ -285,6 +301,7 @@ pub(crate) async fn login(
     if throttle.blocked(&keys, Instant::now()) {
         tracing::warn!("sign-in refused: too many failures");
         return login_page(
+            &headers,
             StatusCode::TOO_MANY_REQUESTS,
             &username,
             Some("Too many failed sign-ins. Wait 15 minutes and try again."),
@@ -321,6 +338,7 @@ pub(crate) async fn login(
             throttle.fail(&keys, Instant::now());
             tracing::info!("sign-in failed");
             return login_page(
+                &headers,
                 StatusCode::UNAUTHORIZED,
                 &username,
                 Some("Wrong user name or password."),
@@ -421,7 +439,10 @@ pub(crate) async fn logout(
         return to_login();
     };
     if !same_origin(&headers) || !same_secret(&s.csrf, &form.csrf) {
-        return forbidden_page("This form was sent from another site, or had expired.");
+        return forbidden_page(
+            "This form was sent from another site, or had expired.",
+            true,
+        );
     }
     if let Err(error) = state.store.delete_session(s.id_hash).await {
         tracing::warn!(%error, "cannot end a session");
@@ -500,7 +521,10 @@ pub(crate) async fn file_report(
         return to_login();
     };
     if !same_origin(&headers) || !same_secret(&s.csrf, &form.csrf) {
-        return forbidden_page("This form was sent from another site, or had expired.");
+        return forbidden_page(
+            "This form was sent from another site, or had expired.",
+            true,
+        );
     }
     let mut errors = FieldErrors::default();
     let category = form.category.parse::<Category>().ok();
@@ -578,7 +602,7 @@ pub(crate) async fn file_report(
             errors.form = Some(message);
             again(errors, StatusCode::UNPROCESSABLE_ENTITY)
         }
-        Err(StoreError::Forbidden(_)) => forbidden_page("Your account may not file reports."),
+        Err(StoreError::Forbidden(_)) => forbidden_page("Your account may not file reports.", true),
         Err(error) => {
             tracing::error!(%error, "cannot file a report from the form");
             errors.form = Some("The report could not be saved. Please try again.".into());
