@@ -166,3 +166,59 @@ fn a_password_set_on_the_cli_signs_in_and_clearing_it_ends_the_session() {
     assert_eq!(after.status, 303);
     assert_eq!(after.header("location").as_deref(), Some("/login"));
 }
+
+#[test]
+fn the_first_start_leaves_a_one_time_link_to_set_the_admins_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(dir.path(), &data, CONFIG, &[]);
+    let addr = server.addr;
+    let file = data.join("first-admin-setup");
+    let text = std::fs::read_to_string(&file).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let url = text.lines().next().unwrap();
+    let prefix = format!("http://{addr}/setup?token=");
+    assert!(url.starts_with(&prefix), "{url}");
+    let path = &url[format!("http://{addr}").len()..];
+    let form = page(addr, "GET", path, "", "");
+    assert_eq!(form.status, 200, "{}", body(&form));
+    let bound = set_cookie(&form, "__Host-wp_login").unwrap();
+    let token = &url[prefix.len()..];
+    let set = page(
+        addr,
+        "POST",
+        "/setup",
+        &format!("__Host-wp_login={bound}"),
+        &format!(
+            "token={token}&csrf={}&password=first+admin+pass&confirm=first+admin+pass",
+            csrf(&form)
+        ),
+    );
+    assert_eq!(set.status, 303, "{}", body(&set));
+    assert!(!file.exists(), "the link's file is gone once used");
+    assert_eq!(page(addr, "GET", path, "", "").status, 404);
+    // The admin signs in with it.
+    let login = page(addr, "GET", "/login", "", "");
+    let bound = set_cookie(&login, "__Host-wp_login").unwrap();
+    let signed = page(
+        addr,
+        "POST",
+        "/login",
+        &format!("__Host-wp_login={bound}"),
+        &format!(
+            "username=admin&password=first+admin+pass&csrf={}",
+            csrf(&login)
+        ),
+    );
+    assert_eq!(signed.status, 303, "{}", body(&signed));
+    assert!(set_cookie(&signed, "__Host-wp_session").is_some());
+    assert!(
+        !server.log_text().contains(token),
+        "the link reached the log"
+    );
+}

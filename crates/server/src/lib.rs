@@ -39,6 +39,7 @@ pub mod config;
 pub mod connections;
 pub mod ingest;
 pub mod monitors;
+pub mod setup;
 pub mod spool;
 
 pub use config::Config;
@@ -498,6 +499,8 @@ pub async fn serve(
     let stats = Arc::new(web::stats::RequestStats::default());
     let app = web::router_with_stats(
         web::AppState {
+            setup: setup::FileSetupLink::open(&location.data_dir)
+                .map(|link| Arc::new(link) as Arc<dyn web::ui::AdminSetup>),
             store: store.clone(),
             events: ingest
                 .as_ref()
@@ -599,6 +602,7 @@ async fn bootstrap_admin(store: &dyn Store, base_url: &str, data_dir: &Path) -> 
         return Ok(());
     }
     let (user, token) = create_user_with_token(store, "admin", Role::Admin).await?;
+    let link = setup::create(data_dir, base_url, user.id)?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -625,6 +629,22 @@ async fn bootstrap_admin(store: &dyn Store, base_url: &str, data_dir: &Path) -> 
             path.display()
         )?;
         writeln!(out, "store it elsewhere, then delete that file.")?;
+    }
+    if std::io::IsTerminal::is_terminal(&out) {
+        writeln!(
+            out,
+            "Set its password for the web pages with this link (once, within 24 hours):"
+        )?;
+        writeln!(out)?;
+        writeln!(out, "    {link}")?;
+        writeln!(out)?;
+    } else {
+        let path = data_dir.join(setup::SETUP_FILE);
+        writeln!(
+            out,
+            "A link to set its password for the web pages (once, within 24 hours) is on the first line of {}.",
+            path.display()
+        )?;
     }
     writeln!(
         out,

@@ -12,6 +12,9 @@ pub struct AppState {
     /// Where `POST /api/v1/events` puts events; `None` answers 503 (the
     /// server runs no live detection).
     pub events: Option<crate::events::SharedSink>,
+    /// The first admin's one-time password link (`/setup`), while it is
+    /// unused; `None` answers its page with 404.
+    pub setup: Option<std::sync::Arc<dyn crate::ui::AdminSetup>>,
 }
 
 impl AppState {
@@ -20,6 +23,7 @@ impl AppState {
         AppState {
             store,
             events: None,
+            setup: None,
         }
     }
 }

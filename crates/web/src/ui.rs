@@ -2,8 +2,8 @@
 //! `crates/web/templates/`), no JavaScript needed, no external resources.
 //!
 //! Built today: sign-in with a local password (`/login`, `/logout`), the
-//! report form (`/report`) and the reporter's own reports
-//! (`/my-reports`). The responder and operations pages of the UI issue
+//! first admin's one-time password link (`/setup`), the report form
+//! (`/report`) and the reporter's own reports (`/my-reports`). The responder and operations pages of the UI issue
 //! are planned, not built: a signed-in user asking for one gets the 404
 //! page.
 //!
@@ -41,9 +41,20 @@ use crate::state::AppState;
 
 pub use session::{SESSION_IDLE, SESSION_TTL};
 
+/// The first admin's one-time link to set a password for the pages
+/// (`/setup?token=...`), printed by the server at its first start. The
+/// server keeps it; the pages only ask.
+pub trait AdminSetup: Send + Sync {
+    /// The user the link is for, when `token` is the link's and it is
+    /// unused and unexpired.
+    fn user_for(&self, token: &str) -> Option<incidents::UserId>;
+    /// The link was used: it never works again.
+    fn used(&self);
+}
+
 /// The page paths built today (the UI issue's contract names more; they
 /// are planned).
-pub const PAGES: &[&str] = &["/login", "/logout", "/report", "/my-reports"];
+pub const PAGES: &[&str] = &["/login", "/logout", "/report", "/my-reports", "/setup"];
 
 /// The shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -83,6 +94,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/logout", get(pages::logout_form).post(pages::logout))
         .route("/report", get(pages::report_form).post(pages::file_report))
         .route("/my-reports", get(pages::my_reports))
+        .route("/setup", get(pages::setup_form).post(pages::setup))
         .route("/", get(pages::home))
         .route("/static/app.css", get(stylesheet))
         .route("/favicon.ico", get(no_icon))

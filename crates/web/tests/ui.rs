@@ -706,3 +706,115 @@ fn passwords_shorter_than_twelve_characters_are_refused() {
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(web::ui::hash_password(&"x".repeat(1025)).is_err());
 }
+
+/// A setup link for tests: one secret, one user, one use.
+struct OneLink {
+    secret: &'static str,
+    user: incidents::UserId,
+    used: std::sync::atomic::AtomicBool,
+}
+
+impl web::ui::AdminSetup for OneLink {
+    fn user_for(&self, token: &str) -> Option<incidents::UserId> {
+        (!self.used.load(std::sync::atomic::Ordering::SeqCst) && token == self.secret)
+            .then_some(self.user)
+    }
+
+    fn used(&self) {
+        self.used.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn the_setup_link_sets_the_admins_password_once() {
+    let mut app = app().await;
+    let admin = app
+        .store
+        .create_user(
+            &Viewer::system(),
+            NewUser {
+                name: "admin".to_owned(),
+                role: Role::Admin,
+            },
+        )
+        .await
+        .unwrap();
+    let secret = "5e7c".repeat(16);
+    let link = Arc::new(OneLink {
+        secret: Box::leak(secret.clone().into_boxed_str()),
+        user: admin.id,
+        used: Default::default(),
+    });
+    let state = AppState {
+        setup: Some(link.clone()),
+        ..AppState::new(app.store.clone())
+    };
+    app.router = web::router_with(state, web::RouterOptions::default());
+    let anon = Browser::default();
+    // A wrong or missing token: the same 404 page.
+    for path in [
+        "/setup",
+        "/setup?token=abc",
+        &format!("/setup?token={}", "0".repeat(64)),
+    ] {
+        let page = app.get(path, &anon).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(page.body.contains("This link is not valid"), "{path}");
+    }
+    let path = format!("/setup?token={secret}");
+    let mut browser = Browser::default();
+    let form = app.get(&path, &browser).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert_page_headers(&form, "/setup");
+    browser.keep(&form);
+    let csrf = form.csrf();
+    let post = |password: &'static str, confirm: &'static str, csrf: String| {
+        let browser = browser.clone();
+        let secret = secret.clone();
+        let app = &app;
+        async move {
+            app.send(
+                "POST",
+                "/setup",
+                &browser,
+                Some(&[
+                    ("token", secret.as_str()),
+                    ("csrf", csrf.as_str()),
+                    ("password", password),
+                    ("confirm", confirm),
+                ]),
+                Some("http://wp.example"),
+            )
+            .await
+        }
+    };
+    let page = post("a new admin password", "a new admin passw0rd", csrf.clone()).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("The two passwords differ."));
+    let page = post("too short", "too short", csrf.clone()).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.body.contains("at least 12 characters"),
+        "{}",
+        page.body
+    );
+    let page = post(
+        "a new admin password",
+        "a new admin password",
+        "0".repeat(64),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let page = post("a new admin password", "a new admin password", csrf.clone()).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(page.location(), Some("/login"));
+    // Used: the link works no more, and the password signs in.
+    assert_eq!(app.get(&path, &anon).await.status, StatusCode::NOT_FOUND);
+    let mut b = Browser::default();
+    assert_eq!(
+        app.sign_in(&mut b, "admin", "a new admin password")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+}

@@ -611,6 +611,150 @@ pub(crate) async fn file_report(
     }
 }
 
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage<'a> {
+    token: &'a str,
+    csrf: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct SetupQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// The page of a link that is not (or no longer) valid: the same for every
+/// wrong token, used or not.
+fn setup_not_found() -> Response {
+    render(
+        StatusCode::NOT_FOUND,
+        &MessagePage {
+            title: "Not found",
+            message: "This link is not valid, has expired, or was already used.",
+            signed_in: false,
+        },
+    )
+}
+
+/// The set-password form, with a CSRF token bound to the browser's
+/// sign-in cookie (as the sign-in form's).
+fn setup_page(
+    headers: &HeaderMap,
+    status: StatusCode,
+    token: &str,
+    error: Option<&str>,
+) -> Response {
+    let csrf = session::cookie(headers, LOGIN_COOKIE)
+        .filter(|t| session::looks_like_secret(t))
+        .map_or_else(session::secret, str::to_owned);
+    let mut response = render(
+        status,
+        &SetupPage {
+            token,
+            csrf: &csrf,
+            error,
+        },
+    );
+    if let Ok(value) = session::login_cookie(&csrf).parse() {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+    response
+}
+
+/// `GET /setup?token=...`: the first admin sets a password.
+pub(crate) async fn setup_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<SetupQuery>,
+) -> Response {
+    match &state.setup {
+        Some(setup) if setup.user_for(&query.token).is_some() => {
+            setup_page(&headers, StatusCode::OK, &query.token, None)
+        }
+        _ => setup_not_found(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SetupForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// `POST /setup`.
+pub(crate) async fn setup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<SetupForm>,
+) -> Response {
+    let Some(setup) = &state.setup else {
+        return setup_not_found();
+    };
+    let Some(user) = setup.user_for(&form.token) else {
+        return setup_not_found();
+    };
+    let bound = session::cookie(&headers, LOGIN_COOKIE).unwrap_or("");
+    if !same_origin(&headers) || bound.is_empty() || !same_secret(bound, &form.csrf) {
+        return forbidden_page(
+            "This form was sent from another site, or had expired.",
+            false,
+        );
+    }
+    if form.password != form.confirm {
+        return setup_page(
+            &headers,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &form.token,
+            Some("The two passwords differ."),
+        );
+    }
+    let password = form.password;
+    let hashed = tokio::task::spawn_blocking(move || super::hash_password(&password))
+        .await
+        .unwrap_or_else(|_| Err("cannot hash the password".into()));
+    let hash = match hashed {
+        Ok(hash) => hash,
+        Err(reason) => {
+            return setup_page(
+                &headers,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form.token,
+                Some(&format!("Choose another password: {reason}.")),
+            );
+        }
+    };
+    match state
+        .store
+        .set_password(&incidents::Viewer::system(), user, Some(hash))
+        .await
+    {
+        Ok(()) => {
+            setup.used();
+            tracing::info!("the first admin's password was set through the setup link");
+            see_other("/login")
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot set the first admin's password");
+            render(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &MessagePage {
+                    title: "Unavailable",
+                    message: "The password could not be saved. Try again shortly.",
+                    signed_in: false,
+                },
+            )
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct MyReportsQuery {
     filed: Option<String>,

@@ -143,9 +143,21 @@ pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
-/// Most failed sign-ins per user name, and per address, in
-/// [`THROTTLE_WINDOW`].
+/// Most failed sign-ins per user name in [`THROTTLE_WINDOW`].
 pub const THROTTLE_FAILURES: usize = 5;
+/// Most failed sign-ins per address in [`THROTTLE_WINDOW`]: higher than
+/// per name, since many people may share one address (an office, a
+/// reverse proxy), and one person's typos must not lock out the rest.
+pub const THROTTLE_ADDRESS_FAILURES: usize = 50;
+
+/// The limit of a throttle key (`user:NAME` or `addr:IP`).
+fn limit_of(key: &str) -> usize {
+    if key.starts_with("addr:") {
+        THROTTLE_ADDRESS_FAILURES
+    } else {
+        THROTTLE_FAILURES
+    }
+}
 /// The window failed sign-ins are counted in.
 pub const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Most user names and addresses remembered; past it the oldest are
@@ -159,8 +171,9 @@ pub(crate) struct Throttle {
 }
 
 impl Throttle {
-    /// True when any of `keys` has had [`THROTTLE_FAILURES`] failures in
-    /// the window.
+    /// True when any of `keys` has had its limit of failures in the
+    /// window ([`THROTTLE_FAILURES`] for a name,
+    /// [`THROTTLE_ADDRESS_FAILURES`] for an address).
     pub(crate) fn blocked(&self, keys: &[String], now: Instant) -> bool {
         let mut map = self
             .failures
@@ -174,7 +187,7 @@ impl Throttle {
                 {
                     times.pop_front();
                 }
-                times.len() >= THROTTLE_FAILURES
+                times.len() >= limit_of(k)
             })
         })
     }
@@ -198,7 +211,7 @@ impl Throttle {
         for k in keys {
             let times = map.entry(k.clone()).or_default();
             times.push_back(now);
-            while times.len() > THROTTLE_FAILURES {
+            while times.len() > limit_of(k) {
                 times.pop_front();
             }
         }
@@ -263,7 +276,7 @@ mod tests {
     }
 
     #[test]
-    fn the_throttle_blocks_after_five_failures_in_fifteen_minutes() {
+    fn the_throttle_blocks_a_name_after_five_failures_and_an_address_after_fifty() {
         let t = Throttle::default();
         let start = Instant::now();
         let keys = ["user:alice".to_string(), "addr:192.0.2.1".to_string()];
@@ -273,10 +286,16 @@ mod tests {
         assert!(!t.blocked(&keys, start + Duration::from_secs(5)));
         t.fail(&keys, start + Duration::from_secs(5));
         assert!(t.blocked(&keys, start + Duration::from_secs(6)));
-        assert!(t.blocked(
-            &["addr:192.0.2.1".to_string()],
-            start + Duration::from_secs(6)
-        ));
+        // Five from the address are not enough to hold back its other
+        // users; fifty are.
+        let bob = ["user:bob".to_string(), "addr:192.0.2.1".to_string()];
+        assert!(!t.blocked(&bob, start + Duration::from_secs(6)));
+        for i in 0..44 {
+            t.fail(&[format!("user:u{i}"), "addr:192.0.2.1".to_string()], start);
+        }
+        assert!(!t.blocked(&bob, start + Duration::from_secs(6)), "49");
+        t.fail(&["user:x".to_string(), "addr:192.0.2.1".to_string()], start);
+        assert!(t.blocked(&bob, start + Duration::from_secs(6)), "50");
         // The oldest failure leaves the window 15 minutes after it.
         assert!(!t.blocked(&keys, start + Duration::from_secs(901)));
         t.clear("user:alice");
