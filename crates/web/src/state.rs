@@ -4,6 +4,17 @@ use std::sync::Arc;
 
 use incidents::Store;
 
+/// The first admin's one-time link to set a password for the pages
+/// (`/setup?token=...`, a page of [`crate::ui`]), printed by the server at its first start. The
+/// server keeps it; the pages only ask.
+pub trait AdminSetup: Send + Sync {
+    /// The user the link is for, when `token` is the link's and it is
+    /// unused and unexpired.
+    fn user_for(&self, token: &str) -> Option<incidents::UserId>;
+    /// The link was used: it never works again.
+    fn used(&self);
+}
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
@@ -14,7 +25,7 @@ pub struct AppState {
     pub events: Option<crate::events::SharedSink>,
     /// The first admin's one-time password link (`/setup`), while it is
     /// unused; `None` answers its page with 404.
-    pub setup: Option<std::sync::Arc<dyn crate::ui::AdminSetup>>,
+    pub setup: Option<std::sync::Arc<dyn AdminSetup>>,
 }
 
 impl AppState {

@@ -39,18 +39,8 @@ use axum::routing::get;
 
 use crate::state::AppState;
 
+pub use crate::state::AdminSetup;
 pub use session::{SESSION_IDLE, SESSION_TTL};
-
-/// The first admin's one-time link to set a password for the pages
-/// (`/setup?token=...`), printed by the server at its first start. The
-/// server keeps it; the pages only ask.
-pub trait AdminSetup: Send + Sync {
-    /// The user the link is for, when `token` is the link's and it is
-    /// unused and unexpired.
-    fn user_for(&self, token: &str) -> Option<incidents::UserId>;
-    /// The link was used: it never works again.
-    fn used(&self);
-}
 
 /// The page paths built today (the UI issue's contract names more; they
 /// are planned).
