@@ -61,20 +61,11 @@ impl FileSetupLink {
     }
 }
 
-/// Compares two secrets in time independent of where they differ.
-fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 impl web::ui::AdminSetup for FileSetupLink {
     fn user_for(&self, token: &str) -> Option<UserId> {
         let live = !self.used.load(Ordering::Acquire)
             && time::OffsetDateTime::now_utc().unix_timestamp() < self.expires;
-        (live && same_secret(token, &self.secret)).then_some(self.user)
+        (live && web::ui::same_secret(token, &self.secret)).then_some(self.user)
     }
 
     fn used(&self) {

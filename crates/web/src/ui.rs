@@ -30,6 +30,8 @@
 mod pages;
 pub(crate) mod session;
 
+pub use session::same_secret;
+
 use axum::Router;
 use axum::extract::Request;
 use axum::http::header::{self, HeaderValue};

@@ -229,26 +229,34 @@ pub(crate) async fn login_form(
     login_page(&headers, StatusCode::OK, "", None)
 }
 
-/// The sign-in form with a CSRF token bound to a cookie: the browser's
-/// own when it has one (another tab, or a request the browser made on its
-/// own, must not invalidate a form already shown), else a fresh one.
+/// The sign-in form ([`pre_session_form`]).
 fn login_page(
     headers: &HeaderMap,
     status: StatusCode,
     username: &str,
     error: Option<&str>,
 ) -> Response {
+    pre_session_form(headers, |csrf| {
+        render(
+            status,
+            &LoginPage {
+                csrf,
+                username,
+                error,
+            },
+        )
+    })
+}
+
+/// A form shown before sign-in (sign-in, setup): its CSRF token is the
+/// browser's `__Host-wp_login` cookie when it has one (another tab, or a
+/// request the browser made on its own, must not invalidate a form already
+/// shown), else a fresh one set with the answer.
+fn pre_session_form(headers: &HeaderMap, page: impl FnOnce(&str) -> Response) -> Response {
     let token = session::cookie(headers, LOGIN_COOKIE)
         .filter(|t| session::looks_like_secret(t))
         .map_or_else(session::secret, str::to_owned);
-    let mut response = render(
-        status,
-        &LoginPage {
-            csrf: &token,
-            username,
-            error,
-        },
-    );
+    let mut response = page(&token);
     if let Ok(value) = session::login_cookie(&token).parse() {
         response.headers_mut().append(SET_COOKIE, value);
     }
@@ -646,21 +654,9 @@ fn setup_page(
     token: &str,
     error: Option<&str>,
 ) -> Response {
-    let csrf = session::cookie(headers, LOGIN_COOKIE)
-        .filter(|t| session::looks_like_secret(t))
-        .map_or_else(session::secret, str::to_owned);
-    let mut response = render(
-        status,
-        &SetupPage {
-            token,
-            csrf: &csrf,
-            error,
-        },
-    );
-    if let Ok(value) = session::login_cookie(&csrf).parse() {
-        response.headers_mut().append(SET_COOKIE, value);
-    }
-    response
+    pre_session_form(headers, |csrf| {
+        render(status, &SetupPage { token, csrf, error })
+    })
 }
 
 /// `GET /setup?token=...`: the first admin sets a password.

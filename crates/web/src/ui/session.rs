@@ -80,7 +80,7 @@ pub(crate) fn login_cookie(token: &str) -> String {
 }
 
 /// Compares two secrets in time independent of where they differ.
-pub(crate) fn same_secret(a: &str, b: &str) -> bool {
+pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
