@@ -27,17 +27,21 @@
 //! - An anonymous request for any page other than `/login` is redirected
 //!   to `/login` with 303.
 
+mod ops;
 mod pages;
+mod responder;
 pub(crate) mod session;
 
 pub use session::same_secret;
 
 use axum::Router;
 use axum::extract::Request;
+use axum::http::Method;
 use axum::http::header::{self, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use incidents::enums::Role;
 
 use crate::state::AppState;
 
@@ -90,6 +94,8 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/", get(pages::home))
         .route("/static/app.css", get(stylesheet))
         .route("/favicon.ico", get(no_icon))
+        .merge(responder::routes())
+        .merge(ops::routes())
         .layer(axum::Extension(throttle))
         .layer(middleware::from_fn_with_state(state, session::load_session))
         .layer(middleware::from_fn(security_headers))
@@ -136,6 +142,63 @@ async fn stylesheet() -> Response {
         CSS,
     )
         .into_response()
+}
+
+/// Whether `role` may call the API route `method path` (a path of the
+/// route table, e.g. `/api/v1/incidents/{id}`). A page that shows or
+/// changes what an API route does asks this, so the pages and the API
+/// share one rulebook: the route table's. An unknown route allows no one.
+pub(crate) fn api_allows(role: Role, method: Method, path: &str) -> bool {
+    crate::routes::find(&method, path).is_some_and(|route| route.access.allows(role))
+}
+
+/// A link of the main navigation.
+pub(crate) struct NavLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    /// This is the page being shown (`aria-current="page"`).
+    pub current: bool,
+}
+
+/// The main navigation of a signed-in page: who is signed in, and the
+/// pages their role may open (by the API routes those pages use).
+pub(crate) struct Nav {
+    pub user: String,
+    pub links: Vec<NavLink>,
+}
+
+impl Nav {
+    /// The navigation for `session`, with `current` (a page path) marked.
+    pub(crate) fn new(session: &session::Session, current: &str) -> Nav {
+        let role = session.caller.user.role;
+        // (page, label, the API route the page reads)
+        const LINKS: &[(&str, &str, &str)] = &[
+            ("/report", "Report something", "/api/v1/reports"),
+            ("/my-reports", "My reports", "/api/v1/reports"),
+            // The queue is for staff: the alerts route's roles.
+            ("/incidents", "Incidents", "/api/v1/alerts"),
+            ("/alerts", "Alerts", "/api/v1/alerts"),
+            ("/sources", "Sources", "/api/v1/sources"),
+            ("/rules", "Rules", "/api/v1/coverage"),
+            ("/coverage", "Coverage", "/api/v1/coverage"),
+            ("/stats", "Stats", "/api/v1/metrics"),
+            ("/audit", "Audit", "/api/v1/audit"),
+            ("/admin/users", "Users", "/api/v1/users"),
+        ];
+        let links = LINKS
+            .iter()
+            .filter(|(_, _, api)| api_allows(role, Method::GET, api))
+            .map(|&(href, label, _)| NavLink {
+                href,
+                label,
+                current: href == current,
+            })
+            .collect();
+        Nav {
+            user: session.caller.user.name.clone(),
+            links,
+        }
+    }
 }
 
 /// Adds the pages' security headers to every answer.

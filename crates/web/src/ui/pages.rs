@@ -104,7 +104,7 @@ struct LoginPage<'a> {
 #[derive(Template)]
 #[template(path = "logout.html")]
 struct LogoutPage<'a> {
-    user: &'a str,
+    nav: super::Nav,
     csrf: &'a str,
 }
 
@@ -113,7 +113,7 @@ struct LogoutPage<'a> {
 #[derive(Template)]
 #[template(path = "report.html")]
 struct ReportPage<'a> {
-    user: &'a str,
+    nav: super::Nav,
     csrf: &'a str,
     choices: Vec<CategoryChoice>,
     form: &'a ReportForm,
@@ -151,8 +151,8 @@ struct ReportRow {
 
 #[derive(Template)]
 #[template(path = "my_reports.html")]
-struct MyReportsPage<'a> {
-    user: &'a str,
+struct MyReportsPage {
+    nav: super::Nav,
     filed: Option<String>,
     reports: Vec<ReportRow>,
 }
@@ -422,7 +422,7 @@ pub(crate) async fn logout_form(session: Option<Extension<Session>>) -> Response
         Some(Extension(s)) => render(
             StatusCode::OK,
             &LogoutPage {
-                user: &s.caller.user.name,
+                nav: super::Nav::new(&s, "/logout"),
                 csrf: &s.csrf,
             },
         ),
@@ -494,7 +494,7 @@ pub(crate) async fn report_form(session: Option<Extension<Session>>) -> Response
     render(
         StatusCode::OK,
         &ReportPage {
-            user: &s.caller.user.name,
+            nav: super::Nav::new(&s, "/report"),
             csrf: &s.csrf,
             choices: choices(),
             form: &ReportForm::default(),
@@ -573,7 +573,7 @@ pub(crate) async fn file_report(
         render(
             status,
             &ReportPage {
-                user: &s.caller.user.name,
+                nav: super::Nav::new(&s, "/report"),
                 csrf: &s.csrf,
                 choices: choices(),
                 form: &form,
@@ -811,7 +811,7 @@ pub(crate) async fn my_reports(
     render(
         StatusCode::OK,
         &MyReportsPage {
-            user: &s.caller.user.name,
+            nav: super::Nav::new(&s, "/my-reports"),
             filed,
             reports: rows,
         },
