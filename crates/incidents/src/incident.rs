@@ -270,6 +270,18 @@ impl Incident {
         }
     }
 
+    /// The statuses [`Incident::transition`] may move an incident in `from`
+    /// to, in [`Status::ALL`] order: the graph of [`Incident::can_move`]
+    /// (preconditions such as closing's impact and resolution aside). Empty
+    /// for a terminal status.
+    pub fn next_statuses(from: Status) -> Vec<Status> {
+        Status::ALL
+            .iter()
+            .copied()
+            .filter(|&to| Self::can_move(from, to))
+            .collect()
+    }
+
     /// The latest lifecycle time set so far; a new lifecycle time must not
     /// precede it.
     fn latest_lifecycle_time(&self) -> (&'static str, OffsetDateTime) {
@@ -598,6 +610,39 @@ mod tests {
                     assert_eq!(i.status, from, "a refused move must not change status");
                 }
             }
+        }
+    }
+
+    /// The moves offered from each status, written out by hand.
+    #[test]
+    fn next_statuses_from_each_status() {
+        use Status::*;
+        let table: &[(Status, &[Status])] = &[
+            (
+                Triage,
+                &[
+                    Investigating,
+                    Contained,
+                    Eradicated,
+                    Recovered,
+                    Closed,
+                    Declined,
+                ],
+            ),
+            (
+                Investigating,
+                &[Contained, Eradicated, Recovered, Closed, Declined],
+            ),
+            (Contained, &[Investigating, Eradicated, Recovered, Closed]),
+            (Eradicated, &[Investigating, Recovered, Closed]),
+            (Recovered, &[Investigating, Closed]),
+            (Closed, &[]),
+            (Declined, &[]),
+            (Merged, &[]),
+        ];
+        assert_eq!(table.len(), Status::ALL.len());
+        for (from, expected) in table {
+            assert_eq!(Incident::next_statuses(*from), *expected, "from {from}");
         }
     }
 

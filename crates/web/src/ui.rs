@@ -3,9 +3,12 @@
 //!
 //! Built today: sign-in with a local password (`/login`, `/logout`), the
 //! first admin's one-time password link (`/setup`), the report form
-//! (`/report`) and the reporter's own reports (`/my-reports`). The responder and operations pages of the UI issue
-//! are planned, not built: a signed-in user asking for one gets the 404
-//! page.
+//! (`/report`), the reporter's own reports (`/my-reports`), and the
+//! responder pages ([`responder`]: the incident queue `/incidents`, one
+//! incident `/incidents/{id}` with the forms that move it, and the alert
+//! queue `/alerts`). The operations pages (`/sources`, `/rules`,
+//! `/coverage`, `/audit`, `/admin/users`) and the charts (`/stats`) are
+//! planned, not built: a signed-in user asking for one gets the 404 page.
 //!
 //! - Pages read the store through the same calls as the API, as the
 //!   signed-in user's [`incidents::access::Viewer`]: the store's
@@ -50,7 +53,16 @@ pub use session::{SESSION_IDLE, SESSION_TTL};
 
 /// The page paths built today (the UI issue's contract names more; they
 /// are planned).
-pub const PAGES: &[&str] = &["/login", "/logout", "/report", "/my-reports", "/setup"];
+pub const PAGES: &[&str] = &[
+    "/login",
+    "/logout",
+    "/report",
+    "/my-reports",
+    "/setup",
+    "/incidents",
+    "/incidents/{id}",
+    "/alerts",
+];
 
 /// The shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;

@@ -47,7 +47,7 @@ fn choices() -> Vec<CategoryChoice> {
 }
 
 /// The label and hint of a category.
-fn describe(c: Category) -> (&'static str, &'static str) {
+pub(super) fn describe(c: Category) -> (&'static str, &'static str) {
     match c {
         Category::SecurityIncident => (
             "Security incident",
@@ -167,7 +167,7 @@ struct MessagePage<'a> {
 
 /// Renders a template, or a plain 500 when it cannot be (never input's
 /// fault).
-fn render(status: StatusCode, page: &impl Template) -> Response {
+pub(super) fn render(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(error) => {
@@ -178,7 +178,7 @@ fn render(status: StatusCode, page: &impl Template) -> Response {
 }
 
 /// 303 to `location`.
-fn see_other(location: &str) -> Response {
+pub(super) fn see_other(location: &str) -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, location.to_owned())]).into_response()
 }
 
@@ -199,7 +199,7 @@ pub(crate) fn not_found_page() -> Response {
     )
 }
 
-fn forbidden_page(message: &str, signed_in: bool) -> Response {
+pub(super) fn forbidden_page(message: &str, signed_in: bool) -> Response {
     render(
         StatusCode::FORBIDDEN,
         &MessagePage {

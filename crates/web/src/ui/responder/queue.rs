@@ -1,0 +1,281 @@
+//! `GET /incidents`: the incident queue, newest first, with its filters in
+//! the URL (`status`, `severity`, `category`, `owner`, `q`) and keyset
+//! pagination (`cursor`) whose links keep them. Mirrors
+//! `GET /api/v1/incidents`.
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use incidents::{Category, IncidentFilter, PageRequest, Severity, Status, StoreError};
+use serde::Deserialize;
+
+use super::{
+    Choice, ErrorLink, Names, PAGE_SIZE, SeverityView, Stamp, category_label, query_string,
+    severity, status_label, unavailable,
+};
+use crate::handlers::incidents::MAX_SEARCH_CHARS;
+use crate::state::AppState;
+use crate::ui::Nav;
+use crate::ui::pages::{self, render};
+use crate::ui::session::Session;
+
+/// The queue's query: every value as typed (checked here, so a bad value
+/// is a field error and never a rejected request).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct QueueQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    severity: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    owner: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    cursor: String,
+}
+
+impl QueueQuery {
+    /// The filter's pairs for links (the cursor left out).
+    fn filter_pairs(&self) -> [(&str, &str); 5] {
+        [
+            ("status", self.status.as_str()),
+            ("severity", self.severity.as_str()),
+            ("category", self.category.as_str()),
+            ("owner", self.owner.as_str()),
+            ("q", self.q.as_str()),
+        ]
+    }
+}
+
+#[derive(Debug, Default)]
+struct QueueErrors {
+    status: Option<String>,
+    severity: Option<String>,
+    category: Option<String>,
+    owner: Option<String>,
+    q: Option<String>,
+    cursor: Option<String>,
+}
+
+impl QueueErrors {
+    fn summary(&self) -> Vec<ErrorLink> {
+        [
+            (&self.status, "#status"),
+            (&self.severity, "#severity"),
+            (&self.category, "#category"),
+            (&self.owner, "#owner"),
+            (&self.q, "#q"),
+            (&self.cursor, "#results"),
+        ]
+        .into_iter()
+        .filter_map(|(e, href)| {
+            e.as_ref().map(|m| ErrorLink {
+                href: href.to_owned(),
+                message: m.clone(),
+            })
+        })
+        .collect()
+    }
+}
+
+/// One row of the queue.
+struct IncidentRow {
+    id: String,
+    title: String,
+    severity: SeverityView,
+    status: &'static str,
+    category: &'static str,
+    owner: Option<String>,
+    sensitive: bool,
+    created: Stamp,
+}
+
+#[derive(Template)]
+#[template(path = "incidents.html")]
+struct QueuePage<'a> {
+    nav: Nav,
+    query: &'a QueueQuery,
+    errors: QueueErrors,
+    summary: Vec<ErrorLink>,
+    statuses: Vec<Choice>,
+    severities: Vec<Choice>,
+    categories: Vec<Choice>,
+    rows: Vec<IncidentRow>,
+    total: Option<i64>,
+    filtered: bool,
+    /// The next page's link, when there is one.
+    next: Option<String>,
+    /// The first page's link, on a later page.
+    first: Option<String>,
+}
+
+/// Parses a select's value: empty is "any".
+fn parse_one<T: std::str::FromStr>(raw: &str, error: &mut Option<String>, message: &str) -> Vec<T> {
+    if raw.is_empty() {
+        return Vec::new();
+    }
+    match raw.parse::<T>() {
+        Ok(v) => vec![v],
+        Err(_) => {
+            *error = Some(message.to_owned());
+            Vec::new()
+        }
+    }
+}
+
+/// `GET /incidents`.
+pub(crate) async fn list_incidents(
+    State(state): State<AppState>,
+    session: Option<Extension<Session>>,
+    query: Result<Query<QueueQuery>, QueryRejection>,
+) -> Response {
+    let Some(Extension(s)) = session else {
+        return pages::to_login();
+    };
+    if !crate::ui::api_allows(s.caller.user.role, Method::GET, "/api/v1/incidents") {
+        return pages::not_found_page();
+    }
+    // A query that cannot be read at all (a repeated key) is the queue
+    // unfiltered.
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let viewer = s.caller.viewer();
+    let mut errors = QueueErrors::default();
+    let status = parse_one::<Status>(
+        &query.status,
+        &mut errors.status,
+        "Choose a status from the list.",
+    );
+    let severities = parse_one::<Severity>(
+        &query.severity,
+        &mut errors.severity,
+        "Choose a severity from the list.",
+    );
+    let categories = parse_one::<Category>(
+        &query.category,
+        &mut errors.category,
+        "Choose a kind from the list.",
+    );
+    let owner_name = query.owner.trim();
+    let owner = if owner_name.is_empty() {
+        None
+    } else if owner_name.chars().count() > 200 {
+        errors.owner = Some("A user name has at most 200 characters.".to_owned());
+        None
+    } else {
+        match state.store.get_user_by_name(&viewer, owner_name).await {
+            Ok(user) => Some(user.id),
+            Err(StoreError::NotFound(_)) => {
+                errors.owner = Some(format!(
+                    "There is no user called {owner_name} that you can see."
+                ));
+                None
+            }
+            Err(error) => return unavailable(&error, "owner filter"),
+        }
+    };
+    let text = query.q.trim();
+    if text.chars().count() > MAX_SEARCH_CHARS {
+        errors.q = Some(format!("Search for at most {MAX_SEARCH_CHARS} characters."));
+    }
+    let filter = IncidentFilter {
+        status,
+        severity: severities,
+        category: categories,
+        owner,
+        text: (!text.is_empty()).then(|| text.to_owned()),
+        ..IncidentFilter::default()
+    };
+    let filter_errors = errors.summary();
+    let mut rows = Vec::new();
+    let mut total = None;
+    let mut next = None;
+    if filter_errors.is_empty() {
+        let page = PageRequest {
+            limit: Some(PAGE_SIZE),
+            cursor: (!query.cursor.is_empty()).then(|| query.cursor.clone()),
+        };
+        match state.store.list_incidents(&viewer, &filter, &page).await {
+            Ok(found) => {
+                let names = Names::load(state.store.as_ref(), &viewer).await;
+                match state.store.count_incidents(&viewer, &filter).await {
+                    Ok(n) => total = Some(n),
+                    Err(error) => return unavailable(&error, "count incidents"),
+                }
+                next = found.next_cursor.map(|cursor| {
+                    let mut pairs = query.filter_pairs().to_vec();
+                    pairs.push(("cursor", cursor.as_str()));
+                    format!("/incidents{}", query_string(pairs))
+                });
+                rows = found
+                    .items
+                    .into_iter()
+                    .map(|i| IncidentRow {
+                        id: i.id.to_string(),
+                        title: i.title,
+                        severity: severity(i.severity),
+                        status: status_label(i.status),
+                        category: category_label(i.category),
+                        owner: i.owner.map(|o| names.of(o)),
+                        sensitive: i.sensitive,
+                        created: Stamp::of(i.created_at),
+                    })
+                    .collect();
+            }
+            Err(StoreError::Invalid(_)) if !query.cursor.is_empty() => {
+                errors.cursor = Some(
+                    "This page link is no longer valid: start again from the first page."
+                        .to_owned(),
+                );
+            }
+            Err(error) => return unavailable(&error, "list incidents"),
+        }
+    }
+    let first = (!query.cursor.is_empty())
+        .then(|| format!("/incidents{}", query_string(query.filter_pairs())));
+    let summary = errors.summary();
+    let status_code = if summary.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let filtered = query
+        .filter_pairs()
+        .iter()
+        .any(|(_, v)| !v.trim().is_empty());
+    render(
+        status_code,
+        &QueuePage {
+            nav: Nav::new(&s, "/incidents"),
+            statuses: Choice::list(
+                Status::ALL.iter().map(|s| (s.as_str(), status_label(*s))),
+                &query.status,
+            ),
+            severities: Choice::list(
+                Severity::ALL
+                    .iter()
+                    .map(|s| (s.as_str(), severity(*s).label)),
+                &query.severity,
+            ),
+            categories: Choice::list(
+                Category::ALL
+                    .iter()
+                    .map(|c| (c.as_str(), category_label(*c))),
+                &query.category,
+            ),
+            query: &query,
+            errors,
+            summary,
+            rows,
+            total,
+            filtered,
+            next,
+            first,
+        },
+    )
+}
