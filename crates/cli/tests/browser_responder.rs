@@ -282,7 +282,7 @@ async fn a_responder_handles_a_sensitive_report_through_the_pages() {
     click_through(&rita, "form.filters button[type=submit]").await;
     assert_eq!(
         path_of(&rita).await,
-        "/incidents?status=&severity=&category=theft&owner=&q="
+        "/incidents?status=&severity=&category=theft&owner=&source=&q="
     );
     let rows = rita
         .find_all(Locator::Css("table.queue tbody tr"))

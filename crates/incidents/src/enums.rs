@@ -90,6 +90,42 @@ impl Channel {
 }
 
 str_enum!(
+    /// Where an incident came from, as the incident queue filters it: a
+    /// report on one of the [`Channel`]s, or a detection (alerts).
+    Source, "source" {
+        /// Opened or joined by a detection's alerts.
+        Detection => "detection",
+        /// A report from the web form.
+        Web => "web",
+        /// A report through the REST API.
+        Api => "api",
+        /// A report from the `watchpost report` command.
+        Cli => "cli",
+        /// A report from Slack.
+        Slack => "slack",
+        /// A report from the security mailbox.
+        Email => "email",
+        /// A report from a third party.
+        ThirdParty => "third-party",
+    }
+);
+
+impl Source {
+    /// The report channel this source names, or `None` for a detection.
+    pub const fn channel(self) -> Option<Channel> {
+        match self {
+            Source::Detection => None,
+            Source::Web => Some(Channel::Web),
+            Source::Api => Some(Channel::Api),
+            Source::Cli => Some(Channel::Cli),
+            Source::Slack => Some(Channel::Slack),
+            Source::Email => Some(Channel::Email),
+            Source::ThirdParty => Some(Channel::ThirdParty),
+        }
+    }
+}
+
+str_enum!(
     /// Incident severity; `SEV1` is the most severe.
     Severity, "severity" {
         /// Critical.

@@ -36,7 +36,7 @@ pub use alert::{Alert, AlertDisposition, AlertOutcome, NewAlert, NewSuppression,
 pub use audit::{AuditEntry, AuditFault, AuditKey, AuditKeyError, AuditReport};
 pub use enums::{
     AlertLevel, Category, Channel, Disclosure, GrantStatus, ImpactLevel, OutboxStatus,
-    ParseEnumError, Resolution, Role, Severity, Status,
+    ParseEnumError, Resolution, Role, Severity, Source, Status,
 };
 pub use ids::{
     AlertId, AttachmentId, IncidentId, NoteId, OutboxId, ReportId, RoleGrantId, SuppressionId,

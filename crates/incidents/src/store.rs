@@ -16,7 +16,9 @@ use crate::alert::{
     Alert, AlertDisposition, AlertOutcome, NewAlert, NewSuppression, SuppressionRule,
 };
 use crate::audit::{AuditEntry, AuditReport};
-use crate::enums::{Category, Disclosure, OutboxStatus, Resolution, Role, Severity, Status};
+use crate::enums::{
+    Category, Disclosure, OutboxStatus, Resolution, Role, Severity, Source, Status,
+};
 use crate::ids::{
     AlertId, AttachmentId, IncidentId, OutboxId, ReportId, RoleGrantId, SuppressionId, TaskId,
     TokenId, UserId,
@@ -187,6 +189,10 @@ pub struct IncidentFilter {
     /// Case-insensitive substring of title or description.
     #[serde(default)]
     pub text: Option<String>,
+    /// Came from any of these: a report on one of their channels (for a
+    /// `reporter`, one of their own reports), or, for staff, a detection.
+    #[serde(default)]
+    pub source: Vec<Source>,
     /// Created at or after.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub created_from: Option<OffsetDateTime>,

@@ -1382,6 +1382,99 @@ mod cases {
         );
     }
 
+    /// The source filter, per viewer: staff match any report's channel and
+    /// detections; a reporter matches only through their own reports and
+    /// never through alerts; an ingest token matches nothing.
+    pub async fn source_filter_matches_only_what_the_viewer_reads(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let by_hand = s
+            .create_incident(&c.responder, manual("by hand", Severity::Sev3))
+            .await
+            .unwrap()
+            .id;
+        let web = s
+            .file_report(&c.reporter_a, report(Category::Theft, false, "web one"))
+            .await
+            .unwrap()
+            .incident_id;
+        let mut mailed = report(Category::Theft, false, "mailed one");
+        mailed.channel = Channel::Email;
+        mailed.anonymous = true;
+        let mailed = s.file_report(&sys(), mailed).await.unwrap().incident_id;
+        let detected = s
+            .ingest_alert(&sys(), alert("r-src", "eve", now()))
+            .await
+            .unwrap()
+            .incident_id
+            .expect("a high alert opens an incident");
+        // Reporter b is named on the mailed incident: they read it, but
+        // not its report, so the mail filter must not find it for them.
+        s.add_participant(&c.responder, mailed, c.reporter_b.user_id)
+            .await
+            .unwrap();
+        let page = PageRequest::first(100);
+        let ingest = Viewer::new(user(s, "shipper", Role::Ingest).await.id, Role::Ingest);
+        // (viewer, sources, incidents expected), by hand.
+        let cases: Vec<(&str, Viewer, Vec<Source>, Vec<IncidentId>)> = vec![
+            (
+                "responder",
+                c.responder,
+                vec![Source::Detection],
+                vec![detected],
+            ),
+            ("responder", c.responder, vec![Source::Web], vec![web]),
+            ("responder", c.responder, vec![Source::Email], vec![mailed]),
+            (
+                "responder",
+                c.responder,
+                vec![Source::Web, Source::Detection],
+                vec![web, detected],
+            ),
+            ("responder", c.responder, vec![Source::Slack], vec![]),
+            ("admin", c.admin, vec![Source::Detection], vec![detected]),
+            ("admin", c.admin, vec![Source::Email], vec![mailed]),
+            ("reporter a", c.reporter_a, vec![Source::Web], vec![web]),
+            ("reporter a", c.reporter_a, vec![Source::Detection], vec![]),
+            ("reporter a", c.reporter_a, vec![Source::Email], vec![]),
+            ("reporter b", c.reporter_b, vec![Source::Web], vec![]),
+            ("reporter b", c.reporter_b, vec![Source::Email], vec![]),
+            (
+                "ingest",
+                ingest,
+                vec![Source::Web, Source::Detection],
+                vec![],
+            ),
+        ];
+        for (who, viewer, source, mut expected) in cases {
+            let filter = IncidentFilter {
+                source: source.clone(),
+                ..Default::default()
+            };
+            let mut got: Vec<IncidentId> = s
+                .list_incidents(&viewer, &filter, &page)
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .map(|i| i.id)
+                .collect();
+            got.sort();
+            expected.sort();
+            assert_eq!(got, expected, "{who} {source:?}");
+            let count = s.count_incidents(&viewer, &filter).await.unwrap();
+            assert_eq!(count, expected.len() as i64, "{who} {source:?} count");
+        }
+        // Every source but none matches the incident opened by hand.
+        let every = IncidentFilter {
+            source: Source::ALL.to_vec(),
+            ..Default::default()
+        };
+        let listed = s.list_incidents(&c.responder, &every, &page).await.unwrap();
+        assert_eq!(listed.items.len(), 3);
+        assert!(listed.items.iter().all(|i| i.id != by_hand));
+    }
+
     pub async fn filtered_pagination(ctx: &Ctx) {
         let s = &*ctx.store;
         let v = &cast(s).await.responder;
@@ -2794,6 +2887,7 @@ on_both_databases!(
     outbox_flow,
     users_and_tokens,
     filtered_pagination,
+    source_filter_matches_only_what_the_viewer_reads,
     attachments_are_content_addressed,
     attachments_added_after_filing,
     keyed_chain_detects_a_forger_without_the_key,

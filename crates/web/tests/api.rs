@@ -689,6 +689,22 @@ async fn bad_input_gets_clear_errors_in_one_format() {
     let (status, body) = app
         .call(
             Method::GET,
+            "/api/v1/incidents?source=pigeon",
+            Some(reporter),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("third-party"),
+        "{body}"
+    );
+    let (status, body) = app
+        .call(
+            Method::GET,
             "/api/v1/incidents?limit=0",
             Some(reporter),
             None,
@@ -837,6 +853,23 @@ async fn sensitive_reports_are_need_to_know() {
             .any(|i| i["id"] == incident.as_str());
         assert_eq!(listed, sees, "{name} search");
         assert_eq!(list["total"].as_i64().unwrap() > 0, sees, "{name} count");
+        // Filtering by the report's channel finds it only for who sees
+        // it (the report was sent through the API).
+        let (status, list) = app
+            .call(Method::GET, "/api/v1/incidents?source=api", token, None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name} source: {list}");
+        let listed = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == incident.as_str());
+        assert_eq!(listed, sees, "{name} source");
+        assert_eq!(
+            list["total"].as_i64().unwrap() > 0,
+            sees,
+            "{name} source count"
+        );
         let (status, _) = app
             .call(
                 Method::GET,

@@ -18,6 +18,7 @@ use incidents::{
     AlertDisposition, AlertId, AlertLevel, Category, Impact, ImpactLevel, IncidentId, NewAlert,
     NewIncident, NewUser, Resolution, Role, Severity, Status, Store, Viewer,
 };
+use incidents::{Channel, NewReport};
 use tower::ServiceExt;
 use watchpost_web as web;
 use web::AppState;
@@ -524,6 +525,111 @@ async fn a_responder_lists_and_filters_the_queue() {
         .get("/incidents?owner=nobody-by-this-name", &browser)
         .await;
     assert!(page.body.contains("value=\"nobody-by-this-name\""));
+}
+
+/// The source filter: a report's channel, or a detection. A reporter's
+/// filter matches through their own reports only, and never through
+/// alerts, which they cannot see.
+#[tokio::test]
+async fn the_queue_filters_by_source() {
+    let app = app().await;
+    let alice = app.user("alice").await;
+    let file = |viewer: Viewer, channel: Channel, anonymous: bool, text: &'static str| {
+        let store = app.store.clone();
+        async move {
+            store
+                .file_report(
+                    &viewer,
+                    NewReport {
+                        channel,
+                        category: Category::SecurityIncident,
+                        description: text.to_owned(),
+                        occurred_at: None,
+                        location: None,
+                        sensitive: false,
+                        anonymous,
+                        attachments: vec![],
+                    },
+                )
+                .await
+                .unwrap()
+                .incident_id
+        }
+    };
+    let manual = app
+        .incident("Opened by hand", Category::Theft, Severity::Sev3, false)
+        .await;
+    let web_report = file(
+        Viewer::new(alice.id, Role::Reporter),
+        Channel::Web,
+        false,
+        "Odd pop-up on my laptop",
+    )
+    .await;
+    let mailed = file(
+        Viewer::system(),
+        Channel::Email,
+        true,
+        "A researcher writes about an open bucket",
+    )
+    .await;
+    let detected = app
+        .store
+        .ingest_alert(
+            &Viewer::system(),
+            NewAlert {
+                rule_id: "ssh-brute".to_owned(),
+                rule_title: "SSH brute force".to_owned(),
+                level: AlertLevel::High,
+                entities: [("host".to_owned(), "web9".to_owned())].into(),
+                evidence: vec![serde_json::json!({"msg": "Failed password"})],
+                policy: None,
+                detected_at: time::OffsetDateTime::now_utc(),
+                key: None,
+                queue_only: false,
+                group: None,
+            },
+        )
+        .await
+        .unwrap()
+        .incident_id
+        .expect("a high alert opens an incident");
+    let rita = app.browser("rita").await;
+    // (query, rows expected newest first), by hand.
+    let staff: Vec<(&str, Vec<IncidentId>)> = vec![
+        ("", vec![detected, mailed, web_report, manual]),
+        ("?source=detection", vec![detected]),
+        ("?source=web", vec![web_report]),
+        ("?source=email", vec![mailed]),
+        ("?source=slack", vec![]),
+        ("?source=web&category=theft", vec![]),
+    ];
+    for (query, expected) in staff {
+        let page = app.get(&format!("/incidents{query}"), &rita).await;
+        assert_eq!(page.status, StatusCode::OK, "{query}: {}", page.body);
+        assert_eq!(page.row_ids(), ids(&expected), "rita {query}");
+    }
+    // Alice sees only her own incident; the detection filter finds
+    // nothing for her, and the mail filter nothing either.
+    let alice_page = app.browser("alice").await;
+    let reporter: Vec<(&str, Vec<IncidentId>)> = vec![
+        ("?source=web", vec![web_report]),
+        ("?source=detection", vec![]),
+        ("?source=email", vec![]),
+    ];
+    for (query, expected) in reporter {
+        let page = app.get(&format!("/incidents{query}"), &alice_page).await;
+        assert_eq!(page.status, StatusCode::OK, "{query}: {}", page.body);
+        assert_eq!(page.row_ids(), ids(&expected), "alice {query}");
+    }
+    // A value off the list is a field error, the typed filters kept.
+    let page = app
+        .get("/incidents?source=carrier-pigeon&category=theft", &rita)
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("id=\"source-error\""), "{}", page.body);
+    assert!(page.body.contains("Choose a source from the list."));
+    assert!(page.body.contains("href=\"#source\""));
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use incidents::{
     AlertId, Category, IncidentFilter, IncidentId, IncidentPatch, NewTask, PageRequest, ReportId,
-    Severity, Status, TaskId, TaskPatch, UserId, Viewer,
+    Severity, Source, Status, TaskId, TaskPatch, UserId, Viewer,
 };
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -36,6 +36,9 @@ pub struct IncidentListQuery {
     owner: Option<String>,
     /// Text search in title and description.
     q: Option<String>,
+    /// Sources: `detection`, or report channels (`web`, `api`, `cli`,
+    /// `slack`, `email`, `third-party`).
+    source: Option<String>,
     /// Created at or after (RFC 3339).
     from: Option<String>,
     /// Created before (RFC 3339).
@@ -77,6 +80,7 @@ pub async fn list_incidents(
         category: parse_list::<Category>(query.category.as_deref())?,
         owner,
         text: search_text(query.q)?,
+        source: parse_list::<Source>(query.source.as_deref())?,
         created_from: parse_time("from", query.from.as_deref())?,
         created_to: parse_time("to", query.to.as_deref())?,
     };

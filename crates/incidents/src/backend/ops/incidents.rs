@@ -24,7 +24,7 @@ use crate::backend::{
     Change, SqlStore, Tx, append_audit, exec, fetch_all, fetch_domain, fetch_opt, now, opt_micros,
     parse_col,
 };
-use crate::enums::Category;
+use crate::enums::{Category, Source};
 use crate::ids::IncidentId;
 use crate::incident::{Incident, Opening, validate_title};
 use crate::outbox::OutboxKind;
@@ -148,12 +148,41 @@ fn incident_filter(q: &mut Sql, v: &Viewer, f: &IncidentFilter, cte: bool) {
     if let Some(t) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         text_matches(q, v, t);
     }
+    if !f.source.is_empty() {
+        source_matches(q, v, &f.source);
+    }
     if let Some(from) = f.created_from {
         q.push(" AND i.created_at >= ").bind(unix_micros(from));
     }
     if let Some(to) = f.created_to {
         q.push(" AND i.created_at < ").bind(unix_micros(to));
     }
+}
+
+/// The source predicate: the incident has a report on one of the named
+/// channels, or (for `Source::Detection`) alerts or a detection's group
+/// key. Like search, it must not match through what the caller cannot
+/// read: a `reporter` reads only their own reports and no alerts, so only
+/// their own reports count for them and a detection never does.
+fn source_matches(q: &mut Sql, v: &Viewer, sources: &[Source]) {
+    let channels: Vec<&'static str> = sources
+        .iter()
+        .filter_map(|s| s.channel())
+        .map(|c| c.as_str())
+        .collect();
+    q.push(" AND (1 = 0");
+    if !channels.is_empty() && v.is_person() {
+        q.push(" OR EXISTS (SELECT 1 FROM reports r WHERE r.incident_id = i.id AND r.channel IN ")
+            .bind_list(channels);
+        if !v.is_staff() {
+            q.push(" AND r.reporter_id = ").bind(v.user_id.to_string());
+        }
+        q.push(")");
+    }
+    if sources.contains(&Source::Detection) && v.is_staff() {
+        q.push(" OR i.group_key IS NOT NULL OR EXISTS (SELECT 1 FROM alerts a WHERE a.incident_id = i.id)");
+    }
+    q.push(")");
 }
 
 /// The text search predicate: `text` (case-folded) occurs in a field the

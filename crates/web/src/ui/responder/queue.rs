@@ -1,5 +1,5 @@
 //! `GET /incidents`: the incident queue, newest first, with its filters in
-//! the URL (`status`, `severity`, `category`, `owner`, `q`) and keyset
+//! the URL (`status`, `severity`, `category`, `owner`, `source`, `q`) and keyset
 //! pagination (`cursor`) whose links keep them. Mirrors
 //! `GET /api/v1/incidents`.
 
@@ -9,7 +9,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use incidents::{Category, IncidentFilter, PageRequest, Severity, Status, StoreError};
+use incidents::{Category, IncidentFilter, PageRequest, Severity, Source, Status, StoreError};
 use serde::Deserialize;
 
 use super::{
@@ -35,6 +35,8 @@ pub(crate) struct QueueQuery {
     #[serde(default)]
     owner: String,
     #[serde(default)]
+    source: String,
+    #[serde(default)]
     q: String,
     #[serde(default)]
     cursor: String,
@@ -42,12 +44,13 @@ pub(crate) struct QueueQuery {
 
 impl QueueQuery {
     /// The filter's pairs for links (the cursor left out).
-    fn filter_pairs(&self) -> [(&str, &str); 5] {
+    fn filter_pairs(&self) -> [(&str, &str); 6] {
         [
             ("status", self.status.as_str()),
             ("severity", self.severity.as_str()),
             ("category", self.category.as_str()),
             ("owner", self.owner.as_str()),
+            ("source", self.source.as_str()),
             ("q", self.q.as_str()),
         ]
     }
@@ -59,6 +62,7 @@ struct QueueErrors {
     severity: Option<String>,
     category: Option<String>,
     owner: Option<String>,
+    source: Option<String>,
     q: Option<String>,
     cursor: Option<String>,
 }
@@ -70,6 +74,7 @@ impl QueueErrors {
             (&self.severity, "#severity"),
             (&self.category, "#category"),
             (&self.owner, "#owner"),
+            (&self.source, "#source"),
             (&self.q, "#q"),
             (&self.cursor, "#results"),
         ]
@@ -106,6 +111,7 @@ struct QueuePage<'a> {
     statuses: Vec<Choice>,
     severities: Vec<Choice>,
     categories: Vec<Choice>,
+    sources: Vec<Choice>,
     rows: Vec<IncidentRow>,
     total: Option<i64>,
     filtered: bool,
@@ -161,6 +167,11 @@ pub(crate) async fn list_incidents(
         &mut errors.category,
         "Choose a kind from the list.",
     );
+    let sources = parse_one::<Source>(
+        &query.source,
+        &mut errors.source,
+        "Choose a source from the list.",
+    );
     let owner_name = query.owner.trim();
     let owner = if owner_name.is_empty() {
         None
@@ -189,6 +200,7 @@ pub(crate) async fn list_incidents(
         category: categories,
         owner,
         text: (!text.is_empty()).then(|| text.to_owned()),
+        source: sources,
         ..IncidentFilter::default()
     };
     let filter_errors = errors.summary();
@@ -268,6 +280,10 @@ pub(crate) async fn list_incidents(
                     .map(|c| (c.as_str(), category_label(*c))),
                 &query.category,
             ),
+            sources: Choice::list(
+                Source::ALL.iter().map(|s| (s.as_str(), source_label(*s))),
+                &query.source,
+            ),
             query: &query,
             errors,
             summary,
@@ -278,4 +294,17 @@ pub(crate) async fn list_incidents(
             first,
         },
     )
+}
+
+/// How the queue's source filter names a source.
+fn source_label(s: Source) -> &'static str {
+    match s {
+        Source::Detection => "A detection (alerts)",
+        Source::Web => "A report on the web form",
+        Source::Api => "A report through the API",
+        Source::Cli => "A report from the command line",
+        Source::Slack => "A report from Slack",
+        Source::Email => "A report by email",
+        Source::ThirdParty => "A report from a third party",
+    }
 }
