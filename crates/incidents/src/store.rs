@@ -193,6 +193,10 @@ pub struct IncidentFilter {
     /// `reporter`, one of their own reports), or, for staff, a detection.
     #[serde(default)]
     pub source: Vec<Source>,
+    /// Only sensitive (need-to-know) incidents, or only the others. Every
+    /// viewer reads the flag of what they see.
+    #[serde(default)]
+    pub sensitive: Option<bool>,
     /// Created at or after.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub created_from: Option<OffsetDateTime>,

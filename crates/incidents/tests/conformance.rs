@@ -1465,13 +1465,41 @@ mod cases {
             let count = s.count_incidents(&viewer, &filter).await.unwrap();
             assert_eq!(count, expected.len() as i64, "{who} {source:?} count");
         }
+        // The need-to-know filter: only the harassment report's incident
+        // is sensitive; reporter b sees none of it.
+        let secret = s
+            .file_report(&c.reporter_a, report(Category::Harassment, true, "remarks"))
+            .await
+            .unwrap()
+            .incident_id;
+        for (who, viewer, sensitive, expected) in [
+            ("responder", c.responder, true, vec![secret]),
+            ("finance", c.finance, true, vec![secret]),
+            ("reporter a", c.reporter_a, true, vec![secret]),
+            ("reporter b", c.reporter_b, true, vec![]),
+            ("reporter a", c.reporter_a, false, vec![web]),
+        ] {
+            let filter = IncidentFilter {
+                sensitive: Some(sensitive),
+                ..Default::default()
+            };
+            let got: Vec<IncidentId> = s
+                .list_incidents(&viewer, &filter, &page)
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .map(|i| i.id)
+                .collect();
+            assert_eq!(got, expected, "{who} sensitive={sensitive}");
+        }
         // Every source but none matches the incident opened by hand.
         let every = IncidentFilter {
             source: Source::ALL.to_vec(),
             ..Default::default()
         };
         let listed = s.list_incidents(&c.responder, &every, &page).await.unwrap();
-        assert_eq!(listed.items.len(), 3);
+        assert_eq!(listed.items.len(), 4);
         assert!(listed.items.iter().all(|i| i.id != by_hand));
     }
 

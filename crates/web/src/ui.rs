@@ -200,10 +200,19 @@ impl Nav {
         let links = LINKS
             .iter()
             .filter(|(_, _, api)| api_allows(role, Method::GET, api))
-            .map(|&(href, label, _)| NavLink {
-                href,
-                label,
-                current: href == current,
+            .map(|&(href, label, _)| match (role, href) {
+                // The Head of Finance & Operations is there for the
+                // need-to-know cases: their queue opens on those.
+                (Role::FinanceOps, "/incidents") => NavLink {
+                    href: "/incidents?sensitive=true",
+                    label: "Sensitive cases",
+                    current: href == current,
+                },
+                _ => NavLink {
+                    href,
+                    label,
+                    current: href == current,
+                },
             })
             .collect();
         Nav {

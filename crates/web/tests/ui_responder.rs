@@ -632,6 +632,64 @@ async fn the_queue_filters_by_source() {
     assert!(page.body.contains("href=\"#source\""));
 }
 
+/// Finance-ops' view: their navigation opens the queue on the sensitive
+/// cases, and the need-to-know filter lists exactly those (or exactly the
+/// others).
+#[tokio::test]
+async fn finance_ops_opens_on_the_sensitive_cases() {
+    let app = app().await;
+    let plain = app
+        .incident(
+            "Phishing mail",
+            Category::SecurityIncident,
+            Severity::Sev3,
+            false,
+        )
+        .await;
+    let harassment = app
+        .incident(
+            "Remarks in a meeting",
+            Category::Harassment,
+            Severity::Sev3,
+            true,
+        )
+        .await;
+    let injury = app
+        .incident(
+            "Fall on the stairs",
+            Category::PhysicalInjury,
+            Severity::Sev2,
+            true,
+        )
+        .await;
+    let fran = app.browser("fran").await;
+    let home = app.get("/my-reports", &fran).await;
+    assert!(
+        home.body
+            .contains("<a href=\"/incidents?sensitive=true\">Sensitive cases</a>"),
+        "{}",
+        home.body
+    );
+    let rita = app.browser("rita").await;
+    let home = app.get("/my-reports", &rita).await;
+    assert!(home.body.contains("<a href=\"/incidents\">Incidents</a>"));
+    assert!(!home.body.contains("Sensitive cases"));
+    // (viewer, query, rows newest first), by hand.
+    for (who, query, expected) in [
+        (&fran, "?sensitive=true", vec![injury, harassment]),
+        (&fran, "?sensitive=false", vec![plain]),
+        (&fran, "", vec![injury, harassment, plain]),
+        (&rita, "?sensitive=true", vec![injury, harassment]),
+    ] {
+        let page = app.get(&format!("/incidents{query}"), who).await;
+        assert_eq!(page.status, StatusCode::OK, "{query}");
+        assert_eq!(page.row_ids(), ids(&expected), "{query}");
+    }
+    let page = app.get("/incidents?sensitive=maybe", &fran).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("href=\"#sensitive\""));
+}
+
 #[tokio::test]
 async fn pagination_keeps_the_filter() {
     let app = app().await;

@@ -39,6 +39,8 @@ pub struct IncidentListQuery {
     /// Sources: `detection`, or report channels (`web`, `api`, `cli`,
     /// `slack`, `email`, `third-party`).
     source: Option<String>,
+    /// `true`: only sensitive incidents; `false`: only the others.
+    sensitive: Option<bool>,
     /// Created at or after (RFC 3339).
     from: Option<String>,
     /// Created before (RFC 3339).
@@ -81,6 +83,7 @@ pub async fn list_incidents(
         owner,
         text: search_text(query.q)?,
         source: parse_list::<Source>(query.source.as_deref())?,
+        sensitive: query.sensitive,
         created_from: parse_time("from", query.from.as_deref())?,
         created_to: parse_time("to", query.to.as_deref())?,
     };

@@ -151,6 +151,9 @@ fn incident_filter(q: &mut Sql, v: &Viewer, f: &IncidentFilter, cte: bool) {
     if !f.source.is_empty() {
         source_matches(q, v, &f.source);
     }
+    if let Some(sensitive) = f.sensitive {
+        q.push(" AND i.sensitive = ").bind(sensitive);
+    }
     if let Some(from) = f.created_from {
         q.push(" AND i.created_at >= ").bind(unix_micros(from));
     }

@@ -1,5 +1,6 @@
 //! `GET /incidents`: the incident queue, newest first, with its filters in
-//! the URL (`status`, `severity`, `category`, `owner`, `source`, `q`) and keyset
+//! the URL (`status`, `severity`, `category`, `owner`, `source`, `sensitive`,
+//! `q`) and keyset
 //! pagination (`cursor`) whose links keep them. Mirrors
 //! `GET /api/v1/incidents`.
 
@@ -37,6 +38,8 @@ pub(crate) struct QueueQuery {
     #[serde(default)]
     source: String,
     #[serde(default)]
+    sensitive: String,
+    #[serde(default)]
     q: String,
     #[serde(default)]
     cursor: String,
@@ -44,13 +47,14 @@ pub(crate) struct QueueQuery {
 
 impl QueueQuery {
     /// The filter's pairs for links (the cursor left out).
-    fn filter_pairs(&self) -> [(&str, &str); 6] {
+    fn filter_pairs(&self) -> [(&str, &str); 7] {
         [
             ("status", self.status.as_str()),
             ("severity", self.severity.as_str()),
             ("category", self.category.as_str()),
             ("owner", self.owner.as_str()),
             ("source", self.source.as_str()),
+            ("sensitive", self.sensitive.as_str()),
             ("q", self.q.as_str()),
         ]
     }
@@ -63,6 +67,7 @@ struct QueueErrors {
     category: Option<String>,
     owner: Option<String>,
     source: Option<String>,
+    sensitive: Option<String>,
     q: Option<String>,
     cursor: Option<String>,
 }
@@ -75,6 +80,7 @@ impl QueueErrors {
             (&self.category, "#category"),
             (&self.owner, "#owner"),
             (&self.source, "#source"),
+            (&self.sensitive, "#sensitive"),
             (&self.q, "#q"),
             (&self.cursor, "#results"),
         ]
@@ -112,6 +118,7 @@ struct QueuePage<'a> {
     severities: Vec<Choice>,
     categories: Vec<Choice>,
     sources: Vec<Choice>,
+    need_to_know: Vec<Choice>,
     rows: Vec<IncidentRow>,
     total: Option<i64>,
     filtered: bool,
@@ -172,6 +179,15 @@ pub(crate) async fn list_incidents(
         &mut errors.source,
         "Choose a source from the list.",
     );
+    let sensitive = match query.sensitive.as_str() {
+        "" => None,
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => {
+            errors.sensitive = Some("Choose from the list.".to_owned());
+            None
+        }
+    };
     let owner_name = query.owner.trim();
     let owner = if owner_name.is_empty() {
         None
@@ -201,6 +217,7 @@ pub(crate) async fn list_incidents(
         owner,
         text: (!text.is_empty()).then(|| text.to_owned()),
         source: sources,
+        sensitive,
         ..IncidentFilter::default()
     };
     let filter_errors = errors.summary();
@@ -283,6 +300,10 @@ pub(crate) async fn list_incidents(
             sources: Choice::list(
                 Source::ALL.iter().map(|s| (s.as_str(), source_label(*s))),
                 &query.source,
+            ),
+            need_to_know: Choice::list(
+                [("true", "Sensitive cases only"), ("false", "Not sensitive")],
+                &query.sensitive,
             ),
             query: &query,
             errors,
