@@ -217,6 +217,9 @@ pub(crate) struct Shared {
     /// The running rules' load errors (`file: reason`), so a reload can
     /// tell new errors from old ones.
     rule_errors: Mutex<Vec<String>>,
+    /// Detections found per (rule id, title) since start (at most
+    /// [`MAX_RULE_HITS`] rules; past that, not counted by rule).
+    rule_hits: Mutex<BTreeMap<(String, String), u64>>,
     /// A new engine for the worker to switch to.
     reload: Mutex<Option<Arc<Engine>>>,
     /// Serialises reloads.
@@ -224,6 +227,9 @@ pub(crate) struct Shared {
     /// The scheduled monitors' counters, for `/metrics`, once they run.
     monitors: std::sync::OnceLock<Arc<crate::monitors::MonitorStats>>,
 }
+
+/// The most rules whose detections are counted one by one.
+const MAX_RULE_HITS: usize = 10_000;
 
 /// One rule load error as text.
 fn error_text(e: &rules::RuleError) -> String {
@@ -243,6 +249,20 @@ impl Shared {
             *self.engine.lock().unwrap_or_else(PoisonError::into_inner) = Arc::clone(engine);
         }
         new
+    }
+
+    /// Counts a detection of its rule.
+    fn count_hit(&self, d: &detect::Detection) {
+        let mut hits = self
+            .rule_hits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let key = (d.rule_id.clone(), d.rule_title.clone());
+        if let Some(n) = hits.get_mut(&key) {
+            *n += 1;
+        } else if hits.len() < MAX_RULE_HITS {
+            hits.insert(key, 1);
+        }
     }
 
     /// The engine the worker runs.
@@ -428,6 +448,7 @@ impl Ingest {
             engine: Mutex::new(Arc::clone(&engine)),
             engine_config,
             rule_errors: Mutex::new(engine.rule_errors().iter().map(error_text).collect()),
+            rule_hits: Mutex::new(BTreeMap::new()),
             reload: Mutex::new(None),
             reloading: tokio::sync::Mutex::new(()),
             monitors: std::sync::OnceLock::new(),
@@ -911,6 +932,28 @@ impl web::events::EventSink for Intake {
 
     fn prometheus(&self) -> String {
         prometheus(&self.shared)
+    }
+
+    fn rule_errors(&self) -> Vec<String> {
+        self.shared
+            .rule_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn rule_hits(&self) -> Vec<web::events::RuleHits> {
+        self.shared
+            .rule_hits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|((rule_id, title), hits)| web::events::RuleHits {
+                rule_id: rule_id.clone(),
+                title: title.clone(),
+                hits: *hits,
+            })
+            .collect()
     }
 
     fn status(&self) -> web::events::IngestStatus {

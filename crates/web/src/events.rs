@@ -51,6 +51,17 @@ pub trait EventSink: Send + Sync + 'static {
         Coverage::default()
     }
 
+    /// The running rules' load errors (`file: reason`). None by default.
+    fn rule_errors(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Detections found per rule since the server started, by rule id and
+    /// title. None by default.
+    fn rule_hits(&self) -> Vec<RuleHits> {
+        Vec::new()
+    }
+
     /// Counts of what the sink took and what detection made of it.
     fn status(&self) -> IngestStatus;
 
@@ -187,6 +198,18 @@ pub struct RulesReloaded {
     pub rules_loaded: u64,
     /// Rule files that failed to load (as before the reload), with why.
     pub rule_errors: Vec<String>,
+}
+
+/// Detections of one rule (or built-in detector) since the server started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleHits {
+    /// The rule's id: the Sigma `id` (empty when it has none), or the
+    /// detector's stable id.
+    pub rule_id: String,
+    /// Its title.
+    pub title: String,
+    /// Detections found.
+    pub hits: u64,
 }
 
 /// One log source (`SENDER/TYPE`, `syslog/PEER/TYPE`, `tail/TYPE/FILE`,

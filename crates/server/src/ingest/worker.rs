@@ -111,6 +111,7 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
         let mut pending = Vec::with_capacity(detections.len());
         for d in detections {
             shared.metrics.detections.fetch_add(1, Ordering::Relaxed);
+            shared.count_hit(&d);
             shared.health.detection(&d);
             let (identity, evidence) = evidence(&d, batch, &shared);
             let alert = alerts::new_alert(
