@@ -3,12 +3,12 @@
 //!
 //! Built today: sign-in with a local password (`/login`, `/logout`), the
 //! first admin's one-time password link (`/setup`), the report form
-//! (`/report`), the reporter's own reports (`/my-reports`), and the
-//! responder pages ([`responder`]: the incident queue `/incidents`, one
-//! incident `/incidents/{id}` with the forms that move it, and the alert
-//! queue `/alerts`). The operations pages (`/sources`, `/rules`,
-//! `/coverage`, `/audit`, `/admin/users`) and the charts (`/stats`) are
-//! planned, not built: a signed-in user asking for one gets the 404 page.
+//! (`/report`), the reporter's own reports (`/my-reports`), the responder
+//! pages ([`responder`]: the incident queue `/incidents`, one incident
+//! `/incidents/{id}` with the forms that move it, and the alert queue
+//! `/alerts`), the operations pages ([`ops`]: `/sources`, `/rules`,
+//! `/coverage`, `/audit`) and the charts ([`stats`]: `/stats`, SVG drawn on
+//! the server).
 //!
 //! - Pages read the store through the same calls as the API, as the
 //!   signed-in user's [`incidents::access::Viewer`]: the store's
@@ -33,6 +33,7 @@
 mod ops;
 mod pages;
 mod responder;
+mod stats;
 pub(crate) mod session;
 
 pub use session::same_secret;
@@ -51,8 +52,7 @@ use crate::state::AppState;
 pub use crate::state::AdminSetup;
 pub use session::{SESSION_IDLE, SESSION_TTL};
 
-/// The page paths built today (the UI issue's contract names more; they
-/// are planned).
+/// The page paths built today.
 pub const PAGES: &[&str] = &[
     "/login",
     "/logout",
@@ -62,6 +62,11 @@ pub const PAGES: &[&str] = &[
     "/incidents",
     "/incidents/{id}",
     "/alerts",
+    "/sources",
+    "/rules",
+    "/coverage",
+    "/audit",
+    "/stats",
 ];
 
 /// The shortest password accepted.
@@ -108,6 +113,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/favicon.ico", get(no_icon))
         .merge(responder::routes())
         .merge(ops::routes())
+        .merge(stats::routes())
         .layer(axum::Extension(throttle))
         .layer(middleware::from_fn_with_state(state, session::load_session))
         .layer(middleware::from_fn(security_headers))
