@@ -80,6 +80,169 @@ pub struct Config {
     /// checked on its own `interval`; state in `DATA_DIR/web.json`). The
     /// same table `watchpost web check --config` reads; see docs/monitor.md.
     pub web: Option<monitor::web::WebConfig>,
+    /// Single sign-on to the web pages with OpenID Connect (`[oidc]`:
+    /// `issuer_url`, `client_id`, the client secret from `client_secret`,
+    /// `client_secret_file` or `client_secret_env`, `redirect_url`,
+    /// `display_name`, `scopes`, `role_claim`, `[oidc.roles]` and
+    /// `default_role`); see docs/oidc.md. Without it the pages offer only
+    /// passwords.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// `[oidc]`: single sign-on to the web pages with an OpenID Connect
+/// provider (authorization code flow with PKCE). Every key but
+/// `client_id`, `issuer_url` and `redirect_url` has a default.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The provider's issuer URL, exactly as its ID tokens' `iss` (its
+    /// discovery document is at `ISSUER/.well-known/openid-configuration`).
+    pub issuer_url: String,
+    /// This server's client id at the provider (the ID tokens' `aud`).
+    pub client_id: String,
+    /// The client secret, in the file itself (then keep the file `0600`).
+    pub client_secret: Option<notify::config::Secret>,
+    /// A file holding the client secret (surrounding whitespace ignored).
+    pub client_secret_file: Option<PathBuf>,
+    /// An environment variable holding the client secret.
+    pub client_secret_env: Option<String>,
+    /// The public URL of this server's `/login/oidc/callback`, as
+    /// registered at the provider.
+    pub redirect_url: String,
+    /// The provider's name on the sign-in button ("Sign in with ...";
+    /// default "single sign-on").
+    #[serde(default = "default_display_name")]
+    pub display_name: String,
+    /// Scopes asked for besides `openid` (default `["email", "profile"]`).
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// The ID token claim that carries the role (a string or a list of
+    /// strings, e.g. `groups`); unset: everyone gets `default_role`.
+    pub role_claim: Option<String>,
+    /// Claim value → role (`reporter`, `responder`, `finance-ops` or
+    /// `admin`; `ingest` is refused). When several values map, the first of
+    /// responder, finance-ops, admin, reporter wins. The role is set again
+    /// at every sign-in, so a change at the provider takes effect at the
+    /// user's next sign-in.
+    #[serde(default)]
+    pub roles: std::collections::BTreeMap<String, OidcRole>,
+    /// The role of someone whose claim maps to no role: `reporter`
+    /// (default) or `none`, which refuses them.
+    #[serde(default)]
+    pub default_role: OidcDefaultRole,
+}
+
+impl std::fmt::Debug for OidcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcConfig")
+            .field("issuer_url", &self.issuer_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("client_secret_file", &self.client_secret_file)
+            .field("client_secret_env", &self.client_secret_env)
+            .field("redirect_url", &self.redirect_url)
+            .field("display_name", &self.display_name)
+            .field("scopes", &self.scopes)
+            .field("role_claim", &self.role_claim)
+            .field("roles", &self.roles)
+            .field("default_role", &self.default_role)
+            .finish()
+    }
+}
+
+fn default_display_name() -> String {
+    "single sign-on".into()
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["email".into(), "profile".into()]
+}
+
+/// A role single sign-on may give (never `ingest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OidcRole {
+    /// `reporter`.
+    Reporter,
+    /// `responder`.
+    Responder,
+    /// `finance-ops`.
+    FinanceOps,
+    /// `admin`.
+    Admin,
+}
+
+impl From<OidcRole> for incidents::enums::Role {
+    fn from(role: OidcRole) -> Self {
+        match role {
+            OidcRole::Reporter => Self::Reporter,
+            OidcRole::Responder => Self::Responder,
+            OidcRole::FinanceOps => Self::FinanceOps,
+            OidcRole::Admin => Self::Admin,
+        }
+    }
+}
+
+/// `default_role`: `reporter`, or `none` to refuse.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OidcDefaultRole {
+    /// Everyone the provider signs in may report.
+    #[default]
+    Reporter,
+    /// Only those whose claim maps to a role may sign in.
+    None,
+}
+
+impl OidcConfig {
+    /// The settings the pages use: the client secret read from wherever
+    /// it is (at most one of `client_secret`, `client_secret_file`,
+    /// `client_secret_env`; an error never shows it).
+    pub fn settings(&self) -> anyhow::Result<web::ui::oidc::OidcSettings> {
+        let sources = usize::from(self.client_secret.is_some())
+            + usize::from(self.client_secret_file.is_some())
+            + usize::from(self.client_secret_env.is_some());
+        if sources > 1 {
+            anyhow::bail!(
+                "[oidc]: set at most one of client_secret, client_secret_file and client_secret_env"
+            );
+        }
+        let client_secret = if let Some(secret) = &self.client_secret {
+            Some(secret.expose().to_owned())
+        } else if let Some(path) = &self.client_secret_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!("[oidc] client_secret_file {}: {e}", path.display())
+            })?;
+            Some(text.trim().to_owned())
+        } else if let Some(var) = &self.client_secret_env {
+            Some(std::env::var(var).map_err(|_| {
+                anyhow::anyhow!("[oidc] client_secret_env: {var} is not set (or not UTF-8)")
+            })?)
+        } else {
+            None
+        };
+        if client_secret.as_deref() == Some("") {
+            anyhow::bail!("[oidc]: the client secret is empty");
+        }
+        Ok(web::ui::oidc::OidcSettings {
+            issuer_url: self.issuer_url.clone(),
+            client_id: self.client_id.clone(),
+            client_secret,
+            redirect_url: self.redirect_url.clone(),
+            display_name: self.display_name.clone(),
+            scopes: self.scopes.clone(),
+            role_claim: self.role_claim.clone(),
+            roles: self
+                .roles
+                .iter()
+                .map(|(value, role)| (value.clone(), (*role).into()))
+                .collect(),
+            default_role: match self.default_role {
+                OidcDefaultRole::Reporter => Some(incidents::enums::Role::Reporter),
+                OidcDefaultRole::None => None,
+            },
+        })
+    }
 }
 
 /// A configuration file that could not be used.
@@ -137,6 +300,13 @@ impl Config {
         }
         if self.notify.webhook.is_some() {
             keys.push("notify.webhook.secret");
+        }
+        if self
+            .oidc
+            .as_ref()
+            .is_some_and(|oidc| oidc.client_secret.is_some())
+        {
+            keys.push("oidc.client_secret");
         }
         keys
     }
@@ -355,6 +525,116 @@ interval = "1m"
             assert!(err.starts_with(&format!("c.toml:{line}:")), "{err}");
             assert!(err.contains(key), "{err}");
         }
+    }
+
+    #[test]
+    fn oidc_table_parses() {
+        let text = r#"
+[oidc]
+issuer_url = "https://idp.example.org/realms/staff"
+client_id = "watchpost"
+client_secret = "s3cret-value"
+redirect_url = "https://watchpost.example.org/login/oidc/callback"
+display_name = "Example SSO"
+scopes = ["email"]
+role_claim = "groups"
+default_role = "none"
+
+[oidc.roles]
+security-team = "responder"
+finance = "finance-ops"
+it-admins = "admin"
+staff = "reporter"
+"#;
+        let config = Config::parse(Path::new("c.toml"), text).unwrap();
+        let oidc = config.oidc.as_ref().unwrap();
+        assert_eq!(oidc.issuer_url, "https://idp.example.org/realms/staff");
+        assert_eq!(oidc.role_claim.as_deref(), Some("groups"));
+        assert_eq!(oidc.roles["security-team"], OidcRole::Responder);
+        assert_eq!(oidc.roles["finance"], OidcRole::FinanceOps);
+        assert_eq!(oidc.default_role, OidcDefaultRole::None);
+        assert!(!format!("{oidc:?}").contains("s3cret-value"));
+        assert_eq!(config.secret_keys(), ["oidc.client_secret"]);
+        let settings = oidc.settings().unwrap();
+        assert_eq!(settings.client_secret.as_deref(), Some("s3cret-value"));
+        assert_eq!(settings.default_role, None);
+        assert_eq!(settings.display_name, "Example SSO");
+        assert!(!format!("{settings:?}").contains("s3cret-value"));
+        assert!(
+            settings
+                .roles
+                .contains(&("it-admins".to_owned(), incidents::enums::Role::Admin))
+        );
+
+        // The defaults: reporter for everyone, "single sign-on", email and
+        // profile.
+        let minimal = "[oidc]\nissuer_url = \"https://idp.example.org\"\nclient_id = \"wp\"\nredirect_url = \"https://wp.example.org/login/oidc/callback\"\n";
+        let oidc = Config::parse(Path::new("c.toml"), minimal)
+            .unwrap()
+            .oidc
+            .unwrap();
+        assert_eq!(oidc.default_role, OidcDefaultRole::Reporter);
+        assert_eq!(oidc.display_name, "single sign-on");
+        assert_eq!(oidc.scopes, ["email", "profile"]);
+        let settings = oidc.settings().unwrap();
+        assert_eq!(settings.client_secret, None);
+        assert_eq!(
+            settings.default_role,
+            Some(incidents::enums::Role::Reporter)
+        );
+    }
+
+    #[test]
+    fn oidc_refuses_ingest_unknown_keys_and_two_secrets() {
+        let base = "[oidc]\nissuer_url = \"https://idp.example.org\"\nclient_id = \"wp\"\nredirect_url = \"https://wp.example.org/cb\"\n";
+        let err = Config::parse(
+            Path::new("c.toml"),
+            &format!("{base}[oidc.roles]\nbots = \"ingest\"\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("c.toml:6:"), "{err}");
+        let err = Config::parse(
+            Path::new("c.toml"),
+            &format!("{base}default_role = \"admin\"\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("c.toml:5:"), "{err}");
+        let err = Config::parse(
+            Path::new("c.toml"),
+            &format!("{base}client_secrt = \"x\"\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("client_secrt"), "{err}");
+        let two = Config::parse(
+            Path::new("c.toml"),
+            &format!("{base}client_secret = \"hidden-one\"\nclient_secret_env = \"WP_NOPE\"\n"),
+        )
+        .unwrap()
+        .oidc
+        .unwrap();
+        let err = two.settings().unwrap_err().to_string();
+        assert!(err.contains("at most one"), "{err}");
+        assert!(!err.contains("hidden-one"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "from-a-file\n").unwrap();
+        let from_file = Config::parse(
+            Path::new("c.toml"),
+            &format!(
+                "{base}client_secret_file = {:?}\n",
+                file.display().to_string()
+            ),
+        )
+        .unwrap()
+        .oidc
+        .unwrap();
+        assert_eq!(
+            from_file.settings().unwrap().client_secret.as_deref(),
+            Some("from-a-file")
+        );
     }
 
     #[test]

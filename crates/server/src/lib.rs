@@ -417,6 +417,12 @@ pub async fn serve(
         .listen
         .or(config.listen)
         .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
+    // Single sign-on: a bad `[oidc]` (or an unreadable secret) fails the
+    // start.
+    let oidc = match &config.oidc {
+        Some(oidc) => Some(web::ui::oidc::Oidc::new(oidc.settings()?).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     let store = open_store_with(&location, store_options(&config)).await?;
     let limits = connection_limits(&config);
     // Scheduled monitors (port snapshots, URLs): refused before listening
@@ -516,6 +522,10 @@ pub async fn serve(
         },
         stats.clone(),
     );
+    let app = match oidc {
+        Some(oidc) => app.layer(axum::Extension(oidc)),
+        None => app,
+    };
     tracing::info!(
         header_read_timeout_secs = limits.header_read_timeout.as_secs(),
         keep_alive_timeout_secs = limits.keep_alive_timeout.as_secs(),

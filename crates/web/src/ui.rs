@@ -30,6 +30,7 @@
 //! - An anonymous request for any page other than `/login` is redirected
 //!   to `/login` with 303.
 
+pub mod oidc;
 mod ops;
 mod pages;
 mod responder;
@@ -114,6 +115,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .merge(responder::routes())
         .merge(ops::routes())
         .merge(stats::routes())
+        .merge(oidc::routes())
         .layer(axum::Extension(throttle))
         .layer(middleware::from_fn_with_state(state, session::load_session))
         .layer(middleware::from_fn(security_headers))

@@ -99,6 +99,8 @@ struct LoginPage<'a> {
     csrf: &'a str,
     username: &'a str,
     error: Option<&'a str>,
+    /// The single sign-on provider's name, when `[oidc]` is configured.
+    sso: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -221,12 +223,14 @@ pub(crate) async fn home(session: Option<Extension<Session>>) -> Response {
 /// `GET /login`.
 pub(crate) async fn login_form(
     session: Option<Extension<Session>>,
+    oidc: Option<Extension<super::oidc::Oidc>>,
     headers: HeaderMap,
 ) -> Response {
     if session.is_some() {
         return see_other("/report");
     }
-    login_page(&headers, StatusCode::OK, "", None)
+    let sso = oidc.as_ref().map(|Extension(o)| o.display_name());
+    login_page(&headers, StatusCode::OK, "", None, sso)
 }
 
 /// The sign-in form ([`pre_session_form`]).
@@ -235,6 +239,7 @@ fn login_page(
     status: StatusCode,
     username: &str,
     error: Option<&str>,
+    sso: Option<&str>,
 ) -> Response {
     pre_session_form(headers, |csrf| {
         render(
@@ -243,9 +248,32 @@ fn login_page(
                 csrf,
                 username,
                 error,
+                sso,
             },
         )
     })
+}
+
+/// The sign-in form with an error (a refused single sign-on).
+pub(super) fn login_error(
+    headers: &HeaderMap,
+    status: StatusCode,
+    sso: Option<&str>,
+    error: &str,
+) -> Response {
+    login_page(headers, status, "", Some(error), sso)
+}
+
+/// "Signing in is not possible right now" (503).
+pub(super) fn unavailable() -> Response {
+    render(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &MessagePage {
+            title: "Unavailable",
+            message: "Signing in is not possible right now. Try again shortly.",
+            signed_in: false,
+        },
+    )
 }
 
 /// A form shown before sign-in (sign-in, setup): its CSRF token is the
@@ -283,9 +311,11 @@ pub(crate) async fn login(
     Extension(throttle): Extension<std::sync::Arc<Throttle>>,
     peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     old: Option<Extension<Session>>,
+    oidc: Option<Extension<super::oidc::Oidc>>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
+    let sso = oidc.as_ref().map(|Extension(o)| o.display_name());
     if !same_origin(&headers) {
         return forbidden_page(
             "This form was sent from another site, and was refused.",
@@ -299,6 +329,7 @@ pub(crate) async fn login(
             StatusCode::FORBIDDEN,
             &form.username,
             Some("The form had expired. Please sign in again."),
+            sso,
         );
     }
     let username = form.username.trim().to_owned();
@@ -313,6 +344,7 @@ pub(crate) async fn login(
             StatusCode::TOO_MANY_REQUESTS,
             &username,
             Some("Too many failed sign-ins. Wait 15 minutes and try again."),
+            sso,
         );
     }
     let found = if username.is_empty() || username.len() > 200 {
@@ -350,12 +382,25 @@ pub(crate) async fn login(
                 StatusCode::UNAUTHORIZED,
                 &username,
                 Some("Wrong user name or password."),
+                sso,
             );
         }
     };
     throttle.clear(&keys[0]);
+    start_session(&state, old.map(|Extension(s)| s), user).await
+}
+
+/// Starts a session for `user` after a sign-in (password or single
+/// sign-on): always a new id (any session this browser had ends), the
+/// session cookie set, the sign-in form's cookie removed, 303 to the
+/// report form.
+pub(super) async fn start_session(
+    state: &AppState,
+    old: Option<Session>,
+    user: incidents::UserId,
+) -> Response {
     // A new id at every sign-in; any session this browser had ends.
-    if let Some(Extension(old)) = old
+    if let Some(old) = old
         && let Err(error) = state.store.delete_session(old.id_hash).await
     {
         tracing::warn!(%error, "cannot end the previous session");
@@ -374,14 +419,7 @@ pub(crate) async fn login(
         .await;
     if let Err(error) = created {
         tracing::error!(%error, "cannot start a session");
-        return render(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &MessagePage {
-                title: "Unavailable",
-                message: "Signing in is not possible right now. Try again shortly.",
-                signed_in: false,
-            },
-        );
+        return unavailable();
     }
     let mut response = see_other("/report");
     let headers = response.headers_mut();
