@@ -7,8 +7,10 @@
 //! pages ([`responder`]: the incident queue `/incidents`, one incident
 //! `/incidents/{id}` with the forms that move it, and the alert queue
 //! `/alerts`), the operations pages ([`ops`]: `/sources`, `/rules`,
-//! `/coverage`, `/audit`) and the charts ([`stats`]: `/stats`, SVG drawn on
-//! the server).
+//! `/coverage`, `/audit`), users and roles ([`admin`]: `/admin/users`, with
+//! the two-person approval of a need-to-know role), the charts ([`stats`]:
+//! `/stats`, SVG drawn on the server), and single sign-on ([`oidc`]:
+//! `/login/oidc`, when `[oidc]` is configured).
 //!
 //! - Pages read the store through the same calls as the API, as the
 //!   signed-in user's [`incidents::access::Viewer`]: the store's
@@ -30,12 +32,13 @@
 //! - An anonymous request for any page other than `/login` is redirected
 //!   to `/login` with 303.
 
+mod admin;
 pub mod oidc;
 mod ops;
 mod pages;
 mod responder;
-mod stats;
 pub(crate) mod session;
+mod stats;
 
 pub use session::same_secret;
 
@@ -68,6 +71,7 @@ pub const PAGES: &[&str] = &[
     "/coverage",
     "/audit",
     "/stats",
+    "/admin/users",
 ];
 
 /// The shortest password accepted.
@@ -114,6 +118,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/favicon.ico", get(no_icon))
         .merge(responder::routes())
         .merge(ops::routes())
+        .merge(admin::routes())
         .merge(stats::routes())
         .merge(oidc::routes())
         .layer(axum::Extension(throttle))
@@ -204,10 +209,15 @@ impl Nav {
             ("/stats", "Stats", "/api/v1/metrics"),
             ("/audit", "Audit", "/api/v1/audit"),
             ("/admin/users", "Users", "/api/v1/users"),
+            // Responders approve need-to-know roles there; admins have the
+            // link above.
+            ("/admin/users", "Role requests", "/api/v1/role-grants"),
         ];
+        let mut seen = std::collections::HashSet::new();
         let links = LINKS
             .iter()
             .filter(|(_, _, api)| api_allows(role, Method::GET, api))
+            .filter(|(href, _, _)| seen.insert(*href))
             .map(|&(href, label, _)| match (role, href) {
                 // The Head of Finance & Operations is there for the
                 // need-to-know cases: their queue opens on those.
