@@ -279,11 +279,31 @@ async fn a_responder_handles_a_sensitive_report_through_the_pages() {
     sign_in(&rita, &base, "rita").await;
     rita.goto(&format!("{base}/incidents")).await.unwrap();
     choose(&rita, "category", "theft").await;
-    click_through(&rita, "form.filters button[type=submit]").await;
-    assert_eq!(
-        path_of(&rita).await,
-        "/incidents?status=&severity=&category=theft&owner=&source=&q="
-    );
+    // The filter swaps the page's main content in place (htmx): wait for
+    // the new content, then for the URL it pushes.
+    rita.execute(
+        "document.getElementById('main').dataset.old = 'yes';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    rita.find(Locator::Css("form.filters button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    rita.wait()
+        .for_element(Locator::Css("main#main:not([data-old])"))
+        .await
+        .unwrap();
+    let filtered = rita
+        .current_url()
+        .await
+        .unwrap()
+        .join("/incidents?status=&severity=&category=theft&owner=&source=&sensitive=&q=")
+        .unwrap();
+    rita.wait().for_url(&filtered).await.unwrap();
     let rows = rita
         .find_all(Locator::Css("table.queue tbody tr"))
         .await

@@ -75,6 +75,10 @@ impl NewReport {
     /// incident's title quotes.
     pub const TITLE_QUOTE_CHARS: usize = 80;
 
+    /// The most attachments one report may carry (filed with it and added
+    /// later together).
+    pub const MAX_ATTACHMENTS: usize = 20;
+
     /// Whether the report (and the incident it opens) is sensitive: the
     /// reporter asked, or the category is always sensitive.
     pub fn is_sensitive(&self) -> bool {

@@ -171,7 +171,7 @@ async fn fallback(request: Request) -> Response {
 
 /// Rewrites error responses produced outside our handlers (405 from the
 /// router, 408 from the time limit, 413 from the body limit) into the API's
-/// error format.
+/// error format; a 413 on a page path is the pages' "too large" page.
 async fn uniform_errors(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -185,6 +185,9 @@ async fn uniform_errors(request: Request, next: Next) -> Response {
         .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
+    }
+    if status == StatusCode::PAYLOAD_TOO_LARGE && ui::is_page_path(&path) {
+        return ui::too_large();
     }
     let error = match status.as_u16() {
         401 => ApiError::Unauthorized,

@@ -27,7 +27,8 @@
 //! - Failed sign-ins are limited per user name and per address
 //!   ([`session::Throttle`]).
 //! - Every page is sent with a Content-Security-Policy that allows only
-//!   this server's own styles and nothing else, refuses framing, and is
+//!   this server's own styles and scripts (htmx, served from the binary;
+//!   no inline or evaluated script) and nothing else, refuses framing, and is
 //!   not cached ([`security_headers`]).
 //! - An anonymous request for any page other than `/login` is redirected
 //!   to `/login` with 303.
@@ -101,8 +102,13 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 /// The stylesheet, served from the binary.
 const CSS: &str = include_str!("../static/app.css");
 
+/// htmx, vendored unchanged from npm (see `static/README.md`), served from
+/// the binary: the CSP allows no inline or evaluated script.
+const HTMX: &str = include_str!("../static/htmx.min.js");
+
 /// The Content-Security-Policy of every page.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Scripts only from this origin (htmx), and htmx's requests only to it.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The pages' router. Merged into the API router by [`crate::router_with_stats`].
 pub(crate) fn router(state: AppState) -> Router<AppState> {
@@ -110,11 +116,12 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", get(pages::logout_form).post(pages::logout))
-        .route("/report", get(pages::report_form).post(pages::file_report))
+        .route("/report", pages::report_route(&state))
         .route("/my-reports", get(pages::my_reports))
         .route("/setup", get(pages::setup_form).post(pages::setup))
         .route("/", get(pages::home))
         .route("/static/app.css", get(stylesheet))
+        .route("/static/htmx.min.js", get(htmx))
         .route("/favicon.ico", get(no_icon))
         .merge(responder::routes())
         .merge(ops::routes())
@@ -135,6 +142,14 @@ pub(crate) async fn not_found(request: Request) -> Response {
     } else {
         pages::to_login()
     };
+    set_security_headers(response.headers_mut());
+    response
+}
+
+/// The page for a body refused by the server's outer limit on a page
+/// path (the API's paths get the API's JSON error).
+pub(crate) fn too_large() -> Response {
+    let mut response = pages::too_large_page();
     set_security_headers(response.headers_mut());
     response
 }
@@ -165,6 +180,17 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         CSS,
+    )
+        .into_response()
+}
+
+async fn htmx() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        HTMX,
     )
         .into_response()
 }

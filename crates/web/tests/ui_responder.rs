@@ -1497,7 +1497,7 @@ async fn user_text_is_escaped() {
     ] {
         let page = app.get(&path, &rita).await;
         assert_eq!(page.status, StatusCode::OK, "{path}");
-        assert!(!page.body.contains("<script"), "{path}");
+        assert!(!page.body.contains("<script>"), "{path}");
         assert!(!page.body.contains("<b>x"), "{path}");
         assert!(page.body.contains("&#60;script&#62;"), "{path}");
         assert!(!page.body.contains("style="), "{path}");

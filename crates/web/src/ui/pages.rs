@@ -3,13 +3,15 @@
 use std::time::Instant;
 
 use askama::Template;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, FromRequest, Multipart, Query, Request, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Extension, Form};
 use incidents::user::TokenHash;
-use incidents::{Category, Channel, NewReport, NewSession, PageRequest, ReportFilter, StoreError};
+use incidents::{
+    Category, Channel, NewAttachment, NewReport, NewSession, PageRequest, ReportFilter, StoreError,
+};
 use serde::Deserialize;
 
 use super::session::{
@@ -21,6 +23,42 @@ use crate::state::AppState;
 const MAX_DESCRIPTION: usize = 20_000;
 /// The longest location.
 const MAX_LOCATION: usize = 500;
+/// The most files the report form takes: the store's per-report limit.
+const MAX_FORM_FILES: usize = NewReport::MAX_ATTACHMENTS;
+/// Room for the report form's text fields on top of its files.
+const REPORT_FIELD_BYTES: usize = 256 * 1024;
+
+/// The body limit of `POST /report`: the files together may be as large as
+/// one upload through the API (the store's per-file cap,
+/// [`incidents::Store::max_attachment_bytes`]), plus room for the text
+/// fields. A larger body is the 413 page, and nothing is stored.
+pub(crate) fn report_body_limit(max_attachment_bytes: usize) -> usize {
+    max_attachment_bytes.saturating_add(REPORT_FIELD_BYTES)
+}
+
+/// The `/report` route: the form, and filing it with the body limit of
+/// [`report_body_limit`] (the pages' router has no default limit).
+pub(crate) fn report_route(state: &AppState) -> axum::routing::MethodRouter<AppState> {
+    axum::routing::get(report_form)
+        .post(file_report)
+        .layer(axum::extract::DefaultBodyLimit::max(report_body_limit(
+            state.store.max_attachment_bytes(),
+        )))
+}
+
+/// A size in plain words: `10 MB`, `1.5 MB`, `2 KB`, `100 bytes`
+/// (1 MB = 1,048,576 bytes).
+fn size_words(bytes: usize) -> String {
+    let (value, unit) = if bytes >= 1 << 20 {
+        (bytes as f64 / f64::from(1 << 20), "MB")
+    } else if bytes >= 1 << 10 {
+        (bytes as f64 / f64::from(1 << 10), "KB")
+    } else {
+        return format!("{bytes} bytes");
+    };
+    let text = format!("{value:.1}");
+    format!("{} {unit}", text.strip_suffix(".0").unwrap_or(&text))
+}
 
 /// A category as the report form offers it.
 pub(crate) struct CategoryChoice {
@@ -120,6 +158,10 @@ struct ReportPage<'a> {
     choices: Vec<CategoryChoice>,
     form: &'a ReportForm,
     errors: FieldErrors,
+    /// "Up to N files, at most X MB each …".
+    file_limits: String,
+    /// Files sent with a form shown again (they are not kept).
+    dropped: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -128,6 +170,7 @@ struct FieldErrors {
     description: Option<String>,
     occurred_at: Option<String>,
     location: Option<String>,
+    attachments: Option<String>,
     form: Option<String>,
 }
 
@@ -137,6 +180,7 @@ impl FieldErrors {
             || self.description.is_some()
             || self.occurred_at.is_some()
             || self.location.is_some()
+            || self.attachments.is_some()
             || self.form.is_some()
     }
 }
@@ -149,6 +193,8 @@ struct ReportRow {
     sensitive: bool,
     status: String,
     summary: String,
+    /// The attachments' file names.
+    files: Vec<String>,
 }
 
 #[derive(Template)]
@@ -156,6 +202,8 @@ struct ReportRow {
 struct MyReportsPage {
     nav: super::Nav,
     filed: Option<String>,
+    /// The file names of the report just filed.
+    filed_files: Vec<String>,
     reports: Vec<ReportRow>,
 }
 
@@ -524,8 +572,17 @@ impl ReportForm {
     }
 }
 
+/// The report form's file limits in plain words, for the hint.
+fn file_limits(max_attachment_bytes: usize) -> String {
+    let each = size_words(max_attachment_bytes);
+    format!("Up to {MAX_FORM_FILES} files, at most {each} each and {each} in all.")
+}
+
 /// `GET /report`.
-pub(crate) async fn report_form(session: Option<Extension<Session>>) -> Response {
+pub(crate) async fn report_form(
+    State(state): State<AppState>,
+    session: Option<Extension<Session>>,
+) -> Response {
     let Some(Extension(s)) = session else {
         return to_login();
     };
@@ -537,6 +594,8 @@ pub(crate) async fn report_form(session: Option<Extension<Session>>) -> Response
             choices: choices(),
             form: &ReportForm::default(),
             errors: FieldErrors::default(),
+            file_limits: file_limits(state.store.max_attachment_bytes()),
+            dropped: Vec::new(),
         },
     )
 }
@@ -556,23 +615,233 @@ fn parse_local_time(text: &str) -> Option<time::OffsetDateTime> {
         .map(time::PrimitiveDateTime::assume_utc)
 }
 
-/// `POST /report`.
+/// What a `POST /report` body held: the fields, the files that may be
+/// stored, and what was wrong with the others.
+#[derive(Default)]
+struct PostedReport {
+    form: ReportForm,
+    files: Vec<NewAttachment>,
+    /// The names of every chosen file (for "choose them again").
+    names: Vec<String>,
+    /// Why the files cannot be stored as sent, if they cannot.
+    file_error: Option<String>,
+}
+
+/// A body that could not be read at all.
+enum Unreadable {
+    /// Over the route's body limit.
+    TooLarge,
+    /// Not a form, or a broken one.
+    Malformed,
+}
+
+impl Unreadable {
+    fn from_status(status: StatusCode) -> Self {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::TooLarge
+        } else {
+            Self::Malformed
+        }
+    }
+}
+
+/// Reads the report form's body: `multipart/form-data` (the form, with
+/// files) or `application/x-www-form-urlencoded` (no files). Files are
+/// checked as the API checks an upload (name, type, the store's per-file
+/// cap) and counted against the store's per-report limit; a file over the
+/// cap is read to its end but not kept.
+async fn read_report(
+    request: Request,
+    state: &AppState,
+    max_file: usize,
+) -> Result<PostedReport, Unreadable> {
+    let is_multipart = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("multipart/form-data"));
+    if !is_multipart {
+        return match Form::<ReportForm>::from_request(request, state).await {
+            Ok(Form(form)) => Ok(PostedReport {
+                form,
+                ..PostedReport::default()
+            }),
+            Err(rejection) => Err(Unreadable::from_status(rejection.status())),
+        };
+    }
+    let mut multipart = Multipart::from_request(request, state)
+        .await
+        .map_err(|rejection| Unreadable::from_status(rejection.status()))?;
+    let failed = |e: axum::extract::multipart::MultipartError| Unreadable::from_status(e.status());
+    let mut posted = PostedReport::default();
+    let (mut too_large, mut refused) = (Vec::new(), Vec::new());
+    while let Some(mut field) = multipart.next_field().await.map_err(failed)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name != "attachments" {
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(failed)? {
+                bytes.extend_from_slice(&chunk);
+            }
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let form = &mut posted.form;
+            match name.as_str() {
+                "csrf" => form.csrf = text,
+                "category" => form.category = text,
+                "sensitive" => form.sensitive = Some(text),
+                "occurred_at" => form.occurred_at = text,
+                "location" => form.location = text,
+                "description" => form.description = text,
+                _ => {}
+            }
+            continue;
+        }
+        let filename = field.file_name().unwrap_or_default().to_owned();
+        let mut headers = HeaderMap::new();
+        if let Some(value) = field
+            .content_type()
+            .and_then(|t| axum::http::HeaderValue::from_str(t).ok())
+        {
+            headers.insert(axum::http::header::CONTENT_TYPE, value);
+        }
+        let (mut bytes, mut over) = (Vec::new(), false);
+        while let Some(chunk) = field.chunk().await.map_err(failed)? {
+            if over {
+                continue;
+            }
+            if bytes.len() + chunk.len() > max_file {
+                over = true;
+                bytes = Vec::new();
+            } else {
+                bytes.extend_from_slice(&chunk);
+            }
+        }
+        // A file input with no file chosen sends an empty, unnamed part.
+        if filename.is_empty() && bytes.is_empty() && !over {
+            continue;
+        }
+        posted.names.push(filename.clone());
+        if over {
+            too_large.push(filename);
+            continue;
+        }
+        if bytes.is_empty() {
+            refused.push(format!("“{filename}” is empty"));
+            continue;
+        }
+        let checked = crate::handlers::attachments::check_filename(Some(filename.clone()))
+            .and_then(|filename| {
+                crate::handlers::attachments::uploaded_type(&headers)
+                    .map(|content_type| (filename, content_type))
+            });
+        match checked {
+            Ok((filename, content_type)) => posted.files.push(NewAttachment {
+                filename,
+                content_type,
+                bytes,
+            }),
+            Err(error) => refused.push(format!("“{filename}” cannot be attached ({error})")),
+        }
+    }
+    let count = posted.names.len();
+    posted.file_error = if count > MAX_FORM_FILES {
+        Some(format!(
+            "Choose at most {MAX_FORM_FILES} files (you chose {count}). Choose the files again."
+        ))
+    } else if !too_large.is_empty() {
+        let names: Vec<String> = too_large.iter().map(|n| format!("“{n}”")).collect();
+        let (verb, limit) = (
+            if names.len() == 1 { "is" } else { "are" },
+            size_words(max_file),
+        );
+        Some(format!(
+            "{} {verb} larger than {limit}. Each file may be at most {limit}: choose the files again.",
+            names.join(", ")
+        ))
+    } else if !refused.is_empty() {
+        Some(format!("{}. Choose the files again.", refused.join("; ")))
+    } else {
+        None
+    };
+    Ok(posted)
+}
+
+/// The page for a body over the server's outer limit, refused before any
+/// page handler ran: nothing was read or stored.
+pub(crate) fn too_large_page() -> Response {
+    render(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &MessagePage {
+            title: "Too large to send",
+            message: "Nothing was sent: what you sent was larger than this server accepts. Go back, choose fewer or smaller files, and send it again.",
+            signed_in: true,
+        },
+    )
+}
+
+/// The page for a report body that could not be read; nothing was stored.
+fn unreadable_page(why: Unreadable, max_attachment_bytes: usize) -> Response {
+    let (status, title, message) = match why {
+        Unreadable::TooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Too large to send",
+            format!(
+                "Your report was not sent: together, the files were larger than {}. Go back, choose fewer or smaller files, and send it again.",
+                size_words(max_attachment_bytes)
+            ),
+        ),
+        Unreadable::Malformed => (
+            StatusCode::BAD_REQUEST,
+            "The form could not be read",
+            "Your report was not sent. Go back and send it again.".to_owned(),
+        ),
+    };
+    render(
+        status,
+        &MessagePage {
+            title,
+            message: &message,
+            signed_in: true,
+        },
+    )
+}
+
+/// `POST /report`: a `multipart/form-data` body (the form with its files)
+/// or a url-encoded one (no files), up to [`report_body_limit`].
 pub(crate) async fn file_report(
     State(state): State<AppState>,
     session: Option<Extension<Session>>,
-    headers: HeaderMap,
-    Form(form): Form<ReportForm>,
+    request: Request,
 ) -> Response {
     let Some(Extension(s)) = session else {
         return to_login();
     };
-    if !same_origin(&headers) || !same_secret(&s.csrf, &form.csrf) {
+    if !same_origin(request.headers()) {
         return forbidden_page(
             "This form was sent from another site, or had expired.",
             true,
         );
     }
-    let mut errors = FieldErrors::default();
+    let max_file = state.store.max_attachment_bytes();
+    let posted = match read_report(request, &state, max_file).await {
+        Ok(posted) => posted,
+        Err(why) => return unreadable_page(why, max_file),
+    };
+    let PostedReport {
+        form,
+        files,
+        names,
+        file_error,
+    } = posted;
+    if !same_secret(&s.csrf, &form.csrf) {
+        return forbidden_page(
+            "This form was sent from another site, or had expired.",
+            true,
+        );
+    }
+    let mut errors = FieldErrors {
+        attachments: file_error,
+        ..FieldErrors::default()
+    };
     let category = form.category.parse::<Category>().ok();
     if category.is_none() {
         errors.category = Some("Choose what kind of event this is.".into());
@@ -608,6 +877,12 @@ pub(crate) async fn file_report(
         errors.location = Some(format!("At most {MAX_LOCATION} characters, please."));
     }
     let again = |errors: FieldErrors, status: StatusCode| {
+        // A file error says to choose them again; otherwise say it here.
+        let dropped = if errors.attachments.is_some() {
+            Vec::new()
+        } else {
+            names.clone()
+        };
         render(
             status,
             &ReportPage {
@@ -616,6 +891,8 @@ pub(crate) async fn file_report(
                 choices: choices(),
                 form: &form,
                 errors,
+                file_limits: file_limits(max_file),
+                dropped,
             },
         )
     };
@@ -634,7 +911,7 @@ pub(crate) async fn file_report(
                 location: (!location.is_empty()).then(|| location.to_owned()),
                 sensitive: form.sensitive.is_some(),
                 anonymous: false,
-                attachments: Vec::new(),
+                attachments: files,
             },
         )
         .await;
@@ -646,6 +923,12 @@ pub(crate) async fn file_report(
         }
         Err(StoreError::Invalid(message)) => {
             errors.form = Some(message);
+            again(errors, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(StoreError::QuotaExceeded(message)) => {
+            errors.attachments = Some(format!(
+                "The files cannot be stored: {message}. Send the report without them, or with smaller ones: choose the files again."
+            ));
             again(errors, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(StoreError::Forbidden(_)) => forbidden_page("Your account may not file reports.", true),
@@ -841,16 +1124,20 @@ pub(crate) async fn my_reports(
                 sensitive: r.sensitive,
                 status: r.incident_status.to_string(),
                 summary,
+                files: r.attachments.iter().map(|a| a.filename.clone()).collect(),
             }
         })
         .collect();
     // Only a report of this user's own is confirmed.
-    let filed = query.filed.filter(|id| rows.iter().any(|r| &r.id == id));
+    let filed_row = query.filed.and_then(|id| rows.iter().find(|r| r.id == id));
+    let filed = filed_row.map(|r| r.id.clone());
+    let filed_files = filed_row.map(|r| r.files.clone()).unwrap_or_default();
     render(
         StatusCode::OK,
         &MyReportsPage {
             nav: super::Nav::new(&s, "/my-reports"),
             filed,
+            filed_files,
             reports: rows,
         },
     )
@@ -873,6 +1160,25 @@ mod tests {
             .map(|c| c.value)
             .collect();
         assert_eq!(sensitive, ["physical_injury", "harassment"]);
+    }
+
+    #[test]
+    fn sizes_and_file_limits_are_said_in_plain_words() {
+        for (bytes, words) in [
+            (0, "0 bytes"),
+            (1023, "1023 bytes"),
+            (1024, "1 KB"),
+            (1536, "1.5 KB"),
+            (10 * 1024 * 1024, "10 MB"),
+            (1024 * 1024 + 512 * 1024, "1.5 MB"),
+        ] {
+            assert_eq!(size_words(bytes), words, "{bytes}");
+        }
+        assert_eq!(
+            file_limits(10 * 1024 * 1024),
+            "Up to 20 files, at most 10 MB each and 10 MB in all."
+        );
+        assert_eq!(report_body_limit(1024), 1024 + 256 * 1024);
     }
 
     #[test]

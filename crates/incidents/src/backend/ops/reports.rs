@@ -35,7 +35,7 @@ use crate::store::{Page, PageRequest, ReportFilter, Result, StoreError};
 
 /// The most attachments one report may carry (filed with it and added
 /// later together).
-const MAX_ATTACHMENTS_PER_REPORT: usize = 20;
+const MAX_ATTACHMENTS_PER_REPORT: usize = NewReport::MAX_ATTACHMENTS;
 
 fn too_many_attachments() -> StoreError {
     StoreError::Invalid(format!(
