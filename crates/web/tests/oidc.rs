@@ -6,16 +6,16 @@
 
 mod support {
     pub mod oidc_provider;
+    pub mod pages;
 }
 
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use axum::{Extension, Router};
 use incidents::{Role, Store, Viewer};
 use support::oidc_provider::{Behaviour, Provider};
-use tower::ServiceExt;
+use support::pages::{self, Page};
 use watchpost_web as web;
 use web::AppState;
 use web::ui::oidc::{Oidc, OidcSettings};
@@ -32,26 +32,11 @@ struct App {
     _dir: tempfile::TempDir,
 }
 
-struct Page {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
 impl Page {
-    fn location(&self) -> &str {
-        self.headers
-            .get("location")
-            .and_then(|v| v.to_str().ok())
+    /// Where the answer redirects to; it must redirect.
+    fn goes_to(&self) -> &str {
+        self.location()
             .unwrap_or_else(|| panic!("no Location ({}):\n{}", self.status, self.body))
-    }
-
-    fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
     }
 
     fn sets_session(&self) -> bool {
@@ -112,13 +97,7 @@ fn settings(issuer: &str, default_role: Option<Role>, display_name: &str) -> Oid
 }
 
 async fn app_with(default_role: Option<Role>, display_name: &str) -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("watchpost.db").display());
-    let options = incidents::StoreOptions {
-        data_dir: Some(dir.path().to_owned()),
-        ..incidents::StoreOptions::default()
-    };
-    let store = incidents::open_with(&url, options).await.unwrap();
+    let (store, dir) = pages::store_with(&[], incidents::StoreOptions::default()).await;
     let provider = Provider::start(CLIENT_ID, REDIRECT).await;
     let oidc = Oidc::new(settings(provider.issuer(), default_role, display_name)).unwrap();
     let router = web::router_with(AppState::new(store.clone()), web::RouterOptions::default())
@@ -162,7 +141,7 @@ impl App {
         ] {
             assert!(flow_cookie.contains(attribute), "{flow_cookie}");
         }
-        let authorize = start.location().to_owned();
+        let authorize = start.goes_to().to_owned();
         assert!(
             authorize.starts_with(&format!("{}/authorize?", self.provider.issuer())),
             "{authorize}"
@@ -211,29 +190,7 @@ impl App {
 }
 
 async fn get(router: &Router, path: &str, browser: &Browser) -> Page {
-    let mut request = Request::builder()
-        .method("GET")
-        .uri(path)
-        .header("host", "wp.example");
-    if let Some(c) = browser.cookie_header() {
-        request = request.header("cookie", c);
-    }
-    let response = router
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    Page {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
+    pages::request(router, "GET", path, browser.cookie_header(), None, None).await
 }
 
 /// Asserts a refused sign-in: the sign-in page with `message`, no session,
@@ -266,7 +223,7 @@ async fn assert_refused(
     browser.keep(page);
     let reports = app.get("/my-reports", browser).await;
     assert_eq!(reports.status, StatusCode::SEE_OTHER);
-    assert_eq!(reports.location(), "/login");
+    assert_eq!(reports.goes_to(), "/login");
 }
 
 #[tokio::test]
@@ -290,7 +247,7 @@ async fn the_whole_flow_signs_in_with_the_role_of_the_claim() {
     let mut browser = Browser::default();
     let page = app.sign_in(&mut browser).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-    assert_eq!(page.location(), "/report");
+    assert_eq!(page.goes_to(), "/report");
     let session = page
         .set_cookies()
         .into_iter()

@@ -5,223 +5,36 @@
 //! Requests are sent as a browser would send them (form bodies, cookies,
 //! `Origin`); expected texts and statuses are written here by hand.
 
+mod support {
+    pub mod pages;
+}
+
 use std::sync::Arc;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use incidents::{NewUser, Role, Store, Viewer};
-use tower::ServiceExt;
+use axum::http::StatusCode;
+use incidents::{NewUser, Role, Viewer};
+use support::pages::{App, Browser, PASSWORD, Page};
 use watchpost_web as web;
 use web::AppState;
 
-const PASSWORD: &str = "correct horse battery staple";
-
-struct App {
-    router: Router,
-    store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
-}
-
-/// An answer: status, headers and body text.
-struct Page {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Page {
-    fn location(&self) -> Option<&str> {
-        self.headers.get("location").and_then(|v| v.to_str().ok())
-    }
-
-    fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
-    }
-
-    /// The value of cookie `name` that this answer sets.
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.set_cookies().iter().find_map(|c| {
-            let (pair, _) = c.split_once(';').unwrap_or((c, ""));
-            let (n, v) = pair.split_once('=')?;
-            (n == name && !v.is_empty()).then(|| v.to_owned())
-        })
-    }
-
-    /// The CSRF token of the page's form.
-    fn csrf(&self) -> String {
-        let at = self
-            .body
-            .find("name=\"csrf\" value=\"")
-            .unwrap_or_else(|| panic!("no CSRF field in\n{}", self.body));
-        let rest = &self.body[at + "name=\"csrf\" value=\"".len()..];
-        rest[..rest.find('"').unwrap()].to_owned()
-    }
-}
-
-/// A browser: its cookies.
-#[derive(Default, Clone)]
-struct Browser {
-    session: Option<String>,
-    login: Option<String>,
-}
-
-impl Browser {
-    fn cookie_header(&self) -> Option<String> {
-        let mut parts = Vec::new();
-        if let Some(s) = &self.session {
-            parts.push(format!("__Host-wp_session={s}"));
-        }
-        if let Some(l) = &self.login {
-            parts.push(format!("__Host-wp_login={l}"));
-        }
-        (!parts.is_empty()).then(|| parts.join("; "))
-    }
-
-    fn keep(&mut self, page: &Page) {
-        for c in page.set_cookies() {
-            let (pair, _) = c.split_once(';').unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            let value = (!value.is_empty()).then(|| value.to_owned());
-            match name {
-                "__Host-wp_session" => self.session = value,
-                "__Host-wp_login" => self.login = value,
-                _ => {}
-            }
-        }
-    }
-}
+impl Page {}
 
 async fn app() -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("watchpost.db").display());
-    let options = incidents::StoreOptions {
-        data_dir: Some(dir.path().to_owned()),
-        ..incidents::StoreOptions::default()
-    };
-    let store = incidents::open_with(&url, options).await.unwrap();
-    let hash = web::ui::hash_password(PASSWORD).unwrap();
-    for (name, role) in [
-        ("alice", Role::Reporter),
-        ("bob", Role::Reporter),
-        ("rita", Role::Responder),
-        ("fran", Role::FinanceOps),
-        ("shipper", Role::Ingest),
-    ] {
-        let user = store
-            .create_user(
-                &Viewer::system(),
-                NewUser {
-                    name: name.to_owned(),
-                    role,
-                },
-            )
-            .await
-            .unwrap();
-        store
-            .set_password(&Viewer::system(), user.id, Some(hash.clone()))
-            .await
-            .unwrap();
-    }
-    let router = web::router_with(AppState::new(store.clone()), web::RouterOptions::default());
-    App {
-        router,
-        store,
-        _dir: dir,
-    }
+    App::with(
+        &[
+            ("alice", Role::Reporter),
+            ("bob", Role::Reporter),
+            ("rita", Role::Responder),
+            ("fran", Role::FinanceOps),
+            ("shipper", Role::Ingest),
+        ],
+        incidents::StoreOptions::default(),
+        web::RouterOptions::default(),
+    )
+    .await
 }
 
 impl App {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        browser: &Browser,
-        form: Option<&[(&str, &str)]>,
-        origin: Option<&str>,
-    ) -> Page {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "wp.example");
-        if let Some(c) = browser.cookie_header() {
-            request = request.header("cookie", c);
-        }
-        if let Some(o) = origin {
-            request = request.header("origin", o);
-        }
-        let body = match form {
-            Some(fields) => {
-                request = request.header("content-type", "application/x-www-form-urlencoded");
-                fields
-                    .iter()
-                    .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-                    .collect::<Vec<_>>()
-                    .join("&")
-            }
-            None => String::new(),
-        };
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = http_body_util::BodyExt::collect(response.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        Page {
-            status,
-            headers,
-            body: String::from_utf8(bytes.to_vec()).unwrap(),
-        }
-    }
-
-    async fn get(&self, path: &str, browser: &Browser) -> Page {
-        self.send("GET", path, browser, None, None).await
-    }
-
-    /// Signs in as `name` with `password`; returns the answer to the POST.
-    async fn sign_in(&self, browser: &mut Browser, name: &str, password: &str) -> Page {
-        // The form as a tab opened before signing in holds it (a signed-in
-        // browser asking for /login now is sent on to /report).
-        let before = Browser {
-            session: None,
-            login: browser.login.clone(),
-        };
-        let form = self.get("/login", &before).await;
-        assert_eq!(form.status, StatusCode::OK, "{}", form.body);
-        browser.keep(&form);
-        let csrf = form.csrf();
-        let page = self
-            .send(
-                "POST",
-                "/login",
-                browser,
-                Some(&[("username", name), ("password", password), ("csrf", &csrf)]),
-                Some("http://wp.example"),
-            )
-            .await;
-        browser.keep(&page);
-        page
-    }
-
-    /// A signed-in browser.
-    async fn browser(&self, name: &str) -> Browser {
-        let mut b = Browser::default();
-        let page = self.sign_in(&mut b, name, PASSWORD).await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-        assert!(b.session.is_some());
-        b
-    }
-
     /// Files a report through the form; returns the answer.
     async fn file(&self, browser: &Browser, fields: &[(&str, &str)]) -> Page {
         let form = self.get("/report", browser).await;
@@ -254,20 +67,6 @@ impl App {
             .items
             .len()
     }
-}
-
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 fn assert_page_headers(page: &Page, what: &str) {

@@ -8,56 +8,19 @@
 //! `Origin`); every expected status, message and role is written here by
 //! hand, and every change is checked through the store and its audit log.
 
-use std::sync::Arc;
+mod support {
+    pub mod pages;
+}
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use incidents::{GrantStatus, NewUser, Role, RoleGrant, Store, Viewer};
-use tower::ServiceExt;
+use axum::http::StatusCode;
+use incidents::{GrantStatus, Role, RoleGrant, Viewer};
+use support::pages::{App, Browser, ORIGIN, PASSWORD, Page};
 use watchpost_web as web;
-use web::AppState;
 
-const PASSWORD: &str = "correct horse battery staple";
-const ORIGIN: &str = "http://wp.example";
 /// A grant id no grant has.
 const NO_SUCH_ID: &str = "0190d5a4-8f5e-7c3a-9b1e-2f4a6c8d0e1f";
 
-struct App {
-    router: Router,
-    store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
 impl Page {
-    fn location(&self) -> Option<&str> {
-        self.headers.get("location").and_then(|v| v.to_str().ok())
-    }
-
-    fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
-    }
-
-    /// The CSRF token of the page's (first) form.
-    fn csrf(&self) -> String {
-        let at = self
-            .body
-            .find("name=\"csrf\" value=\"")
-            .unwrap_or_else(|| panic!("no CSRF field in\n{}", self.body));
-        let rest = &self.body[at + "name=\"csrf\" value=\"".len()..];
-        rest[..rest.find('"').unwrap()].to_owned()
-    }
-
     /// The paths the page's forms post to.
     fn actions(&self) -> Vec<String> {
         self.body
@@ -66,58 +29,6 @@ impl Page {
             .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
             .collect()
     }
-
-    fn csp(&self) -> Option<&str> {
-        self.headers
-            .get("content-security-policy")
-            .and_then(|v| v.to_str().ok())
-    }
-}
-
-#[derive(Default, Clone)]
-struct Browser {
-    session: Option<String>,
-    login: Option<String>,
-}
-
-impl Browser {
-    fn cookie_header(&self) -> Option<String> {
-        let mut parts = Vec::new();
-        if let Some(s) = &self.session {
-            parts.push(format!("__Host-wp_session={s}"));
-        }
-        if let Some(l) = &self.login {
-            parts.push(format!("__Host-wp_login={l}"));
-        }
-        (!parts.is_empty()).then(|| parts.join("; "))
-    }
-
-    fn keep(&mut self, page: &Page) {
-        for c in page.set_cookies() {
-            let (pair, _) = c.split_once(';').unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            let value = (!value.is_empty()).then(|| value.to_owned());
-            match name {
-                "__Host-wp_session" => self.session = value,
-                "__Host-wp_login" => self.login = value,
-                _ => {}
-            }
-        }
-    }
-}
-
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// The users of every test: (name, role).
@@ -133,118 +44,15 @@ const USERS: &[(&str, Role)] = &[
 ];
 
 async fn app() -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("watchpost.db").display());
-    let options = incidents::StoreOptions {
-        data_dir: Some(dir.path().to_owned()),
-        ..incidents::StoreOptions::default()
-    };
-    let store = incidents::open_with(&url, options).await.unwrap();
-    let hash = web::ui::hash_password(PASSWORD).unwrap();
-    for (name, role) in USERS {
-        let user = store
-            .create_user(
-                &Viewer::system(),
-                NewUser {
-                    name: (*name).to_owned(),
-                    role: *role,
-                },
-            )
-            .await
-            .unwrap();
-        store
-            .set_password(&Viewer::system(), user.id, Some(hash.clone()))
-            .await
-            .unwrap();
-    }
-    let router = web::router_with(AppState::new(store.clone()), web::RouterOptions::default());
-    App {
-        router,
-        store,
-        _dir: dir,
-    }
+    App::with(
+        USERS,
+        incidents::StoreOptions::default(),
+        web::RouterOptions::default(),
+    )
+    .await
 }
 
 impl App {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        browser: &Browser,
-        form: Option<&[(&str, &str)]>,
-        origin: Option<&str>,
-    ) -> Page {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "wp.example");
-        if let Some(c) = browser.cookie_header() {
-            request = request.header("cookie", c);
-        }
-        if let Some(o) = origin {
-            request = request.header("origin", o);
-        }
-        let body = match form {
-            Some(fields) => {
-                request = request.header("content-type", "application/x-www-form-urlencoded");
-                fields
-                    .iter()
-                    .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-                    .collect::<Vec<_>>()
-                    .join("&")
-            }
-            None => String::new(),
-        };
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = http_body_util::BodyExt::collect(response.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        Page {
-            status,
-            headers,
-            body: String::from_utf8(bytes.to_vec()).unwrap(),
-        }
-    }
-
-    async fn get(&self, path: &str, browser: &Browser) -> Page {
-        self.send("GET", path, browser, None, None).await
-    }
-
-    /// Signs `name` in; returns the answer to the sign-in form.
-    async fn sign_in(&self, b: &mut Browser, name: &str, password: &str) -> Page {
-        let form = self.get("/login", b).await;
-        b.keep(&form);
-        let csrf = form.csrf();
-        let page = self
-            .send(
-                "POST",
-                "/login",
-                b,
-                Some(&[("username", name), ("password", password), ("csrf", &csrf)]),
-                Some(ORIGIN),
-            )
-            .await;
-        b.keep(&page);
-        page
-    }
-
-    /// A signed-in browser for `name`.
-    async fn browser(&self, name: &str) -> Browser {
-        let mut b = Browser::default();
-        let page = self.sign_in(&mut b, name, PASSWORD).await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-        assert!(b.session.is_some());
-        b
-    }
-
     /// A signed-in browser for `name` and its session's CSRF token (read
     /// from the report form, which every person may open).
     async fn session(&self, name: &str) -> (Browser, String) {
@@ -253,20 +61,6 @@ impl App {
         assert_eq!(form.status, StatusCode::OK, "{name}");
         let csrf = form.csrf();
         (b, csrf)
-    }
-
-    /// Posts `fields` with `csrf` from this site.
-    async fn post(
-        &self,
-        path: &str,
-        browser: &Browser,
-        csrf: &str,
-        fields: &[(&str, &str)],
-    ) -> Page {
-        let mut all = vec![("csrf", csrf)];
-        all.extend_from_slice(fields);
-        self.send("POST", path, browser, Some(&all), Some(ORIGIN))
-            .await
     }
 
     async fn user(&self, name: &str) -> incidents::User {

@@ -6,14 +6,16 @@
 //! the reload form's checks, and the audit trail's order, filters,
 //! pagination and chain status (intact, then tampered with).
 
+mod support {
+    pub mod pages;
+}
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use incidents::{Category, NewIncident, NewUser, Role, Severity, Store, Viewer};
-use tower::ServiceExt;
+use axum::http::StatusCode;
+use incidents::{Category, NewIncident, NewUser, Role, Severity, Viewer};
+use support::pages::{self, Browser, ORIGIN, PASSWORD, Page};
 use watchpost_web as web;
 use web::AppState;
 use web::events::{
@@ -21,8 +23,6 @@ use web::events::{
     RuleKind, RuleSummary, RulesReloaded, SourceHealth, SourceStream, Streams,
 };
 
-const PASSWORD: &str = "correct horse battery staple";
-const ORIGIN: &str = "http://wp.example";
 const XSS: &str = "<script>alert(1)</script>";
 const XSS_ESCAPED: &str = "&#60;script&#62;alert(1)&#60;/script&#62;";
 
@@ -285,33 +285,21 @@ fn busy() -> Canned {
     }
 }
 
+/// The shared page-test app and the fake event sink behind it.
 struct App {
-    router: Router,
-    store: Arc<dyn Store>,
+    app: pages::App,
     sink: Option<Arc<FakeSink>>,
-    dir: tempfile::TempDir,
 }
 
-struct Page {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
+impl std::ops::Deref for App {
+    type Target = pages::App;
+
+    fn deref(&self) -> &pages::App {
+        &self.app
+    }
 }
 
 impl Page {
-    fn location(&self) -> Option<&str> {
-        self.headers.get("location").and_then(|v| v.to_str().ok())
-    }
-
-    fn csrf(&self) -> String {
-        let at = self
-            .body
-            .find("name=\"csrf\" value=\"")
-            .unwrap_or_else(|| panic!("no CSRF field in\n{}", self.body));
-        let rest = &self.body[at + "name=\"csrf\" value=\"".len()..];
-        rest[..rest.find('"').unwrap()].to_owned()
-    }
-
     /// The text of the element with `id`, up to its first `<`-less end:
     /// enough for a number or a word.
     fn text_of(&self, id: &str) -> String {
@@ -348,81 +336,25 @@ impl Page {
     }
 }
 
-#[derive(Default, Clone)]
-struct Browser {
-    session: Option<String>,
-    login: Option<String>,
-}
-
-impl Browser {
-    fn cookie_header(&self) -> Option<String> {
-        let mut parts = Vec::new();
-        if let Some(s) = &self.session {
-            parts.push(format!("__Host-wp_session={s}"));
-        }
-        if let Some(l) = &self.login {
-            parts.push(format!("__Host-wp_login={l}"));
-        }
-        (!parts.is_empty()).then(|| parts.join("; "))
-    }
-
-    fn keep(&mut self, page: &Page) {
-        for c in page.headers.get_all("set-cookie") {
-            let c = c.to_str().unwrap();
-            let (pair, _) = c.split_once(';').unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            let value = (!value.is_empty()).then(|| value.to_owned());
-            match name {
-                "__Host-wp_session" => self.session = value,
-                "__Host-wp_login" => self.login = value,
-                _ => {}
-            }
-        }
-    }
-}
-
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 /// A store with one user per role that signs in (plus an ingest account),
 /// and `sink` (none: a server without live detection).
 async fn app(sink: Option<Canned>) -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("watchpost.db").display());
-    let options = incidents::StoreOptions {
-        data_dir: Some(dir.path().to_owned()),
-        ..incidents::StoreOptions::default()
-    };
-    let store = incidents::open_with(&url, options).await.unwrap();
-    let hash = web::ui::hash_password(PASSWORD).unwrap();
-    for (name, role, _) in EXPECTED {
-        let user = store
-            .create_user(
-                &Viewer::system(),
-                NewUser {
-                    name: (*name).to_owned(),
-                    role: *role,
-                },
-            )
-            .await
-            .unwrap();
-        store
-            .set_password(&Viewer::system(), user.id, Some(hash.clone()))
-            .await
-            .unwrap();
-    }
-    store
+    let users: Vec<(&str, Role)> = EXPECTED.iter().map(|(n, r, _)| (*n, *r)).collect();
+    let sink = sink.map(|canned| {
+        Arc::new(FakeSink {
+            canned,
+            reloads: AtomicU64::new(0),
+        })
+    });
+    let events = sink.clone().map(|s| s as Arc<dyn web::events::EventSink>);
+    let app = pages::App::with_state(
+        &users,
+        incidents::StoreOptions::default(),
+        web::RouterOptions::default(),
+        |state| AppState { events, ..state },
+    )
+    .await;
+    app.store
         .create_user(
             &Viewer::system(),
             NewUser {
@@ -432,103 +364,15 @@ async fn app(sink: Option<Canned>) -> App {
         )
         .await
         .unwrap();
-    let sink = sink.map(|canned| {
-        Arc::new(FakeSink {
-            canned,
-            reloads: AtomicU64::new(0),
-        })
-    });
-    let state = AppState {
-        events: sink.clone().map(|s| s as Arc<dyn web::events::EventSink>),
-        ..AppState::new(store.clone())
-    };
-    let router = web::router_with(state, web::RouterOptions::default());
-    App {
-        router,
-        store,
-        sink,
-        dir,
-    }
+    App { app, sink }
 }
 
 impl App {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        browser: &Browser,
-        form: Option<&[(&str, &str)]>,
-        origin: Option<&str>,
-    ) -> Page {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "wp.example");
-        if let Some(c) = browser.cookie_header() {
-            request = request.header("cookie", c);
-        }
-        if let Some(o) = origin {
-            request = request.header("origin", o);
-        }
-        let body = match form {
-            Some(fields) => {
-                request = request.header("content-type", "application/x-www-form-urlencoded");
-                fields
-                    .iter()
-                    .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-                    .collect::<Vec<_>>()
-                    .join("&")
-            }
-            None => String::new(),
-        };
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = http_body_util::BodyExt::collect(response.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        Page {
-            status,
-            headers,
-            body: String::from_utf8(bytes.to_vec()).unwrap(),
-        }
-    }
-
-    async fn get(&self, path: &str, browser: &Browser) -> Page {
-        self.send("GET", path, browser, None, None).await
-    }
-
     /// Signs `name` in; the answer to the sign-in form.
     async fn sign_in(&self, name: &str) -> (Browser, Page) {
         let mut b = Browser::default();
-        let form = self.get("/login", &b).await;
-        b.keep(&form);
-        let csrf = form.csrf();
-        let page = self
-            .send(
-                "POST",
-                "/login",
-                &b,
-                Some(&[("username", name), ("password", PASSWORD), ("csrf", &csrf)]),
-                Some(ORIGIN),
-            )
-            .await;
-        b.keep(&page);
+        let page = self.app.sign_in(&mut b, name, PASSWORD).await;
         (b, page)
-    }
-
-    /// A signed-in browser for `name`.
-    async fn browser(&self, name: &str) -> Browser {
-        let (b, page) = self.sign_in(name).await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-        assert!(b.session.is_some());
-        b
     }
 
     fn reloads(&self) -> u64 {

@@ -6,87 +6,20 @@
 //! The store here takes files of at most 1 KB (1,024 bytes), so the form's
 //! body limit is 1 KB plus 256 KB for the text fields.
 
-use std::sync::Arc;
+mod support {
+    pub mod pages;
+}
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use incidents::{NewUser, Role, Store, Viewer};
-use tower::ServiceExt;
+use axum::http::StatusCode;
+use incidents::{Role, Viewer};
+use support::pages::{App, Browser, Page};
 use watchpost_web as web;
-use web::AppState;
 
-const PASSWORD: &str = "correct horse battery staple";
 const BOUNDARY: &str = "----wpTestBoundary7MA4YWxkTrZu0gW";
 /// The store's per-file cap in these tests.
 const MAX_FILE: usize = 1024;
 
-struct App {
-    router: Router,
-    store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Page {
-    fn location(&self) -> Option<&str> {
-        self.headers.get("location").and_then(|v| v.to_str().ok())
-    }
-
-    fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
-    }
-
-    fn csrf(&self) -> String {
-        let at = self
-            .body
-            .find("name=\"csrf\" value=\"")
-            .unwrap_or_else(|| panic!("no CSRF field in\n{}", self.body));
-        let rest = &self.body[at + "name=\"csrf\" value=\"".len()..];
-        rest[..rest.find('"').unwrap()].to_owned()
-    }
-}
-
-#[derive(Default, Clone)]
-struct Browser {
-    session: Option<String>,
-    login: Option<String>,
-}
-
-impl Browser {
-    fn cookie_header(&self) -> Option<String> {
-        let mut parts = Vec::new();
-        if let Some(s) = &self.session {
-            parts.push(format!("__Host-wp_session={s}"));
-        }
-        if let Some(l) = &self.login {
-            parts.push(format!("__Host-wp_login={l}"));
-        }
-        (!parts.is_empty()).then(|| parts.join("; "))
-    }
-
-    fn keep(&mut self, page: &Page) {
-        for c in page.set_cookies() {
-            let (pair, _) = c.split_once(';').unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            let value = (!value.is_empty()).then(|| value.to_owned());
-            match name {
-                "__Host-wp_session" => self.session = value,
-                "__Host-wp_login" => self.login = value,
-                _ => {}
-            }
-        }
-    }
-}
+impl Page {}
 
 /// A part of a multipart body: a text field, or a file.
 enum Part<'a> {
@@ -125,112 +58,18 @@ fn multipart(parts: &[Part<'_>]) -> Vec<u8> {
 }
 
 async fn app() -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("watchpost.db").display());
-    let options = incidents::StoreOptions {
-        data_dir: Some(dir.path().to_owned()),
-        max_attachment_bytes: MAX_FILE,
-        ..incidents::StoreOptions::default()
-    };
-    let store = incidents::open_with(&url, options).await.unwrap();
-    let hash = web::ui::hash_password(PASSWORD).unwrap();
-    for (name, role) in [("alice", Role::Reporter), ("rita", Role::Responder)] {
-        let user = store
-            .create_user(
-                &Viewer::system(),
-                NewUser {
-                    name: name.to_owned(),
-                    role,
-                },
-            )
-            .await
-            .unwrap();
-        store
-            .set_password(&Viewer::system(), user.id, Some(hash.clone()))
-            .await
-            .unwrap();
-    }
-    let router = web::router_with(AppState::new(store.clone()), web::RouterOptions::default());
-    App {
-        router,
-        store,
-        _dir: dir,
-    }
+    App::with(
+        &[("alice", Role::Reporter), ("rita", Role::Responder)],
+        incidents::StoreOptions {
+            max_attachment_bytes: MAX_FILE,
+            ..incidents::StoreOptions::default()
+        },
+        web::RouterOptions::default(),
+    )
+    .await
 }
 
 impl App {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        browser: &Browser,
-        body: Option<(&str, Vec<u8>)>,
-        origin: Option<&str>,
-    ) -> Page {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "wp.example");
-        if let Some(c) = browser.cookie_header() {
-            request = request.header("cookie", c);
-        }
-        if let Some(o) = origin {
-            request = request.header("origin", o);
-        }
-        let body = match body {
-            Some((content_type, bytes)) => {
-                request = request
-                    .header("content-type", content_type)
-                    .header("content-length", bytes.len());
-                bytes
-            }
-            None => Vec::new(),
-        };
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = http_body_util::BodyExt::collect(response.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        Page {
-            status,
-            headers,
-            body: String::from_utf8(bytes.to_vec()).unwrap(),
-        }
-    }
-
-    async fn get(&self, path: &str, browser: &Browser) -> Page {
-        self.send("GET", path, browser, None, None).await
-    }
-
-    async fn browser(&self, name: &str) -> Browser {
-        let mut browser = Browser::default();
-        let form = self.get("/login", &browser).await;
-        assert_eq!(form.status, StatusCode::OK, "{}", form.body);
-        browser.keep(&form);
-        let csrf = form.csrf();
-        let fields = format!("username={name}&password=correct+horse+battery+staple&csrf={csrf}");
-        let page = self
-            .send(
-                "POST",
-                "/login",
-                &browser,
-                Some(("application/x-www-form-urlencoded", fields.into_bytes())),
-                Some("http://wp.example"),
-            )
-            .await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-        browser.keep(&page);
-        assert!(browser.session.is_some());
-        browser
-    }
-
     /// The report form's token for `browser`.
     async fn csrf(&self, browser: &Browser) -> String {
         let form = self.get("/report", browser).await;
@@ -240,7 +79,7 @@ impl App {
 
     /// Posts `parts` to /report as the form does.
     async fn post_report(&self, browser: &Browser, parts: &[Part<'_>]) -> Page {
-        self.send(
+        self.send_body(
             "POST",
             "/report",
             browser,
@@ -599,7 +438,7 @@ async fn a_body_over_the_servers_limit_is_the_413_page_too() {
     assert!(page.body.contains("Nothing was sent"));
     assert_eq!(app.reports_total().await, 0);
     let api = app
-        .send(
+        .send_body(
             "POST",
             "/api/v1/reports",
             &alice,
@@ -644,7 +483,7 @@ async fn without_the_forms_token_or_from_another_site_nothing_is_stored() {
         ),
     ] {
         let page = app
-            .send(
+            .send_body(
                 "POST",
                 "/report",
                 &alice,
@@ -665,7 +504,7 @@ async fn without_the_forms_token_or_from_another_site_nothing_is_stored() {
         Part::Text("description", "Cross-site."),
     ]);
     let page = app
-        .send(
+        .send_body(
             "POST",
             "/report",
             &alice,

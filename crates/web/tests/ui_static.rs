@@ -6,29 +6,14 @@
 //! Against the real router and a real SQLite store; expected values are
 //! written here by hand.
 
-use std::sync::Arc;
+mod support {
+    pub mod pages;
+}
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use incidents::{Category, NewIncident, NewUser, Role, Severity, Store, Viewer};
-use tower::ServiceExt;
+use axum::http::StatusCode;
+use incidents::{Category, NewIncident, Role, Severity, Viewer};
+use support::pages::{App, Browser, Page};
 use watchpost_web as web;
-use web::AppState;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-struct App {
-    router: Router,
-    store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
 
 impl Page {
     fn header(&self, name: &str) -> &str {
@@ -40,118 +25,23 @@ impl Page {
     }
 
     fn text(&self) -> &str {
-        std::str::from_utf8(&self.body).unwrap()
-    }
-
-    /// The value of the `__Host-*` cookie `name` this answer sets.
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.headers.get_all("set-cookie").iter().find_map(|c| {
-            let c = c.to_str().unwrap();
-            let (pair, _) = c.split_once(';').unwrap_or((c, ""));
-            let (n, v) = pair.split_once('=')?;
-            (n == name && !v.is_empty()).then(|| v.to_owned())
-        })
-    }
-
-    fn csrf(&self) -> String {
-        let marker = "name=\"csrf\" value=\"";
-        let text = self.text();
-        let at = text.find(marker).expect("a CSRF field");
-        let rest = &text[at + marker.len()..];
-        rest[..rest.find('"').unwrap()].to_owned()
+        &self.body
     }
 }
 
 async fn app() -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("watchpost.db").display());
-    let options = incidents::StoreOptions {
-        data_dir: Some(dir.path().to_owned()),
-        ..incidents::StoreOptions::default()
-    };
-    let store = incidents::open_with(&url, options).await.unwrap();
-    let hash = web::ui::hash_password(PASSWORD).unwrap();
-    let user = store
-        .create_user(
-            &Viewer::system(),
-            NewUser {
-                name: "rita".to_owned(),
-                role: Role::Responder,
-            },
-        )
-        .await
-        .unwrap();
-    store
-        .set_password(&Viewer::system(), user.id, Some(hash))
-        .await
-        .unwrap();
-    let router = web::router_with(AppState::new(store.clone()), web::RouterOptions::default());
-    App {
-        router,
-        store,
-        _dir: dir,
-    }
+    App::with(
+        &[("rita", Role::Responder)],
+        incidents::StoreOptions::default(),
+        web::RouterOptions::default(),
+    )
+    .await
 }
 
 impl App {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        cookie: Option<&str>,
-        form: Option<String>,
-    ) -> Page {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "wp.example");
-        if let Some(c) = cookie {
-            request = request.header("cookie", c);
-        }
-        if form.is_some() {
-            request = request
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("origin", "http://wp.example");
-        }
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::from(form.unwrap_or_default())).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = http_body_util::BodyExt::collect(response.into_body())
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec();
-        Page {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&self, path: &str, cookie: Option<&str>) -> Page {
-        self.send("GET", path, cookie, None).await
-    }
-
-    /// Signs rita in; returns the cookie header of her browser.
-    async fn responder(&self) -> String {
-        let form = self.get("/login", None).await;
-        assert_eq!(form.status, StatusCode::OK);
-        let login = form.cookie("__Host-wp_login").expect("a sign-in cookie");
-        let cookie = format!("__Host-wp_login={login}");
-        let body = format!(
-            "username=rita&password={}&csrf={}",
-            PASSWORD.replace(' ', "+"),
-            form.csrf()
-        );
-        let page = self.send("POST", "/login", Some(&cookie), Some(body)).await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text());
-        let session = page.cookie("__Host-wp_session").expect("a session");
-        format!("__Host-wp_session={session}")
+    /// A browser rita signed in with.
+    async fn responder(&self) -> Browser {
+        self.browser("rita").await
     }
 }
 
@@ -163,7 +53,7 @@ async fn htmx_is_served_from_the_binary_as_javascript_to_anyone() {
     let app = app().await;
     // Anonymous: the sign-in page loads it too, so it is not behind a
     // session (like the stylesheet).
-    let js = app.get("/static/htmx.min.js", None).await;
+    let js = app.get("/static/htmx.min.js", &Browser::default()).await;
     assert_eq!(js.status, StatusCode::OK);
     assert_eq!(js.header("content-type"), "text/javascript; charset=utf-8");
     assert_eq!(js.header("cache-control"), "public, max-age=3600");
@@ -174,7 +64,7 @@ async fn htmx_is_served_from_the_binary_as_javascript_to_anyone() {
     // And it is a 2.x build (htmx 4 changed attribute inheritance).
     assert!(js.text().contains("version:\"2.0.11\""));
 
-    let css = app.get("/static/app.css", None).await;
+    let css = app.get("/static/app.css", &Browser::default()).await;
     assert_eq!(css.status, StatusCode::OK);
     assert_eq!(css.header("content-type"), "text/css; charset=utf-8");
 }
@@ -183,12 +73,12 @@ async fn htmx_is_served_from_the_binary_as_javascript_to_anyone() {
 async fn pages_allow_scripts_only_from_this_server_and_load_htmx_without_inline_script() {
     let app = app().await;
     let rita = app.responder().await;
-    for (path, cookie) in [
-        ("/login", None),
-        ("/incidents", Some(rita.as_str())),
-        ("/alerts", Some(rita.as_str())),
+    for (path, browser) in [
+        ("/login", Browser::default()),
+        ("/incidents", rita.clone()),
+        ("/alerts", rita.clone()),
     ] {
-        let page = app.get(path, cookie).await;
+        let page = app.get(path, &browser).await;
         assert_eq!(page.status, StatusCode::OK, "{path}");
         let csp = page.header("content-security-policy");
         assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
@@ -216,7 +106,7 @@ async fn pages_allow_scripts_only_from_this_server_and_load_htmx_without_inline_
 async fn the_queue_filter_swaps_the_main_content_and_is_still_a_plain_get_form() {
     let app = app().await;
     let rita = app.responder().await;
-    let page = app.get("/incidents", Some(&rita)).await;
+    let page = app.get("/incidents", &rita).await;
     let html = page.text();
     // The plain form is still there for a browser without JavaScript.
     assert!(html.contains(
@@ -255,7 +145,7 @@ async fn the_queue_with_fifty_rows_its_stylesheet_and_htmx_weigh_under_100_kb() 
             .await
             .unwrap();
     }
-    let page = app.get("/incidents", Some(&rita)).await;
+    let page = app.get("/incidents", &rita).await;
     assert_eq!(page.status, StatusCode::OK);
     let html = page.text();
     assert_eq!(html.matches("<tr>").count(), 51, "a header row and 50 rows");
@@ -264,8 +154,16 @@ async fn the_queue_with_fifty_rows_its_stylesheet_and_htmx_weigh_under_100_kb() 
     ));
     assert!(html.contains(">Next page</a>"));
     assert!(html.contains("51 incidents."));
-    let css = app.get("/static/app.css", None).await.body.len();
-    let js = app.get("/static/htmx.min.js", None).await.body.len();
+    let css = app
+        .get("/static/app.css", &Browser::default())
+        .await
+        .body
+        .len();
+    let js = app
+        .get("/static/htmx.min.js", &Browser::default())
+        .await
+        .body
+        .len();
     let total = page.body.len() + css + js;
     println!(
         "page weight: /incidents (50 rows) {} bytes + app.css {css} bytes + htmx.min.js {js} bytes = {total} bytes",

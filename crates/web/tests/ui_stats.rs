@@ -9,49 +9,17 @@
 //! this one; every expected count, median, share and bar position below is
 //! worked out here by hand.
 
-use std::sync::Arc;
+mod support {
+    pub mod pages;
+}
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use incidents::{
-    Category, IncidentId, NewIncident, NewUser, Role, Severity, Status, Store, Viewer,
-};
+use axum::http::StatusCode;
+use incidents::{Category, IncidentId, NewIncident, Role, Severity, Status, Viewer};
+use support::pages::{App, Browser, Page, encode};
 use time::{Duration, OffsetDateTime};
-use tower::ServiceExt;
 use watchpost_web as web;
-use web::AppState;
-
-const PASSWORD: &str = "correct horse battery staple";
-const ORIGIN: &str = "http://wp.example";
-
-struct App {
-    router: Router,
-    store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
 
 impl Page {
-    fn location(&self) -> Option<&str> {
-        self.headers.get("location").and_then(|v| v.to_str().ok())
-    }
-
-    /// The CSRF token of the page's (first) form.
-    fn csrf(&self) -> String {
-        let at = self
-            .body
-            .find("name=\"csrf\" value=\"")
-            .unwrap_or_else(|| panic!("no CSRF field in\n{}", self.body));
-        let rest = &self.body[at + "name=\"csrf\" value=\"".len()..];
-        rest[..rest.find('"').unwrap()].to_owned()
-    }
-
     fn has(&self, text: &str) -> bool {
         self.body.contains(text)
     }
@@ -60,53 +28,6 @@ impl Page {
     fn assert_has(&self, text: &str) {
         assert!(self.has(text), "missing {text:?} in\n{}", self.body);
     }
-}
-
-#[derive(Default, Clone)]
-struct Browser {
-    session: Option<String>,
-    login: Option<String>,
-}
-
-impl Browser {
-    fn cookie_header(&self) -> Option<String> {
-        let mut parts = Vec::new();
-        if let Some(s) = &self.session {
-            parts.push(format!("__Host-wp_session={s}"));
-        }
-        if let Some(l) = &self.login {
-            parts.push(format!("__Host-wp_login={l}"));
-        }
-        (!parts.is_empty()).then(|| parts.join("; "))
-    }
-
-    fn keep(&mut self, page: &Page) {
-        for c in page.headers.get_all("set-cookie") {
-            let c = c.to_str().unwrap();
-            let (pair, _) = c.split_once(';').unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            let value = (!value.is_empty()).then(|| value.to_owned());
-            match name {
-                "__Host-wp_session" => self.session = value,
-                "__Host-wp_login" => self.login = value,
-                _ => {}
-            }
-        }
-    }
-}
-
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// The users of every test: (name, role).
@@ -118,108 +39,15 @@ const USERS: &[(&str, Role)] = &[
 ];
 
 async fn app() -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("watchpost.db").display());
-    let options = incidents::StoreOptions {
-        data_dir: Some(dir.path().to_owned()),
-        ..incidents::StoreOptions::default()
-    };
-    let store = incidents::open_with(&url, options).await.unwrap();
-    let hash = web::ui::hash_password(PASSWORD).unwrap();
-    for (name, role) in USERS {
-        let user = store
-            .create_user(
-                &Viewer::system(),
-                NewUser {
-                    name: (*name).to_owned(),
-                    role: *role,
-                },
-            )
-            .await
-            .unwrap();
-        store
-            .set_password(&Viewer::system(), user.id, Some(hash.clone()))
-            .await
-            .unwrap();
-    }
-    let router = web::router_with(AppState::new(store.clone()), web::RouterOptions::default());
-    App {
-        router,
-        store,
-        _dir: dir,
-    }
+    App::with(
+        USERS,
+        incidents::StoreOptions::default(),
+        web::RouterOptions::default(),
+    )
+    .await
 }
 
 impl App {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        browser: &Browser,
-        form: Option<&[(&str, &str)]>,
-    ) -> Page {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "wp.example")
-            .header("origin", ORIGIN);
-        if let Some(c) = browser.cookie_header() {
-            request = request.header("cookie", c);
-        }
-        let body = match form {
-            Some(fields) => {
-                request = request.header("content-type", "application/x-www-form-urlencoded");
-                fields
-                    .iter()
-                    .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-                    .collect::<Vec<_>>()
-                    .join("&")
-            }
-            None => String::new(),
-        };
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = http_body_util::BodyExt::collect(response.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        Page {
-            status,
-            headers,
-            body: String::from_utf8(bytes.to_vec()).unwrap(),
-        }
-    }
-
-    async fn get(&self, path: &str, browser: &Browser) -> Page {
-        self.send("GET", path, browser, None).await
-    }
-
-    /// A signed-in browser for `name`.
-    async fn browser(&self, name: &str) -> Browser {
-        let mut b = Browser::default();
-        let form = self.get("/login", &b).await;
-        b.keep(&form);
-        let csrf = form.csrf();
-        let page = self
-            .send(
-                "POST",
-                "/login",
-                &b,
-                Some(&[("username", name), ("password", PASSWORD), ("csrf", &csrf)]),
-            )
-            .await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-        b.keep(&page);
-        assert!(b.session.is_some());
-        b
-    }
-
     /// An incident reported at `reported`, acknowledged (moved to
     /// investigating) after `ack` and resolved (moved to recovered) after
     /// `resolve`, both counted from `reported`.
