@@ -20,164 +20,16 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::json;
-use support::serve::{BIN, CONFIG, Server};
+use fantoccini::{Client, Locator};
+use support::browser::{
+    PASSWORD, add_user, browser, check_page, click_through, path_of, required, shoot, text_of,
+};
+use support::serve::{CONFIG, Server};
 
-const PASSWORD: &str = "a long enough passphrase";
-
-fn required(var: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| {
-        panic!("{var} is not set: run `eval \"$(scripts/services start)\"` (scripts/test does)")
-    })
-}
-
-/// Creates a reporter with a password through the CLI.
-fn add_reporter(data: &Path, name: &str) {
-    let mut child = Command::new(BIN)
-        .args([
-            "users",
-            "add",
-            name,
-            "--role",
-            "reporter",
-            "--password-stdin",
-        ])
-        .arg("--data-dir")
-        .arg(data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A fresh headless Chromium with a profile of its own.
-async fn browser(profile: &Path) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": required("WATCHPOST_TEST_CHROMIUM"),
-            "args": [
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--window-size=1280,1000",
-                format!("--user-data-dir={}", profile.display()),
-            ],
-        }),
-    );
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&required("WATCHPOST_TEST_WEBDRIVER"))
-        .await
-        .expect("a Chromium session through ChromeDriver")
-}
-
-/// Where screenshots go: the test output, not the repository.
-fn screenshots() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Saves a screenshot of the current page as `name.png`.
-async fn shoot(client: &Client, name: &str) {
-    let png = client.screenshot().await.unwrap();
-    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
-}
-
-/// Runs axe-core on the current page; returns the serious and critical
-/// violations (rule id and the first offending element).
-async fn axe(client: &Client, source: &str) -> Vec<String> {
-    client.execute(source, vec![]).await.unwrap();
-    let result = client
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             axe.run(document).then(r => done(r.violations
-                 .filter(v => v.impact === 'serious' || v.impact === 'critical')
-                 .map(v => v.id + ': ' + (v.nodes[0] ? v.nodes[0].html : ''))));",
-            vec![],
-        )
-        .await
-        .unwrap();
-    result
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// Checks the current page with axe and saves its screenshot.
-async fn check_page(client: &Client, axe_source: &str, name: &str) {
-    shoot(client, name).await;
-    let violations = axe(client, axe_source).await;
-    assert!(violations.is_empty(), "{name}: {violations:#?}");
-}
-
-async fn path_of(client: &Client) -> String {
-    let url = client.current_url().await.unwrap();
-    match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_owned(),
-    }
-}
-
-async fn text_of(client: &Client, css: &str) -> String {
-    client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
-}
-
-/// Clicks what `css` finds and waits until the page it leads to has
-/// loaded: the current page is marked, and the wait ends when the page in
-/// the window is one without the mark.
-async fn click_through(client: &Client, css: &str) {
-    client
-        .execute("document.documentElement.dataset.left = 'yes';", vec![])
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
-    client
-        .wait()
-        .for_element(Locator::Css("html:not([data-left])"))
-        .await
-        .unwrap();
-}
-
+/// Signs `name` in by way of `/report`, which first sends an anonymous
+/// visitor to the sign-in page (the shared `sign_in` goes to `/login`
+/// directly); on failure the message holds the page's source.
 async fn sign_in(client: &Client, base: &str, name: &str) {
     client.goto(&format!("{base}/report")).await.unwrap();
     assert_eq!(path_of(client).await, "/login", "anonymous: to sign-in");
@@ -243,8 +95,8 @@ async fn an_employee_reports_something_sensitive_and_only_they_see_it() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Server::start(dir.path(), &data, CONFIG, &[]);
-    add_reporter(&data, "alice");
-    add_reporter(&data, "bob");
+    add_user(&data, "alice", "reporter");
+    add_user(&data, "bob", "reporter");
     // `localhost`: a browser keeps a `Secure` cookie over plain HTTP only
     // there.
     let base = format!("http://localhost:{}", server.addr.port());

@@ -23,83 +23,14 @@ mod support;
 mod oidc_provider;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use oidc_provider::{Behaviour, Provider};
 use serde_json::json;
+use support::browser::{browser, check_page, required};
 use support::serve::{BIN, Server};
-
-fn required(var: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| {
-        panic!("{var} is not set: run `eval \"$(scripts/services start)\"` (scripts/test does)")
-    })
-}
-
-/// A fresh headless Chromium with a profile of its own.
-async fn browser(profile: &Path) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": required("WATCHPOST_TEST_CHROMIUM"),
-            "args": [
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--window-size=1280,1000",
-                format!("--user-data-dir={}", profile.display()),
-            ],
-        }),
-    );
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&required("WATCHPOST_TEST_WEBDRIVER"))
-        .await
-        .expect("a Chromium session through ChromeDriver")
-}
-
-fn screenshots() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Runs axe-core on the current page; returns the serious and critical
-/// violations (rule id and the first offending element).
-async fn axe(client: &Client, source: &str) -> Vec<String> {
-    client.execute(source, vec![]).await.unwrap();
-    let result = client
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             axe.run(document).then(r => done(r.violations
-                 .filter(v => v.impact === 'serious' || v.impact === 'critical')
-                 .map(v => v.id + ': ' + (v.nodes[0] ? v.nodes[0].html : ''))));",
-            vec![],
-        )
-        .await
-        .unwrap();
-    result
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect()
-}
-
-async fn check_page(client: &Client, axe_source: &str, name: &str) {
-    let png = client.screenshot().await.unwrap();
-    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
-    let violations = axe(client, axe_source).await;
-    assert!(violations.is_empty(), "{name}: {violations:#?}");
-}
 
 /// `watchpost serve` on `port` (the redirect URL must name it before the
 /// server starts) with `config` and one more environment variable.

@@ -1,10 +1,12 @@
 //! Checks shared by the integration tests: no JSON document repeats a key,
 //! and no output carries a character that drives a terminal; and
-//! ([`serve`]) a real server to talk to.
+//! ([`serve`]) a real server to talk to, and ([`browser`]) the helpers of
+//! the browser tests.
 //!
 //! Each test target uses only some of these.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod serve;
 
 use std::collections::HashSet;

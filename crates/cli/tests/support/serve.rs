@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -143,12 +143,18 @@ pub fn add_user(data: &Path, name: &str, role: &str) -> String {
         .arg(data)
         .output()
         .unwrap();
+    token_of(&out)
+}
+
+/// The token `watchpost users add` printed (its last line of output);
+/// fails with its error output when it did not succeed.
+pub fn token_of(out: &Output) -> String {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout)
+    String::from_utf8(out.stdout.clone())
         .unwrap()
         .lines()
         .last()
