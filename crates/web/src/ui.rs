@@ -129,6 +129,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .merge(stats::routes())
         .merge(oidc::routes())
         .layer(axum::Extension(throttle))
+        .layer(middleware::from_fn(oidc::offer))
         .layer(middleware::from_fn_with_state(state, session::load_session))
         .layer(middleware::from_fn(security_headers))
 }

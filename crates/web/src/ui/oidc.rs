@@ -582,6 +582,22 @@ async fn local_user(
     }
 }
 
+/// Puts the provider's name in each page request when `[oidc]` is
+/// configured, for the sign-in page's button ([`pages::SsoOffer`]).
+pub(crate) async fn offer(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let name = request
+        .extensions()
+        .get::<Oidc>()
+        .map(|o| o.display_name().to_owned());
+    if let Some(name) = name {
+        request.extensions_mut().insert(pages::SsoOffer(name));
+    }
+    next.run(request).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -268,16 +268,22 @@ pub(crate) async fn home(session: Option<Extension<Session>>) -> Response {
     }
 }
 
+/// The name of the single sign-on provider the sign-in page offers, put
+/// in the request when `[oidc]` is configured (by the sign-on module, so
+/// this one needs nothing of it).
+#[derive(Clone)]
+pub(crate) struct SsoOffer(pub String);
+
 /// `GET /login`.
 pub(crate) async fn login_form(
     session: Option<Extension<Session>>,
-    oidc: Option<Extension<super::oidc::Oidc>>,
+    sso_offer: Option<Extension<SsoOffer>>,
     headers: HeaderMap,
 ) -> Response {
     if session.is_some() {
         return see_other("/report");
     }
-    let sso = oidc.as_ref().map(|Extension(o)| o.display_name());
+    let sso = sso_offer.as_ref().map(|Extension(o)| o.0.as_str());
     login_page(&headers, StatusCode::OK, "", None, sso)
 }
 
@@ -359,11 +365,11 @@ pub(crate) async fn login(
     Extension(throttle): Extension<std::sync::Arc<Throttle>>,
     peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     old: Option<Extension<Session>>,
-    oidc: Option<Extension<super::oidc::Oidc>>,
+    sso_offer: Option<Extension<SsoOffer>>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let sso = oidc.as_ref().map(|Extension(o)| o.display_name());
+    let sso = sso_offer.as_ref().map(|Extension(o)| o.0.as_str());
     if !same_origin(&headers) {
         return forbidden_page(
             "This form was sent from another site, and was refused.",
