@@ -217,9 +217,10 @@ pub(crate) struct Shared {
     /// The running rules' load errors (`file: reason`), so a reload can
     /// tell new errors from old ones.
     rule_errors: Mutex<Vec<String>>,
-    /// Detections found per (rule id, title) since start (at most
-    /// [`MAX_RULE_HITS`] rules; past that, not counted by rule).
-    rule_hits: Mutex<BTreeMap<(String, String), u64>>,
+    /// Detections found since start, by rule id: the rule's title and its
+    /// count (at most [`MAX_RULE_HITS`] rules; past that, not counted by
+    /// rule).
+    rule_hits: Mutex<BTreeMap<String, (String, u64)>>,
     /// A new engine for the worker to switch to.
     reload: Mutex<Option<Arc<Engine>>>,
     /// Serialises reloads.
@@ -257,11 +258,12 @@ impl Shared {
             .rule_hits
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let key = (d.rule_id.clone(), d.rule_title.clone());
-        if let Some(n) = hits.get_mut(&key) {
+        // Looked up by reference: a rule already counted costs no
+        // allocation (this runs for every detection).
+        if let Some((_, n)) = hits.get_mut(d.rule_id.as_str()) {
             *n += 1;
         } else if hits.len() < MAX_RULE_HITS {
-            hits.insert(key, 1);
+            hits.insert(d.rule_id.clone(), (d.rule_title.clone(), 1));
         }
     }
 
@@ -948,7 +950,7 @@ impl web::events::EventSink for Intake {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|((rule_id, title), hits)| web::events::RuleHits {
+            .map(|(rule_id, (title, hits))| web::events::RuleHits {
                 rule_id: rule_id.clone(),
                 title: title.clone(),
                 hits: *hits,

@@ -1079,9 +1079,17 @@ pub(crate) async fn close_incident(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let Ok(resolution) = p.form.resolution.parse::<Resolution>() else {
+    let resolution = p.form.resolution.parse::<Resolution>();
+    let problem = match resolution {
+        Err(_) => Some("Choose how the incident ended."),
+        Ok(_) if p.detail.incident.impact.is_none() => {
+            Some("Assess the impact (below) before closing.")
+        }
+        Ok(_) => None,
+    };
+    let (Ok(resolution), None) = (resolution, problem) else {
         let errors = Errors {
-            resolution: Some("Choose how the incident ended.".to_owned()),
+            resolution: problem.map(str::to_owned),
             ..Errors::default()
         };
         return p
@@ -1093,20 +1101,6 @@ pub(crate) async fn close_incident(
             )
             .await;
     };
-    if p.detail.incident.impact.is_none() {
-        let errors = Errors {
-            resolution: Some("Assess the impact (below) before closing.".to_owned()),
-            ..Errors::default()
-        };
-        return p
-            .again(
-                &state,
-                Posted::Other,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-    }
     match state
         .store
         .close_incident(&p.viewer(), p.id(), resolution, None, None)
