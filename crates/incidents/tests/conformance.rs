@@ -1342,6 +1342,16 @@ mod cases {
         ));
         assert_eq!(s.list_users(&c.reporter_b).await.unwrap().len(), 1);
         assert_eq!(s.list_users(&c.admin).await.unwrap().len(), 5);
+        // No admin disables themselves (they could lock every admin
+        // out); the refusal changes nothing.
+        let audit_before = all_audit(s, &sys()).await.len();
+        match s.set_user_disabled(&c.admin, c.admin.user_id, true).await {
+            Err(StoreError::Conflict(m)) => assert_eq!(m, "you cannot disable yourself"),
+            other => panic!("disabling yourself: {other:?}"),
+        }
+        assert_eq!(all_audit(s, &sys()).await.len(), audit_before);
+        let admin = s.get_user(&sys(), c.admin.user_id).await.unwrap();
+        assert!(!admin.disabled);
         s.set_user_disabled(&c.admin, c.reporter_a.user_id, true)
             .await
             .unwrap();

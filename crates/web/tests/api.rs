@@ -686,6 +686,17 @@ async fn bad_input_gets_clear_errors_in_one_format() {
             .contains("investigating"),
         "{body}"
     );
+    // An admin cannot disable themselves: 409, in the one error format.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/users/admin/disable",
+            Some(app.token("admin")),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["message"], "you cannot disable yourself");
     let (status, body) = app
         .call(
             Method::GET,

@@ -578,8 +578,9 @@ struct DisablePage<'a> {
     blocked: Option<&'static str>,
 }
 
-/// Why `user` cannot be disabled by `s` (the API handler's own rule, and
-/// one already disabled needs nothing).
+/// Why `user` cannot be disabled by `s`, said before the confirmation is
+/// offered (the store refuses disabling yourself whatever this says; one
+/// already disabled needs nothing).
 fn why_not_disable(s: &Session, user: &User) -> Option<&'static str> {
     if user.id == s.caller.user.id {
         Some("You cannot disable yourself.")
@@ -641,26 +642,27 @@ pub(crate) async fn disable_user(
         Ok(user) => user,
         Err(r) => return r,
     };
-    if user.id == s.caller.user.id {
-        let errors = Errors {
-            users: Some("You cannot disable yourself.".to_owned()),
-            ..Errors::default()
-        };
-        return again(
-            &state,
-            &s,
-            &AdminForm::default(),
-            errors,
-            StatusCode::CONFLICT,
-        )
-        .await;
-    }
     match state
         .store
         .set_user_disabled(&s.caller.viewer(), user.id, true)
         .await
     {
         Ok(user) => done_at("disabled", &user.name),
+        // Disabling yourself: the store's refusal, in words.
+        Err(StoreError::Conflict(m)) => {
+            let errors = Errors {
+                users: Some(sentence(&m)),
+                ..Errors::default()
+            };
+            again(
+                &state,
+                &s,
+                &AdminForm::default(),
+                errors,
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
         Err(StoreError::NotFound(_)) => pages::not_found_page(),
         Err(StoreError::Forbidden(_)) => {
             forbidden_page("Your role may not make this change.", true)

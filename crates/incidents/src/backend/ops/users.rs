@@ -114,6 +114,11 @@ impl SqlStore {
         let mut tx = self.begin().await?;
         let before = load_user(&mut *tx, v, user_by_id(id)).await?;
         forbid(v.can_admin_users(), "only admins disable users")?;
+        if disabled && id == v.user_id {
+            return Err(StoreError::Conflict(
+                "you cannot disable yourself".to_owned(),
+            ));
+        }
         let mut after = before.clone();
         after.disabled = disabled;
         let mut q = Sql::new("UPDATE users SET disabled = ");
