@@ -23,6 +23,12 @@ pub struct Config {
     /// outside the database, and out of the database's backups if they
     /// travel separately; `watchpost audit verify` needs the same file.
     pub audit_key_file: Option<PathBuf>,
+    /// The address people reach this server at (e.g.
+    /// `https://watchpost.example.com`): links in chat messages and mail,
+    /// security.txt's `Canonical` and the advisories feed are made from it.
+    /// An absolute `http(s)` URL with no query or fragment; unset, such
+    /// links are not made (or use the listen address where a page says so).
+    pub public_url: Option<web::PublicUrl>,
     /// The listen address (default `127.0.0.1:8080`; port 0 picks one).
     pub listen: Option<SocketAddr>,
     /// The largest accepted request body in bytes (default 1 MiB).
@@ -392,6 +398,24 @@ secret = "s"
         assert_eq!(email.smtp.port, 2525);
         assert_eq!(email.to.security_team.as_deref(), Some("sec@example.test"));
         assert!(config.notify.webhook.is_some());
+    }
+
+    #[test]
+    fn public_url_is_checked_where_it_is_written() {
+        let config = Config::parse(
+            Path::new("c.toml"),
+            "public_url = \"https://wp.example.com/\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.public_url.map(|u| u.as_str().to_owned()).as_deref(),
+            Some("https://wp.example.com")
+        );
+        let err = Config::parse(Path::new("c.toml"), "\npublic_url = \"ftp://x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("c.toml:2:"), "{err}");
+        assert!(err.contains("http:// or https://"), "{err}");
     }
 
     #[test]

@@ -511,6 +511,7 @@ pub async fn serve(
             events: ingest
                 .as_ref()
                 .map(|i| i.intake() as web::events::SharedSink),
+            public_url: config.public_url.clone(),
         },
         web::RouterOptions {
             max_body_bytes: config.max_body_bytes.unwrap_or(web::DEFAULT_MAX_BODY_BYTES),

@@ -45,6 +45,7 @@ pub mod events;
 pub mod extract;
 mod handlers;
 pub mod openapi;
+pub mod public_url;
 pub mod routes;
 pub mod schema;
 mod state;
@@ -55,6 +56,7 @@ pub mod types;
 pub mod ui;
 
 pub use error::ApiError;
+pub use public_url::PublicUrl;
 pub use state::{ApiDocument, AppState};
 
 /// The default largest request body: 1 MiB.

@@ -26,6 +26,9 @@ pub struct AppState {
     /// The first admin's one-time password link (`/setup`), while it is
     /// unused; `None` answers its page with 404.
     pub setup: Option<std::sync::Arc<dyn AdminSetup>>,
+    /// The server's public address (`public_url`), for links that leave
+    /// the server; `None` when not configured.
+    pub public_url: Option<crate::PublicUrl>,
 }
 
 impl AppState {
@@ -35,6 +38,7 @@ impl AppState {
             store,
             events: None,
             setup: None,
+            public_url: None,
         }
     }
 }
