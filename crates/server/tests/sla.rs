@@ -81,10 +81,12 @@ async fn sla_messages(store: &dyn Store) -> Vec<OutboxMessage> {
 /// finance-ops and a shared mailbox by email, and a webhook.
 fn every_destination() -> notify::NotifyConfig {
     let text = r#"
-[notify.email]
+[notify]
 from = "watchpost@example.test"
-to = { security_team = "sec@example.test", finance_ops = "fin@example.test", shared_mailbox = "it@example.test" }
-[notify.email.smtp]
+security_team = "sec@example.test"
+finance_ops = "fin@example.test"
+shared_mailbox = "it@example.test"
+[notify.smtp]
 host = "127.0.0.1"
 port = 2525
 tls = "none"
