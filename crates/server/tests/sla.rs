@@ -211,12 +211,12 @@ async fn overdue_clocks_escalate_once_each_step() {
 
     // An hour past A's acknowledge deadline, still unacknowledged: step 2
     // to finance-ops and the Security Team; and A's triage clock (1h) has
-    // breached too.
+    // breached too, and so has B's (acknowledged, never contained).
     clock.set(t0 + Duration::minutes(75));
     let s = check.check().await.unwrap();
-    assert_eq!((s.overdue, s.breached, s.escalated), (1, 1, 1));
+    assert_eq!((s.overdue, s.breached, s.escalated), (2, 2, 1));
     let messages = sla_messages(store.as_ref()).await;
-    assert_eq!(messages.len(), 3);
+    assert_eq!(messages.len(), 4);
     let escalated: Vec<&OutboxMessage> = messages
         .iter()
         .filter(|m| m.kind == OutboxKind::SlaEscalated)
