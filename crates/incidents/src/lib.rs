@@ -27,6 +27,7 @@ pub mod incident;
 pub mod outbox;
 mod query;
 pub mod report;
+pub mod sla;
 pub mod staged;
 pub mod store;
 pub mod user;
@@ -47,6 +48,10 @@ pub use incident::{
 };
 pub use outbox::{AccessPayload, IncidentPayload, OutboxKind, OutboxMessage, OutboxPayload};
 pub use report::{Attachment, NewAttachment, NewReport, Report};
+pub use sla::{
+    BusinessHours, ClockState, ClockStatus, EscalationCount, EscalationStep, IncidentSla, SlaClock,
+    SlaDuration, SlaError, SlaEscalation, SlaPolicy, SlaTarget,
+};
 pub use staged::StagedAttachment;
 pub use store::{
     AlertFilter, Backend, IncidentDetail, IncidentFilter, IncidentPatch, MetricRow, Metrics,

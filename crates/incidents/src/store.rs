@@ -26,6 +26,7 @@ use crate::ids::{
 use crate::incident::{Impact, Incident, Note, Task, TimelineEvent};
 use crate::outbox::OutboxMessage;
 use crate::report::{Attachment, NewAttachment, NewReport, Report};
+use crate::sla::{ClockStatus, EscalationCount, EscalationStep, SlaEscalation};
 use crate::staged::StagedAttachment;
 use crate::user::{ApiToken, NewSession, NewToken, NewUser, RoleGrant, TokenHash, User};
 
@@ -203,6 +204,10 @@ pub struct IncidentFilter {
     /// Created before.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub created_to: Option<OffsetDateTime>,
+    /// Only these incidents (`None`: any). The API's overdue filter
+    /// passes the incidents it found overdue here.
+    #[serde(default)]
+    pub ids: Option<Vec<IncidentId>>,
 }
 
 /// Report list filters.
@@ -696,6 +701,46 @@ pub trait Store: Send + Sync + 'static {
     async fn verify_audit(&self, viewer: &Viewer) -> Result<AuditReport>;
 
     // ----- outbox (system viewer only) -----
+
+    // ----- SLA (see `crate::sla`) -----
+
+    /// Where each incident of `ids` that the viewer sees came from, for
+    /// SLA targets: the channels of its reports, and `detection` when alerts
+    /// opened or joined it (each source once, in [`Source::ALL`] order; an
+    /// incident with none is listed with an empty list). Staff only
+    /// (`Forbidden` otherwise); incidents the viewer may not see are left
+    /// out. At most 1000 ids (`Invalid`).
+    async fn incident_sources(
+        &self,
+        viewer: &Viewer,
+        ids: &[IncidentId],
+    ) -> Result<Vec<(IncidentId, Vec<Source>)>>;
+    /// Takes escalation `step` of the overdue clock `clock` of incident
+    /// `id` at `at`: records it in `sla_escalations`, queues its notice
+    /// ([`EscalationStep::outbox_kind`], the incident's payload with action
+    /// [`EscalationStep::action`]) and appends its audit entry, in one
+    /// transaction. Returns `false`, changing nothing, when that step of
+    /// that clock was already taken (the unique key settles races and
+    /// restarts). The system viewer only (`Forbidden`).
+    async fn record_sla_escalation(
+        &self,
+        viewer: &Viewer,
+        id: IncidentId,
+        clock: &ClockStatus,
+        step: EscalationStep,
+        at: OffsetDateTime,
+    ) -> Result<bool>;
+    /// The escalations taken on incidents the viewer sees (of incident `id`
+    /// when given), oldest first, at most 1000. Staff only (`Forbidden`).
+    async fn list_sla_escalations(
+        &self,
+        viewer: &Viewer,
+        id: Option<IncidentId>,
+    ) -> Result<Vec<SlaEscalation>>;
+    /// How many escalations were taken on incidents the viewer sees, per
+    /// clock and step (only pairs with at least one). Staff only
+    /// (`Forbidden`).
+    async fn count_sla_escalations(&self, viewer: &Viewer) -> Result<Vec<EscalationCount>>;
 
     /// Claims up to `limit` pending messages due at `now`, leasing them for
     /// `lease`; a claimed message is not claimed again until its lease ends.

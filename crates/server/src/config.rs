@@ -93,6 +93,10 @@ pub struct Config {
     /// `default_role`); see docs/oidc.md. Without it the pages offer only
     /// passwords.
     pub oidc: Option<OidcConfig>,
+    /// SLA clocks and escalation (`[sla]`: `check_every`, `second_after`,
+    /// `[sla.business_hours]`, `[[sla.target]]`); see docs/sla.md. Without
+    /// it the built-in targets apply.
+    pub sla: Option<crate::sla::SlaConfig>,
 }
 
 /// `[oidc]`: single sign-on to the web pages with an OpenID Connect

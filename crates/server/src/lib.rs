@@ -14,7 +14,8 @@
 //! acknowledging an event, and the detection worker that turns what it
 //! reads into alerts and incidents. [`monitors`] runs the port snapshot
 //! and URL checks of the `[ports]` and `[web]` tables on their intervals,
-//! with alerts of their own.
+//! with alerts of their own. [`sla`] checks the open incidents' SLA
+//! clocks (`[sla]`) and escalates overdue ones.
 //!
 //! It also offers the store-level administration used by the CLI
 //! (`users add|list|disable`, `tokens list|create|revoke|rotate`,
@@ -40,6 +41,7 @@ pub mod connections;
 pub mod ingest;
 pub mod monitors;
 pub mod setup;
+pub mod sla;
 pub mod spool;
 
 pub use config::Config;
@@ -428,6 +430,9 @@ pub async fn serve(
     // Scheduled monitors (port snapshots, URLs): refused before listening
     // when their tables cannot be used, stopped with the live inputs.
     let monitors = monitors::Monitors::start(&config, &location.data_dir, store.clone())?;
+    // SLA targets and escalation (`[sla]`): refused before listening when
+    // the table cannot be used.
+    let sla_settings = config.sla.clone().unwrap_or_default().settings()?;
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -502,6 +507,11 @@ pub async fn serve(
     let worker = notify::worker::spawn(store.clone(), config.notify.clone(), stop_rx)
         .context("cannot start the notification worker")?;
 
+    let sla_task = sla::SlaTask::start(
+        sla::Checker::new(store.clone(), &sla_settings, sla::system_clock()),
+        sla_settings.check_every,
+    );
+
     let stats = Arc::new(web::stats::RequestStats::default());
     let app = web::router_with_stats(
         web::AppState {
@@ -512,6 +522,7 @@ pub async fn serve(
                 .as_ref()
                 .map(|i| i.intake() as web::events::SharedSink),
             public_url: config.public_url.clone(),
+            sla: Arc::new(sla_settings.policy.clone()),
         },
         web::RouterOptions {
             max_body_bytes: config.max_body_bytes.unwrap_or(web::DEFAULT_MAX_BODY_BYTES),
@@ -545,6 +556,7 @@ pub async fn serve(
     if let Some(monitors) = monitors {
         monitors.stop().await;
     }
+    sla_task.stop().await;
     if let Some(ingest) = ingest {
         tracing::info!("HTTP server stopped; stopping detection");
         if let Err(error) = tokio::task::spawn_blocking(move || ingest.stop()).await {

@@ -48,6 +48,7 @@ pub mod openapi;
 pub mod public_url;
 pub mod routes;
 pub mod schema;
+mod sla;
 mod state;
 mod state_checks;
 pub mod stats;

@@ -181,7 +181,14 @@ pub static ROUTES: &[Route] = &[
         "Download an attachment of a report visible to the caller (sent as a download, never rendered).", None, Schema::Binary),
     // Incidents.
     route!(GET "/api/v1/incidents", Access::Roles(ALL), list_incidents => inc,
-        "Incidents visible to the caller, filtered and paginated, with the total count.", None, Schema::IncidentList),
+        "Incidents visible to the caller, filtered and paginated, with the total count; for staff, each with its SLA clocks (`sla`).", None, Schema::IncidentList,
+    status: OK,
+    body_limit: BodyLimit::Standard,
+    query: &[QueryParam {
+        name: "overdue",
+        required: false,
+        description: "`true`: only incidents with an SLA clock running past its deadline (staff only: 403 for others).",
+    }]),
     route!(GET "/api/v1/incidents/{id}", Access::Roles(ALL), get_incident => inc,
         "One incident with its notes, tasks, timeline and links.", None, Schema::IncidentDetail),
     route!(PATCH "/api/v1/incidents/{id}", Access::Roles(MANAGERS), update_incident => inc,

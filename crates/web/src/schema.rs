@@ -85,6 +85,7 @@ pub fn query_param(name: &str) -> Value {
         "filename" => {
             json!({ "type": "string", "minLength": 1, "maxLength": MAX_FILENAME, "pattern": FILENAME })
         }
+        "overdue" => json!({ "type": "boolean" }),
         _ => json!({ "type": "string" }),
     }
 }
@@ -312,6 +313,17 @@ impl Schema {
     pub fn json(self) -> Value {
         let time = json!({ "type": "string", "format": "date-time" });
         let opt_time = json!({ "type": ["string", "null"], "format": "date-time" });
+        let sla_clock = json!({
+            "type": "object",
+            "required": ["target", "due", "state", "breached_at", "stopped_at"],
+            "properties": {
+                "target": { "type": "string" },
+                "due": { "type": "string", "format": "date-time" },
+                "state": { "type": "string", "enum": ["running", "breached", "met", "missed"] },
+                "breached_at": opt_time, "stopped_at": opt_time } });
+        let sla = json!({
+            "type": "object", "required": [],
+            "properties": { "acknowledge": sla_clock, "triage": sla_clock, "resolve": sla_clock } });
         let id = json!({ "type": "string", "format": "uuid" });
         let opt_id = json!({ "type": ["string", "null"], "format": "uuid" });
         let opt_str = json!({ "type": ["string", "null"] });
@@ -568,8 +580,9 @@ impl Schema {
                     "resolution": { "type": ["string", "null"], "enum": nullable(Resolution::ALL) },
                     "disclosure": disclosure,
                     "merged_into": opt_id, "alert_count": integer,
-                    "times": reference(Schema::Times), "created_at": time, "updated_at": time }),
-                &[],
+                    "times": reference(Schema::Times), "created_at": time, "updated_at": time,
+                    "sla": sla }),
+                &["sla"],
             ),
             Schema::Times => record(
                 json!({

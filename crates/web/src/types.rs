@@ -297,6 +297,63 @@ pub struct IncidentResponse {
     /// Last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Its SLA clocks (see docs/sla.md), for staff on
+    /// `GET /api/v1/incidents` and `GET /api/v1/incidents/{id}`; absent
+    /// elsewhere and for reporters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<SlaBody>,
+}
+
+/// An incident's SLA clocks: each clock that has a target.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaBody {
+    /// From reported to acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledge: Option<SlaClockBody>,
+    /// From reported to contained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triage: Option<SlaClockBody>,
+    /// From reported to resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve: Option<SlaClockBody>,
+}
+
+/// One SLA clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaClockBody {
+    /// The target, as configured (e.g. `15m`, `1 business day`).
+    pub target: String,
+    /// The deadline.
+    #[serde(with = "time::serde::rfc3339")]
+    pub due: OffsetDateTime,
+    /// `running`, `breached` (running past the deadline), `met` or
+    /// `missed` (stopped after the deadline).
+    pub state: incidents::ClockState,
+    /// When the deadline was passed (breached or missed).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub breached_at: Option<OffsetDateTime>,
+    /// When the clock stopped.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub stopped_at: Option<OffsetDateTime>,
+}
+
+impl From<&incidents::IncidentSla> for SlaBody {
+    fn from(sla: &incidents::IncidentSla) -> Self {
+        let clock = |c: incidents::SlaClock| {
+            sla.clock(c).map(|s| SlaClockBody {
+                target: s.target.to_string(),
+                due: s.due,
+                state: s.state,
+                breached_at: s.breached_at(),
+                stopped_at: s.stopped_at,
+            })
+        };
+        SlaBody {
+            acknowledge: clock(incidents::SlaClock::Acknowledge),
+            triage: clock(incidents::SlaClock::Triage),
+            resolve: clock(incidents::SlaClock::Resolve),
+        }
+    }
 }
 
 impl From<incidents::incident::Incident> for IncidentResponse {
@@ -326,6 +383,7 @@ impl From<incidents::incident::Incident> for IncidentResponse {
             },
             created_at: i.created_at,
             updated_at: i.updated_at,
+            sla: None,
         }
     }
 }

@@ -61,7 +61,9 @@ fn cases() -> Vec<Case> {
     let incident = json!({ "id": ID, "title": "t", "description": "d", "category": "theft",
         "severity": "SEV3", "status": "triage", "sensitive": false, "owner_id": ID,
         "impact": impact, "resolution": null, "disclosure": "none", "merged_into": ID,
-        "alert_count": 0, "times": times, "created_at": AT, "updated_at": AT });
+        "alert_count": 0, "times": times, "created_at": AT, "updated_at": AT,
+        "sla": { "acknowledge": { "target": "15m", "due": AT, "state": "breached",
+            "breached_at": AT, "stopped_at": null } } });
     let attachment = json!({ "id": ID, "filename": "f", "content_type": "text/plain",
         "size": 1, "sha256": "00", "url": "/x" });
     let report = json!({ "id": ID, "reporter_id": ID, "channel": "api", "category": "theft",

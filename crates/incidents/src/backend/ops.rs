@@ -25,6 +25,7 @@ mod paging;
 mod passwords;
 mod reports;
 mod sessions;
+mod sla;
 mod timeline;
 mod tokens;
 mod users;
@@ -40,7 +41,7 @@ use super::{SqlStore, exec};
 use crate::access::Viewer;
 use crate::alert::{Alert, AlertOutcome, NewAlert, NewSuppression, SuppressionRule};
 use crate::audit::{AuditEntry, AuditReport};
-use crate::enums::{OutboxStatus, Resolution, Role, Status};
+use crate::enums::{OutboxStatus, Resolution, Role, Source, Status};
 use crate::ids::{
     AlertId, AttachmentId, IncidentId, OutboxId, ReportId, RoleGrantId, SuppressionId, TaskId,
     TokenId, UserId,
@@ -49,6 +50,7 @@ use crate::incident::{Impact, Incident, Note, Task};
 use crate::outbox::OutboxMessage;
 use crate::query::Sql;
 use crate::report::{Attachment, NewAttachment, NewReport, Report};
+use crate::sla::{ClockStatus, EscalationCount, EscalationStep, SlaEscalation};
 use crate::store::{
     AlertFilter, Backend, IncidentDetail, IncidentFilter, IncidentPatch, Metrics, MetricsQuery,
     NewIncident, NewTask, Page, PageRequest, ReportFilter, Result, Store, TaskPatch,
@@ -416,6 +418,39 @@ impl Store for SqlStore {
 
     async fn verify_audit(&self, v: &Viewer) -> Result<AuditReport> {
         SqlStore::verify_audit(self, v).await
+    }
+
+    // ----- SLA -----
+
+    async fn incident_sources(
+        &self,
+        v: &Viewer,
+        ids: &[IncidentId],
+    ) -> Result<Vec<(IncidentId, Vec<Source>)>> {
+        SqlStore::incident_sources(self, v, ids).await
+    }
+
+    async fn record_sla_escalation(
+        &self,
+        v: &Viewer,
+        id: IncidentId,
+        clock: &ClockStatus,
+        step: EscalationStep,
+        at: OffsetDateTime,
+    ) -> Result<bool> {
+        SqlStore::record_sla_escalation(self, v, id, clock, step, at).await
+    }
+
+    async fn list_sla_escalations(
+        &self,
+        v: &Viewer,
+        id: Option<IncidentId>,
+    ) -> Result<Vec<SlaEscalation>> {
+        SqlStore::list_sla_escalations(self, v, id).await
+    }
+
+    async fn count_sla_escalations(&self, v: &Viewer) -> Result<Vec<EscalationCount>> {
+        SqlStore::count_sla_escalations(self, v).await
     }
 
     // ----- outbox -----
