@@ -29,6 +29,10 @@ pub struct AppState {
     /// The server's public address (`public_url`), for links that leave
     /// the server; `None` when not configured.
     pub public_url: Option<crate::PublicUrl>,
+    /// The public side (`[security_txt]`, `[disclosure]`: security.txt,
+    /// the report form, advisories and their feeds); `None` answers its
+    /// routes with 404.
+    pub disclosure: Option<Arc<crate::disclosure::Disclosure>>,
 }
 
 impl AppState {
@@ -39,6 +43,7 @@ impl AppState {
             events: None,
             setup: None,
             public_url: None,
+            disclosure: None,
         }
     }
 }
