@@ -329,7 +329,10 @@ mod tests {
                     AdvisoryField::Title,
                     "title must be at most 200 characters (got 201)".to_owned()
                 ),
-                (AdvisoryField::Summary, "summary must not be empty".to_owned()),
+                (
+                    AdvisoryField::Summary,
+                    "summary must not be empty".to_owned()
+                ),
                 (
                     AdvisoryField::Remediation,
                     "remediation must be at most 5000 characters (got 5001)".to_owned()

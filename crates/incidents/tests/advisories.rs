@@ -301,8 +301,10 @@ mod cases {
         // A closed incident's fields no longer change through the store;
         // the public read still checks sensitivity, should the record say so.
         assert_eq!(
-            ctx.raw_exec(&format!("UPDATE incidents SET sensitive = 1 WHERE id = '{id}'"))
-                .await,
+            ctx.raw_exec(&format!(
+                "UPDATE incidents SET sensitive = 1 WHERE id = '{id}'"
+            ))
+            .await,
             1
         );
         assert_eq!(s.published_advisories().await.unwrap(), vec![]);

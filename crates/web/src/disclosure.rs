@@ -165,7 +165,11 @@ fn one_line(table: &'static str, key: &'static str, v: &str) -> Result<String, D
         return Err(field(table, key, "must not be empty"));
     }
     if v.chars().any(char::is_control) {
-        return Err(field(table, key, "must be one line without control characters"));
+        return Err(field(
+            table,
+            key,
+            "must be one line without control characters",
+        ));
     }
     Ok(v.to_owned())
 }
@@ -178,7 +182,11 @@ fn uri(
     schemes: &[&str],
 ) -> Result<String, DisclosureError> {
     let v = one_line(table, key, v)?;
-    if v.contains(' ') || !schemes.iter().any(|s| v.starts_with(s) && v.len() > s.len()) {
+    if v.contains(' ')
+        || !schemes
+            .iter()
+            .any(|s| v.starts_with(s) && v.len() > s.len())
+    {
         return Err(field(
             table,
             key,

@@ -194,11 +194,7 @@ fn message_page(status: StatusCode, title: &str, message: &str) -> Response {
 }
 
 fn not_found() -> Response {
-    message_page(
-        StatusCode::NOT_FOUND,
-        "Not found",
-        "There is no such page.",
-    )
+    message_page(StatusCode::NOT_FOUND, "Not found", "There is no such page.")
 }
 
 fn unavailable() -> Response {

@@ -15,8 +15,8 @@ use axum::routing::MethodRouter;
 use incidents::enums::Role;
 
 use crate::handlers::{
-    advisories, alerts, attachments, audit, events, incidents as inc, meta, metrics, reports, suppressions,
-    tokens, users,
+    advisories, alerts, attachments, audit, events, incidents as inc, meta, metrics, reports,
+    suppressions, tokens, users,
 };
 use crate::schema::Schema;
 use crate::state::AppState;

@@ -320,11 +320,7 @@ fn cases() -> Vec<Case> {
             json!({ "title": "t", "summary": "s", "impact": "i", "remediation": "r" }),
             rt::<AdvisoryRequest>,
         ),
-        response(
-            Schema::Advisory,
-            advisory,
-            rt::<AdvisoryResponse>,
-        ),
+        response(Schema::Advisory, advisory, rt::<AdvisoryResponse>),
         response(Schema::MetricRow, row.clone(), rt::<MetricRowResponse>),
         response(
             Schema::Metrics,

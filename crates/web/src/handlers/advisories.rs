@@ -36,10 +36,7 @@ pub async fn approve_advisory(
     Path(id): Path<String>,
 ) -> Result<Json<AdvisoryResponse>, ApiError> {
     let id: AdvisoryId = parse_id(&id)?;
-    let advisory = state
-        .store
-        .approve_advisory(&caller.viewer(), &id)
-        .await?;
+    let advisory = state.store.approve_advisory(&caller.viewer(), &id).await?;
     Ok(Json(advisory.into()))
 }
 

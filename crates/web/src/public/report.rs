@@ -239,9 +239,7 @@ pub(crate) async fn file_report(
     }
     if !token_ok(&shared.form_key, &form.csrf, now_secs()) {
         let errors = FieldErrors {
-            form: Some(
-                "The form had expired. Check what you typed and send it again.".into(),
-            ),
+            form: Some("The form had expired. Check what you typed and send it again.".into()),
             ..FieldErrors::default()
         };
         return page(&shared, StatusCode::FORBIDDEN, &form, errors);

@@ -401,4 +401,3 @@ fn public(row: AdvisoryRow) -> Result<PublicAdvisory> {
         updated_at: a.updated_at,
     })
 }
-

@@ -167,9 +167,8 @@ async fn page(
             incident_title: incident.title,
             can_edit: advisory.is_none() || draft,
             can_approve: draft && !own && may_approve,
-            approval_note: (draft && own).then_some(
-                "You wrote the current text, so another responder must approve it.",
-            ),
+            approval_note: (draft && own)
+                .then_some("You wrote the current text, so another responder must approve it."),
             advisory: view,
             form: &form,
             errors,
