@@ -115,19 +115,19 @@ async fn limit_requests(
             ),
         );
     }
-    if request.method() == Method::POST {
-        if let Err(wait) = shared.reports.check(ip, now) {
-            let limit = shared.reports.limit();
-            let hours = shared.reports.window().as_secs() / 3600;
-            return too_many(
-                wait,
-                &format!(
-                    "This address already sent {limit} reports in the last {hours} hour{}. Wait {} and send it again, or write to the contact in /.well-known/security.txt.",
-                    if hours == 1 { "" } else { "s" },
-                    minutes(wait)
-                ),
-            );
-        }
+    if request.method() == Method::POST
+        && let Err(wait) = shared.reports.check(ip, now)
+    {
+        let limit = shared.reports.limit();
+        let hours = shared.reports.window().as_secs() / 3600;
+        return too_many(
+            wait,
+            &format!(
+                "This address already sent {limit} reports in the last {hours} hour{}. Wait {} and send it again, or write to the contact in /.well-known/security.txt.",
+                if hours == 1 { "" } else { "s" },
+                minutes(wait)
+            ),
+        );
     }
     next.run(request).await
 }
