@@ -17,6 +17,7 @@
 //! nothing about HTTP status codes or message delivery.
 
 pub mod access;
+pub mod advisory;
 pub mod alert;
 pub mod audit;
 mod backend;
@@ -33,6 +34,10 @@ pub mod store;
 pub mod user;
 
 pub use access::Viewer;
+pub use advisory::{
+    Advisory, AdvisoryField, AdvisoryId, AdvisoryStatus, AdvisoryText, ParseAdvisoryIdError,
+    PublicAdvisory,
+};
 pub use alert::{Alert, AlertDisposition, AlertOutcome, NewAlert, NewSuppression, SuppressionRule};
 pub use audit::{AuditEntry, AuditFault, AuditKey, AuditKeyError, AuditReport};
 pub use enums::{

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use crate::access::Viewer;
+use crate::advisory::{Advisory, AdvisoryId, AdvisoryText, PublicAdvisory};
 use crate::alert::{
     Alert, AlertDisposition, AlertOutcome, NewAlert, NewSuppression, SuppressionRule,
 };
@@ -777,6 +778,38 @@ pub trait Store: Send + Sync + 'static {
         destinations: &[String],
         now: OffsetDateTime,
     ) -> Result<Vec<OutboxMessage>>;
+    // ----- public advisories (see `crate::advisory`) -----
+
+    /// Creates the draft advisory of `incident`, or replaces its draft's
+    /// text (the caller becomes its author). Responders only (`Forbidden`
+    /// before anything is looked up); the incident must be closed,
+    /// confirmed and not sensitive, and a published advisory no longer
+    /// changes (`Conflict` naming the reason).
+    async fn save_advisory(
+        &self,
+        viewer: &Viewer,
+        incident: IncidentId,
+        text: AdvisoryText,
+    ) -> Result<Advisory>;
+    /// Publishes a draft advisory. Responders only, and never its author
+    /// (`Forbidden`); the incident is checked again as for a draft.
+    async fn approve_advisory(&self, viewer: &Viewer, id: &AdvisoryId) -> Result<Advisory>;
+    /// Every advisory, drafts and published, newest first, at most 1000.
+    /// Responders only.
+    async fn list_advisories(&self, viewer: &Viewer) -> Result<Vec<Advisory>>;
+    /// The advisory of `incident`, if it has one. Responders only.
+    async fn incident_advisory(
+        &self,
+        viewer: &Viewer,
+        incident: IncidentId,
+    ) -> Result<Option<Advisory>>;
+    /// The public read: published advisories of incidents that are not
+    /// sensitive, newest first, at most 1000, with only their public fields.
+    async fn published_advisories(&self) -> Result<Vec<PublicAdvisory>>;
+    /// One published advisory, as in [`Store::published_advisories`];
+    /// anything else is `NotFound`.
+    async fn published_advisory(&self, id: &AdvisoryId) -> Result<PublicAdvisory>;
+
     /// Lists messages (optionally by status), oldest first, at most 1000.
     async fn list_outbox(
         &self,

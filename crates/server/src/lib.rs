@@ -425,6 +425,10 @@ pub async fn serve(
         Some(oidc) => Some(web::ui::oidc::Oidc::new(oidc.settings()?).map_err(anyhow::Error::msg)?),
         None => None,
     };
+    // The public side (security.txt, the report form, advisories): a bad
+    // `[security_txt]` or `[disclosure]`, or either without `public_url`,
+    // fails the start.
+    let disclosure = disclosure_settings(&config)?;
     let store = open_store_with(&location, store_options(&config)).await?;
     let limits = connection_limits(&config);
     // Scheduled monitors (port snapshots, URLs): refused before listening
@@ -523,6 +527,7 @@ pub async fn serve(
                 .map(|i| i.intake() as web::events::SharedSink),
             public_url: config.public_url.clone(),
             sla: Arc::new(sla_settings.policy.clone()),
+            disclosure,
         },
         web::RouterOptions {
             max_body_bytes: config.max_body_bytes.unwrap_or(web::DEFAULT_MAX_BODY_BYTES),
@@ -693,4 +698,24 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     file.write_all(bytes).with_context(context)?;
     file.sync_all().with_context(context)?;
     Ok(())
+}
+
+/// The public side's settings from `[security_txt]` and `[disclosure]`
+/// (`None` when neither is configured). An expired or soon-expiring
+/// security.txt is logged loudly and served anyway (the pages warn too).
+fn disclosure_settings(
+    config: &config::Config,
+) -> anyhow::Result<Option<Arc<web::disclosure::Disclosure>>> {
+    let settings = web::disclosure::Disclosure::from_config(
+        config.public_url.as_ref(),
+        config.security_txt.as_ref(),
+        config.disclosure.as_ref(),
+    )?;
+    if let Some(warning) = settings
+        .as_ref()
+        .and_then(|d| d.expiry_warning(time::OffsetDateTime::now_utc()))
+    {
+        tracing::warn!(%warning, "security.txt");
+    }
+    Ok(settings.map(Arc::new))
 }

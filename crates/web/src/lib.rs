@@ -40,11 +40,13 @@ use tower_http::timeout::TimeoutLayer;
 
 pub mod auth;
 pub mod caller;
+pub mod disclosure;
 pub mod error;
 pub mod events;
 pub mod extract;
 mod handlers;
 pub mod openapi;
+mod public;
 pub mod public_url;
 pub mod routes;
 pub mod schema;
@@ -148,6 +150,7 @@ pub fn router_with_stats(
             auth::authorize,
         ))
         .merge(ui::router(state.clone()))
+        .merge(public::router())
         .fallback(fallback)
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(largest_body))

@@ -33,6 +33,10 @@ pub struct AppState {
     /// `sla` objects, the overdue filter and the SLA chart are computed
     /// with.
     pub sla: Arc<incidents::SlaPolicy>,
+    /// The public side (`[security_txt]`, `[disclosure]`: security.txt,
+    /// the report form, advisories and their feeds); `None` answers its
+    /// routes with 404.
+    pub disclosure: Option<Arc<crate::disclosure::Disclosure>>,
 }
 
 impl AppState {
@@ -44,6 +48,7 @@ impl AppState {
             setup: None,
             public_url: None,
             sla: Arc::new(incidents::SlaPolicy::default()),
+            disclosure: None,
         }
     }
 }

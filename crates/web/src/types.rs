@@ -1145,3 +1145,81 @@ pub struct AuditPage {
     /// Pass as `after` to get the next page; absent on the last page.
     pub next_after: Option<i64>,
 }
+
+/// `POST /api/v1/incidents/{id}/advisory`: the public text of the
+/// incident's advisory (creates the draft, or replaces the draft's text).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvisoryRequest {
+    /// Public title (1..=200 characters, not blank).
+    pub title: String,
+    /// What happened, for the public (1..=5,000 characters, not blank).
+    pub summary: String,
+    /// Who or what was affected (1..=5,000 characters, not blank).
+    pub impact: String,
+    /// What was done and what readers should do (1..=5,000 characters,
+    /// not blank).
+    pub remediation: String,
+}
+
+impl From<AdvisoryRequest> for incidents::AdvisoryText {
+    fn from(r: AdvisoryRequest) -> Self {
+        incidents::AdvisoryText {
+            title: r.title,
+            summary: r.summary,
+            impact: r.impact,
+            remediation: r.remediation,
+        }
+    }
+}
+
+/// An advisory as responders see it (drafts and published).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdvisoryResponse {
+    /// Id (`WP-YYYY-NNNN`).
+    pub id: String,
+    /// The incident it discloses.
+    pub incident_id: String,
+    /// Public title.
+    pub title: String,
+    /// Public summary.
+    pub summary: String,
+    /// Public impact.
+    pub impact: String,
+    /// Public remediation.
+    pub remediation: String,
+    /// `draft` or `published`.
+    pub status: String,
+    /// Who wrote the current text (user id).
+    pub author_id: String,
+    /// Who approved it (user id), once published.
+    pub approver_id: Option<String>,
+    /// When created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When its text last changed, or it was published.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// When published.
+    #[serde(with = "opt_time")]
+    pub published_at: Option<OffsetDateTime>,
+}
+
+impl From<incidents::Advisory> for AdvisoryResponse {
+    fn from(a: incidents::Advisory) -> Self {
+        Self {
+            id: a.id.to_string(),
+            incident_id: a.incident_id.to_string(),
+            title: a.text.title,
+            summary: a.text.summary,
+            impact: a.text.impact,
+            remediation: a.text.remediation,
+            status: a.status.as_str().to_owned(),
+            author_id: a.author.to_string(),
+            approver_id: a.approver.map(|u| u.to_string()),
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+            published_at: a.published_at,
+        }
+    }
+}

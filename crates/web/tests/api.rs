@@ -292,6 +292,8 @@ fn body_for(operation: &str) -> Option<Value> {
             json!({ "confidentiality": "low", "integrity": "none", "availability": "none" })
         }
         "close_incident" => json!({ "resolution": "false_positive" }),
+        "save_advisory" => json!({ "title": "t", "summary": "s", "impact": "i",
+            "remediation": "r" }),
         "dismiss_alert" => json!({ "reason": "noise" }),
         "create_user" => json!({ "name": "matrix-user", "role": "reporter" }),
         "set_user_role" => json!({ "role": "reporter" }),
@@ -384,6 +386,9 @@ const EXPECTED_ACCESS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/metrics", "sfa"),
     ("GET", "/api/v1/audit", "sa"),
     ("GET", "/api/v1/audit/verify", "sa"),
+    ("POST", "/api/v1/incidents/{id}/advisory", "s"),
+    ("POST", "/api/v1/advisories/{id}/approve", "s"),
+    ("GET", "/api/v1/advisories", "s"),
 ];
 
 /// Whether the hand-written table lets `role` call a route.

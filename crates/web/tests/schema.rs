@@ -73,6 +73,10 @@ fn cases() -> Vec<Case> {
     let alert = json!({ "id": ID, "rule_id": "r", "rule_title": "t", "level": "high",
         "entities": { "host": "h" }, "evidence": [{}], "policy": "p", "detected_at": AT,
         "incident_id": ID, "disposition": "opened", "created_at": AT });
+    let advisory = json!({ "id": "WP-2026-0001", "incident_id": ID, "title": "t",
+        "summary": "s", "impact": "i", "remediation": "r", "status": "published",
+        "author_id": ID, "approver_id": ID, "created_at": AT, "updated_at": AT,
+        "published_at": AT });
     let note = json!({ "id": ID, "author_id": ID, "body": "b", "created_at": AT });
     let task = json!({ "id": ID, "title": "t", "owner_id": ID, "due_at": AT, "done": false,
         "created_at": AT });
@@ -313,6 +317,12 @@ fn cases() -> Vec<Case> {
             "reason": "r", "expires_at": AT }),
             rt::<NewSuppressionRequest>,
         ),
+        request(
+            Schema::AdvisoryDraft,
+            json!({ "title": "t", "summary": "s", "impact": "i", "remediation": "r" }),
+            rt::<AdvisoryRequest>,
+        ),
+        response(Schema::Advisory, advisory, rt::<AdvisoryResponse>),
         response(Schema::MetricRow, row.clone(), rt::<MetricRowResponse>),
         response(
             Schema::Metrics,

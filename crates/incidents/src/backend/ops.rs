@@ -13,6 +13,7 @@
 //! `fill_attachments`, ...), so no operation's checks run twice or are
 //! skipped by a caller.
 
+mod advisories;
 mod alerts;
 mod audit;
 mod checks;
@@ -39,6 +40,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::{SqlStore, exec};
 use crate::access::Viewer;
+use crate::advisory::{Advisory, AdvisoryId, AdvisoryText, PublicAdvisory};
 use crate::alert::{Alert, AlertOutcome, NewAlert, NewSuppression, SuppressionRule};
 use crate::audit::{AuditEntry, AuditReport};
 use crate::enums::{OutboxStatus, Resolution, Role, Source, Status};
@@ -495,5 +497,40 @@ impl Store for SqlStore {
         status: Option<OutboxStatus>,
     ) -> Result<Vec<OutboxMessage>> {
         SqlStore::list_outbox(self, v, status).await
+    }
+
+    // ----- public advisories -----
+
+    async fn save_advisory(
+        &self,
+        v: &Viewer,
+        incident: IncidentId,
+        text: AdvisoryText,
+    ) -> Result<Advisory> {
+        SqlStore::save_advisory(self, v, incident, text).await
+    }
+
+    async fn approve_advisory(&self, v: &Viewer, id: &AdvisoryId) -> Result<Advisory> {
+        SqlStore::approve_advisory(self, v, id).await
+    }
+
+    async fn list_advisories(&self, v: &Viewer) -> Result<Vec<Advisory>> {
+        SqlStore::list_advisories(self, v).await
+    }
+
+    async fn incident_advisory(
+        &self,
+        v: &Viewer,
+        incident: IncidentId,
+    ) -> Result<Option<Advisory>> {
+        SqlStore::incident_advisory(self, v, incident).await
+    }
+
+    async fn published_advisories(&self) -> Result<Vec<PublicAdvisory>> {
+        SqlStore::published_advisories(self).await
+    }
+
+    async fn published_advisory(&self, id: &AdvisoryId) -> Result<PublicAdvisory> {
+        SqlStore::published_advisory(self, id).await
     }
 }

@@ -289,6 +289,9 @@ struct Can {
     impact: bool,
     close: bool,
     merge: bool,
+    /// Link to the public advisory page (closed, confirmed, not sensitive,
+    /// and a role that handles advisories).
+    advisory: bool,
 }
 
 impl Can {
@@ -392,6 +395,7 @@ async fn page(
             && Incident::can_move(i.status, Status::Closed)
             && api_allows(role, Method::POST, CLOSE_ROUTE),
         merge: open && api_allows(role, Method::POST, MERGE_ROUTE),
+        advisory: super::advisory::offered(&i, role),
     };
     // The impact form shows the assessment on record, unless it was the
     // form sent.

@@ -136,6 +136,8 @@ struct QueuePage<'a> {
     next: Option<String>,
     /// The first page's link, on a later page.
     first: Option<String>,
+    /// security.txt expires soon or has expired (responders and admins).
+    security_txt_warning: Option<String>,
 }
 
 /// Parses a select's value: empty is "any".
@@ -322,9 +324,21 @@ pub(crate) async fn list_incidents(
         .filter_pairs()
         .iter()
         .any(|(_, v)| !v.trim().is_empty());
+    let security_txt_warning = matches!(
+        s.caller.user.role,
+        incidents::Role::Responder | incidents::Role::Admin
+    )
+    .then(|| {
+        state
+            .disclosure
+            .as_ref()
+            .and_then(|d| d.expiry_warning(time::OffsetDateTime::now_utc()))
+    })
+    .flatten();
     render(
         status_code,
         &QueuePage {
+            security_txt_warning,
             nav: Nav::new(&s, "/incidents"),
             statuses: Choice::list(
                 Status::ALL.iter().map(|s| (s.as_str(), status_label(*s))),
