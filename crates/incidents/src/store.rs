@@ -134,7 +134,8 @@ pub struct IncidentPatch {
     /// always-sensitive categories).
     #[serde(default)]
     pub sensitive: Option<bool>,
-    /// Disclosure state.
+    /// Disclosure state: only the current one is accepted (it follows
+    /// the incident's advisory; anything else is a conflict).
     #[serde(default)]
     pub disclosure: Option<Disclosure>,
     /// When it happened (may be backdated freely).

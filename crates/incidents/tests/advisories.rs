@@ -113,6 +113,43 @@ mod cases {
         );
     }
 
+    /// The disclosure state follows the advisory: a patch may repeat it,
+    /// never change it (no way around the second approver).
+    pub async fn a_patch_cannot_change_the_disclosure_state(ctx: &Ctx) {
+        let s = &*ctx.store;
+        let c = cast(s).await;
+        let id = closed(s, &c, Resolution::TruePositiveImpact, false).await;
+        let patch = |d| IncidentPatch {
+            disclosure: Some(d),
+            ..IncidentPatch::default()
+        };
+        assert_eq!(
+            conflict(
+                s.update_incident(&c.responder, id, patch(Disclosure::Published))
+                    .await
+            ),
+            format!(
+                "the disclosure state is none and follows the incident's advisory: write it with POST /api/v1/incidents/{id}/advisory and have another responder approve it"
+            )
+        );
+        let same = s
+            .update_incident(&c.responder, id, patch(Disclosure::None))
+            .await
+            .unwrap();
+        assert_eq!(same.disclosure, Disclosure::None);
+        s.save_advisory(&c.responder, id, text("t")).await.unwrap();
+        assert_eq!(
+            conflict(
+                s.update_incident(&c.responder, id, patch(Disclosure::None))
+                    .await
+            ),
+            format!(
+                "the disclosure state is draft and follows the incident's advisory: write it with POST /api/v1/incidents/{id}/advisory and have another responder approve it"
+            )
+        );
+        assert_eq!(s.published_advisories().await.unwrap(), vec![]);
+    }
+
     pub async fn only_responders_draft_and_approve(ctx: &Ctx) {
         let s = &*ctx.store;
         let c = cast(s).await;
@@ -323,4 +360,5 @@ on_both_databases!(
     ids_count_up_within_the_year,
     bad_text_is_refused,
     an_incident_made_sensitive_leaves_the_public_side,
+    a_patch_cannot_change_the_disclosure_state,
 );

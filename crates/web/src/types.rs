@@ -489,7 +489,9 @@ pub struct IncidentUpdateRequest {
     /// New severity.
     #[serde(default)]
     pub severity: Option<Severity>,
-    /// New disclosure state.
+    /// The disclosure state. It follows the incident's advisory, so only
+    /// the current state is accepted (another is 409: write the advisory
+    /// and have a second responder approve it).
     #[serde(default)]
     pub disclosure: Option<Disclosure>,
 }
