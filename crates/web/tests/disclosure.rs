@@ -36,13 +36,13 @@ const INTERNAL: [&str; 6] = [
     "reporter-7f3a",
 ];
 
-fn security_txt() -> SecurityTxtConfig {
+fn security_txt(expires: &str) -> SecurityTxtConfig {
     SecurityTxtConfig {
         contact: vec![
             "mailto:security@example.com".into(),
             "https://example.com/security/report".into(),
         ],
-        expires: "2031-01-01T00:00:00Z".into(),
+        expires: expires.into(),
         policy: Some("https://example.com/disclosure-policy".into()),
         preferred_languages: vec!["en".into(), "de".into()],
         encryption: OneOrMany::One("https://example.com/pgp-key.txt".into()),
@@ -51,14 +51,14 @@ fn security_txt() -> SecurityTxtConfig {
     }
 }
 
-fn disclosure() -> Disclosure {
+fn disclosure(expires: &str) -> Disclosure {
     let url = web::PublicUrl::parse("https://wp.example.com/").unwrap();
     let config = DisclosureConfig {
         publisher_name: Some("Example Corp".into()),
         publisher_namespace: Some("https://example.com".into()),
         contact_details: Some("security@example.com".into()),
     };
-    Disclosure::from_config(Some(&url), Some(&security_txt()), Some(&config))
+    Disclosure::from_config(Some(&url), Some(&security_txt(expires)), Some(&config))
         .unwrap()
         .unwrap()
 }
@@ -78,6 +78,11 @@ const USERS: [(&str, Role); 4] = [
 /// The router with the public side configured (or not), and an API token
 /// per user.
 async fn public(configured: bool) -> Public {
+    public_expiring(configured, "2031-01-01T00:00:00Z").await
+}
+
+/// [`public`] with security.txt expiring at `expires`.
+async fn public_expiring(configured: bool, expires: &str) -> Public {
     let (store, dir) = store_with(&USERS, StoreOptions::default()).await;
     let mut tokens = BTreeMap::new();
     for (name, _) in USERS {
@@ -95,7 +100,7 @@ async fn public(configured: bool) -> Public {
     let state = if configured {
         AppState {
             public_url: Some(web::PublicUrl::parse("https://wp.example.com").unwrap()),
-            disclosure: Some(Arc::new(disclosure())),
+            disclosure: Some(Arc::new(disclosure(expires))),
             ..AppState::new(store.clone())
         }
     } else {
@@ -809,4 +814,31 @@ async fn a_flood_of_reports_from_one_address_is_refused_with_retry_after() {
     }
     assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
     assert_eq!(third_party_reports(&p).await, 5);
+}
+
+#[tokio::test]
+async fn staff_are_warned_before_security_txt_expires() {
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::days(10);
+    let soon = soon
+        .replace_time(time::Time::MIDNIGHT)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let p = public_expiring(true, &soon).await;
+    let responder = p.app.browser("responder").await;
+    let queue = p.app.get("/incidents", &responder).await;
+    assert_eq!(queue.status, StatusCode::OK);
+    let warning = format!("security.txt expires on {soon} (in ");
+    assert!(
+        queue.body.contains("id=\"security-txt-warning\""),
+        "{}",
+        queue.body
+    );
+    assert!(queue.body.contains(&warning), "{}", queue.body);
+
+    // Far from its expiry: no warning.
+    let p = public(true).await;
+    let responder = p.app.browser("responder").await;
+    let queue = p.app.get("/incidents", &responder).await;
+    assert_eq!(queue.status, StatusCode::OK);
+    assert!(!queue.body.contains("security-txt-warning"));
 }
