@@ -39,6 +39,7 @@ pub mod at_rest;
 pub mod config;
 pub mod connections;
 pub mod ingest;
+pub mod mailbox;
 pub mod monitors;
 pub mod setup;
 pub mod sla;
