@@ -21,7 +21,6 @@ use incidents::{Channel, MailOutcome, NewUser, PageRequest, ReportFilter, Report
 use notify::channel::email::{SmtpConfig, SmtpTls};
 use notify::secret::Secret;
 use watchpost_server::mailbox::{MailboxConfig, MailboxTask, Mailer, Poller, Replies};
-use web::mail_reply::ReportReplies;
 
 struct Env {
     imap_host: String,
@@ -275,24 +274,52 @@ async fn a_researchers_mail_becomes_a_report_and_a_thread() {
     assert_eq!(reports(store.as_ref()).await.len(), 1);
     assert_eq!(stats.filed.load(Ordering::SeqCst), 1);
 
-    // 5. A responder's reply reaches the sink, threaded to the follow-up.
-    let sam = store
-        .create_user(
+    // 5. A responder's reply over the API reaches the sink, threaded to the
+    //    follow-up. Only responders may reply, only to mail reports.
+    let api = Api::new(
+        store.clone(),
+        Replies::new(store.clone(), mailer(&env)),
+        &run,
+    )
+    .await;
+    let path = format!("/api/v1/reports/{}/reply", report.id);
+    let body = r#"{"text": "Thanks, we are fixing it."}"#;
+    assert_eq!(api.post(&api.reporter, &path, body).await.0, 403);
+    assert_eq!(api.post(&api.admin, &path, body).await.0, 403);
+    let web_report = store
+        .file_report(
             &Viewer::system(),
-            NewUser {
-                name: format!("sam-{run}"),
-                role: Role::Responder,
+            incidents::NewReport {
+                // Like the public form's: third-party, but not by mail.
+                channel: Channel::ThirdParty,
+                category: incidents::Category::SecurityIncident,
+                description: "sent through the form".into(),
+                occurred_at: None,
+                location: None,
+                sensitive: false,
+                anonymous: true,
+                attachments: vec![],
             },
         )
         .await
         .unwrap();
-    let responder = Viewer::new(sam.id, Role::Responder);
-    let replies = Replies::new(store.clone(), mailer(&env));
-    let sent = replies
-        .reply(&responder, report.id, "Thanks, we are fixing it.")
-        .await
-        .expect("reply sent");
-    assert_eq!(sent.to, researcher);
+    let not_mail = format!("/api/v1/reports/{}/reply", web_report.id);
+    assert_eq!(api.post(&api.responder, &not_mail, body).await.0, 404);
+    let unknown = format!("/api/v1/reports/{}/reply", ReportId::new());
+    assert_eq!(api.post(&api.responder, &unknown, body).await.0, 404);
+    assert_eq!(
+        api.post(&api.responder, &path, r#"{"text": "  "}"#).await.0,
+        422
+    );
+    let (status, answer) = api.post(&api.responder, &path, body).await;
+    assert_eq!(status, 201, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["to"], researcher.as_str());
+    assert_eq!(
+        answer["subject"],
+        format!("Re: XSS in search [WP-{}]", report.id).as_str()
+    );
+    let sam_id = api.responder_id;
     let reply = wait_for("the reply", || {
         let found = sent_in_reply_to(&env.maildir, &follow_id);
         async move { found }
@@ -314,7 +341,7 @@ async fn a_researchers_mail_becomes_a_report_and_a_thread() {
     let kept = detail
         .timeline
         .iter()
-        .find(|t| t.kind == "mail" && t.actor == sam.id)
+        .find(|t| t.kind == "mail" && t.actor == sam_id)
         .expect("the reply in the timeline");
     assert_eq!(
         kept.message,
@@ -362,8 +389,9 @@ async fn a_researchers_mail_becomes_a_report_and_a_thread() {
     task.stop().await;
     assert_eq!(stats.duplicates.load(Ordering::SeqCst), 0);
     assert_eq!(stats.follow_ups.load(Ordering::SeqCst), 0);
+    // The first mail's, the form's, and this one.
     let all = reports(store.as_ref()).await;
-    assert_eq!(all.len(), 2);
+    assert_eq!(all.len(), 3);
     assert!(
         all.iter()
             .any(|r| r.description.starts_with("Open redirect\n"))
@@ -387,6 +415,79 @@ async fn a_researchers_mail_becomes_a_report_and_a_thread() {
     assert!(matches!(again, MailOutcome::AlreadySeen { .. }));
     let _ = admin.logout().await;
     store.close().await;
+}
+
+/// The API router with the mailbox's replies, and tokens of a reporter, a
+/// responder and an admin.
+struct Api {
+    router: axum::Router,
+    reporter: String,
+    responder: String,
+    admin: String,
+    responder_id: incidents::UserId,
+}
+
+impl Api {
+    async fn new(store: Arc<dyn Store>, replies: Replies, run: &str) -> Api {
+        let mut tokens = Vec::new();
+        let mut responder_id = None;
+        for (name, role) in [
+            ("rita", Role::Reporter),
+            ("sam", Role::Responder),
+            ("ada", Role::Admin),
+        ] {
+            let user = store
+                .create_user(
+                    &Viewer::system(),
+                    NewUser {
+                        name: format!("{name}-{run}"),
+                        role,
+                    },
+                )
+                .await
+                .unwrap();
+            if role == Role::Responder {
+                responder_id = Some(user.id);
+            }
+            let token = web::token::generate();
+            store
+                .create_token(
+                    &Viewer::system(),
+                    user.id,
+                    "test",
+                    incidents::TokenHash::of(&token),
+                )
+                .await
+                .unwrap();
+            tokens.push(token);
+        }
+        let shared: web::mail_reply::SharedReplies = Arc::new(replies);
+        let router =
+            web::router(web::AppState::new(store), 1024 * 1024).layer(axum::Extension(shared));
+        let mut tokens = tokens.into_iter();
+        Api {
+            router,
+            reporter: tokens.next().unwrap(),
+            responder: tokens.next().unwrap(),
+            admin: tokens.next().unwrap(),
+            responder_id: responder_id.unwrap(),
+        }
+    }
+
+    async fn post(&self, token: &str, path: &str, body: &str) -> (u16, String) {
+        use tower::ServiceExt as _;
+        let request = axum::http::Request::post(path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_owned()))
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
 }
 
 fn uuid_like() -> String {
