@@ -176,7 +176,7 @@ impl Mailer {
 
     /// Whether `address` is the mailbox's own.
     pub fn is_own(&self, address: &str) -> bool {
-        address.eq_ignore_ascii_case(&self.from.email.to_string())
+        address.eq_ignore_ascii_case(self.from.email.as_ref())
     }
 
     /// Sends `mail`; returns its new Message-ID (without angle brackets).
