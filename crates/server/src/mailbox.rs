@@ -100,7 +100,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// What the poller did since the server started.
 #[derive(Debug, Default)]
 pub struct MailboxStats {
-    /// Messages that filed a new report.
+    /// Messages that filed a new report (counted after the
+    /// acknowledgement was sent or passed over).
     pub filed: AtomicU64,
     /// Messages that joined an existing report.
     pub follow_ups: AtomicU64,
@@ -142,6 +143,28 @@ pub struct Outgoing<'a> {
     pub references: &'a [String],
     /// The text.
     pub body: String,
+    /// An automatic reply (an acknowledgement): sent with
+    /// `Auto-Submitted: auto-replied` (RFC 3834), so other robots do not
+    /// answer it.
+    pub automatic: bool,
+}
+
+/// The `Auto-Submitted` header (RFC 3834).
+#[derive(Debug, Clone)]
+struct AutoSubmitted;
+
+impl lettre::message::header::Header for AutoSubmitted {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), "auto-replied".to_owned())
+    }
 }
 
 impl Mailer {
@@ -194,6 +217,9 @@ impl Mailer {
             .header(ContentType::TEXT_PLAIN);
         if let Some(parent) = mail.in_reply_to {
             builder = builder.in_reply_to(format!("<{parent}>"));
+        }
+        if mail.automatic {
+            builder = builder.header(AutoSubmitted);
         }
         if !mail.references.is_empty() {
             let refs: Vec<String> = mail.references.iter().map(|r| format!("<{r}>")).collect();
@@ -315,9 +341,10 @@ impl Poller {
         };
         match outcome {
             Ok(MailOutcome::Filed(report)) => {
-                self.stats.filed.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(report = %report.id, "mailbox: a mail filed a third-party report");
                 self.acknowledge(report.id, &parsed).await;
+                // Counted once its acknowledgement is sent or passed over.
+                self.stats.filed.fetch_add(1, Ordering::Relaxed);
             }
             Ok(MailOutcome::FollowUp { report_id, .. }) => {
                 self.stats.follow_ups.fetch_add(1, Ordering::Relaxed);
@@ -358,6 +385,7 @@ impl Poller {
             in_reply_to: Some(&mail.message_id),
             references: &references,
             body: acknowledgement(report),
+            automatic: true,
         };
         match self.mailer.send(&outgoing).await {
             Ok(message_id) => {
@@ -482,8 +510,26 @@ impl Poller {
                 return Ok(());
             }
             if idle {
+                // New mail announced while the last batch was taken, or
+                // while IDLE was starting (before the server's "+ idling"),
+                // lands in the unsolicited responses, not in IDLE's wait:
+                // look there first, or such a message would wait for the
+                // next one.
+                let unsolicited = session.unsolicited_responses.clone();
                 let mut handle = session.idle();
                 handle.init().await.context("IDLE")?;
+                let mut announced = false;
+                while let Ok(response) = unsolicited.try_recv() {
+                    announced |= matches!(
+                        response,
+                        async_imap::types::UnsolicitedResponse::Exists(_)
+                            | async_imap::types::UnsolicitedResponse::Recent(_)
+                    );
+                }
+                if announced {
+                    session = handle.done().await.context("ending IDLE")?;
+                    continue;
+                }
                 let stopped = {
                     let (wait, _interrupt) = handle.wait_with_timeout(IDLE_FOR);
                     tokio::select! {
@@ -663,6 +709,7 @@ impl ReportReplies for Replies {
             in_reply_to: Some(&last.message_id),
             references: &references,
             body: text.to_owned(),
+            automatic: false,
         };
         let message_id = self
             .mailer

@@ -218,6 +218,10 @@ async fn a_researchers_mail_becomes_a_report_and_a_thread() {
     assert_eq!(header(&ack, "To"), Some(researcher.clone()));
     assert_eq!(header(&ack, "References"), Some(format!("<{first_id}>")));
     assert!(ack.contains(&format!("WP-{}", report.id)));
+    assert_eq!(
+        header(&ack, "Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
     let ack_id = header(&ack, "Message-ID")
         .expect("the acknowledgement's Message-ID")
         .trim_matches(['<', '>'])
@@ -334,6 +338,7 @@ async fn a_researchers_mail_becomes_a_report_and_a_thread() {
         Some(format!("<{first_id}> <{ack_id}> <{follow_id}>"))
     );
     assert!(reply.contains("Thanks, we are fixing it."));
+    assert_eq!(header(&reply, "Auto-Submitted"), None);
     let detail = store
         .get_incident(&Viewer::system(), report.incident_id)
         .await
@@ -488,6 +493,92 @@ impl Api {
             .unwrap();
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_and_automatic_mail_is_filed_as_text_and_not_acknowledged() {
+    let env = env();
+    let dir = tempfile::tempdir().unwrap();
+    let store = incidents::open(&format!("sqlite:{}", dir.path().join("wp.db").display()))
+        .await
+        .unwrap();
+    let run = uuid_like();
+    let folder = format!("h-{run}");
+    let mut admin = imap(&env).await;
+    admin.create(&folder).await.expect("CREATE folder");
+    let mut config = config(&env, &folder);
+    config.max_message_bytes = 64 * 1024;
+    let poller = Poller::new(config, store.clone(), mailer(&env));
+    let stats = poller.stats();
+    let task = MailboxTask::start(poller);
+
+    // HTML with scripts, from a person: filed as text, acknowledged.
+    append(
+        &mut admin,
+        &folder,
+        &format!(
+            "From: html-{run}@example.org\nSubject: HTML\nMessage-ID: <h1-{run}@example.org>\nContent-Type: text/html\n\n<p>Bug in <b>login</b></p><script>alert(document.cookie)</script>\n"
+        ),
+    )
+    .await;
+    // Over the size cap: headers and a note.
+    let big = "A".repeat(100 * 1024);
+    append(
+        &mut admin,
+        &folder,
+        &format!(
+            "From: big-{run}@example.org\nSubject: Huge\nMessage-ID: <h2-{run}@example.org>\n\n{big}\n"
+        ),
+    )
+    .await;
+    // An auto-reply, and mail from the mailbox itself: filed, never
+    // acknowledged.
+    append(
+        &mut admin,
+        &folder,
+        &format!(
+            "From: ooo-{run}@example.org\nSubject: Out of office\nMessage-ID: <h3-{run}@example.org>\nAuto-Submitted: auto-replied\n\naway\n"
+        ),
+    )
+    .await;
+    append(
+        &mut admin,
+        &folder,
+        &format!(
+            "From: security@example.test\nSubject: Loop\nMessage-ID: <h4-{run}@example.org>\n\nours\n"
+        ),
+    )
+    .await;
+    wait_for("four reports", || {
+        let n = stats.filed.load(Ordering::SeqCst);
+        async move { (n == 4).then_some(()) }
+    })
+    .await;
+    task.stop().await;
+    assert_eq!(stats.acknowledged.load(Ordering::SeqCst), 2);
+    assert_eq!(stats.oversized.load(Ordering::SeqCst), 1);
+    let all = reports(store.as_ref()).await;
+    let by_subject = |s: &str| {
+        all.iter()
+            .find(|r| r.description.starts_with(&format!("{s}\n")))
+            .unwrap_or_else(|| panic!("no report {s}"))
+            .description
+            .clone()
+    };
+    let html = by_subject("HTML");
+    assert!(html.contains("Bug in"), "{html}");
+    assert!(!html.contains("alert") && !html.contains('<'), "{html}");
+    let huge = by_subject("Huge");
+    assert!(huge.ends_with("only its headers were kept.)"), "{huge}");
+    assert!(!huge.contains("AAAA"));
+    // Each is counted once its acknowledgement was sent or passed over:
+    // the two from people were acknowledged, the robot and the loop not.
+    for (id, acknowledged) in [("h1", true), ("h2", true), ("h3", false), ("h4", false)] {
+        let found = sent_in_reply_to(&env.maildir, &format!("{id}-{run}@example.org"));
+        assert_eq!(found.is_some(), acknowledged, "{id}");
+    }
+    let _ = admin.logout().await;
+    store.close().await;
 }
 
 fn uuid_like() -> String {
