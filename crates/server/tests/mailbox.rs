@@ -581,6 +581,81 @@ async fn hostile_and_automatic_mail_is_filed_as_text_and_not_acknowledged() {
     store.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_uidvalidity_reads_the_folder_again_without_duplicates() {
+    let env = env();
+    let dir = tempfile::tempdir().unwrap();
+    let store = incidents::open(&format!("sqlite:{}", dir.path().join("wp.db").display()))
+        .await
+        .unwrap();
+    let run = uuid_like();
+    let folder = format!("v-{run}");
+    let mut admin = imap(&env).await;
+    admin.create(&folder).await.expect("CREATE folder");
+    let with_attachment = format!(
+        "From: att-{run}@example.org\nSubject: With a file\nMessage-ID: <v1-{run}@example.org>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nSee the file.\n--b\nContent-Type: text/plain; name=\"poc.txt\"\nContent-Disposition: attachment; filename=\"poc.txt\"\n\nproof of concept\n--b--\n"
+    );
+    append(&mut admin, &folder, &with_attachment).await;
+    let poller = Poller::new(config(&env, &folder), store.clone(), mailer(&env));
+    let stats = poller.stats();
+    let task = MailboxTask::start(poller);
+    wait_for("the first report", || {
+        let n = stats.filed.load(Ordering::SeqCst);
+        async move { (n == 1).then_some(()) }
+    })
+    .await;
+    task.stop().await;
+    let first = reports(store.as_ref()).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].attachments.len(), 1);
+    assert_eq!(first[0].attachments[0].filename, "poc.txt");
+    let (_, bytes) = store
+        .read_attachment(&Viewer::system(), first[0].attachments[0].id)
+        .await
+        .unwrap();
+    assert_eq!(bytes, b"proof of concept");
+    let (validity, last) = store
+        .mailbox_position(&Viewer::system(), &folder)
+        .await
+        .unwrap()
+        .expect("a position");
+    assert_eq!(last, 1);
+
+    // The folder is made again (a new UIDVALIDITY) with the old message
+    // and a new one: the old one is recognised, the new one filed.
+    admin.delete(&folder).await.expect("DELETE folder");
+    admin.create(&folder).await.expect("CREATE folder");
+    append(&mut admin, &folder, &with_attachment).await;
+    append(
+        &mut admin,
+        &folder,
+        &format!(
+            "From: new-{run}@example.org\nSubject: New\nMessage-ID: <v2-{run}@example.org>\n\nnew\n"
+        ),
+    )
+    .await;
+    let poller = Poller::new(config(&env, &folder), store.clone(), mailer(&env));
+    let stats = poller.stats();
+    let task = MailboxTask::start(poller);
+    wait_for("the new report", || {
+        let n = stats.filed.load(Ordering::SeqCst);
+        async move { (n == 1).then_some(()) }
+    })
+    .await;
+    task.stop().await;
+    assert_eq!(stats.duplicates.load(Ordering::SeqCst), 1);
+    assert_eq!(reports(store.as_ref()).await.len(), 2);
+    let (new_validity, new_last) = store
+        .mailbox_position(&Viewer::system(), &folder)
+        .await
+        .unwrap()
+        .expect("a position");
+    assert_ne!(new_validity, validity);
+    assert_eq!(new_last, 2);
+    let _ = admin.logout().await;
+    store.close().await;
+}
+
 fn uuid_like() -> String {
     ReportId::new().0.simple().to_string()
 }
