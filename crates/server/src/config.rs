@@ -98,7 +98,7 @@ pub struct Config {
     /// it the built-in targets apply.
     pub sla: Option<crate::sla::SlaConfig>,
     /// The security@ mailbox (`[mailbox]`: `imap_host`, `imap_port`, `tls`,
-    /// `username`, `password`, `folder`, `address`, `poll_every`,
+    /// `username`, `password`, `folder`, `address`, `idle`, `poll_every`,
     /// `max_message_bytes`, `[mailbox.smtp]`): new mail becomes third-party
     /// reports, acknowledged and answerable by mail. Without it no mailbox
     /// is read.

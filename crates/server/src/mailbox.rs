@@ -61,8 +61,12 @@ pub struct MailboxConfig {
     /// The mailbox's own address (e.g. `security@example.com`): the `From`
     /// of acknowledgements and replies. Mail from it is never acknowledged.
     pub address: String,
-    /// Seconds between checks when the server does not offer IDLE
-    /// (default 60; at least 1).
+    /// Wait for new mail with IMAP IDLE when the server offers it
+    /// (default true); false checks every `poll_every` instead.
+    #[serde(default = "default_true")]
+    pub idle: bool,
+    /// Seconds between checks when IDLE is not used (default 60; at
+    /// least 1).
     #[serde(default = "default_poll_every")]
     pub poll_every: u64,
     /// The largest message read in full, in bytes (default 10 MiB); a
@@ -113,6 +117,8 @@ pub struct MailboxStats {
     pub refused: AtomicU64,
     /// Acknowledgements sent.
     pub acknowledged: AtomicU64,
+    /// Times the folder was read for new mail.
+    pub checks: AtomicU64,
 }
 
 /// Sends mail from the mailbox's address over SMTP.
@@ -496,7 +502,7 @@ impl Poller {
             .login(&self.config.username, self.config.password.expose())
             .await
             .map_err(|(error, _)| anyhow::Error::new(error).context("IMAP login failed"))?;
-        let idle = session.capabilities().await?.has_str("IDLE");
+        let idle = self.config.idle && session.capabilities().await?.has_str("IDLE");
         let selected = session
             .select(&self.config.folder)
             .await
@@ -622,6 +628,7 @@ impl Poller {
                 .set_mailbox_position(&sys, folder, validity, last)
                 .await?;
         }
+        self.stats.checks.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -769,8 +776,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (c.imap_port, c.tls, c.folder.as_str(), c.poll_every),
-            (993, true, "INBOX", 60)
+            (c.imap_port, c.tls, c.idle, c.folder.as_str(), c.poll_every),
+            (993, true, true, "INBOX", 60)
         );
         assert_eq!(c.max_message_bytes, 10 * 1024 * 1024);
         assert!(c.smtp.is_none());

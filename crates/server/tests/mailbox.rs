@@ -138,6 +138,7 @@ fn config(env: &Env, folder: &str) -> MailboxConfig {
         password: Secret::new(env.password.clone()),
         folder: folder.to_owned(),
         address: "security@example.test".to_owned(),
+        idle: true,
         poll_every: 1,
         max_message_bytes: 1024 * 1024,
         smtp: None,
@@ -634,7 +635,10 @@ async fn a_new_uidvalidity_reads_the_folder_again_without_duplicates() {
         ),
     )
     .await;
-    let poller = Poller::new(config(&env, &folder), store.clone(), mailer(&env));
+    // This poller checks every second instead of waiting with IDLE.
+    let mut polling = config(&env, &folder);
+    polling.idle = false;
+    let poller = Poller::new(polling, store.clone(), mailer(&env));
     let stats = poller.stats();
     let task = MailboxTask::start(poller);
     wait_for("the new report", || {
@@ -652,6 +656,33 @@ async fn a_new_uidvalidity_reads_the_folder_again_without_duplicates() {
         .expect("a position");
     assert_ne!(new_validity, validity);
     assert_eq!(new_last, 2);
+    // Mail arriving later is found by the next check.
+    let task = {
+        let mut polling = config(&env, &folder);
+        polling.idle = false;
+        let poller = Poller::new(polling, store.clone(), mailer(&env));
+        let stats = poller.stats();
+        let task = MailboxTask::start(poller);
+        wait_for("the poller's first check", || {
+            let n = stats.checks.load(Ordering::SeqCst);
+            async move { (n >= 1).then_some(()) }
+        })
+        .await;
+        append(
+            &mut admin,
+            &folder,
+            &format!("From: late-{run}@example.org\nSubject: Late\nMessage-ID: <v3-{run}@example.org>\n\nlate\n"),
+        )
+        .await;
+        wait_for("the late report", || {
+            let n = stats.filed.load(Ordering::SeqCst);
+            async move { (n == 1).then_some(()) }
+        })
+        .await;
+        task
+    };
+    task.stop().await;
+    assert_eq!(reports(store.as_ref()).await.len(), 3);
     let _ = admin.logout().await;
     store.close().await;
 }
