@@ -508,9 +508,20 @@ impl Poller {
             .await
             .with_context(|| format!("cannot select the folder {:?}", self.config.folder))?;
         let validity = selected.uid_validity.unwrap_or(0);
+        // Our own keyword only where the folder takes new keywords (`\*`
+        // in PERMANENTFLAGS); `\Seen` everywhere.
+        let flags = if selected
+            .permanent_flags
+            .iter()
+            .any(|f| matches!(f, async_imap::types::Flag::MayCreate))
+        {
+            "+FLAGS (\\Seen $Watchpost)"
+        } else {
+            "+FLAGS (\\Seen)"
+        };
         tracing::info!(folder = %self.config.folder, validity, idle, "mailbox: connected");
         loop {
-            self.take_new(&mut session, validity).await?;
+            self.take_new(&mut session, validity, flags).await?;
             if *stop.borrow() {
                 let _ = session.logout().await;
                 return Ok(());
@@ -562,7 +573,12 @@ impl Poller {
     }
 
     /// Takes every message after the stored position, in UID order.
-    async fn take_new<T>(&self, session: &mut Session<T>, validity: u32) -> anyhow::Result<()>
+    async fn take_new<T>(
+        &self,
+        session: &mut Session<T>,
+        validity: u32,
+        flags: &str,
+    ) -> anyhow::Result<()>
     where
         T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
     {
@@ -613,11 +629,21 @@ impl Poller {
             }
             .unwrap_or_default();
             self.take(raw, oversized.then_some(size)).await?;
-            session
-                .uid_store(uid.to_string(), "+FLAGS (\\Seen $Watchpost)")
-                .await?
-                .try_collect::<Vec<_>>()
-                .await?;
+            // A folder that refuses the flags (read-only) must not stop the
+            // poller: the position, saved next, keeps the message from
+            // being taken again.
+            let stored = match session.uid_store(uid.to_string(), flags).await {
+                Ok(responses) => responses.try_collect::<Vec<_>>().await.map(drop),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = stored {
+                match error {
+                    async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_) => {
+                        tracing::warn!(uid, %error, "mailbox: the message could not be flagged");
+                    }
+                    other => return Err(other.into()),
+                }
+            }
             last = uid;
             self.store
                 .set_mailbox_position(&sys, folder, validity, last)

@@ -370,6 +370,7 @@ async fn a_researchers_mail_becomes_a_report_and_a_thread() {
     assert_eq!(flags.len(), 3, "{flags:?}");
     for f in &flags {
         assert!(f.iter().any(|fl| fl == "Seen"), "{flags:?}");
+        assert!(f.iter().any(|fl| fl.contains("$Watchpost")), "{flags:?}");
         assert!(!f.iter().any(|fl| fl == "Deleted"), "{flags:?}");
     }
 
