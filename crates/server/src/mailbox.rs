@@ -98,6 +98,38 @@ fn default_max_message_bytes() -> usize {
 /// IDLE after 30 minutes).
 const IDLE_FOR: Duration = Duration::from_secs(29 * 60);
 
+/// The most acknowledgements one sender address gets in an hour: mail
+/// with a forged `From` must not make the mailbox spam someone.
+const ACKS_PER_SENDER_PER_HOUR: usize = 5;
+
+/// Acknowledgements sent per sender in the last hour (in memory).
+#[derive(Debug, Default)]
+struct AckLimit {
+    sent: std::sync::Mutex<std::collections::HashMap<String, Vec<tokio::time::Instant>>>,
+}
+
+impl AckLimit {
+    /// Whether `sender` may get one more acknowledgement at `now` (and
+    /// counts it when so).
+    fn allow(&self, sender: &str, now: tokio::time::Instant) -> bool {
+        let hour = Duration::from_secs(3600);
+        let mut sent = self
+            .sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        sent.retain(|_, times| {
+            times.retain(|t| now.duration_since(*t) < hour);
+            !times.is_empty()
+        });
+        let times = sent.entry(sender.to_ascii_lowercase()).or_default();
+        if times.len() >= ACKS_PER_SENDER_PER_HOUR {
+            return false;
+        }
+        times.push(now);
+        true
+    }
+}
+
 /// The longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
@@ -284,6 +316,7 @@ pub struct Poller {
     mailer: Arc<Mailer>,
     limits: Limits,
     stats: Arc<MailboxStats>,
+    acks: AckLimit,
 }
 
 impl std::fmt::Debug for Poller {
@@ -309,6 +342,7 @@ impl Poller {
             mailer,
             limits,
             stats: Arc::new(MailboxStats::default()),
+            acks: AckLimit::default(),
         }
     }
 
@@ -381,6 +415,10 @@ impl Poller {
         let mail: &InboundMail = &parsed.mail;
         if parsed.automatic || mail.from.is_empty() || self.mailer.is_own(&mail.from) {
             tracing::info!(%report, "mailbox: no acknowledgement (automatic mail, no sender, or our own)");
+            return;
+        }
+        if !self.acks.allow(&mail.from, tokio::time::Instant::now()) {
+            tracing::warn!(%report, "mailbox: no acknowledgement: this sender had {ACKS_PER_SENDER_PER_HOUR} in the last hour");
             return;
         }
         let subject = reply_subject(&mail.subject, report);
@@ -779,6 +817,18 @@ impl ReportReplies for Replies {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sender_gets_at_most_five_acknowledgements_an_hour() {
+        let limit = AckLimit::default();
+        let start = tokio::time::Instant::now();
+        for _ in 0..5 {
+            assert!(limit.allow("a@example.org", start));
+        }
+        assert!(!limit.allow("A@Example.org", start + Duration::from_secs(60)));
+        assert!(limit.allow("b@example.org", start + Duration::from_secs(60)));
+        assert!(limit.allow("a@example.org", start + Duration::from_secs(3600)));
+    }
 
     #[test]
     fn reply_subjects_carry_the_tracking_id_once() {
