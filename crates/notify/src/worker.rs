@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use incidents::{OutboxMessage, Store, StoreError, Viewer};
+use incidents::{OutboxMessage, SlackThread, Store, StoreError, Viewer};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -138,11 +138,14 @@ impl Notifier {
         // The per-destination message's id is the delivery id: it is the
         // same on every retry, so receivers can drop duplicates.
         let delivery_id = message.id.to_string();
-        match self
-            .deliverer
-            .deliver(destination, notice, &delivery_id)
-            .await
-        {
+        let outcome = if destination == Destination::Slack {
+            self.deliver_slack(system, message, notice).await?
+        } else {
+            self.deliverer
+                .deliver(destination, notice, &delivery_id)
+                .await
+        };
+        match outcome {
             Ok(()) => {
                 summary.delivered += 1;
                 tracing::info!(message = %message.id, destination = destination.as_str(), "notification delivered");
@@ -170,6 +173,41 @@ impl Notifier {
 }
 
 impl Notifier {
+    /// Posts to Slack: in the incident's thread when one was started, else
+    /// to the channel, and then the message it posted starts the thread.
+    async fn deliver_slack(
+        &self,
+        system: &Viewer,
+        message: &OutboxMessage,
+        notice: &Notice,
+    ) -> Result<Result<(), DeliveryError>, StoreError> {
+        let Some(incident) = message.incident_id else {
+            return Ok(self.deliverer.deliver_slack(notice, None).await.map(drop));
+        };
+        let thread = self.store.slack_thread(system, incident).await?;
+        let posted = self
+            .deliverer
+            .deliver_slack(
+                notice,
+                thread.as_ref().map(|t| (t.channel.as_str(), t.ts.as_str())),
+            )
+            .await;
+        match posted {
+            Ok(Some(posted)) if thread.is_none() => {
+                let thread = SlackThread {
+                    channel: posted.channel,
+                    ts: posted.ts,
+                };
+                self.store
+                    .set_slack_thread(system, incident, &thread)
+                    .await?;
+                Ok(Ok(()))
+            }
+            Ok(_) => Ok(Ok(())),
+            Err(error) => Ok(Err(error)),
+        }
+    }
+
     /// Whether the message's incident is sensitive now (it may have become
     /// sensitive after the message was queued). A missing incident counts as
     /// sensitive: nothing is sent that cannot be checked.
