@@ -28,6 +28,19 @@ pub enum DeliveryError {
     Slack(#[from] slack::Error),
 }
 
+impl DeliveryError {
+    /// How long the receiver asked us to wait before trying again (Slack's
+    /// `Retry-After` on a 429), capped at an hour.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Slack(slack::Error::RateLimited(Some(seconds))) => {
+                Some(std::time::Duration::from_secs((*seconds).min(3600)))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// An error and its sources, `: `-separated (a source whose text the
 /// previous message already holds is left out).
 pub fn chain(error: &dyn std::error::Error) -> String {

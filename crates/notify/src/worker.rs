@@ -153,10 +153,16 @@ impl Notifier {
             }
             Err(error) => {
                 summary.failed += 1;
+                // A receiver's `Retry-After` pushes the next attempt back:
+                // the backoff then counts from the end of that wait.
+                let wait = error
+                    .retry_after()
+                    .and_then(|d| Duration::try_from(d).ok())
+                    .unwrap_or(Duration::ZERO);
                 let error = chain(&error);
                 let after = self
                     .store
-                    .mark_outbox_failed(system, message.id, &error, now)
+                    .mark_outbox_failed(system, message.id, &error, now + wait)
                     .await?;
                 tracing::warn!(
                     message = %message.id,
