@@ -94,9 +94,24 @@ impl Slack {
 /// The two Slack routes, with their small body limit.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/slack/commands", post(slack_command))
-        .route("/slack/interactions", post(slack_interaction))
+        .route(
+            "/slack/commands",
+            post(slack_command).fallback(other_method),
+        )
+        .route(
+            "/slack/interactions",
+            post(slack_interaction).fallback(other_method),
+        )
         .route_layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+}
+
+/// Another method than POST: 405, or 404 like every Slack path when Slack
+/// is not configured.
+async fn other_method(slack: Option<Extension<Arc<Slack>>>) -> Response {
+    match slack {
+        Some(_) => ApiError::MethodNotAllowed.into_response(),
+        None => ApiError::NotFound.into_response(),
+    }
 }
 
 /// The fields of a slash command that are used.

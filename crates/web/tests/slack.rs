@@ -133,6 +133,21 @@ impl App {
         (status, value)
     }
 
+    /// `GET path`.
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
     /// POSTs `body` signed with the right secret at `timestamp`.
     async fn signed_at(&self, path: &str, timestamp: i64, body: &str) -> (StatusCode, Value) {
         let ts = timestamp.to_string();
@@ -318,8 +333,17 @@ async fn without_slack_the_routes_are_not_found() {
     for path in ["/slack/commands", "/slack/interactions"] {
         let answer = app.signed(path, &command("U0ALICE", "theft x")).await;
         assert_eq!(answer, unknown, "{path}");
+        assert_eq!(app.get(path).await, unknown, "GET {path}");
     }
     assert!(app.reports().await.is_empty());
+
+    // Configured, another method is 405.
+    let app = self::app(true).await;
+    for path in ["/slack/commands", "/slack/interactions"] {
+        let (status, answer) = app.get(path).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert_eq!(answer["error"]["code"], "method_not_allowed", "{path}");
+    }
 }
 
 #[tokio::test]
