@@ -172,13 +172,13 @@ async fn filtering_the_queue_swaps_its_results_in_place_under_a_strict_csp() {
     click_and_swap(
         &rita,
         "form.filters button[type=submit]",
-        "/incidents?status=&severity=&category=theft&owner=&source=&sensitive=&q=",
+        "/incidents?status=&severity=&category=theft&owner=&source=&sensitive=&overdue=&q=",
     )
     .await;
     assert_eq!(run(&rita, "return window.__stay;").await, json!(1));
     assert_eq!(
         path_of(&rita).await,
-        "/incidents?status=&severity=&category=theft&owner=&source=&sensitive=&q="
+        "/incidents?status=&severity=&category=theft&owner=&source=&sensitive=&overdue=&q="
     );
     assert_eq!(
         row_titles(&rita).await,
@@ -211,7 +211,7 @@ async fn filtering_the_queue_swaps_its_results_in_place_under_a_strict_csp() {
     click_and_swap(
         &rita,
         "form.filters button[type=submit]",
-        "/incidents?status=&severity=&category=theft&owner=nosuchuser&source=&sensitive=&q=",
+        "/incidents?status=&severity=&category=theft&owner=nosuchuser&source=&sensitive=&overdue=&q=",
     )
     .await;
     assert_eq!(run(&rita, "return window.__stay;").await, json!(1));
@@ -253,7 +253,7 @@ async fn filtering_the_queue_swaps_its_results_in_place_under_a_strict_csp() {
         .unwrap();
     assert_eq!(
         path_of(&rita).await,
-        "/incidents?status=&severity=&category=theft&owner=&source=&sensitive=&q="
+        "/incidents?status=&severity=&category=theft&owner=&source=&sensitive=&overdue=&q="
     );
     assert_eq!(run(&rita, "return window.__stay;").await, Value::Null);
     assert_eq!(

@@ -124,7 +124,7 @@ async fn a_responder_handles_a_sensitive_report_through_the_pages() {
         .current_url()
         .await
         .unwrap()
-        .join("/incidents?status=&severity=&category=theft&owner=&source=&sensitive=&q=")
+        .join("/incidents?status=&severity=&category=theft&owner=&source=&sensitive=&overdue=&q=")
         .unwrap();
     rita.wait().for_url(&filtered).await.unwrap();
     let rows = rita

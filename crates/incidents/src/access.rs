@@ -159,6 +159,13 @@ impl Viewer {
         self.is_system() || self.role == Role::Responder
     }
 
+    /// May write and approve public advisories: a responder only (and the
+    /// system). Approval also needs another responder than the author, which
+    /// the store checks.
+    pub fn can_disclose(&self) -> bool {
+        self.is_system() || self.role == Role::Responder
+    }
+
     /// May manage users and tokens of others.
     pub fn can_admin_users(&self) -> bool {
         self.is_system() || self.role == Role::Admin

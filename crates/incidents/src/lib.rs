@@ -17,6 +17,7 @@
 //! nothing about HTTP status codes or message delivery.
 
 pub mod access;
+pub mod advisory;
 pub mod alert;
 pub mod audit;
 mod backend;
@@ -27,11 +28,16 @@ pub mod incident;
 pub mod outbox;
 mod query;
 pub mod report;
+pub mod sla;
 pub mod staged;
 pub mod store;
 pub mod user;
 
 pub use access::Viewer;
+pub use advisory::{
+    Advisory, AdvisoryField, AdvisoryId, AdvisoryStatus, AdvisoryText, ParseAdvisoryIdError,
+    PublicAdvisory,
+};
 pub use alert::{Alert, AlertDisposition, AlertOutcome, NewAlert, NewSuppression, SuppressionRule};
 pub use audit::{AuditEntry, AuditFault, AuditKey, AuditKeyError, AuditReport};
 pub use enums::{
@@ -47,6 +53,10 @@ pub use incident::{
 };
 pub use outbox::{AccessPayload, IncidentPayload, OutboxKind, OutboxMessage, OutboxPayload};
 pub use report::{Attachment, NewAttachment, NewReport, Report};
+pub use sla::{
+    BusinessHours, ClockState, ClockStatus, EscalationCount, EscalationStep, IncidentSla, SlaClock,
+    SlaDuration, SlaError, SlaEscalation, SlaPolicy, SlaTarget,
+};
 pub use staged::StagedAttachment;
 pub use store::{
     AlertFilter, Backend, IncidentDetail, IncidentFilter, IncidentPatch, MetricRow, Metrics,

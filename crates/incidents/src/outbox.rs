@@ -23,6 +23,12 @@ pub enum OutboxKind {
     /// asked for, granted, set on the server host or taken away. Always
     /// sensitive, about no incident; for the Security Team only.
     AccessChanged,
+    /// An SLA clock of an incident ran past its deadline (escalation step
+    /// 1, for the Security Team).
+    SlaBreached,
+    /// An SLA clock was still overdue a while after its breach (escalation
+    /// step 2, for the second contact: finance-ops and the Security Team).
+    SlaEscalated,
 }
 
 impl OutboxKind {
@@ -32,6 +38,8 @@ impl OutboxKind {
             OutboxKind::IncidentOpened => "incident_opened",
             OutboxKind::IncidentChanged => "incident_changed",
             OutboxKind::AccessChanged => "access_changed",
+            OutboxKind::SlaBreached => "sla_breached",
+            OutboxKind::SlaEscalated => "sla_escalated",
         }
     }
 
@@ -41,6 +49,8 @@ impl OutboxKind {
             "incident_opened" => Some(OutboxKind::IncidentOpened),
             "incident_changed" => Some(OutboxKind::IncidentChanged),
             "access_changed" => Some(OutboxKind::AccessChanged),
+            "sla_breached" => Some(OutboxKind::SlaBreached),
+            "sla_escalated" => Some(OutboxKind::SlaEscalated),
             _ => None,
         }
     }
@@ -92,7 +102,10 @@ pub struct OutboxMessage {
 #[serde(untagged)]
 pub enum OutboxPayload {
     /// About one incident ([`OutboxKind::IncidentOpened`],
-    /// [`OutboxKind::IncidentChanged`]).
+    /// [`OutboxKind::IncidentChanged`], and the SLA escalations
+    /// [`OutboxKind::SlaBreached`] and [`OutboxKind::SlaEscalated`], whose
+    /// `action` is `sla.breached` or `sla.escalated` and whose `change`
+    /// names the clock and its deadline).
     Incident(IncidentPayload),
     /// Who may see sensitive incidents changed
     /// ([`OutboxKind::AccessChanged`]).
@@ -178,9 +191,10 @@ impl OutboxPayload {
     /// Decodes the stored JSON of a message of `kind`.
     pub fn decode(kind: OutboxKind, json: &str) -> serde_json::Result<Self> {
         Ok(match kind {
-            OutboxKind::IncidentOpened | OutboxKind::IncidentChanged => {
-                Self::Incident(serde_json::from_str(json)?)
-            }
+            OutboxKind::IncidentOpened
+            | OutboxKind::IncidentChanged
+            | OutboxKind::SlaBreached
+            | OutboxKind::SlaEscalated => Self::Incident(serde_json::from_str(json)?),
             OutboxKind::AccessChanged => Self::Access(serde_json::from_str(json)?),
         })
     }
@@ -403,6 +417,27 @@ mod tests {
             serde_json::from_value::<OutboxPayload>(stored).unwrap(),
             decoded
         );
+    }
+
+    #[test]
+    fn kind_names_are_stable() {
+        let table = [
+            (OutboxKind::IncidentOpened, "incident_opened"),
+            (OutboxKind::IncidentChanged, "incident_changed"),
+            (OutboxKind::AccessChanged, "access_changed"),
+            (OutboxKind::SlaBreached, "sla_breached"),
+            (OutboxKind::SlaEscalated, "sla_escalated"),
+        ];
+        for (kind, name) in table {
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(OutboxKind::parse(name), Some(kind));
+        }
+        assert_eq!(OutboxKind::parse("sla"), None);
+        let stored = stored_incident_payload().to_string();
+        assert!(matches!(
+            OutboxPayload::decode(OutboxKind::SlaEscalated, &stored),
+            Ok(OutboxPayload::Incident(_))
+        ));
     }
 
     #[test]

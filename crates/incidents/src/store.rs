@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use crate::access::Viewer;
+use crate::advisory::{Advisory, AdvisoryId, AdvisoryText, PublicAdvisory};
 use crate::alert::{
     Alert, AlertDisposition, AlertOutcome, NewAlert, NewSuppression, SuppressionRule,
 };
@@ -26,6 +27,7 @@ use crate::ids::{
 use crate::incident::{Impact, Incident, Note, Task, TimelineEvent};
 use crate::outbox::OutboxMessage;
 use crate::report::{Attachment, NewAttachment, NewReport, Report};
+use crate::sla::{ClockStatus, EscalationCount, EscalationStep, SlaEscalation};
 use crate::staged::StagedAttachment;
 use crate::user::{ApiToken, NewSession, NewToken, NewUser, RoleGrant, TokenHash, User};
 
@@ -132,7 +134,8 @@ pub struct IncidentPatch {
     /// always-sensitive categories).
     #[serde(default)]
     pub sensitive: Option<bool>,
-    /// Disclosure state.
+    /// Disclosure state: only the current one is accepted (it follows
+    /// the incident's advisory; anything else is a conflict).
     #[serde(default)]
     pub disclosure: Option<Disclosure>,
     /// When it happened (may be backdated freely).
@@ -203,6 +206,10 @@ pub struct IncidentFilter {
     /// Created before.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub created_to: Option<OffsetDateTime>,
+    /// Only these incidents (`None`: any). The API's overdue filter
+    /// passes the incidents it found overdue here.
+    #[serde(default)]
+    pub ids: Option<Vec<IncidentId>>,
 }
 
 /// Report list filters.
@@ -697,6 +704,46 @@ pub trait Store: Send + Sync + 'static {
 
     // ----- outbox (system viewer only) -----
 
+    // ----- SLA (see `crate::sla`) -----
+
+    /// Where each incident of `ids` that the viewer sees came from, for
+    /// SLA targets: the channels of its reports, and `detection` when alerts
+    /// opened or joined it (each source once, in [`Source::ALL`] order; an
+    /// incident with none is listed with an empty list). Staff only
+    /// (`Forbidden` otherwise); incidents the viewer may not see are left
+    /// out. At most 1000 ids (`Invalid`).
+    async fn incident_sources(
+        &self,
+        viewer: &Viewer,
+        ids: &[IncidentId],
+    ) -> Result<Vec<(IncidentId, Vec<Source>)>>;
+    /// Takes escalation `step` of the overdue clock `clock` of incident
+    /// `id` at `at`: records it in `sla_escalations`, queues its notice
+    /// ([`EscalationStep::outbox_kind`], the incident's payload with action
+    /// [`EscalationStep::action`]) and appends its audit entry, in one
+    /// transaction. Returns `false`, changing nothing, when that step of
+    /// that clock was already taken (the unique key settles races and
+    /// restarts). The system viewer only (`Forbidden`).
+    async fn record_sla_escalation(
+        &self,
+        viewer: &Viewer,
+        id: IncidentId,
+        clock: &ClockStatus,
+        step: EscalationStep,
+        at: OffsetDateTime,
+    ) -> Result<bool>;
+    /// The escalations taken on incidents the viewer sees (of incident `id`
+    /// when given), oldest first, at most 1000. Staff only (`Forbidden`).
+    async fn list_sla_escalations(
+        &self,
+        viewer: &Viewer,
+        id: Option<IncidentId>,
+    ) -> Result<Vec<SlaEscalation>>;
+    /// How many escalations were taken on incidents the viewer sees, per
+    /// clock and step (only pairs with at least one). Staff only
+    /// (`Forbidden`).
+    async fn count_sla_escalations(&self, viewer: &Viewer) -> Result<Vec<EscalationCount>>;
+
     /// Claims up to `limit` pending messages due at `now`, leasing them for
     /// `lease`; a claimed message is not claimed again until its lease ends.
     async fn claim_outbox(
@@ -732,6 +779,38 @@ pub trait Store: Send + Sync + 'static {
         destinations: &[String],
         now: OffsetDateTime,
     ) -> Result<Vec<OutboxMessage>>;
+    // ----- public advisories (see `crate::advisory`) -----
+
+    /// Creates the draft advisory of `incident`, or replaces its draft's
+    /// text (the caller becomes its author). Responders only (`Forbidden`
+    /// before anything is looked up); the incident must be closed,
+    /// confirmed and not sensitive, and a published advisory no longer
+    /// changes (`Conflict` naming the reason).
+    async fn save_advisory(
+        &self,
+        viewer: &Viewer,
+        incident: IncidentId,
+        text: AdvisoryText,
+    ) -> Result<Advisory>;
+    /// Publishes a draft advisory. Responders only, and never its author
+    /// (`Forbidden`); the incident is checked again as for a draft.
+    async fn approve_advisory(&self, viewer: &Viewer, id: &AdvisoryId) -> Result<Advisory>;
+    /// Every advisory, drafts and published, newest first, at most 1000.
+    /// Responders only.
+    async fn list_advisories(&self, viewer: &Viewer) -> Result<Vec<Advisory>>;
+    /// The advisory of `incident`, if it has one. Responders only.
+    async fn incident_advisory(
+        &self,
+        viewer: &Viewer,
+        incident: IncidentId,
+    ) -> Result<Option<Advisory>>;
+    /// The public read: published advisories of incidents that are not
+    /// sensitive, newest first, at most 1000, with only their public fields.
+    async fn published_advisories(&self) -> Result<Vec<PublicAdvisory>>;
+    /// One published advisory, as in [`Store::published_advisories`];
+    /// anything else is `NotFound`.
+    async fn published_advisory(&self, id: &AdvisoryId) -> Result<PublicAdvisory>;
+
     /// Lists messages (optionally by status), oldest first, at most 1000.
     async fn list_outbox(
         &self,

@@ -2945,6 +2945,11 @@ on_both_databases!(
 #[path = "conformance/sign_in.rs"]
 mod sign_in;
 
+/// SLA escalations and incident sources (`sla::sqlite::*`,
+/// `sla::postgres::*`).
+#[path = "conformance/sla.rs"]
+mod sla;
+
 /// Per-user limits on both databases, with small limits: reports per hour
 /// and attachment bytes per user and in total. A refusal changes nothing.
 mod quotas {

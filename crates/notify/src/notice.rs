@@ -17,6 +17,13 @@ pub enum NoticeKind {
     /// Who may see sensitive incidents changed (a need-to-know role was
     /// asked for, granted or taken away). Goes to the Security Team only.
     AccessChanged,
+    /// An SLA clock of the incident is overdue (escalation step 1). Goes
+    /// to the Security Team only, sensitive or not.
+    SlaBreached,
+    /// An SLA clock is still overdue a while after its breach (escalation
+    /// step 2). Goes to the second contact, finance-ops, and to the
+    /// Security Team, sensitive or not; never to a shared recipient.
+    SlaEscalated,
 }
 
 /// A notification about one incident, independent of the channel.
@@ -64,6 +71,8 @@ impl Notice {
                 kind: match message.kind {
                     OutboxKind::IncidentOpened => NoticeKind::Created,
                     OutboxKind::IncidentChanged | OutboxKind::AccessChanged => NoticeKind::Updated,
+                    OutboxKind::SlaBreached => NoticeKind::SlaBreached,
+                    OutboxKind::SlaEscalated => NoticeKind::SlaEscalated,
                 },
                 incident_id: incident.id.to_string(),
                 title: incident.title.clone(),

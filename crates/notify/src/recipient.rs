@@ -32,12 +32,16 @@ impl Recipient {
     }
 
     /// Whether this recipient is told about a notice of `kind` about an
-    /// incident that is (or is not) `sensitive`. Access changes go to the
-    /// Security Team alone.
+    /// incident that is (or is not) `sensitive`. Access changes and SLA
+    /// breaches go to the Security Team alone; SLA escalations to the
+    /// Security Team and finance-ops (the second contact), never to a
+    /// shared recipient, whether the incident is sensitive or not.
     pub const fn receives(self, kind: NoticeKind, sensitive: bool) -> bool {
         match (self, kind) {
             (Self::SecurityTeam, _) => true,
-            (_, NoticeKind::AccessChanged) => false,
+            (_, NoticeKind::AccessChanged | NoticeKind::SlaBreached) => false,
+            (Self::FinanceOps, NoticeKind::SlaEscalated) => true,
+            (Self::Shared, NoticeKind::SlaEscalated) => false,
             (Self::FinanceOps, _) => sensitive,
             (Self::Shared, _) => !sensitive,
         }
@@ -55,7 +59,7 @@ mod tests {
 
     #[test]
     fn who_receives_what() {
-        use NoticeKind::{AccessChanged, Created, Updated};
+        use NoticeKind::{AccessChanged, Created, SlaBreached, SlaEscalated, Updated};
         use Recipient::{FinanceOps, SecurityTeam, Shared};
         // (recipient, kind, sensitive, receives), written out by hand.
         let table = [
@@ -73,6 +77,18 @@ mod tests {
             (Shared, Updated, true, false),
             (Shared, AccessChanged, true, false),
             (Shared, AccessChanged, false, false),
+            (SecurityTeam, SlaBreached, false, true),
+            (SecurityTeam, SlaBreached, true, true),
+            (FinanceOps, SlaBreached, false, false),
+            (FinanceOps, SlaBreached, true, false),
+            (Shared, SlaBreached, false, false),
+            (Shared, SlaBreached, true, false),
+            (SecurityTeam, SlaEscalated, false, true),
+            (SecurityTeam, SlaEscalated, true, true),
+            (FinanceOps, SlaEscalated, false, true),
+            (FinanceOps, SlaEscalated, true, true),
+            (Shared, SlaEscalated, false, false),
+            (Shared, SlaEscalated, true, false),
         ];
         for (recipient, kind, sensitive, expected) in table {
             assert_eq!(

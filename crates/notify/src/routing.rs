@@ -171,4 +171,36 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn sla_notices_never_reach_a_shared_destination() {
+        let mut notice = Notice {
+            kind: NoticeKind::SlaBreached,
+            incident_id: "i1".into(),
+            title: "phishing report: odd mail".into(),
+            category: "phishing".into(),
+            severity: "SEV1".into(),
+            status: "triage".into(),
+            sensitive: false,
+            change: "SLA breached".into(),
+            at: "2026-01-01T00:00:00Z".into(),
+        };
+        // Not sensitive, yet neither the shared mailbox nor the webhook.
+        assert_eq!(
+            destinations_for(&full_config(), &notice),
+            vec![Destination::Email(Recipient::SecurityTeam)]
+        );
+        notice.kind = NoticeKind::SlaEscalated;
+        for sensitive in [false, true] {
+            notice.sensitive = sensitive;
+            assert_eq!(
+                destinations_for(&full_config(), &notice),
+                vec![
+                    Destination::Email(Recipient::SecurityTeam),
+                    Destination::Email(Recipient::FinanceOps)
+                ],
+                "sensitive={sensitive}"
+            );
+        }
+    }
 }

@@ -102,6 +102,22 @@ pub struct Config {
     /// non-sensitive incidents to a channel; see README "Slack". Without it
     /// the Slack routes answer 404.
     pub slack: Option<SlackConfig>,
+    /// SLA clocks and escalation (`[sla]`: `check_every`, `second_after`,
+    /// `[sla.business_hours]`, `[[sla.target]]`); see docs/sla.md. Without
+    /// it the built-in targets apply.
+    pub sla: Option<crate::sla::SlaConfig>,
+    /// `/.well-known/security.txt` (RFC 9116): `contact` (a list of
+    /// `mailto:`/`https:` URIs), `expires` (RFC 3339), and optionally
+    /// `policy`, `preferred_languages`, `encryption`, `acknowledgments` and
+    /// `hiring`; `Canonical` is made from `public_url`, which it needs. See
+    /// docs/disclosure.md.
+    pub security_txt: Option<web::disclosure::SecurityTxtConfig>,
+    /// Who publishes the advisories (`publisher_name`,
+    /// `publisher_namespace`, `contact_details`, all optional). With it or
+    /// `[security_txt]`, the public side is served (the report form,
+    /// `/advisories`, the Atom feed, CSAF); it needs `public_url`. See
+    /// docs/disclosure.md.
+    pub disclosure: Option<web::disclosure::DisclosureConfig>,
 }
 
 /// `[oidc]`: single sign-on to the web pages with an OpenID Connect

@@ -14,7 +14,8 @@
 //! acknowledging an event, and the detection worker that turns what it
 //! reads into alerts and incidents. [`monitors`] runs the port snapshot
 //! and URL checks of the `[ports]` and `[web]` tables on their intervals,
-//! with alerts of their own.
+//! with alerts of their own. [`sla`] checks the open incidents' SLA
+//! clocks (`[sla]`) and escalates overdue ones.
 //!
 //! It also offers the store-level administration used by the CLI
 //! (`users add|list|disable`, `tokens list|create|revoke|rotate`,
@@ -40,6 +41,7 @@ pub mod connections;
 pub mod ingest;
 pub mod monitors;
 pub mod setup;
+pub mod sla;
 pub mod spool;
 
 pub use config::Config;
@@ -440,11 +442,18 @@ pub async fn serve(
         }
         None => None,
     };
+    // The public side (security.txt, the report form, advisories): a bad
+    // `[security_txt]` or `[disclosure]`, or either without `public_url`,
+    // fails the start.
+    let disclosure = disclosure_settings(&config)?;
     let store = open_store_with(&location, store_options(&config)).await?;
     let limits = connection_limits(&config);
     // Scheduled monitors (port snapshots, URLs): refused before listening
     // when their tables cannot be used, stopped with the live inputs.
     let monitors = monitors::Monitors::start(&config, &location.data_dir, store.clone())?;
+    // SLA targets and escalation (`[sla]`): refused before listening when
+    // the table cannot be used.
+    let sla_settings = config.sla.clone().unwrap_or_default().settings()?;
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -519,6 +528,11 @@ pub async fn serve(
     let worker = notify::worker::spawn(store.clone(), notify_config, stop_rx)
         .context("cannot start the notification worker")?;
 
+    let sla_task = sla::SlaTask::start(
+        sla::Checker::new(store.clone(), &sla_settings, sla::system_clock()),
+        sla_settings.check_every,
+    );
+
     let stats = Arc::new(web::stats::RequestStats::default());
     let app = web::router_with_stats(
         web::AppState {
@@ -529,6 +543,8 @@ pub async fn serve(
                 .as_ref()
                 .map(|i| i.intake() as web::events::SharedSink),
             public_url: config.public_url.clone(),
+            sla: Arc::new(sla_settings.policy.clone()),
+            disclosure,
         },
         web::RouterOptions {
             max_body_bytes: config.max_body_bytes.unwrap_or(web::DEFAULT_MAX_BODY_BYTES),
@@ -566,6 +582,7 @@ pub async fn serve(
     if let Some(monitors) = monitors {
         monitors.stop().await;
     }
+    sla_task.stop().await;
     if let Some(ingest) = ingest {
         tracing::info!("HTTP server stopped; stopping detection");
         if let Err(error) = tokio::task::spawn_blocking(move || ingest.stop()).await {
@@ -702,4 +719,24 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     file.write_all(bytes).with_context(context)?;
     file.sync_all().with_context(context)?;
     Ok(())
+}
+
+/// The public side's settings from `[security_txt]` and `[disclosure]`
+/// (`None` when neither is configured). An expired or soon-expiring
+/// security.txt is logged loudly and served anyway (the pages warn too).
+fn disclosure_settings(
+    config: &config::Config,
+) -> anyhow::Result<Option<Arc<web::disclosure::Disclosure>>> {
+    let settings = web::disclosure::Disclosure::from_config(
+        config.public_url.as_ref(),
+        config.security_txt.as_ref(),
+        config.disclosure.as_ref(),
+    )?;
+    if let Some(warning) = settings
+        .as_ref()
+        .and_then(|d| d.expiry_warning(time::OffsetDateTime::now_utc()))
+    {
+        tracing::warn!(%warning, "security.txt");
+    }
+    Ok(settings.map(Arc::new))
 }

@@ -1,6 +1,7 @@
 //! Request handlers, one module per resource. Handlers are thin: parse,
 //! call the store with the caller's viewer, convert to a response type.
 
+pub mod advisories;
 pub mod alerts;
 pub mod attachments;
 pub mod audit;

@@ -43,14 +43,17 @@ use tower_http::timeout::TimeoutLayer;
 
 pub mod auth;
 pub mod caller;
+pub mod disclosure;
 pub mod error;
 pub mod events;
 pub mod extract;
 mod handlers;
 pub mod openapi;
+mod public;
 pub mod public_url;
 pub mod routes;
 pub mod schema;
+mod sla;
 pub mod slack;
 mod state;
 mod state_checks;
@@ -152,6 +155,7 @@ pub fn router_with_stats(
         ))
         .merge(ui::router(state.clone()))
         .merge(slack::router())
+        .merge(public::router())
         .fallback(fallback)
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(largest_body))

@@ -41,7 +41,7 @@ pub fn document() -> Value {
             .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
-            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": schema::path_param(name) }))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": schema::route_path_param(route.path, name) }))
             .chain(route.query.iter().map(|p| {
                 json!({ "name": p.name, "in": "query", "required": p.required,
                         "description": p.description, "schema": schema::query_param(p.name) })

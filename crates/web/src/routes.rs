@@ -15,8 +15,8 @@ use axum::routing::MethodRouter;
 use incidents::enums::Role;
 
 use crate::handlers::{
-    alerts, attachments, audit, events, incidents as inc, meta, metrics, reports, suppressions,
-    tokens, users,
+    advisories, alerts, attachments, audit, events, incidents as inc, meta, metrics, reports,
+    suppressions, tokens, users,
 };
 use crate::schema::Schema;
 use crate::state::AppState;
@@ -181,7 +181,14 @@ pub static ROUTES: &[Route] = &[
         "Download an attachment of a report visible to the caller (sent as a download, never rendered).", None, Schema::Binary),
     // Incidents.
     route!(GET "/api/v1/incidents", Access::Roles(ALL), list_incidents => inc,
-        "Incidents visible to the caller, filtered and paginated, with the total count.", None, Schema::IncidentList),
+        "Incidents visible to the caller, filtered and paginated, with the total count; for staff, each with its SLA clocks (`sla`).", None, Schema::IncidentList,
+    status: OK,
+    body_limit: BodyLimit::Standard,
+    query: &[QueryParam {
+        name: "overdue",
+        required: false,
+        description: "`true`: only incidents with an SLA clock running past its deadline (staff only: 403 for others).",
+    }]),
     route!(GET "/api/v1/incidents/{id}", Access::Roles(ALL), get_incident => inc,
         "One incident with its notes, tasks, timeline and links.", None, Schema::IncidentDetail),
     route!(PATCH "/api/v1/incidents/{id}", Access::Roles(MANAGERS), update_incident => inc,
@@ -206,6 +213,15 @@ pub static ROUTES: &[Route] = &[
         "Set the impact assessment.", Some(Schema::Impact), Schema::Incident),
     route!(POST "/api/v1/incidents/{id}/close", Access::Roles(MANAGERS), close_incident => inc,
         "Close with a resolution (needs an impact assessment).", Some(Schema::Close), Schema::Incident),
+    // Public advisories: a responder writes the draft, another approves it.
+    route!(POST "/api/v1/incidents/{id}/advisory", Access::Roles(RESPONDERS), save_advisory => advisories,
+        "Write the public advisory of a closed, confirmed, non-sensitive incident (creates its draft, or replaces the draft's text; the caller becomes its author). A published advisory no longer changes (409).",
+        Some(Schema::AdvisoryDraft), Schema::Advisory),
+    route!(POST "/api/v1/advisories/{id}/approve", Access::Roles(RESPONDERS), approve_advisory => advisories,
+        "Approve a draft advisory: it is published on /advisories, in the Atom feed and as CSAF. Its author may not approve it (403).",
+        None, Schema::Advisory),
+    route!(GET "/api/v1/advisories", Access::Roles(RESPONDERS), list_advisories => advisories,
+        "Every advisory, drafts and published, newest first.", None, Schema::AdvisoryList),
     // Alerts.
     route!(POST "/api/v1/alerts", Access::Roles(MANAGERS), create_alerts => alerts,
         "Store detections found elsewhere (watchpost hunt --submit) as alerts, in order: each is suppressed, grouped into an open incident, opens one, or is queued (queue_only), as live detections are; one whose key is already stored is answered as a duplicate and not stored again.",
@@ -376,6 +392,9 @@ mod tests {
         ("merge_incident", Rule::Viewer(Viewer::can_manage_incidents)),
         ("set_impact", Rule::Viewer(Viewer::can_manage_incidents)),
         ("close_incident", Rule::Viewer(Viewer::can_manage_incidents)),
+        ("save_advisory", Rule::Viewer(Viewer::can_disclose)),
+        ("approve_advisory", Rule::Viewer(Viewer::can_disclose)),
+        ("list_advisories", Rule::Viewer(Viewer::can_disclose)),
         ("create_alerts", Rule::Viewer(Viewer::can_handle_alerts)),
         ("list_alerts", Rule::Viewer(Viewer::can_see_alerts)),
         ("get_alert", Rule::Viewer(Viewer::can_see_alerts)),

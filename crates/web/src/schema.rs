@@ -70,6 +70,19 @@ fn user_name() -> Value {
     json!({ "type": "string", "pattern": USER_NAME })
 }
 
+/// An advisory id (`WP-YYYY-NNNN`).
+pub const ADVISORY_ID: &str = "^WP-[0-9]{4}-[0-9]{4,9}$";
+
+/// The schema of path parameter `name` of the route at `path`: an
+/// advisory's `{id}` under `/api/v1/advisories/`, else [`path_param`].
+pub fn route_path_param(path: &str, name: &str) -> Value {
+    if name == "id" && path.starts_with("/api/v1/advisories/") {
+        json!({ "type": "string", "pattern": ADVISORY_ID })
+    } else {
+        path_param(name)
+    }
+}
+
 /// The schema of a path parameter, by name: ids are UUIDs, `name` a user
 /// name.
 pub fn path_param(name: &str) -> Value {
@@ -85,6 +98,7 @@ pub fn query_param(name: &str) -> Value {
         "filename" => {
             json!({ "type": "string", "minLength": 1, "maxLength": MAX_FILENAME, "pattern": FILENAME })
         }
+        "overdue" => json!({ "type": "boolean" }),
         _ => json!({ "type": "string" }),
     }
 }
@@ -157,6 +171,9 @@ pub enum Schema {
     CoverageSource,
     CoverageRule,
     Coverage,
+    AdvisoryDraft,
+    Advisory,
+    AdvisoryList,
 }
 
 fn names<T: std::fmt::Display>(all: &[T]) -> Value {
@@ -278,6 +295,9 @@ impl Schema {
         Schema::CoverageSource,
         Schema::CoverageRule,
         Schema::Coverage,
+        Schema::AdvisoryDraft,
+        Schema::Advisory,
+        Schema::AdvisoryList,
     ];
 
     /// The component name.
@@ -312,6 +332,17 @@ impl Schema {
     pub fn json(self) -> Value {
         let time = json!({ "type": "string", "format": "date-time" });
         let opt_time = json!({ "type": ["string", "null"], "format": "date-time" });
+        let sla_clock = json!({
+            "type": "object",
+            "required": ["target", "due", "state", "breached_at", "stopped_at"],
+            "properties": {
+                "target": { "type": "string" },
+                "due": { "type": "string", "format": "date-time" },
+                "state": { "type": "string", "enum": ["running", "breached", "met", "missed"] },
+                "breached_at": opt_time, "stopped_at": opt_time } });
+        let sla = json!({
+            "type": "object", "required": [],
+            "properties": { "acknowledge": sla_clock, "triage": sla_clock, "resolve": sla_clock } });
         let id = json!({ "type": "string", "format": "uuid" });
         let opt_id = json!({ "type": ["string", "null"], "format": "uuid" });
         let opt_str = json!({ "type": ["string", "null"] });
@@ -568,8 +599,9 @@ impl Schema {
                     "resolution": { "type": ["string", "null"], "enum": nullable(Resolution::ALL) },
                     "disclosure": disclosure,
                     "merged_into": opt_id, "alert_count": integer,
-                    "times": reference(Schema::Times), "created_at": time, "updated_at": time }),
-                &[],
+                    "times": reference(Schema::Times), "created_at": time, "updated_at": time,
+                    "sla": sla }),
+                &["sla"],
             ),
             Schema::Times => record(
                 json!({
@@ -761,6 +793,28 @@ impl Schema {
             ),
             Schema::RoleGrantList => {
                 json!({ "type": "array", "items": reference(Schema::RoleGrant) })
+            }
+            Schema::AdvisoryDraft => {
+                let body = not_blank(incidents::AdvisoryText::MAX_BODY as u32);
+                object(
+                    &["title", "summary", "impact", "remediation"],
+                    json!({
+                        "title": not_blank(incidents::AdvisoryText::MAX_TITLE as u32),
+                        "summary": body, "impact": body, "remediation": body }),
+                )
+            }
+            Schema::Advisory => record(
+                json!({
+                    "id": { "type": "string", "pattern": ADVISORY_ID }, "incident_id": id,
+                    "title": string, "summary": string, "impact": string,
+                    "remediation": string,
+                    "status": { "type": "string", "enum": ["draft", "published"] },
+                    "author_id": id, "approver_id": opt_id, "created_at": time,
+                    "updated_at": time, "published_at": opt_time }),
+                &[],
+            ),
+            Schema::AdvisoryList => {
+                json!({ "type": "array", "items": reference(Schema::Advisory) })
             }
         }
     }

@@ -29,6 +29,14 @@ pub struct AppState {
     /// The server's public address (`public_url`), for links that leave
     /// the server; `None` when not configured.
     pub public_url: Option<crate::PublicUrl>,
+    /// The SLA targets and business hours (`[sla]`) that the incidents'
+    /// `sla` objects, the overdue filter and the SLA chart are computed
+    /// with.
+    pub sla: Arc<incidents::SlaPolicy>,
+    /// The public side (`[security_txt]`, `[disclosure]`: security.txt,
+    /// the report form, advisories and their feeds); `None` answers its
+    /// routes with 404.
+    pub disclosure: Option<Arc<crate::disclosure::Disclosure>>,
 }
 
 impl AppState {
@@ -39,6 +47,8 @@ impl AppState {
             events: None,
             setup: None,
             public_url: None,
+            sla: Arc::new(incidents::SlaPolicy::default()),
+            disclosure: None,
         }
     }
 }

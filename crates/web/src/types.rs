@@ -297,6 +297,63 @@ pub struct IncidentResponse {
     /// Last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Its SLA clocks (see docs/sla.md), for staff on
+    /// `GET /api/v1/incidents` and `GET /api/v1/incidents/{id}`; absent
+    /// elsewhere and for reporters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<SlaBody>,
+}
+
+/// An incident's SLA clocks: each clock that has a target.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaBody {
+    /// From reported to acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledge: Option<SlaClockBody>,
+    /// From reported to contained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triage: Option<SlaClockBody>,
+    /// From reported to resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve: Option<SlaClockBody>,
+}
+
+/// One SLA clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaClockBody {
+    /// The target, as configured (e.g. `15m`, `1 business day`).
+    pub target: String,
+    /// The deadline.
+    #[serde(with = "time::serde::rfc3339")]
+    pub due: OffsetDateTime,
+    /// `running`, `breached` (running past the deadline), `met` or
+    /// `missed` (stopped after the deadline).
+    pub state: incidents::ClockState,
+    /// When the deadline was passed (breached or missed).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub breached_at: Option<OffsetDateTime>,
+    /// When the clock stopped.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub stopped_at: Option<OffsetDateTime>,
+}
+
+impl From<&incidents::IncidentSla> for SlaBody {
+    fn from(sla: &incidents::IncidentSla) -> Self {
+        let clock = |c: incidents::SlaClock| {
+            sla.clock(c).map(|s| SlaClockBody {
+                target: s.target.to_string(),
+                due: s.due,
+                state: s.state,
+                breached_at: s.breached_at(),
+                stopped_at: s.stopped_at,
+            })
+        };
+        SlaBody {
+            acknowledge: clock(incidents::SlaClock::Acknowledge),
+            triage: clock(incidents::SlaClock::Triage),
+            resolve: clock(incidents::SlaClock::Resolve),
+        }
+    }
 }
 
 impl From<incidents::incident::Incident> for IncidentResponse {
@@ -326,6 +383,7 @@ impl From<incidents::incident::Incident> for IncidentResponse {
             },
             created_at: i.created_at,
             updated_at: i.updated_at,
+            sla: None,
         }
     }
 }
@@ -431,7 +489,9 @@ pub struct IncidentUpdateRequest {
     /// New severity.
     #[serde(default)]
     pub severity: Option<Severity>,
-    /// New disclosure state.
+    /// The disclosure state. It follows the incident's advisory, so only
+    /// the current state is accepted (another is 409: write the advisory
+    /// and have a second responder approve it).
     #[serde(default)]
     pub disclosure: Option<Disclosure>,
 }
@@ -1086,4 +1146,82 @@ pub struct AuditPage {
     pub items: Vec<AuditEntryResponse>,
     /// Pass as `after` to get the next page; absent on the last page.
     pub next_after: Option<i64>,
+}
+
+/// `POST /api/v1/incidents/{id}/advisory`: the public text of the
+/// incident's advisory (creates the draft, or replaces the draft's text).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvisoryRequest {
+    /// Public title (1..=200 characters, not blank).
+    pub title: String,
+    /// What happened, for the public (1..=5,000 characters, not blank).
+    pub summary: String,
+    /// Who or what was affected (1..=5,000 characters, not blank).
+    pub impact: String,
+    /// What was done and what readers should do (1..=5,000 characters,
+    /// not blank).
+    pub remediation: String,
+}
+
+impl From<AdvisoryRequest> for incidents::AdvisoryText {
+    fn from(r: AdvisoryRequest) -> Self {
+        incidents::AdvisoryText {
+            title: r.title,
+            summary: r.summary,
+            impact: r.impact,
+            remediation: r.remediation,
+        }
+    }
+}
+
+/// An advisory as responders see it (drafts and published).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdvisoryResponse {
+    /// Id (`WP-YYYY-NNNN`).
+    pub id: String,
+    /// The incident it discloses.
+    pub incident_id: String,
+    /// Public title.
+    pub title: String,
+    /// Public summary.
+    pub summary: String,
+    /// Public impact.
+    pub impact: String,
+    /// Public remediation.
+    pub remediation: String,
+    /// `draft` or `published`.
+    pub status: String,
+    /// Who wrote the current text (user id).
+    pub author_id: String,
+    /// Who approved it (user id), once published.
+    pub approver_id: Option<String>,
+    /// When created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When its text last changed, or it was published.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// When published.
+    #[serde(with = "opt_time")]
+    pub published_at: Option<OffsetDateTime>,
+}
+
+impl From<incidents::Advisory> for AdvisoryResponse {
+    fn from(a: incidents::Advisory) -> Self {
+        Self {
+            id: a.id.to_string(),
+            incident_id: a.incident_id.to_string(),
+            title: a.text.title,
+            summary: a.text.summary,
+            impact: a.text.impact,
+            remediation: a.text.remediation,
+            status: a.status.as_str().to_owned(),
+            author_id: a.author.to_string(),
+            approver_id: a.approver.map(|u| u.to_string()),
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+            published_at: a.published_at,
+        }
+    }
 }

@@ -292,6 +292,8 @@ fn body_for(operation: &str) -> Option<Value> {
             json!({ "confidentiality": "low", "integrity": "none", "availability": "none" })
         }
         "close_incident" => json!({ "resolution": "false_positive" }),
+        "save_advisory" => json!({ "title": "t", "summary": "s", "impact": "i",
+            "remediation": "r" }),
         "dismiss_alert" => json!({ "reason": "noise" }),
         "create_user" => json!({ "name": "matrix-user", "role": "reporter" }),
         "set_user_role" => json!({ "role": "reporter" }),
@@ -384,6 +386,9 @@ const EXPECTED_ACCESS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/metrics", "sfa"),
     ("GET", "/api/v1/audit", "sa"),
     ("GET", "/api/v1/audit/verify", "sa"),
+    ("POST", "/api/v1/incidents/{id}/advisory", "s"),
+    ("POST", "/api/v1/advisories/{id}/approve", "s"),
+    ("GET", "/api/v1/advisories", "s"),
 ];
 
 /// Whether the hand-written table lets `role` call a route.
@@ -2533,4 +2538,174 @@ async fn reading_a_sensitive_incident_is_audited_once() {
         )
         .await;
     assert!(reads(&admin_audit).is_empty(), "{admin_audit}");
+}
+
+/// SLA clocks over the API with the built-in targets (docs/sla.md): staff
+/// see each incident's `sla`; `?overdue=true` lists only incidents with a
+/// clock past its deadline; a reporter's answers carry no `sla` and do not
+/// change when others' incidents go overdue; `/metrics` counts the overdue
+/// ones.
+#[tokio::test]
+async fn sla_clocks_show_to_staff_and_never_to_reporters() {
+    let app = app().await;
+    let responder = app.token("responder").to_owned();
+    let reporter = app.token("reporter").to_owned();
+
+    // A reporter's report: a SEV3 incident reported now, its clocks
+    // running (SEV3: acknowledge 4h).
+    let (status, report) = app
+        .call(
+            Method::POST,
+            "/api/v1/reports",
+            Some(&reporter),
+            Some(json!({ "category": "theft", "description": "my laptop is gone" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    let fresh = report["incident_id"].as_str().unwrap().to_owned();
+    let (_, own) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/incidents/{fresh}"),
+            Some(&responder),
+            None,
+        )
+        .await;
+    let reported = own["incident"]["times"]["reported_at"].as_str().unwrap();
+    let reported =
+        time::OffsetDateTime::parse(reported, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    let ack = &own["incident"]["sla"]["acknowledge"];
+    assert_eq!(ack["target"], "4h", "{own}");
+    assert_eq!(ack["state"], "running");
+    assert_eq!(ack["breached_at"], Value::Null);
+    let due = time::OffsetDateTime::parse(
+        ack["due"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(due - reported, time::Duration::hours(4));
+
+    // The reporter's answers before anything is overdue.
+    let reporter_views = || async {
+        let one = app
+            .raw(
+                Method::GET,
+                &format!("/api/v1/incidents/{fresh}"),
+                Some(&format!("Bearer {reporter}")),
+                Vec::new(),
+            )
+            .await;
+        let list = app
+            .raw(
+                Method::GET,
+                "/api/v1/incidents",
+                Some(&format!("Bearer {reporter}")),
+                Vec::new(),
+            )
+            .await;
+        (one, list)
+    };
+    let before = reporter_views().await;
+    assert_eq!(before.0.0, StatusCode::OK);
+    assert!(
+        !before.0.1.to_string().contains("\"sla\""),
+        "{}",
+        before.0.1
+    );
+    assert!(
+        !before.1.1.to_string().contains("\"sla\""),
+        "{}",
+        before.1.1
+    );
+
+    // A SEV1 incident reported on Monday 2026-01-05 at 10:00 UTC and never
+    // acknowledged: every clock is past its deadline.
+    let staff = app.viewer("responder").await;
+    let reported_at = time::macros::datetime!(2026-01-05 10:00 UTC);
+    let late = app
+        .store
+        .create_incident(
+            &staff,
+            incidents::NewIncident {
+                title: "Ransomware on the build server".into(),
+                description: String::new(),
+                category: incidents::Category::SecurityIncident,
+                severity: incidents::Severity::Sev1,
+                sensitive: false,
+                occurred_at: None,
+                detected_at: None,
+                reported_at: Some(reported_at),
+            },
+        )
+        .await
+        .unwrap();
+    let (status, detail) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/incidents/{}", late.id),
+            Some(&responder),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        detail["incident"]["sla"],
+        json!({
+            "acknowledge": { "target": "15m", "due": "2026-01-05T10:15:00Z", "state": "breached",
+                             "breached_at": "2026-01-05T10:15:00Z", "stopped_at": null },
+            "triage": { "target": "1h", "due": "2026-01-05T11:00:00Z", "state": "breached",
+                        "breached_at": "2026-01-05T11:00:00Z", "stopped_at": null },
+            "resolve": { "target": "1d", "due": "2026-01-06T10:00:00Z", "state": "breached",
+                         "breached_at": "2026-01-06T10:00:00Z", "stopped_at": null },
+        })
+    );
+
+    // Only the overdue one is listed as overdue.
+    let (status, overdue) = app
+        .call(
+            Method::GET,
+            "/api/v1/incidents?overdue=true",
+            Some(&responder),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{overdue}");
+    let ids: Vec<&str> = overdue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [late.id.to_string()]);
+    let (_, all) = app
+        .call(Method::GET, "/api/v1/incidents", Some(&responder), None)
+        .await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+
+    // The reporter's answers are byte for byte what they were, and the
+    // overdue filter is not theirs.
+    assert_eq!(reporter_views().await, before);
+    let (status, _) = app
+        .call(
+            Method::GET,
+            "/api/v1/incidents?overdue=true",
+            Some(&reporter),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Metrics count it.
+    let (status, metrics) = app
+        .call(Method::GET, "/metrics", Some(app.token("admin")), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "watchpost_incidents_overdue 1"),
+        "{metrics}"
+    );
 }

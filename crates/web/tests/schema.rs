@@ -61,7 +61,9 @@ fn cases() -> Vec<Case> {
     let incident = json!({ "id": ID, "title": "t", "description": "d", "category": "theft",
         "severity": "SEV3", "status": "triage", "sensitive": false, "owner_id": ID,
         "impact": impact, "resolution": null, "disclosure": "none", "merged_into": ID,
-        "alert_count": 0, "times": times, "created_at": AT, "updated_at": AT });
+        "alert_count": 0, "times": times, "created_at": AT, "updated_at": AT,
+        "sla": { "acknowledge": { "target": "15m", "due": AT, "state": "breached",
+            "breached_at": AT, "stopped_at": null } } });
     let attachment = json!({ "id": ID, "filename": "f", "content_type": "text/plain",
         "size": 1, "sha256": "00", "url": "/x" });
     let report = json!({ "id": ID, "reporter_id": ID, "channel": "api", "category": "theft",
@@ -71,6 +73,10 @@ fn cases() -> Vec<Case> {
     let alert = json!({ "id": ID, "rule_id": "r", "rule_title": "t", "level": "high",
         "entities": { "host": "h" }, "evidence": [{}], "policy": "p", "detected_at": AT,
         "incident_id": ID, "disposition": "opened", "created_at": AT });
+    let advisory = json!({ "id": "WP-2026-0001", "incident_id": ID, "title": "t",
+        "summary": "s", "impact": "i", "remediation": "r", "status": "published",
+        "author_id": ID, "approver_id": ID, "created_at": AT, "updated_at": AT,
+        "published_at": AT });
     let note = json!({ "id": ID, "author_id": ID, "body": "b", "created_at": AT });
     let task = json!({ "id": ID, "title": "t", "owner_id": ID, "due_at": AT, "done": false,
         "created_at": AT });
@@ -311,6 +317,12 @@ fn cases() -> Vec<Case> {
             "reason": "r", "expires_at": AT }),
             rt::<NewSuppressionRequest>,
         ),
+        request(
+            Schema::AdvisoryDraft,
+            json!({ "title": "t", "summary": "s", "impact": "i", "remediation": "r" }),
+            rt::<AdvisoryRequest>,
+        ),
+        response(Schema::Advisory, advisory, rt::<AdvisoryResponse>),
         response(Schema::MetricRow, row.clone(), rt::<MetricRowResponse>),
         response(
             Schema::Metrics,

@@ -13,6 +13,7 @@
 //! `fill_attachments`, ...), so no operation's checks run twice or are
 //! skipped by a caller.
 
+mod advisories;
 mod alerts;
 mod audit;
 mod checks;
@@ -25,6 +26,7 @@ mod paging;
 mod passwords;
 mod reports;
 mod sessions;
+mod sla;
 mod slack;
 mod timeline;
 mod tokens;
@@ -39,9 +41,10 @@ use time::{Duration, OffsetDateTime};
 
 use super::{SqlStore, exec};
 use crate::access::Viewer;
+use crate::advisory::{Advisory, AdvisoryId, AdvisoryText, PublicAdvisory};
 use crate::alert::{Alert, AlertOutcome, NewAlert, NewSuppression, SuppressionRule};
 use crate::audit::{AuditEntry, AuditReport};
-use crate::enums::{OutboxStatus, Resolution, Role, Status};
+use crate::enums::{OutboxStatus, Resolution, Role, Source, Status};
 use crate::ids::{
     AlertId, AttachmentId, IncidentId, OutboxId, ReportId, RoleGrantId, SuppressionId, TaskId,
     TokenId, UserId,
@@ -50,6 +53,7 @@ use crate::incident::{Impact, Incident, Note, Task};
 use crate::outbox::OutboxMessage;
 use crate::query::Sql;
 use crate::report::{Attachment, NewAttachment, NewReport, Report};
+use crate::sla::{ClockStatus, EscalationCount, EscalationStep, SlaEscalation};
 use crate::store::{
     AlertFilter, Backend, IncidentDetail, IncidentFilter, IncidentPatch, Metrics, MetricsQuery,
     NewIncident, NewTask, Page, PageRequest, ReportFilter, Result, SlackThread, Store, TaskPatch,
@@ -419,6 +423,39 @@ impl Store for SqlStore {
         SqlStore::verify_audit(self, v).await
     }
 
+    // ----- SLA -----
+
+    async fn incident_sources(
+        &self,
+        v: &Viewer,
+        ids: &[IncidentId],
+    ) -> Result<Vec<(IncidentId, Vec<Source>)>> {
+        SqlStore::incident_sources(self, v, ids).await
+    }
+
+    async fn record_sla_escalation(
+        &self,
+        v: &Viewer,
+        id: IncidentId,
+        clock: &ClockStatus,
+        step: EscalationStep,
+        at: OffsetDateTime,
+    ) -> Result<bool> {
+        SqlStore::record_sla_escalation(self, v, id, clock, step, at).await
+    }
+
+    async fn list_sla_escalations(
+        &self,
+        v: &Viewer,
+        id: Option<IncidentId>,
+    ) -> Result<Vec<SlaEscalation>> {
+        SqlStore::list_sla_escalations(self, v, id).await
+    }
+
+    async fn count_sla_escalations(&self, v: &Viewer) -> Result<Vec<EscalationCount>> {
+        SqlStore::count_sla_escalations(self, v).await
+    }
+
     // ----- outbox -----
 
     async fn claim_outbox(
@@ -476,5 +513,40 @@ impl Store for SqlStore {
         thread: &SlackThread,
     ) -> Result<()> {
         SqlStore::set_slack_thread(self, v, id, thread).await
+    }
+
+    // ----- public advisories -----
+
+    async fn save_advisory(
+        &self,
+        v: &Viewer,
+        incident: IncidentId,
+        text: AdvisoryText,
+    ) -> Result<Advisory> {
+        SqlStore::save_advisory(self, v, incident, text).await
+    }
+
+    async fn approve_advisory(&self, v: &Viewer, id: &AdvisoryId) -> Result<Advisory> {
+        SqlStore::approve_advisory(self, v, id).await
+    }
+
+    async fn list_advisories(&self, v: &Viewer) -> Result<Vec<Advisory>> {
+        SqlStore::list_advisories(self, v).await
+    }
+
+    async fn incident_advisory(
+        &self,
+        v: &Viewer,
+        incident: IncidentId,
+    ) -> Result<Option<Advisory>> {
+        SqlStore::incident_advisory(self, v, incident).await
+    }
+
+    async fn published_advisories(&self) -> Result<Vec<PublicAdvisory>> {
+        SqlStore::published_advisories(self).await
+    }
+
+    async fn published_advisory(&self, id: &AdvisoryId) -> Result<PublicAdvisory> {
+        SqlStore::published_advisory(self, id).await
     }
 }

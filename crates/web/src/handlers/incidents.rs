@@ -45,6 +45,9 @@ pub struct IncidentListQuery {
     from: Option<String>,
     /// Created before (RFC 3339).
     to: Option<String>,
+    /// `true`: only incidents with an SLA clock running past its deadline
+    /// (staff only).
+    overdue: Option<bool>,
     /// Page size.
     limit: Option<u32>,
     /// Cursor from the previous page.
@@ -76,7 +79,7 @@ pub async fn list_incidents(
         Some(name) => Some(user_id_by_name(&state, &viewer, name).await?),
         None => None,
     };
-    let filter = IncidentFilter {
+    let mut filter = IncidentFilter {
         status: parse_list::<Status>(query.status.as_deref())?,
         severity: parse_list::<Severity>(query.severity.as_deref())?,
         category: parse_list::<Category>(query.category.as_deref())?,
@@ -86,14 +89,29 @@ pub async fn list_incidents(
         sensitive: query.sensitive,
         created_from: parse_time("from", query.from.as_deref())?,
         created_to: parse_time("to", query.to.as_deref())?,
+        ids: None,
     };
     let page = PageRequest {
         limit: Some(page_limit(query.limit)?),
         cursor: query.cursor,
     };
+    let now = OffsetDateTime::now_utc();
+    if query.overdue == Some(true) {
+        let ids = crate::sla::overdue_ids(state.store.as_ref(), &state.sla, &viewer, &filter, now)
+            .await?;
+        filter.ids = Some(ids);
+    }
     let total = state.store.count_incidents(&viewer, &filter).await?;
     let page = state.store.list_incidents(&viewer, &filter, &page).await?;
-    Ok(Json(Page::from_store(page, Some(total))))
+    let slas =
+        crate::sla::evaluate(state.store.as_ref(), &state.sla, &viewer, &page.items, now).await?;
+    let mut answer: Page<IncidentResponse> = Page::from_store(page, Some(total));
+    if let Some(slas) = slas {
+        for (item, sla) in answer.items.iter_mut().zip(&slas) {
+            item.sla = Some(sla.into());
+        }
+    }
+    Ok(Json(answer))
 }
 
 /// The longest accepted search text (`q`), in characters.
@@ -121,9 +139,21 @@ pub async fn get_incident(
     Path(id): Path<String>,
 ) -> Result<Json<IncidentDetailResponse>, ApiError> {
     let id: IncidentId = parse_id(&id)?;
-    Ok(Json(
-        state.store.get_incident(&caller.viewer(), id).await?.into(),
-    ))
+    let viewer = caller.viewer();
+    let detail = state.store.get_incident(&viewer, id).await?;
+    let slas = crate::sla::evaluate(
+        state.store.as_ref(),
+        &state.sla,
+        &viewer,
+        std::slice::from_ref(&detail.incident),
+        OffsetDateTime::now_utc(),
+    )
+    .await?;
+    let mut answer: IncidentDetailResponse = detail.into();
+    if let Some(sla) = slas.as_ref().and_then(|s| s.first()) {
+        answer.incident.sla = Some(sla.into());
+    }
+    Ok(Json(answer))
 }
 
 /// `PATCH /api/v1/incidents/{id}`.

@@ -39,23 +39,34 @@ pub async fn get_stats(
     Json(snapshot)
 }
 
-/// `GET /metrics`: the request counts and live detection's metrics in the
-/// Prometheus text format.
+/// `GET /metrics`: the request counts, live detection's metrics and the
+/// SLA metrics (over the incidents the caller sees) in the Prometheus text
+/// format.
 pub async fn get_prometheus(
     State(state): State<AppState>,
+    caller: Caller,
     axum::Extension(stats): axum::Extension<std::sync::Arc<crate::stats::RequestStats>>,
-) -> impl axum::response::IntoResponse {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let mut text = stats.prometheus();
     if let Some(sink) = &state.events {
         text.push_str(&sink.prometheus());
     }
-    (
+    text.push_str(
+        &crate::sla::prometheus(
+            state.store.as_ref(),
+            &state.sla,
+            &caller.viewer(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await?,
+    );
+    Ok((
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         text,
-    )
+    ))
 }
 
 /// `POST /api/v1/rules/reload`: loads the detection rules again (as SIGHUP

@@ -22,6 +22,7 @@
 //! rows they see, and the incidents crate says which status moves are legal
 //! ([`incidents::Incident::next_statuses`]).
 
+mod advisory;
 mod alerts;
 mod incident;
 mod queue;
@@ -57,6 +58,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/incidents/{id}/impact", post(incident::set_impact))
         .route("/incidents/{id}/close", post(incident::close_incident))
         .route("/incidents/{id}/merge", post(incident::merge_incident))
+        .route(
+            "/incidents/{id}/advisory",
+            get(advisory::show_advisory).post(advisory::save_advisory),
+        )
+        .route(
+            "/incidents/{id}/advisory/approve",
+            post(advisory::approve_advisory),
+        )
         .route("/alerts", get(alerts::list_alerts))
         .route("/alerts/{id}/promote", post(alerts::promote_alert))
         .route("/alerts/{id}/attach", post(alerts::attach_alert))

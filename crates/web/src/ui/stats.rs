@@ -15,11 +15,12 @@
 //!    per severity, week by week (lines of the weekly medians of the same
 //!    call, by severity).
 //! 3. What share of incidents was acknowledged within its target, per
-//!    severity ([`ACK_TARGETS`]). No acknowledgement target is configured
-//!    anywhere in watchpost, so these are this page's documented defaults.
-//!    The incidents are read with [`incidents::Store::list_incidents`],
-//!    with the same period and the same exclusion of merged incidents as
-//!    the metrics call.
+//!    severity: each incident's acknowledge clock as the configured SLA
+//!    targets (`[sla]`, [`incidents::SlaPolicy`]) give it, the same clock
+//!    the API's `sla` object shows. The incidents are read with
+//!    [`incidents::Store::list_incidents`], with the same period and the
+//!    same exclusion of merged incidents as the metrics call; an incident
+//!    with no acknowledge target is not counted.
 //!
 //! The period is whole weeks, Monday 00:00 UTC to Monday 00:00 UTC, the
 //! last of them the current week (so far): `?weeks=` (1 to
@@ -40,8 +41,8 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use incidents::{
-    Category, Incident, IncidentFilter, Metrics, MetricsQuery, PageRequest, Severity, Status,
-    Store, StoreError, Viewer,
+    Category, ClockState, Incident, IncidentFilter, Metrics, MetricsQuery, PageRequest, Severity,
+    SlaClock, SlaPolicy, Status, Store, StoreError, Viewer,
 };
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
@@ -58,18 +59,6 @@ pub(crate) const DEFAULT_WEEKS: u32 = 12;
 /// The most weeks shown: 52 weeks (364 days) stay within the metrics
 /// API's longest period.
 pub(crate) const MAX_WEEKS: u32 = 52;
-
-/// How soon an incident should be acknowledged (moved out of triage),
-/// per severity. watchpost has no configured targets (no escalation or
-/// acknowledgement setting exists in the server, notifier or incidents
-/// crates), so these are the page's documented defaults: SEV1 15 minutes,
-/// SEV2 1 hour, SEV3 4 hours, SEV4 1 day (24 hours; not business hours).
-pub(crate) const ACK_TARGETS: [(Severity, Duration, &str); 4] = [
-    (Severity::Sev1, Duration::minutes(15), "15 minutes"),
-    (Severity::Sev2, Duration::hours(1), "1 hour"),
-    (Severity::Sev3, Duration::hours(4), "4 hours"),
-    (Severity::Sev4, Duration::hours(24), "1 day (24 hours)"),
-];
 
 /// Incidents read per page when measuring acknowledgement targets.
 const LIST_PAGE: u32 = 500;
@@ -118,29 +107,16 @@ enum Outcome {
     Pending,
 }
 
-fn ack_target(s: Severity) -> Duration {
-    ACK_TARGETS
-        .iter()
-        .find(|(sev, _, _)| *sev == s)
-        .map_or(Duration::hours(24), |(_, d, _)| *d)
-}
-
-/// The outcome for an incident of `severity` reported at `reported` and
-/// acknowledged at `acknowledged` (if it was), as of `now`. Exactly on the
-/// target is within it.
-fn outcome(
-    severity: Severity,
-    reported: OffsetDateTime,
-    acknowledged: Option<OffsetDateTime>,
-    now: OffsetDateTime,
-) -> Outcome {
-    let target = ack_target(severity);
-    match acknowledged {
-        Some(at) if at - reported <= target => Outcome::Met,
-        Some(_) => Outcome::Missed,
-        None if now - reported > target => Outcome::Missed,
-        None => Outcome::Pending,
-    }
+/// The outcome of an incident's acknowledge clock (`None`: it has no
+/// target, and is not counted). A clock stopped by its deadline is met; one
+/// stopped later, or still running past it, is missed; one still running
+/// before it is pending.
+fn outcome(state: Option<ClockState>) -> Option<Outcome> {
+    Some(match state? {
+        ClockState::Met => Outcome::Met,
+        ClockState::Missed | ClockState::Breached => Outcome::Missed,
+        ClockState::Running => Outcome::Pending,
+    })
 }
 
 /// A duration in words: seconds under a minute, else whole minutes,
@@ -292,7 +268,7 @@ pub(crate) struct DurationChart {
 pub(crate) struct SlaRow {
     label: &'static str,
     class: &'static str,
-    target: &'static str,
+    target: String,
     met: u64,
     missed: u64,
     pending: u64,
@@ -345,7 +321,7 @@ struct StatsPage {
     error: Option<String>,
     summary: Vec<ErrorLink>,
     report: Option<Report>,
-    targets: Vec<(&'static str, &'static str)>,
+    targets: Vec<(&'static str, String)>,
     max_weeks: u32,
     width: f64,
     height: f64,
@@ -376,7 +352,7 @@ pub(crate) async fn show_stats(
         Ok(weeks) => {
             let viewer = s.caller.viewer();
             let now = OffsetDateTime::now_utc();
-            match build(state.store.as_ref(), &viewer, weeks, now).await {
+            match build(state.store.as_ref(), &state.sla, &viewer, weeks, now).await {
                 Ok(report) => (StatusCode::OK, None, Some(report)),
                 Err(error) => return unavailable(&error),
             }
@@ -402,9 +378,9 @@ pub(crate) async fn show_stats(
             error,
             summary,
             report,
-            targets: ACK_TARGETS
+            targets: Severity::ALL
                 .iter()
-                .map(|(s, _, words)| (severity_style(*s).0, *words))
+                .map(|s| (severity_style(*s).0, target_words(&state.sla, *s)))
                 .collect(),
             max_weeks: MAX_WEEKS,
             width: chart::WIDTH,
@@ -433,6 +409,7 @@ struct Unavailable {}
 /// Reads the period's figures as `viewer` and lays out the charts.
 async fn build(
     store: &dyn Store,
+    policy: &SlaPolicy,
     viewer: &Viewer,
     weeks: u32,
     now: OffsetDateTime,
@@ -453,6 +430,18 @@ async fn build(
         starts.push(start);
     }
     let incidents = reported_in(store, viewer, from, to).await?;
+    let mut acks: Vec<(Severity, Option<ClockState>)> = Vec::with_capacity(incidents.len());
+    for chunk in incidents.chunks(LIST_PAGE as usize) {
+        let slas = crate::sla::evaluate(store, policy, viewer, chunk, now).await?;
+        for (k, i) in chunk.iter().enumerate() {
+            let state = slas
+                .as_ref()
+                .and_then(|s| s.get(k))
+                .and_then(|s| s.clock(SlaClock::Acknowledge))
+                .map(|c| c.state);
+            acks.push((i.severity, state));
+        }
+    }
     Ok(Report {
         from: day(from),
         last_day: day(to - Duration::days(1)),
@@ -462,7 +451,7 @@ async fn build(
             duration_chart(&starts, &per_week, Measure::Acknowledge),
             duration_chart(&starts, &per_week, Measure::Resolve),
         ],
-        sla: sla_chart(&incidents, now),
+        sla: sla_chart(&acks, policy),
         totals: severity_totals(&total),
     })
 }
@@ -710,21 +699,25 @@ fn duration_chart(starts: &[OffsetDateTime], weeks: &[Metrics], measure: Measure
     }
 }
 
-fn sla_chart(incidents: &[Incident], now: OffsetDateTime) -> SlaChart {
+/// The acknowledge target of a severity alone, in words ("no target"
+/// when the targets set none).
+fn target_words(policy: &SlaPolicy, s: Severity) -> String {
+    policy
+        .severity_target(SlaClock::Acknowledge, s)
+        .map_or_else(|| "no target".to_owned(), |d| d.to_string())
+}
+
+fn sla_chart(acks: &[(Severity, Option<ClockState>)], policy: &SlaPolicy) -> SlaChart {
     let counts: Vec<(u64, u64, u64)> = Severity::ALL
         .iter()
         .map(|s| {
-            incidents.iter().filter(|i| i.severity == *s).fold(
+            acks.iter().filter(|(sev, _)| sev == s).fold(
                 (0, 0, 0),
-                |(met, missed, pending), i| match outcome(
-                    *s,
-                    i.times.reported_at,
-                    i.times.acknowledged_at,
-                    now,
-                ) {
-                    Outcome::Met => (met + 1, missed, pending),
-                    Outcome::Missed => (met, missed + 1, pending),
-                    Outcome::Pending => (met, missed, pending + 1),
+                |(met, missed, pending), (_, state)| match outcome(*state) {
+                    Some(Outcome::Met) => (met + 1, missed, pending),
+                    Some(Outcome::Missed) => (met, missed + 1, pending),
+                    Some(Outcome::Pending) => (met, missed, pending + 1),
+                    None => (met, missed, pending),
                 },
             )
         })
@@ -744,10 +737,7 @@ fn sla_chart(incidents: &[Incident], now: OffsetDateTime) -> SlaChart {
         .zip(bars)
         .map(|(((s, &(met, missed, pending)), share), bar)| {
             let (label, class, _) = severity_style(*s);
-            let target = ACK_TARGETS
-                .iter()
-                .find(|(sev, _, _)| sev == s)
-                .map_or("", |(_, _, words)| words);
+            let target = target_words(policy, *s);
             SlaRow {
                 label,
                 class,
@@ -842,30 +832,16 @@ mod tests {
     }
 
     #[test]
-    fn targets_are_met_on_time_and_missed_late_or_overdue() {
-        let t = datetime!(2026-11-30 10:00 UTC);
-        let now = datetime!(2026-12-04 10:00 UTC);
-        let m = Duration::minutes;
+    fn acknowledge_clocks_count_as_met_missed_or_pending() {
         let cases = [
-            (Severity::Sev1, Some(t + m(15)), now, Outcome::Met),
-            (Severity::Sev1, Some(t + m(16)), now, Outcome::Missed),
-            (Severity::Sev2, Some(t + m(60)), now, Outcome::Met),
-            (Severity::Sev2, Some(t + m(61)), now, Outcome::Missed),
-            (Severity::Sev3, Some(t + m(240)), now, Outcome::Met),
-            (
-                Severity::Sev4,
-                Some(t + m(24 * 60 + 1)),
-                now,
-                Outcome::Missed,
-            ),
-            // Not acknowledged: overdue, or still within the target.
-            (Severity::Sev4, None, now, Outcome::Missed),
-            (Severity::Sev4, None, t + m(24 * 60), Outcome::Pending),
-            (Severity::Sev1, None, t + m(10), Outcome::Pending),
-            (Severity::Sev1, None, t + m(16), Outcome::Missed),
+            (Some(ClockState::Met), Some(Outcome::Met)),
+            (Some(ClockState::Missed), Some(Outcome::Missed)),
+            (Some(ClockState::Breached), Some(Outcome::Missed)),
+            (Some(ClockState::Running), Some(Outcome::Pending)),
+            (None, None),
         ];
-        for (s, ack, now, want) in cases {
-            assert_eq!(outcome(s, t, ack, now), want, "{s:?} {ack:?} {now}");
+        for (state, want) in cases {
+            assert_eq!(outcome(state), want, "{state:?}");
         }
     }
 

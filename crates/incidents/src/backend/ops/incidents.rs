@@ -160,6 +160,14 @@ fn incident_filter(q: &mut Sql, v: &Viewer, f: &IncidentFilter, cte: bool) {
     if let Some(to) = f.created_to {
         q.push(" AND i.created_at < ").bind(unix_micros(to));
     }
+    if let Some(ids) = &f.ids {
+        if ids.is_empty() {
+            q.push(" AND 1 = 0");
+        } else {
+            q.push(" AND i.id IN ")
+                .bind_list(ids.iter().map(ToString::to_string));
+        }
+    }
 }
 
 /// The source predicate: the incident has a report on one of the named

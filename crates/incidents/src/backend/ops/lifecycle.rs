@@ -180,8 +180,15 @@ impl SqlStore {
             }
             after.sensitive = s || after.category.always_sensitive();
         }
-        if let Some(d) = patch.disclosure {
-            after.disclosure = d;
+        // The disclosure state follows the incident's advisory (written by
+        // one responder, approved by another); a patch may only repeat it.
+        if let Some(d) = patch.disclosure
+            && d != before.disclosure
+        {
+            return Err(StoreError::Conflict(format!(
+                "the disclosure state is {} and follows the incident's advisory: write it with POST /api/v1/incidents/{id}/advisory and have another responder approve it",
+                before.disclosure
+            )));
         }
         if let Some(o) = patch.occurred_at {
             not_future("occurred_at", o, at)?;

@@ -9,6 +9,8 @@ pub fn subject(notice: &Notice) -> String {
     let what = match notice.kind {
         NoticeKind::Created => "new incident",
         NoticeKind::Updated => "incident updated",
+        NoticeKind::SlaBreached => "SLA breached",
+        NoticeKind::SlaEscalated => "SLA escalated",
         NoticeKind::AccessChanged => {
             return format!(
                 "[watchpost] access change [sensitive]: {}",
@@ -82,6 +84,41 @@ mod tests {
             "[watchpost] SEV2 new incident: a  Bcc: x@evil"
         );
         assert_eq!(text_body(&notice).lines().count(), 7);
+    }
+
+    #[test]
+    fn sla_notices_say_which_step() {
+        let mut notice = Notice {
+            kind: NoticeKind::SlaBreached,
+            incident_id: "i1".into(),
+            title: "phishing report: odd mail".into(),
+            category: "phishing".into(),
+            severity: "SEV1".into(),
+            status: "triage".into(),
+            sensitive: false,
+            change: "SLA breached: the acknowledge clock (15m) was due 2026-01-01T00:15:00Z".into(),
+            at: "2026-01-01T00:16:00Z".into(),
+        };
+        assert_eq!(
+            subject(&notice),
+            "[watchpost] SEV1 SLA breached: phishing report: odd mail"
+        );
+        assert_eq!(
+            text_body(&notice),
+            "Incident i1\n\
+             Title:    phishing report: odd mail\n\
+             Severity: SEV1\n\
+             Category: phishing\n\
+             Status:   triage\n\
+             Change:   SLA breached: the acknowledge clock (15m) was due 2026-01-01T00:15:00Z\n\
+             At:       2026-01-01T00:16:00Z\n"
+        );
+        notice.kind = NoticeKind::SlaEscalated;
+        notice.sensitive = true;
+        assert_eq!(
+            subject(&notice),
+            "[watchpost] SEV1 SLA escalated [sensitive]: phishing report: odd mail"
+        );
     }
 
     #[test]

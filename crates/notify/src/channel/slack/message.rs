@@ -40,7 +40,10 @@ pub fn text(notice: &Notice, public_url: Option<&str>) -> String {
             escape(&notice.severity),
             escape(&notice.status)
         ),
-        NoticeKind::Updated | NoticeKind::AccessChanged => {
+        NoticeKind::Updated
+        | NoticeKind::AccessChanged
+        | NoticeKind::SlaBreached
+        | NoticeKind::SlaEscalated => {
             format!("{title}: {}", escape(&notice.change))
         }
     }

@@ -142,6 +142,61 @@ struct Header {
     alert_count: i64,
 }
 
+/// One SLA clock of the incident (staff only).
+struct ClockView {
+    /// The clock, in words.
+    name: &'static str,
+    /// Its target, as configured.
+    target: String,
+    /// Its deadline.
+    due: Stamp,
+    /// Its state in words: time left, overdue by, met or missed.
+    state: String,
+    /// Running past its deadline.
+    overdue: bool,
+}
+
+impl ClockView {
+    fn of(c: &incidents::ClockStatus, now: time::OffsetDateTime) -> ClockView {
+        use incidents::{ClockState, SlaClock};
+        let state = match c.state {
+            ClockState::Running => format!("running, {} left", span(c.due - now)),
+            ClockState::Breached => format!("overdue by {}", span(now - c.due)),
+            ClockState::Met => "met".to_owned(),
+            ClockState::Missed => match c.stopped_at {
+                Some(at) => format!("missed by {}", span(at - c.due)),
+                None => "missed".to_owned(),
+            },
+        };
+        ClockView {
+            name: match c.clock {
+                SlaClock::Acknowledge => "Acknowledge",
+                SlaClock::Triage => "Triage (to containment)",
+                SlaClock::Resolve => "Resolve",
+            },
+            target: c.target.to_string(),
+            due: Stamp::of(c.due),
+            state,
+            overdue: c.state == ClockState::Breached,
+        }
+    }
+}
+
+/// A length of time in words: days, hours and minutes (`2 d 3 h`,
+/// `1 h 5 min`, `12 min`), or `under a minute`.
+fn span(d: time::Duration) -> String {
+    let minutes = d.whole_minutes().max(0);
+    let (days, hours, mins) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
+    match (days, hours, mins) {
+        (0, 0, 0) => "under a minute".to_owned(),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => format!("{d} d"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
 /// A line of the timeline.
 struct Line {
     at: Stamp,
@@ -234,6 +289,9 @@ struct Can {
     impact: bool,
     close: bool,
     merge: bool,
+    /// Link to the public advisory page (closed, confirmed, not sensitive,
+    /// and a role that handles advisories).
+    advisory: bool,
 }
 
 impl Can {
@@ -254,6 +312,8 @@ struct IncidentPage<'a> {
     nav: Nav,
     csrf: &'a str,
     head: Header,
+    /// The SLA clocks (empty for those who are not staff).
+    clocks: Vec<ClockView>,
     timeline: Vec<Line>,
     alerts: Vec<AlertView>,
     reports: Vec<ReportView>,
@@ -335,6 +395,7 @@ async fn page(
             && Incident::can_move(i.status, Status::Closed)
             && api_allows(role, Method::POST, CLOSE_ROUTE),
         merge: open && api_allows(role, Method::POST, MERGE_ROUTE),
+        advisory: super::advisory::offered(&i, role),
     };
     // The impact form shows the assessment on record, unless it was the
     // form sent.
@@ -368,6 +429,22 @@ async fn page(
             .map(|s| (s.as_str(), status_label(s))),
         "",
     );
+    let now = time::OffsetDateTime::now_utc();
+    let clocks = match crate::sla::evaluate(
+        state.store.as_ref(),
+        &state.sla,
+        &viewer,
+        std::slice::from_ref(&i),
+        now,
+    )
+    .await
+    {
+        Ok(slas) => slas
+            .and_then(|s| s.into_iter().next())
+            .map(|sla| sla.clocks.iter().map(|c| ClockView::of(c, now)).collect())
+            .unwrap_or_default(),
+        Err(error) => return super::unavailable(&error, "SLA clocks"),
+    };
     let mut budget = super::EVIDENCE_BUDGET;
     let head = Header {
         id: i.id.to_string(),
@@ -401,6 +478,7 @@ async fn page(
             nav: Nav::new(s, "/incidents"),
             csrf: &s.csrf,
             head,
+            clocks,
             timeline: detail
                 .timeline
                 .into_iter()

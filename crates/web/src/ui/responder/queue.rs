@@ -1,6 +1,7 @@
 //! `GET /incidents`: the incident queue, newest first, with its filters in
 //! the URL (`status`, `severity`, `category`, `owner`, `source`, `sensitive`,
-//! `q`) and keyset
+//! `q`, and for staff `overdue`: incidents with an SLA clock running past
+//! its deadline, each marked overdue in the list) and keyset
 //! pagination (`cursor`) whose links keep them. Mirrors
 //! `GET /api/v1/incidents`.
 
@@ -42,12 +43,14 @@ pub(crate) struct QueueQuery {
     #[serde(default)]
     q: String,
     #[serde(default)]
+    overdue: String,
+    #[serde(default)]
     cursor: String,
 }
 
 impl QueueQuery {
     /// The filter's pairs for links (the cursor left out).
-    fn filter_pairs(&self) -> [(&str, &str); 7] {
+    fn filter_pairs(&self) -> [(&str, &str); 8] {
         [
             ("status", self.status.as_str()),
             ("severity", self.severity.as_str()),
@@ -56,6 +59,7 @@ impl QueueQuery {
             ("source", self.source.as_str()),
             ("sensitive", self.sensitive.as_str()),
             ("q", self.q.as_str()),
+            ("overdue", self.overdue.as_str()),
         ]
     }
 }
@@ -69,6 +73,7 @@ struct QueueErrors {
     source: Option<String>,
     sensitive: Option<String>,
     q: Option<String>,
+    overdue: Option<String>,
     cursor: Option<String>,
 }
 
@@ -82,6 +87,7 @@ impl QueueErrors {
             (&self.source, "#source"),
             (&self.sensitive, "#sensitive"),
             (&self.q, "#q"),
+            (&self.overdue, "#overdue"),
             (&self.cursor, "#results"),
         ]
         .into_iter()
@@ -104,6 +110,8 @@ struct IncidentRow {
     category: &'static str,
     owner: Option<String>,
     sensitive: bool,
+    /// An SLA clock runs past its deadline (staff only).
+    overdue: bool,
     created: Stamp,
 }
 
@@ -119,6 +127,8 @@ struct QueuePage<'a> {
     categories: Vec<Choice>,
     sources: Vec<Choice>,
     need_to_know: Vec<Choice>,
+    /// The overdue filter's choices (staff only: SLA clocks are theirs).
+    overdue: Option<Vec<Choice>>,
     rows: Vec<IncidentRow>,
     total: Option<i64>,
     filtered: bool,
@@ -126,6 +136,8 @@ struct QueuePage<'a> {
     next: Option<String>,
     /// The first page's link, on a later page.
     first: Option<String>,
+    /// security.txt expires soon or has expired (responders and admins).
+    security_txt_warning: Option<String>,
 }
 
 /// Parses a select's value: empty is "any".
@@ -210,7 +222,16 @@ pub(crate) async fn list_incidents(
     if text.chars().count() > MAX_SEARCH_CHARS {
         errors.q = Some(format!("Search for at most {MAX_SEARCH_CHARS} characters."));
     }
-    let filter = IncidentFilter {
+    let staff = viewer.is_staff();
+    let only_overdue = match query.overdue.as_str() {
+        "" => false,
+        "true" if staff => true,
+        _ => {
+            errors.overdue = Some("Choose from the list.".to_owned());
+            false
+        }
+    };
+    let mut filter = IncidentFilter {
         status,
         severity: severities,
         category: categories,
@@ -220,7 +241,15 @@ pub(crate) async fn list_incidents(
         sensitive,
         ..IncidentFilter::default()
     };
+    let now = time::OffsetDateTime::now_utc();
     let filter_errors = errors.summary();
+    if filter_errors.is_empty() && only_overdue {
+        match crate::sla::overdue_ids(state.store.as_ref(), &state.sla, &viewer, &filter, now).await
+        {
+            Ok(ids) => filter.ids = Some(ids),
+            Err(error) => return unavailable(&error, "overdue incidents"),
+        }
+    }
     let mut rows = Vec::new();
     let mut total = None;
     let mut next = None;
@@ -236,6 +265,22 @@ pub(crate) async fn list_incidents(
                     Ok(n) => total = Some(n),
                     Err(error) => return unavailable(&error, "count incidents"),
                 }
+                let slas = match crate::sla::evaluate(
+                    state.store.as_ref(),
+                    &state.sla,
+                    &viewer,
+                    &found.items,
+                    now,
+                )
+                .await
+                {
+                    Ok(slas) => slas,
+                    Err(error) => return unavailable(&error, "SLA clocks"),
+                };
+                let overdue: Vec<bool> = match slas {
+                    Some(slas) => slas.iter().map(|s| s.is_overdue()).collect(),
+                    None => vec![false; found.items.len()],
+                };
                 next = found.next_cursor.map(|cursor| {
                     let mut pairs = query.filter_pairs().to_vec();
                     pairs.push(("cursor", cursor.as_str()));
@@ -244,7 +289,8 @@ pub(crate) async fn list_incidents(
                 rows = found
                     .items
                     .into_iter()
-                    .map(|i| IncidentRow {
+                    .zip(overdue)
+                    .map(|(i, overdue)| IncidentRow {
                         id: i.id.to_string(),
                         title: i.title,
                         severity: severity(i.severity),
@@ -252,6 +298,7 @@ pub(crate) async fn list_incidents(
                         category: category_label(i.category),
                         owner: i.owner.map(|o| names.of(o)),
                         sensitive: i.sensitive,
+                        overdue,
                         created: Stamp::of(i.created_at),
                     })
                     .collect();
@@ -277,9 +324,21 @@ pub(crate) async fn list_incidents(
         .filter_pairs()
         .iter()
         .any(|(_, v)| !v.trim().is_empty());
+    let security_txt_warning = matches!(
+        s.caller.user.role,
+        incidents::Role::Responder | incidents::Role::Admin
+    )
+    .then(|| {
+        state
+            .disclosure
+            .as_ref()
+            .and_then(|d| d.expiry_warning(time::OffsetDateTime::now_utc()))
+    })
+    .flatten();
     render(
         status_code,
         &QueuePage {
+            security_txt_warning,
             nav: Nav::new(&s, "/incidents"),
             statuses: Choice::list(
                 Status::ALL.iter().map(|s| (s.as_str(), status_label(*s))),
@@ -305,6 +364,12 @@ pub(crate) async fn list_incidents(
                 [("true", "Sensitive cases only"), ("false", "Not sensitive")],
                 &query.sensitive,
             ),
+            overdue: staff.then(|| {
+                Choice::list(
+                    [("true", "Overdue (an SLA clock is past its deadline)")],
+                    &query.overdue,
+                )
+            }),
             query: &query,
             errors,
             summary,
