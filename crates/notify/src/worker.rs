@@ -204,9 +204,12 @@ impl Notifier {
                     channel: posted.channel,
                     ts: posted.ts,
                 };
-                self.store
-                    .set_slack_thread(system, incident, &thread)
-                    .await?;
+                // The post went out: a thread that cannot be recorded only
+                // means later changes start their own messages; sending it
+                // again would post it twice.
+                if let Err(error) = self.store.set_slack_thread(system, incident, &thread).await {
+                    tracing::warn!(message = %message.id, %error, "cannot record the slack thread");
+                }
                 Ok(Ok(()))
             }
             Ok(_) => Ok(Ok(())),

@@ -601,3 +601,28 @@ async fn a_malformed_interaction_is_a_bad_request() {
         assert_eq!(answer["error"]["code"], "bad_request", "{body:?}");
     }
 }
+
+#[tokio::test]
+async fn an_always_sensitive_category_is_acknowledged_as_sensitive() {
+    let app = app(true).await;
+    let (status, answer) = app
+        .signed(
+            "/slack/commands",
+            &command("U0DAVE", "harassment comments in the canteen"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let reports = app.reports().await;
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].category, Category::Harassment);
+    assert_eq!(
+        answer,
+        json!({
+            "response_type": "ephemeral",
+            "text": format!(
+                "Thank you. Your harassment report was filed. Its tracking number is {}. It is handled as sensitive: only the people who need to know see it, and it is not posted to any channel.",
+                reports[0].id
+            ),
+        })
+    );
+}
