@@ -151,6 +151,9 @@ async fn slack_command(
     let form = command_form(&body);
     let answer = match report::parse(&form.text) {
         Command::Help => report::help(),
+        Command::Choose { .. } if !report::valid_identity(&form.team_id, &form.user_id) => {
+            refused(&NotFiled::BadIdentity)
+        }
         Command::Choose { sensitive, text } => {
             let id = slack
                 .drafts

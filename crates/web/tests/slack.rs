@@ -626,3 +626,20 @@ async fn an_always_sensitive_category_is_acknowledged_as_sensitive() {
         })
     );
 }
+
+#[tokio::test]
+async fn a_command_without_a_usable_slack_identity_files_nothing() {
+    let app = app(true).await;
+    let expected = json!({
+        "response_type": "ephemeral",
+        "text": "Your Slack account could not be identified, so nothing was filed.",
+    });
+    for text in ["theft bike gone", "bike gone"] {
+        let (status, answer) = app
+            .signed("/slack/commands", &command("U-1/../x", text))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        assert_eq!(answer, expected, "{text}");
+    }
+    assert!(app.reports().await.is_empty());
+}

@@ -270,6 +270,11 @@ impl NotFiled {
     }
 }
 
+/// Whether a Slack team and user id can name a watchpost user.
+pub(crate) fn valid_identity(team: &str, user: &str) -> bool {
+    valid_id(team) && valid_id(user)
+}
+
 /// A Slack id (team or user): letters and digits.
 fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 24 && id.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -280,7 +285,7 @@ fn valid_id(id: &str) -> bool {
 /// system acts, as for single sign-on: Slack vouches for the person). A
 /// role given to that user later is kept; a disabled user is refused.
 async fn reporter(state: &AppState, team: &str, user: &str) -> Result<(UserId, Role), NotFiled> {
-    if !valid_id(team) || !valid_id(user) {
+    if !valid_identity(team, user) {
         return Err(NotFiled::BadIdentity);
     }
     let name = format!("slack-{team}-{user}");
