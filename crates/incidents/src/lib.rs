@@ -65,8 +65,8 @@ pub use sla::{
 pub use staged::StagedAttachment;
 pub use store::{
     AlertFilter, Backend, IncidentDetail, IncidentFilter, IncidentPatch, MetricRow, Metrics,
-    MetricsQuery, NewIncident, NewTask, Page, PageRequest, ReportFilter, Result, Store, StoreError,
-    StoreOptions, TaskPatch,
+    MetricsQuery, NewIncident, NewTask, Page, PageRequest, ReportFilter, Result, SlackThread,
+    Store, StoreError, StoreOptions, TaskPatch,
 };
 pub use user::{ApiToken, NewSession, NewToken, NewUser, RoleGrant, TokenHash, User};
 

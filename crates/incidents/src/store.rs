@@ -852,4 +852,28 @@ pub trait Store: Send + Sync + 'static {
         viewer: &Viewer,
         status: Option<OutboxStatus>,
     ) -> Result<Vec<OutboxMessage>>;
+
+    // ----- Slack threads (system viewer only) -----
+
+    /// The Slack thread of incident `id`: where its first message was
+    /// posted. `None` when nothing was posted yet.
+    async fn slack_thread(&self, viewer: &Viewer, id: IncidentId) -> Result<Option<SlackThread>>;
+    /// Records the Slack thread of incident `id`. The first one recorded
+    /// stays (a second call changes nothing).
+    async fn set_slack_thread(
+        &self,
+        viewer: &Viewer,
+        id: IncidentId,
+        thread: &SlackThread,
+    ) -> Result<()>;
+}
+
+/// Where the first Slack message about an incident was posted: later
+/// messages about it are replies in this thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackThread {
+    /// The channel (as Slack answered it: usually its id).
+    pub channel: String,
+    /// The `ts` of the thread's first message.
+    pub ts: String,
 }

@@ -6,7 +6,9 @@
 //!
 //! - [`email`]: SMTP (lettre), one address per recipient;
 //! - [`webhook`]: a signed JSON POST, read by people outside need-to-know
-//!   (the [`Recipient::Shared`] recipient).
+//!   (the [`Recipient::Shared`] recipient);
+//! - [`slack`]: a post to a Slack channel (Web API or incoming webhook),
+//!   read by people outside need-to-know too.
 //!
 //! A [`Destination`] is one recipient reached through one channel. The
 //! outbox fans each message out into one message per destination
@@ -14,6 +16,7 @@
 //! [`Destination::as_str`] name, so names never change.
 
 pub mod email;
+pub mod slack;
 pub mod webhook;
 
 use crate::recipient::Recipient;
@@ -25,15 +28,18 @@ pub enum Destination {
     Email(Recipient),
     /// The webhook (its readers are [`Recipient::Shared`]).
     Webhook,
+    /// The Slack channel (its readers are [`Recipient::Shared`]).
+    Slack,
 }
 
 impl Destination {
     /// Every destination, in routing order.
-    pub const ALL: [Destination; 4] = [
+    pub const ALL: [Destination; 5] = [
         Self::Email(Recipient::SecurityTeam),
         Self::Email(Recipient::FinanceOps),
         Self::Email(Recipient::Shared),
         Self::Webhook,
+        Self::Slack,
     ];
 
     /// Who this destination reaches.
@@ -41,6 +47,7 @@ impl Destination {
         match self {
             Self::Email(recipient) => recipient,
             Self::Webhook => webhook::RECIPIENT,
+            Self::Slack => slack::RECIPIENT,
         }
     }
 
@@ -57,6 +64,7 @@ impl Destination {
             Self::Email(Recipient::FinanceOps) => "finance_ops",
             Self::Email(Recipient::Shared) => "shared_mailbox",
             Self::Webhook => "webhook",
+            Self::Slack => "slack",
         }
     }
 
@@ -75,11 +83,18 @@ mod tests {
         let names: Vec<&str> = Destination::ALL.iter().map(|d| d.as_str()).collect();
         assert_eq!(
             names,
-            ["security_team", "finance_ops", "shared_mailbox", "webhook"]
+            [
+                "security_team",
+                "finance_ops",
+                "shared_mailbox",
+                "webhook",
+                "slack"
+            ]
         );
         for d in Destination::ALL {
             assert_eq!(Destination::parse(d.as_str()), Some(d));
         }
-        assert_eq!(Destination::parse("slack"), None);
+        assert_eq!(Destination::parse("teams"), None);
+        assert!(Destination::Slack.is_shared());
     }
 }

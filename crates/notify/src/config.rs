@@ -11,7 +11,7 @@
 
 use serde::Deserialize;
 
-use crate::channel::{email, webhook};
+use crate::channel::{email, slack, webhook};
 pub use crate::secret::Secret;
 
 /// Where and how notifications are delivered.
@@ -22,6 +22,9 @@ pub struct NotifyConfig {
     pub email: Option<email::Config>,
     /// The generic signed webhook (`[notify.webhook]`).
     pub webhook: Option<webhook::Config>,
+    /// Slack: not part of `[notify]`; the server sets it from its `[slack]`
+    /// table.
+    pub slack: Option<slack::Config>,
     /// How often the worker looks for due messages, in milliseconds
     /// (default 1000). Retries back off exponentially (see the store's
     /// outbox).
@@ -35,6 +38,7 @@ impl Default for NotifyConfig {
         Self {
             email: None,
             webhook: None,
+            slack: None,
             poll_interval_ms: default_poll_ms(),
         }
     }
@@ -80,6 +84,7 @@ impl From<NotifyTable> for NotifyConfig {
         Self {
             email,
             webhook: table.webhook,
+            slack: None,
             poll_interval_ms: table.poll_interval_ms,
         }
     }

@@ -2,7 +2,7 @@
 //! once from the configuration, and the last check that a sensitive notice
 //! never leaves for a shared destination.
 
-use crate::channel::{Destination, email, webhook};
+use crate::channel::{Destination, email, slack, webhook};
 use crate::config::NotifyConfig;
 use crate::notice::Notice;
 
@@ -23,6 +23,22 @@ pub enum DeliveryError {
     /// The webhook channel failed.
     #[error(transparent)]
     Webhook(#[from] webhook::Error),
+    /// The Slack channel failed.
+    #[error(transparent)]
+    Slack(#[from] slack::Error),
+}
+
+impl DeliveryError {
+    /// How long the receiver asked us to wait before trying again (Slack's
+    /// `Retry-After` on a 429), capped at an hour.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Slack(slack::Error::RateLimited(Some(seconds))) => {
+                Some(std::time::Duration::from_secs((*seconds).min(3600)))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// An error and its sources, `: `-separated (a source whose text the
@@ -46,6 +62,7 @@ pub struct Deliverer {
     config: NotifyConfig,
     email: Option<email::Email>,
     webhook: Option<webhook::Webhook>,
+    slack: Option<slack::Slack>,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -54,6 +71,7 @@ impl std::fmt::Debug for Deliverer {
         f.debug_struct("Deliverer")
             .field("email", &self.email.is_some())
             .field("webhook", &self.webhook.is_some())
+            .field("slack", &self.slack.is_some())
             .finish()
     }
 }
@@ -68,10 +86,12 @@ impl Deliverer {
             .clone()
             .map(webhook::Webhook::new)
             .transpose()?;
+        let slack = config.slack.clone().map(slack::Slack::new).transpose()?;
         Ok(Self {
             config,
             email,
             webhook,
+            slack,
         })
     }
 
@@ -112,7 +132,29 @@ impl Deliverer {
                     .ok_or(DeliveryError::NotConfigured("webhook"))?;
                 Ok(webhook.send(notice, delivery_id).await?)
             }
+            Destination::Slack => self.deliver_slack(notice, None).await.map(drop),
         }
+    }
+
+    /// Posts `notice` to Slack, as a reply in `thread` (channel, `ts`) when
+    /// given. Answers where a Web API message went, so the first message
+    /// about an incident can become its thread. Refuses a sensitive notice
+    /// like [`Deliverer::deliver`].
+    pub async fn deliver_slack(
+        &self,
+        notice: &Notice,
+        thread: Option<(&str, &str)>,
+    ) -> Result<Option<slack::Posted>, DeliveryError> {
+        if notice.sensitive {
+            return Err(DeliveryError::SensitiveToShared(
+                Destination::Slack.as_str(),
+            ));
+        }
+        let slack = self
+            .slack
+            .as_ref()
+            .ok_or(DeliveryError::NotConfigured("slack"))?;
+        Ok(slack.send(notice, thread).await?)
     }
 }
 
@@ -146,7 +188,11 @@ mod tests {
     #[tokio::test]
     async fn sensitive_notices_are_refused_for_shared_destinations_before_any_channel() {
         let deliverer = Deliverer::new(NotifyConfig::default()).unwrap();
-        for destination in [Destination::Email(Recipient::Shared), Destination::Webhook] {
+        for destination in [
+            Destination::Email(Recipient::Shared),
+            Destination::Webhook,
+            Destination::Slack,
+        ] {
             let error = deliverer
                 .deliver(destination, &notice(true), "d1")
                 .await

@@ -28,8 +28,10 @@ fn routed(config: &NotifyConfig, kind: NoticeKind, sensitive: bool) -> Vec<Desti
         .flat_map(|email| email.recipients())
         .map(Destination::Email);
     let webhook = config.webhook.iter().map(|_| Destination::Webhook);
+    let slack = config.slack.iter().map(|_| Destination::Slack);
     let out: Vec<Destination> = email
         .chain(webhook)
+        .chain(slack)
         .filter(|d| d.recipient().receives(kind, sensitive))
         .collect();
     debug_assert!(!sensitive || out.iter().all(|d| !d.is_shared()));
@@ -39,7 +41,7 @@ fn routed(config: &NotifyConfig, kind: NoticeKind, sensitive: bool) -> Vec<Desti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::{email, webhook};
+    use crate::channel::{email, slack, webhook};
     use crate::recipient::Recipient;
     use crate::secret::Secret;
 
@@ -64,6 +66,14 @@ mod tests {
                 url: "http://127.0.0.1:1/".into(),
                 secret: Secret::new("s"),
             }),
+            slack: Some(slack::Config {
+                channel: "#incidents".into(),
+                posting: slack::Posting::WebApi {
+                    api_url: slack::DEFAULT_API_URL.into(),
+                    bot_token: Secret::new("xoxb-test"),
+                },
+                public_url: None,
+            }),
             ..Default::default()
         }
     }
@@ -83,7 +93,8 @@ mod tests {
             [
                 Destination::Email(Recipient::SecurityTeam),
                 Destination::Email(Recipient::Shared),
-                Destination::Webhook
+                Destination::Webhook,
+                Destination::Slack
             ]
         );
         let shared: Vec<Destination> = Destination::ALL
@@ -92,8 +103,29 @@ mod tests {
             .collect();
         assert_eq!(
             shared,
-            [Destination::Email(Recipient::Shared), Destination::Webhook]
+            [
+                Destination::Email(Recipient::Shared),
+                Destination::Webhook,
+                Destination::Slack
+            ]
         );
+    }
+
+    #[test]
+    fn a_sensitive_incident_never_yields_a_slack_destination() {
+        let config = NotifyConfig {
+            slack: full_config().slack,
+            ..Default::default()
+        };
+        assert_eq!(destinations(&config, false), [Destination::Slack]);
+        assert_eq!(destinations(&config, true), []);
+        for kind in [
+            NoticeKind::Created,
+            NoticeKind::Updated,
+            NoticeKind::AccessChanged,
+        ] {
+            assert!(!routed(&config, kind, true).contains(&Destination::Slack));
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use incidents::{OutboxMessage, Store, StoreError, Viewer};
+use incidents::{OutboxMessage, SlackThread, Store, StoreError, Viewer};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -138,11 +138,14 @@ impl Notifier {
         // The per-destination message's id is the delivery id: it is the
         // same on every retry, so receivers can drop duplicates.
         let delivery_id = message.id.to_string();
-        match self
-            .deliverer
-            .deliver(destination, notice, &delivery_id)
-            .await
-        {
+        let outcome = if destination == Destination::Slack {
+            self.deliver_slack(system, message, notice).await?
+        } else {
+            self.deliverer
+                .deliver(destination, notice, &delivery_id)
+                .await
+        };
+        match outcome {
             Ok(()) => {
                 summary.delivered += 1;
                 tracing::info!(message = %message.id, destination = destination.as_str(), "notification delivered");
@@ -150,10 +153,16 @@ impl Notifier {
             }
             Err(error) => {
                 summary.failed += 1;
+                // A receiver's `Retry-After` pushes the next attempt back:
+                // the backoff then counts from the end of that wait.
+                let wait = error
+                    .retry_after()
+                    .and_then(|d| Duration::try_from(d).ok())
+                    .unwrap_or(Duration::ZERO);
                 let error = chain(&error);
                 let after = self
                     .store
-                    .mark_outbox_failed(system, message.id, &error, now)
+                    .mark_outbox_failed(system, message.id, &error, now + wait)
                     .await?;
                 tracing::warn!(
                     message = %message.id,
@@ -170,6 +179,44 @@ impl Notifier {
 }
 
 impl Notifier {
+    /// Posts to Slack: in the incident's thread when one was started, else
+    /// to the channel, and then the message it posted starts the thread.
+    async fn deliver_slack(
+        &self,
+        system: &Viewer,
+        message: &OutboxMessage,
+        notice: &Notice,
+    ) -> Result<Result<(), DeliveryError>, StoreError> {
+        let Some(incident) = message.incident_id else {
+            return Ok(self.deliverer.deliver_slack(notice, None).await.map(drop));
+        };
+        let thread = self.store.slack_thread(system, incident).await?;
+        let posted = self
+            .deliverer
+            .deliver_slack(
+                notice,
+                thread.as_ref().map(|t| (t.channel.as_str(), t.ts.as_str())),
+            )
+            .await;
+        match posted {
+            Ok(Some(posted)) if thread.is_none() => {
+                let thread = SlackThread {
+                    channel: posted.channel,
+                    ts: posted.ts,
+                };
+                // The post went out: a thread that cannot be recorded only
+                // means later changes start their own messages; sending it
+                // again would post it twice.
+                if let Err(error) = self.store.set_slack_thread(system, incident, &thread).await {
+                    tracing::warn!(message = %message.id, %error, "cannot record the slack thread");
+                }
+                Ok(Ok(()))
+            }
+            Ok(_) => Ok(Ok(())),
+            Err(error) => Ok(Err(error)),
+        }
+    }
+
     /// Whether the message's incident is sensitive now (it may have become
     /// sensitive after the message was queued). A missing incident counts as
     /// sensitive: nothing is sent that cannot be checked.

@@ -160,6 +160,7 @@ fn config(webhook_url: &str, tag: &str) -> NotifyConfig {
             url: webhook_url.to_owned(),
             secret: notify::secret::Secret::new(SECRET),
         }),
+        slack: None,
         poll_interval_ms: 20,
     }
 }

@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod slack;
+
+pub use slack::SlackConfig;
+
 /// The server configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,6 +97,11 @@ pub struct Config {
     /// `default_role`); see docs/oidc.md. Without it the pages offer only
     /// passwords.
     pub oidc: Option<OidcConfig>,
+    /// Slack (`[slack]`: `signing_secret`, `bot_token`, `webhook_url`,
+    /// `channel`, `api_url`): the `/incident` slash command and posts of
+    /// non-sensitive incidents to a channel; see README "Slack". Without it
+    /// the Slack routes answer 404.
+    pub slack: Option<SlackConfig>,
     /// SLA clocks and escalation (`[sla]`: `check_every`, `second_after`,
     /// `[sla.business_hours]`, `[[sla.target]]`); see docs/sla.md. Without
     /// it the built-in targets apply.
@@ -345,6 +354,9 @@ impl Config {
             {
                 keys.push("mailbox.smtp.password");
             }
+        }
+        if let Some(slack) = &self.slack {
+            keys.extend(slack.secret_keys());
         }
         keys
     }

@@ -426,6 +426,23 @@ pub async fn serve(
         Some(oidc) => Some(web::ui::oidc::Oidc::new(oidc.settings()?).map_err(anyhow::Error::msg)?),
         None => None,
     };
+    // Slack: a bad `[slack]` fails the start. One table feeds the intake
+    // (signing secret) and the notify channel (bot token or webhook).
+    let mut notify_config = config.notify.clone();
+    let slack = match &config.slack {
+        Some(table) => {
+            notify_config.slack = Some(
+                table
+                    .channel(config.public_url.as_ref())
+                    .map_err(anyhow::Error::msg)?,
+            );
+            Some(Arc::new(
+                web::slack::Slack::new(table.signing_secret.expose())
+                    .map_err(anyhow::Error::msg)?,
+            ))
+        }
+        None => None,
+    };
     // The public side (security.txt, the report form, advisories): a bad
     // `[security_txt]` or `[disclosure]`, or either without `public_url`,
     // fails the start.
@@ -509,7 +526,7 @@ pub async fn serve(
     }
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = notify::worker::spawn(store.clone(), config.notify.clone(), stop_rx)
+    let worker = notify::worker::spawn(store.clone(), notify_config, stop_rx)
         .context("cannot start the notification worker")?;
 
     let sla_task = sla::SlaTask::start(
@@ -552,6 +569,10 @@ pub async fn serve(
     };
     let app = match replies {
         Some(replies) => app.layer(axum::Extension(replies)),
+        None => app,
+    };
+    let app = match slack {
+        Some(slack) => app.layer(axum::Extension(slack)),
         None => app,
     };
     tracing::info!(

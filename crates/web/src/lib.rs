@@ -18,6 +18,9 @@
 //! - Every answer is counted by status ([`stats`]): refused credentials,
 //!   oversized bodies and other bad input are counted, and admins read the
 //!   counts at `GET /api/v1/stats`.
+//! - Slack's `/incident` command and its buttons ([`slack`]) are two
+//!   routes outside the table: Slack's request signature is their access
+//!   check.
 //! - Request and response types ([`types`]) are this crate's own; domain
 //!   types are never serialised raw.
 //!
@@ -52,6 +55,7 @@ pub mod public_url;
 pub mod routes;
 pub mod schema;
 mod sla;
+pub mod slack;
 mod state;
 mod state_checks;
 pub mod stats;
@@ -151,6 +155,7 @@ pub fn router_with_stats(
             auth::authorize,
         ))
         .merge(ui::router(state.clone()))
+        .merge(slack::router())
         .merge(public::router())
         .fallback(fallback)
         .layer(DefaultBodyLimit::disable())

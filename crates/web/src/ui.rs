@@ -161,6 +161,7 @@ pub(crate) fn is_page_path(path: &str) -> bool {
         || path == "/api"
         || path.starts_with("/v1/")
         || path == "/metrics"
+        || path.starts_with("/slack/")
         || path.starts_with("/.well-known/"))
 }
 

@@ -759,6 +759,17 @@ async fn an_oversized_report_is_refused_and_nothing_is_filed() {
         "{}",
         big.body
     );
+    assert!(
+        big.body.contains(
+            "Your report was not sent: it was larger than 256 KiB. The description may be at most 10000 characters"
+        ),
+        "{}",
+        big.body
+    );
+    assert!(
+        !big.body.contains("/my-reports"),
+        "no links for signed-in users"
+    );
     assert_eq!(third_party_reports(&p).await, 0);
 }
 

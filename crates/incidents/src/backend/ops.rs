@@ -29,6 +29,7 @@ mod passwords;
 mod reports;
 mod sessions;
 mod sla;
+mod slack;
 mod timeline;
 mod tokens;
 mod users;
@@ -58,7 +59,7 @@ use crate::report::{Attachment, NewAttachment, NewReport, Report};
 use crate::sla::{ClockStatus, EscalationCount, EscalationStep, SlaEscalation};
 use crate::store::{
     AlertFilter, Backend, IncidentDetail, IncidentFilter, IncidentPatch, Metrics, MetricsQuery,
-    NewIncident, NewTask, Page, PageRequest, ReportFilter, Result, Store, TaskPatch,
+    NewIncident, NewTask, Page, PageRequest, ReportFilter, Result, SlackThread, Store, TaskPatch,
 };
 use crate::user::{ApiToken, NewSession, NewToken, NewUser, RoleGrant, TokenHash, User};
 
@@ -500,6 +501,21 @@ impl Store for SqlStore {
         status: Option<OutboxStatus>,
     ) -> Result<Vec<OutboxMessage>> {
         SqlStore::list_outbox(self, v, status).await
+    }
+
+    // ----- Slack threads -----
+
+    async fn slack_thread(&self, v: &Viewer, id: IncidentId) -> Result<Option<SlackThread>> {
+        SqlStore::slack_thread(self, v, id).await
+    }
+
+    async fn set_slack_thread(
+        &self,
+        v: &Viewer,
+        id: IncidentId,
+        thread: &SlackThread,
+    ) -> Result<()> {
+        SqlStore::set_slack_thread(self, v, id, thread).await
     }
 
     // ----- public advisories -----

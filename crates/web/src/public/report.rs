@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use askama::Template;
 use axum::extract::State;
+use axum::extract::rejection::FormRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Form};
@@ -225,11 +226,31 @@ pub(crate) async fn file_report(
     State(state): State<AppState>,
     Extension(shared): Extension<Arc<Shared>>,
     headers: HeaderMap,
-    Form(form): Form<ReportFields>,
+    form: Result<Form<ReportFields>, FormRejection>,
 ) -> Response {
     if state.disclosure.is_none() {
         return super::not_found();
     }
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return message_page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Too large to send",
+                &format!(
+                    "Your report was not sent: it was larger than {} KiB. The description may be at most {MAX_DESCRIPTION} characters: go back, shorten it and send it again.",
+                    BODY_LIMIT / 1024
+                ),
+            );
+        }
+        Err(_) => {
+            return message_page(
+                StatusCode::BAD_REQUEST,
+                "The form could not be read",
+                "Your report was not sent: the form could not be read. Go back and send it again.",
+            );
+        }
+    };
     if !crate::ui::session::same_origin(&headers) {
         return message_page(
             StatusCode::FORBIDDEN,
