@@ -166,6 +166,12 @@ impl Viewer {
         self.is_system() || self.role == Role::Responder
     }
 
+    /// May reply by mail to a mailed report (`POST
+    /// /api/v1/reports/{id}/reply`): a responder only (and the system).
+    pub fn can_reply_by_mail(&self) -> bool {
+        self.is_system() || self.role == Role::Responder
+    }
+
     /// May manage users and tokens of others.
     pub fn can_admin_users(&self) -> bool {
         self.is_system() || self.role == Role::Admin

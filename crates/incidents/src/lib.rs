@@ -25,6 +25,7 @@ pub mod enums;
 mod error;
 pub mod ids;
 pub mod incident;
+pub mod mail;
 pub mod outbox;
 mod query;
 pub mod report;
@@ -50,6 +51,10 @@ pub use ids::{
 };
 pub use incident::{
     DomainError, Impact, Incident, Note, Opening, Task, TimelineEvent, Timestamps, Transition,
+};
+pub use mail::{
+    InboundMail, MailDirection, MailMessage, MailOutcome, OutboundMail, find_tracking_id,
+    tracking_id,
 };
 pub use outbox::{AccessPayload, IncidentPayload, OutboxKind, OutboxMessage, OutboxPayload};
 pub use report::{Attachment, NewAttachment, NewReport, Report};

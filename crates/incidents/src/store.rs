@@ -25,6 +25,7 @@ use crate::ids::{
     TokenId, UserId,
 };
 use crate::incident::{Impact, Incident, Note, Task, TimelineEvent};
+use crate::mail::{InboundMail, MailMessage, MailOutcome, OutboundMail};
 use crate::outbox::OutboxMessage;
 use crate::report::{Attachment, NewAttachment, NewReport, Report};
 use crate::sla::{ClockStatus, EscalationCount, EscalationStep, SlaEscalation};
@@ -810,6 +811,40 @@ pub trait Store: Send + Sync + 'static {
     /// One published advisory, as in [`Store::published_advisories`];
     /// anything else is `NotFound`.
     async fn published_advisory(&self, id: &AdvisoryId) -> Result<PublicAdvisory>;
+
+    /// Takes a message from the security@ mailbox (system viewer only,
+    /// else `Forbidden`). A Message-ID recorded before is
+    /// [`MailOutcome::AlreadySeen`] and changes nothing. A message whose
+    /// `In-Reply-To`/`References` name a recorded message, or whose subject
+    /// carries the tracking id of a report with mail, is a
+    /// [`MailOutcome::FollowUp`]: a `mail` timeline line on that report's
+    /// incident and a `mail.receive` audit entry. Anything else files an
+    /// anonymous third-party `security_incident` report (subject, sender
+    /// and text, capped at 20,000 characters; the attachments as given)
+    /// with the message recorded in the same transaction.
+    async fn take_inbound_mail(&self, viewer: &Viewer, mail: InboundMail) -> Result<MailOutcome>;
+    /// Records a sent message of report `mail.report_id`'s thread, with its
+    /// optional timeline line and a `mail.send` audit entry (system viewer
+    /// only). Returns the report's incident. A Message-ID recorded before
+    /// is a database unique violation.
+    async fn record_outbound_mail(&self, viewer: &Viewer, mail: OutboundMail)
+    -> Result<IncidentId>;
+    /// The messages of a report's thread, oldest first (the newest 500):
+    /// `NotFound` unless the viewer sees the report, then staff only
+    /// (`Forbidden`).
+    async fn mail_thread(&self, viewer: &Viewer, report: ReportId) -> Result<Vec<MailMessage>>;
+    /// The poller's position in IMAP folder `mailbox`: (UIDVALIDITY, last
+    /// UID taken), or `None` before the first message (system viewer only).
+    async fn mailbox_position(&self, viewer: &Viewer, mailbox: &str) -> Result<Option<(u32, u32)>>;
+    /// Saves the poller's position in IMAP folder `mailbox` (system viewer
+    /// only; not audited: operational bookkeeping, like the outbox).
+    async fn set_mailbox_position(
+        &self,
+        viewer: &Viewer,
+        mailbox: &str,
+        uidvalidity: u32,
+        last_uid: u32,
+    ) -> Result<()>;
 
     /// Lists messages (optionally by status), oldest first, at most 1000.
     async fn list_outbox(

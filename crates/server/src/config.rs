@@ -106,6 +106,12 @@ pub struct Config {
     /// `[sla.business_hours]`, `[[sla.target]]`); see docs/sla.md. Without
     /// it the built-in targets apply.
     pub sla: Option<crate::sla::SlaConfig>,
+    /// The security@ mailbox (`[mailbox]`: `imap_host`, `imap_port`, `tls`,
+    /// `username`, `password`, `folder`, `address`, `idle`, `poll_every`,
+    /// `max_message_bytes`, `[mailbox.smtp]`): new mail becomes third-party
+    /// reports, acknowledged and answerable by mail. Without it no mailbox
+    /// is read.
+    pub mailbox: Option<crate::mailbox::MailboxConfig>,
     /// `/.well-known/security.txt` (RFC 9116): `contact` (a list of
     /// `mailto:`/`https:` URIs), `expires` (RFC 3339), and optionally
     /// `policy`, `preferred_languages`, `encryption`, `acknowledgments` and
@@ -339,6 +345,16 @@ impl Config {
         {
             keys.push("oidc.client_secret");
         }
+        if let Some(mailbox) = &self.mailbox {
+            keys.push("mailbox.password");
+            if mailbox
+                .smtp
+                .as_ref()
+                .is_some_and(|smtp| smtp.password.is_some())
+            {
+                keys.push("mailbox.smtp.password");
+            }
+        }
         if let Some(slack) = &self.slack {
             keys.extend(slack.secret_keys());
         }
@@ -496,6 +512,12 @@ secret = "s"
                 "[notify.smtp]\nhost = \"h\"\npassword = \"p\"\n[notify.webhook]\nurl = \"http://127.0.0.1:9/\"\nsecret = \"s\"\n"
             ),
             ["notify.smtp.password", "notify.webhook.secret"]
+        );
+        assert_eq!(
+            keys(
+                "[mailbox]\nimap_host = \"h\"\nusername = \"u\"\npassword = \"p\"\naddress = \"s@example.com\"\n[mailbox.smtp]\nhost = \"h\"\npassword = \"q\"\n"
+            ),
+            ["mailbox.password", "mailbox.smtp.password"]
         );
     }
 

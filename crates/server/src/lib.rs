@@ -39,6 +39,7 @@ pub mod at_rest;
 pub mod config;
 pub mod connections;
 pub mod ingest;
+pub mod mailbox;
 pub mod monitors;
 pub mod setup;
 pub mod sla;
@@ -532,6 +533,12 @@ pub async fn serve(
         sla::Checker::new(store.clone(), &sla_settings, sla::system_clock()),
         sla_settings.check_every,
     );
+    // The security@ mailbox (`[mailbox]`): its poller, and replies from the
+    // API through the same SMTP relay.
+    let (mailbox_task, replies) = match mailbox_parts(&config, &store)? {
+        Some((poller, replies)) => (Some(mailbox::MailboxTask::start(poller)), Some(replies)),
+        None => (None, None),
+    };
 
     let stats = Arc::new(web::stats::RequestStats::default());
     let app = web::router_with_stats(
@@ -560,6 +567,10 @@ pub async fn serve(
         Some(oidc) => app.layer(axum::Extension(oidc)),
         None => app,
     };
+    let app = match replies {
+        Some(replies) => app.layer(axum::Extension(replies)),
+        None => app,
+    };
     let app = match slack {
         Some(slack) => app.layer(axum::Extension(slack)),
         None => app,
@@ -583,6 +594,9 @@ pub async fn serve(
         monitors.stop().await;
     }
     sla_task.stop().await;
+    if let Some(task) = mailbox_task {
+        task.stop().await;
+    }
     if let Some(ingest) = ingest {
         tracing::info!("HTTP server stopped; stopping detection");
         if let Err(error) = tokio::task::spawn_blocking(move || ingest.stop()).await {
@@ -597,6 +611,29 @@ pub async fn serve(
     store.close().await;
     tracing::info!("store closed");
     Ok(())
+}
+
+/// The mailbox poller and the reply sender of `[mailbox]`, over its
+/// `[mailbox.smtp]` or else `[notify.smtp]`; `None` without `[mailbox]`.
+fn mailbox_parts(
+    config: &Config,
+    store: &Arc<dyn Store>,
+) -> anyhow::Result<Option<(mailbox::Poller, web::mail_reply::SharedReplies)>> {
+    let Some(settings) = config.mailbox.clone() else {
+        return Ok(None);
+    };
+    let smtp = settings
+        .smtp
+        .clone()
+        .or_else(|| config.notify.email.as_ref().map(|e| e.smtp.clone()))
+        .context("[mailbox] sends acknowledgements: set [mailbox.smtp] or [notify.smtp]")?;
+    let mailer = Arc::new(mailbox::Mailer::new(&smtp, &settings.address)?);
+    let replies: web::mail_reply::SharedReplies =
+        Arc::new(mailbox::Replies::new(store.clone(), mailer.clone()));
+    Ok(Some((
+        mailbox::Poller::new(settings, store.clone(), mailer),
+        replies,
+    )))
 }
 
 /// Loads the rules and starts live detection. No rules and no policy pack

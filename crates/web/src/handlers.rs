@@ -7,6 +7,7 @@ pub mod attachments;
 pub mod audit;
 pub mod events;
 pub mod incidents;
+pub mod mail;
 pub mod meta;
 pub mod metrics;
 pub mod reports;

@@ -48,6 +48,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 mod handlers;
+pub mod mail_reply;
 pub mod openapi;
 mod public;
 pub mod public_url;

@@ -15,7 +15,7 @@ use axum::routing::MethodRouter;
 use incidents::enums::Role;
 
 use crate::handlers::{
-    advisories, alerts, attachments, audit, events, incidents as inc, meta, metrics, reports,
+    advisories, alerts, attachments, audit, events, incidents as inc, mail, meta, metrics, reports,
     suppressions, tokens, users,
 };
 use crate::schema::Schema;
@@ -179,6 +179,10 @@ pub static ROUTES: &[Route] = &[
     }]),
     route!(GET "/api/v1/reports/{id}/attachments/{attachment_id}", Access::Roles(ALL), get_attachment => attachments,
         "Download an attachment of a report visible to the caller (sent as a download, never rendered).", None, Schema::Binary),
+    route!(POST "/api/v1/reports/{id}/reply", Access::Roles(RESPONDERS), reply_by_mail => mail,
+        "Reply by mail to a report that came from the security@ mailbox: sent to its sender, threaded to the last message of its thread, and kept in the incident's timeline. 404 for a report that is not a mail report (or any report when no mailbox is configured); 503 when the mail could not be sent (the relay refused or is unreachable).",
+        Some(Schema::MailReply), Schema::MailReplySent,
+        status: CREATED),
     // Incidents.
     route!(GET "/api/v1/incidents", Access::Roles(ALL), list_incidents => inc,
         "Incidents visible to the caller, filtered and paginated, with the total count; for staff, each with its SLA clocks (`sla`).", None, Schema::IncidentList,
@@ -374,6 +378,7 @@ mod tests {
         ("get_report", Rule::Anyone),
         ("upload_attachment", Rule::Anyone),
         ("get_attachment", Rule::Anyone),
+        ("reply_by_mail", Rule::Viewer(Viewer::can_reply_by_mail)),
         ("list_incidents", Rule::Anyone),
         ("get_incident", Rule::Anyone),
         (

@@ -174,6 +174,8 @@ pub enum Schema {
     AdvisoryDraft,
     Advisory,
     AdvisoryList,
+    MailReply,
+    MailReplySent,
 }
 
 fn names<T: std::fmt::Display>(all: &[T]) -> Value {
@@ -298,6 +300,8 @@ impl Schema {
         Schema::AdvisoryDraft,
         Schema::Advisory,
         Schema::AdvisoryList,
+        Schema::MailReply,
+        Schema::MailReplySent,
     ];
 
     /// The component name.
@@ -816,6 +820,11 @@ impl Schema {
             Schema::AdvisoryList => {
                 json!({ "type": "array", "items": reference(Schema::Advisory) })
             }
+            Schema::MailReply => object(&["text"], json!({ "text": not_blank(MAX_TEXT) })),
+            Schema::MailReplySent => record(
+                json!({ "message_id": string, "to": string, "subject": string }),
+                &[],
+            ),
         }
     }
 }

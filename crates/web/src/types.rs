@@ -527,6 +527,25 @@ pub struct NewNoteRequest {
     pub body: String,
 }
 
+/// `POST /api/v1/reports/{id}/reply`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailReplyRequest {
+    /// The reply's text (1 to 20,000 characters).
+    pub text: String,
+}
+
+/// The answer of `POST /api/v1/reports/{id}/reply`: the mail sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MailReplyResponse {
+    /// Its Message-ID (without angle brackets).
+    pub message_id: String,
+    /// The address it went to.
+    pub to: String,
+    /// Its subject.
+    pub subject: String,
+}
+
 /// `POST /api/v1/incidents/{id}/tasks`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

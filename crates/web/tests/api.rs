@@ -284,6 +284,7 @@ fn body_for(operation: &str) -> Option<Value> {
         "change_status" => json!({ "status": "investigating" }),
         "assign_incident" => json!({}),
         "add_note" => json!({ "body": "looked at it" }),
+        "reply_by_mail" => json!({ "text": "thank you" }),
         "create_task" => json!({ "title": "rotate keys" }),
         "update_task" => json!({ "done": true }),
         "link_incident" => json!({ "report_id": "0190b5a0-0000-7000-8000-000000000000" }),
@@ -340,6 +341,7 @@ const EXPECTED_ACCESS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/reports", "rsfa"),
     ("GET", "/api/v1/reports/{id}", "rsfa"),
     ("POST", "/api/v1/reports/{id}/attachments", "rsfa"),
+    ("POST", "/api/v1/reports/{id}/reply", "s"),
     (
         "GET",
         "/api/v1/reports/{id}/attachments/{attachment_id}",

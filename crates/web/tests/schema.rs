@@ -281,6 +281,16 @@ fn cases() -> Vec<Case> {
         ),
         response(Schema::Note, note, rt::<NoteResponse>),
         request(
+            Schema::MailReply,
+            json!({ "text": "thanks" }),
+            rt::<MailReplyRequest>,
+        ),
+        response(
+            Schema::MailReplySent,
+            json!({ "message_id": "m@example.com", "to": "r@example.org", "subject": "Re: x" }),
+            rt::<MailReplyResponse>,
+        ),
+        request(
             Schema::NewTask,
             json!({ "title": "t", "owner": "a", "due_at": AT }),
             rt::<NewTaskRequest>,

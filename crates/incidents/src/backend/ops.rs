@@ -20,6 +20,8 @@ mod checks;
 mod grants;
 mod incidents;
 mod lifecycle;
+mod mail;
+mod mail_rows;
 mod metrics;
 mod outbox;
 mod paging;
@@ -50,6 +52,7 @@ use crate::ids::{
     TokenId, UserId,
 };
 use crate::incident::{Impact, Incident, Note, Task};
+use crate::mail::{InboundMail, MailMessage, MailOutcome, OutboundMail};
 use crate::outbox::OutboxMessage;
 use crate::query::Sql;
 use crate::report::{Attachment, NewAttachment, NewReport, Report};
@@ -548,5 +551,33 @@ impl Store for SqlStore {
 
     async fn published_advisory(&self, id: &AdvisoryId) -> Result<PublicAdvisory> {
         SqlStore::published_advisory(self, id).await
+    }
+
+    // ----- the security@ mailbox -----
+
+    async fn take_inbound_mail(&self, v: &Viewer, mail: InboundMail) -> Result<MailOutcome> {
+        SqlStore::take_inbound_mail(self, v, mail).await
+    }
+
+    async fn record_outbound_mail(&self, v: &Viewer, mail: OutboundMail) -> Result<IncidentId> {
+        SqlStore::record_outbound_mail(self, v, mail).await
+    }
+
+    async fn mail_thread(&self, v: &Viewer, report: ReportId) -> Result<Vec<MailMessage>> {
+        SqlStore::mail_thread(self, v, report).await
+    }
+
+    async fn mailbox_position(&self, v: &Viewer, mailbox: &str) -> Result<Option<(u32, u32)>> {
+        SqlStore::mailbox_position(self, v, mailbox).await
+    }
+
+    async fn set_mailbox_position(
+        &self,
+        v: &Viewer,
+        mailbox: &str,
+        uidvalidity: u32,
+        last_uid: u32,
+    ) -> Result<()> {
+        SqlStore::set_mailbox_position(self, v, mailbox, uidvalidity, last_uid).await
     }
 }

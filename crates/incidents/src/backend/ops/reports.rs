@@ -18,6 +18,7 @@ use sqlx::{Any, Executor};
 
 use super::checks::{MAX_TEXT, check_len, forbid, not_future, people_only, to_json};
 use super::incidents::{insert_incident, record_opened};
+use super::mail_rows::{MailRecord, insert_mail};
 use super::paging::{cursor_of, keyset, page_limit, paginate};
 use super::timeline::add_timeline;
 use super::visible::{fill_attachments, load_report};
@@ -352,6 +353,18 @@ impl SqlStore {
     }
 
     pub(super) async fn file_report(&self, v: &Viewer, new: NewReport) -> Result<Report> {
+        self.file_report_recording(v, new, None).await
+    }
+
+    /// Files a report as [`Self::file_report`] does; with `mail`, the
+    /// message it came in is recorded in the same transaction (so a
+    /// message is never filed twice, nor recorded without its report).
+    pub(super) async fn file_report_recording(
+        &self,
+        v: &Viewer,
+        new: NewReport,
+        mail: Option<&MailRecord>,
+    ) -> Result<Report> {
         people_only(v)?;
         check_len("description", &new.description, 1, MAX_TEXT)?;
         if let Some(l) = &new.location {
@@ -428,6 +441,9 @@ impl SqlStore {
         exec(&mut *tx, &q).await?;
         for a in &report.attachments {
             insert_attachment(&mut tx, a, v).await?;
+        }
+        if let Some(mail) = mail {
+            insert_mail(&mut tx, report.id, mail, at).await?;
         }
         append_audit(
             &mut tx,
