@@ -96,3 +96,60 @@ pub struct UserCheck {
     /// The answer, once answered.
     pub answer: Option<CheckAnswer>,
 }
+
+/// A time as the check's mail and page show it: `2026-03-01 10:00:00 UTC`.
+pub fn utc_text(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Text from an event on one line: control characters (line breaks
+/// included) become spaces, and the result is trimmed.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// The first line of the report a "not mine" answer files.
+pub fn not_mine_text(rule_title: &str, user: &str, at: OffsetDateTime, alert: AlertId) -> String {
+    format!(
+        "I didn't do this: {} on {} at {} (alert {alert})",
+        one_line(rule_title),
+        one_line(user),
+        utc_text(at)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn the_report_text_is_one_line_with_the_time_in_utc() {
+        let alert: AlertId = "01900000-0000-7000-8000-000000000001".parse().unwrap();
+        assert_eq!(
+            not_mine_text(
+                "Okta\npassword reset",
+                "alice@example.com",
+                datetime!(2026-03-01 11:00:05 +01:00),
+                alert
+            ),
+            "I didn't do this: Okta password reset on alice@example.com at 2026-03-01 10:00:05 UTC (alert 01900000-0000-7000-8000-000000000001)"
+        );
+        assert_eq!("not_mine".parse::<CheckAnswer>(), Ok(CheckAnswer::NotMine));
+        assert!("yes".parse::<CheckAnswer>().is_err());
+    }
+}

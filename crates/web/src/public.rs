@@ -22,8 +22,11 @@
 //!
 //! This module must not read the store as any user: it has no viewer.
 
+mod check;
 mod limit;
 mod report;
+
+pub use check::UserCheckPages;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -73,6 +76,12 @@ pub(crate) fn router() -> Router<AppState> {
             get(report::report_form)
                 .post(report::file_report)
                 .layer(axum::extract::DefaultBodyLimit::max(report::BODY_LIMIT)),
+        )
+        .route(
+            "/check/{token}",
+            get(check::show)
+                .post(check::answer)
+                .layer(axum::extract::DefaultBodyLimit::max(check::BODY_LIMIT)),
         )
         .route("/advisories", get(list_advisories))
         .route("/advisories.atom", get(atom))
