@@ -106,6 +106,12 @@ pub struct Config {
     /// `[sla.business_hours]`, `[[sla.target]]`); see docs/sla.md. Without
     /// it the built-in targets apply.
     pub sla: Option<crate::sla::SlaConfig>,
+    /// "I didn't do this" mail (`[user_check]`: `email_domain`,
+    /// `valid_for`): a password-reset or MFA-change alert mails the
+    /// affected user a link to say it was not them; see README. Needs
+    /// `public_url` and `[notify.smtp]`. Without it nothing is mailed and
+    /// `/check/...` answers 404.
+    pub user_check: Option<crate::user_check::UserCheckConfig>,
     /// `/.well-known/security.txt` (RFC 9116): `contact` (a list of
     /// `mailto:`/`https:` URIs), `expires` (RFC 3339), and optionally
     /// `policy`, `preferred_languages`, `encryption`, `acknowledgments` and
