@@ -36,12 +36,14 @@ fn decoded(raw: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&body[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        if let (b'=', Some(b)) = (bytes[i], hex) {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -116,10 +118,16 @@ fn a_password_reset_mails_the_user_a_link_that_files_a_report() {
         mail.lines().any(|l| l.trim_end() == expected_subject),
         "{mail}"
     );
-    assert!(mail.contains("What: Okta password reset or MFA factor change"), "{mail}");
+    assert!(
+        mail.contains("What: Okta password reset or MFA factor change"),
+        "{mail}"
+    );
     assert!(mail.contains("From address: 203.0.113.9"), "{mail}");
     assert!(mail.contains("If it was you, nothing to do."), "{mail}");
-    let start = mail.find("https://wp.example.test/check/").expect("the link") + 30;
+    let start = mail
+        .find("https://wp.example.test/check/")
+        .expect("the link")
+        + 30;
     let token: String = mail[start..].chars().take(64).collect();
     assert_eq!(token.len(), 64);
     assert!(token.chars().all(|c| c.is_ascii_hexdigit()), "{token}");
@@ -144,7 +152,12 @@ fn a_password_reset_mails_the_user_a_link_that_files_a_report() {
         ],
         form.as_bytes(),
     );
-    assert_eq!(filed.status, 200, "{}", String::from_utf8_lossy(&filed.body));
+    assert_eq!(
+        filed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&filed.body)
+    );
 
     wait_idle(server.addr, &admin);
     let reports = list(server.addr, "/api/v1/reports", &admin);
@@ -169,7 +182,9 @@ fn a_password_reset_mails_the_user_a_link_that_files_a_report() {
 
     // The bare name had an alert too, but no mail (no email_domain).
     assert!(
-        alerts.iter().any(|a| a["entities"]["user"] == bare.as_str()),
+        alerts
+            .iter()
+            .any(|a| a["entities"]["user"] == bare.as_str()),
         "{alerts:#?}"
     );
     let to_bare = std::fs::read_dir(maildir.join("new"))

@@ -150,7 +150,10 @@ mod cases {
         let missing = s
             .create_user_check(&sys, new_check(AlertId::new(), "tok-b", created))
             .await;
-        assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+        assert!(
+            matches!(missing, Err(StoreError::NotFound(_))),
+            "{missing:?}"
+        );
     }
 }
 

@@ -539,7 +539,9 @@ pub async fn serve(
     // "I didn't do this" mail: new password-reset alerts mail the user.
     if let (Some(mailer), Some(live)) = (&user_checks, &ingest) {
         let mailer = Arc::clone(mailer);
-        live.on_alert(Arc::new(move |alert, outcome| mailer.on_alert(alert, outcome)));
+        live.on_alert(Arc::new(move |alert, outcome| {
+            mailer.on_alert(alert, outcome)
+        }));
     }
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

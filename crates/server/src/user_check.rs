@@ -18,9 +18,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use incidents::user_check::{one_line, utc_text};
-use incidents::{
-    AlertDisposition, AlertOutcome, NewAlert, NewUserCheck, Store, TokenHash, Viewer,
-};
+use incidents::{AlertDisposition, AlertOutcome, NewAlert, NewUserCheck, Store, TokenHash, Viewer};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -71,8 +69,7 @@ impl UserCheckConfig {
                 let ok = !d.is_empty()
                     && d.len() <= 253
                     && d.contains('.')
-                    && d
-                        .chars()
+                    && d.chars()
                         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
                 if !ok {
                     anyhow::bail!(

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use incidents::{
-    AlertLevel, Category, Channel, NewAlert, NewUserCheck, ReportFilter, Role,
-    StoreOptions, TokenHash, Viewer,
+    AlertLevel, Category, Channel, NewAlert, NewUserCheck, ReportFilter, Role, StoreOptions,
+    TokenHash, Viewer,
 };
 use time::{Duration, OffsetDateTime, macros::datetime};
 use watchpost_web as web;
@@ -21,7 +21,6 @@ mod support {
 }
 
 use support::pages::{App, Browser, ORIGIN, Page, store_with};
-
 
 /// The router with the check pages on (or off), and one mailed check with
 /// the token `good-token` about a password reset of a user whose name holds
@@ -45,7 +44,10 @@ async fn app(on: bool) -> App {
                 rule_title: "Okta password reset".into(),
                 level: AlertLevel::Medium,
                 entities: BTreeMap::from([
-                    ("user".to_owned(), "<script>x</script>@example.com".to_owned()),
+                    (
+                        "user".to_owned(),
+                        "<script>x</script>@example.com".to_owned(),
+                    ),
                     ("src_ip".to_owned(), "203.0.113.9".to_owned()),
                 ]),
                 evidence: vec![],
@@ -88,7 +90,9 @@ async fn the_alert(app: &App) -> incidents::Alert {
 }
 
 async fn answer(app: &App, token: &str, answer: &str, note: &str, origin: &str) -> Page {
-    let form = app.get(&format!("/check/{token}"), &Browser::default()).await;
+    let form = app
+        .get(&format!("/check/{token}"), &Browser::default())
+        .await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.body);
     let csrf = form.csrf();
     app.send(
@@ -136,7 +140,7 @@ async fn the_page_shows_the_event_escaped_without_a_cookie() {
     assert!(page.body.contains("2026-03-01 10:00:05 UTC"));
     assert!(page.body.contains("203.0.113.9"));
     assert!(page.body.contains("Yes, it was me"));
-    assert!(page.body.contains("No, I didn&#39;t do this") || page.body.contains("No, I didn't do this"));
+    assert!(page.body.contains("No, I didn't do this"), "{}", page.body);
 }
 
 #[tokio::test]
@@ -148,7 +152,10 @@ async fn not_mine_files_the_prefilled_report_and_links_the_alert() {
     let filed_reports = reports(&app).await;
     assert_eq!(filed_reports.len(), 1);
     let report = &filed_reports[0];
-    assert!(filed.body.contains(&report.id.to_string()), "the tracking id is shown");
+    assert!(
+        filed.body.contains(&report.id.to_string()),
+        "the tracking id is shown"
+    );
     assert_eq!(
         report.description,
         format!(
@@ -159,7 +166,11 @@ async fn not_mine_files_the_prefilled_report_and_links_the_alert() {
     assert_eq!(report.category, Category::AccountAbuse);
     assert_eq!(report.channel, Channel::ThirdParty);
     assert_eq!(report.reporter, None, "anonymous");
-    assert_eq!(alert.incident_id, Some(report.incident_id), "the alert is linked");
+    assert_eq!(
+        alert.incident_id,
+        Some(report.incident_id),
+        "the alert is linked"
+    );
 
     // The link works once.
     let unknown = app.get("/check/no-such-token", &Browser::default()).await;
@@ -234,7 +245,10 @@ async fn unknown_and_expired_links_get_the_same_404() {
     assert_eq!(long.body, unknown.body);
     // A POST to an expired link with a valid form token: the same 404, and
     // nothing filed.
-    let csrf = app.get("/check/good-token", &Browser::default()).await.csrf();
+    let csrf = app
+        .get("/check/good-token", &Browser::default())
+        .await
+        .csrf();
     let posted = app
         .send(
             "POST",

@@ -242,7 +242,12 @@ pub(crate) async fn answer(
     // The answer is recorded first, so a link files at most one report.
     match state
         .store
-        .answer_user_check(&system, TokenHash::of(&link), answer, OffsetDateTime::now_utc())
+        .answer_user_check(
+            &system,
+            TokenHash::of(&link),
+            answer,
+            OffsetDateTime::now_utc(),
+        )
         .await
     {
         Ok(_) => {}

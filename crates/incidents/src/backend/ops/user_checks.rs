@@ -11,7 +11,9 @@ use uuid::Uuid;
 use super::checks::{check_len, forbid, is_unique_violation};
 use crate::access::Viewer;
 use crate::audit::unix_micros;
-use crate::backend::{Change, SqlStore, append_audit, exec, fetch_opt, from_micros, now, parse_col};
+use crate::backend::{
+    Change, SqlStore, append_audit, exec, fetch_opt, from_micros, now, parse_col,
+};
 use crate::query::{Arg, Sql};
 use crate::store::{Result, StoreError};
 use crate::user::TokenHash;
@@ -75,9 +77,9 @@ impl SqlStore {
         if alert.is_none() {
             return Err(StoreError::NotFound("alert"));
         }
-        let mut q = Sql::new(&format!(
-            "INSERT INTO user_checks (id, alert_id, address, token_hash, created_at, expires_at) VALUES "
-        ));
+        let mut q = Sql::new(
+            "INSERT INTO user_checks (id, alert_id, address, token_hash, created_at, expires_at) VALUES ",
+        );
         q.bind_list([
             Arg::from(id.to_string()),
             Arg::from(new.alert.to_string()),
@@ -162,7 +164,9 @@ impl SqlStore {
         if exec(&mut *tx, &q).await? == 0 {
             return Err(StoreError::NotFound("user check"));
         }
-        let mut q = Sql::new(&format!("SELECT {COLS} FROM user_checks WHERE token_hash = "));
+        let mut q = Sql::new(&format!(
+            "SELECT {COLS} FROM user_checks WHERE token_hash = "
+        ));
         q.bind(hash.to_hex());
         let check = fetch_opt::<_, CheckRow>(&mut *tx, &q)
             .await?
