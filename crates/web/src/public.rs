@@ -10,6 +10,8 @@
 //! - `GET /.well-known/csaf/provider-metadata.json` and the CSAF directory
 //!   `/.well-known/csaf/white/` (`index.txt`, `changes.csv`,
 //!   `{year}/{id}.json`).
+//! - `GET/POST /check/{token}`: the "I didn't do this" page ([`check`]),
+//!   served only when `[user_check]` is configured (its own 404 rule).
 //!
 //! Every route is served only when the public side is configured
 //! ([`crate::disclosure::Disclosure`] in [`AppState::disclosure`]; else
