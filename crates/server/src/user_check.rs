@@ -109,6 +109,27 @@ pub fn address_of(user: &str, email_domain: Option<&str>) -> Option<String> {
     plain(user).then(|| format!("{user}@{domain}"))
 }
 
+/// Who is mailed about `alert`, stored with `outcome`: its `user` entity
+/// and the address, when it is a new (not a repeat, grouped or suppressed)
+/// `password_reset` alert whose user maps to an address.
+pub fn recipient(
+    alert: &NewAlert,
+    outcome: &AlertOutcome,
+    email_domain: Option<&str>,
+) -> Option<(String, String)> {
+    let new = !outcome.duplicate
+        && matches!(
+            outcome.disposition,
+            AlertDisposition::Opened | AlertDisposition::Queued
+        );
+    if !new || alert.policy.as_deref() != Some(POLICY) {
+        return None;
+    }
+    let user = alert.entities.get("user")?;
+    let address = address_of(user, email_domain)?;
+    Some((user.clone(), address))
+}
+
 /// The mail's subject (one line).
 pub fn subject(user: &str) -> String {
     format!(
@@ -206,19 +227,9 @@ impl UserCheckMailer {
     /// the user when it is a new `password_reset` alert with an address.
     /// Returns at once; the mail is sent by a spawned task.
     pub fn on_alert(&self, alert: &NewAlert, outcome: &AlertOutcome) {
-        let new = !outcome.duplicate
-            && matches!(
-                outcome.disposition,
-                AlertDisposition::Opened | AlertDisposition::Queued
-            );
-        if !new || alert.policy.as_deref() != Some(POLICY) {
-            return;
-        }
-        let Some(user) = alert.entities.get("user") else {
-            return;
-        };
-        let Some(address) = address_of(user, self.settings.email_domain.as_deref()) else {
-            tracing::debug!(alert = %outcome.alert_id, "password-reset alert without a mailable user");
+        let Some((user, address)) =
+            recipient(alert, outcome, self.settings.email_domain.as_deref())
+        else {
             return;
         };
         let job = Job {
@@ -229,7 +240,7 @@ impl UserCheckMailer {
             valid_for: self.settings.valid_for,
             first_retry: self.first_retry,
             alert: alert.clone(),
-            user: user.clone(),
+            user,
             address,
             outcome: *outcome,
         };
@@ -332,6 +343,103 @@ mod tests {
         assert_eq!(address_of("CORP\\alice", Some("corp.example")), None);
         assert_eq!(address_of("a b@example.com", None), None);
         assert_eq!(address_of("alice@example.com\r\nBcc: x@y.z", None), None);
+    }
+
+    fn alert(policy: &str, user: &str) -> NewAlert {
+        NewAlert {
+            rule_id: "r".into(),
+            rule_title: "Okta password reset or MFA factor change".into(),
+            level: incidents::AlertLevel::Medium,
+            entities: std::collections::BTreeMap::from([("user".to_owned(), user.to_owned())]),
+            evidence: vec![],
+            policy: Some(policy.into()),
+            detected_at: time::macros::datetime!(2026-03-01 10:00 UTC),
+            key: None,
+            queue_only: false,
+            group: None,
+        }
+    }
+
+    fn outcome(disposition: AlertDisposition, duplicate: bool) -> AlertOutcome {
+        AlertOutcome {
+            alert_id: incidents::AlertId::new(),
+            disposition,
+            incident_id: None,
+            duplicate,
+        }
+    }
+
+    #[test]
+    fn only_new_password_reset_alerts_with_an_address_are_mailed() {
+        let reset = alert("password_reset", "alice@example.com");
+        let opened = outcome(AlertDisposition::Opened, false);
+        assert_eq!(
+            recipient(&reset, &opened, None),
+            Some(("alice@example.com".into(), "alice@example.com".into()))
+        );
+        let queued = outcome(AlertDisposition::Queued, false);
+        assert!(recipient(&reset, &queued, None).is_some());
+        for repeat in [
+            outcome(AlertDisposition::Opened, true),
+            outcome(AlertDisposition::Grouped, false),
+            outcome(AlertDisposition::Suppressed, false),
+        ] {
+            assert_eq!(recipient(&reset, &repeat, None), None, "{repeat:?}");
+        }
+        assert_eq!(
+            recipient(&alert("brute_force", "alice@example.com"), &opened, None),
+            None
+        );
+        let bare = alert("password_reset", "bob");
+        assert_eq!(recipient(&bare, &opened, None), None);
+        assert_eq!(
+            recipient(&bare, &opened, Some("corp.example")),
+            Some(("bob".into(), "bob@corp.example".into()))
+        );
+    }
+
+    #[test]
+    fn the_mailer_needs_public_url_and_smtp() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite:{}", dir.path().join("w.db").display());
+            let store = incidents::open(&url).await.unwrap();
+            let config = UserCheckConfig::default();
+            let no_url = UserCheckMailer::new(&config, None, None, store.clone()).unwrap_err();
+            assert_eq!(
+                no_url.to_string(),
+                "[user_check] needs public_url: the mailed link is made from it"
+            );
+            let url = web::PublicUrl::parse("https://wp.example.com").unwrap();
+            let no_smtp =
+                UserCheckMailer::new(&config, Some(&url), None, store.clone()).unwrap_err();
+            assert_eq!(
+                no_smtp.to_string(),
+                "[user_check] needs [notify.smtp]: the link is sent by email"
+            );
+            store.close().await;
+        });
+    }
+
+    #[test]
+    fn the_mail_says_what_happened_and_when_the_link_expires() {
+        let mut reset = alert("password_reset", "alice@example.com");
+        reset
+            .entities
+            .insert("source_ip".into(), "203.0.113.9".into());
+        assert_eq!(
+            body(
+                &reset,
+                "alice@example.com",
+                "https://wp.example.com/check/abc",
+                time::macros::datetime!(2026-03-08 10:00 UTC)
+            ),
+            "We saw a password or MFA change on your account alice@example.com.\n\n  What: Okta password reset or MFA factor change\n  When: 2026-03-01 10:00:00 UTC\n  From address: 203.0.113.9\n\nIf it was not you, tell us here:\nhttps://wp.example.com/check/abc\n\nThis link works once, until 2026-03-08 10:00:00 UTC.\n\nIf it was you, nothing to do.\n"
+        );
     }
 
     #[test]
