@@ -132,6 +132,22 @@ fn a_password_reset_mails_the_user_a_link_that_files_a_report() {
     assert_eq!(token.len(), 64);
     assert!(token.chars().all(|c| c.is_ascii_hexdigit()), "{token}");
 
+    // Counted on /metrics (once the sending task sees the relay's answer).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = request(server.addr, "GET", "/metrics", &admin, &[], b"");
+        assert_eq!(metrics.status, 200);
+        let metrics = String::from_utf8_lossy(&metrics.body).into_owned();
+        if metrics
+            .lines()
+            .any(|l| l == "watchpost_user_check_mails_sent_total 1")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{metrics}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
     // Follow the link and answer "not mine".
     let path = format!("/check/{token}");
     let page = request(server.addr, "GET", &path, "", &[], b"");

@@ -229,6 +229,8 @@ pub(crate) struct Shared {
     monitors: std::sync::OnceLock<Arc<crate::monitors::MonitorStats>>,
     /// Told of every alert the worker stores (and its outcome), once set.
     new_alerts: std::sync::OnceLock<AlertHook>,
+    /// The "I didn't do this" mail counters, for `/metrics`, once mailing.
+    user_checks: std::sync::OnceLock<Arc<crate::user_check::UserCheckStats>>,
 }
 
 /// What [`Ingest::on_alert`] calls with every alert the worker stores and
@@ -461,6 +463,7 @@ impl Ingest {
             reloading: tokio::sync::Mutex::new(()),
             monitors: std::sync::OnceLock::new(),
             new_alerts: std::sync::OnceLock::new(),
+            user_checks: std::sync::OnceLock::new(),
         });
         let window = Duration::from_secs(
             config
@@ -524,6 +527,11 @@ impl Ingest {
     /// Adds the scheduled monitors' counters to `/metrics`.
     pub fn show_monitor_metrics(&self, stats: Arc<crate::monitors::MonitorStats>) {
         let _ = self.shared.monitors.set(stats);
+    }
+
+    /// Adds the "I didn't do this" mail counters to `/metrics`.
+    pub fn show_user_check_metrics(&self, stats: Arc<crate::user_check::UserCheckStats>) {
+        let _ = self.shared.user_checks.set(stats);
     }
 
     /// Calls `hook` with every alert stored from now on (the first hook
@@ -1254,6 +1262,9 @@ fn prometheus(shared: &Shared) -> String {
     let _ = writeln!(out, "watchpost_event_latency_seconds_count {cumulative}");
     if let Some(monitors) = shared.monitors.get() {
         monitors.write_prometheus(&mut out);
+    }
+    if let Some(user_checks) = shared.user_checks.get() {
+        user_checks.write_prometheus(&mut out);
     }
     out
 }

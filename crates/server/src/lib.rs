@@ -538,6 +538,7 @@ pub async fn serve(
 
     // "I didn't do this" mail: new password-reset alerts mail the user.
     if let (Some(mailer), Some(live)) = (&user_checks, &ingest) {
+        live.show_user_check_metrics(mailer.stats());
         let mailer = Arc::clone(mailer);
         live.on_alert(Arc::new(move |alert, outcome| {
             mailer.on_alert(alert, outcome)

@@ -168,6 +168,31 @@ pub struct UserCheckStats {
     pub failed: AtomicU64,
 }
 
+impl UserCheckStats {
+    /// The counters in the Prometheus text format (appended to the
+    /// server's `/metrics`).
+    pub fn write_prometheus(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let counters = [
+            (
+                "watchpost_user_check_mails_sent_total",
+                &self.sent,
+                "\"I didn't do this\" mails sent.",
+            ),
+            (
+                "watchpost_user_check_mails_failed_total",
+                &self.failed,
+                "\"I didn't do this\" mails given up on (or whose check could not be stored).",
+            ),
+        ];
+        for (name, counter, help) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
+        }
+    }
+}
+
 /// Mails users about their password-reset and MFA-change alerts.
 pub struct UserCheckMailer {
     store: Arc<dyn Store>,
