@@ -33,6 +33,7 @@ pub mod sla;
 pub mod staged;
 pub mod store;
 pub mod user;
+pub mod user_check;
 
 pub use access::Viewer;
 pub use advisory::{
@@ -69,6 +70,7 @@ pub use store::{
     Store, StoreError, StoreOptions, TaskPatch,
 };
 pub use user::{ApiToken, NewSession, NewToken, NewUser, RoleGrant, TokenHash, User};
+pub use user_check::{CheckAnswer, NewUserCheck, UserCheck};
 
 use std::sync::Arc;
 

@@ -866,6 +866,34 @@ pub trait Store: Send + Sync + 'static {
         id: IncidentId,
         thread: &SlackThread,
     ) -> Result<()>;
+
+    // ----- "I didn't do this" checks (system viewer only) -----
+
+    /// Stores a check for an alert mailed to the affected user (one per
+    /// alert: a second is a conflict). The token itself is never stored.
+    async fn create_user_check(
+        &self,
+        viewer: &Viewer,
+        new: crate::user_check::NewUserCheck,
+    ) -> Result<crate::user_check::UserCheck>;
+    /// The unanswered check whose token hashes to `hash`, if it has not
+    /// expired at `at`.
+    async fn find_user_check(
+        &self,
+        viewer: &Viewer,
+        hash: TokenHash,
+        at: OffsetDateTime,
+    ) -> Result<Option<crate::user_check::UserCheck>>;
+    /// Records the answer of the unanswered, unexpired check whose token
+    /// hashes to `hash`; `NotFound` when there is none (unknown, expired
+    /// or already answered), so a check is answered once.
+    async fn answer_user_check(
+        &self,
+        viewer: &Viewer,
+        hash: TokenHash,
+        answer: crate::user_check::CheckAnswer,
+        at: OffsetDateTime,
+    ) -> Result<crate::user_check::UserCheck>;
 }
 
 /// Where the first Slack message about an incident was posted: later

@@ -112,6 +112,12 @@ pub struct Config {
     /// reports, acknowledged and answerable by mail. Without it no mailbox
     /// is read.
     pub mailbox: Option<crate::mailbox::MailboxConfig>,
+    /// "I didn't do this" mail (`[user_check]`: `email_domain`,
+    /// `valid_for`): a password-reset or MFA-change alert mails the
+    /// affected user a link to say it was not them; see README. Needs
+    /// `public_url` and `[notify.smtp]`. Without it nothing is mailed and
+    /// `/check/...` answers 404.
+    pub user_check: Option<crate::user_check::UserCheckConfig>,
     /// `/.well-known/security.txt` (RFC 9116): `contact` (a list of
     /// `mailto:`/`https:` URIs), `expires` (RFC 3339), and optionally
     /// `policy`, `preferred_languages`, `encryption`, `acknowledgments` and

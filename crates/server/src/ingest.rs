@@ -227,7 +227,15 @@ pub(crate) struct Shared {
     reloading: tokio::sync::Mutex<()>,
     /// The scheduled monitors' counters, for `/metrics`, once they run.
     monitors: std::sync::OnceLock<Arc<crate::monitors::MonitorStats>>,
+    /// Told of every alert the worker stores (and its outcome), once set.
+    new_alerts: std::sync::OnceLock<AlertHook>,
+    /// The "I didn't do this" mail counters, for `/metrics`, once mailing.
+    user_checks: std::sync::OnceLock<Arc<crate::user_check::UserCheckStats>>,
 }
+
+/// What [`Ingest::on_alert`] calls with every alert the worker stores and
+/// its outcome, on the detection thread: it must return at once.
+pub type AlertHook = Arc<dyn Fn(&incidents::NewAlert, &incidents::AlertOutcome) + Send + Sync>;
 
 /// The most rules whose detections are counted one by one.
 const MAX_RULE_HITS: usize = 10_000;
@@ -454,6 +462,8 @@ impl Ingest {
             reload: Mutex::new(None),
             reloading: tokio::sync::Mutex::new(()),
             monitors: std::sync::OnceLock::new(),
+            new_alerts: std::sync::OnceLock::new(),
+            user_checks: std::sync::OnceLock::new(),
         });
         let window = Duration::from_secs(
             config
@@ -517,6 +527,17 @@ impl Ingest {
     /// Adds the scheduled monitors' counters to `/metrics`.
     pub fn show_monitor_metrics(&self, stats: Arc<crate::monitors::MonitorStats>) {
         let _ = self.shared.monitors.set(stats);
+    }
+
+    /// Adds the "I didn't do this" mail counters to `/metrics`.
+    pub fn show_user_check_metrics(&self, stats: Arc<crate::user_check::UserCheckStats>) {
+        let _ = self.shared.user_checks.set(stats);
+    }
+
+    /// Calls `hook` with every alert stored from now on (the first hook
+    /// set stays).
+    pub fn on_alert(&self, hook: AlertHook) {
+        let _ = self.shared.new_alerts.set(hook);
     }
 
     /// The API's sink.
@@ -1241,6 +1262,9 @@ fn prometheus(shared: &Shared) -> String {
     let _ = writeln!(out, "watchpost_event_latency_seconds_count {cumulative}");
     if let Some(monitors) = shared.monitors.get() {
         monitors.write_prometheus(&mut out);
+    }
+    if let Some(user_checks) = shared.user_checks.get() {
+        user_checks.write_prometheus(&mut out);
     }
     out
 }

@@ -44,6 +44,7 @@ pub mod monitors;
 pub mod setup;
 pub mod sla;
 pub mod spool;
+pub mod user_check;
 
 pub use config::Config;
 
@@ -448,6 +449,17 @@ pub async fn serve(
     // fails the start.
     let disclosure = disclosure_settings(&config)?;
     let store = open_store_with(&location, store_options(&config)).await?;
+    // "I didn't do this" mail: a bad `[user_check]`, or one without
+    // `public_url` or `[notify.smtp]`, fails the start.
+    let user_checks = match &config.user_check {
+        Some(table) => Some(Arc::new(user_check::UserCheckMailer::new(
+            table,
+            config.public_url.as_ref(),
+            notify_config.email.as_ref(),
+            store.clone(),
+        )?)),
+        None => None,
+    };
     let limits = connection_limits(&config);
     // Scheduled monitors (port snapshots, URLs): refused before listening
     // when their tables cannot be used, stopped with the live inputs.
@@ -525,6 +537,15 @@ pub async fn serve(
         }
     }
 
+    // "I didn't do this" mail: new password-reset alerts mail the user.
+    if let (Some(mailer), Some(live)) = (&user_checks, &ingest) {
+        live.show_user_check_metrics(mailer.stats());
+        let mailer = Arc::clone(mailer);
+        live.on_alert(Arc::new(move |alert, outcome| {
+            mailer.on_alert(alert, outcome)
+        }));
+    }
+
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = notify::worker::spawn(store.clone(), notify_config, stop_rx)
         .context("cannot start the notification worker")?;
@@ -574,6 +595,11 @@ pub async fn serve(
     let app = match slack {
         Some(slack) => app.layer(axum::Extension(slack)),
         None => app,
+    };
+    let app = if user_checks.is_some() {
+        app.layer(axum::Extension(web::UserCheckPages))
+    } else {
+        app
     };
     tracing::info!(
         header_read_timeout_secs = limits.header_read_timeout.as_secs(),

@@ -64,6 +64,7 @@ pub mod types;
 pub mod ui;
 
 pub use error::ApiError;
+pub use public::UserCheckPages;
 pub use public_url::PublicUrl;
 pub use state::{ApiDocument, AppState};
 

@@ -10,6 +10,8 @@
 //! - `GET /.well-known/csaf/provider-metadata.json` and the CSAF directory
 //!   `/.well-known/csaf/white/` (`index.txt`, `changes.csv`,
 //!   `{year}/{id}.json`).
+//! - `GET/POST /check/{token}`: the "I didn't do this" page ([`check`]),
+//!   served only when `[user_check]` is configured (its own 404 rule).
 //!
 //! Every route is served only when the public side is configured
 //! ([`crate::disclosure::Disclosure`] in [`AppState::disclosure`]; else
@@ -22,8 +24,11 @@
 //!
 //! This module must not read the store as any user: it has no viewer.
 
+mod check;
 mod limit;
 mod report;
+
+pub use check::UserCheckPages;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -73,6 +78,12 @@ pub(crate) fn router() -> Router<AppState> {
             get(report::report_form)
                 .post(report::file_report)
                 .layer(axum::extract::DefaultBodyLimit::max(report::BODY_LIMIT)),
+        )
+        .route(
+            "/check/{token}",
+            get(check::show)
+                .post(check::answer)
+                .layer(axum::extract::DefaultBodyLimit::max(check::BODY_LIMIT)),
         )
         .route("/advisories", get(list_advisories))
         .route("/advisories.atom", get(atom))

@@ -32,6 +32,7 @@ mod sla;
 mod slack;
 mod timeline;
 mod tokens;
+mod user_checks;
 mod users;
 mod visible;
 
@@ -516,6 +517,35 @@ impl Store for SqlStore {
         thread: &SlackThread,
     ) -> Result<()> {
         SqlStore::set_slack_thread(self, v, id, thread).await
+    }
+
+    // ----- "I didn't do this" checks -----
+
+    async fn create_user_check(
+        &self,
+        v: &Viewer,
+        new: crate::user_check::NewUserCheck,
+    ) -> Result<crate::user_check::UserCheck> {
+        SqlStore::create_user_check(self, v, new).await
+    }
+
+    async fn find_user_check(
+        &self,
+        v: &Viewer,
+        hash: TokenHash,
+        at: OffsetDateTime,
+    ) -> Result<Option<crate::user_check::UserCheck>> {
+        SqlStore::find_user_check(self, v, hash, at).await
+    }
+
+    async fn answer_user_check(
+        &self,
+        v: &Viewer,
+        hash: TokenHash,
+        answer: crate::user_check::CheckAnswer,
+        at: OffsetDateTime,
+    ) -> Result<crate::user_check::UserCheck> {
+        SqlStore::answer_user_check(self, v, hash, answer, at).await
     }
 
     // ----- public advisories -----

@@ -147,6 +147,9 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
                             &shared.metrics.alerts
                         };
                         counter.fetch_add(1, Ordering::Relaxed);
+                        if let Some(hook) = shared.new_alerts.get() {
+                            hook(alert, &outcome);
+                        }
                         if let Some(key) = &alert.key {
                             stored.insert(key.clone());
                         }

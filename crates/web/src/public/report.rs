@@ -94,7 +94,7 @@ struct FiledPage {
     tracking_id: String,
 }
 
-fn now_secs() -> u64 {
+pub(super) fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -109,7 +109,7 @@ fn mac(key: &[u8; 32], message: &str) -> String {
 }
 
 /// A fresh token issued at `issued` (unix seconds).
-fn token(key: &[u8; 32], issued: u64) -> String {
+pub(super) fn token(key: &[u8; 32], issued: u64) -> String {
     let mut nonce = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
     let message = format!("{issued}.{}", hex::encode(nonce));
@@ -118,7 +118,7 @@ fn token(key: &[u8; 32], issued: u64) -> String {
 }
 
 /// Whether `token` was issued by this server within [`TOKEN_TTL`] of `now`.
-fn token_ok(key: &[u8; 32], token: &str, now: u64) -> bool {
+pub(super) fn token_ok(key: &[u8; 32], token: &str, now: u64) -> bool {
     let Some((message, given)) = token.rsplit_once('.') else {
         return false;
     };

@@ -99,6 +99,20 @@ impl Email {
         self.transport.send(mail).await?;
         Ok(())
     }
+
+    /// Mails a plain-text message with `subject` and `body` to `to`, from
+    /// the configured sender (lettre encodes the headers; the caller keeps
+    /// `subject` to one line).
+    pub async fn send_text(&self, to: &str, subject: &str, body: String) -> Result<(), Error> {
+        let mail = Message::builder()
+            .from(mailbox(&self.config.from)?)
+            .to(mailbox(to)?)
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)?;
+        self.transport.send(mail).await?;
+        Ok(())
+    }
 }
 
 fn mailbox(address: &str) -> Result<Mailbox, Error> {
