@@ -165,6 +165,17 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// The HTTP client of the channels that post (webhook, Slack): the crypto
+/// provider installed, a 30 s time limit, and no redirects (a redirect
+/// could carry a signed delivery somewhere else).
+pub(crate) fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    install_crypto_provider();
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

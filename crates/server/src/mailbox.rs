@@ -26,9 +26,8 @@ use incidents::{
     tracking_id,
 };
 use lettre::message::{Mailbox, header::ContentType};
-use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use notify::channel::email::{SmtpConfig, SmtpTls};
+use notify::channel::email::SmtpConfig;
 use notify::secret::Secret;
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -211,25 +210,11 @@ impl Mailer {
         let from: Mailbox = address
             .parse()
             .with_context(|| format!("[mailbox] address {address:?} is not a mail address"))?;
-        let builder = match smtp.tls {
-            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
-            SmtpTls::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
-                    .with_context(|| format!("cannot set up the SMTP relay {:?}", smtp.host))?
-            }
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)
-                .with_context(|| format!("cannot set up the SMTP relay {:?}", smtp.host))?,
-        };
-        let mut builder = builder
-            .port(smtp.port)
-            .timeout(Some(Duration::from_secs(30)));
-        if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
-            builder =
-                builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
-        }
+        let transport = notify::channel::email::smtp_transport(smtp)
+            .with_context(|| format!("cannot set up the SMTP relay {:?}", smtp.host))?;
         let domain = from.email.domain().to_owned();
         Ok(Mailer {
-            transport: builder.build(),
+            transport,
             from,
             domain,
         })

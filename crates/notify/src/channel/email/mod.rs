@@ -8,4 +8,4 @@ pub mod message;
 mod transport;
 
 pub use config::{Addresses, Config, SmtpConfig, SmtpTls, default_from};
-pub use transport::{Email, Error};
+pub use transport::{Email, Error, smtp_transport};

@@ -6,7 +6,7 @@ use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::config::{Config, SmtpTls};
+use super::config::{Config, SmtpConfig, SmtpTls};
 use super::message;
 use crate::notice::Notice;
 
@@ -59,27 +59,7 @@ impl std::fmt::Debug for Email {
 impl Email {
     /// Builds the SMTP transport (it connects only when sending).
     pub fn new(config: Config) -> Result<Self, Error> {
-        let smtp = &config.smtp;
-        let relay_error = |source| Error::Relay {
-            host: smtp.host.clone(),
-            source,
-        };
-        let builder = match smtp.tls {
-            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
-            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
-                .map_err(relay_error)?,
-            SmtpTls::Tls => {
-                AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(relay_error)?
-            }
-        };
-        let mut builder = builder
-            .port(smtp.port)
-            .timeout(Some(Duration::from_secs(30)));
-        if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
-            builder =
-                builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
-        }
-        let transport = builder.build();
+        let transport = smtp_transport(&config.smtp)?;
         Ok(Self { config, transport })
     }
 
@@ -113,6 +93,32 @@ impl Email {
         self.transport.send(mail).await?;
         Ok(())
     }
+}
+
+/// The SMTP transport for `smtp` (TLS mode, port, credentials, a 30 s
+/// timeout); it connects only when sending. Shared by every sender of mail
+/// (notifications, the security@ mailbox's acknowledgements and replies).
+pub fn smtp_transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, Error> {
+    let relay_error = |source| Error::Relay {
+        host: smtp.host.clone(),
+        source,
+    };
+    let builder = match smtp.tls {
+        SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+        SmtpTls::Starttls => {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(relay_error)?
+        }
+        SmtpTls::Tls => {
+            AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(relay_error)?
+        }
+    };
+    let mut builder = builder
+        .port(smtp.port)
+        .timeout(Some(Duration::from_secs(30)));
+    if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+        builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
+    }
+    Ok(builder.build())
 }
 
 fn mailbox(address: &str) -> Result<Mailbox, Error> {

@@ -1,8 +1,6 @@
 //! Posting one notice to Slack: `chat.postMessage` (JSON, a bot token) or
 //! an incoming webhook.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 use super::config::{Config, Posting};
@@ -84,12 +82,7 @@ struct Answer {
 impl Slack {
     /// Builds the HTTP client: 30 s time limit, no redirects.
     pub fn new(config: Config) -> Result<Self, Error> {
-        crate::deliver::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::Client(e.without_url()))?;
+        let http = crate::deliver::http_client().map_err(|e| Error::Client(e.without_url()))?;
         Ok(Self { config, http })
     }
 

@@ -1,7 +1,5 @@
 //! Posting one notice to the webhook, signed.
 
-use std::time::Duration;
-
 use super::config::Config;
 use super::signature::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 use crate::notice::Notice;
@@ -41,12 +39,7 @@ impl std::fmt::Debug for Webhook {
 impl Webhook {
     /// Builds the HTTP client: 30 s time limit, no redirects.
     pub fn new(config: Config) -> Result<Self, Error> {
-        crate::deliver::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::Client(e.without_url()))?;
+        let http = crate::deliver::http_client().map_err(|e| Error::Client(e.without_url()))?;
         Ok(Self { config, http })
     }
 
