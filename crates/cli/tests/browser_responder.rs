@@ -174,6 +174,8 @@ async fn a_responder_handles_a_sensitive_report_through_the_pages() {
     click_through(&rita, "form.moves button[value=investigating]").await;
     assert_eq!(path_of(&rita).await, incident_path);
     assert_eq!(text_of(&rita, "#current-status").await, "Investigating");
+    // The open incident, with every form a responder gets.
+    check_page(&rita, &axe_source, "11a-incident-open").await;
 
     // A note.
     type_into(
@@ -212,6 +214,7 @@ async fn a_responder_handles_a_sensitive_report_through_the_pages() {
             .await
             .contains("Assess the impact")
     );
+    check_page(&rita, &axe_source, "11b-incident-field-error").await;
 
     // The impact, then close.
     choose(&rita, "confidentiality", "low").await;
@@ -243,6 +246,7 @@ async fn a_responder_handles_a_sensitive_report_through_the_pages() {
     // Dismissing needs a reason.
     click_through(&rita, "form[action*='/dismiss'] button").await;
     assert!(text_of(&rita, ".error-summary").await.contains("Say why"));
+    check_page(&rita, &axe_source, "12b-alerts-error").await;
 
     // Bob finds it nowhere; the incident's URL is the 404 page any id
     // gets.

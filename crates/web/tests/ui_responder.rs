@@ -1456,3 +1456,146 @@ async fn alerts_are_promoted_attached_and_dismissed() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.body.contains("action=\"/alerts/"));
 }
+
+#[tokio::test]
+async fn a_participant_added_on_the_page_may_then_open_the_incident() {
+    let app = app().await;
+    let id = app
+        .incident(
+            "Harassment at the offsite",
+            Category::Harassment,
+            Severity::Sev2,
+            true,
+        )
+        .await;
+    let path = format!("/incidents/{id}");
+    let bob = app.browser("bob").await;
+    // Before: bob gets the same 404 as for an incident that does not exist.
+    assert_eq!(app.get(&path, &bob).await.status, StatusCode::NOT_FOUND);
+
+    let (rita, csrf) = open(&app, "rita", id).await;
+    let page = app.get(&path, &rita).await;
+    assert!(page.body.contains("action=\"/incidents/"));
+    assert!(page.body.contains("name=\"participant\""));
+
+    // An unknown name: the error is next to the field and the text is kept.
+    let r = app
+        .post(
+            &format!("{path}/participants"),
+            &rita,
+            &csrf,
+            &[("participant", "nobody-here")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("id=\"participant-error\""));
+    assert!(r.body.contains("There is no user called nobody-here."));
+    assert!(r.body.contains("value=\"nobody-here\""));
+    // An empty name asks for one.
+    let r = app
+        .post(
+            &format!("{path}/participants"),
+            &rita,
+            &csrf,
+            &[("participant", " ")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Give the user name of the person to add."));
+    assert_eq!(app.get(&path, &bob).await.status, StatusCode::NOT_FOUND);
+
+    // Bob named: he is listed and may open it.
+    let r = app
+        .post(
+            &format!("{path}/participants"),
+            &rita,
+            &csrf,
+            &[("participant", "bob")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), Some(path.as_str()));
+    let bob_id = app.user("bob").await.id;
+    assert!(app.detail(id).await.participants.contains(&bob_id));
+    let page = app.get(&path, &rita).await;
+    assert!(page.body.contains("<li>bob</li>"), "{}", page.body);
+    assert_eq!(app.get(&path, &bob).await.status, StatusCode::OK);
+
+    // A reporter may not add participants: the form is not offered, and a
+    // post is refused without naming anyone.
+    let page = app.get(&path, &bob).await;
+    assert!(!page.body.contains("name=\"participant\""));
+    let bob_csrf = app.get("/report", &bob).await.csrf();
+    let r = app
+        .post(
+            &format!("{path}/participants"),
+            &bob,
+            &bob_csrf,
+            &[("participant", "alice")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let alice_id = app.user("alice").await.id;
+    assert!(!app.detail(id).await.participants.contains(&alice_id));
+}
+
+#[tokio::test]
+async fn a_responder_merges_an_incident_into_another_on_the_page() {
+    let app = app().await;
+    let from = app
+        .incident(
+            "Second report of the lost laptop",
+            Category::Theft,
+            Severity::Sev3,
+            false,
+        )
+        .await;
+    let into = app
+        .incident(
+            "Laptop stolen from car",
+            Category::Theft,
+            Severity::Sev3,
+            false,
+        )
+        .await;
+    let alert = app.alert("laptop-rule").await;
+    app.store
+        .link_alert(&Viewer::system(), from, alert)
+        .await
+        .unwrap();
+    let (rita, csrf) = open(&app, "rita", from).await;
+    let r = app
+        .post(
+            &format!("/incidents/{from}/merge"),
+            &rita,
+            &csrf,
+            &[("into", &into.to_string())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), Some(format!("/incidents/{from}").as_str()));
+    let merged = app.detail(from).await;
+    assert_eq!(merged.incident.status, Status::Merged);
+    assert_eq!(merged.incident.merged_into, Some(into));
+    // The alert moved with it.
+    assert_eq!(app.stored_alert(alert).await.incident_id, Some(into));
+    let page = app.get(&format!("/incidents/{from}"), &rita).await;
+    assert!(
+        page.body.contains(&format!(
+            "Merged into <a href=\"/incidents/{into}\">incident {into}</a>."
+        )),
+        "{}",
+        page.body
+    );
+    // A merged incident offers no more forms.
+    assert!(
+        !page
+            .body
+            .contains(&format!("action=\"/incidents/{from}/merge\""))
+    );
+    assert!(
+        !page
+            .body
+            .contains(&format!("action=\"/incidents/{from}/status\""))
+    );
+}

@@ -49,6 +49,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/incidents/{id}", get(incident::show_incident))
         .route("/incidents/{id}/status", post(incident::change_status))
         .route("/incidents/{id}/assign", post(incident::assign_incident))
+        .route(
+            "/incidents/{id}/participants",
+            post(incident::add_participant),
+        )
         .route("/incidents/{id}/notes", post(incident::add_note))
         .route("/incidents/{id}/tasks", post(incident::add_task))
         .route(

@@ -46,6 +46,8 @@ pub(crate) struct ActionForm {
     #[serde(default)]
     owner: String,
     #[serde(default)]
+    participant: String,
+    #[serde(default)]
     body: String,
     #[serde(default)]
     title: String,
@@ -78,6 +80,7 @@ pub(crate) struct ActionForm {
 struct Errors {
     status: Option<String>,
     owner: Option<String>,
+    participant: Option<String>,
     body: Option<String>,
     title: Option<String>,
     task_owner: Option<String>,
@@ -99,6 +102,7 @@ impl Errors {
         [
             (&self.status, "#status-moves"),
             (&self.owner, "#owner"),
+            (&self.participant, "#participant"),
             (&self.body, "#note-body"),
             (&self.title, "#task-title"),
             (&self.task_owner, "#task-owner"),
@@ -839,6 +843,60 @@ pub(crate) async fn assign_incident(
         Ok(_) => p.back(),
         Err(e) => {
             p.refused(&state, Posted::Other, e, |er, m| er.owner = Some(m))
+                .await
+        }
+    }
+}
+
+/// `POST /incidents/{id}/participants` (`POST /api/v1/incidents/{id}/assign`
+/// with `participants`): names one more participant by user name, who may
+/// then see the incident.
+pub(crate) async fn add_participant(
+    State(state): State<AppState>,
+    session: Option<Extension<Session>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<ActionForm>, FormRejection>,
+) -> Response {
+    let p = match prepare(
+        &state,
+        session,
+        &headers,
+        &id,
+        form,
+        Method::POST,
+        ASSIGN_ROUTE,
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let user = match user_by_name(&state, &p.viewer(), &p.form.participant).await {
+        Ok(Ok(Some(user))) => user,
+        Ok(result) => {
+            let message = result
+                .err()
+                .unwrap_or_else(|| "Give the user name of the person to add.".to_owned());
+            let errors = Errors {
+                participant: Some(message),
+                ..Errors::default()
+            };
+            return p
+                .again(
+                    &state,
+                    Posted::Other,
+                    errors,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
+        }
+        Err(r) => return r,
+    };
+    match state.store.add_participant(&p.viewer(), p.id(), user).await {
+        Ok(()) => p.back(),
+        Err(e) => {
+            p.refused(&state, Posted::Other, e, |er, m| er.participant = Some(m))
                 .await
         }
     }
