@@ -7,7 +7,7 @@
 //! transaction per 500 alerts): each alert names its own host, so each
 //! opens its own incident, with severities from the alerts' levels. Then
 //! it prints p50/p95 per page and the weight of the queue HTML plus
-//! `app.css`. Targets: p95 under 100 ms, weight under 100 KB.
+//! `app.css` and `htmx.min.js` (uncompressed). Targets: p95 under 100 ms, weight under 100 KB.
 //!
 //! Run: `cargo bench -p watchpost-web --bench queue`
 
@@ -110,15 +110,15 @@ async fn run(n: usize) {
             .body(Body::empty())
             .unwrap()
     };
-    let css = router
-        .clone()
-        .oneshot(get("/static/app.css"))
-        .await
-        .unwrap();
-    let css = axum::body::to_bytes(css.into_body(), usize::MAX)
-        .await
-        .unwrap()
-        .len();
+    let mut assets = 0;
+    for asset in ["/static/app.css", "/static/htmx.min.js"] {
+        let response = router.clone().oneshot(get(asset)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        assets += axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .len();
+    }
 
     let pages = [
         ("first page", "/incidents"),
@@ -147,11 +147,11 @@ async fn run(n: usize) {
         samples.sort();
         let p = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
         println!(
-            "{name:<18}  p50 {:>8.2?}  p95 {:>8.2?}  html {:>6} B + css {css} B = {:.1} KB",
+            "{name:<18}  p50 {:>8.2?}  p95 {:>8.2?}  html {:>6} B + css and js {assets} B = {:.1} KB",
             p(0.50),
             p(0.95),
             bytes,
-            (bytes + css) as f64 / 1000.0
+            (bytes + assets) as f64 / 1000.0
         );
     }
 }
