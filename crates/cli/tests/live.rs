@@ -3,7 +3,10 @@
 //! stored as alerts and incidents; bad lines are refused by number; an
 //! ingest token reads nothing; and a server killed with SIGKILL mid-stream
 //! (while detection is behind) loses no acknowledged event and duplicates
-//! no alert: a per-line rule finds each line exactly once.
+//! no alert: a per-line rule finds each line exactly once. Real sshd lines
+//! from the corpus, replayed with current times over HTTP, syslog TCP and
+//! OTLP, each open one incident with the sent lines as evidence (each test
+//! prints its latency from the last line to the incident).
 //!
 //! Every socket talks to 127.0.0.1 only. Waiting for detection polls the
 //! server's own counters (`GET /api/v1/stats`) with a deadline.
@@ -459,9 +462,58 @@ fn replayed_brute_force(path: &Path, n: usize) -> (String, Vec<String>) {
     (ip.clone(), lines)
 }
 
+/// Waits for the first incident; prints how long after `since` (`what`:
+/// the last line acknowledged, or written to a socket) it was listed, as
+/// `latency: N ms`.
+fn incident_latency(server: &Server, admin: &str, what: &str, since: Instant) {
+    let deadline = since + Duration::from_secs(30);
+    while list(server.addr, "/api/v1/incidents", admin).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no incident; log:\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!(
+        "{what} to incident listed: latency: {} ms",
+        since.elapsed().as_millis()
+    );
+}
+
+/// Once detection caught up: exactly one incident, whose every alert is
+/// about `ip` and carries as evidence one of the lines sent (`line_of`
+/// reads the line back from an evidence object, or `None`).
+fn one_incident_with_sent_lines(
+    server: &Server,
+    admin: &str,
+    ip: &str,
+    lines: &[String],
+    line_of: impl Fn(&Value) -> Option<String>,
+) {
+    wait_idle(server.addr, admin);
+    let incidents = list(server.addr, "/api/v1/incidents", admin);
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    let id = incidents[0]["id"].as_str().unwrap();
+    let detail = get(server.addr, &format!("/api/v1/incidents/{id}"), admin).json();
+    let alerts = detail["alerts"].as_array().unwrap();
+    assert!(!alerts.is_empty(), "{detail:#}");
+    for alert in alerts {
+        assert_eq!(alert["entities"]["source_ip"], ip, "{alert}");
+        let evidence = &alert["evidence"][0];
+        let line = line_of(evidence).unwrap_or_else(|| panic!("no line in {evidence}"));
+        assert!(lines.contains(&line), "{line} was not sent");
+    }
+}
+
+/// The replayed corpus brute force of [`replayed_brute_force`].
+fn corpus_brute_force() -> (String, Vec<String>) {
+    replayed_brute_force(&corpus().join("linux/loghub_OpenSSH_2k.log"), 15)
+}
+
 #[test]
 fn corpus_real_sshd_failures_replayed_now_over_http_open_one_incident() {
-    let (ip, lines) = replayed_brute_force(&corpus().join("linux/loghub_OpenSSH_2k.log"), 15);
+    let (ip, lines) = corpus_brute_force();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Server::start(dir.path(), &data, CONFIG, &[]);
@@ -474,36 +526,121 @@ fn corpus_real_sshd_failures_replayed_now_over_http_open_one_incident() {
         "?format=syslog&source=auth.log",
         body.as_bytes(),
     );
+    let acknowledged = Instant::now();
     assert_eq!(
         answer.json()["accepted"],
         15,
         "{}",
         String::from_utf8_lossy(&answer.body)
     );
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(30);
-    while list(server.addr, "/api/v1/incidents", &admin).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "no incident; log:\n{}",
-            server.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    eprintln!(
-        "last line acknowledged to incident listed: {:?}",
-        started.elapsed()
+    incident_latency(
+        &server,
+        &admin,
+        "HTTP: last line acknowledged",
+        acknowledged,
     );
-    wait_idle(server.addr, &admin);
-    let incidents = list(server.addr, "/api/v1/incidents", &admin);
-    assert_eq!(incidents.len(), 1, "{incidents:#?}");
-    let id = incidents[0]["id"].as_str().unwrap();
-    let detail = get(server.addr, &format!("/api/v1/incidents/{id}"), &admin).json();
-    for alert in detail["alerts"].as_array().unwrap() {
-        assert_eq!(alert["entities"]["source_ip"], ip.as_str(), "{alert}");
-        let line = alert["evidence"][0]["event"].as_str().unwrap();
-        assert!(lines.iter().any(|l| l == line), "{line}");
+    one_incident_with_sent_lines(&server, &admin, &ip, &lines, |e| {
+        e["event"].as_str().map(str::to_owned)
+    });
+}
+
+#[test]
+fn corpus_real_sshd_failures_replayed_now_over_syslog_tcp_open_one_incident() {
+    let (ip, lines) = corpus_brute_force();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = format!(
+        "{CONFIG}[[ingest.syslog]]\nlisten = \"127.0.0.1:0\"\nprotocol = \"tcp\"\nsource = \"auth.log\"\n"
+    );
+    let server = Server::start(dir.path(), &data, &config, &[]);
+    let admin = admin_token(&data);
+    let addr = syslog_address(&server);
+    // RFC 6587 octet counting, each line with a priority (auth.info).
+    let framed: Vec<String> = lines.iter().map(|l| format!("<38>{l}")).collect();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    for message in &framed {
+        stream
+            .write_all(format!("{} {message}", message.len()).as_bytes())
+            .unwrap();
     }
+    stream.flush().unwrap();
+    let written = Instant::now();
+    incident_latency(&server, &admin, "syslog TCP: last line written", written);
+    wait_metrics(
+        &server,
+        &admin,
+        &["watchpost_events_accepted_total{source=\"syslog/127.0.0.1/auth.log\"} 15".to_owned()],
+        &String::new,
+    );
+    one_incident_with_sent_lines(&server, &admin, &ip, &framed, |e| {
+        e["event"].as_str().map(str::to_owned)
+    });
+}
+
+/// The lines as the Collector's `filelog` receiver ships them over
+/// OTLP/JSON: each a string body with the file's name as an attribute,
+/// stamped with the time it was read.
+#[test]
+fn corpus_real_sshd_failures_replayed_now_over_otlp_open_one_incident() {
+    let (ip, lines) = corpus_brute_force();
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let records: Vec<Value> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let read =
+                now - time::Duration::seconds(14 - i as i64) + time::Duration::milliseconds(20);
+            serde_json::json!({
+                "observedTimeUnixNano": unix_nanos(read),
+                "body": {"stringValue": line},
+                "attributes": [
+                    {"key": "log.file.name", "value": {"stringValue": "auth.log"}}
+                ]
+            })
+        })
+        .collect();
+    let request_body = serde_json::json!({
+        "resourceLogs": [{
+            "resource": {"attributes": [
+                {"key": "service.name", "value": {"stringValue": "otelcol-contrib"}}
+            ]},
+            "scopeLogs": [{"scope": {}, "logRecords": records}]
+        }]
+    })
+    .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(dir.path(), &data, CONFIG, &[]);
+    let admin = admin_token(&data);
+    let shipper = add_user(&data, "shipper", "ingest");
+    let answer = request(
+        server.addr,
+        "POST",
+        "/v1/logs",
+        &shipper,
+        &[("Content-Type", "application/json")],
+        request_body.as_bytes(),
+    );
+    let acknowledged = Instant::now();
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    incident_latency(
+        &server,
+        &admin,
+        "OTLP/JSON: last line acknowledged",
+        acknowledged,
+    );
+    one_incident_with_sent_lines(&server, &admin, &ip, &lines, |e| {
+        (e["source"] == "shipper/otlp")
+            .then(|| e["event"]["body"].as_str().map(str::to_owned))
+            .flatten()
+    });
+    let ingest = get(server.addr, "/api/v1/stats", &admin).json()["ingest"].clone();
+    assert_eq!(ingest["accepted"], 15, "{ingest}");
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
