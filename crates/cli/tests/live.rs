@@ -6,7 +6,9 @@
 //! no alert: a per-line rule finds each line exactly once. Real sshd lines
 //! from the corpus, replayed with current times over HTTP, syslog TCP and
 //! OTLP, each open one incident with the sent lines as evidence (each test
-//! prints its latency from the last line to the incident).
+//! prints its latency from the last line to the incident). A CloudTrail
+//! record in an EventBridge envelope, and a Windows event in Winlogbeat's
+//! layout, give live the alerts of the bare record and of the EVTX export.
 //!
 //! Every socket talks to 127.0.0.1 only. Waiting for detection polls the
 //! server's own counters (`GET /api/v1/stats`) with a deadline.
@@ -1478,4 +1480,172 @@ fn a_tailed_auth_log_opens_an_incident_and_a_restart_reads_only_new_lines() {
     wait_metrics(&server, &admin, &[format!("{source} 2")], &|| String::new());
     let ingest = wait_idle(server.addr, &admin);
     assert_eq!(ingest["spooled"], 14, "{ingest}");
+}
+
+/// Starts a fresh server with the policy pack and `args` (`-r RULES`),
+/// posts `line` (one JSON event) to `/api/v1/events`, and returns the
+/// titles of the alerts it gives, sorted.
+fn live_rule_titles(args: &[&str], source: &str, line: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(dir.path(), &data, CONFIG, args);
+    let admin = admin_token(&data);
+    let shipper = add_user(&data, "shipper", "ingest");
+    let answer = post_lines(
+        server.addr,
+        &shipper,
+        &format!("?source={source}"),
+        format!("{line}\n").as_bytes(),
+    );
+    assert_eq!(
+        answer.json()["accepted"],
+        1,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    wait_idle(server.addr, &admin);
+    let mut titles: Vec<String> = all_alerts(server.addr, &admin, "")
+        .iter()
+        .map(|a| a["rule_title"].as_str().unwrap().to_owned())
+        .collect();
+    titles.sort();
+    titles
+}
+
+/// A CloudTrail `DeleteTrail` record delivered one by one through Amazon
+/// EventBridge (the envelope of EventBridge's documentation for "AWS API
+/// Call via CloudTrail") is detected live as the bare record is: by the
+/// policy pack's logging-off rule and by a Sigma rule the server loads
+/// with `-r`.
+#[test]
+fn a_cloudtrail_record_in_an_eventbridge_envelope_is_detected_live_as_the_bare_record() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(
+        rules.path().join("delete_trail.yml"),
+        action_rule("5f0c8a34-0000-4000-8000-0000000000d1", "DeleteTrail"),
+    )
+    .unwrap();
+    let at = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let record = serde_json::json!({
+        "eventVersion": "1.08",
+        "userIdentity": {
+            "type": "IAMUser",
+            "principalId": "AIDAEXAMPLE7MALLORY",
+            "arn": "arn:aws:iam::111122223333:user/mallory",
+            "accountId": "111122223333",
+            "userName": "mallory"
+        },
+        "eventTime": at,
+        "eventSource": "cloudtrail.amazonaws.com",
+        "eventName": "DeleteTrail",
+        "awsRegion": "eu-west-1",
+        "sourceIPAddress": "198.51.100.23",
+        "userAgent": "aws-cli/2.15.0",
+        "requestParameters": {"name": "org-trail"},
+        "responseElements": null,
+        "requestID": "0b1c2d3e-0000-4000-8000-0000000000aa",
+        "eventID": "7a1b2c3d-0000-4000-8000-0000000000d1",
+        "readOnly": false,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": "111122223333",
+        "eventCategory": "Management"
+    });
+    let envelope = serde_json::json!({
+        "version": "0",
+        "id": "6f1e2d3c-0000-4000-8000-0000000000e1",
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.cloudtrail",
+        "account": "111122223333",
+        "time": at,
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": record
+    });
+    let want = [
+        "AWS CloudTrail logging stopped or reduced",
+        "Action DeleteTrail",
+    ];
+    let args = ["-r", rules.path().to_str().unwrap()];
+    let bare = live_rule_titles(&args, "cloudtrail", &record.to_string());
+    assert_eq!(bare, want);
+    let wrapped = live_rule_titles(&args, "eventbridge", &envelope.to_string());
+    assert_eq!(wrapped, want);
+}
+
+/// A Security log cleared event (1102) as Winlogbeat ships it (ECS:
+/// `winlog.*`, the `LogFileCleared` user data under `winlog.user_data`) is
+/// detected live by the same policy rule as the same event in the JSON
+/// layout of an EVTX export (`Event.System`, `Event.UserData`).
+#[test]
+fn a_winlogbeat_event_is_detected_live_as_the_evtx_json_event() {
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let at = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let evtx = serde_json::json!({
+        "Event": {
+            "#attributes": {"xmlns": "http://schemas.microsoft.com/win/2004/08/events/event"},
+            "System": {
+                "Provider": {"#attributes": {
+                    "Name": "Microsoft-Windows-Eventlog",
+                    "Guid": "{fc65ddd8-d6ef-4962-83d5-6e5cfe9ce148}"
+                }},
+                "EventID": 1102,
+                "Version": 0,
+                "Level": 4,
+                "Task": 104,
+                "Opcode": 0,
+                "Keywords": "0x4020000000000000",
+                "TimeCreated": {"#attributes": {"SystemTime": at}},
+                "EventRecordID": 90210,
+                "Correlation": null,
+                "Execution": {"#attributes": {"ProcessID": 812, "ThreadID": 4420}},
+                "Channel": "Security",
+                "Computer": "WS-7.corp.example",
+                "Security": null
+            },
+            "UserData": {
+                "LogFileCleared": {
+                    "#attributes": {"xmlns": "http://manifests.microsoft.com/win/2004/08/windows/eventlog"},
+                    "SubjectUserSid": "S-1-5-21-1111111111-2222222222-3333333333-1104",
+                    "SubjectUserName": "mallory",
+                    "SubjectDomainName": "CORP",
+                    "SubjectLogonId": "0x3e7a1f"
+                }
+            }
+        }
+    });
+    let winlogbeat = serde_json::json!({
+        "@timestamp": at,
+        "event": {"code": "1102", "kind": "event", "provider": "Microsoft-Windows-Eventlog"},
+        "host": {"name": "WS-7"},
+        "agent": {"type": "winlogbeat", "version": "8.11.0"},
+        "winlog": {
+            "channel": "Security",
+            "event_id": "1102",
+            "provider_name": "Microsoft-Windows-Eventlog",
+            "provider_guid": "{fc65ddd8-d6ef-4962-83d5-6e5cfe9ce148}",
+            "record_id": "90210",
+            "computer_name": "WS-7.corp.example",
+            "api": "wineventlog",
+            "process": {"pid": 812, "thread": {"id": 4420}},
+            "user_data": {
+                "xml_name": "LogFileCleared",
+                "SubjectUserSid": "S-1-5-21-1111111111-2222222222-3333333333-1104",
+                "SubjectUserName": "mallory",
+                "SubjectDomainName": "CORP",
+                "SubjectLogonId": "0x3e7a1f"
+            }
+        }
+    });
+    let want = ["Windows Security log cleared"];
+    let exported = live_rule_titles(&[], "evtx", &evtx.to_string());
+    assert_eq!(exported, want);
+    let shipped = live_rule_titles(&[], "winlogbeat", &winlogbeat.to_string());
+    assert_eq!(shipped, want);
 }
