@@ -9,6 +9,8 @@
 //! prints its latency from the last line to the incident). A CloudTrail
 //! record in an EventBridge envelope, and a Windows event in Winlogbeat's
 //! layout, give live the alerts of the bare record and of the EVTX export.
+//! Detection held up past `max_pending_events` answers 429 with
+//! `Retry-After`.
 //!
 //! Every socket talks to 127.0.0.1 only. Waiting for detection polls the
 //! server's own counters (`GET /api/v1/stats`) with a deadline.
@@ -1648,4 +1650,127 @@ fn a_winlogbeat_event_is_detected_live_as_the_evtx_json_event() {
     assert_eq!(exported, want);
     let shipped = live_rule_titles(&[], "winlogbeat", &winlogbeat.to_string());
     assert_eq!(shipped, want);
+}
+
+/// Detection held up (the test holds SQLite's write lock, so the worker
+/// cannot store the alert of the first batch and does not move on) falls
+/// behind by more than `max_pending_events`: the next request is refused
+/// whole with 429 and `Retry-After`, nothing of it is spooled, and once
+/// detection catches up requests are taken again.
+#[test]
+fn detection_behind_by_max_pending_events_answers_429_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("per_line.yml"), PER_LINE_RULE).unwrap();
+    let config = format!("{CONFIG}max_pending_events = 4\n");
+    let server = Server::start(
+        dir.path(),
+        &data,
+        &config,
+        &["-r", rules.path().to_str().unwrap()],
+    );
+    let admin = admin_token(&data);
+    let shipper = add_user(&data, "shipper", "ingest");
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let batch = |ip: &str| failures(now, "bastion", "root", ip, 8).join("\n") + "\n";
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // The write lock (the database is in WAL mode: reads go on).
+    let mut lock = runtime.block_on(async {
+        use sqlx::ConnectOptions;
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(data.join("watchpost.db"))
+            .connect()
+            .await
+            .unwrap();
+        sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn
+    });
+    let stats = || get(server.addr, "/api/v1/stats", &admin).json()["ingest"].clone();
+    let answer = post_lines(
+        server.addr,
+        &shipper,
+        "?format=syslog&source=auth.log",
+        batch("203.0.113.1").as_bytes(),
+    );
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    // The worker found a detection and is stuck storing it.
+    support::serve::poll(
+        "a detection waiting to be stored",
+        || (stats()["detections"].as_u64().unwrap() >= 1).then_some(()),
+        || stats().to_string(),
+    );
+    assert_eq!(stats()["alerts"], 0);
+    // The first batch, or (when its detections came after it was read)
+    // the second, is left pending: the request after it is refused.
+    let mut refused = None;
+    for (n, ip) in ["203.0.113.2", "203.0.113.3"].iter().enumerate() {
+        let answer = post_lines(
+            server.addr,
+            &shipper,
+            "?format=syslog&source=auth.log",
+            batch(ip).as_bytes(),
+        );
+        if answer.status == 429 {
+            refused = Some((n, answer));
+            break;
+        }
+        assert_eq!(
+            answer.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
+    let (n, answer) = refused.unwrap_or_else(|| panic!("no 429; {}", stats()));
+    assert_eq!(answer.header("retry-after").as_deref(), Some("1"));
+    assert!(
+        answer.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("events behind"),
+        "{}",
+        answer.json()
+    );
+    // Nothing of the refused request was spooled.
+    let spooled_at_refusal = 8 * (n as u64 + 1);
+    assert_eq!(stats()["spooled"], spooled_at_refusal);
+    let metrics = String::from_utf8(get(server.addr, "/metrics", &admin).body).unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "watchpost_ingest_refused_requests_total 1"),
+        "{metrics}"
+    );
+    // Detection catches up once the lock is gone, and requests are taken.
+    runtime.block_on(async {
+        sqlx::raw_sql("ROLLBACK").execute(&mut lock).await.unwrap();
+    });
+    drop(lock);
+    let ingest = wait_idle(server.addr, &admin);
+    assert_eq!(ingest["processed"], spooled_at_refusal);
+    let answer = post_lines(
+        server.addr,
+        &shipper,
+        "?format=syslog&source=auth.log",
+        batch("203.0.113.4").as_bytes(),
+    );
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.json()["accepted"], 8);
 }
