@@ -2,7 +2,15 @@
 //! `POST /api/v1/events` with an `ingest` token are spooled, detected and
 //! stored as alerts and incidents; bad lines are refused by number; an
 //! ingest token reads nothing; and a server killed with SIGKILL mid-stream
-//! loses no acknowledged event and duplicates no alert.
+//! (while detection is behind) loses no acknowledged event and duplicates
+//! no alert: a per-line rule finds each line exactly once. Real sshd lines
+//! from the corpus, replayed with current times over HTTP, syslog TCP and
+//! OTLP, each open one incident with the sent lines as evidence (each test
+//! prints its latency from the last line to the incident). A CloudTrail
+//! record in an EventBridge envelope, and a Windows event in Winlogbeat's
+//! layout, give live the alerts of the bare record and of the EVTX export.
+//! Detection held up past `max_pending_events` answers 429 with
+//! `Retry-After`.
 //!
 //! Every socket talks to 127.0.0.1 only. Waiting for detection polls the
 //! server's own counters (`GET /api/v1/stats`) with a deadline.
@@ -266,15 +274,65 @@ fn send_all(addr: SocketAddr, token: &str, batches: &[String]) {
     }
 }
 
-/// Alert keys (`rule_id` and entities) and the incident count.
-fn outcome(addr: SocketAddr, admin: &str) -> (Vec<String>, usize) {
-    let mut alerts: Vec<String> = list(addr, "/api/v1/alerts?limit=500", admin)
-        .iter()
-        .map(|a| format!("{} {} {}", a["rule_id"], a["entities"], a["detected_at"]))
-        .collect();
+/// Every alert `GET /api/v1/alerts{query}` lists, page after page.
+fn all_alerts(addr: SocketAddr, admin: &str, query: &str) -> Vec<Value> {
+    let mut alerts = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/api/v1/alerts?limit=500{query}");
+        if let Some(c) = &cursor {
+            path.push_str("&cursor=");
+            for b in c.bytes() {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    path.push(b as char);
+                } else {
+                    path.push_str(&format!("%{b:02X}"));
+                }
+            }
+        }
+        let answer = get(addr, &path, admin);
+        assert_eq!(
+            answer.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        let page = answer.json();
+        alerts.extend(page["items"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(next) if !next.is_empty() => cursor = Some(next.to_owned()),
+            _ => return alerts,
+        }
+    }
+}
+
+/// The id of [`PER_LINE_RULE`].
+const PER_LINE_RULE_ID: &str = "5f7c1d2e-0000-4000-8000-0000000000a1";
+
+/// A low Sigma rule that matches every sshd password failure: one alert
+/// per line (each keyed by its line), kept in the alert queue.
+const PER_LINE_RULE: &str = "title: SSH Failed Password Line\nid: 5f7c1d2e-0000-4000-8000-0000000000a1\nstatus: test\nlevel: low\nlogsource:\n  product: linux\n  service: sshd\ndetection:\n  keywords:\n    - 'Failed password'\n  condition: keywords\n";
+
+/// Alert keys (`rule_id`, entities and time) of every alert but the
+/// per-line rule's, the per-line rule's alerts as the lines they carry,
+/// and the incident count.
+fn outcome(addr: SocketAddr, admin: &str) -> (Vec<String>, Vec<String>, usize) {
+    let mut alerts = Vec::new();
+    let mut per_line = Vec::new();
+    for a in all_alerts(addr, admin, "") {
+        if a["rule_id"] == PER_LINE_RULE_ID {
+            per_line.push(a["evidence"][0]["event"].as_str().unwrap_or("").to_owned());
+        } else {
+            alerts.push(format!(
+                "{} {} {}",
+                a["rule_id"], a["entities"], a["detected_at"]
+            ));
+        }
+    }
     alerts.sort();
+    per_line.sort();
     let incidents = list(addr, "/api/v1/incidents?limit=500", admin).len();
-    (alerts, incidents)
+    (alerts, per_line, incidents)
 }
 
 #[test]
@@ -297,11 +355,18 @@ fn a_server_killed_mid_stream_loses_and_duplicates_nothing() {
     }
     let batches: Vec<String> = lines.chunks(16).map(|c| c.join("\n") + "\n").collect();
     assert_eq!(batches.len(), 30);
+    // Every line sent, as its per-line alert's evidence shows it.
+    let mut sent = lines.clone();
+    sent.sort();
+    // Both servers also run a rule that fires once per line.
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("per_line.yml"), PER_LINE_RULE).unwrap();
+    let args = ["-r", rules.path().to_str().unwrap()];
 
     // One clean run.
     let clean_dir = tempfile::tempdir().unwrap();
     let data = clean_dir.path().join("data");
-    let server = Server::start(clean_dir.path(), &data, CONFIG, &[]);
+    let server = Server::start(clean_dir.path(), &data, CONFIG, &args);
     let admin = admin_token(&data);
     let shipper = add_user(&data, "shipper", "ingest");
     send_all(server.addr, &shipper, &batches);
@@ -310,17 +375,31 @@ fn a_server_killed_mid_stream_loses_and_duplicates_nothing() {
     drop(server);
     assert_eq!(clean_ingest["accepted"], 480);
     assert!(clean.0.len() >= 40, "{clean:#?}");
+    assert_eq!(clean.1.len(), 480, "one per-line alert per line");
+    assert_eq!(clean.1, sent);
 
     // The same, killed with SIGKILL after half the batches were
     // acknowledged, then restarted for the other half.
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(dir.path(), &data, CONFIG, &[]);
+    let server = Server::start(dir.path(), &data, CONFIG, &args);
     let admin = admin_token(&data);
     let shipper = add_user(&data, "shipper", "ingest");
     send_all(server.addr, &shipper, &batches[..15]);
+    // Whether detection is still behind at the kill: records spooled but
+    // not read, or read but still held in the reorder buffer.
+    let ingest = get(server.addr, "/api/v1/stats", &admin).json()["ingest"].clone();
     server.kill9();
-    let server = Server::start(dir.path(), &data, CONFIG, &[]);
+    let behind = ingest["spooled"].as_u64().unwrap() - ingest["processed"].as_u64().unwrap();
+    let reordering = ingest["reordering"].as_u64().unwrap();
+    if behind > 0 || reordering > 0 {
+        eprintln!(
+            "killed with detection behind: {behind} records unread, {reordering} events in the reorder buffer"
+        );
+    } else {
+        eprintln!("detection had caught up with the spool before the kill");
+    }
+    let server = Server::start(dir.path(), &data, CONFIG, &args);
     // The restart resumes from its last checkpoint, or (when the kill
     // came before the first one) replays the spool from the committed
     // offset.
@@ -340,6 +419,9 @@ fn a_server_killed_mid_stream_loses_and_duplicates_nothing() {
         "every acknowledged line is in the spool once"
     );
     let killed = outcome(server.addr, &admin);
+    // Every acknowledged line was detected exactly once.
+    assert_eq!(killed.1.len(), 480, "one per-line alert per line");
+    assert_eq!(killed.1, sent);
     assert_eq!(killed, clean);
 }
 
@@ -384,9 +466,58 @@ fn replayed_brute_force(path: &Path, n: usize) -> (String, Vec<String>) {
     (ip.clone(), lines)
 }
 
+/// Waits for the first incident; prints how long after `since` (`what`:
+/// the last line acknowledged, or written to a socket) it was listed, as
+/// `latency: N ms`.
+fn incident_latency(server: &Server, admin: &str, what: &str, since: Instant) {
+    let deadline = since + Duration::from_secs(30);
+    while list(server.addr, "/api/v1/incidents", admin).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no incident; log:\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!(
+        "{what} to incident listed: latency: {} ms",
+        since.elapsed().as_millis()
+    );
+}
+
+/// Once detection caught up: exactly one incident, whose every alert is
+/// about `ip` and carries as evidence one of the lines sent (`line_of`
+/// reads the line back from an evidence object, or `None`).
+fn one_incident_with_sent_lines(
+    server: &Server,
+    admin: &str,
+    ip: &str,
+    lines: &[String],
+    line_of: impl Fn(&Value) -> Option<String>,
+) {
+    wait_idle(server.addr, admin);
+    let incidents = list(server.addr, "/api/v1/incidents", admin);
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    let id = incidents[0]["id"].as_str().unwrap();
+    let detail = get(server.addr, &format!("/api/v1/incidents/{id}"), admin).json();
+    let alerts = detail["alerts"].as_array().unwrap();
+    assert!(!alerts.is_empty(), "{detail:#}");
+    for alert in alerts {
+        assert_eq!(alert["entities"]["source_ip"], ip, "{alert}");
+        let evidence = &alert["evidence"][0];
+        let line = line_of(evidence).unwrap_or_else(|| panic!("no line in {evidence}"));
+        assert!(lines.contains(&line), "{line} was not sent");
+    }
+}
+
+/// The replayed corpus brute force of [`replayed_brute_force`].
+fn corpus_brute_force() -> (String, Vec<String>) {
+    replayed_brute_force(&corpus().join("linux/loghub_OpenSSH_2k.log"), 15)
+}
+
 #[test]
 fn corpus_real_sshd_failures_replayed_now_over_http_open_one_incident() {
-    let (ip, lines) = replayed_brute_force(&corpus().join("linux/loghub_OpenSSH_2k.log"), 15);
+    let (ip, lines) = corpus_brute_force();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Server::start(dir.path(), &data, CONFIG, &[]);
@@ -399,36 +530,121 @@ fn corpus_real_sshd_failures_replayed_now_over_http_open_one_incident() {
         "?format=syslog&source=auth.log",
         body.as_bytes(),
     );
+    let acknowledged = Instant::now();
     assert_eq!(
         answer.json()["accepted"],
         15,
         "{}",
         String::from_utf8_lossy(&answer.body)
     );
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(30);
-    while list(server.addr, "/api/v1/incidents", &admin).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "no incident; log:\n{}",
-            server.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    eprintln!(
-        "last line acknowledged to incident listed: {:?}",
-        started.elapsed()
+    incident_latency(
+        &server,
+        &admin,
+        "HTTP: last line acknowledged",
+        acknowledged,
     );
-    wait_idle(server.addr, &admin);
-    let incidents = list(server.addr, "/api/v1/incidents", &admin);
-    assert_eq!(incidents.len(), 1, "{incidents:#?}");
-    let id = incidents[0]["id"].as_str().unwrap();
-    let detail = get(server.addr, &format!("/api/v1/incidents/{id}"), &admin).json();
-    for alert in detail["alerts"].as_array().unwrap() {
-        assert_eq!(alert["entities"]["source_ip"], ip.as_str(), "{alert}");
-        let line = alert["evidence"][0]["event"].as_str().unwrap();
-        assert!(lines.iter().any(|l| l == line), "{line}");
+    one_incident_with_sent_lines(&server, &admin, &ip, &lines, |e| {
+        e["event"].as_str().map(str::to_owned)
+    });
+}
+
+#[test]
+fn corpus_real_sshd_failures_replayed_now_over_syslog_tcp_open_one_incident() {
+    let (ip, lines) = corpus_brute_force();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = format!(
+        "{CONFIG}[[ingest.syslog]]\nlisten = \"127.0.0.1:0\"\nprotocol = \"tcp\"\nsource = \"auth.log\"\n"
+    );
+    let server = Server::start(dir.path(), &data, &config, &[]);
+    let admin = admin_token(&data);
+    let addr = syslog_address(&server);
+    // RFC 6587 octet counting, each line with a priority (auth.info).
+    let framed: Vec<String> = lines.iter().map(|l| format!("<38>{l}")).collect();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    for message in &framed {
+        stream
+            .write_all(format!("{} {message}", message.len()).as_bytes())
+            .unwrap();
     }
+    stream.flush().unwrap();
+    let written = Instant::now();
+    incident_latency(&server, &admin, "syslog TCP: last line written", written);
+    wait_metrics(
+        &server,
+        &admin,
+        &["watchpost_events_accepted_total{source=\"syslog/127.0.0.1/auth.log\"} 15".to_owned()],
+        &String::new,
+    );
+    one_incident_with_sent_lines(&server, &admin, &ip, &framed, |e| {
+        e["event"].as_str().map(str::to_owned)
+    });
+}
+
+/// The lines as the Collector's `filelog` receiver ships them over
+/// OTLP/JSON: each a string body with the file's name as an attribute,
+/// stamped with the time it was read.
+#[test]
+fn corpus_real_sshd_failures_replayed_now_over_otlp_open_one_incident() {
+    let (ip, lines) = corpus_brute_force();
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let records: Vec<Value> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let read =
+                now - time::Duration::seconds(14 - i as i64) + time::Duration::milliseconds(20);
+            serde_json::json!({
+                "observedTimeUnixNano": unix_nanos(read),
+                "body": {"stringValue": line},
+                "attributes": [
+                    {"key": "log.file.name", "value": {"stringValue": "auth.log"}}
+                ]
+            })
+        })
+        .collect();
+    let request_body = serde_json::json!({
+        "resourceLogs": [{
+            "resource": {"attributes": [
+                {"key": "service.name", "value": {"stringValue": "otelcol-contrib"}}
+            ]},
+            "scopeLogs": [{"scope": {}, "logRecords": records}]
+        }]
+    })
+    .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(dir.path(), &data, CONFIG, &[]);
+    let admin = admin_token(&data);
+    let shipper = add_user(&data, "shipper", "ingest");
+    let answer = request(
+        server.addr,
+        "POST",
+        "/v1/logs",
+        &shipper,
+        &[("Content-Type", "application/json")],
+        request_body.as_bytes(),
+    );
+    let acknowledged = Instant::now();
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    incident_latency(
+        &server,
+        &admin,
+        "OTLP/JSON: last line acknowledged",
+        acknowledged,
+    );
+    one_incident_with_sent_lines(&server, &admin, &ip, &lines, |e| {
+        (e["source"] == "shipper/otlp")
+            .then(|| e["event"]["body"].as_str().map(str::to_owned))
+            .flatten()
+    });
+    let ingest = get(server.addr, "/api/v1/stats", &admin).json()["ingest"].clone();
+    assert_eq!(ingest["accepted"], 15, "{ingest}");
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -1266,4 +1482,295 @@ fn a_tailed_auth_log_opens_an_incident_and_a_restart_reads_only_new_lines() {
     wait_metrics(&server, &admin, &[format!("{source} 2")], &|| String::new());
     let ingest = wait_idle(server.addr, &admin);
     assert_eq!(ingest["spooled"], 14, "{ingest}");
+}
+
+/// Starts a fresh server with the policy pack and `args` (`-r RULES`),
+/// posts `line` (one JSON event) to `/api/v1/events`, and returns the
+/// titles of the alerts it gives, sorted.
+fn live_rule_titles(args: &[&str], source: &str, line: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(dir.path(), &data, CONFIG, args);
+    let admin = admin_token(&data);
+    let shipper = add_user(&data, "shipper", "ingest");
+    let answer = post_lines(
+        server.addr,
+        &shipper,
+        &format!("?source={source}"),
+        format!("{line}\n").as_bytes(),
+    );
+    assert_eq!(
+        answer.json()["accepted"],
+        1,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    wait_idle(server.addr, &admin);
+    let mut titles: Vec<String> = all_alerts(server.addr, &admin, "")
+        .iter()
+        .map(|a| a["rule_title"].as_str().unwrap().to_owned())
+        .collect();
+    titles.sort();
+    titles
+}
+
+/// A CloudTrail `DeleteTrail` record delivered one by one through Amazon
+/// EventBridge (the envelope of EventBridge's documentation for "AWS API
+/// Call via CloudTrail") is detected live as the bare record is: by the
+/// policy pack's logging-off rule and by a Sigma rule the server loads
+/// with `-r`.
+#[test]
+fn a_cloudtrail_record_in_an_eventbridge_envelope_is_detected_live_as_the_bare_record() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(
+        rules.path().join("delete_trail.yml"),
+        action_rule("5f0c8a34-0000-4000-8000-0000000000d1", "DeleteTrail"),
+    )
+    .unwrap();
+    let at = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let record = serde_json::json!({
+        "eventVersion": "1.08",
+        "userIdentity": {
+            "type": "IAMUser",
+            "principalId": "AIDAEXAMPLE7MALLORY",
+            "arn": "arn:aws:iam::111122223333:user/mallory",
+            "accountId": "111122223333",
+            "userName": "mallory"
+        },
+        "eventTime": at,
+        "eventSource": "cloudtrail.amazonaws.com",
+        "eventName": "DeleteTrail",
+        "awsRegion": "eu-west-1",
+        "sourceIPAddress": "198.51.100.23",
+        "userAgent": "aws-cli/2.15.0",
+        "requestParameters": {"name": "org-trail"},
+        "responseElements": null,
+        "requestID": "0b1c2d3e-0000-4000-8000-0000000000aa",
+        "eventID": "7a1b2c3d-0000-4000-8000-0000000000d1",
+        "readOnly": false,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": "111122223333",
+        "eventCategory": "Management"
+    });
+    let envelope = serde_json::json!({
+        "version": "0",
+        "id": "6f1e2d3c-0000-4000-8000-0000000000e1",
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.cloudtrail",
+        "account": "111122223333",
+        "time": at,
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": record
+    });
+    let want = [
+        "AWS CloudTrail logging stopped or reduced",
+        "Action DeleteTrail",
+    ];
+    let args = ["-r", rules.path().to_str().unwrap()];
+    let bare = live_rule_titles(&args, "cloudtrail", &record.to_string());
+    assert_eq!(bare, want);
+    let wrapped = live_rule_titles(&args, "eventbridge", &envelope.to_string());
+    assert_eq!(wrapped, want);
+}
+
+/// A Security log cleared event (1102) as Winlogbeat ships it (ECS:
+/// `winlog.*`, the `LogFileCleared` user data under `winlog.user_data`) is
+/// detected live by the same policy rule as the same event in the JSON
+/// layout of an EVTX export (`Event.System`, `Event.UserData`).
+#[test]
+fn a_winlogbeat_event_is_detected_live_as_the_evtx_json_event() {
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let at = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let evtx = serde_json::json!({
+        "Event": {
+            "#attributes": {"xmlns": "http://schemas.microsoft.com/win/2004/08/events/event"},
+            "System": {
+                "Provider": {"#attributes": {
+                    "Name": "Microsoft-Windows-Eventlog",
+                    "Guid": "{fc65ddd8-d6ef-4962-83d5-6e5cfe9ce148}"
+                }},
+                "EventID": 1102,
+                "Version": 0,
+                "Level": 4,
+                "Task": 104,
+                "Opcode": 0,
+                "Keywords": "0x4020000000000000",
+                "TimeCreated": {"#attributes": {"SystemTime": at}},
+                "EventRecordID": 90210,
+                "Correlation": null,
+                "Execution": {"#attributes": {"ProcessID": 812, "ThreadID": 4420}},
+                "Channel": "Security",
+                "Computer": "WS-7.corp.example",
+                "Security": null
+            },
+            "UserData": {
+                "LogFileCleared": {
+                    "#attributes": {"xmlns": "http://manifests.microsoft.com/win/2004/08/windows/eventlog"},
+                    "SubjectUserSid": "S-1-5-21-1111111111-2222222222-3333333333-1104",
+                    "SubjectUserName": "mallory",
+                    "SubjectDomainName": "CORP",
+                    "SubjectLogonId": "0x3e7a1f"
+                }
+            }
+        }
+    });
+    let winlogbeat = serde_json::json!({
+        "@timestamp": at,
+        "event": {"code": "1102", "kind": "event", "provider": "Microsoft-Windows-Eventlog"},
+        "host": {"name": "WS-7"},
+        "agent": {"type": "winlogbeat", "version": "8.11.0"},
+        "winlog": {
+            "channel": "Security",
+            "event_id": "1102",
+            "provider_name": "Microsoft-Windows-Eventlog",
+            "provider_guid": "{fc65ddd8-d6ef-4962-83d5-6e5cfe9ce148}",
+            "record_id": "90210",
+            "computer_name": "WS-7.corp.example",
+            "api": "wineventlog",
+            "process": {"pid": 812, "thread": {"id": 4420}},
+            "user_data": {
+                "xml_name": "LogFileCleared",
+                "SubjectUserSid": "S-1-5-21-1111111111-2222222222-3333333333-1104",
+                "SubjectUserName": "mallory",
+                "SubjectDomainName": "CORP",
+                "SubjectLogonId": "0x3e7a1f"
+            }
+        }
+    });
+    let want = ["Windows Security log cleared"];
+    let exported = live_rule_titles(&[], "evtx", &evtx.to_string());
+    assert_eq!(exported, want);
+    let shipped = live_rule_titles(&[], "winlogbeat", &winlogbeat.to_string());
+    assert_eq!(shipped, want);
+}
+
+/// Detection held up (the test holds SQLite's write lock, so the worker
+/// cannot store the alert of the first batch and does not move on) falls
+/// behind by more than `max_pending_events`: the next request is refused
+/// whole with 429 and `Retry-After`, nothing of it is spooled, and once
+/// detection catches up requests are taken again.
+#[test]
+fn detection_behind_by_max_pending_events_answers_429_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("per_line.yml"), PER_LINE_RULE).unwrap();
+    let config = format!("{CONFIG}max_pending_events = 4\n");
+    let server = Server::start(
+        dir.path(),
+        &data,
+        &config,
+        &["-r", rules.path().to_str().unwrap()],
+    );
+    let admin = admin_token(&data);
+    let shipper = add_user(&data, "shipper", "ingest");
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let batch = |ip: &str| failures(now, "bastion", "root", ip, 8).join("\n") + "\n";
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // The write lock (the database is in WAL mode: reads go on).
+    let mut lock = runtime.block_on(async {
+        use sqlx::ConnectOptions;
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(data.join("watchpost.db"))
+            .connect()
+            .await
+            .unwrap();
+        sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn
+    });
+    let stats = || get(server.addr, "/api/v1/stats", &admin).json()["ingest"].clone();
+    let answer = post_lines(
+        server.addr,
+        &shipper,
+        "?format=syslog&source=auth.log",
+        batch("203.0.113.1").as_bytes(),
+    );
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    // The worker found a detection and is stuck storing it.
+    support::serve::poll(
+        "a detection waiting to be stored",
+        || (stats()["detections"].as_u64().unwrap() >= 1).then_some(()),
+        || stats().to_string(),
+    );
+    assert_eq!(stats()["alerts"], 0);
+    // The first batch, or (when its detections came after it was read)
+    // the second, is left pending: the request after it is refused.
+    let mut refused = None;
+    for (n, ip) in ["203.0.113.2", "203.0.113.3"].iter().enumerate() {
+        let answer = post_lines(
+            server.addr,
+            &shipper,
+            "?format=syslog&source=auth.log",
+            batch(ip).as_bytes(),
+        );
+        if answer.status == 429 {
+            refused = Some((n, answer));
+            break;
+        }
+        assert_eq!(
+            answer.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
+    let (n, answer) = refused.unwrap_or_else(|| panic!("no 429; {}", stats()));
+    assert_eq!(answer.header("retry-after").as_deref(), Some("1"));
+    assert!(
+        answer.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("events behind"),
+        "{}",
+        answer.json()
+    );
+    // Nothing of the refused request was spooled.
+    let spooled_at_refusal = 8 * (n as u64 + 1);
+    assert_eq!(stats()["spooled"], spooled_at_refusal);
+    let metrics = String::from_utf8(get(server.addr, "/metrics", &admin).body).unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "watchpost_ingest_refused_requests_total 1"),
+        "{metrics}"
+    );
+    // Detection catches up once the lock is gone, and requests are taken.
+    runtime.block_on(async {
+        sqlx::raw_sql("ROLLBACK").execute(&mut lock).await.unwrap();
+    });
+    drop(lock);
+    let ingest = wait_idle(server.addr, &admin);
+    assert_eq!(ingest["processed"], spooled_at_refusal);
+    let answer = post_lines(
+        server.addr,
+        &shipper,
+        "?format=syslog&source=auth.log",
+        batch("203.0.113.4").as_bytes(),
+    );
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.json()["accepted"], 8);
 }

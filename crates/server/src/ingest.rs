@@ -48,6 +48,7 @@ mod deliver;
 mod health;
 pub mod otlp;
 pub mod record;
+mod source_table;
 pub mod syslog;
 pub mod tail;
 mod worker;
@@ -205,7 +206,8 @@ pub(crate) struct Shared {
     metrics: IngestMetrics,
     /// Appends not yet processed: (end offset, records, when spooled).
     appended: Mutex<VecDeque<(u64, u64, Instant)>>,
-    sources: Mutex<BTreeMap<String, SourceCounts>>,
+    /// Per-source counts, at most [`source_table::MAX_SOURCES`] names.
+    sources: Mutex<source_table::SourceTable>,
     /// Every stream (source, host, log type) the worker has read, with
     /// its gap history.
     health: health::Health,
@@ -453,7 +455,7 @@ impl Ingest {
             stop_wake: Condvar::new(),
             metrics: IngestMetrics::default(),
             appended: Mutex::new(VecDeque::new()),
-            sources: Mutex::new(BTreeMap::new()),
+            sources: Mutex::new(source_table::SourceTable::default()),
             health: health::Health::new(health::MAX_STREAMS),
             engine: Mutex::new(Arc::clone(&engine)),
             engine_config,
@@ -550,12 +552,14 @@ impl Ingest {
         &self.shared.metrics
     }
 
-    /// Per-source counts, by source name.
+    /// Per-source counts, by source name (at most 1,000 names; the
+    /// counts of sources past those are under `_other`).
     pub fn sources(&self) -> BTreeMap<String, SourceCounts> {
         self.shared
             .sources
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .rows()
             .clone()
     }
 
@@ -751,13 +755,12 @@ impl Intake {
                 .sources
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            let counts = sources.entry(source.to_owned()).or_default();
-            counts.accepted += accepted;
-            counts.rejected += checked.rejected_count;
-            counts.last_seen = time::OffsetDateTime::now_utc().unix_timestamp();
-            if counts.first_seen == 0 {
-                counts.first_seen = counts.last_seen;
-            }
+            sources.count(
+                source,
+                accepted,
+                checked.rejected_count,
+                time::OffsetDateTime::now_utc().unix_timestamp(),
+            );
         }
         Ok(Receipt {
             accepted,
@@ -923,6 +926,7 @@ impl web::events::EventSink for Intake {
             .sources
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .rows()
             .clone();
         let at = |secs: i64| time::OffsetDateTime::from_unix_timestamp(secs).ok();
         sources
@@ -1092,6 +1096,7 @@ fn prometheus(shared: &Shared) -> String {
         .sources
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
+        .rows()
         .clone();
     let per_source: [PerSource; 3] = [
         (
