@@ -22,6 +22,18 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     /// A `postgres://` URL; when set, PostgreSQL is used instead of SQLite.
     pub database_url: Option<String>,
+    /// A `nats://` URL: run as one node of a cluster, with events on NATS
+    /// JetStream and partitions of detection shared with the other nodes
+    /// through PostgreSQL (`database_url` must be PostgreSQL, and every
+    /// node must use the same `audit_key_file`). See `[cluster]` and
+    /// ARCHITECTURE.md "Scale-out".
+    pub nats_url: Option<String>,
+    /// A node's part in a cluster (`[cluster]`: `node_id`, `partitions`,
+    /// `stream`, `subject`, `max_deliver`, `ack_wait_secs`,
+    /// `stream_max_age_secs`, `stream_max_bytes`, `rebalance_millis`,
+    /// `checkpoint_millis`); used only with `nats_url`.
+    #[serde(default)]
+    pub cluster: crate::ingest::cluster::ClusterConfig,
     /// The audit chain's HMAC key file (64 hex digits; created `0600` with
     /// a random key when missing). Default `DATA_DIR/audit.key`. Keep it
     /// outside the database, and out of the database's backups if they
@@ -332,6 +344,9 @@ impl Config {
         let mut keys = Vec::new();
         if self.database_url.as_deref().is_some_and(url_has_password) {
             keys.push("database_url");
+        }
+        if self.nats_url.as_deref().is_some_and(url_has_password) {
+            keys.push("nats_url");
         }
         if self
             .notify

@@ -44,6 +44,7 @@ use crate::spool::{Spool, SpoolConfig, SpoolError};
 pub mod alerts;
 pub mod body;
 mod checkpoint;
+pub mod cluster;
 mod deliver;
 mod health;
 pub mod otlp;
@@ -233,6 +234,16 @@ pub(crate) struct Shared {
     new_alerts: std::sync::OnceLock<AlertHook>,
     /// The "I didn't do this" mail counters, for `/metrics`, once mailing.
     user_checks: std::sync::OnceLock<Arc<crate::user_check::UserCheckStats>>,
+    /// The cluster this node is part of (`None`: the local spool and
+    /// worker).
+    cluster: Option<ClusterParts>,
+}
+
+/// A node's links to its cluster.
+struct ClusterParts {
+    bus: Arc<cluster::bus::Bus>,
+    stats: Arc<cluster::ClusterStats>,
+    settings: Arc<cluster::ClusterSettings>,
 }
 
 /// What [`Ingest::on_alert`] calls with every alert the worker stores and
@@ -322,6 +333,11 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = errors.clone();
         *self.reload.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(engine));
+        if self.cluster.is_some() {
+            // Each partition worker sees the running engine change and
+            // restarts on it.
+            self.take_reload();
+        }
         tracing::info!(
             rules = loaded,
             failed = errors.len(),
@@ -360,16 +376,21 @@ impl Shared {
         let mut appended = self.appended.lock().unwrap_or_else(PoisonError::into_inner);
         while appended.front().is_some_and(|(end, _, _)| *end <= pos) {
             let (_, count, at) = appended.pop_front().expect("checked");
-            let secs = at.elapsed().as_secs_f64();
-            let bucket = LATENCY_BUCKETS
-                .iter()
-                .position(|b| secs <= *b)
-                .unwrap_or(LATENCY_BUCKETS.len());
-            self.metrics.latency[bucket].fetch_add(count, Ordering::Relaxed);
-            self.metrics
-                .latency_sum_micros
-                .fetch_add(count * (secs * 1e6) as u64, Ordering::Relaxed);
+            self.observe_latency_secs(count, at.elapsed().as_secs_f64());
         }
+    }
+
+    /// Counts `count` events done with `secs` after they were made
+    /// durable.
+    fn observe_latency_secs(&self, count: u64, secs: f64) {
+        let bucket = LATENCY_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        self.metrics.latency[bucket].fetch_add(count, Ordering::Relaxed);
+        self.metrics
+            .latency_sum_micros
+            .fetch_add(count * (secs * 1e6) as u64, Ordering::Relaxed);
     }
 }
 
@@ -413,6 +434,65 @@ impl Ingest {
         engine: Arc<Engine>,
         store: Arc<dyn incidents::Store>,
     ) -> anyhow::Result<Ingest> {
+        Self::start_with(config, data_dir, engine_config, engine, store, None)
+    }
+
+    /// Starts live detection as a node of a cluster ([`cluster`]): inputs
+    /// publish to JetStream, and this node runs the partitions PostgreSQL
+    /// gives it. NATS and PostgreSQL must answer at start. Must be called
+    /// inside a Tokio runtime.
+    pub async fn start_cluster(
+        config: &IngestConfig,
+        data_dir: &Path,
+        engine_config: engine::EngineConfig,
+        engine: Arc<Engine>,
+        store: Arc<dyn incidents::Store>,
+        settings: cluster::ClusterSettings,
+    ) -> anyhow::Result<Ingest> {
+        let settings = Arc::new(settings);
+        let stats = Arc::new(cluster::ClusterStats::default());
+        let bus =
+            Arc::new(cluster::bus::Bus::connect(Arc::clone(&settings), Arc::clone(&stats)).await?);
+        let coord = cluster::coord::Coord::connect(
+            &settings.database_url,
+            &settings.node_id,
+            settings.partitions,
+        )
+        .await?;
+        stats.postgres_up.store(true, Ordering::Relaxed);
+        tracing::info!(
+            node = %settings.node_id,
+            partitions = settings.partitions,
+            stream = %settings.stream,
+            "joined the cluster"
+        );
+        let parts = ClusterParts {
+            bus,
+            stats,
+            settings,
+        };
+        Self::start_with(
+            config,
+            data_dir,
+            engine_config,
+            engine,
+            store,
+            Some((parts, coord)),
+        )
+    }
+
+    fn start_with(
+        config: &IngestConfig,
+        data_dir: &Path,
+        engine_config: engine::EngineConfig,
+        engine: Arc<Engine>,
+        store: Arc<dyn incidents::Store>,
+        cluster: Option<(ClusterParts, cluster::coord::Coord)>,
+    ) -> anyhow::Result<Ingest> {
+        let (cluster, coord) = match cluster {
+            Some((parts, coord)) => (Some(parts), Some(coord)),
+            None => (None, None),
+        };
         let incident_level = match &config.incident_level {
             None => Level::Medium,
             Some(name) => Level::parse(name).ok_or_else(|| {
@@ -466,6 +546,7 @@ impl Ingest {
             monitors: std::sync::OnceLock::new(),
             new_alerts: std::sync::OnceLock::new(),
             user_checks: std::sync::OnceLock::new(),
+            cluster,
         });
         let window = Duration::from_secs(
             config
@@ -500,10 +581,50 @@ impl Ingest {
                 }),
             },
         };
-        let for_worker = Arc::clone(&shared);
-        let worker = std::thread::Builder::new()
-            .name("detect".into())
-            .spawn(move || worker::run(for_worker, worker_config))?;
+        let worker = match (&shared.cluster, coord) {
+            (Some(parts), Some(coord)) => {
+                let ctx = Arc::new(cluster::partition::Ctx {
+                    shared: Arc::clone(&shared),
+                    bus: Arc::clone(&parts.bus),
+                    coord: Arc::new(tokio::sync::Mutex::new(Some(coord))),
+                    store: worker_config.store,
+                    runtime: worker_config.runtime,
+                    stream: worker_config.stream,
+                    incident_level,
+                    timezone: timezone.clone(),
+                    settings: Arc::clone(&parts.settings),
+                    stats: Arc::clone(&parts.stats),
+                });
+                std::thread::Builder::new()
+                    .name("cluster".into())
+                    .spawn(move || cluster::node::run(ctx))?
+            }
+            _ => {
+                let for_worker = Arc::clone(&shared);
+                std::thread::Builder::new()
+                    .name("detect".into())
+                    .spawn(move || worker::run(for_worker, worker_config))?
+            }
+        };
+        // A message holds at most the NATS server's payload: longer lines
+        // are refused by number.
+        let max_line = config.max_line_bytes.unwrap_or(DEFAULT_MAX_LINE_BYTES);
+        let max_line = match &shared.cluster {
+            Some(parts) => {
+                let fits = parts
+                    .bus
+                    .max_payload()
+                    .saturating_sub(1024 + record::MAX_SOURCE_LEN + 16);
+                if fits < max_line {
+                    tracing::info!(
+                        max_line_bytes = fits,
+                        "lines are limited by the NATS server's largest message"
+                    );
+                }
+                max_line.min(fits)
+            }
+            None => max_line,
+        };
         let intake = Arc::new(Intake {
             shared: Arc::clone(&shared),
             max_body: config.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
@@ -514,7 +635,7 @@ impl Ingest {
                 max_inflated: config
                     .max_inflated_bytes
                     .unwrap_or(DEFAULT_MAX_INFLATED_BYTES),
-                max_line: config.max_line_bytes.unwrap_or(DEFAULT_MAX_LINE_BYTES),
+                max_line,
                 timezone,
                 dead_letter: DeadLetter::new(data_dir.join(DEAD_LETTER_FILE)),
             },
@@ -655,6 +776,11 @@ impl Intake {
     /// 429 when detection is more than `max_pending_events` behind.
     fn refuse_when_behind(&self) -> Result<(), Refusal> {
         let shared = &self.shared;
+        if shared.cluster.is_some() {
+            // JetStream is the buffer: a full stream refuses the publish
+            // (503).
+            return Ok(());
+        }
         let pending = shared
             .spool
             .end()
@@ -697,7 +823,20 @@ impl Intake {
                 })?
         };
         let accepted = checked.records.len() as u64;
-        if accepted > 0 {
+        if accepted > 0
+            && let Some(parts) = &shared.cluster
+        {
+            if let Err(error) = parts.bus.publish(source, &checked.records).await {
+                shared
+                    .metrics
+                    .refused_requests
+                    .fetch_add(1, Ordering::Relaxed);
+                return Err(Refusal::Unavailable {
+                    message: format!("{error}; nothing of this request was acknowledged"),
+                    retry_after_secs: 5,
+                });
+            }
+        } else if accepted > 0 {
             let for_append = Arc::clone(&self.shared);
             let records = checked.records;
             let appended = tokio::task::spawn_blocking(move || {
@@ -983,15 +1122,36 @@ impl web::events::EventSink for Intake {
             .collect()
     }
 
+    async fn dependencies(&self) -> Vec<web::events::Dependency> {
+        match &self.shared.cluster {
+            Some(parts) => vec![web::events::Dependency {
+                name: "jetstream",
+                up: parts.bus.reachable().await,
+            }],
+            None => Vec::new(),
+        }
+    }
+
     fn status(&self) -> web::events::IngestStatus {
         let m = &self.shared.metrics;
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let reordering = match &self.shared.cluster {
+            Some(parts) => parts.stats.buffered(),
+            None => get(&m.reordering),
+        };
+        let (spooled, processed) = match &self.shared.cluster {
+            Some(parts) => (get(&parts.stats.published), get(&parts.stats.processed)),
+            None => (
+                self.shared.spool.end(),
+                self.shared.processed.load(Ordering::Acquire),
+            ),
+        };
         web::events::IngestStatus {
             accepted: get(&m.accepted),
             rejected: get(&m.rejected),
-            spooled: self.shared.spool.end(),
-            processed: self.shared.processed.load(Ordering::Acquire),
-            reordering: get(&m.reordering),
+            spooled,
+            processed,
+            reordering,
             detections: get(&m.detections),
             alerts: get(&m.alerts),
             duplicate_alerts: get(&m.alerts_duplicate),
@@ -1244,7 +1404,7 @@ fn prometheus(shared: &Shared) -> String {
         &mut out,
         "watchpost_event_latency_seconds",
         "histogram",
-        "From an event's spool fsync to detection done with it (alerts stored).",
+        "From an event's spool fsync (on a cluster: its JetStream publish) to detection done with it (alerts stored).",
     );
     let mut cumulative = 0;
     for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
@@ -1270,6 +1430,9 @@ fn prometheus(shared: &Shared) -> String {
     }
     if let Some(user_checks) = shared.user_checks.get() {
         user_checks.write_prometheus(&mut out);
+    }
+    if let Some(parts) = &shared.cluster {
+        parts.stats.prometheus(&parts.settings.node_id, &mut out);
     }
     out
 }

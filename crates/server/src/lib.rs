@@ -336,6 +336,10 @@ pub struct ServeOptions {
     pub rules: Vec<PathBuf>,
     /// `--no-policy`.
     pub no_policy: bool,
+    /// `--nats`: run as a node of a cluster on this NATS server.
+    pub nats_url: Option<String>,
+    /// `--node-id`: this node's name in the cluster.
+    pub node_id: Option<String>,
 }
 
 /// Runs the server on a new multi-threaded runtime until SIGTERM or Ctrl-C.
@@ -481,12 +485,30 @@ pub async fn serve(
     }
     tracing::info!(address = %local, "watchpost API listening");
 
+    let cluster = match options.nats_url.as_ref().or(config.nats_url.as_ref()) {
+        Some(url) => {
+            let mut table = config.cluster.clone();
+            if options.node_id.is_some() {
+                table.node_id.clone_from(&options.node_id);
+            }
+            Some(
+                ingest::cluster::ClusterSettings::new(
+                    &table,
+                    url,
+                    location.database_url.as_deref(),
+                )
+                .map_err(anyhow::Error::msg)?,
+            )
+        }
+        None => None,
+    };
     let ingest = start_ingest(
         &config,
         &options.rules,
         options.no_policy,
         &location.data_dir,
         store.clone(),
+        cluster,
     )
     .await?;
     // Live inputs: bound before serving (a port in use or a bad certificate
@@ -670,6 +692,7 @@ async fn start_ingest(
     no_policy: bool,
     data_dir: &Path,
     store: Arc<dyn Store>,
+    cluster: Option<ingest::cluster::ClusterSettings>,
 ) -> anyhow::Result<Option<ingest::Ingest>> {
     let mut rules = config.rules.clone();
     rules.extend(extra_rules.iter().cloned());
@@ -679,6 +702,11 @@ async fn start_ingest(
         Some(config.policy.clone().unwrap_or_default())
     };
     if rules.is_empty() && policy.is_none() {
+        if cluster.is_some() {
+            anyhow::bail!(
+                "a cluster node needs rules or the policy pack: with --no-policy and no rules there is no detection to share"
+            );
+        }
         tracing::warn!("no rules and no policy pack: live detection is off");
         return Ok(None);
     }
@@ -695,13 +723,26 @@ async fn start_ingest(
         millis = started.elapsed().as_millis() as u64,
         "rules loaded"
     );
-    let ingest = ingest::Ingest::start(
-        &config.ingest,
-        data_dir,
-        engine_config,
-        Arc::new(engine),
-        store,
-    )?;
+    let ingest = match cluster {
+        Some(settings) => {
+            ingest::Ingest::start_cluster(
+                &config.ingest,
+                data_dir,
+                engine_config,
+                Arc::new(engine),
+                store,
+                settings,
+            )
+            .await?
+        }
+        None => ingest::Ingest::start(
+            &config.ingest,
+            data_dir,
+            engine_config,
+            Arc::new(engine),
+            store,
+        )?,
+    };
     Ok(Some(ingest))
 }
 

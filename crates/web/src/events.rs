@@ -62,6 +62,12 @@ pub trait EventSink: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The services the sink depends on beyond the store, and whether each
+    /// answers now (a cluster node's JetStream). None by default.
+    async fn dependencies(&self) -> Vec<Dependency> {
+        Vec::new()
+    }
+
     /// Counts of what the sink took and what detection made of it.
     fn status(&self) -> IngestStatus;
 
@@ -92,6 +98,15 @@ pub struct IngestStatus {
     /// Alerts found again (after a restart's replay, or a resent batch)
     /// and not stored twice.
     pub duplicate_alerts: u64,
+}
+
+/// A service live detection depends on, and whether it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// Its name in the health answer (`jetstream`).
+    pub name: &'static str,
+    /// Whether it answered.
+    pub up: bool,
 }
 
 /// A shared sink, as the router keeps it.

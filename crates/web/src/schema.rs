@@ -501,7 +501,15 @@ impl Schema {
                     &[],
                 )
             }
-            Schema::Health => record(json!({ "status": string, "version": string }), &[]),
+            Schema::Health => {
+                let up = json!({ "type": "string", "enum": ["up", "down"] });
+                record(
+                    json!({
+                        "status": { "type": "string", "enum": ["ok", "unavailable"] },
+                        "version": string, "database": up, "jetstream": up }),
+                    &["jetstream"],
+                )
+            }
             Schema::Stats => {
                 let count = json!({ "type": "integer", "minimum": 0 });
                 let refused = record(

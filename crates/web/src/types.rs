@@ -48,10 +48,16 @@ mod opt_whole {
 /// `GET /api/v1/health`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HealthResponse {
-    /// `ok` when the database answers.
+    /// `ok` when the database (and on a cluster node, JetStream) answers;
+    /// `unavailable` otherwise, with status 503.
     pub status: String,
     /// The server version.
     pub version: String,
+    /// `up` when the database answers, else `down`.
+    pub database: String,
+    /// On a cluster node: `up` when JetStream answers, else `down`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jetstream: Option<String>,
 }
 
 /// A list page, newest first.

@@ -936,10 +936,12 @@ async fn internal_errors_never_show_their_cause() {
     let (status, body) = app.call(Method::GET, "/api/v1/health", None, None).await;
     assert_eq!(
         status,
-        StatusCode::INTERNAL_SERVER_ERROR,
+        StatusCode::SERVICE_UNAVAILABLE,
         "health reports a dead database"
     );
-    assert_eq!(error_code(&body), "internal");
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["database"], "down");
+    assert!(body.get("jetstream").is_none(), "{body}");
 }
 
 #[tokio::test]

@@ -27,6 +27,14 @@ pub struct Args {
     /// Do not load the bundled policy pack and native policy detectors.
     #[arg(long)]
     pub no_policy: bool,
+    /// Run as one node of a cluster: events go through NATS JetStream at
+    /// this URL (nats://HOST:PORT), and detection is shared with the other
+    /// nodes. Needs a PostgreSQL --database-url.
+    #[arg(long = "nats", value_name = "URL", env = "WATCHPOST_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// This node's name in the cluster (default: host name and process id).
+    #[arg(long, value_name = "ID")]
+    pub node_id: Option<String>,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
@@ -38,6 +46,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         config: args.config,
         rules: args.rules,
         no_policy: args.no_policy,
+        nats_url: args.nats_url,
+        node_id: args.node_id,
     })?;
     Ok(ExitCode::SUCCESS)
 }

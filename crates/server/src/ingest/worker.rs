@@ -108,63 +108,15 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
     // committed, and a restart finds the same detections again).
     let mut stored = StoredKeys::default();
     let mut deliver = |detections: Vec<Detection>, batch: &[(u64, Vec<u8>)]| -> bool {
-        let mut pending = Vec::with_capacity(detections.len());
-        for d in detections {
-            shared.metrics.detections.fetch_add(1, Ordering::Relaxed);
-            shared.count_hit(&d);
-            shared.health.detection(&d);
-            let (identity, evidence) = evidence(&d, batch, &shared);
-            let alert = alerts::new_alert(
-                &d,
-                &identity,
-                evidence,
-                incident_level,
-                OffsetDateTime::now_utc(),
-            );
-            // A key the store already holds would be answered "duplicate":
-            // skip the round trip (an ongoing brute force, a replay).
-            if alert.key.as_ref().is_some_and(|k| stored.contains(k)) {
-                shared
-                    .metrics
-                    .alerts_duplicate
-                    .fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            pending.push(alert);
-        }
-        // A burst of detections is stored in batches: one transaction (one
-        // fsync) each, not one per alert.
-        for chunk in pending.chunks(ALERT_BATCH) {
-            let Some(answers) = store_alerts(&shared, &runtime, store.as_ref(), chunk) else {
-                return false;
-            };
-            for (alert, answer) in chunk.iter().zip(answers) {
-                match answer {
-                    Ok(outcome) => {
-                        let counter = if outcome.duplicate {
-                            &shared.metrics.alerts_duplicate
-                        } else {
-                            &shared.metrics.alerts
-                        };
-                        counter.fetch_add(1, Ordering::Relaxed);
-                        if let Some(hook) = shared.new_alerts.get() {
-                            hook(alert, &outcome);
-                        }
-                        if let Some(key) = &alert.key {
-                            stored.insert(key.clone());
-                        }
-                    }
-                    Err(error) => {
-                        shared
-                            .metrics
-                            .alerts_refused
-                            .fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(rule = %alert.rule_id, %error, "the store refused an alert");
-                    }
-                }
-            }
-        }
-        true
+        deliver(
+            &shared,
+            &runtime,
+            store.as_ref(),
+            &mut stored,
+            incident_level,
+            detections,
+            &mut |d| evidence(d, batch, &shared),
+        )
     };
     let mut engine = engine;
     // A checkpoint is resumed at start only: after a reload, the new rules
@@ -450,6 +402,80 @@ pub(super) fn run(shared: Arc<Shared>, config: WorkerConfig) {
     }
 }
 
+/// Stores detections as alerts (in batches, one transaction each),
+/// skipping keys this worker already stored, counting each in the
+/// metrics and telling the alert hook. `evidence` gives a detection's
+/// event identity and evidence. `false` when the worker is stopping and
+/// the store could not be reached (nothing more may be processed or
+/// acknowledged).
+pub(super) fn deliver(
+    shared: &Shared,
+    runtime: &tokio::runtime::Handle,
+    store: &dyn Store,
+    stored: &mut StoredKeys,
+    incident_level: Level,
+    detections: Vec<Detection>,
+    evidence: &mut dyn FnMut(&Detection) -> (Vec<u8>, Value),
+) -> bool {
+    let mut pending = Vec::with_capacity(detections.len());
+    for d in detections {
+        shared.metrics.detections.fetch_add(1, Ordering::Relaxed);
+        shared.count_hit(&d);
+        shared.health.detection(&d);
+        let (identity, evidence) = evidence(&d);
+        let alert = alerts::new_alert(
+            &d,
+            &identity,
+            evidence,
+            incident_level,
+            OffsetDateTime::now_utc(),
+        );
+        // A key the store already holds would be answered "duplicate":
+        // skip the round trip (an ongoing brute force, a replay).
+        if alert.key.as_ref().is_some_and(|k| stored.contains(k)) {
+            shared
+                .metrics
+                .alerts_duplicate
+                .fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        pending.push(alert);
+    }
+    // A burst of detections is stored in batches: one transaction (one
+    // fsync) each, not one per alert.
+    for chunk in pending.chunks(ALERT_BATCH) {
+        let Some(answers) = store_alerts(shared, runtime, store, chunk) else {
+            return false;
+        };
+        for (alert, answer) in chunk.iter().zip(answers) {
+            match answer {
+                Ok(outcome) => {
+                    let counter = if outcome.duplicate {
+                        &shared.metrics.alerts_duplicate
+                    } else {
+                        &shared.metrics.alerts
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    if let Some(hook) = shared.new_alerts.get() {
+                        hook(alert, &outcome);
+                    }
+                    if let Some(key) = &alert.key {
+                        stored.insert(key.clone());
+                    }
+                }
+                Err(error) => {
+                    shared
+                        .metrics
+                        .alerts_refused
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(rule = %alert.rule_id, %error, "the store refused an alert");
+                }
+            }
+        }
+    }
+    true
+}
+
 /// How often checkpoints are written (without checkpoints: as often as
 /// the committed offset moves).
 fn checkpoint_every(config: Option<&CheckpointConfig>) -> Duration {
@@ -547,7 +573,7 @@ fn resume<'e>(
 /// backwards or jumping, which `watchpost gaps` reports for one file, would
 /// be noise here; the gaps found at the end of a file's input never come,
 /// as live input never ends.
-fn live_gaps(config: &policy::GapsConfig) -> policy::GapsConfig {
+pub(super) fn live_gaps(config: &policy::GapsConfig) -> policy::GapsConfig {
     policy::GapsConfig {
         backwards_tolerance: policy::Secs(u64::MAX),
         clock_jump: policy::Secs(u64::MAX),
@@ -568,7 +594,10 @@ fn horizon_of(engine: &Engine, configured: Option<Duration>, window: Duration) -
 }
 
 /// Tells the stream and the gap detector that the clock reached now.
-fn tick(stream: &mut engine::Stream<'_>, gaps: Option<&mut policy::gaps::Gaps>) -> Vec<Detection> {
+pub(super) fn tick(
+    stream: &mut engine::Stream<'_>,
+    gaps: Option<&mut policy::gaps::Gaps>,
+) -> Vec<Detection> {
     let now = OffsetDateTime::now_utc();
     let mut detections = stream.tick(now);
     if let Some(gaps) = gaps {
@@ -585,7 +614,7 @@ const STORED_KEYS: usize = 65_536;
 /// never forgets one, so a key here needs no round trip to be known a
 /// duplicate.
 #[derive(Default)]
-struct StoredKeys {
+pub(super) struct StoredKeys {
     keys: std::collections::HashSet<String>,
     order: VecDeque<String>,
 }
@@ -675,7 +704,13 @@ fn evidence(d: &Detection, batch: &[(u64, Vec<u8>)], shared: &Shared) -> (Vec<u8
             .filter(|(o, _)| *o == d.record)
             .map(|(_, b)| b),
     };
-    let record = found.as_deref().and_then(|b| record::decode(b).ok());
+    evidence_from(d, found.as_deref())
+}
+
+/// The evidence of a detection from its spooled record, when found (see
+/// [`evidence`]); the detection's own fields otherwise.
+pub(super) fn evidence_from(d: &Detection, found: Option<&[u8]>) -> (Vec<u8>, Value) {
+    let record = found.and_then(|b| record::decode(b).ok());
     match record {
         Some(r) if r.source == &*d.file => {
             let body = match r.format {

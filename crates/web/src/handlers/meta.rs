@@ -11,12 +11,34 @@ use crate::state::{ApiDocument, AppState};
 use crate::types::{HealthResponse, UserResponse};
 
 /// `GET /api/v1/health`: answers `ok` when the database answers.
-pub async fn get_health(State(state): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {
-    state.store.count_users(&Viewer::system()).await?;
-    Ok(Json(HealthResponse {
-        status: "ok".to_owned(),
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-    }))
+pub async fn get_health(
+    State(state): State<AppState>,
+) -> (axum::http::StatusCode, Json<HealthResponse>) {
+    let database = state.store.count_users(&Viewer::system()).await.is_ok();
+    let dependencies = match &state.events {
+        Some(sink) => sink.dependencies().await,
+        None => Vec::new(),
+    };
+    let word = |up: bool| if up { "up" } else { "down" }.to_owned();
+    let jetstream = dependencies
+        .iter()
+        .find(|d| d.name == "jetstream")
+        .map(|d| word(d.up));
+    let ok = database && dependencies.iter().all(|d| d.up);
+    let code = if ok {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(HealthResponse {
+            status: if ok { "ok" } else { "unavailable" }.to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            database: word(database),
+            jetstream,
+        }),
+    )
 }
 
 /// `GET /api/v1/openapi.json`: the document the router was built with.

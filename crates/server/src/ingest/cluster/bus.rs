@@ -1,0 +1,268 @@
+//! The JetStream side of a cluster: the event stream, publishing with
+//! acknowledgements, and each partition's durable pull consumer.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream};
+
+use super::{ClusterSettings, ClusterStats};
+
+/// How long a publish may wait for JetStream's acknowledgement.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+/// The header that names the reason a message was dead-lettered.
+pub const DEAD_REASON: &str = "Watchpost-Dead-Reason";
+/// The header that names the subject a dead letter was published to.
+pub const DEAD_SUBJECT: &str = "Watchpost-Dead-Subject";
+/// The header with a dead letter's stream sequence.
+pub const DEAD_SEQUENCE: &str = "Watchpost-Dead-Sequence";
+/// The dead-letter stream's name (the event stream's, with `_DEAD`).
+pub fn dead_stream_name(settings: &ClusterSettings) -> String {
+    format!("{}_DEAD", settings.stream)
+}
+
+/// Why a publish was not acknowledged.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// A record is larger than a message may be.
+    #[error("record {0} is larger than the NATS server's largest message")]
+    TooLarge(usize),
+    /// JetStream did not acknowledge in time, or refused (full, down).
+    #[error("JetStream did not acknowledge the events: {0}")]
+    NotAcknowledged(String),
+}
+
+/// The connection to NATS and the event stream.
+pub struct Bus {
+    js: jetstream::Context,
+    events: stream::Stream,
+    settings: Arc<ClusterSettings>,
+    stats: Arc<ClusterStats>,
+    max_payload: usize,
+}
+
+impl Bus {
+    /// Connects, and creates the event and dead-letter streams when they
+    /// are missing. NATS must be reachable at start; later outages are
+    /// ridden out by the client's reconnects.
+    pub async fn connect(
+        settings: Arc<ClusterSettings>,
+        stats: Arc<ClusterStats>,
+    ) -> anyhow::Result<Bus> {
+        use anyhow::Context as _;
+        let client = async_nats::ConnectOptions::new()
+            .name(format!("watchpost {}", settings.node_id))
+            .connection_timeout(Duration::from_secs(5))
+            .connect(settings.nats_url.as_str())
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot connect to NATS at {}",
+                    super::without_credentials(&settings.nats_url)
+                )
+            })?;
+        let max_payload = client.server_info().max_payload;
+        let mut js = jetstream::new(client);
+        js.set_timeout(PUBLISH_TIMEOUT);
+        let subjects = vec![format!("{}.*", settings.subject)];
+        let events = js
+            .get_or_create_stream(stream::Config {
+                name: settings.stream.clone(),
+                description: Some(format!(
+                    "watchpost events, {} partitions",
+                    settings.partitions
+                )),
+                subjects: subjects.clone(),
+                retention: stream::RetentionPolicy::Limits,
+                storage: stream::StorageType::File,
+                discard: stream::DiscardPolicy::New,
+                max_age: settings.stream_max_age,
+                max_bytes: settings.stream_max_bytes,
+                duplicate_window: Duration::from_secs(120),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create the JetStream stream {}: {e}",
+                    settings.stream
+                )
+            })?;
+        let have = &events.cached_info().config.subjects;
+        if *have != subjects {
+            anyhow::bail!(
+                "the JetStream stream {} takes {have:?}, not {subjects:?}: set [cluster] stream or subject to match",
+                settings.stream
+            );
+        }
+        js.get_or_create_stream(stream::Config {
+            name: dead_stream_name(&settings),
+            description: Some("watchpost event messages that could not be read".into()),
+            subjects: vec![format!("{}.*", settings.dead_subject())],
+            retention: stream::RetentionPolicy::Limits,
+            storage: stream::StorageType::File,
+            max_age: Duration::from_secs(30 * 24 * 3600),
+            max_bytes: 1 << 30,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create the dead-letter stream: {e}"))?;
+        stats.jetstream_up.store(true, Ordering::Relaxed);
+        Ok(Bus {
+            js,
+            events,
+            settings,
+            stats,
+            max_payload,
+        })
+    }
+
+    /// The largest message the server takes.
+    pub fn max_payload(&self) -> usize {
+        self.max_payload
+    }
+
+    /// Publishes the records of `source` to its partition and waits until
+    /// JetStream has acknowledged every message. Each message carries a
+    /// fresh `Nats-Msg-Id`, so a publish the client retries is stored once.
+    pub async fn publish(&self, source: &str, records: &[Vec<u8>]) -> Result<(), PublishError> {
+        let partition = super::partition_of(source, self.settings.partitions);
+        let subject = format!("{}.{partition}", self.settings.subject);
+        // Room for the headers.
+        let payloads = super::frame::pack(records, self.max_payload.saturating_sub(512))
+            .map_err(PublishError::TooLarge)?;
+        let mut acks = Vec::with_capacity(payloads.len());
+        for payload in payloads {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(
+                async_nats::header::NATS_MESSAGE_ID,
+                uuid::Uuid::now_v7().to_string().as_str(),
+            );
+            match self
+                .js
+                .publish_with_headers(subject.clone(), headers, payload.into())
+                .await
+            {
+                Ok(ack) => acks.push(ack),
+                Err(e) => return Err(self.failed(e.to_string())),
+            }
+        }
+        for ack in acks {
+            if let Err(e) = ack.await {
+                return Err(self.failed(e.to_string()));
+            }
+        }
+        self.stats.jetstream_up.store(true, Ordering::Relaxed);
+        self.stats
+            .published
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn failed(&self, reason: String) -> PublishError {
+        self.stats.jetstream_up.store(false, Ordering::Relaxed);
+        self.stats.publish_failures.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(%reason, "JetStream did not acknowledge a publish; the sender is told to retry");
+        PublishError::NotAcknowledged(reason)
+    }
+
+    /// The durable consumer of `partition`, created afresh to deliver from
+    /// stream sequence `from` (0: from the start). Whatever a previous
+    /// owner had delivered and not acknowledged is delivered again, in
+    /// order.
+    pub async fn consumer(
+        &self,
+        partition: u32,
+        from: u64,
+    ) -> anyhow::Result<consumer::PullConsumer> {
+        let name = consumer_name(partition);
+        match self.events.delete_consumer(&name).await {
+            Ok(_) => {}
+            Err(e) if e.to_string().contains("not found") => {}
+            Err(e) => anyhow::bail!("cannot reset consumer {name}: {e}"),
+        }
+        let deliver_policy = if from <= 1 {
+            consumer::DeliverPolicy::All
+        } else {
+            consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: from,
+            }
+        };
+        let consumer = self
+            .events
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some(name.clone()),
+                description: Some(format!("watchpost partition {partition}")),
+                filter_subject: format!("{}.{partition}", self.settings.subject),
+                ack_policy: consumer::AckPolicy::Explicit,
+                deliver_policy,
+                ack_wait: self.settings.ack_wait,
+                max_deliver: self.settings.max_deliver,
+                max_ack_pending: 100_000,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create consumer {name}: {e}"))?;
+        Ok(consumer)
+    }
+
+    /// The message at stream sequence `seq` (for the evidence of a
+    /// detection that came after its batch).
+    pub async fn message(&self, seq: u64) -> Option<bytes::Bytes> {
+        self.events
+            .get_raw_message(seq)
+            .await
+            .ok()
+            .map(|m| m.payload)
+    }
+
+    /// Moves a message that cannot be read to the dead-letter subject of
+    /// its partition, with the reason, and waits for JetStream to store it.
+    pub async fn dead_letter(
+        &self,
+        partition: u32,
+        seq: u64,
+        subject: &str,
+        payload: bytes::Bytes,
+        reason: &str,
+    ) -> Result<(), String> {
+        let mut headers = async_nats::HeaderMap::new();
+        let reason: String = reason
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(500)
+            .collect();
+        headers.insert(DEAD_REASON, reason.as_str());
+        headers.insert(DEAD_SUBJECT, subject);
+        headers.insert(DEAD_SEQUENCE, seq.to_string().as_str());
+        headers.insert(
+            async_nats::header::NATS_MESSAGE_ID,
+            format!("dead-{}-{seq}", self.settings.stream).as_str(),
+        );
+        let dead = format!("{}.{partition}", self.settings.dead_subject());
+        let ack = self
+            .js
+            .publish_with_headers(dead, headers, payload)
+            .await
+            .map_err(|e| e.to_string())?;
+        ack.await.map_err(|e| e.to_string())?;
+        self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether JetStream answers (the event stream's info).
+    pub async fn reachable(&self) -> bool {
+        let mut events = self.events.clone();
+        let up = tokio::time::timeout(Duration::from_secs(2), events.info())
+            .await
+            .is_ok_and(|r| r.is_ok());
+        self.stats.jetstream_up.store(up, Ordering::Relaxed);
+        up
+    }
+}
+
+/// The durable consumer name of a partition.
+pub fn consumer_name(partition: u32) -> String {
+    format!("wp-p{partition}")
+}
