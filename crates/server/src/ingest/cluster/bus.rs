@@ -124,8 +124,11 @@ impl Bus {
     }
 
     /// Publishes the records of `source` to its partition and waits until
-    /// JetStream has acknowledged every message. Each message carries a
-    /// fresh `Nats-Msg-Id`, so a publish the client retries is stored once.
+    /// JetStream has acknowledged every message. Each message's
+    /// `Nats-Msg-Id` is made from its lines ([`message_id`]), so a message
+    /// stored although its acknowledgement never came (the client sends
+    /// what it buffered once NATS is back) and the sender's retry of it are
+    /// stored once.
     pub async fn publish(&self, source: &str, records: &[Vec<u8>]) -> Result<(), PublishError> {
         let partition = super::partition_of(source, self.settings.partitions);
         let subject = format!("{}.{partition}", self.settings.subject);
@@ -137,7 +140,7 @@ impl Bus {
             let mut headers = async_nats::HeaderMap::new();
             headers.insert(
                 async_nats::header::NATS_MESSAGE_ID,
-                uuid::Uuid::now_v7().to_string().as_str(),
+                message_id(&payload).as_str(),
             );
             match self
                 .js
@@ -262,7 +265,70 @@ impl Bus {
     }
 }
 
+/// The `Nats-Msg-Id` of a payload: SHA-256 of its records without their
+/// arrival times, so the same lines from the same source sent again within
+/// JetStream's duplicate window (two minutes) are stored once.
+pub fn message_id(payload: &[u8]) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for record in super::frame::unpack(payload).unwrap_or_default() {
+        // Version and format, then (after the 8 bytes of arrival time) the
+        // source and the line.
+        h.update((record.len() as u64).to_le_bytes());
+        h.update(record.get(..2).unwrap_or(record));
+        h.update(record.get(10..).unwrap_or_default());
+    }
+    format!("wp-{}", hex::encode(&h.finalize()[..16]))
+}
+
 /// The durable consumer name of a partition.
 pub fn consumer_name(partition: u32) -> String {
     format!("wp-p{partition}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::message_id;
+    use crate::ingest::record::Record;
+    use sources::Format;
+
+    #[test]
+    fn message_ids_ignore_arrival_time_and_nothing_else() {
+        let record = |received, source, line: &[u8]| {
+            Record {
+                format: Format::Syslog,
+                received,
+                source,
+                line,
+            }
+            .encode()
+        };
+        let pack = |records: Vec<Vec<u8>>| {
+            crate::ingest::cluster::frame::pack(&records, 1 << 20)
+                .unwrap()
+                .remove(0)
+        };
+        let a = pack(vec![
+            record(1, "web01/auth", b"one"),
+            record(1, "web01/auth", b"two"),
+        ]);
+        let later = pack(vec![
+            record(99, "web01/auth", b"one"),
+            record(99, "web01/auth", b"two"),
+        ]);
+        assert_eq!(message_id(&a), message_id(&later));
+        let other_source = pack(vec![
+            record(1, "web02/auth", b"one"),
+            record(1, "web02/auth", b"two"),
+        ]);
+        let other_line = pack(vec![
+            record(1, "web01/auth", b"one"),
+            record(1, "web01/auth", b"twO"),
+        ]);
+        let fewer = pack(vec![record(1, "web01/auth", b"one")]);
+        for b in [other_source, other_line, fewer] {
+            assert_ne!(message_id(&a), message_id(&b));
+        }
+        assert!(message_id(&a).starts_with("wp-") && message_id(&a).len() == 35);
+    }
 }
