@@ -143,14 +143,14 @@ pub(in crate::ingest) fn run(ctx: &Ctx, p: u32, stop: &StopFlag) -> Ended {
                 Err(error) => {
                     ctx.stats.jetstream_up.store(false, Ordering::Relaxed);
                     fetch_failures += 1;
-                    if fetch_failures == 1 || fetch_failures % 30 == 0 {
+                    if fetch_failures == 1 || fetch_failures.is_multiple_of(30) {
                         tracing::warn!(partition = p, %error, "cannot fetch from JetStream; retrying");
                     }
                     wait(stop, Duration::from_millis(500));
                     // The consumer may be gone (a NATS restart with its
                     // state lost, or an operator): make it again from
                     // what this worker has processed.
-                    if fetch_failures % 4 == 0
+                    if fetch_failures.is_multiple_of(4)
                         && let Ok(c) = rt.block_on(ctx.bus.consumer(p, next))
                     {
                         consumer = c;
@@ -307,10 +307,10 @@ pub(in crate::ingest) fn run(ctx: &Ctx, p: u32, stop: &StopFlag) -> Ended {
             }
         };
         // Stopping, or restarting on new rules: checkpoint what was done.
-        if dirty || !held.is_empty() {
-            if let Ok(false) = checkpoint(ctx, p, &stream, gaps.as_ref(), next, latest, &mut held) {
-                return Ended::Fenced;
-            }
+        if (dirty || !held.is_empty())
+            && let Ok(false) = checkpoint(ctx, p, &stream, gaps.as_ref(), next, latest, &mut held)
+        {
+            return Ended::Fenced;
         }
         ctx.stats.drop_lag(p);
         match ended {
