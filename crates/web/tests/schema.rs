@@ -136,7 +136,7 @@ fn cases() -> Vec<Case> {
     vec![
         response(
             Schema::Health,
-            json!({ "status": "ok", "version": "1" }),
+            json!({ "status": "ok", "version": "1", "database": "up", "jetstream": "up" }),
             rt::<HealthResponse>,
         ),
         Case {
