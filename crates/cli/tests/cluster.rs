@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::serve::{
-    BIN, Server, admin_token, get, list, poll, poll_every, post_lines, rfc3164, token_of,
+    BIN, Server, admin_token, all_alerts, get, list, poll, poll_every, post_lines, rfc3164,
+    token_of,
 };
 use time::OffsetDateTime;
 
@@ -346,33 +347,6 @@ fn send(addr: SocketAddr, token: &str, query: &str, batch: &str) -> usize {
     refused
 }
 
-/// Every alert, page after page.
-fn all_alerts(addr: SocketAddr, admin: &str) -> Vec<Value> {
-    let mut alerts = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = "/api/v1/alerts?limit=500".to_owned();
-        if let Some(c) = &cursor {
-            path.push_str("&cursor=");
-            for b in c.bytes() {
-                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                    path.push(b as char);
-                } else {
-                    path.push_str(&format!("%{b:02X}"));
-                }
-            }
-        }
-        let answer = get(addr, &path, admin);
-        assert_eq!(answer.status, 200, "{answer:?}");
-        let page = answer.json();
-        alerts.extend(page["items"].as_array().cloned().unwrap_or_default());
-        match page["next_cursor"].as_str() {
-            Some(next) if !next.is_empty() => cursor = Some(next.to_owned()),
-            _ => return alerts,
-        }
-    }
-}
-
 /// What detection made of the input: the other alerts' rule, entities
 /// and time; the per-line alerts as the lines they carry; the incidents'
 /// titles.
@@ -414,7 +388,7 @@ fn assert_same(got: &Outcome, want: &Outcome) {
 fn outcome(addr: SocketAddr, admin: &str) -> Outcome {
     let mut alerts = Vec::new();
     let mut per_line = Vec::new();
-    for a in all_alerts(addr, admin) {
+    for a in all_alerts(addr, admin, "") {
         if a["rule_id"] == PER_LINE_RULE_ID {
             per_line.push(a["evidence"][0]["event"].as_str().unwrap_or("").to_owned());
         } else {

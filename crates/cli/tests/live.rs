@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::serve::{
-    BIN, CONFIG, Server, add_user, admin_token, get, list, post_lines, request, rfc3164, wait_idle,
+    BIN, CONFIG, Server, add_user, admin_token, all_alerts, get, list, post_lines, request,
+    rfc3164, wait_idle,
 };
 use time::OffsetDateTime;
 
@@ -271,38 +272,6 @@ fn send_all(addr: SocketAddr, token: &str, batches: &[String]) {
             String::from_utf8_lossy(&answer.body)
         );
         assert_eq!(answer.json()["rejected"], 0);
-    }
-}
-
-/// Every alert `GET /api/v1/alerts{query}` lists, page after page.
-fn all_alerts(addr: SocketAddr, admin: &str, query: &str) -> Vec<Value> {
-    let mut alerts = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = format!("/api/v1/alerts?limit=500{query}");
-        if let Some(c) = &cursor {
-            path.push_str("&cursor=");
-            for b in c.bytes() {
-                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                    path.push(b as char);
-                } else {
-                    path.push_str(&format!("%{b:02X}"));
-                }
-            }
-        }
-        let answer = get(addr, &path, admin);
-        assert_eq!(
-            answer.status,
-            200,
-            "{}",
-            String::from_utf8_lossy(&answer.body)
-        );
-        let page = answer.json();
-        alerts.extend(page["items"].as_array().cloned().unwrap_or_default());
-        match page["next_cursor"].as_str() {
-            Some(next) if !next.is_empty() => cursor = Some(next.to_owned()),
-            _ => return alerts,
-        }
     }
 }
 
