@@ -109,6 +109,19 @@ fn serve_reads_the_mailbox_and_replies_by_mail() {
     assert!(ack.contains(&format!("Subject: Re: CSRF on /settings [WP-{id}]")));
     // The password is never logged.
     assert!(!server.log_text().contains(&password));
+    // The mailbox records the acknowledgement after the relay took it, so
+    // wait for that record (its audit entry) before replying: the reply is
+    // threaded to the last recorded message.
+    poll(
+        "the recorded acknowledgement",
+        || {
+            let page = get(server.addr, "/api/v1/audit?limit=1000", &sam).json();
+            page["items"].as_array()?.iter().find_map(|e| {
+                (e["action"] == "mail.send" && e["entity_id"] == id.as_str()).then_some(())
+            })
+        },
+        || server.log_text(),
+    );
 
     let answer = request(
         server.addr,
