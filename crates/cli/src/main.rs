@@ -10,11 +10,10 @@ mod term;
 
 /// mimalloc (its v2 line) instead of glibc's malloc. Detection allocates
 /// many small, short-lived values per event (field maps, strings), and
-/// `hunt` spent about a sixth of its time in glibc's malloc and free. On the
-/// EVTX corpus x10 (`scripts/bench-hunt`'s hunt), a same-run A/B took 1.45 s
-/// against glibc's 1.60 s (best of 3), with peak RSS 121-123 MiB against
-/// 92-94 MiB. mimalloc's v3 line was as fast but peaked at 169-170 MiB, over
-/// the 160 MiB budget.
+/// `hunt` spent about a sixth of its time in glibc's malloc and free.
+/// `scripts/bench-hunt` measures the result: on the EVTX corpus x10, about
+/// 12% less wall time, with peak RSS 115-120 MiB (glibc: 94 MiB). mimalloc's
+/// v3 line was as fast but peaked at 173 MiB, over the 160 MiB budget.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
