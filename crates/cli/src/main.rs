@@ -8,15 +8,6 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod term;
 
-/// mimalloc (its v2 line) instead of glibc's malloc. Detection allocates
-/// many small, short-lived values per event (field maps, strings), and
-/// `hunt` spent about a sixth of its time in glibc's malloc and free.
-/// `scripts/bench-hunt` measures the result: on the EVTX corpus x10, about
-/// 12% less wall time, with peak RSS 115-120 MiB (glibc: 94 MiB). mimalloc's
-/// v3 line was as fast but peaked at 173 MiB, over the 160 MiB budget.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Detect and respond to security incidents.
 #[derive(Debug, Parser)]
 #[command(name = "watchpost", version, about, long_about = None)]
