@@ -285,13 +285,21 @@ const PER_LINE_RULE_ID: &str = "5f7c1d2e-0000-4000-8000-0000000000b1";
 /// per line, kept in the alert queue.
 const PER_LINE_RULE: &str = "title: SSH Failed Password Line\nid: 5f7c1d2e-0000-4000-8000-0000000000b1\nstatus: test\nlevel: low\nlogsource:\n  product: linux\n  service: sshd\ndetection:\n  keywords:\n    - 'Failed password'\n  condition: keywords\n";
 
+/// The address that fails on every host (see [`input`]).
+const SPRAYER: &str = "203.0.113.66";
+
 /// The partitions of the test clusters.
 const PARTITIONS: usize = 8;
 
 /// The input: 36 attackers, each 12 password failures against a user of
 /// its own on one of 12 hosts; each host's lines come from a source of its
 /// own, in batches of 12 lines (one per attacker and second), so the
-/// sources spread over the partitions. 432 lines in 36 batches.
+/// sources spread over the partitions. 432 lines in 36 batches. Then one
+/// more address, [`SPRAYER`], fails once on every host, each time for
+/// another user: 12 batches of one line. Only a detector that sees every
+/// host's lines finds it (12 failures from one address, 12 users): its
+/// events are on many partitions, and meet in the keyed stage. 444 lines
+/// in 48 batches.
 fn input() -> (Vec<(String, String)>, Vec<String>) {
     let end = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::minutes(1);
     let mut batches = Vec::new();
@@ -312,6 +320,21 @@ fn input() -> (Vec<(String, String)>, Vec<String>) {
             lines.push(line);
         }
         batches.push((format!("?format=syslog&source=auth{host}"), batch));
+    }
+    for host in 0..12 {
+        // After every host's other lines, as a host's log goes on.
+        let t = end + time::Duration::seconds(1 + host);
+        let line = format!(
+            "{} host{host} sshd[{}]: Failed password for sprayed{host} from {SPRAYER} port {} ssh2",
+            rfc3164(t),
+            2000 + host,
+            50_000 + host
+        );
+        batches.push((
+            format!("?format=syslog&source=auth{host}"),
+            format!("{line}\n"),
+        ));
+        lines.push(line);
     }
     lines.sort();
     (batches, lines)
@@ -433,11 +456,28 @@ fn single_node_reference(rules: &Path, batches: &[(String, String)], lines: &[St
             let o = outcome(server.addr, &admin);
             let idle = support::serve::get(server.addr, "/api/v1/stats", &admin).json()["ingest"]["reordering"]
                 == 0;
-            (o.per_line.len() == lines.len() && idle).then_some(o)
+            // The sprayer's two alerts come from the reorder window, after
+            // its lines' own alerts: wait for them too.
+            let sprayer = o.alerts.iter().filter(|a| a.contains(SPRAYER)).count();
+            (o.per_line.len() == lines.len() && idle && sprayer >= 2).then_some(o)
         },
-        || "".to_owned(),
+        || format!("{:#?}", outcome(server.addr, &admin).alerts),
     );
     assert_eq!(reference.per_line, lines, "one per-line alert per line");
+    // The sprayer, seen across all 12 hosts: failures from one address
+    // (10 in the window fire) and password spraying (5 users fire), once
+    // each.
+    for rule in [
+        "watchpost.policy.login_failures.source",
+        "watchpost.policy.login_failures.spray",
+    ] {
+        let found = reference
+            .alerts
+            .iter()
+            .filter(|a| a.contains(rule) && a.contains(SPRAYER))
+            .count();
+        assert_eq!(found, 1, "{rule} for {SPRAYER}: {:#?}", reference.alerts);
+    }
     // One brute force per attacker: 36 incidents, each about its own
     // address (the login-failure detector's grouping is per host).
     assert_eq!(reference.incidents.len(), 12, "{:#?}", reference.incidents);
@@ -552,11 +592,29 @@ impl Cluster {
         String::from_utf8(answer.body).unwrap()
     }
 
+    /// True when the keyed stage's consumer has delivered every message
+    /// and had each acknowledged (as JetStream itself tells).
+    fn keyed_drained(&self) -> bool {
+        let Some(body) = self.nats.request(
+            &format!(
+                "$JS.API.CONSUMER.INFO.WATCHPOST_EVENTS.wp-p{}",
+                self.partitions
+            ),
+            b"",
+            true,
+        ) else {
+            return false;
+        };
+        let info: Value = serde_json::from_slice(&body).unwrap_or_default();
+        info["num_pending"] == 0 && info["num_ack_pending"] == 0
+    }
+
     /// Partitions each live node runs, once every partition has a node and
     /// each node's count is its fair share or one less.
     fn wait_owned(&self) -> Vec<usize> {
         let live = self.live();
-        let share = self.partitions.div_ceil(live.len());
+        // The source partitions and the keyed stage's one.
+        let share = (self.partitions + 1).div_ceil(live.len());
         poll(
             "every partition owned by a live node",
             || {
@@ -564,7 +622,7 @@ impl Cluster {
                     .iter()
                     .map(|s| gauge(&self.metrics(s), "watchpost_partitions_owned") as usize)
                     .collect();
-                (owned.iter().sum::<usize>() == self.partitions
+                (owned.iter().sum::<usize>() == self.partitions + 1
                     && owned.iter().all(|n| *n + live.len() > share && *n <= share))
                 .then_some(owned)
             },
@@ -587,11 +645,21 @@ impl Cluster {
             "the cluster detected every line",
             || {
                 self.wait_owned();
+                // Every line's partition is done with it (its kept events
+                // are published before its alerts are stored) ...
+                if outcome(first, &self.admin).per_line.len() < lines {
+                    return None;
+                }
+                // ... the keyed stage has every kept event, checkpointed
+                // (acknowledged) ...
+                if !self.keyed_drained() {
+                    return None;
+                }
+                // ... and no reorder window holds any.
                 let idle = self.live().iter().all(|s| {
                     get(s.addr, "/api/v1/stats", &self.admin).json()["ingest"]["reordering"] == 0
                 });
-                let o = outcome(first, &self.admin);
-                (idle && o.per_line.len() >= lines).then_some(o)
+                idle.then(|| outcome(first, &self.admin))
             },
             || {
                 let o = outcome(first, &self.admin);
@@ -639,8 +707,11 @@ fn three_nodes_find_what_one_node_finds() {
     let reference = single_node_reference(rules.path(), &batches, &lines);
     let cluster = Cluster::start(3, &var("WATCHPOST_TEST_PG_URL"));
     let owned = cluster.wait_owned();
-    assert_eq!(owned.iter().sum::<usize>(), PARTITIONS);
-    assert!(owned.iter().all(|n| (2..=3).contains(n)), "{owned:?}");
+    assert_eq!(
+        owned,
+        vec![3, 3, 3],
+        "8 source partitions and the keyed one"
+    );
     let nodes = cluster.live();
     for (i, (query, batch)) in batches.iter().enumerate() {
         assert_eq!(send(nodes[i % 3].addr, &cluster.shipper, query, batch), 0);
@@ -673,7 +744,7 @@ fn three_nodes_find_what_one_node_finds() {
             )
         })
         .sum();
-    assert_eq!(published, 432.0, "every line published once");
+    assert_eq!(published, 444.0, "every line published once");
     // Lag is read every 2 s: wait for a reading after the last message.
     poll(
         "lag drained on every node",
@@ -691,8 +762,24 @@ fn three_nodes_find_what_one_node_finds() {
         },
         || cluster.metrics(nodes[0]),
     );
-    // JetStream holds every batch once: one message per batch.
-    assert_eq!(cluster.nats.stream_messages("WATCHPOST_EVENTS"), 36);
+    // Every line is kept for the login detector, and handed to the keyed
+    // stage once, with the other lines of its batch.
+    let kept: f64 = nodes
+        .iter()
+        .map(|s| {
+            gauge(
+                &cluster.metrics(s),
+                "watchpost_keyed_events_processed_total",
+            )
+        })
+        .sum();
+    assert_eq!(
+        kept, 444.0,
+        "every kept event processed once by the keyed stage"
+    );
+    // JetStream holds every batch once (48 messages), and every batch's
+    // kept events once (48 more).
+    assert_eq!(cluster.nats.stream_messages("WATCHPOST_EVENTS"), 96);
 }
 
 #[test]
@@ -700,9 +787,10 @@ fn a_node_killed_mid_stream_loses_and_duplicates_nothing() {
     let rules = rules_dir();
     let (batches, lines) = input();
     let reference = single_node_reference(rules.path(), &batches, &lines);
-    // Checkpoints every 3 s: what node1 did in its last seconds is not
-    // acknowledged when it dies, and must be done again by the others.
-    let mut cluster = Cluster::start_with(3, &var("WATCHPOST_TEST_PG_URL"), PARTITIONS, 3000, "");
+    // Checkpoints every 15 s, counted from when each partition starts: the
+    // victim dies well before its first, so nothing it did is acknowledged
+    // and the others must do it all again.
+    let mut cluster = Cluster::start_with(3, &var("WATCHPOST_TEST_PG_URL"), PARTITIONS, 15_000, "");
     let addrs: Vec<SocketAddr> = cluster.live().iter().map(|s| s.addr).collect();
     let processed = |c: &Cluster| -> Vec<f64> {
         c.live()
@@ -755,7 +843,13 @@ fn a_node_killed_mid_stream_loses_and_duplicates_nothing() {
         send(addrs[i % 2], &cluster.shipper, query, batch);
     }
     let owned = cluster.wait_owned();
-    assert_eq!(owned, vec![4, 4], "the two live nodes share the partitions");
+    let mut owned = owned;
+    owned.sort_unstable();
+    assert_eq!(
+        owned,
+        vec![4, 5],
+        "the two live nodes share the 9 partitions"
+    );
     let got = cluster.settle(lines.len());
     assert_eq!(got.per_line.len(), lines.len(), "no line lost, none twice");
     assert!(
@@ -786,10 +880,10 @@ fn a_node_killed_mid_stream_loses_and_duplicates_nothing() {
         .sum();
     eprintln!(
         "{} records processed again after the kill",
-        victim_processed + survivors - 432.0
+        victim_processed + survivors - lines.len() as f64
     );
     assert!(
-        victim_processed + survivors > 432.0,
+        victim_processed + survivors > lines.len() as f64,
         "{victim_processed} + {survivors}"
     );
 }

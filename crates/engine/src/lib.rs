@@ -48,7 +48,7 @@ pub use checkpoint::Sections;
 pub use found::{Detections, detection_order, sort_detections};
 pub use hunt::{HuntOptions, HuntReport, Progress, Skipped};
 pub use load::load_rule_paths;
-pub use spool::DEFAULT_BUDGET;
+pub use spool::{DEFAULT_BUDGET, decode_kept, encode_kept};
 pub use stream::{Stream, StreamConfig, StreamStats};
 
 /// What an [`Engine`] is built from.

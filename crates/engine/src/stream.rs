@@ -26,6 +26,14 @@
 //!   the watermark back), the oldest buffered events are fed early, and
 //!   counted as *forced*.
 //!
+//! A run can be split in two, as a cluster of nodes splits it:
+//! [`Stream::push_split`] matches events and returns the kept ones instead
+//! of feeding them, and another stream (on another node, where every
+//! source's kept events meet) feeds them to its ordered stage with
+//! [`Stream::push_kept`]; [`crate::encode_kept`] and [`crate::decode_kept`]
+//! carry them between the two. The split run gives what one stream gives
+//! (`tests/stream.rs`).
+//!
 //! Correlation state expires by each rule's timespan as event time moves
 //! on ([`detect::Stateful`]); policy detectors keep theirs in bounded,
 //! idle-expiring maps. Memory therefore stays bounded however long the
@@ -164,11 +172,44 @@ impl Stream<'_> {
     pub fn push(&mut self, batch: Vec<Event>, now: Timestamp) -> Vec<Detection> {
         self.stats.events += batch.len() as u64;
         let (mut out, kept) = self.engine.scan(batch);
+        self.accept(kept, now, &mut out);
+        out
+    }
+
+    /// The keyed half of a split run: events that another stream's
+    /// [`Stream::push_split`] kept (on this node or another), fed to this
+    /// stream's ordered stage as they would have been there. Each is
+    /// matched again for its base-rule matches; its other detections were
+    /// given by the stage that kept it, and are not given again. Returns
+    /// the ordered stage's detections that are ready.
+    pub fn push_kept(&mut self, kept: Vec<Event>, now: Timestamp) -> Vec<Detection> {
+        self.stats.events += kept.len() as u64;
+        let kept = kept.into_iter().map(|e| self.engine.scan_one(e)).collect();
+        let mut out = Vec::new();
+        self.accept(kept, now, &mut out);
+        out
+    }
+
+    /// The source half of a split run: matches a batch and returns every
+    /// detection that needs no other event, with the events the ordered
+    /// stage needs, which this stream does not feed: the caller hands them
+    /// to a keyed stage ([`Stream::push_kept`]), where the events of every
+    /// source meet.
+    pub fn push_split(&mut self, batch: Vec<Event>) -> (Vec<Detection>, Vec<Event>) {
+        self.stats.events += batch.len() as u64;
+        let (out, kept) = self.engine.scan(batch);
+        self.stats.kept += kept.len() as u64;
+        (out, kept.into_iter().map(|p| p.event).collect())
+    }
+
+    /// Buffers kept events (or feeds them at once when they cannot wait),
+    /// then feeds what the watermark allows.
+    fn accept(&mut self, kept: Vec<Pending>, now: Timestamp, out: &mut Vec<Detection>) {
         self.stats.kept += kept.len() as u64;
         for p in kept {
             let Some(t) = p.event.meta.timestamp else {
                 self.stats.undated += 1;
-                self.ordered.observe(&p, &mut out);
+                self.ordered.observe(&p, out);
                 continue;
             };
             match self.sources.get_mut(&p.event.meta.source) {
@@ -188,15 +229,14 @@ impl Stream<'_> {
             }
             if self.fed.is_some_and(|fed| t < fed) {
                 self.stats.late += 1;
-                self.ordered.observe(&p, &mut out);
+                self.ordered.observe(&p, out);
                 continue;
             }
             self.buffered_bytes += event_bytes(&p.event);
             self.buffer.push(Reverse(Queued(p)));
         }
         self.stats.peak_buffered = self.stats.peak_buffered.max(self.buffer.len());
-        self.release(now, &mut out);
-        out
+        self.release(now, out);
     }
 
     /// The caller's clock reached `now` with no new event: feeds what the

@@ -187,3 +187,81 @@ fn events_without_a_time_are_fed_at_once() {
     // Without event times the correlation cannot count them.
     assert_eq!(correlations(&found), vec![]);
 }
+
+/// A run split as a cluster splits it: three source stages (each sees one
+/// source, as a node sees the sources of its partitions) and one keyed
+/// stage that gets what they keep, as bytes. A correlation grouped by user
+/// across sources fires there exactly as in one stream, and nowhere when
+/// each source stage keeps its own ordered stage.
+#[test]
+fn a_split_run_finds_across_sources_what_one_stream_finds() {
+    let (engine, _dir) = engine();
+    let config = StreamConfig {
+        window: Duration::from_secs(60),
+        idle: Duration::from_secs(3600),
+        budget: usize::MAX,
+    };
+    // alice fails once on each of three hosts; bob twice on one, once on
+    // another: only alice reaches three, with her third failure (record 5).
+    let input = [
+        ("host1", fail("host1", 1, "alice", 0)),
+        ("host2", fail("host2", 2, "bob", 5)),
+        ("host2", fail("host2", 3, "alice", 10)),
+        ("host1", fail("host1", 4, "bob", 15)),
+        ("host3", fail("host3", 5, "alice", 20)),
+        ("host3", fail("host3", 6, "carol", 25)),
+    ];
+    let want = vec![(5, "alice".to_string())];
+
+    let mut one = engine.stream(config);
+    let mut found = Vec::new();
+    for (_, e) in &input {
+        found.extend(one.push(vec![e.clone()], at(30)));
+    }
+    found.extend(one.finish().0);
+    assert_eq!(correlations(&found), want, "one stream");
+
+    let hosts = ["host1", "host2", "host3"];
+    let mut sources: Vec<_> = hosts.iter().map(|_| engine.stream(config)).collect();
+    let mut keyed = engine.stream(config);
+    let mut split = Vec::new();
+    let mut handed = 0;
+    for (host, e) in &input {
+        let i = hosts.iter().position(|h| h == host).unwrap();
+        let (direct, kept) = sources[i].push_split(vec![e.clone()]);
+        split.extend(direct);
+        let wire: Vec<Vec<u8>> = kept.iter().map(watchpost_engine::encode_kept).collect();
+        handed += wire.len();
+        let back = wire
+            .iter()
+            .map(|b| watchpost_engine::decode_kept(b).unwrap())
+            .collect();
+        split.extend(keyed.push_kept(back, at(30)));
+    }
+    for s in sources {
+        let (rest, stats) = s.finish();
+        assert!(rest.is_empty(), "a source stage feeds no ordered stage");
+        assert_eq!(stats.kept, 2, "each source stage kept its two failures");
+    }
+    split.extend(keyed.finish().0);
+    assert_eq!(handed, 6, "every failure went to the keyed stage");
+    assert_eq!(correlations(&split), want, "split run");
+    assert_eq!(
+        split.len(),
+        found.len(),
+        "and nothing else differs in number"
+    );
+
+    // Each source with its own ordered stage never sees alice three times.
+    let mut alone = Vec::new();
+    for host in hosts {
+        let mut s = engine.stream(config);
+        for (h, e) in &input {
+            if *h == host {
+                alone.extend(s.push(vec![e.clone()], at(30)));
+            }
+        }
+        alone.extend(s.finish().0);
+    }
+    assert_eq!(correlations(&alone), vec![]);
+}

@@ -4,9 +4,13 @@
 //! ```text
 //! input ─> Intake (check) ─> publish to watchpost.events.<p> ─> JetStream ack ─> 2xx
 //!                                     │
-//!        node holding partition p: durable pull consumer wp-p<p> ─> engine::Stream
+//!        node holding partition p: durable pull consumer wp-p<p> ─> engine::Stream::push_split
+//!                                     ─> kept events to watchpost.events.<N> ─> JetStream ack
 //!                                     ─> alerts (PostgreSQL, unique keys)
 //!                                     ─> checkpoint (PostgreSQL) ─> ack the messages
+//!                                     │
+//!        node holding the keyed partition N (= partitions): wp-p<N> ─> Stream::push_kept
+//!                                     ─> alerts ─> checkpoint ─> ack
 //! ```
 //!
 //! - [`bus`]: the JetStream side. An intake publishes the accepted records
@@ -16,7 +20,8 @@
 //! - [`coord`]: who runs which partition. Every node holds a PostgreSQL
 //!   session-level advisory lock for its membership, and one per partition
 //!   it runs; a node that dies loses its session and so its locks at once.
-//!   Each node aims at its fair share, `ceil(partitions / live nodes)`,
+//!   Each node aims at its fair share, `ceil((partitions + 1) / live
+//!   nodes)` (the keyed stage's partition counts as one),
 //!   releasing the surplus and taking free partitions, so partitions move
 //!   when a node joins or leaves. PostgreSQL decides; there is no protocol
 //!   of our own between nodes.
@@ -27,7 +32,11 @@
 //!   acknowledged only once a checkpoint covering them is written (after
 //!   their alerts are stored), so a node that dies leaves them to be
 //!   redelivered to the next owner, which rebuilds the state from the
-//!   checkpoint and the redelivered messages.
+//!   checkpoint and the redelivered messages. A source partition keeps
+//!   no ordered stage: it hands the events correlations and policy
+//!   detectors need to the keyed partition ([`keyed_partition`]), where
+//!   the events of every source meet, and waits for JetStream to take them
+//!   before it stores, checkpoints or acknowledges the batch.
 //!
 //! Alerts keep their deterministic keys ([`super::alerts::alert_key`]) and
 //! the store refuses a key twice, so a redelivered message never makes a
@@ -262,10 +271,17 @@ fn hostname() -> String {
 
 /// The partition of a source: CRC-32 of its name, modulo the partition
 /// count. Every event of one source goes to one partition, so one node
-/// sees a source's events in order, as the reorder window, the gap
-/// detector and every stateful detection keyed within a source need.
+/// sees a source's events in order, as the gap detector needs; stateful
+/// detection runs in the keyed partition, over every source's kept events.
 pub fn partition_of(source: &str, partitions: u32) -> u32 {
     crc32fast::hash(source.as_bytes()) % partitions.max(1)
+}
+
+/// The keyed stage's partition: the one after the source partitions
+/// (`0..partitions`). It is leased, checkpointed and consumed like them,
+/// on the subject `<subject>.<partitions>`, which no source maps to.
+pub fn keyed_partition(partitions: u32) -> u32 {
+    partitions.max(1)
 }
 
 /// What the cluster's parts report for `/metrics` and the health check.
@@ -287,6 +303,10 @@ pub struct ClusterStats {
     pub unreadable_deliveries: AtomicU64,
     /// Records processed by this node's partitions.
     pub processed: AtomicU64,
+    /// Kept events handed to the keyed stage (published and acknowledged).
+    pub kept_published: AtomicU64,
+    /// Kept events processed by the keyed stage on this node.
+    pub kept_processed: AtomicU64,
     /// Checkpoints written.
     pub checkpoints: AtomicU64,
     /// Checkpoints refused because the partition's lease was lost.
@@ -396,6 +416,18 @@ impl ClusterStats {
             "Records processed by this node's partitions.",
             "counter",
             get(&self.processed),
+        );
+        gauge(
+            "watchpost_keyed_events_published_total",
+            "Kept events this node's partitions handed to the keyed stage.",
+            "counter",
+            get(&self.kept_published),
+        );
+        gauge(
+            "watchpost_keyed_events_processed_total",
+            "Kept events the keyed stage processed on this node.",
+            "counter",
+            get(&self.kept_processed),
         );
         gauge(
             "watchpost_partition_checkpoints_total",

@@ -163,6 +163,49 @@ impl Bus {
         Ok(())
     }
 
+    /// Hands the events that partition `from`'s message at `seq` kept to
+    /// the keyed stage, and waits until JetStream has acknowledged them.
+    /// The `Nats-Msg-Id` of each message is made from the source message
+    /// and the message's place among its kept events, which do not depend
+    /// on how messages were fetched: a node that takes the partition over
+    /// and processes the message again publishes the same ids, and
+    /// JetStream stores them once (within its two-minute duplicate window).
+    pub async fn publish_kept(&self, seq: u64, kept: &[Vec<u8>]) -> Result<(), PublishError> {
+        let subject = format!(
+            "{}.{}",
+            self.settings.subject,
+            super::keyed_partition(self.settings.partitions)
+        );
+        let payloads = super::frame::pack(kept, self.max_payload.saturating_sub(512))
+            .map_err(PublishError::TooLarge)?;
+        let mut acks = Vec::with_capacity(payloads.len());
+        for (i, payload) in payloads.into_iter().enumerate() {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(
+                async_nats::header::NATS_MESSAGE_ID,
+                format!("wp-kept-{seq}-{i}").as_str(),
+            );
+            match self
+                .js
+                .publish_with_headers(subject.clone(), headers, payload.into())
+                .await
+            {
+                Ok(ack) => acks.push(ack),
+                Err(e) => return Err(self.failed(e.to_string())),
+            }
+        }
+        for ack in acks {
+            if let Err(e) = ack.await {
+                return Err(self.failed(e.to_string()));
+            }
+        }
+        self.stats.jetstream_up.store(true, Ordering::Relaxed);
+        self.stats
+            .kept_published
+            .fetch_add(kept.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
     fn failed(&self, reason: String) -> PublishError {
         self.stats.jetstream_up.store(false, Ordering::Relaxed);
         self.stats.publish_failures.fetch_add(1, Ordering::Relaxed);

@@ -1,6 +1,7 @@
 //! One node's part in the cluster: keeps its PostgreSQL session, takes
 //! and gives up partition leases towards its fair share, and runs a
-//! [`super::partition`] worker for each partition it holds.
+//! [`super::partition`] worker for each partition it holds (the source
+//! partitions and the keyed stage's partition alike).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,7 +25,10 @@ pub(in crate::ingest) fn run(ctx: Arc<Ctx>) {
     let settings = Arc::clone(&ctx.settings);
     let rt = ctx.runtime.clone();
     let node = settings.node_id.clone();
-    let prefer = coord::preference(&node, settings.partitions);
+    // The source partitions and the keyed stage's one partition
+    // (`super::keyed_partition`): leased alike.
+    let units = settings.partitions + 1;
+    let prefer = coord::preference(&node, units);
     let mut running: BTreeMap<u32, Running> = BTreeMap::new();
     let mut backoff = Duration::from_millis(200);
     let stopping = || ctx.shared.stop.load(Ordering::Relaxed);
@@ -94,7 +98,7 @@ pub(in crate::ingest) fn run(ctx: Arc<Ctx>) {
             continue;
         };
         ctx.stats.nodes.store(nodes, Ordering::Relaxed);
-        let share = coord::share(settings.partitions, nodes);
+        let share = coord::share(units, nodes);
         // Give up the surplus, least preferred first.
         if running.len() > share {
             let surplus: Vec<u32> = prefer

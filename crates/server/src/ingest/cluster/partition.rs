@@ -56,6 +56,24 @@ pub(in crate::ingest) struct Ctx {
     pub stats: Arc<ClusterStats>,
 }
 
+/// The least time the keyed stage waits for a quiet source. Kept events
+/// reach it one publish and one fetch after their source partition saw
+/// them, partitions on different nodes run at their own pace, and a
+/// partition whose node died waits for another to take it over (its
+/// checkpoint read, its consumer made again): a source's next event may
+/// come this much later than the other sources' events of the same time.
+/// Later than this, it is fed late (out of time order) and counted.
+const KEYED_IDLE_MIN: Duration = Duration::from_secs(10);
+
+/// The keyed stage's stream settings: the node's, waiting at least
+/// [`KEYED_IDLE_MIN`] for a quiet source.
+fn keyed_config(config: StreamConfig) -> StreamConfig {
+    StreamConfig {
+        idle: config.idle.max(KEYED_IDLE_MIN),
+        ..config
+    }
+}
+
 /// The record number of record `index` of the message at `seq`.
 fn record_number(seq: u64, index: usize) -> u64 {
     (seq << RECORD_BITS) | index as u64
@@ -89,7 +107,17 @@ pub(in crate::ingest) fn run(ctx: &Ctx, p: u32, stop: &StopFlag) -> Ended {
                 }
             }
         };
-        let (mut stream, mut gaps, mut next, mut latest) = resume(&engine, ctx.stream, p, saved);
+        let keyed = p == super::keyed_partition(ctx.settings.partitions);
+        let config = if keyed {
+            keyed_config(ctx.stream)
+        } else {
+            ctx.stream
+        };
+        let (mut stream, mut gaps, mut next, mut latest) = resume(&engine, config, p, saved);
+        if keyed {
+            // Gaps are a source's own: its source partition finds them.
+            gaps = None;
+        }
         let mut consumer = loop {
             match rt.block_on(ctx.bus.consumer(p, next)) {
                 Ok(c) => break c,
@@ -164,6 +192,8 @@ pub(in crate::ingest) fn run(ctx: &Ctx, p: u32, stop: &StopFlag) -> Ended {
             let mut published: Vec<(OffsetDateTime, u64)> = Vec::new();
             let mut events: Vec<Event> = Vec::new();
             let mut records: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+            // In the keyed partition: the kept events the messages carry.
+            let mut kept_in: Vec<Event> = Vec::new();
             for message in messages {
                 let Ok(info) = message.info() else {
                     // Not a JetStream delivery: nothing to acknowledge.
@@ -208,6 +238,23 @@ pub(in crate::ingest) fn run(ctx: &Ctx, p: u32, stop: &StopFlag) -> Ended {
                             retrying.insert(seq);
                             let _ = rt.block_on(message.ack_with(AckKind::Nak(None)));
                         }
+                    }
+                    Ok(frames) if keyed => {
+                        for (i, bytes) in frames.into_iter().enumerate() {
+                            match engine::decode_kept(bytes) {
+                                Ok(event) => kept_in.push(event),
+                                Err(reason) => {
+                                    ctx.shared
+                                        .metrics
+                                        .unreadable
+                                        .fetch_add(1, Ordering::Relaxed);
+                                    tracing::warn!(partition = p, seq, record = i, %reason, "a kept event cannot be decoded");
+                                }
+                            }
+                        }
+                        next = next.max(seq + 1);
+                        held.push(message);
+                        dirty = true;
                     }
                     Ok(frames) => {
                         published.push((at, frames.len() as u64));
@@ -258,8 +305,21 @@ pub(in crate::ingest) fn run(ctx: &Ctx, p: u32, stop: &StopFlag) -> Ended {
                     gaps.observe(e, &mut detections);
                 }
             }
+            if !kept_in.is_empty() {
+                let n = kept_in.len() as u64;
+                detections.extend(stream.push_kept(kept_in, OffsetDateTime::now_utc()));
+                ctx.stats.kept_processed.fetch_add(n, Ordering::Relaxed);
+            }
             if !events.is_empty() {
-                detections.extend(stream.push(events, OffsetDateTime::now_utc()));
+                // Matching that needs no other event is done here; the
+                // events the ordered stage needs go to the keyed stage,
+                // where every source's meet, before anything of this
+                // batch is checkpointed or acknowledged.
+                let (direct, kept) = stream.push_split(events);
+                detections.extend(direct);
+                if !kept.is_empty() && !hand_over(ctx, p, &kept, stop) {
+                    return Ended::Stopped;
+                }
             }
             if caught_up && last_tick.elapsed() >= TICK_EVERY {
                 last_tick = Instant::now();
@@ -290,6 +350,8 @@ pub(in crate::ingest) fn run(ctx: &Ctx, p: u32, stop: &StopFlag) -> Ended {
                     .observe_latency_secs(n, (now - at).as_seconds_f64().max(0.0));
             }
             ctx.stats.set_buffered(p, stream.buffered());
+            // `count` is the source records' events (none in the keyed
+            // partition, whose events were counted where they came in).
             ctx.shared
                 .metrics
                 .events
@@ -318,6 +380,57 @@ pub(in crate::ingest) fn run(ctx: &Ctx, p: u32, stop: &StopFlag) -> Ended {
             Some(()) => continue,
         }
     }
+}
+
+/// Publishes the kept events of a batch to the keyed stage, one source
+/// message at a time (their ids then do not depend on how messages were
+/// fetched), retrying until JetStream acknowledges them. `false`: told to
+/// stop first; nothing of the batch may then be acknowledged.
+fn hand_over(ctx: &Ctx, p: u32, kept: &[Event], stop: &StopFlag) -> bool {
+    let limit = ctx.bus.max_payload().saturating_sub(1024);
+    let mut by_message: BTreeMap<u64, Vec<Vec<u8>>> = BTreeMap::new();
+    for event in kept {
+        let bytes = engine::encode_kept(event);
+        if bytes.len() > limit {
+            // Only a record near the message size limit, whose fields
+            // take more room than its line: it had its other detections,
+            // and is counted, not handed over.
+            ctx.shared
+                .metrics
+                .unreadable
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                partition = p,
+                record = event.meta.record,
+                bytes = bytes.len(),
+                "a kept event is too large to hand to the keyed stage"
+            );
+            continue;
+        }
+        by_message
+            .entry(event.meta.record >> RECORD_BITS)
+            .or_default()
+            .push(bytes);
+    }
+    for (seq, events) in by_message {
+        let mut failures = 0u32;
+        loop {
+            match ctx.runtime.block_on(ctx.bus.publish_kept(seq, &events)) {
+                Ok(()) => break,
+                Err(error) => {
+                    failures += 1;
+                    if failures == 1 || failures.is_multiple_of(30) {
+                        tracing::warn!(partition = p, seq, %error, "cannot hand kept events to the keyed stage; retrying");
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        return false;
+                    }
+                    wait(stop, Duration::from_millis(500));
+                }
+            }
+        }
+    }
+    true
 }
 
 /// Reads up to [`FETCH`] messages, waiting at most [`FETCH_WAIT`].
