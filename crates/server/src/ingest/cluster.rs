@@ -501,6 +501,8 @@ mod tests {
         assert_eq!(partition_of("web01/auth", 16), 0x8e6b_3370 % 16);
         for n in [1, 2, 3, 16, 1024] {
             assert!(partition_of("x/y", n) < n);
+            // No source is ever routed to the keyed stage's subject.
+            assert_eq!(keyed_partition(n), n);
         }
     }
 
