@@ -40,6 +40,11 @@ use crate::witness::{RuleWitness, Witness, analyze_rule};
 /// build cost; SigmaHQ's busiest field stays well under it.
 const MAX_NEEDLES_PER_AUTOMATON: usize = 1 << 16;
 
+/// watchpost: needle sets of at most this many bytes in all get a DFA, the
+/// rest a contiguous NFA. The DFA has at most one state per needle byte, so
+/// this bounds each DFA's transition table (states x byte classes x 4 bytes).
+const MAX_DFA_NEEDLE_BYTES: usize = 1024;
+
 /// Minimum rule count before an incremental append may trigger a rebuild, so
 /// small rule sets are not rebuilt on every add.
 const INCREMENTAL_REBUILD_FLOOR: usize = 64;
@@ -99,13 +104,21 @@ impl NeedleSet {
         // Witness needles are stored folded. ASCII case-insensitive search
         // lets the hot path scan the original haystack without allocating a
         // lowercase copy; non-ASCII haystacks still fold once before search.
-        // watchpost: a contiguous NFA, not a DFA. On SigmaHQ's Windows rules
-        // the DFAs took 110 MB of a 190 MB hunt and built more slowly than
-        // the NFA matches (see WATCHPOST.md at the crate root).
+        // watchpost: a DFA only for small sets, a contiguous NFA otherwise.
+        // On SigmaHQ's Windows rules DFAs over every set took 110 MB of a
+        // 190 MB hunt and built more slowly than the NFA matches; a small
+        // set's DFA is small and cheap to build, and scans faster (see
+        // WATCHPOST.md at the crate root).
+        let needle_bytes: usize = patterns.iter().map(String::len).sum();
+        let kind = if needle_bytes <= MAX_DFA_NEEDLE_BYTES {
+            AhoCorasickKind::DFA
+        } else {
+            AhoCorasickKind::ContiguousNFA
+        };
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
             .ascii_case_insensitive(true)
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .kind(Some(kind))
             .build(&patterns)
             .ok()
             .or_else(|| {
