@@ -7,6 +7,7 @@
 //! corpus tests on every record); that function stays for JSON exports,
 //! which arrive as values already.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use events::{Map, Value};
@@ -17,7 +18,9 @@ use super::{element_text, flatten_system_entry, flatten_user_data, insert_named,
 /// Parses the rendered JSON of one record into flat fields. Returns
 /// `Ok(None)` when it has no `Event.System` object.
 pub(crate) fn flatten_bytes(json: &[u8]) -> Result<Option<Map<String, Value>>, serde_json::Error> {
-    let mut out = Map::new();
+    // Room for the fields of a typical record (20 to 30), so the map is not
+    // regrown (and rehashed) several times on the way.
+    let mut out = Map::with_capacity(FIELDS_HINT);
     let mut has_system = false;
     let mut de = serde_json::Deserializer::from_slice(json);
     Walk {
@@ -28,6 +31,41 @@ pub(crate) fn flatten_bytes(json: &[u8]) -> Result<Option<Map<String, Value>>, s
     .deserialize(&mut de)?;
     de.end()?;
     Ok(has_system.then_some(out))
+}
+
+/// Initial capacity of a record's field map.
+const FIELDS_HINT: usize = 32;
+
+/// An object key, borrowed from the JSON bytes when it has no escapes: most
+/// keys are element names that are only compared, never kept.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v)))
+    }
 }
 
 /// Which element the walker is in.
@@ -123,8 +161,8 @@ impl<'de> Visitor<'de> for Walk<'_> {
         if self.level == Level::System {
             *self.has_system = true;
         }
-        while let Some(key) = map.next_key::<String>()? {
-            match (self.level, key.as_str()) {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match (self.level, key.as_ref()) {
                 (Level::Root, "Event") => map.next_value_seed(self.child(Level::Event))?,
                 (Level::Event, "System") => map.next_value_seed(self.child(Level::System))?,
                 (Level::Event, "EventData") => map.next_value_seed(self.child(Level::EventData))?,
@@ -146,7 +184,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
                 }
                 (Level::System, _) => {
                     let value: Value = map.next_value()?;
-                    flatten_system_entry(key, value, self.out);
+                    flatten_system_entry(key.into_owned(), value, self.out);
                 }
                 (Level::EventData, "#attributes") => {
                     map.next_value::<IgnoredAny>()?;
@@ -157,7 +195,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
                 }
                 (Level::EventData, _) => {
                     let value: Value = map.next_value()?;
-                    insert_named(self.out, key, element_text(value));
+                    insert_named(self.out, key.into_owned(), element_text(value));
                 }
                 (Level::Attributes(prefix), "#attributes") => {
                     map.next_value_seed(self.child(Level::AttributeValues(prefix)))?;
@@ -165,7 +203,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
                 (Level::AttributeValues(prefix), _) => {
                     let value: Value = map.next_value()?;
                     let name = if prefix.is_empty() {
-                        key
+                        key.into_owned()
                     } else {
                         let mut name = String::with_capacity(prefix.len() + key.len());
                         name.push_str(prefix);
