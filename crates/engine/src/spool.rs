@@ -20,7 +20,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 
 use detect::Pending;
-use events::{Event, LogSource, Map, Meta, Timestamp, Value};
+use events::{Event, LogSource, Map, Meta, SourceId, Timestamp, Value};
 
 use crate::Engine;
 use crate::runs::{Head, Interner, RunWriter, with_offset};
@@ -215,17 +215,25 @@ impl From<&Event> for Spilled {
 
 impl Spilled {
     pub(crate) fn into_event(self, names: &mut Interner) -> Event {
-        let mut meta = Meta::new(names.source(&self.s), self.r);
+        let source = names.source(&self.s);
+        let logsource = LogSource {
+            product: self.p.as_deref().map(|p| names.name(p)),
+            service: self.v.as_deref().map(|v| names.name(v)),
+            category: self.c.as_deref().map(|c| names.name(c)),
+        };
+        self.with(source, logsource)
+    }
+
+    /// The event, with its source and logsource names as the caller shares
+    /// them.
+    fn with(self, source: SourceId, logsource: LogSource) -> Event {
+        let mut meta = Meta::new(source, self.r);
         meta.timestamp = self
             .t
             .and_then(|t| Timestamp::from_unix_timestamp_nanos(t).ok())
             .map(|t| with_offset(t, self.o));
         meta.host = self.h;
-        meta.logsource = LogSource {
-            product: self.p.map(|p| names.name(&p)),
-            service: self.v.map(|v| names.name(&v)),
-            category: self.c.map(|c| names.name(&c)),
-        };
+        meta.logsource = logsource;
         Event::new(meta, self.f)
     }
 }
@@ -253,13 +261,9 @@ pub fn decode_kept(bytes: &[u8]) -> Result<Event, String> {
             ));
         }
     }
-    let mut meta = Meta::new(std::sync::Arc::from(s.s.as_str()), s.r);
-    meta.timestamp =
-        s.t.and_then(|t| Timestamp::from_unix_timestamp_nanos(t).ok())
-            .map(|t| with_offset(t, s.o));
-    meta.host = s.h;
-    meta.logsource = LogSource::from_names(s.p.as_deref(), s.v.as_deref(), s.c.as_deref());
-    Ok(Event::new(meta, s.f))
+    let source = SourceId::from(s.s.as_str());
+    let logsource = LogSource::from_names(s.p.as_deref(), s.v.as_deref(), s.c.as_deref());
+    Ok(s.with(source, logsource))
 }
 
 /// An estimate of the memory an event takes: its text plus a fixed cost

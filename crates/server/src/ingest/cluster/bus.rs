@@ -33,6 +33,14 @@ pub enum PublishError {
     NotAcknowledged(String),
 }
 
+/// Why [`Bus::publish_framed`] did not get every acknowledgement.
+enum Acked {
+    /// The record at this index does not fit a message.
+    TooLarge(usize),
+    /// JetStream refused, or did not answer in time.
+    Not(String),
+}
+
 /// The connection to NATS and the event stream.
 pub struct Bus {
     js: jetstream::Context,
@@ -132,58 +140,83 @@ impl Bus {
     pub async fn publish(&self, source: &str, records: &[Vec<u8>]) -> Result<(), PublishError> {
         let partition = super::partition_of(source, self.settings.partitions);
         let subject = format!("{}.{partition}", self.settings.subject);
-        // Room for the headers.
-        let payloads = super::frame::pack(records, self.max_payload.saturating_sub(512))
-            .map_err(PublishError::TooLarge)?;
-        let mut acks = Vec::with_capacity(payloads.len());
-        for payload in payloads {
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert(
-                async_nats::header::NATS_MESSAGE_ID,
-                message_id(&payload).as_str(),
-            );
-            match self
-                .js
-                .publish_with_headers(subject.clone(), headers, payload.into())
-                .await
-            {
-                Ok(ack) => acks.push(ack),
-                Err(e) => return Err(self.failed(e.to_string())),
+        match self
+            .publish_framed(subject, records, |_, payload| message_id(payload))
+            .await
+        {
+            Ok(()) => {
+                self.stats
+                    .published
+                    .fetch_add(records.len() as u64, Ordering::Relaxed);
+                Ok(())
             }
+            Err(Acked::TooLarge(i)) => Err(PublishError::TooLarge(i)),
+            Err(Acked::Not(reason)) => Err(self.failed(reason)),
         }
-        for ack in acks {
-            if let Err(e) = ack.await {
-                return Err(self.failed(e.to_string()));
-            }
-        }
-        self.stats.jetstream_up.store(true, Ordering::Relaxed);
-        self.stats
-            .published
-            .fetch_add(records.len() as u64, Ordering::Relaxed);
-        Ok(())
     }
 
-    /// Hands the events that partition `from`'s message at `seq` kept to
-    /// the keyed stage, and waits until JetStream has acknowledged them.
-    /// The `Nats-Msg-Id` of each message is made from the source message
-    /// and the message's place among its kept events, which do not depend
-    /// on how messages were fetched: a node that takes the partition over
-    /// and processes the message again publishes the same ids, and
-    /// JetStream stores them once (within its two-minute duplicate window).
+    /// Hands the events that the source message at stream sequence `seq`
+    /// kept to the keyed stage, and waits until JetStream has acknowledged
+    /// them. The `Nats-Msg-Id` of each message is made from `seq` and the
+    /// message's place among those events, which do not depend on how
+    /// messages were fetched: a node that takes the partition over and
+    /// processes the message again publishes the same ids, and JetStream
+    /// stores them once (within its two-minute duplicate window). A
+    /// failure is the caller's to retry; no sender is refused for it.
     pub async fn publish_kept(&self, seq: u64, kept: &[Vec<u8>]) -> Result<(), PublishError> {
         let subject = format!(
             "{}.{}",
             self.settings.subject,
             super::keyed_partition(self.settings.partitions)
         );
-        let payloads = super::frame::pack(kept, self.max_payload.saturating_sub(512))
-            .map_err(PublishError::TooLarge)?;
+        match self
+            .publish_framed(subject, kept, |i, _| format!("wp-kept-{seq}-{i}"))
+            .await
+        {
+            Ok(()) => {
+                self.stats
+                    .kept_published
+                    .fetch_add(kept.len() as u64, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(Acked::TooLarge(i)) => Err(PublishError::TooLarge(i)),
+            Err(Acked::Not(reason)) => {
+                self.stats.jetstream_up.store(false, Ordering::Relaxed);
+                Err(PublishError::NotAcknowledged(reason))
+            }
+        }
+    }
+
+    /// The largest record [`Bus::publish`] and [`Bus::publish_kept`] take:
+    /// a message's room (the server's payload limit less room for the
+    /// headers) less the framing.
+    pub fn max_record(&self) -> usize {
+        self.room()
+            .saturating_sub(super::frame::MAGIC.len() + super::frame::PER_RECORD)
+    }
+
+    /// A message's room for its payload: the server's limit less room for
+    /// the headers.
+    fn room(&self) -> usize {
+        self.max_payload.saturating_sub(512)
+    }
+
+    /// Frames `records` into messages on `subject`, each with the
+    /// `Nats-Msg-Id` `id(index, payload)`, publishes them all, then waits
+    /// for every acknowledgement.
+    async fn publish_framed(
+        &self,
+        subject: String,
+        records: &[Vec<u8>],
+        id: impl Fn(usize, &[u8]) -> String,
+    ) -> Result<(), Acked> {
+        let payloads = super::frame::pack(records, self.room()).map_err(Acked::TooLarge)?;
         let mut acks = Vec::with_capacity(payloads.len());
         for (i, payload) in payloads.into_iter().enumerate() {
             let mut headers = async_nats::HeaderMap::new();
             headers.insert(
                 async_nats::header::NATS_MESSAGE_ID,
-                format!("wp-kept-{seq}-{i}").as_str(),
+                id(i, &payload).as_str(),
             );
             match self
                 .js
@@ -191,18 +224,15 @@ impl Bus {
                 .await
             {
                 Ok(ack) => acks.push(ack),
-                Err(e) => return Err(self.failed(e.to_string())),
+                Err(e) => return Err(Acked::Not(e.to_string())),
             }
         }
         for ack in acks {
             if let Err(e) = ack.await {
-                return Err(self.failed(e.to_string()));
+                return Err(Acked::Not(e.to_string()));
             }
         }
         self.stats.jetstream_up.store(true, Ordering::Relaxed);
-        self.stats
-            .kept_published
-            .fetch_add(kept.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 

@@ -239,26 +239,27 @@ pub(in crate::ingest) fn run(ctx: &Ctx, p: u32, stop: &StopFlag) -> Ended {
                             let _ = rt.block_on(message.ack_with(AckKind::Nak(None)));
                         }
                     }
-                    Ok(frames) if keyed => {
-                        for (i, bytes) in frames.into_iter().enumerate() {
-                            match engine::decode_kept(bytes) {
-                                Ok(event) => kept_in.push(event),
-                                Err(reason) => {
-                                    ctx.shared
-                                        .metrics
-                                        .unreadable
-                                        .fetch_add(1, Ordering::Relaxed);
-                                    tracing::warn!(partition = p, seq, record = i, %reason, "a kept event cannot be decoded");
-                                }
-                            }
-                        }
-                        next = next.max(seq + 1);
-                        held.push(message);
-                        dirty = true;
-                    }
                     Ok(frames) => {
-                        published.push((at, frames.len() as u64));
+                        if !keyed {
+                            published.push((at, frames.len() as u64));
+                        }
                         for (i, bytes) in frames.into_iter().enumerate() {
+                            let unreadable = |what: &str, reason: String| {
+                                ctx.shared
+                                    .metrics
+                                    .unreadable
+                                    .fetch_add(1, Ordering::Relaxed);
+                                tracing::warn!(partition = p, seq, record = i, %reason, "{what}");
+                            };
+                            if keyed {
+                                match engine::decode_kept(bytes) {
+                                    Ok(event) => kept_in.push(event),
+                                    Err(reason) => {
+                                        unreadable("a kept event cannot be decoded", reason);
+                                    }
+                                }
+                                continue;
+                            }
                             let number = record_number(seq, i);
                             match record::decode(bytes) {
                                 Ok(r) => {
@@ -270,21 +271,11 @@ pub(in crate::ingest) fn run(ctx: &Ctx, p: u32, stop: &StopFlag) -> Ended {
                                             records.insert(number, bytes.to_vec());
                                         }
                                         Err(reason) => {
-                                            ctx.shared
-                                                .metrics
-                                                .unreadable
-                                                .fetch_add(1, Ordering::Relaxed);
-                                            tracing::warn!(partition = p, seq, record = i, %reason, "a record no longer parses");
+                                            unreadable("a record no longer parses", reason);
                                         }
                                     }
                                 }
-                                Err(reason) => {
-                                    ctx.shared
-                                        .metrics
-                                        .unreadable
-                                        .fetch_add(1, Ordering::Relaxed);
-                                    tracing::warn!(partition = p, seq, record = i, %reason, "a record cannot be decoded");
-                                }
+                                Err(reason) => unreadable("a record cannot be decoded", reason),
                             }
                         }
                         next = next.max(seq + 1);
@@ -387,7 +378,7 @@ pub(in crate::ingest) fn run(ctx: &Ctx, p: u32, stop: &StopFlag) -> Ended {
 /// fetched), retrying until JetStream acknowledges them. `false`: told to
 /// stop first; nothing of the batch may then be acknowledged.
 fn hand_over(ctx: &Ctx, p: u32, kept: &[Event], stop: &StopFlag) -> bool {
-    let limit = ctx.bus.max_payload().saturating_sub(1024);
+    let limit = ctx.bus.max_record();
     let mut by_message: BTreeMap<u64, Vec<Vec<u8>>> = BTreeMap::new();
     for event in kept {
         let bytes = engine::encode_kept(event);
