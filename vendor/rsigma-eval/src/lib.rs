@@ -125,7 +125,8 @@ pub use correlation::{
 };
 pub use correlation_engine::{
     CorrelationAction, CorrelationConfig, CorrelationEngine, CorrelationEventMode, CorrelationInfo,
-    CorrelationSnapshot, CorrelationStateSnapshot, GroupKeyPart, GroupStateInfo, ProcessResult,
+    CorrelationSnapshot, CorrelationStateSnapshot, GroupFilter, GroupKeyPart, GroupStateInfo,
+    ProcessResult,
     TimestampFallback,
 };
 pub use engine::Engine;

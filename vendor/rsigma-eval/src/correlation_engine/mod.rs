@@ -82,7 +82,14 @@ pub struct CorrelationEngine {
     config: CorrelationConfig,
     /// Processing pipelines applied to rules during add_rule.
     pipelines: Vec<Pipeline>,
+    /// watchpost: which (correlation, group key) pairs this engine keeps
+    /// state for; `None` keeps all. See [`CorrelationEngine::set_group_filter`].
+    group_filter: Option<GroupFilter>,
 }
+
+/// watchpost: a predicate on a correlation's index and a group key (as the
+/// field/value pairs a result's `group_key` gives).
+pub type GroupFilter = Box<dyn Fn(usize, &[(String, String)]) -> bool + Send + Sync>;
 
 impl CorrelationEngine {
     /// Create a new correlation engine with the given configuration.
@@ -97,6 +104,7 @@ impl CorrelationEngine {
             event_buffers: HashMap::new(),
             event_ref_buffers: HashMap::new(),
             correlation_only_rules: std::collections::HashSet::new(),
+            group_filter: None,
             config,
             pipelines: Vec::new(),
         }
@@ -612,6 +620,60 @@ impl CorrelationEngine {
         }
     }
 
+    /// watchpost: the correlations that `detections` would update if fed
+    /// with `event`, each with the group key it would be counted under, as
+    /// the field/value pairs a correlation result's `group_key` gives. No
+    /// state changes. Chained correlations (updated by other correlations'
+    /// results) are not listed. A caller that shards correlation state by
+    /// group key routes each event with this, and recognises its own
+    /// results by the same pairs.
+    pub fn group_keys(
+        &self,
+        event: &impl Event,
+        detections: &[EvaluationResult],
+        out: &mut Vec<(usize, Vec<(String, String)>)>,
+    ) {
+        for det in detections {
+            let (rule_id, rule_name) = self.find_rule_identity(det);
+            let mut corr_indices = Vec::new();
+            for r in [&rule_id, &rule_name].into_iter().flatten() {
+                if let Some(indices) = self.rule_index.get(r) {
+                    corr_indices.extend(indices);
+                }
+            }
+            corr_indices.sort_unstable();
+            corr_indices.dedup();
+            let ref_strs: Vec<&str> = [&rule_id, &rule_name]
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+                .collect();
+            for corr_idx in corr_indices {
+                let corr: &CompiledCorrelation = &self.correlations[corr_idx];
+                let key = GroupKey::extract(event, &corr.group_by, &ref_strs);
+                out.push((corr_idx, key.to_pairs(&corr.group_by)));
+            }
+        }
+    }
+
+    /// watchpost: keep state only for the (correlation, group key) pairs
+    /// `filter` accepts: an event counted under another group key leaves
+    /// that correlation untouched, as if the rule had not matched it. Chained
+    /// correlations are updated from their children's results as before. A
+    /// caller running one engine per shard of the group keys gives each the
+    /// predicate of its shard.
+    pub fn set_group_filter(&mut self, filter: Option<GroupFilter>) {
+        self.group_filter = filter;
+    }
+
+    /// watchpost: the id and title a correlation's results carry in their
+    /// header, by the index [`CorrelationEngine::group_keys`] gives.
+    pub fn correlation_header(&self, corr_idx: usize) -> Option<(Option<&str>, &str)> {
+        self.correlations
+            .get(corr_idx)
+            .map(|c| (c.id.as_deref(), c.title.as_str()))
+    }
+
     /// Feed detection matches into correlation window states.
     fn feed_detections(
         &mut self,
@@ -731,6 +793,13 @@ impl CorrelationEngine {
 
         // Extract group key
         let group_key = GroupKey::extract(event, &corr.group_by, &ref_strs);
+
+        // watchpost: a group this engine does not keep is left alone.
+        if let Some(keep) = &self.group_filter
+            && !keep(corr_idx, &group_key.to_pairs(&corr.group_by))
+        {
+            return;
+        }
 
         // Get or create window state
         let state_key = (corr_idx, group_key.clone());
