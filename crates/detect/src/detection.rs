@@ -180,6 +180,17 @@ pub trait Detector: Send {
     /// Feeds one event (in time order) and appends any detections.
     fn observe(&mut self, event: &Event, out: &mut Vec<Detection>);
 
+    /// The key this event's state is kept under ([`crate::shard_key`] of
+    /// its parts), when the detector's state splits by key: what it keeps
+    /// for one key depends only on the events of that key, and its
+    /// detections come from that state. A stage split into shards then
+    /// feeds the event only to the shard of its key
+    /// ([`crate::Shard`]). `None` (the default): the detector does not
+    /// split, and every event it wants goes to one shard.
+    fn shard_key(&self, _event: &Event) -> Option<u64> {
+        None
+    }
+
     /// Tells the detector that time has reached `now` with no new event
     /// (live use: "source silent since"). The default does nothing.
     fn advance(&mut self, _now: Timestamp, _out: &mut Vec<Detection>) {}

@@ -11,7 +11,7 @@
 //!   this crate's boundary) grouped by logsource, and matches events from
 //!   any number of threads.
 //! - [`Stateful`] feeds the events that correlations and [`Detector`]s need
-//!   in time order.
+//!   in time order; a [`Shard`] of it keeps the state of some keys only.
 //! - [`Catalogue`] lists the rules that run, with their logsources, and
 //!   which of them an event's route feeds (for coverage reports).
 
@@ -20,6 +20,7 @@ mod detection;
 mod matcher;
 pub mod routing;
 mod rule;
+mod shard;
 mod stateful;
 mod view;
 
@@ -27,5 +28,6 @@ pub use catalogue::Catalogue;
 pub use detection::{Annotator, Detection, Detector, Level, NoAnnotation, Selector};
 pub use matcher::{CorrelationInput, FIELD_VALUE_MAX, FIELDS_MAX, Matcher};
 pub use rule::{RuleInfo, RuleKind};
+pub use shard::{Shard, shard_key};
 pub use stateful::{Pending, StageState, Stateful};
 pub use view::EventView;

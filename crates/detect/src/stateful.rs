@@ -18,7 +18,7 @@ use rules::RuleError;
 
 use crate::matcher::{CorrelationInput, Matcher, level};
 use crate::view::EventView;
-use crate::{Annotator, Detection, Detector, Selector};
+use crate::{Annotator, Detection, Detector, Selector, Shard, shard_key};
 
 /// An event kept for the ordered stage, with its pending correlation input.
 #[derive(Debug, Clone)]
@@ -77,6 +77,11 @@ pub struct Stateful<'m> {
     /// Event time (Unix seconds) at which correlation state was last
     /// expired.
     evicted_at: i64,
+    /// The shard of the keys this stage keeps (`None`: all of them).
+    shard: Option<Shard>,
+    /// True when some correlation counts another's results: every
+    /// correlation is then one key, so a chain stays in one shard.
+    chained: bool,
 }
 
 /// How often, in event time, correlation state older than each rule's
@@ -176,6 +181,18 @@ impl<'m> Stateful<'m> {
             }
             Some(engine)
         };
+        let correlation_names: HashSet<&str> = matcher
+            .correlations
+            .iter()
+            .flat_map(|c| [c.rule().id.as_deref(), c.rule().name.as_deref()])
+            .flatten()
+            .collect();
+        let chained = matcher.correlations.iter().any(|c| {
+            c.rule()
+                .rules
+                .iter()
+                .any(|r| correlation_names.contains(r.as_str()))
+        });
         let selectors = detectors.iter().map(|d| d.selector()).collect();
         (
             Stateful {
@@ -187,6 +204,8 @@ impl<'m> Stateful<'m> {
                 detectors,
                 selectors,
                 evicted_at: i64::MIN,
+                shard: None,
+                chained,
             },
             errors,
         )
@@ -219,6 +238,68 @@ impl<'m> Stateful<'m> {
         self.selectors.clone()
     }
 
+    /// Keeps only the state of `shard`'s keys (see [`crate::Shard`]): the
+    /// stage then gives exactly the detections an unsplit stage gives for
+    /// those keys, and none for others, when it is fed every event whose
+    /// [`Stateful::routes`] name this shard. Set before the first event.
+    pub fn set_shard(&mut self, shard: Shard) {
+        self.shard = Some(shard);
+        if let Some(engine) = self.correlations.as_mut() {
+            let headers: Vec<(Option<String>, String)> = (0..engine.correlation_rule_count())
+                .map(|i| {
+                    engine
+                        .correlation_header(i)
+                        .map(|(id, title)| (id.map(str::to_owned), title.to_owned()))
+                        .unwrap_or_default()
+                })
+                .collect();
+            let chained = self.chained;
+            engine.set_group_filter(Some(Box::new(move |index, pairs| {
+                let (id, title) = headers
+                    .get(index)
+                    .map_or((None, ""), |(id, t)| (id.as_deref(), t.as_str()));
+                shard.owns(correlation_key(chained, id, title, pairs))
+            })));
+        }
+    }
+
+    /// The shards of `count` that must see `p`, in order: those of the
+    /// keys it is counted under by each correlation it feeds, and of its
+    /// key for each detector that wants it. An event under no key (an
+    /// undated one, whose base-rule matches are all it gives) goes to the
+    /// shard of its source. The first shard named gives its base-rule
+    /// detections.
+    pub fn routes(&self, p: &Pending, count: u32) -> Vec<u32> {
+        let mut keys = Vec::new();
+        if let (Some(engine), Some(_)) = (self.correlations.as_ref(), p.event.meta.timestamp) {
+            let mut fed = Vec::new();
+            for run in p.sigma.results.chunk_by(|a, b| a.1 == b.1) {
+                let view = EventView {
+                    event: &p.event,
+                    renames: run[0].1,
+                };
+                let results: Vec<EvaluationResult> = run.iter().map(|r| r.0.clone()).collect();
+                engine.group_keys(&view, &results, &mut fed);
+            }
+            for (index, pairs) in fed {
+                let (id, title) = engine.correlation_header(index).unwrap_or((None, ""));
+                keys.push(correlation_key(self.chained, id, title, &pairs));
+            }
+        }
+        for (d, s) in self.detectors.iter().zip(&self.selectors) {
+            if s.wants(&p.event) {
+                keys.push(detector_key(d.as_ref(), &p.event));
+            }
+        }
+        if keys.is_empty() {
+            keys.push(shard_key(&["source", &p.event.meta.source]));
+        }
+        let mut shards: Vec<u32> = keys.into_iter().map(|k| Shard::of(k, count)).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        shards
+    }
+
     /// True when the stage has nothing to do.
     pub fn is_idle(&self) -> bool {
         self.correlations.is_none() && self.detectors.is_empty()
@@ -243,11 +324,17 @@ impl<'m> Stateful<'m> {
     /// Feeds one event; events must come in [`Pending::order`].
     pub fn observe(&mut self, p: &Pending, annotator: &dyn Annotator, out: &mut Vec<Detection>) {
         let mut buf = Vec::new();
+        // A split stage gives an event's base-rule detections in one shard.
+        let base = self
+            .shard
+            .is_none_or(|s| !p.sigma.is_empty() && self.routes(p, s.count())[0] == s.index());
         if !p.sigma.is_empty() {
-            self.feed_sigma(p, &mut buf);
+            self.feed_sigma(p, base, &mut buf);
         }
+        let shard = self.shard;
         for (d, s) in self.detectors.iter_mut().zip(&self.selectors) {
-            if s.wants(&p.event) {
+            if s.wants(&p.event) && shard.is_none_or(|s| s.owns(detector_key(d.as_ref(), &p.event)))
+            {
                 d.observe(&p.event, &mut buf);
             }
         }
@@ -294,14 +381,16 @@ impl<'m> Stateful<'m> {
     /// names) and a `process_creation` rule (Sysmon names) at once, and a
     /// correlation's group-by must read each under its own names. Runs of
     /// matches with the same renames are fed together, in their order.
-    fn feed_sigma(&mut self, p: &Pending, out: &mut Vec<Detection>) {
+    /// With `base` false, the matches' own detections are not given (a
+    /// split stage gives them in one shard only).
+    fn feed_sigma(&mut self, p: &Pending, base: bool, out: &mut Vec<Detection>) {
         for run in p.sigma.results.chunk_by(|a, b| a.1 == b.1) {
             let view = EventView {
                 event: &p.event,
                 renames: run[0].1,
             };
             let results = run.iter().map(|r| r.0.clone()).collect();
-            self.feed_view(&view, results, out);
+            self.feed_view(&view, results, base, out);
         }
     }
 
@@ -310,12 +399,16 @@ impl<'m> Stateful<'m> {
         &mut self,
         view: &EventView<'_>,
         results: Vec<EvaluationResult>,
+        base: bool,
         out: &mut Vec<Detection>,
     ) {
         let event = view.event;
         let (Some(engine), Some(ts)) = (self.correlations.as_mut(), event.meta.timestamp) else {
             // No event time: the matches count as detections, but cannot
             // update correlation state.
+            if !base {
+                return;
+            }
             for r in &results {
                 let only = r
                     .header
@@ -352,7 +445,8 @@ impl<'m> Stateful<'m> {
                         fields,
                     });
                 }
-                _ => out.push(self.matcher.detection(&r, view)),
+                _ if base => out.push(self.matcher.detection(&r, view)),
+                _ => {}
             }
         }
         if expire {
@@ -425,10 +519,35 @@ impl<'m> Stateful<'m> {
     }
 
     /// Correlation groups holding state (windows still open), for tests and
-    /// metrics.
+    /// metrics. A shard holds only its own keys' groups.
     pub fn correlation_state(&self) -> usize {
         self.correlations
             .as_ref()
             .map_or(0, |e| e.state_count() + e.event_buffer_count())
     }
+}
+
+/// A correlation's key: its id, title and group-by values, or one key for
+/// every correlation when some are chained.
+fn correlation_key(
+    chained: bool,
+    id: Option<&str>,
+    title: &str,
+    pairs: &[(String, String)],
+) -> u64 {
+    if chained {
+        return shard_key(&["correlation chain"]);
+    }
+    let mut parts = vec!["correlation", id.unwrap_or(""), title];
+    for (field, value) in pairs {
+        parts.push(field);
+        parts.push(value);
+    }
+    shard_key(&parts)
+}
+
+/// A detector's key for an event: the one it declares, or its name.
+fn detector_key(d: &dyn Detector, event: &Event) -> u64 {
+    d.shard_key(event)
+        .unwrap_or_else(|| shard_key(&["detector", d.name()]))
 }

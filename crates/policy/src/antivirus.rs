@@ -144,6 +144,12 @@ impl Detector for Antivirus {
         std::sync::Arc::new(wants)
     }
 
+    /// Keeps nothing: any shard may look at an event, so events spread by
+    /// their source.
+    fn shard_key(&self, event: &Event) -> Option<u64> {
+        Some(detect::shard_key(&["antivirus", &event.meta.source]))
+    }
+
     fn observe(&mut self, event: &Event, out: &mut Vec<Detection>) {
         let host = fields::host(event);
         if let Some(f) = fields::message(event).and_then(clamav) {

@@ -43,6 +43,15 @@ pub fn access_log_request_time(line: &str) -> Option<f64> {
 
 /// The event's time, or for an access-log line without one, the time in
 /// its `[02/Nov/2026:08:00:00 +0000]` field.
+/// What a series belongs to: its host, or without one its input (series
+/// of different inputs stay apart).
+fn scope(event: &Event) -> String {
+    match fields::host(event) {
+        Some(host) if !host.is_empty() => host,
+        _ => event.meta.source.to_string(),
+    }
+}
+
 fn event_time(event: &Event) -> Option<events::Timestamp> {
     event.meta.timestamp.or_else(|| {
         let line = fields::message(event)?;
@@ -160,6 +169,12 @@ impl Detector for Performance {
         })
     }
 
+    /// A series is one host's (or, without a host, one input's): every
+    /// series of a host goes to the host's shard.
+    fn shard_key(&self, event: &Event) -> Option<u64> {
+        Some(detect::shard_key(&["performance", &scope(event)]))
+    }
+
     fn observe(&mut self, event: &Event, out: &mut Vec<Detection>) {
         let Some(ts) = event_time(event) else {
             return;
@@ -169,12 +184,7 @@ impl Detector for Performance {
         };
         let value_field = value_field.to_string();
         let host = fields::host(event).unwrap_or_default();
-        // Without a host, series of different inputs stay apart.
-        let scope = if host.is_empty() {
-            &*event.meta.source
-        } else {
-            host.as_str()
-        };
+        let scope = scope(event);
         let mut key = format!("{scope}|{value_field}");
         let mut labels = Vec::new();
         for k in &self.config.key_fields {

@@ -348,6 +348,12 @@ impl Detector for Reboots {
         std::sync::Arc::new(wants)
     }
 
+    /// A host's state is its own: the key is the host (Windows events,
+    /// which keep no state, go with their host too).
+    fn shard_key(&self, event: &Event) -> Option<u64> {
+        fields::host(event).map(|h| detect::shard_key(&["reboot", &h]))
+    }
+
     fn observe(&mut self, event: &Event, out: &mut Vec<Detection>) {
         let Some(ts) = event.meta.timestamp else {
             return;
