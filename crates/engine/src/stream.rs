@@ -194,12 +194,39 @@ impl Stream<'_> {
     /// detection that needs no other event, with the events the ordered
     /// stage needs, which this stream does not feed: the caller hands them
     /// to a keyed stage ([`Stream::push_kept`]), where the events of every
-    /// source meet.
-    pub fn push_split(&mut self, batch: Vec<Event>) -> (Vec<Detection>, Vec<Event>) {
+    /// source meet. The keyed stage is split into `shards`
+    /// ([`Stream::set_shard`]); each kept event comes with the shards that
+    /// must see it ([`detect::Stateful::routes`]), at least one.
+    pub fn push_split(
+        &mut self,
+        batch: Vec<Event>,
+        shards: u32,
+    ) -> (Vec<Detection>, Vec<(Event, Vec<u32>)>) {
         self.stats.events += batch.len() as u64;
         let (out, kept) = self.engine.scan(batch);
         self.stats.kept += kept.len() as u64;
-        (out, kept.into_iter().map(|p| p.event).collect())
+        let shards = shards.max(1);
+        let kept = kept
+            .into_iter()
+            .map(|p| {
+                let routes = if shards == 1 {
+                    vec![0]
+                } else {
+                    self.ordered.stage.routes(&p, shards)
+                };
+                (p.event, routes)
+            })
+            .collect();
+        (out, kept)
+    }
+
+    /// Makes this stream one shard of a keyed stage split by key (see
+    /// [`detect::Shard`]): its ordered stage keeps, and detects for, only
+    /// the keys of `shard`, and is to be fed (with [`Stream::push_kept`])
+    /// the kept events whose routes name it. Set before the first event
+    /// (on a fresh or a resumed stream).
+    pub fn set_shard(&mut self, shard: detect::Shard) {
+        self.ordered.stage.set_shard(shard);
     }
 
     /// Buffers kept events (or feeds them at once when they cannot wait),

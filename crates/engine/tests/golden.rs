@@ -4,7 +4,8 @@
 //! and with several, and with the kept events held in memory or spilled to
 //! disk after every batch. The same events given to [`Engine::stream`] in
 //! time order, each out of order by up to half the reorder window, must
-//! give the same detections, none of them late.
+//! give the same detections, none of them late; and so must the same
+//! stream split as a cluster splits it, its keyed stage in three shards.
 //!
 //! The golden files were recorded with `watchpost hunt --jsonl` (run from
 //! the corpus folder, so file names are relative to it) before the engine
@@ -119,31 +120,7 @@ fn stream(
         .map(|_| Engine::load(config.clone()).expect("the rules load"))
         .collect();
     let engine = &engines[0];
-    let paths: Vec<PathBuf> = paths.iter().map(|p| root.join(p)).collect();
-    let (files, problems) = sources::discover(&paths, &Default::default());
-    assert!(problems.is_empty(), "{problems:?}");
-    let events: Mutex<Vec<Event>> = Mutex::new(Vec::new());
-    for file in &files {
-        sources::read_file(file, None, &Default::default(), &|batch| {
-            events.lock().unwrap().extend(batch)
-        });
-    }
-    let mut events = events.into_inner().unwrap();
-    // Arrival time: the event's own time plus a delay below half the
-    // window, from a fixed linear congruential sequence.
-    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut arrival = |e: &Event| -> Option<Timestamp> {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        let delay = (seed >> 33) % (WINDOW.as_secs() / 2);
-        e.meta.timestamp.map(|t| t + Duration::from_secs(delay))
-    };
-    let mut keyed: Vec<(Option<Timestamp>, Event)> =
-        events.drain(..).map(|e| (arrival(&e), e)).collect();
-    keyed.sort_by(|a, b| {
-        (a.0, &a.1.meta.source, a.1.meta.record).cmp(&(b.0, &b.1.meta.source, b.1.meta.record))
-    });
+    let keyed = arrivals(paths);
     let stream_config = StreamConfig {
         window: WINDOW,
         ..StreamConfig::default()
@@ -189,6 +166,95 @@ fn stream(
     found.extend(rest);
     sort_detections(&mut found);
     (as_json(&found), stats)
+}
+
+/// Runs the corpus as [`stream`] does (no restarts), split as a cluster
+/// splits it: one source stage matches every batch and hands its kept
+/// events, as bytes, to a keyed stage in `shards` shards, each event to
+/// every shard its routes name. Returns the sorted detections of all
+/// stages, and how many kept events each shard was given.
+fn split(rules: &[&str], paths: &[&str], shards: u32) -> (Vec<Value>, Vec<u64>) {
+    let root = corpus();
+    let config = EngineConfig {
+        rules: rules.iter().map(|r| root.join(r)).collect(),
+        policy: Some(PolicyConfig::default()),
+    };
+    let engine = Engine::load(config).expect("the rules load");
+    let stream_config = StreamConfig {
+        window: WINDOW,
+        ..StreamConfig::default()
+    };
+    let mut source = engine.stream(stream_config);
+    let mut keyed: Vec<_> = (0..shards)
+        .map(|i| {
+            let mut s = engine.stream(stream_config);
+            s.set_shard(detect::Shard::new(i, shards).unwrap());
+            s
+        })
+        .collect();
+    let mut given = vec![0u64; shards as usize];
+    let mut found = Vec::new();
+    for chunk in arrivals(paths).chunks(200) {
+        let now = chunk
+            .last()
+            .and_then(|c| c.0)
+            .unwrap_or(Timestamp::UNIX_EPOCH);
+        let (direct, kept) = source.push_split(chunk.iter().map(|c| c.1.clone()).collect(), shards);
+        found.extend(direct);
+        let mut to: Vec<Vec<Event>> = vec![Vec::new(); shards as usize];
+        for (event, routes) in kept {
+            assert!(!routes.is_empty() && routes.windows(2).all(|w| w[0] < w[1]));
+            let bytes = watchpost_engine::encode_kept(&event);
+            for r in routes {
+                to[r as usize].push(watchpost_engine::decode_kept(&bytes).unwrap());
+            }
+        }
+        for (i, events) in to.into_iter().enumerate() {
+            given[i] += events.len() as u64;
+            found.extend(keyed[i].push_kept(events, now));
+        }
+    }
+    let (rest, _) = source.finish();
+    assert!(rest.is_empty(), "the source stage feeds no ordered stage");
+    for s in keyed {
+        found.extend(s.finish().0);
+    }
+    sort_detections(&mut found);
+    (as_json(&found), given)
+}
+
+/// Every event of the corpus files under `paths`, with its arrival time:
+/// the events of every file, interleaved in time order, each source out
+/// of order by up to half the window (a fixed pseudo-random delay per
+/// event).
+fn arrivals(paths: &[&str]) -> Vec<(Option<Timestamp>, Event)> {
+    let root = corpus();
+    let paths: Vec<PathBuf> = paths.iter().map(|p| root.join(p)).collect();
+    let (files, problems) = sources::discover(&paths, &Default::default());
+    assert!(problems.is_empty(), "{problems:?}");
+    let events: Mutex<Vec<Event>> = Mutex::new(Vec::new());
+    for file in &files {
+        sources::read_file(file, None, &Default::default(), &|batch| {
+            events.lock().unwrap().extend(batch)
+        });
+    }
+    let mut events = events.into_inner().unwrap();
+    // Arrival time: the event's own time plus a delay below half the
+    // window, from a fixed linear congruential sequence.
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut arrival = |e: &Event| -> Option<Timestamp> {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let delay = (seed >> 33) % (WINDOW.as_secs() / 2);
+        e.meta.timestamp.map(|t| t + Duration::from_secs(delay))
+    };
+    let mut keyed: Vec<(Option<Timestamp>, Event)> =
+        events.drain(..).map(|e| (arrival(&e), e)).collect();
+    keyed.sort_by(|a, b| {
+        (a.0, &a.1.meta.source, a.1.meta.record).cmp(&(b.0, &b.1.meta.source, b.1.meta.record))
+    });
+    keyed
 }
 
 /// Compares with the golden file and names the first lines that differ.
@@ -243,6 +309,23 @@ fn check(name: &str, rules: &[&str], paths: &[&str]) {
             "{name}: {stats:?}"
         );
     }
+    // Split as a cluster splits it, the keyed stage in 3 shards: nothing
+    // changes either, and every kept event reaches a shard.
+    let (got, given) = split(rules, paths, 3);
+    let diffs = differences(&want, &got);
+    assert!(
+        diffs.is_empty(),
+        "{name} split into 3 keyed shards: {} detections, golden {}; {} lines differ; first:\n{}",
+        got.len(),
+        want.len(),
+        diffs.len(),
+        diffs[..diffs.len().min(5)].join("\n")
+    );
+    assert!(
+        given.iter().sum::<u64>() >= stats.kept,
+        "{name}: shards given {given:?}, {} kept",
+        stats.kept
+    );
 }
 
 /// The lines where `got` differs from `want`.

@@ -40,8 +40,12 @@ correlation:
 const BASE: Timestamp = datetime!(2024-01-01 00:00 UTC);
 
 fn engine() -> (Engine, tempfile::TempDir) {
+    engine_with(RULES)
+}
+
+fn engine_with(rules: &str) -> (Engine, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
+    std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
     let engine = Engine::load(EngineConfig {
         rules: vec![dir.path().to_path_buf()],
         policy: None,
@@ -228,9 +232,13 @@ fn a_split_run_finds_across_sources_what_one_stream_finds() {
     let mut handed = 0;
     for (host, e) in &input {
         let i = hosts.iter().position(|h| h == host).unwrap();
-        let (direct, kept) = sources[i].push_split(vec![e.clone()]);
+        let (direct, kept) = sources[i].push_split(vec![e.clone()], 1);
         split.extend(direct);
-        let wire: Vec<Vec<u8>> = kept.iter().map(watchpost_engine::encode_kept).collect();
+        assert!(kept.iter().all(|(_, routes)| routes == &[0]));
+        let wire: Vec<Vec<u8>> = kept
+            .iter()
+            .map(|(e, _)| watchpost_engine::encode_kept(e))
+            .collect();
         handed += wire.len();
         let back = wire
             .iter()
@@ -264,4 +272,144 @@ fn a_split_run_finds_across_sources_what_one_stream_finds() {
         alone.extend(s.finish().0);
     }
     assert_eq!(correlations(&alone), vec![]);
+}
+
+/// The keyed stage split into three shards by key, as a cluster's keyed
+/// partitions split it: each shard keeps and fires the correlation of the
+/// users whose key is its own, so the shards together give exactly what
+/// one stage gives, each user's alert once. The correlation also gives its
+/// base rule's detections (`generate: true`), which the ordered stage
+/// gives: each once, in one shard. Fed only to one shard, events of other
+/// shards' users give nothing there.
+#[test]
+fn a_keyed_stage_split_by_user_finds_what_one_stage_finds() {
+    // And a second correlation, over every user (no group-by): one key,
+    // so an event goes to its user's shard and to that one's.
+    let rules = format!(
+        "{}---\ntitle: all failures\nid: 00000000-0000-0000-0000-0000000000c3\nlevel: high\ncorrelation:\n  type: event_count\n  rules:\n    - failed_logon\n  timespan: 5m\n  condition:\n    gte: 24\n",
+        RULES
+    )
+    .replace("correlation:\n", "generate: true\ncorrelation:\n");
+    let all = |found: &[detect::Detection]| -> Vec<u64> {
+        found
+            .iter()
+            .filter(|d| d.rule_id.ends_with("c3"))
+            .map(|d| d.record)
+            .collect()
+    };
+    let (engine, _dir) = engine_with(&rules);
+    let base = |found: &[detect::Detection]| {
+        let mut records: Vec<u64> = found
+            .iter()
+            .filter(|d| d.rule_id.ends_with("c1"))
+            .map(|d| d.record)
+            .collect();
+        records.sort_unstable();
+        records
+    };
+    let config = StreamConfig {
+        window: Duration::from_secs(60),
+        idle: Duration::from_secs(3600),
+        budget: usize::MAX,
+    };
+    // Eight users, each failing three times, on three hosts in turn: every
+    // user's third failure (records 17 to 24, written out) fires.
+    let users: Vec<String> = (0..8).map(|u| format!("user{u}")).collect();
+    let mut input = Vec::new();
+    for round in 0..3 {
+        for (u, user) in users.iter().enumerate() {
+            let record = (round * 8 + u + 1) as u64;
+            let host = format!("host{}", (u + round) % 3);
+            input.push(fail(&host, record, user, record as i64));
+        }
+    }
+    let want: Vec<(u64, String)> = (0..8u64).map(|u| (17 + u, format!("user{u}"))).collect();
+
+    let mut one = engine.stream(config);
+    let mut found = one.push(input.clone(), at(30));
+    found.extend(one.finish().0);
+    let mut got = correlations(&found);
+    got.sort();
+    assert_eq!(got, want, "one stage");
+    let every: Vec<u64> = (1..=24).collect();
+    assert_eq!(
+        base(&found),
+        every,
+        "one stage: each failure's own detection"
+    );
+    assert_eq!(all(&found), [24], "one stage: the 24th failure of all");
+
+    let shards = 3;
+    let mut source = engine.stream(config);
+    let mut keyed: Vec<_> = (0..shards)
+        .map(|i| {
+            let mut s = engine.stream(config);
+            s.set_shard(detect::Shard::new(i, shards).unwrap());
+            s
+        })
+        .collect();
+    let (direct, kept) = source.push_split(input.clone(), shards);
+    assert!(
+        direct.is_empty(),
+        "the base rule's detections come from the ordered stage"
+    );
+    assert_eq!(kept.len(), 24);
+    // Two keys per event (its user, and the one of all users): one or two
+    // shards; the shards every event of a user goes to include its user's.
+    let mut shards_of_user: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
+    for (e, routes) in &kept {
+        assert!((1..=2).contains(&routes.len()), "{routes:?}");
+        let user = e.get_str("User").unwrap().to_string();
+        shards_of_user
+            .entry(user)
+            .and_modify(|s| s.retain(|x| routes.contains(x)))
+            .or_insert_with(|| routes.clone());
+    }
+    assert!(shards_of_user.values().all(|s| !s.is_empty()));
+    assert!(
+        kept.iter().any(|(_, r)| r.len() == 2),
+        "some events go to two shards"
+    );
+    let mut per_shard: Vec<Vec<(u64, String)>> = Vec::new();
+    let mut bases: Vec<u64> = Vec::new();
+    let mut alls: Vec<u64> = Vec::new();
+    for (i, mut stage) in keyed.drain(..).enumerate() {
+        let mine: Vec<Event> = kept
+            .iter()
+            .filter(|(_, r)| r.contains(&(i as u32)))
+            .map(|(e, _)| e.clone())
+            .collect();
+        let mut found = stage.push_kept(mine, at(30));
+        found.extend(stage.finish().0);
+        per_shard.push(correlations(&found));
+        bases.extend(base(&found));
+        alls.extend(all(&found));
+    }
+    bases.sort_unstable();
+    assert_eq!(bases, every, "each base detection once, in one shard");
+    assert_eq!(alls, [24], "the correlation of all users, in one shard");
+    let busy = per_shard.iter().filter(|s| !s.is_empty()).count();
+    assert!(busy >= 2, "the users spread over the shards: {per_shard:?}");
+    let mut all: Vec<(u64, String)> = per_shard.concat();
+    all.sort();
+    assert_eq!(all, want, "the shards together, each alert once");
+    for (i, fired) in per_shard.iter().enumerate() {
+        for (_, user) in fired {
+            assert!(
+                shards_of_user[user].contains(&(i as u32)),
+                "{user} fired in a shard all its events reach"
+            );
+        }
+    }
+
+    // Every event given to shard 0 alone: it still fires only for its own
+    // users (a shard keeps no state for another's keys).
+    let mut only = engine.stream(config);
+    only.set_shard(detect::Shard::new(0, shards).unwrap());
+    let mut found = only.push_kept(kept.iter().map(|(e, _)| e.clone()).collect(), at(30));
+    found.extend(only.finish().0);
+    let mut got = correlations(&found);
+    got.sort();
+    assert_eq!(got, per_shard[0]);
+    assert!(got.len() < want.len());
 }
