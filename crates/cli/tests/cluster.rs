@@ -11,6 +11,7 @@
 
 mod support;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -137,6 +138,26 @@ impl Nats {
             }
             assert!(!line.starts_with("-ERR"), "{line}");
         }
+    }
+
+    /// The messages the stream `name` holds on each subject under
+    /// `filter`.
+    fn subject_messages(&self, name: &str, filter: &str) -> BTreeMap<String, u64> {
+        let request = serde_json::json!({ "subjects_filter": filter }).to_string();
+        let body = self
+            .request(
+                &format!("$JS.API.STREAM.INFO.{name}"),
+                request.as_bytes(),
+                true,
+            )
+            .unwrap();
+        let info: Value = serde_json::from_slice(&body).unwrap();
+        info["state"]["subjects"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{info}"))
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+            .collect()
     }
 
     /// The number of messages the stream `name` holds.
@@ -285,11 +306,23 @@ const PER_LINE_RULE_ID: &str = "5f7c1d2e-0000-4000-8000-0000000000b1";
 /// per line, kept in the alert queue.
 const PER_LINE_RULE: &str = "title: SSH Failed Password Line\nid: 5f7c1d2e-0000-4000-8000-0000000000b1\nstatus: test\nlevel: low\nlogsource:\n  product: linux\n  service: sshd\ndetection:\n  keywords:\n    - 'Failed password'\n  condition: keywords\n";
 
+/// The id of [`PER_HOST_RULE`].
+const PER_HOST_RULE_ID: &str = "5f7c1d2e-0000-4000-8000-0000000000b3";
+
+/// A correlation grouped by host: 37 sshd password failures on one host
+/// within 10 minutes, which every host of [`input`] reaches with its last
+/// line (the sprayer's). Its key is the host, so the keyed stage's
+/// partitions share its hosts. Low: no incident.
+const PER_HOST_RULE: &str = "title: SSH failure for counting\nid: 5f7c1d2e-0000-4000-8000-0000000000b2\nname: ssh_failure_counted\nstatus: test\nlevel: low\nlogsource:\n  product: linux\n  service: sshd\ndetection:\n  keywords:\n    - 'Failed password'\n  condition: keywords\n---\ntitle: Many SSH failures on one host\nid: 5f7c1d2e-0000-4000-8000-0000000000b3\nstatus: test\nlevel: low\ncorrelation:\n  type: event_count\n  rules:\n    - ssh_failure_counted\n  group-by:\n    - host\n  timespan: 10m\n  condition:\n    gte: 37\n";
+
 /// The address that fails on every host (see [`input`]).
 const SPRAYER: &str = "203.0.113.66";
 
 /// The partitions of the test clusters.
 const PARTITIONS: usize = 8;
+
+/// The keyed stage's partitions of the test clusters.
+const KEYED: usize = 3;
 
 /// The input: 36 attackers, each 12 password failures against a user of
 /// its own on one of 12 hosts; each host's lines come from a source of its
@@ -459,7 +492,12 @@ fn single_node_reference(rules: &Path, batches: &[(String, String)], lines: &[St
             // The sprayer's two alerts come from the reorder window, after
             // its lines' own alerts: wait for them too.
             let sprayer = o.alerts.iter().filter(|a| a.contains(SPRAYER)).count();
-            (o.per_line.len() == lines.len() && idle && sprayer >= 2).then_some(o)
+            let per_host = o
+                .alerts
+                .iter()
+                .filter(|a| a.contains(PER_HOST_RULE_ID))
+                .count();
+            (o.per_line.len() == lines.len() && idle && sprayer >= 2 && per_host >= 12).then_some(o)
         },
         || format!("{:#?}", outcome(server.addr, &admin).alerts),
     );
@@ -478,6 +516,19 @@ fn single_node_reference(rules: &Path, batches: &[(String, String)], lines: &[St
             .count();
         assert_eq!(found, 1, "{rule} for {SPRAYER}: {:#?}", reference.alerts);
     }
+    // The per-host correlation, once for each of the 12 hosts: 12 alerts
+    // that differ by their time (each host's last line).
+    let per_host: Vec<&String> = reference
+        .alerts
+        .iter()
+        .filter(|a| a.contains(PER_HOST_RULE_ID))
+        .collect();
+    assert_eq!(per_host.len(), 12, "{per_host:#?}");
+    let times: BTreeSet<&str> = per_host
+        .iter()
+        .map(|a| a.rsplit(' ').next().unwrap())
+        .collect();
+    assert_eq!(times.len(), 12, "{per_host:#?}");
     // One brute force per attacker: 36 incidents, each about its own
     // address (the login-failure detector's grouping is per host).
     assert_eq!(reference.incidents.len(), 12, "{:#?}", reference.incidents);
@@ -517,10 +568,11 @@ impl Cluster {
         let rules = dir.path().join("rules");
         std::fs::create_dir_all(&rules).unwrap();
         std::fs::write(rules.join("per_line.yml"), PER_LINE_RULE).unwrap();
+        std::fs::write(rules.join("per_host.yml"), PER_HOST_RULE).unwrap();
         let key = dir.path().join("audit.key");
         std::fs::write(&key, format!("{}\n", "ab".repeat(32))).unwrap();
         let config = format!(
-            "audit_key_file = {:?}\n[ingest]\nreorder_idle_millis = 200\n[cluster]\npartitions = {partitions}\ncheckpoint_millis = {checkpoint_millis}\nrebalance_millis = 100\nack_wait_secs = {}\n{extra_config}",
+            "audit_key_file = {:?}\n[ingest]\nreorder_idle_millis = 200\n[cluster]\npartitions = {partitions}\nkeyed_partitions = {KEYED}\ncheckpoint_millis = {checkpoint_millis}\nrebalance_millis = 100\nack_wait_secs = {}\n{extra_config}",
             key.display().to_string(),
             (checkpoint_millis * 4).div_ceil(1000).max(5)
         );
@@ -592,29 +644,29 @@ impl Cluster {
         String::from_utf8(answer.body).unwrap()
     }
 
-    /// True when the keyed stage's consumer has delivered every message
+    /// True when the keyed stage's consumers have delivered every message
     /// and had each acknowledged (as JetStream itself tells).
     fn keyed_drained(&self) -> bool {
-        let Some(body) = self.nats.request(
-            &format!(
-                "$JS.API.CONSUMER.INFO.WATCHPOST_EVENTS.wp-p{}",
-                self.partitions
-            ),
-            b"",
-            true,
-        ) else {
-            return false;
-        };
-        let info: Value = serde_json::from_slice(&body).unwrap_or_default();
-        info["num_pending"] == 0 && info["num_ack_pending"] == 0
+        (self.partitions..self.partitions + KEYED).all(|p| {
+            let Some(body) = self.nats.request(
+                &format!("$JS.API.CONSUMER.INFO.WATCHPOST_EVENTS.wp-p{p}"),
+                b"",
+                true,
+            ) else {
+                return false;
+            };
+            let info: Value = serde_json::from_slice(&body).unwrap_or_default();
+            info["num_pending"] == 0 && info["num_ack_pending"] == 0
+        })
     }
 
     /// Partitions each live node runs, once every partition has a node and
     /// each node's count is its fair share or one less.
     fn wait_owned(&self) -> Vec<usize> {
         let live = self.live();
-        // The source partitions and the keyed stage's one.
-        let share = (self.partitions + 1).div_ceil(live.len());
+        // The source partitions and the keyed stage's.
+        let units = self.partitions + KEYED;
+        let share = units.div_ceil(live.len());
         poll(
             "every partition owned by a live node",
             || {
@@ -622,7 +674,7 @@ impl Cluster {
                     .iter()
                     .map(|s| gauge(&self.metrics(s), "watchpost_partitions_owned") as usize)
                     .collect();
-                (owned.iter().sum::<usize>() == self.partitions + 1
+                (owned.iter().sum::<usize>() == units
                     && owned.iter().all(|n| *n + live.len() > share && *n <= share))
                 .then_some(owned)
             },
@@ -697,6 +749,7 @@ fn sum(text: &str, name: &str) -> f64 {
 fn rules_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("per_line.yml"), PER_LINE_RULE).unwrap();
+    std::fs::write(dir.path().join("per_host.yml"), PER_HOST_RULE).unwrap();
     dir
 }
 
@@ -706,11 +759,12 @@ fn three_nodes_find_what_one_node_finds() {
     let (batches, lines) = input();
     let reference = single_node_reference(rules.path(), &batches, &lines);
     let cluster = Cluster::start(3, &var("WATCHPOST_TEST_PG_URL"));
-    let owned = cluster.wait_owned();
+    let mut owned = cluster.wait_owned();
+    owned.sort_unstable();
     assert_eq!(
         owned,
-        vec![3, 3, 3],
-        "8 source partitions and the keyed one"
+        vec![3, 4, 4],
+        "8 source partitions and the keyed stage's 3"
     );
     let nodes = cluster.live();
     for (i, (query, batch)) in batches.iter().enumerate() {
@@ -762,24 +816,46 @@ fn three_nodes_find_what_one_node_finds() {
         },
         || cluster.metrics(nodes[0]),
     );
-    // Every line is kept for the login detector, and handed to the keyed
-    // stage once, with the other lines of its batch.
-    let kept: f64 = nodes
-        .iter()
-        .map(|s| {
-            gauge(
-                &cluster.metrics(s),
-                "watchpost_keyed_events_processed_total",
-            )
-        })
-        .sum();
-    assert_eq!(
-        kept, 444.0,
-        "every kept event processed once by the keyed stage"
+    // Every line is kept for the login detector (one key, so one keyed
+    // partition) and for the per-host correlation (its host's key): handed
+    // to one or two keyed partitions, with the other lines of its batch,
+    // and processed once by each.
+    let total =
+        |name: &str| -> f64 { nodes.iter().map(|s| gauge(&cluster.metrics(s), name)).sum() };
+    let handed = total("watchpost_keyed_events_published_total");
+    let processed = total("watchpost_keyed_events_processed_total");
+    assert_eq!(processed, handed, "every handed event processed once");
+    assert!(
+        handed > 444.0 && handed <= 888.0,
+        "each line handed to one or two keyed partitions: {handed}"
     );
-    // JetStream holds every batch once (48 messages), and every batch's
-    // kept events once (48 more).
-    assert_eq!(cluster.nats.stream_messages("WATCHPOST_EVENTS"), 96);
+    // JetStream holds every batch once (48 messages on the source
+    // partitions' subjects), and each batch's hand-off to a keyed
+    // partition once: one or two per batch, on at least two of the three.
+    let subjects = cluster
+        .nats
+        .subject_messages("WATCHPOST_EVENTS", "watchpost.events.>");
+    let on = |range: std::ops::Range<usize>| -> u64 {
+        range
+            .map(|p| {
+                subjects
+                    .get(&format!("watchpost.events.{p}"))
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
+    assert_eq!(on(0..PARTITIONS), 48, "{subjects:?}");
+    let hand_offs = on(PARTITIONS..PARTITIONS + KEYED);
+    assert!((49..=96).contains(&hand_offs), "{subjects:?}");
+    let busy = (PARTITIONS..PARTITIONS + KEYED)
+        .filter(|p| subjects.contains_key(&format!("watchpost.events.{p}")))
+        .count();
+    assert!(busy >= 2, "the hosts' keys spread: {subjects:?}");
+    assert_eq!(
+        cluster.nats.stream_messages("WATCHPOST_EVENTS"),
+        48 + hand_offs
+    );
 }
 
 #[test]
@@ -847,8 +923,8 @@ fn a_node_killed_mid_stream_loses_and_duplicates_nothing() {
     owned.sort_unstable();
     assert_eq!(
         owned,
-        vec![4, 5],
-        "the two live nodes share the 9 partitions"
+        vec![5, 6],
+        "the two live nodes share the 11 partitions"
     );
     let got = cluster.settle(lines.len());
     assert_eq!(got.per_line.len(), lines.len(), "no line lost, none twice");

@@ -457,12 +457,14 @@ impl Ingest {
             &settings.database_url,
             &settings.node_id,
             settings.partitions,
+            settings.keyed_partitions,
         )
         .await?;
         stats.postgres_up.store(true, Ordering::Relaxed);
         tracing::info!(
             node = %settings.node_id,
             partitions = settings.partitions,
+            keyed_partitions = settings.keyed_partitions,
             stream = %settings.stream,
             "joined the cluster"
         );

@@ -5,12 +5,13 @@
 //! input ─> Intake (check) ─> publish to watchpost.events.<p> ─> JetStream ack ─> 2xx
 //!                                     │
 //!        node holding partition p: durable pull consumer wp-p<p> ─> engine::Stream::push_split
-//!                                     ─> kept events to watchpost.events.<N> ─> JetStream ack
+//!                                     ─> kept events to watchpost.events.<N+k>, for each
+//!                                        shard k of their keys ─> JetStream ack
 //!                                     ─> alerts (PostgreSQL, unique keys)
 //!                                     ─> checkpoint (PostgreSQL) ─> ack the messages
 //!                                     │
-//!        node holding the keyed partition N (= partitions): wp-p<N> ─> Stream::push_kept
-//!                                     ─> alerts ─> checkpoint ─> ack
+//!        node holding keyed partition N+k (N = partitions): wp-p<N+k> ─> Stream::push_kept
+//!                                     on shard k ─> alerts ─> checkpoint ─> ack
 //! ```
 //!
 //! - [`bus`]: the JetStream side. An intake publishes the accepted records
@@ -20,9 +21,9 @@
 //! - [`coord`]: who runs which partition. Every node holds a PostgreSQL
 //!   session-level advisory lock for its membership, and one per partition
 //!   it runs; a node that dies loses its session and so its locks at once.
-//!   Each node aims at its fair share, `ceil((partitions + 1) / live
-//!   nodes)` (the keyed stage's partition counts as one),
-//!   releasing the surplus and taking free partitions, so partitions move
+//!   Each node aims at its fair share, `ceil((partitions +
+//!   keyed_partitions) / live nodes)` (the keyed stage's partitions count
+//!   alike), releasing the surplus and taking free partitions, so partitions move
 //!   when a node joins or leaves. PostgreSQL decides; there is no protocol
 //!   of our own between nodes.
 //! - [`partition`]: the detection of one partition, on a thread of its
@@ -34,9 +35,16 @@
 //!   redelivered to the next owner, which rebuilds the state from the
 //!   checkpoint and the redelivered messages. A source partition keeps
 //!   no ordered stage: it hands the events correlations and policy
-//!   detectors need to the keyed partition ([`keyed_partition`]), where
-//!   the events of every source meet, and waits for JetStream to take them
-//!   before it stores, checkpoints or acknowledges the batch.
+//!   detectors need to the keyed stage, where the events of every source
+//!   meet, and waits for JetStream to take them before it stores,
+//!   checkpoints or acknowledges the batch. The keyed stage is
+//!   `keyed_partitions` partitions ([`ClusterSettings::keyed_partition`]),
+//!   each one shard of the keys ([`detect::Shard`]): a correlation's
+//!   group-by values, a policy detector's key (its host, say; the login
+//!   detector, whose success-after-failures check reads a user's and an
+//!   address's counts together, is one key). An event goes to every shard
+//!   one of its keys belongs to, and each shard keeps state and fires
+//!   only for its own keys.
 //!
 //! Alerts keep their deterministic keys ([`super::alerts::alert_key`]) and
 //! the store refuses a key twice, so a redelivered message never makes a
@@ -57,6 +65,8 @@ pub(super) mod partition;
 
 /// Default number of partitions of the event stream.
 pub const DEFAULT_PARTITIONS: u32 = 16;
+/// Default number of partitions of the keyed stage.
+pub const DEFAULT_KEYED_PARTITIONS: u32 = 4;
 /// Default JetStream stream of events.
 pub const DEFAULT_STREAM: &str = "WATCHPOST_EVENTS";
 /// Default subject prefix of events (`PREFIX.<partition>`).
@@ -88,6 +98,10 @@ pub struct ClusterConfig {
     /// the cluster first starts; a node configured otherwise refuses to
     /// start.
     pub partitions: Option<u32>,
+    /// Partitions of the keyed stage, where correlations and policy
+    /// detectors run split by key (default 4, 1 to 256). Fixed when the
+    /// cluster first starts, like `partitions`.
+    pub keyed_partitions: Option<u32>,
     /// The JetStream stream of events (default `WATCHPOST_EVENTS`).
     pub stream: Option<String>,
     /// The subject prefix of events (default `watchpost.events`; partition
@@ -121,6 +135,7 @@ pub struct ClusterSettings {
     pub database_url: String,
     pub node_id: String,
     pub partitions: u32,
+    pub keyed_partitions: u32,
     pub stream: String,
     pub subject: String,
     pub max_deliver: i64,
@@ -165,6 +180,10 @@ impl ClusterSettings {
         let partitions = config.partitions.unwrap_or(DEFAULT_PARTITIONS);
         if !(1..=1024).contains(&partitions) {
             return Err("cluster.partitions: 1 to 1024".to_owned());
+        }
+        let keyed_partitions = config.keyed_partitions.unwrap_or(DEFAULT_KEYED_PARTITIONS);
+        if !(1..=256).contains(&keyed_partitions) {
+            return Err("cluster.keyed_partitions: 1 to 256".to_owned());
         }
         let token = |what: &str, v: &str| {
             if v.is_empty()
@@ -220,6 +239,7 @@ impl ClusterSettings {
             database_url,
             node_id,
             partitions,
+            keyed_partitions,
             stream,
             subject,
             max_deliver,
@@ -239,6 +259,27 @@ impl ClusterSettings {
     /// The dead-letter subject prefix.
     pub fn dead_subject(&self) -> String {
         format!("{}-dead", self.subject)
+    }
+
+    /// Every partition that is leased: the source partitions, then the
+    /// keyed stage's.
+    pub fn units(&self) -> u32 {
+        self.partitions + self.keyed_partitions
+    }
+
+    /// The keyed stage's partition number of its shard `shard`: after the
+    /// source partitions (`0..partitions`). Leased, checkpointed and
+    /// consumed like them, on the subject `<subject>.<number>`, which no
+    /// source maps to.
+    pub fn keyed_partition(&self, shard: u32) -> u32 {
+        self.partitions + shard
+    }
+
+    /// The keyed stage's shard that partition `p` runs, if it is one of
+    /// the keyed stage's.
+    pub fn keyed_shard(&self, p: u32) -> Option<detect::Shard> {
+        p.checked_sub(self.partitions)
+            .and_then(|i| detect::Shard::new(i, self.keyed_partitions))
     }
 }
 
@@ -272,16 +313,9 @@ fn hostname() -> String {
 /// The partition of a source: CRC-32 of its name, modulo the partition
 /// count. Every event of one source goes to one partition, so one node
 /// sees a source's events in order, as the gap detector needs; stateful
-/// detection runs in the keyed partition, over every source's kept events.
+/// detection runs in the keyed partitions, over every source's kept events.
 pub fn partition_of(source: &str, partitions: u32) -> u32 {
     crc32fast::hash(source.as_bytes()) % partitions.max(1)
-}
-
-/// The keyed stage's partition: the one after the source partitions
-/// (`0..partitions`). It is leased, checkpointed and consumed like them,
-/// on the subject `<subject>.<partitions>`, which no source maps to.
-pub fn keyed_partition(partitions: u32) -> u32 {
-    partitions.max(1)
 }
 
 /// What the cluster's parts report for `/metrics` and the health check.
@@ -501,9 +535,35 @@ mod tests {
         assert_eq!(partition_of("web01/auth", 16), 0x8e6b_3370 % 16);
         for n in [1, 2, 3, 16, 1024] {
             assert!(partition_of("x/y", n) < n);
-            // No source is ever routed to the keyed stage's subject.
-            assert_eq!(keyed_partition(n), n);
         }
+        // No source is ever routed to the keyed stage's partitions, which
+        // follow the source partitions.
+        let config = ClusterConfig {
+            partitions: Some(8),
+            keyed_partitions: Some(3),
+            ..ClusterConfig::default()
+        };
+        let s = ClusterSettings::new(&config, "nats://h:1", Some("postgres://h/wp")).unwrap();
+        assert_eq!(s.units(), 11);
+        assert_eq!(
+            (0..11)
+                .map(|p| s.keyed_shard(p).map(|k| k.index()))
+                .collect::<Vec<_>>(),
+            [
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some(0),
+                Some(1),
+                Some(2)
+            ]
+        );
+        assert_eq!(s.keyed_partition(2), 10);
     }
 
     #[test]
@@ -523,11 +583,16 @@ mod tests {
         assert!(ClusterSettings::new(&c, "nats://127.0.0.1:4222", Some("sqlite:x.db")).is_err());
         assert!(ClusterSettings::new(&c, "http://127.0.0.1:4222", pg).is_err());
         let s = ClusterSettings::new(&c, "nats://127.0.0.1:4222", pg).unwrap();
-        assert_eq!(s.partitions, 16);
+        assert_eq!((s.partitions, s.keyed_partitions), (16, 4));
         assert_eq!(s.subject, "watchpost.events");
         assert_eq!(s.dead_subject(), "watchpost.events-dead");
         let bad = ClusterConfig {
             partitions: Some(0),
+            ..ClusterConfig::default()
+        };
+        assert!(ClusterSettings::new(&bad, "nats://h:1", pg).is_err());
+        let bad = ClusterConfig {
+            keyed_partitions: Some(0),
             ..ClusterConfig::default()
         };
         assert!(ClusterSettings::new(&bad, "nats://h:1", pg).is_err());

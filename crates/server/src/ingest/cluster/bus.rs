@@ -156,21 +156,27 @@ impl Bus {
     }
 
     /// Hands the events that the source message at stream sequence `seq`
-    /// kept to the keyed stage, and waits until JetStream has acknowledged
-    /// them. The `Nats-Msg-Id` of each message is made from `seq` and the
+    /// kept, and whose keys belong to shard `shard`, to that shard's keyed
+    /// partition, and waits until JetStream has acknowledged them. The
+    /// `Nats-Msg-Id` of each message is made from `seq`, the shard and the
     /// message's place among those events, which do not depend on how
     /// messages were fetched: a node that takes the partition over and
     /// processes the message again publishes the same ids, and JetStream
     /// stores them once (within its two-minute duplicate window). A
     /// failure is the caller's to retry; no sender is refused for it.
-    pub async fn publish_kept(&self, seq: u64, kept: &[Vec<u8>]) -> Result<(), PublishError> {
+    pub async fn publish_kept(
+        &self,
+        seq: u64,
+        shard: u32,
+        kept: &[Vec<u8>],
+    ) -> Result<(), PublishError> {
         let subject = format!(
             "{}.{}",
             self.settings.subject,
-            super::keyed_partition(self.settings.partitions)
+            self.settings.keyed_partition(shard)
         );
         match self
-            .publish_framed(subject, kept, |i, _| format!("wp-kept-{seq}-{i}"))
+            .publish_framed(subject, kept, |i, _| format!("wp-kept-{seq}-{shard}-{i}"))
             .await
         {
             Ok(()) => {

@@ -42,9 +42,14 @@ pub type CoordError = sqlx::Error;
 
 impl Coord {
     /// Opens the session, creates the cluster's tables when missing, checks
-    /// the partition count against the one the cluster was created with,
-    /// and takes this node's membership lock.
-    pub async fn connect(url: &str, node: &str, partitions: u32) -> anyhow::Result<Coord> {
+    /// the partition counts (source and keyed) against those the cluster
+    /// was created with, and takes this node's membership lock.
+    pub async fn connect(
+        url: &str,
+        node: &str,
+        partitions: u32,
+        keyed_partitions: u32,
+    ) -> anyhow::Result<Coord> {
         let mut conn = tokio::time::timeout(STATEMENT_TIMEOUT, PgConnection::connect(url))
             .await
             .map_err(|_| anyhow::anyhow!("PostgreSQL did not answer within 10 s"))?
@@ -73,21 +78,30 @@ impl Coord {
         )
         .execute(&mut conn)
         .await?;
-        sqlx::query(
-            "INSERT INTO cluster_settings (name, value) VALUES ('partitions', $1)
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(partitions.to_string())
-        .execute(&mut conn)
-        .await?;
-        let have: String =
-            sqlx::query_scalar("SELECT value FROM cluster_settings WHERE name = 'partitions'")
-                .fetch_one(&mut conn)
-                .await?;
-        if have != partitions.to_string() {
-            anyhow::bail!(
-                "the cluster was created with {have} partitions, and this node is configured with {partitions}: set [cluster] partitions = {have}"
-            );
+        // Routing depends on both counts: every node must use the ones the
+        // cluster was created with.
+        for (name, count) in [
+            ("partitions", partitions),
+            ("keyed_partitions", keyed_partitions),
+        ] {
+            sqlx::query(
+                "INSERT INTO cluster_settings (name, value) VALUES ($1, $2)
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(count.to_string())
+            .execute(&mut conn)
+            .await?;
+            let have: String =
+                sqlx::query_scalar("SELECT value FROM cluster_settings WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&mut conn)
+                    .await?;
+            if have != count.to_string() {
+                anyhow::bail!(
+                    "the cluster was created with {name} = {have}, and this node is configured with {count}: set [cluster] {name} = {have}"
+                );
+            }
         }
         let mut coord = Coord {
             conn,

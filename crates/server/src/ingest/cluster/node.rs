@@ -25,9 +25,9 @@ pub(in crate::ingest) fn run(ctx: Arc<Ctx>) {
     let settings = Arc::clone(&ctx.settings);
     let rt = ctx.runtime.clone();
     let node = settings.node_id.clone();
-    // The source partitions and the keyed stage's one partition
-    // (`super::keyed_partition`): leased alike.
-    let units = settings.partitions + 1;
+    // The source partitions and the keyed stage's partitions: leased
+    // alike.
+    let units = settings.units();
     let prefer = coord::preference(&node, units);
     let mut running: BTreeMap<u32, Running> = BTreeMap::new();
     let mut backoff = Duration::from_millis(200);
@@ -70,6 +70,7 @@ pub(in crate::ingest) fn run(ctx: Arc<Ctx>) {
                 &settings.database_url,
                 &node,
                 settings.partitions,
+                settings.keyed_partitions,
             ));
             match connected {
                 Ok(c) => {

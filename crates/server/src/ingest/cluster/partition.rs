@@ -107,14 +107,17 @@ pub(in crate::ingest) fn run(ctx: &Ctx, p: u32, stop: &StopFlag) -> Ended {
                 }
             }
         };
-        let keyed = p == super::keyed_partition(ctx.settings.partitions);
+        let shard = ctx.settings.keyed_shard(p);
+        let keyed = shard.is_some();
         let config = if keyed {
             keyed_config(ctx.stream)
         } else {
             ctx.stream
         };
         let (mut stream, mut gaps, mut next, mut latest) = resume(&engine, config, p, saved);
-        if keyed {
+        if let Some(shard) = shard {
+            // The keys of this shard only.
+            stream.set_shard(shard);
             // Gaps are a source's own: its source partition finds them.
             gaps = None;
         }
@@ -306,7 +309,7 @@ pub(in crate::ingest) fn run(ctx: &Ctx, p: u32, stop: &StopFlag) -> Ended {
                 // events the ordered stage needs go to the keyed stage,
                 // where every source's meet, before anything of this
                 // batch is checkpointed or acknowledged.
-                let (direct, kept) = stream.push_split(events);
+                let (direct, kept) = stream.push_split(events, ctx.settings.keyed_partitions);
                 detections.extend(direct);
                 if !kept.is_empty() && !hand_over(ctx, p, &kept, stop) {
                     return Ended::Stopped;
@@ -373,14 +376,15 @@ pub(in crate::ingest) fn run(ctx: &Ctx, p: u32, stop: &StopFlag) -> Ended {
     }
 }
 
-/// Publishes the kept events of a batch to the keyed stage, one source
-/// message at a time (their ids then do not depend on how messages were
-/// fetched), retrying until JetStream acknowledges them. `false`: told to
-/// stop first; nothing of the batch may then be acknowledged.
-fn hand_over(ctx: &Ctx, p: u32, kept: &[Event], stop: &StopFlag) -> bool {
+/// Publishes the kept events of a batch to the keyed stage's partitions
+/// their routes name, one source message and shard at a time (their ids
+/// then do not depend on how messages were fetched), retrying until
+/// JetStream acknowledges them. `false`: told to stop first; nothing of
+/// the batch may then be acknowledged.
+fn hand_over(ctx: &Ctx, p: u32, kept: &[(Event, Vec<u32>)], stop: &StopFlag) -> bool {
     let limit = ctx.bus.max_record();
-    let mut by_message: BTreeMap<u64, Vec<Vec<u8>>> = BTreeMap::new();
-    for event in kept {
+    let mut by_message: BTreeMap<(u64, u32), Vec<Vec<u8>>> = BTreeMap::new();
+    for (event, routes) in kept {
         let bytes = engine::encode_kept(event);
         if bytes.len() > limit {
             // Only a record near the message size limit, whose fields
@@ -398,20 +402,26 @@ fn hand_over(ctx: &Ctx, p: u32, kept: &[Event], stop: &StopFlag) -> bool {
             );
             continue;
         }
-        by_message
-            .entry(event.meta.record >> RECORD_BITS)
-            .or_default()
-            .push(bytes);
+        let seq = event.meta.record >> RECORD_BITS;
+        for &shard in routes {
+            by_message
+                .entry((seq, shard))
+                .or_default()
+                .push(bytes.clone());
+        }
     }
-    for (seq, events) in by_message {
+    for ((seq, shard), events) in by_message {
         let mut failures = 0u32;
         loop {
-            match ctx.runtime.block_on(ctx.bus.publish_kept(seq, &events)) {
+            match ctx
+                .runtime
+                .block_on(ctx.bus.publish_kept(seq, shard, &events))
+            {
                 Ok(()) => break,
                 Err(error) => {
                     failures += 1;
                     if failures == 1 || failures.is_multiple_of(30) {
-                        tracing::warn!(partition = p, seq, %error, "cannot hand kept events to the keyed stage; retrying");
+                        tracing::warn!(partition = p, seq, shard, %error, "cannot hand kept events to the keyed stage; retrying");
                     }
                     if stop.load(Ordering::Relaxed) {
                         return false;
