@@ -1114,3 +1114,50 @@ fn a_message_that_cannot_be_read_is_dead_lettered_without_blocking_its_partition
         || node.log_text(),
     );
 }
+
+#[test]
+fn a_node_configured_with_other_partition_counts_refuses_to_join() {
+    // Routing depends on both counts, so a node that disagrees with the
+    // cluster would send events where no consumer reads them.
+    let cluster = Cluster::start(1, &var("WATCHPOST_TEST_PG_URL"));
+    for (setting, theirs, ours) in [
+        ("keyed_partitions", KEYED, KEYED + 2),
+        ("partitions", PARTITIONS, PARTITIONS + 1),
+    ] {
+        let dir = cluster.dir.path().join(format!("odd-{setting}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = cluster.config.replace(
+            &format!("\n{setting} = {theirs}\n"),
+            &format!("\n{setting} = {ours}\n"),
+        );
+        assert_ne!(config, cluster.config, "{setting} in the test's config");
+        std::fs::write(dir.join("watchpost.toml"), &config).unwrap();
+        let log = dir.join("serve.log");
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.join("data"))
+            .arg("--config")
+            .arg(dir.join("watchpost.toml"))
+            .args(["--database-url", &cluster.db, "--nats", &cluster.nats.url()])
+            .args(["--node-id", "odd", "-r", cluster.rules.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        // It listens first (rules load meanwhile), then fails to join and
+        // exits.
+        let status = poll(
+            &format!("the node with {setting} = {ours} exits"),
+            || child.try_wait().unwrap(),
+            || std::fs::read_to_string(&log).unwrap_or_default(),
+        );
+        let stderr = std::fs::read_to_string(&log).unwrap();
+        assert!(!status.success(), "{setting}: {status}\n{stderr}");
+        let want = format!(
+            "the cluster was created with {setting} = {theirs}, and this node is configured with {ours}: set [cluster] {setting} = {theirs}"
+        );
+        assert!(stderr.contains(&want), "{setting}:\n{stderr}");
+    }
+    // The cluster's own node runs on, holding every partition.
+    assert_eq!(cluster.wait_owned(), vec![PARTITIONS + KEYED]);
+}
