@@ -41,17 +41,18 @@ pub fn access_log_request_time(line: &str) -> Option<f64> {
     (v.is_finite() && v >= 0.0).then_some(v)
 }
 
-/// The event's time, or for an access-log line without one, the time in
-/// its `[02/Nov/2026:08:00:00 +0000]` field.
-/// What a series belongs to: its host, or without one its input (series
-/// of different inputs stay apart).
-fn scope(event: &Event) -> String {
-    match fields::host(event) {
-        Some(host) if !host.is_empty() => host,
-        _ => event.meta.source.to_string(),
+/// What a series belongs to: `host` (the event's), or without one its
+/// input (series of different inputs stay apart).
+fn scope<'a>(host: &'a str, event: &'a Event) -> &'a str {
+    if host.is_empty() {
+        &event.meta.source
+    } else {
+        host
     }
 }
 
+/// The event's time, or for an access-log line without one, the time in
+/// its `[02/Nov/2026:08:00:00 +0000]` field.
 fn event_time(event: &Event) -> Option<events::Timestamp> {
     event.meta.timestamp.or_else(|| {
         let line = fields::message(event)?;
@@ -172,7 +173,8 @@ impl Detector for Performance {
     /// A series is one host's (or, without a host, one input's): every
     /// series of a host goes to the host's shard.
     fn shard_key(&self, event: &Event) -> Option<u64> {
-        Some(detect::shard_key(&["performance", &scope(event)]))
+        let host = fields::host(event).unwrap_or_default();
+        Some(detect::shard_key(&["performance", scope(&host, event)]))
     }
 
     fn observe(&mut self, event: &Event, out: &mut Vec<Detection>) {
@@ -184,7 +186,7 @@ impl Detector for Performance {
         };
         let value_field = value_field.to_string();
         let host = fields::host(event).unwrap_or_default();
-        let scope = scope(event);
+        let scope = scope(&host, event);
         let mut key = format!("{scope}|{value_field}");
         let mut labels = Vec::new();
         for k in &self.config.key_fields {
