@@ -529,8 +529,8 @@ fn single_node_reference(rules: &Path, batches: &[(String, String)], lines: &[St
         .map(|a| a.rsplit(' ').next().unwrap())
         .collect();
     assert_eq!(times.len(), 12, "{per_host:#?}");
-    // One brute force per attacker: 36 incidents, each about its own
-    // address (the login-failure detector's grouping is per host).
+    // 36 attackers' brute forces on 12 hosts: 12 incidents, one per host
+    // (the login-failure detector's grouping is per host).
     assert_eq!(reference.incidents.len(), 12, "{:#?}", reference.incidents);
     reference
 }
@@ -567,8 +567,7 @@ impl Cluster {
         let db = fresh_database(pg_url);
         let rules = dir.path().join("rules");
         std::fs::create_dir_all(&rules).unwrap();
-        std::fs::write(rules.join("per_line.yml"), PER_LINE_RULE).unwrap();
-        std::fs::write(rules.join("per_host.yml"), PER_HOST_RULE).unwrap();
+        write_rules(&rules);
         let key = dir.path().join("audit.key");
         std::fs::write(&key, format!("{}\n", "ab".repeat(32))).unwrap();
         let config = format!(
@@ -746,11 +745,17 @@ fn sum(text: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// A folder holding the test's rules.
 fn rules_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("per_line.yml"), PER_LINE_RULE).unwrap();
-    std::fs::write(dir.path().join("per_host.yml"), PER_HOST_RULE).unwrap();
+    write_rules(dir.path());
     dir
+}
+
+/// Writes the test's rules into `dir`.
+fn write_rules(dir: &Path) {
+    std::fs::write(dir.join("per_line.yml"), PER_LINE_RULE).unwrap();
+    std::fs::write(dir.join("per_host.yml"), PER_HOST_RULE).unwrap();
 }
 
 #[test]

@@ -269,38 +269,18 @@ fn check(name: &str, rules: &[&str], paths: &[&str]) {
             spilled, want_spilled,
             "{name}: {kept} kept, budget {budget:?}"
         );
-        let diffs = differences(&want, &got);
-        assert!(
-            diffs.is_empty(),
-            "{name} with {threads} threads, budget {budget:?}: {} detections, golden {}; {} lines differ; first:\n{}",
-            got.len(),
-            want.len(),
-            diffs.len(),
-            diffs[..diffs.len().min(5)].join("\n")
+        assert_golden(
+            &want,
+            &got,
+            &format!("{name} with {threads} threads, budget {budget:?}"),
         );
     }
     let (got, stats) = stream(rules, paths, 0, false);
-    let diffs = differences(&want, &got);
-    assert!(
-        diffs.is_empty(),
-        "{name} streamed: {} detections, golden {}; {} lines differ; first:\n{}",
-        got.len(),
-        want.len(),
-        diffs.len(),
-        diffs[..diffs.len().min(5)].join("\n")
-    );
+    assert_golden(&want, &got, &format!("{name} streamed"));
     assert_eq!((stats.late, stats.forced), (0, 0), "{name}: {stats:?}");
     // Stopped three times and resumed from checkpoints: nothing changes.
     let (got, resumed) = stream(rules, paths, 3, false);
-    let diffs = differences(&want, &got);
-    assert!(
-        diffs.is_empty(),
-        "{name} resumed 3 times: {} detections, golden {}; {} lines differ; first:\n{}",
-        got.len(),
-        want.len(),
-        diffs.len(),
-        diffs[..diffs.len().min(5)].join("\n")
-    );
+    assert_golden(&want, &got, &format!("{name} resumed 3 times"));
     assert_eq!(resumed, stats, "{name}: the counts carry over");
     // Streaming, not holding everything to the end.
     if stats.kept > 1000 {
@@ -312,19 +292,25 @@ fn check(name: &str, rules: &[&str], paths: &[&str]) {
     // Split as a cluster splits it, the keyed stage in 3 shards: nothing
     // changes either, and every kept event reaches a shard.
     let (got, given) = split(rules, paths, 3);
-    let diffs = differences(&want, &got);
-    assert!(
-        diffs.is_empty(),
-        "{name} split into 3 keyed shards: {} detections, golden {}; {} lines differ; first:\n{}",
-        got.len(),
-        want.len(),
-        diffs.len(),
-        diffs[..diffs.len().min(5)].join("\n")
-    );
+    assert_golden(&want, &got, &format!("{name} split into 3 keyed shards"));
     assert!(
         given.iter().sum::<u64>() >= stats.kept,
         "{name}: shards given {given:?}, {} kept",
         stats.kept
+    );
+}
+
+/// Fails, naming the first lines that differ, unless `got` is `want`.
+/// `what` says which run gave `got`.
+fn assert_golden(want: &[Value], got: &[Value], what: &str) {
+    let diffs = differences(want, got);
+    assert!(
+        diffs.is_empty(),
+        "{what}: {} detections, golden {}; {} lines differ; first:\n{}",
+        got.len(),
+        want.len(),
+        diffs.len(),
+        diffs[..diffs.len().min(5)].join("\n")
     );
 }
 
