@@ -1,9 +1,11 @@
 //! Windows EVTX files, and the flattening that makes Windows events (from
 //! EVTX or from JSON exports of it) look the way SigmaHQ rules address them.
 //!
-//! Reading: the file's 64 KiB chunks are parsed in parallel on the rayon
-//! pool; each chunk's records are rendered by the `evtx` crate, flattened,
-//! and handed to the sink as one batch (in record order within the batch).
+//! Reading: the file's 64 KiB chunks are walked in record order (module
+//! `chunks`, which passes over empty chunks cheaply) and parsed in parallel
+//! on the rayon pool; each chunk's records are rendered by the `evtx` crate,
+//! flattened, and handed to the sink as one batch (in record order within
+//! the batch).
 //! A chunk or record that fails is a [`ProblemKind::Malformed`] problem
 //! located as `chunk N` or `chunk N record R`, and reading goes on.
 //!
@@ -52,7 +54,10 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::{FileSummary, Input, Problem, ProblemKind, ReadCtx};
 
+mod chunks;
 mod flat;
+
+use chunks::ChunkWalk;
 
 /// The size of the EVTX file header.
 const FILE_HEADER_LEN: u64 = 4096;
@@ -93,9 +98,19 @@ pub(crate) fn read(
         }
     }
     let parsed = match ctx.input {
-        Input::File(path) => EvtxParser::from_path(path).map(|p| read_chunks(ctx, p, sink)),
+        Input::File(path) => match std::fs::File::open(path) {
+            Ok(file) => open(file).map(|walk| read_chunks(ctx, walk, sink)),
+            Err(error) => {
+                summary.problems.push(ctx.problem(
+                    "file",
+                    ProblemKind::Unreadable,
+                    format!("cannot open: {error}"),
+                ));
+                return;
+            }
+        },
         Input::Memory(data) => {
-            EvtxParser::from_buffer(data.to_vec()).map(|p| read_chunks(ctx, p, sink))
+            open(std::io::Cursor::new(data)).map(|walk| read_chunks(ctx, walk, sink))
         }
     };
     match parsed {
@@ -111,11 +126,19 @@ pub(crate) fn read(
     }
 }
 
+/// Checks the file header and starts a walk over the chunks.
+fn open<R: std::io::Read + std::io::Seek>(mut reader: R) -> Result<ChunkWalk<R>, EvtxError> {
+    let header_block_size = EvtxParser::from_read_seek(&mut reader)?
+        .header()
+        .header_block_size;
+    Ok(ChunkWalk::new(reader, header_block_size)?)
+}
+
 /// Parses every chunk of an opened EVTX file in parallel; returns how many
 /// events went to the sink and the problems met, in file order.
-fn read_chunks<T: std::io::Read + std::io::Seek>(
+fn read_chunks<R: std::io::Read + std::io::Seek>(
     ctx: &ReadCtx<'_>,
-    mut parser: EvtxParser<T>,
+    mut chunks: ChunkWalk<R>,
     sink: &(dyn Fn(Vec<Event>) + Sync),
 ) -> (u64, Vec<Problem>) {
     let settings = Arc::new(ParserSettings::new().num_threads(1).indent(false));
@@ -197,7 +220,6 @@ fn read_chunks<T: std::io::Read + std::io::Seek>(
     // Chunks are read in windows and each window parsed in parallel: this
     // bounds memory for huge files, and rayon's fork-join over a slice keeps
     // both cores busy where a bridged iterator left them waiting.
-    let mut chunks = parser.chunks();
     loop {
         let window: Vec<_> = chunks.by_ref().take(CHUNK_WINDOW).collect();
         if window.is_empty() {
