@@ -128,7 +128,7 @@ fn sort_key(w: &Witness) -> (u8, &str, &str) {
 // Combinators
 // ---------------------------------------------------------------------------
 
-type Detections = std::collections::HashMap<String, CompiledDetection>;
+type Detections = crate::compiler::DetectionMap;
 
 #[derive(Debug, Clone)]
 enum Analysis {

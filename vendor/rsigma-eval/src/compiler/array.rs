@@ -6,12 +6,11 @@
 //! those verdicts.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use rsigma_parser::fieldpath::{first_unescaped, unescape_brackets};
 use rsigma_parser::{ArrayQuantifier, ConditionExpr, Quantifier};
 
-use super::{CompiledDetection, CompiledDetectionItem};
+use super::{CompiledDetection, CompiledDetectionItem, DetectionMap};
 use crate::event::{Event, EventValue};
 use crate::matcher::CompiledMatcher;
 
@@ -187,7 +186,7 @@ pub(crate) fn eval_array_body<E: Event>(
 /// array members are not bloom-indexed.
 pub(crate) fn eval_array_condition<E: Event>(
     expr: &ConditionExpr,
-    named: &HashMap<String, CompiledDetection>,
+    named: &DetectionMap,
     member: &EventValue,
     outer: &E,
 ) -> bool {

@@ -3,7 +3,6 @@
 //! This is the second half of the IR-backed compile path:
 //! `lower_rule` (rsigma-ir) → [`compile_to_compiled`] → matcher optimizer.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use rsigma_ir::{
@@ -19,13 +18,14 @@ use crate::matcher::{CompiledMatcher, ExpandPart, TimePart};
 use super::helpers::build_regex;
 use super::optimizer;
 use super::{
+    DetectionMap,
     CompiledDetection, CompiledDetectionItem, CompiledRule, ModCtx, compile_sigma_string,
     compile_string_value, compile_value,
 };
 
 /// Compile an [`IrRule`] into a physical [`CompiledRule`] ready for evaluation.
 pub fn compile_to_compiled(ir: &IrRule) -> Result<CompiledRule> {
-    let mut detections = HashMap::new();
+    let mut detections = DetectionMap::default();
     for (name, detection) in &ir.detections {
         detections.insert(name.clone(), compile_ir_detection(detection)?);
     }
@@ -98,7 +98,7 @@ fn compile_ir_detection(detection: &IrDetection) -> Result<CompiledDetection> {
                     "Conditional detection must have at least one named sub-selection".into(),
                 ));
             }
-            let compiled: Result<HashMap<String, CompiledDetection>> = named
+            let compiled: Result<DetectionMap> = named
                 .iter()
                 .map(|(k, d)| Ok((k.clone(), compile_ir_detection(d)?)))
                 .collect();

@@ -61,6 +61,11 @@ pub(crate) use helpers::{yaml_to_json, yaml_to_json_map};
 // Compiled types
 // =============================================================================
 
+/// A rule's compiled named detections, keyed by detection name. Hashed with
+/// FxHash (watchpost change 4): conditions look their detections up by name
+/// for every event they are evaluated against.
+pub type DetectionMap = HashMap<String, CompiledDetection, rustc_hash::FxBuildHasher>;
+
 /// A compiled Sigma rule, ready for evaluation.
 #[derive(Debug, Clone)]
 pub struct CompiledRule {
@@ -76,7 +81,7 @@ pub struct CompiledRule {
     pub falsepositives: Vec<String>,
     pub logsource: LogSource,
     /// Compiled named detections, keyed by detection name.
-    pub detections: HashMap<String, CompiledDetection>,
+    pub detections: DetectionMap,
     /// Condition expression trees (usually one, but can be multiple).
     pub conditions: Vec<ConditionExpr>,
     /// Whether to include the full event JSON in the match result.
@@ -114,7 +119,7 @@ pub enum CompiledDetection {
     /// member. Appears only as an [`ArrayMatch`](CompiledDetection::ArrayMatch)
     /// body.
     Conditional {
-        named: HashMap<String, CompiledDetection>,
+        named: DetectionMap,
         condition: ConditionExpr,
     },
 }
@@ -392,7 +397,7 @@ pub fn compile_detection(detection: &Detection) -> Result<CompiledDetection> {
                     "Conditional detection must have at least one named sub-selection".into(),
                 ));
             }
-            let compiled: Result<HashMap<String, CompiledDetection>> = named
+            let compiled: Result<DetectionMap> = named
                 .iter()
                 .map(|(k, d)| Ok((k.clone(), compile_detection(d)?)))
                 .collect();
@@ -1049,7 +1054,7 @@ fn compile_value_default(value: &SigmaValue, case_insensitive: bool) -> Result<C
 /// with the names of detections that were evaluated and returned true.
 pub fn eval_condition(
     expr: &ConditionExpr,
-    detections: &HashMap<String, CompiledDetection>,
+    detections: &DetectionMap,
     event: &impl Event,
     matched_selections: &mut Vec<String>,
 ) -> bool {
@@ -1069,7 +1074,7 @@ pub fn eval_condition(
 /// detail-collecting evaluator once afterward.
 fn eval_condition_matches_with_bloom<E, B>(
     expr: &ConditionExpr,
-    detections: &HashMap<String, CompiledDetection>,
+    detections: &DetectionMap,
     event: &E,
     bloom: &B,
 ) -> bool
@@ -1128,7 +1133,7 @@ where
 /// the event's field value.
 pub(crate) fn eval_condition_with_bloom<E, B>(
     expr: &ConditionExpr,
-    detections: &HashMap<String, CompiledDetection>,
+    detections: &DetectionMap,
     event: &E,
     matched_selections: &mut Vec<String>,
     bloom: &B,
@@ -1294,7 +1299,7 @@ const MAX_KEYWORD_MATCHES: usize = 16;
 /// keyword and `Null`-on-absent matches.
 fn collect_field_matches(
     selection_names: &[String],
-    detections: &HashMap<String, CompiledDetection>,
+    detections: &DetectionMap,
     event: &impl Event,
     level: MatchDetailLevel,
 ) -> Vec<FieldMatch> {
@@ -1561,7 +1566,7 @@ fn collect_array_body_fields<E: Event>(
 fn collect_array_condition_fields<E: Event>(
     selection: &str,
     expr: &ConditionExpr,
-    named: &HashMap<String, CompiledDetection>,
+    named: &DetectionMap,
     member: &EventValue,
     outer: &E,
     level: MatchDetailLevel,

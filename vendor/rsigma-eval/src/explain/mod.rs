@@ -17,7 +17,6 @@
 //! uses, so `explain_rule(rule, event).matched == evaluate_rule(rule,
 //! event).is_some()` holds (pinned by a property test).
 
-use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -25,6 +24,7 @@ use serde_json::Value;
 use rsigma_parser::{ArrayQuantifier, ConditionExpr, Quantifier};
 
 use crate::compiler::{
+    DetectionMap,
     CompiledDetection, CompiledDetectionItem, CompiledRule, array_quantifier_from_member_matches,
     decisive_member_verdict, element_field, eval_array_body, eval_array_item,
     eval_detection_item_no_bloom, select_recorded_member_indices,
@@ -256,7 +256,7 @@ pub fn explain_rule(rule: &CompiledRule, event: &impl Event) -> RuleExplanation 
 
 fn explain_condition(
     expr: &ConditionExpr,
-    detections: &HashMap<String, CompiledDetection>,
+    detections: &DetectionMap,
     event: &impl Event,
 ) -> ConditionTrace {
     match expr {
@@ -522,7 +522,7 @@ fn explain_array_body<E: Event>(
 
 fn explain_array_condition<E: Event>(
     expr: &ConditionExpr,
-    named: &HashMap<String, CompiledDetection>,
+    named: &DetectionMap,
     member: &EventValue,
     outer: &E,
 ) -> ConditionTrace {
