@@ -30,7 +30,9 @@ pub(crate) const ACCESS_SAMPLE_LINES: usize = 5;
 pub(crate) struct Sniffed {
     /// The detected format; `None` for content of no known format.
     pub format: Option<Format>,
-    /// Whether the content is binary (rather than text).
+    /// Whether the content is binary (rather than text). Worked out only
+    /// when no format was detected (it tells a skipped text file from a
+    /// refused binary one); `false` otherwise.
     pub binary: bool,
     /// Whether the file is gzip-compressed.
     pub gzip: bool,
@@ -63,9 +65,10 @@ pub(crate) fn sniff(path: &Path) -> io::Result<Sniffed> {
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
+    let format = detect(&inner, &detection_name(&name));
     Ok(Sniffed {
-        format: detect(&inner, &detection_name(&name)),
-        binary: is_binary(&inner),
+        format,
+        binary: format.is_none() && is_binary(&inner),
         gzip,
         len: meta.len(),
         mtime: meta.modified().ok(),
@@ -88,9 +91,10 @@ pub(crate) fn sniff_bytes(
         head.to_vec()
     };
     let file_name = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let format = detect(&inner, &detection_name(file_name));
     Sniffed {
-        format: detect(&inner, &detection_name(file_name)),
-        binary: is_binary(&inner),
+        format,
+        binary: format.is_none() && is_binary(&inner),
         gzip,
         len: data.len() as u64,
         mtime,
