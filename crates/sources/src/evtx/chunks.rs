@@ -63,10 +63,10 @@ impl<R: Read + Seek> ChunkWalk<R> {
         if let Err(e) = self.reader.seek(SeekFrom::Start(offset)) {
             return Some(Err(fail(ChunkError::FailedToSeekToChunk(e))));
         }
-        let mut data = Vec::with_capacity(CHUNK_LEN as usize);
-        match self.reader.by_ref().take(CHUNK_LEN).read_to_end(&mut data) {
-            Ok(n) if n as u64 == CHUNK_LEN => {}
-            _ => return Some(Err(fail(ChunkError::IncompleteChunk))),
+        // One read of the whole chunk (`read_to_end` would take four).
+        let mut data = vec![0u8; CHUNK_LEN as usize];
+        if self.reader.read_exact(&mut data).is_err() {
+            return Some(Err(fail(ChunkError::IncompleteChunk)));
         }
         if is_empty(&data) {
             return None;
