@@ -11,8 +11,9 @@ mod term;
 /// mimalloc (its v2 line) instead of glibc's malloc. Detection allocates
 /// many small, short-lived values per event (field maps, strings): in a
 /// `perf` profile of `hunt` over the EVTX corpus x10, glibc's malloc and
-/// free took about 14% of the time, and the same run with mimalloc was 8 to
-/// 12% shorter (`scripts/bench-hunt`, best of 3). Peak RSS rose from about
+/// free took about 14% of the time, and with mimalloc the same hunt was 8
+/// to 12% shorter (runs interleaved with glibc's, on one machine at one
+/// time: compare within a run, never across). Peak RSS rose from about
 /// 80 to about 110 MiB, inside hunt's 160 MiB budget; mimalloc's v3 line
 /// peaked near 170 MiB and is not used.
 #[global_allocator]
