@@ -65,14 +65,13 @@ pub(crate) fn sniff(path: &Path) -> io::Result<Sniffed> {
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    let format = detect(&inner, &detection_name(&name));
-    Ok(Sniffed {
-        format,
-        binary: format.is_none() && is_binary(&inner),
+    Ok(sniffed(
+        &inner,
+        &name,
         gzip,
-        len: meta.len(),
-        mtime: meta.modified().ok(),
-    })
+        meta.len(),
+        meta.modified().ok(),
+    ))
 }
 
 /// Detects the format of a file's content held in memory, as [`sniff`]
@@ -91,12 +90,25 @@ pub(crate) fn sniff_bytes(
         head.to_vec()
     };
     let file_name = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let format = detect(&inner, &detection_name(file_name));
+    sniffed(&inner, file_name, gzip, data.len() as u64, mtime)
+}
+
+/// What [`sniff`] and [`sniff_bytes`] found, from the (decompressed) first
+/// bytes and the file name. The binary test runs only when no format was
+/// detected: that is the only case that reads it.
+fn sniffed(
+    inner: &[u8],
+    file_name: &str,
+    gzip: bool,
+    len: u64,
+    mtime: Option<std::time::SystemTime>,
+) -> Sniffed {
+    let format = detect(inner, &detection_name(file_name));
     Sniffed {
         format,
-        binary: format.is_none() && is_binary(&inner),
+        binary: format.is_none() && is_binary(inner),
         gzip,
-        len: data.len() as u64,
+        len,
         mtime,
     }
 }

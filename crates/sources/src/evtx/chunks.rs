@@ -59,8 +59,7 @@ impl<R: Read + Seek> ChunkWalk<R> {
             chunk_id: number,
             source: Box::new(e),
         };
-        let offset = FILE_HEADER_LEN + number * CHUNK_LEN;
-        if let Err(e) = self.reader.seek(SeekFrom::Start(offset)) {
+        if let Err(e) = self.reader.seek(SeekFrom::Start(offset(number))) {
             return Some(Err(fail(ChunkError::FailedToSeekToChunk(e))));
         }
         // One read of the whole chunk (`read_to_end` would take four).
@@ -109,14 +108,19 @@ impl<R: Read + Seek> Iterator for ChunkWalk<R> {
     }
 }
 
+/// Where chunk `number` starts in the file.
+fn offset(number: u64) -> u64 {
+    FILE_HEADER_LEN + number * CHUNK_LEN
+}
+
 /// The chunk whose header names the lowest first record id (0 when none
 /// does): where the walk starts.
 fn oldest_chunk(reader: &mut (impl Read + Seek), count: u64) -> u64 {
     let mut oldest = (u64::MAX, 0);
     let mut header = [0u8; CHUNK_HEADER_LEN];
     for number in 0..count {
-        let offset = FILE_HEADER_LEN + number * CHUNK_LEN;
-        if reader.seek(SeekFrom::Start(offset)).is_err() || reader.read_exact(&mut header).is_err()
+        if reader.seek(SeekFrom::Start(offset(number))).is_err()
+            || reader.read_exact(&mut header).is_err()
         {
             break;
         }
